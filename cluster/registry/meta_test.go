@@ -1,0 +1,40 @@
+package registry
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestTranslateTimestampSince(t *testing.T) {
+	tests := []struct {
+		name string
+		ts   metav1.Time
+		want string
+	}{
+		{"zero", metav1.Time{}, "<unknown>"},
+		{"seconds", metav1.NewTime(time.Now().Add(-30 * time.Second)), "30s"},
+		{"minutes", metav1.NewTime(time.Now().Add(-5*time.Minute - time.Second)), "5m1s"},
+		{"days", metav1.NewTime(time.Now().Add(-72 * time.Hour)), "3d"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := translateTimestampSince(tt.ts); got != tt.want {
+				t.Errorf("translateTimestampSince = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSharedColumns(t *testing.T) {
+	if nameColumn.Name != "Name" || nameColumn.Format != "name" || nameColumn.Description == "" {
+		t.Errorf("nameColumn = %+v", nameColumn)
+	}
+	if ageColumn.Name != "Age" || ageColumn.Description == "" {
+		t.Errorf("ageColumn = %+v", ageColumn)
+	}
+	if got := stringOrNone(""); got != "<none>" {
+		t.Errorf("stringOrNone(\"\") = %q", got)
+	}
+}
