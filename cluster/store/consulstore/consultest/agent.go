@@ -1,0 +1,235 @@
+// Package consultest starts a real Consul agent (`consul agent -dev`) on free loopback ports
+// for tests. The binary is $DROVER_CONSUL, else $HOME/.cache/drover/bin/consul-1.19.2 as built
+// by scripts/consul-build.sh. Without it, tests skip — or fail when DROVER_E2E=1.
+package consultest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// Version is the Consul release the harness expects.
+const Version = "1.19.2"
+
+// LeaderTimeout bounds how long Start waits for the dev agent to elect itself leader.
+const LeaderTimeout = 60 * time.Second
+
+// Agent is one running dev agent.
+type Agent struct {
+	Addr    string // HTTP API address, "127.0.0.1:PORT"
+	DataDir string
+	LogPath string // the agent's stdout and stderr
+
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when the process has exited
+	waitErr error
+	once    sync.Once
+}
+
+// Config returns a consul/api client configuration for the agent (plain HTTP, no token).
+func (a *Agent) Config() *api.Config {
+	cfg := api.DefaultNonPooledConfig()
+	cfg.Address = a.Addr
+	cfg.Scheme = "http"
+	cfg.Token = ""
+	cfg.TokenFile = ""
+	return cfg
+}
+
+// Client returns a consul/api client for the agent.
+func (a *Agent) Client(t testing.TB) *api.Client {
+	t.Helper()
+	c, err := api.NewClient(a.Config())
+	if err != nil {
+		t.Fatalf("consul client: %v", err)
+	}
+	return c
+}
+
+// Binary returns the path of the Consul binary the harness would run.
+func Binary() string {
+	if p := os.Getenv("DROVER_CONSUL"); p != "" {
+		return p
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "drover", "bin", "consul-"+Version)
+}
+
+// Start runs a dev agent for the test and stops it in t.Cleanup. Its log is printed if the test
+// fails.
+func Start(t testing.TB) *Agent {
+	t.Helper()
+	bin := Binary()
+	if _, err := os.Stat(bin); err != nil {
+		msg := fmt.Sprintf("consul binary %s not found (%v): run scripts/consul-build.sh or set DROVER_CONSUL", bin, err)
+		if os.Getenv("DROVER_E2E") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		a, err := launch(t, bin)
+		if err == nil {
+			return a
+		}
+		lastErr = err
+		if !errors.Is(err, errExited) {
+			break // a port clash makes the agent exit; anything else will not get better
+		}
+	}
+	t.Fatalf("consultest: %v", lastErr)
+	return nil
+}
+
+var errExited = errors.New("consul agent exited")
+
+// launch starts one agent and waits for its leader; on failure the agent is stopped.
+func launch(t testing.TB, bin string) (*Agent, error) {
+	dir := t.TempDir()
+	p, err := freePorts(6)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{
+		Addr:    "127.0.0.1:" + strconv.Itoa(p[0]),
+		DataDir: filepath.Join(dir, "data"),
+		LogPath: filepath.Join(dir, "consul.log"),
+		done:    make(chan struct{}),
+	}
+	logf, err := os.Create(a.LogPath)
+	if err != nil {
+		return nil, err
+	}
+	a.cmd = exec.Command(bin, "agent", "-dev", "-bind", "127.0.0.1", "-client", "127.0.0.1",
+		"-node", "consultest-"+strconv.Itoa(p[0]), "-data-dir", a.DataDir, "-log-level", "info",
+		"-http-port", strconv.Itoa(p[0]), "-dns-port", strconv.Itoa(p[1]),
+		"-serf-lan-port", strconv.Itoa(p[2]), "-serf-wan-port", strconv.Itoa(p[3]),
+		"-server-port", strconv.Itoa(p[4]), "-grpc-port", strconv.Itoa(p[5]),
+		"-grpc-tls-port", "-1", "-https-port", "-1")
+	a.cmd.Stdout, a.cmd.Stderr = logf, logf
+	a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := a.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	go func() {
+		a.waitErr = a.cmd.Wait()
+		logf.Close()
+		close(a.done)
+	}()
+	t.Cleanup(func() {
+		a.Stop()
+		if t.Failed() {
+			a.dumpLog(t)
+		}
+	})
+	if err := a.waitLeader(LeaderTimeout); err != nil {
+		a.Stop()
+		return nil, fmt.Errorf("%w\n%s", err, a.tail(4000))
+	}
+	return a, nil
+}
+
+// waitLeader polls /v1/status/leader until it names a leader, the process exits or time runs out.
+func (a *Agent) waitLeader(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	url := "http://" + a.Addr + "/v1/status/leader"
+	for {
+		if leader, err := getLeader(ctx, hc, url); err == nil && leader != "" {
+			return nil
+		}
+		select {
+		case <-a.done:
+			return fmt.Errorf("%w before electing a leader (%v); log %s", errExited, a.waitErr, a.LogPath)
+		case <-ctx.Done():
+			return fmt.Errorf("consul agent at %s elected no leader within %v (GET /v1/status/leader); log %s",
+				a.Addr, timeout, a.LogPath)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func getLeader(ctx context.Context, hc *http.Client, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("status %d: %v", resp.StatusCode, err)
+	}
+	return strings.Trim(strings.TrimSpace(string(body)), `"`), nil
+}
+
+// Stop ends the agent (SIGTERM, then SIGKILL after 5 s) and waits for it. Idempotent.
+func (a *Agent) Stop() { a.end(syscall.SIGTERM, 5*time.Second) }
+
+// Kill ends the agent with SIGKILL at once, as a crash would. Idempotent.
+func (a *Agent) Kill() { a.end(syscall.SIGKILL, 0) }
+
+func (a *Agent) end(sig syscall.Signal, grace time.Duration) {
+	a.once.Do(func() {
+		pid := a.cmd.Process.Pid
+		_ = syscall.Kill(-pid, sig)
+		select {
+		case <-a.done:
+			return
+		case <-time.After(grace):
+		}
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-a.done
+	})
+	<-a.done
+}
+
+// Exited reports whether the agent process has ended.
+func (a *Agent) Exited() bool {
+	select {
+	case <-a.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (a *Agent) dumpLog(t testing.TB) {
+	t.Logf("consul agent log (%s):\n%s", a.LogPath, a.tail(16000))
+}
+
+// tail returns the last n bytes of the agent's log.
+func (a *Agent) tail(n int) string {
+	b, err := os.ReadFile(a.LogPath)
+	if err != nil {
+		return fmt.Sprintf("(log unreadable: %v)", err)
+	}
+	if len(b) > n {
+		b = b[len(b)-n:]
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return string(b)
+}
