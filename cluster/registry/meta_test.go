@@ -5,6 +5,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 func TestTranslateTimestampSince(t *testing.T) {
@@ -37,4 +38,14 @@ func TestSharedColumns(t *testing.T) {
 	if got := stringOrNone(""); got != "<none>" {
 		t.Errorf("stringOrNone(\"\") = %q", got)
 	}
+}
+
+// metaErrStrings renders a field.ErrorList as its messages ("spec.ports: Required value"),
+// for comparison in tests; nil for no errors.
+func metaErrStrings(errs field.ErrorList) []string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Error())
+	}
+	return out
 }
