@@ -59,10 +59,11 @@ func (h *Hub) Revision() int64 {
 	return h.rev
 }
 
-// Publish records events, which must be in increasing revision order, and delivers them to
-// every watcher whose prefix matches. An event whose revision is not newer than Revision() is
-// ignored, so a backend may safely publish the same change twice. Publish never blocks on a
-// receiver: a watcher whose buffer is full is ended with ErrCompacted.
+// Publish records events, which must be in revision order, and delivers them to every watcher
+// whose prefix matches. Several events may share a revision (changes a backend observed at one
+// index) but must then be published in the same call, so no watch starts between them. An
+// event older than Revision() is ignored. Publish never blocks on a receiver: a watcher whose
+// buffer is full is ended with ErrCompacted.
 func (h *Hub) Publish(events ...Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -70,7 +71,7 @@ func (h *Hub) Publish(events ...Event) {
 		return
 	}
 	for _, ev := range events {
-		if ev.Revision <= h.rev || ev.Type == Error {
+		if ev.Revision < h.rev || ev.Type == Error {
 			continue
 		}
 		h.rev = ev.Revision

@@ -177,19 +177,28 @@ func TestHubNoHistory(t *testing.T) {
 	}
 }
 
-func TestHubFutureRevisionAndDuplicates(t *testing.T) {
+func TestHubFutureRevisionAndBatches(t *testing.T) {
 	h := NewHub(10, 0)
 	ch, err := h.Watch(t.Context(), "", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.Publish(put(1, "k"), put(2, "k"), put(3, "k"), put(4, "k"))
-	h.Publish(put(4, "k"), put(2, "k"), put(5, "k")) // 4 and 2 are stale
-	if diff := cmp.Diff([]int64{4, 5}, collect(t, ch, 5)); diff != "" {
+	h.Publish(put(2, "k"), put(5, "k"), put(5, "j")) // 2 is stale; 5 is a batch of two
+	h.Publish(put(6, "k"))
+	if diff := cmp.Diff([]int64{4, 5, 5, 6}, collect(t, ch, 6)); diff != "" {
 		t.Errorf("revisions (-want +got):\n%s", diff)
 	}
-	if got := h.Revision(); got != 5 {
-		t.Errorf("Revision() = %d, want 5", got)
+	if got := h.Revision(); got != 6 {
+		t.Errorf("Revision() = %d, want 6", got)
+	}
+	// A watch resuming from 4 replays both events of revision 5.
+	ch, err = h.Watch(t.Context(), "", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int64{5, 5, 6}, collect(t, ch, 6)); diff != "" {
+		t.Errorf("replayed revisions (-want +got):\n%s", diff)
 	}
 }
 
