@@ -43,7 +43,7 @@ type Agent struct {
 
 // Config returns a consul/api client configuration for the agent (plain HTTP, no token).
 func (a *Agent) Config() *api.Config {
-	cfg := api.DefaultNonPooledConfig()
+	cfg := api.DefaultConfig()
 	cfg.Address = a.Addr
 	cfg.Scheme = "http"
 	cfg.Token = ""
@@ -194,6 +194,7 @@ func (a *Agent) end(sig syscall.Signal, grace time.Duration) {
 	a.once.Do(func() {
 		pid := a.cmd.Process.Pid
 		_ = syscall.Kill(-pid, sig)
+		_ = syscall.Kill(-pid, syscall.SIGCONT)
 		select {
 		case <-a.done:
 			return
@@ -204,6 +205,13 @@ func (a *Agent) end(sig syscall.Signal, grace time.Duration) {
 	})
 	<-a.done
 }
+
+// Pause freezes the agent (SIGSTOP): connections are accepted by the kernel but never
+// answered, as with a hung server. Resume undoes it; Stop resumes first.
+func (a *Agent) Pause() { _ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGSTOP) }
+
+// Resume continues an agent frozen by Pause.
+func (a *Agent) Resume() { _ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGCONT) }
 
 // Exited reports whether the agent process has ended.
 func (a *Agent) Exited() bool {
@@ -216,7 +224,7 @@ func (a *Agent) Exited() bool {
 }
 
 func (a *Agent) dumpLog(t testing.TB) {
-	t.Logf("consul agent log (%s):\n%s", a.LogPath, a.tail(16000))
+	t.Logf("consul agent log (%s):\n%s", a.LogPath, a.tail(3000))
 }
 
 // tail returns the last n bytes of the agent's log.

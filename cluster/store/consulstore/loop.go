@@ -1,0 +1,157 @@
+package consulstore
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/drover-ci/drover/cluster/store"
+)
+
+// Backoff of the watch loop after a failed blocking query.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// entry is what the loop remembers of one key.
+type entry struct {
+	value   []byte
+	create  uint64
+	modify  uint64
+}
+
+// loop follows the Store's whole prefix with blocking queries and publishes the differences
+// between consecutive answers into the Store's hub.
+type loop struct {
+	s    *Store
+	kv   *api.KV // its HTTP timeout is longer than WaitTime
+	log  *slog.Logger
+	snap map[string]*entry
+}
+
+// init reads the prefix once and returns the index the watch starts from.
+func (l *loop) init(ctx context.Context) (uint64, error) {
+	pairs, meta, err := l.kv.List(l.s.prefix, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return 0, err
+	}
+	l.snap = l.entries(pairs)
+	return max(meta.LastIndex, 1), nil
+}
+
+// run does blocking queries until ctx ends.
+func (l *loop) run(ctx context.Context, index uint64) {
+	backoff := minBackoff
+	failing := false
+	for ctx.Err() == nil {
+		q := (&api.QueryOptions{WaitIndex: index, WaitTime: l.s.cfg.WaitTime}).WithContext(ctx)
+		pairs, meta, err := l.kv.List(l.s.prefix, q)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if !failing {
+				l.log.Warn("consul watch failing, retrying with backoff", "err", err)
+			}
+			failing = true
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, maxBackoff)
+			continue
+		}
+		if failing {
+			l.log.Info("consul watch recovered", "index", meta.LastIndex)
+		}
+		failing, backoff = false, minBackoff
+		last := meta.LastIndex
+		l.s.hub.Publish(l.sequence(l.diff(pairs, last))...)
+		switch {
+		case last < index:
+			// Consul's documented rule: an index that goes backwards (a restore, reaped
+			// tombstones) resets the wait to 0 so the next query answers at once.
+			index = 0
+		case last == 0:
+			index = 1
+		default:
+			index = last
+		}
+	}
+}
+
+// entries turns a listing into the loop's snapshot, skipping keys no Store wrote.
+func (l *loop) entries(pairs api.KVPairs) map[string]*entry {
+	m := make(map[string]*entry, len(pairs))
+	for _, p := range pairs {
+		key, err := decodeKey(strings.TrimPrefix(p.Key, l.s.prefix))
+		if err != nil {
+			continue
+		}
+		m[key] = &entry{value: p.Value, create: p.CreateIndex, modify: p.ModifyIndex}
+	}
+	return m
+}
+
+// diff replaces the snapshot with pairs, read at index last, and returns the events between
+// the two, sorted by revision.
+func (l *loop) diff(pairs api.KVPairs, last uint64) []store.Event {
+	next := l.entries(pairs)
+	var evs []store.Event
+	for key, n := range next {
+		old, ok := l.snap[key]
+		switch {
+		case !ok:
+			evs = append(evs, store.Event{Type: store.Put, Key: key, Value: n.value, Created: true, Revision: revOf(n.modify)})
+		case old.create != n.create:
+			// Deleted and created again between two answers: the delete happened before the
+			// new CreateIndex.
+			evs = append(evs,
+				store.Event{Type: store.Delete, Key: key, PrevValue: old.value, Revision: listRev(n.create - 1)},
+				store.Event{Type: store.Put, Key: key, Value: n.value, Created: true, Revision: revOf(n.modify)})
+		case old.modify != n.modify:
+			evs = append(evs, store.Event{Type: store.Put, Key: key, Value: n.value, PrevValue: old.value, Revision: revOf(n.modify)})
+		}
+	}
+	var gone []string
+	for key := range l.snap {
+		if _, ok := next[key]; !ok {
+			gone = append(gone, key)
+		}
+	}
+	sort.Strings(gone)
+	for i, key := range gone {
+		evs = append(evs, store.Event{Type: store.Delete, Key: key, PrevValue: l.snap[key].value, Revision: deleteRev(last, i+1)})
+	}
+	l.snap = next
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Revision < evs[j].Revision })
+	return evs
+}
+
+// sequence makes revisions strictly increase past the hub's, as store.Hub requires. Only an
+// index that went backwards or more than 65535 deletes in one answer need it; a revision
+// moved this way no longer equals the key's stored one.
+func (l *loop) sequence(evs []store.Event) []store.Event {
+	last := l.s.hub.Revision()
+	for i := range evs {
+		if evs[i].Revision <= last {
+			l.log.Warn("consul watch revision out of sequence; renumbered", "key", evs[i].Key,
+				"revision", evs[i].Revision, "after", last)
+			evs[i].Revision = last + 1
+		}
+		last = evs[i].Revision
+		l.s.observe(last)
+	}
+	return evs
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
