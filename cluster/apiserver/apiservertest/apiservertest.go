@@ -1,0 +1,76 @@
+// Package apiservertest starts a real drover API server (HTTPS, bearer token, in-memory or given
+// store) on a loopback port for tests, and hands out its client configuration.
+package apiservertest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/drover-ci/drover/cluster/apiserver"
+	"github.com/drover-ci/drover/cluster/store"
+	"github.com/drover-ci/drover/cluster/store/memstore"
+)
+
+// Server is a running test API server.
+type Server struct {
+	URL        string
+	Kubeconfig string
+	DataDir    string
+	Config     *rest.Config
+	stop       context.CancelFunc
+	done       chan error
+}
+
+// Start runs an API server over a fresh in-memory store until the test ends.
+func Start(t testing.TB) *Server {
+	return StartWith(t, memstore.New(), t.TempDir())
+}
+
+// StartWith runs an API server over st with its data (CA, token, kubeconfig) in dataDir.
+// The server stops (and the store is left open) when the test ends, or when Stop is called.
+func StartWith(t testing.TB, st store.Store, dataDir string) *Server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan [2]string, 1)
+	s := &Server{DataDir: dataDir, stop: cancel, done: make(chan error, 1)}
+	go func() {
+		s.done <- apiserver.Run(ctx, apiserver.RunConfig{Store: st, DataDir: dataDir, Listen: "127.0.0.1:0",
+			Ready: func(url, kc string) { ready <- [2]string{url, kc} }})
+	}()
+	select {
+	case r := <-ready:
+		s.URL, s.Kubeconfig = r[0], r[1]
+	case err := <-s.done:
+		cancel()
+		t.Fatalf("API server did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("API server did not start within 30s")
+	}
+	t.Cleanup(s.Stop)
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Clean(s.Kubeconfig))
+	if err != nil {
+		t.Fatalf("load kubeconfig: %v", err)
+	}
+	cfg.QPS, cfg.Burst = 1000, 1000
+	s.Config = cfg
+	return s
+}
+
+// Stop shuts the server down and waits for it.
+func (s *Server) Stop() {
+	if s.stop == nil {
+		return
+	}
+	s.stop()
+	s.stop = nil
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+	}
+}

@@ -1,0 +1,100 @@
+package apiserver
+
+import (
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/drover-ci/drover/cluster/registry"
+)
+
+// maxBody bounds request bodies (Kubernetes' limit is 3 MiB).
+const maxBody = 3 << 20
+
+// readBody reads a JSON or YAML request body and returns it as JSON.
+func readBody(r *http.Request) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, badRequest("reading request body: %v", err)
+	}
+	if len(data) > maxBody {
+		return nil, statusError(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, "the request body is larger than 3 MiB")
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil, badRequest("the request body is empty")
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case ct == "application/yaml" || ct == "application/apply-patch+yaml":
+		j, err := yaml.YAMLToJSON(data)
+		if err != nil {
+			return nil, badRequest("the request body is not valid YAML: %v", err)
+		}
+		return j, nil
+	case strings.Contains(ct, "protobuf") || strings.Contains(ct, "cbor"):
+		return nil, statusError(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
+			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got %s)", ct))
+	}
+	return data, nil
+}
+
+// decodeBody decodes a JSON body into a new object of res, checking apiVersion and kind when
+// the body gives them, and handling unknown or duplicate fields as fieldValidation says
+// (Strict: 400; Warn, the default: a Warning header; Ignore: nothing).
+func decodeBody(w http.ResponseWriter, r *http.Request, data []byte, gvk schema.GroupVersionKind, newObj func() runtime.Object) (runtime.Object, error) {
+	var tm struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(data, &tm); err != nil {
+		return nil, badRequest("the request body is not a valid JSON object: %v", err)
+	}
+	if tm.APIVersion != "" && tm.APIVersion != gvk.GroupVersion().String() {
+		return nil, badRequest("the API version in the data (%s) does not match the expected API version (%s)", tm.APIVersion, gvk.GroupVersion())
+	}
+	if tm.Kind != "" && tm.Kind != gvk.Kind {
+		return nil, badRequest("the kind in the data (%s) does not match the expected kind (%s)", tm.Kind, gvk.Kind)
+	}
+	obj := newObj()
+	strict, err := kjson.UnmarshalStrict(data, obj, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, badRequest("%s in version %q cannot be handled as a %s: %v", gvk.Kind, gvk.Version, gvk.Kind, err)
+	}
+	if len(strict) > 0 {
+		msgs := make([]string, len(strict))
+		for i, e := range strict {
+			msgs[i] = e.Error()
+		}
+		switch r.URL.Query().Get("fieldValidation") {
+		case "Strict":
+			return nil, badRequest("%s in version %q cannot be handled as a %s: strict decoding error: %s", gvk.Kind, gvk.Version, gvk.Kind, strings.Join(msgs, ", "))
+		case "Ignore":
+		default:
+			for _, m := range msgs {
+				w.Header().Add("Warning", fmt.Sprintf("299 - %q", m))
+			}
+		}
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	return obj, nil
+}
+
+// decodeResource decodes a body for res.
+func decodeResource(w http.ResponseWriter, r *http.Request, data []byte, res *registry.Resource) (runtime.Object, error) {
+	return decodeBody(w, r, data, res.GroupVersionKind(), res.New)
+}
+
+// statusError builds an API error with any code and reason.
+func statusError(code int, reason metav1.StatusReason, msg string) error {
+	return &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: int32(code), Reason: reason, Message: msg}}
+}

@@ -1,0 +1,127 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/drover-ci/drover/cluster/registry"
+	"github.com/drover-ci/drover/cluster/store"
+)
+
+// create stores a new object in namespace ns after defaults, preparation and validation.
+func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, obj runtime.Object, dryRun bool) (runtime.Object, error) {
+	m := accessor(obj)
+	if res.Namespaced {
+		switch {
+		case m.GetNamespace() == "":
+			m.SetNamespace(ns)
+		case ns != "" && m.GetNamespace() != ns:
+			return nil, badRequest("the namespace of the provided object does not match the namespace sent on the request")
+		}
+	} else {
+		m.SetNamespace("")
+	}
+	generated := m.GetName() == "" && m.GetGenerateName() != ""
+	if generated {
+		m.SetName(generateName(m.GetGenerateName()))
+	}
+	m.SetUID(uuid.NewUUID())
+	m.SetCreationTimestamp(metav1.NewTime(s.now()))
+	m.SetResourceVersion("")
+	m.SetSelfLink("")
+	m.SetDeletionTimestamp(nil)
+	m.SetDeletionGracePeriodSeconds(nil)
+	m.SetGeneration(1)
+	m.SetManagedFields(nil)
+	if res.Default != nil {
+		res.Default(obj)
+	}
+	if res.PrepareForCreate != nil {
+		res.PrepareForCreate(obj)
+	}
+	if errs := validateNew(res, obj); len(errs) > 0 {
+		return nil, invalid(res.Kind, m.GetName(), res.Group, errs)
+	}
+	if res.Namespaced {
+		if err := s.checkNamespaceOpen(ctx, m.GetNamespace()); err != nil {
+			return nil, err
+		}
+	}
+	if dryRun {
+		return obj, nil
+	}
+	for attempt := 0; ; attempt++ {
+		b, err := encodeObject(res, obj)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		rev, err := s.store.Create(ctx, objectKey(res, m.GetNamespace(), m.GetName()), b)
+		if errors.Is(err, store.ErrExists) && generated && attempt < 5 {
+			m.SetName(generateName(m.GetGenerateName()))
+			continue
+		}
+		if err != nil {
+			return nil, storeError(err, res.GroupVersionResource().GroupResource(), m.GetName())
+		}
+		m.SetResourceVersion(fmt.Sprint(rev))
+		return obj, nil
+	}
+}
+
+// validateNew checks metadata and the resource's own rules for a new object.
+func validateNew(res *registry.Resource, obj runtime.Object) field.ErrorList {
+	errs := apivalidation.ValidateObjectMetaAccessor(accessor(obj), res.Namespaced, nameValidation(res), field.NewPath("metadata"))
+	if res.Validate != nil {
+		errs = append(errs, res.Validate(obj)...)
+	}
+	return errs
+}
+
+func nameValidation(res *registry.Resource) apivalidation.ValidateNameFunc {
+	if res.NameValidation != nil {
+		return res.NameValidation
+	}
+	return apivalidation.NameIsDNSSubdomain
+}
+
+// checkNamespaceOpen refuses creation in a namespace that is missing or being deleted.
+func (s *Server) checkNamespaceOpen(ctx context.Context, ns string) error {
+	obj, _, err := s.getObject(ctx, s.namespaces, "", ns)
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return apierrors.NewNotFound(s.namespaces.GroupVersionResource().GroupResource(), ns)
+		}
+		return err
+	}
+	if n := obj.(*corev1.Namespace); n.DeletionTimestamp != nil || n.Status.Phase == corev1.NamespaceTerminating {
+		return apierrors.NewForbidden(s.namespaces.GroupVersionResource().GroupResource(), ns,
+			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
+	}
+	return nil
+}
+
+const nameAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+
+// generateName appends five random characters to prefix, as Kubernetes does for generateName.
+func generateName(prefix string) string {
+	const maxLen = 63 - 5
+	if len(prefix) > maxLen {
+		prefix = prefix[:maxLen]
+	}
+	b := make([]byte, 5)
+	for i := range b {
+		b[i] = nameAlphabet[rand.IntN(len(nameAlphabet))]
+	}
+	return prefix + string(b)
+}

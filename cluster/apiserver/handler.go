@@ -1,0 +1,195 @@
+package apiserver
+
+import (
+	"net/http"
+	"strconv"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// serveResource handles every /api and /apis resource path.
+func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
+	req, ok, err := parseRequest(r)
+	if !ok {
+		writeError(w, apierrors.NewNotFound(schemaNone, r.URL.Path))
+		return
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.subresource != "" {
+		s.serveSubresource(w, r, req)
+		return
+	}
+	switch req.verb {
+	case "get":
+		obj, _, err := s.getObject(r.Context(), req.res, req.namespace, req.name)
+		s.respond(w, r, req, http.StatusOK, obj, err)
+	case "list":
+		s.serveList(w, r, req)
+	case "watch":
+		s.serveWatch(w, r, req)
+	case "create":
+		s.serveCreate(w, r, req)
+	case "update":
+		s.serveUpdate(w, r, req, "")
+	case "patch":
+		s.servePatch(w, r, req, "")
+	case "delete":
+		s.serveDelete(w, r, req)
+	case "deletecollection":
+		s.serveDeleteCollection(w, r, req)
+	default:
+		writeError(w, apierrors.NewMethodNotSupported(req.gr(), r.Method))
+	}
+}
+
+// respond writes obj (as JSON, YAML or a Table, as the client asked) or err.
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, req *request, code int, obj runtime.Object, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeObject(w, r, req, code, obj)
+}
+
+func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *request) {
+	if req.name != "" {
+		writeError(w, apierrors.NewMethodNotSupported(req.gr(), r.Method))
+		return
+	}
+	data, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, err := decodeResource(w, r, data, req.res)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, err = s.create(r.Context(), req.res, req.namespace, obj, isDryRun(r))
+	s.respond(w, r, req, http.StatusCreated, obj, err)
+}
+
+func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *request, sub string) {
+	data, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, err := decodeResource(w, r, data, req.res)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if n := accessor(obj).GetName(); n != "" && n != req.name {
+		writeError(w, badRequest("the name of the object (%s) does not match the name on the URL (%s)", n, req.name))
+		return
+	}
+	accessor(obj).SetName(req.name)
+	obj, err = s.update(r.Context(), req.res, req.namespace, req.name, sub, replaceWith(obj), false, isDryRun(r))
+	s.respond(w, r, req, http.StatusOK, obj, err)
+}
+
+func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *request) {
+	opts, err := deleteOptions(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, err := s.remove(r.Context(), req.res, req.namespace, req.name, opts)
+	s.respond(w, r, req, http.StatusOK, obj, err)
+}
+
+func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, req *request) {
+	opts, err := deleteOptions(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	sel, err := parseSelectors(r, req.res)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	objs, rev, err := s.listObjects(r.Context(), req.res, req.namespace)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var deleted []runtime.Object
+	for _, obj := range objs {
+		if !sel.matches(req.res, obj) {
+			continue
+		}
+		m := accessor(obj)
+		d, err := s.remove(r.Context(), req.res, m.GetNamespace(), m.GetName(), opts)
+		if err != nil && !apierrors.IsNotFound(err) {
+			writeError(w, err)
+			return
+		}
+		if d != nil {
+			deleted = append(deleted, d)
+		}
+	}
+	s.writeList(w, r, req, deleted, rev)
+}
+
+// deleteOptions reads DeleteOptions from the body (if any) and the query.
+func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
+	opts := &metav1.DeleteOptions{}
+	if r.ContentLength != 0 && r.Body != nil {
+		data, err := readBody(r)
+		if err == nil {
+			o, derr := decodeBody(noHeaders{}, r, data, metav1.SchemeGroupVersion.WithKind("DeleteOptions"), func() runtime.Object { return &metav1.DeleteOptions{} })
+			if derr != nil {
+				// Older clients send apiVersion v1 for DeleteOptions.
+				o, derr = decodeBody(noHeaders{}, r, data, schemaV1.WithKind("DeleteOptions"), func() runtime.Object { return &metav1.DeleteOptions{} })
+			}
+			if derr != nil {
+				return nil, derr
+			}
+			opts = o.(*metav1.DeleteOptions)
+		}
+	}
+	q := r.URL.Query()
+	if v := q.Get("gracePeriodSeconds"); v != "" {
+		g, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, badRequest("gracePeriodSeconds: %q is not an integer", v)
+		}
+		opts.GracePeriodSeconds = &g
+	}
+	if v := q.Get("propagationPolicy"); v != "" {
+		p := metav1.DeletionPropagation(v)
+		opts.PropagationPolicy = &p
+	}
+	if v := q.Get("orphanDependents"); v != "" {
+		b := v == "true"
+		opts.OrphanDependents = &b
+	}
+	if q.Get("dryRun") == "All" {
+		opts.DryRun = []string{"All"}
+	}
+	if p := opts.PropagationPolicy; p != nil {
+		switch *p {
+		case metav1.DeletePropagationBackground, metav1.DeletePropagationForeground, metav1.DeletePropagationOrphan:
+		default:
+			return nil, badRequest("propagationPolicy: Unsupported value: %q: supported values: \"Background\", \"Foreground\", \"Orphan\"", *p)
+		}
+	}
+	return opts, nil
+}
+
+func isDryRun(r *http.Request) bool { return r.URL.Query().Get("dryRun") == "All" }
+
+// noHeaders swallows headers a helper would set (warnings for DeleteOptions bodies).
+type noHeaders struct{}
+
+func (noHeaders) Header() http.Header        { return http.Header{} }
+func (noHeaders) Write(b []byte) (int, error) { return len(b), nil }
+func (noHeaders) WriteHeader(int)             {}

@@ -1,0 +1,84 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+)
+
+// patchBody reads a PATCH request: its type and bytes. Server-side apply is not served.
+func patchBody(r *http.Request) (types.PatchType, []byte, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	pt := types.PatchType(ct)
+	switch pt {
+	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
+	default:
+		return "", nil, statusError(http.StatusUnsupportedMediaType, "UnsupportedMediaType",
+			"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json")
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return "", nil, badRequest("reading request body: %v", err)
+	}
+	if len(data) > maxBody {
+		return "", nil, statusError(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "the request body is larger than 3 MiB")
+	}
+	return pt, data, nil
+}
+
+// applyPatch applies a patch of type pt to the JSON of cur; schema is an empty object of cur's
+// Go type, used by strategic merge patch for its merge keys.
+func applyPatch(pt types.PatchType, patch []byte, cur interface{}, schema runtime.Object) ([]byte, error) {
+	orig, err := json.Marshal(cur)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	switch pt {
+	case types.JSONPatchType:
+		p, err := jsonpatch.DecodePatch(patch)
+		if err != nil {
+			return nil, badRequest("the JSON patch is invalid: %v", err)
+		}
+		out, err = p.Apply(orig)
+		if err != nil {
+			return nil, statusError(http.StatusUnprocessableEntity, "Invalid", "the JSON patch could not be applied: "+err.Error())
+		}
+	case types.MergePatchType:
+		out, err = jsonpatch.MergePatch(orig, patch)
+		if err != nil {
+			return nil, badRequest("the merge patch is invalid: %v", err)
+		}
+	case types.StrategicMergePatchType:
+		out, err = strategicpatch.StrategicMergePatch(orig, patch, schema)
+		if err != nil {
+			return nil, badRequest("the strategic merge patch is invalid: %v", err)
+		}
+	}
+	return out, nil
+}
+
+// servePatch patches the main resource or its status.
+func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req *request, sub string) {
+	pt, data, err := patchBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	fn := func(cur runtime.Object) (runtime.Object, error) {
+		patched, err := applyPatch(pt, data, cur, req.res.New())
+		if err != nil {
+			return nil, err
+		}
+		return decodeResource(w, r, patched, req.res)
+	}
+	obj, err := s.update(r.Context(), req.res, req.namespace, req.name, sub, fn, true, isDryRun(r))
+	s.respond(w, r, req, http.StatusOK, obj, err)
+}

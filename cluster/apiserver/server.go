@@ -1,0 +1,126 @@
+// Package apiserver serves the Kubernetes v1 REST API over a store.Store: discovery, CRUD,
+// list and watch with selectors, patch, subresources, server-side tables, graceful and
+// cascading deletion. It is the only component that touches the store.
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/drover-ci/drover/cluster/registry"
+	"github.com/drover-ci/drover/cluster/store"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Store holds all objects.
+	Store store.Store
+	// Tokens maps accepted bearer tokens to user names; empty means no authentication.
+	Tokens map[string]string
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Logs serves pods/log once a node agent provides it (optional).
+	Logs http.Handler
+}
+
+// Server is the API server. Create it with New, serve Handler, and run Start for its
+// background loops (garbage collection and namespace cleanup).
+type Server struct {
+	store      store.Store
+	tokens     map[string]string
+	now        func() time.Time
+	logs       http.Handler
+	namespaces *registry.Resource
+	discovery  http.Handler
+	gc         *collector
+}
+
+// New builds a Server over cfg.Store.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("apiserver: Config.Store is required")
+	}
+	ns, ok := registry.Lookup(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
+	if !ok {
+		return nil, fmt.Errorf("apiserver: the namespaces resource is not registered")
+	}
+	s := &Server{store: cfg.Store, tokens: cfg.Tokens, now: cfg.Now, logs: cfg.Logs, namespaces: ns}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.discovery = NewDiscovery(registry.All(), VersionInfo())
+	s.gc = newCollector(s)
+	return s, nil
+}
+
+// Start creates the default and kube-system namespaces if missing and runs the background
+// loops until ctx ends. It returns once the namespaces exist.
+func (s *Server) Start(ctx context.Context) error {
+	for _, name := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if _, err := s.create(ctx, s.namespaces, "", ns, false); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create namespace %s: %w", name, err)
+		}
+	}
+	go s.gc.run(ctx)
+	return nil
+}
+
+// Handler returns the HTTP handler: health endpoints and /version without authentication,
+// everything else behind the bearer token check.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", s.health)
+	mux.HandleFunc("/livez", s.health)
+	mux.HandleFunc("/readyz", s.ready)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/version" && !s.authenticated(r) {
+			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+			return
+		}
+		if IsDiscoveryPath(r.URL.Path) {
+			s.discovery.ServeHTTP(w, r)
+			return
+		}
+		s.serveResource(w, r)
+	})
+	return logRequests(mux)
+}
+
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = w.Write([]byte("ok"))
+}
+
+// ready answers ok once the store answers.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.store.Revision(ctx); err != nil {
+		http.Error(w, "[-]store failed: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	s.health(w, r)
+}
+
+// logRequests logs each request at debug level, and slow ones at info.
+func logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		next.ServeHTTP(w, r)
+		d := time.Since(start)
+		level := slog.LevelDebug
+		if d > time.Second && r.URL.Query().Get("watch") == "" {
+			level = slog.LevelInfo
+		}
+		slog.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "duration", d)
+	})
+}

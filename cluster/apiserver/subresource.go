@@ -1,0 +1,218 @@
+package apiserver
+
+import (
+	"fmt"
+	"net/http"
+
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
+
+// serveSubresource handles status, scale, binding, log and finalize.
+func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req *request) {
+	switch {
+	case req.subresource == "status" || req.subresource == "finalize":
+		switch req.verb {
+		case "get":
+			obj, _, err := s.getObject(r.Context(), req.res, req.namespace, req.name)
+			s.respond(w, r, req, http.StatusOK, obj, err)
+		case "update":
+			s.serveUpdate(w, r, req, subFor(req))
+		case "patch":
+			s.servePatch(w, r, req, subFor(req))
+		default:
+			writeError(w, apierrors.NewMethodNotSupported(req.gr(), r.Method))
+		}
+	case req.subresource == "scale":
+		s.serveScale(w, r, req)
+	case req.subresource == "binding" && req.verb == "create":
+		s.serveBinding(w, r, req)
+	case req.subresource == "log" && req.verb == "get":
+		s.serveLog(w, r, req)
+	default:
+		writeError(w, apierrors.NewMethodNotSupported(req.gr(), r.Method))
+	}
+}
+
+// subFor maps a subresource to the update mode: finalize updates the main resource.
+func subFor(req *request) string {
+	if req.subresource == "status" {
+		return "status"
+	}
+	return ""
+}
+
+// serveScale serves the autoscaling/v1 Scale of a replication controller.
+func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req *request) {
+	ctx := r.Context()
+	var obj runtime.Object
+	var err error
+	switch req.verb {
+	case "get":
+		obj, _, err = s.getObject(ctx, req.res, req.namespace, req.name)
+	case "update":
+		var data []byte
+		if data, err = readBody(r); err == nil {
+			var body runtime.Object
+			if body, err = decodeBody(w, r, data, scaleGVK, func() runtime.Object { return &autoscalingv1.Scale{} }); err == nil {
+				obj, err = s.update(ctx, req.res, req.namespace, req.name, "", setReplicas(body.(*autoscalingv1.Scale)), false, isDryRun(r))
+			}
+		}
+	case "patch":
+		pt, data, perr := patchBody(r)
+		if perr != nil {
+			writeError(w, perr)
+			return
+		}
+		obj, err = s.update(ctx, req.res, req.namespace, req.name, "", func(cur runtime.Object) (runtime.Object, error) {
+			sc, err := scaleOf(cur)
+			if err != nil {
+				return nil, err
+			}
+			patched, err := applyPatch(pt, data, sc, &autoscalingv1.Scale{})
+			if err != nil {
+				return nil, err
+			}
+			body, err := decodeBody(w, r, patched, scaleGVK, func() runtime.Object { return &autoscalingv1.Scale{} })
+			if err != nil {
+				return nil, err
+			}
+			return setReplicas(body.(*autoscalingv1.Scale))(cur)
+		}, true, isDryRun(r))
+	default:
+		err = apierrors.NewMethodNotSupported(req.gr(), r.Method)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	sc, err := scaleOf(obj)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sc)
+}
+
+// scaleOf returns the Scale view of a replication controller.
+func scaleOf(obj runtime.Object) (*autoscalingv1.Scale, error) {
+	rc, ok := obj.(*corev1.ReplicationController)
+	if !ok {
+		return nil, badRequest("scale is not supported for %T", obj)
+	}
+	replicas := int32(1)
+	if rc.Spec.Replicas != nil {
+		replicas = *rc.Spec.Replicas
+	}
+	sc := &autoscalingv1.Scale{
+		ObjectMeta: metav1.ObjectMeta{Name: rc.Name, Namespace: rc.Namespace, UID: rc.UID,
+			ResourceVersion: rc.ResourceVersion, CreationTimestamp: rc.CreationTimestamp},
+		Spec:   autoscalingv1.ScaleSpec{Replicas: replicas},
+		Status: autoscalingv1.ScaleStatus{Replicas: rc.Status.Replicas, Selector: labels.SelectorFromSet(rc.Spec.Selector).String()},
+	}
+	sc.APIVersion, sc.Kind = "autoscaling/v1", "Scale"
+	return sc, nil
+}
+
+// setReplicas is an updateFunc copying a Scale's replicas (and its resourceVersion
+// precondition) onto the replication controller.
+func setReplicas(sc *autoscalingv1.Scale) updateFunc {
+	return func(cur runtime.Object) (runtime.Object, error) {
+		rc, ok := cur.(*corev1.ReplicationController)
+		if !ok {
+			return nil, badRequest("scale is not supported for %T", cur)
+		}
+		if sc.Spec.Replicas < 0 {
+			return nil, invalid("Scale", rc.Name, "autoscaling", field.ErrorList{field.Invalid(field.NewPath("spec", "replicas"), sc.Spec.Replicas, "must be greater than or equal to 0")})
+		}
+		if sc.ResourceVersion != "" {
+			rc.ResourceVersion = sc.ResourceVersion
+		}
+		n := sc.Spec.Replicas
+		rc.Spec.Replicas = &n
+		return rc, nil
+	}
+}
+
+// serveBinding assigns a pod to a node (pods/binding), once.
+func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, req *request) {
+	data, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	body, err := decodeBody(w, r, data, corev1.SchemeGroupVersion.WithKind("Binding"), func() runtime.Object { return &corev1.Binding{} })
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	b := body.(*corev1.Binding)
+	if b.Target.Name == "" {
+		writeError(w, invalid("Binding", req.name, "", field.ErrorList{field.Required(field.NewPath("target", "name"), "")}))
+		return
+	}
+	if b.Target.Kind != "" && b.Target.Kind != "Node" {
+		writeError(w, invalid("Binding", req.name, "", field.ErrorList{field.NotSupported(field.NewPath("target", "kind"), b.Target.Kind, []string{"Node"})}))
+		return
+	}
+	_, err = s.update(r.Context(), req.res, req.namespace, req.name, "binding", func(cur runtime.Object) (runtime.Object, error) {
+		pod := cur.(*corev1.Pod)
+		if pod.DeletionTimestamp != nil {
+			return nil, apierrors.NewConflict(req.gr(), req.name, fmt.Errorf("pod %s is being deleted, cannot be assigned to a host", req.name))
+		}
+		if pod.Spec.NodeName != "" {
+			return nil, apierrors.NewConflict(req.gr(), req.name, fmt.Errorf("pod %s is already assigned to node %q", req.name, pod.Spec.NodeName))
+		}
+		if b.UID != "" && b.UID != pod.UID {
+			return nil, apierrors.NewConflict(req.gr(), req.name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", b.UID, pod.UID))
+		}
+		pod.Spec.NodeName = b.Target.Name
+		setPodScheduled(pod, s.now())
+		return pod, nil
+	}, true, isDryRun(r))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
+}
+
+func setPodScheduled(pod *corev1.Pod, now interface{ Unix() int64 }) {
+	for i := range pod.Status.Conditions {
+		if pod.Status.Conditions[i].Type == corev1.PodScheduled {
+			pod.Status.Conditions[i].Status = corev1.ConditionTrue
+			pod.Status.Conditions[i].Reason, pod.Status.Conditions[i].Message = "", ""
+			return
+		}
+	}
+	pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue,
+		LastTransitionTime: metav1.Unix(now.Unix(), 0)})
+}
+
+// serveLog answers pods/log. Streaming comes from the node agent; until a node agent serves
+// logs the server says so instead of pretending.
+func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, req *request) {
+	obj, _, err := s.getObject(r.Context(), req.res, req.namespace, req.name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	pod := obj.(*corev1.Pod)
+	if pod.Spec.NodeName == "" {
+		writeError(w, badRequest("pod %s does not have a host assigned", pod.Name))
+		return
+	}
+	if s.logs == nil {
+		writeError(w, statusError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
+			fmt.Sprintf("no node agent serves logs for node %q", pod.Spec.NodeName)))
+		return
+	}
+	s.logs.ServeHTTP(w, r)
+}

@@ -1,0 +1,166 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strconv"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/drover-ci/drover/cluster/registry"
+	"github.com/drover-ci/drover/cluster/store"
+)
+
+// updateFunc turns the current object into the wanted one; it may return an API error.
+type updateFunc func(current runtime.Object) (runtime.Object, error)
+
+// update reads the object, applies fn and writes the result with the read revision as
+// precondition. When retry is set a conflict re-reads and re-applies (PATCH and internal
+// updates); a PUT carrying its own resourceVersion is checked against it and never retried.
+func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, sub string, fn updateFunc, retry, dryRun bool) (runtime.Object, error) {
+	gr := res.GroupVersionResource().GroupResource()
+	for attempt := 0; ; attempt++ {
+		old, rev, err := s.getObject(ctx, res, ns, name)
+		if err != nil {
+			return nil, err
+		}
+		obj, err := fn(old.DeepCopyObject())
+		if err != nil {
+			return nil, err
+		}
+		m := accessor(obj)
+		if want := m.GetResourceVersion(); want != "" && want != strconv.FormatInt(rev, 10) {
+			if _, perr := strconv.ParseInt(want, 10, 64); perr != nil {
+				return nil, invalid(res.Kind, name, res.Group, field.ErrorList{field.Invalid(field.NewPath("metadata", "resourceVersion"), want, "must be an integer")})
+			}
+			return nil, apierrors.NewConflict(gr, name, errors.New(conflictMessage))
+		}
+		if err := s.prepareUpdate(res, sub, obj, old); err != nil {
+			return nil, err
+		}
+		if apiequality.Semantic.DeepEqual(obj, old) || dryRun {
+			return obj, nil // a no-op update keeps the resourceVersion, as in Kubernetes
+		}
+		b, err := encodeObject(res, obj)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		newRev, err := s.store.Update(ctx, objectKey(res, ns, name), b, rev)
+		if errors.Is(err, store.ErrConflict) && retry && attempt < 10 {
+			continue
+		}
+		if err != nil {
+			return nil, storeError(err, gr, name)
+		}
+		m.SetResourceVersion(strconv.FormatInt(newRev, 10))
+		if m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && !s.held(res, obj) {
+			if _, err := s.store.Delete(ctx, objectKey(res, ns, name), newRev); err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
+				return nil, storeError(err, gr, name)
+			}
+		}
+		return obj, nil
+	}
+}
+
+// prepareUpdate keeps what the client may not change, fills defaults, bumps the generation and
+// validates. sub is "" for the main resource, "status", or "binding" (pods/binding: the
+// server itself sets spec.nodeName and the PodScheduled condition).
+func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runtime.Object) error {
+	m, om := accessor(obj), accessor(old)
+	if res.Namespaced && m.GetNamespace() == "" {
+		m.SetNamespace(om.GetNamespace())
+	}
+	if m.GetName() != om.GetName() {
+		return badRequest("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), om.GetName())
+	}
+	if m.GetNamespace() != om.GetNamespace() {
+		return badRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	m.SetUID(om.GetUID())
+	m.SetCreationTimestamp(om.GetCreationTimestamp())
+	m.SetDeletionTimestamp(om.GetDeletionTimestamp())
+	m.SetDeletionGracePeriodSeconds(om.GetDeletionGracePeriodSeconds())
+	m.SetGeneration(om.GetGeneration())
+	m.SetSelfLink("")
+	m.SetManagedFields(nil)
+	switch {
+	case sub == "status":
+		// Only status changes; metadata a client owns stays as stored.
+		m.SetLabels(om.GetLabels())
+		m.SetAnnotations(om.GetAnnotations())
+		m.SetFinalizers(om.GetFinalizers())
+		m.SetOwnerReferences(om.GetOwnerReferences())
+		copyAllButStatus(obj, old)
+	case sub == "" && res.HasStatus:
+		copyStatus(obj, old)
+	}
+	if res.Default != nil {
+		res.Default(obj)
+	}
+	if sub == "" && res.PrepareForUpdate != nil {
+		res.PrepareForUpdate(obj, old)
+	}
+	if sub == "" && specChanged(obj, old) {
+		m.SetGeneration(om.GetGeneration() + 1)
+	}
+	errs := apivalidation.ValidateObjectMetaAccessorUpdate(m, om, field.NewPath("metadata"))
+	errs = append(errs, apivalidation.ValidateObjectMetaAccessor(m, res.Namespaced, nameValidation(res), field.NewPath("metadata"))...)
+	switch {
+	case sub == "status" && res.ValidateStatusUpdate != nil:
+		errs = append(errs, res.ValidateStatusUpdate(obj, old)...)
+	case sub == "" && res.ValidateUpdate != nil:
+		errs = append(errs, res.ValidateUpdate(obj, old)...)
+	}
+	if len(errs) > 0 {
+		return invalid(res.Kind, m.GetName(), res.Group, errs)
+	}
+	return nil
+}
+
+// copyStatus sets obj.Status to old.Status (both are pointers to the same struct type).
+func copyStatus(obj, old runtime.Object) {
+	dst := reflect.ValueOf(obj).Elem().FieldByName("Status")
+	src := reflect.ValueOf(old).Elem().FieldByName("Status")
+	if dst.IsValid() && src.IsValid() && dst.CanSet() {
+		dst.Set(src)
+	}
+}
+
+// copyAllButStatus sets every top-level field of obj except TypeMeta, ObjectMeta and Status
+// from old.
+func copyAllButStatus(obj, old runtime.Object) {
+	dst, src := reflect.ValueOf(obj).Elem(), reflect.ValueOf(old).Elem()
+	for i := 0; i < dst.NumField(); i++ {
+		switch dst.Type().Field(i).Name {
+		case "TypeMeta", "ObjectMeta", "Status":
+			continue
+		}
+		dst.Field(i).Set(src.Field(i))
+	}
+}
+
+// specChanged reports whether anything but metadata and status differs.
+func specChanged(obj, old runtime.Object) bool {
+	a, b := reflect.ValueOf(obj).Elem(), reflect.ValueOf(old).Elem()
+	for i := 0; i < a.NumField(); i++ {
+		switch a.Type().Field(i).Name {
+		case "TypeMeta", "ObjectMeta", "Status":
+			continue
+		}
+		if !apiequality.Semantic.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+			return true
+		}
+	}
+	return false
+}
+
+// replaceWith is an updateFunc for PUT: the body replaces the stored object.
+func replaceWith(obj runtime.Object) updateFunc {
+	return func(runtime.Object) (runtime.Object, error) { return obj, nil }
+}
+

@@ -1,0 +1,49 @@
+package app
+
+import (
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/drover-ci/drover/cluster/store"
+	"github.com/drover-ci/drover/cluster/store/boltstore"
+	"github.com/drover-ci/drover/cluster/store/consulstore"
+	"github.com/drover-ci/drover/cluster/store/memstore"
+)
+
+// openStore opens the store a DSN names: bolt://PATH (default DIR/state.db), consul://HOST:PORT/PREFIX
+// (ACL token, TLS and datacenter from the CONSUL_HTTP_* environment) or memory://.
+func openStore(dsn, dataDir, consulDatacenter string) (store.Store, error) {
+	if dsn == "" {
+		dsn = "bolt://" + filepath.Join(dataDir, "state.db")
+	}
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return nil, fmt.Errorf("--store %q: want bolt://PATH, consul://HOST:PORT/PREFIX or memory://", dsn)
+	}
+	switch scheme {
+	case "memory":
+		return memstore.New(), nil
+	case "bolt":
+		if rest == "" {
+			return nil, fmt.Errorf("--store %q: bolt:// needs a file path", dsn)
+		}
+		return boltstore.Open(rest)
+	case "consul":
+		u, err := url.Parse("consul://" + rest)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("--store %q: want consul://HOST:PORT/PREFIX", dsn)
+		}
+		prefix := strings.Trim(u.Path, "/")
+		if prefix == "" {
+			prefix = "drover"
+		}
+		cfg := consulstore.ConfigFromEnv(u.Host, prefix+"/")
+		if consulDatacenter != "" {
+			cfg.Datacenter = consulDatacenter
+		}
+		return consulstore.New(cfg)
+	}
+	return nil, fmt.Errorf("--store %q: unknown scheme %q (want bolt, consul or memory)", dsn, scheme)
+}
