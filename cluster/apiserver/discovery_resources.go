@@ -1,0 +1,138 @@
+package apiserver
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"sort"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/drover-ci/drover/cluster/registry"
+)
+
+// discoveryVerbs are the verbs of every main resource drover serves.
+var discoveryVerbs = metav1.Verbs{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+
+// discoverySub describes how a subresource appears in discovery and OpenAPI: its verbs and the
+// kind it accepts and returns (empty group/version/kind mean "the parent's").
+type discoverySub struct {
+	verbs metav1.Verbs
+	gvk   schema.GroupVersionKind
+}
+
+// discoverySubresources are the subresources Kubernetes defines, as kube-apiserver lists them.
+var discoverySubresources = map[string]discoverySub{
+	"status":   {verbs: metav1.Verbs{"get", "patch", "update"}},
+	"scale":    {verbs: metav1.Verbs{"get", "patch", "update"}, gvk: schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}},
+	"binding":  {verbs: metav1.Verbs{"create"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "Binding"}},
+	"log":      {verbs: metav1.Verbs{"get"}},
+	"finalize": {verbs: metav1.Verbs{"update"}},
+	"eviction": {verbs: metav1.Verbs{"create"}, gvk: schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}},
+}
+
+// discoverySubFor returns the discovery facts of a subresource of r; unknown subresources are
+// treated like status (get, patch and update of the parent kind).
+func discoverySubFor(r *registry.Resource, sub string) discoverySub {
+	d, ok := discoverySubresources[sub]
+	if !ok {
+		d = discoverySubresources["status"]
+	}
+	if d.gvk.Kind == "" {
+		d.gvk = r.GroupVersionKind()
+	}
+	return d
+}
+
+// discoveryGroupVersions groups resources by group version, keeping group order stable: the
+// core group first, then groups by name; within a group, versions as they come.
+type discoveryGroup struct {
+	name     string
+	versions []string
+	byVer    map[string][]*registry.Resource
+}
+
+func discoveryGroups(resources []*registry.Resource) []*discoveryGroup {
+	idx := map[string]*discoveryGroup{}
+	var out []*discoveryGroup
+	for _, r := range resources {
+		g := idx[r.Group]
+		if g == nil {
+			g = &discoveryGroup{name: r.Group, byVer: map[string][]*registry.Resource{}}
+			idx[r.Group] = g
+			out = append(out, g)
+		}
+		if _, ok := g.byVer[r.Version]; !ok {
+			g.versions = append(g.versions, r.Version)
+		}
+		g.byVer[r.Version] = append(g.byVer[r.Version], r)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
+	for _, g := range out {
+		for _, rs := range g.byVer {
+			sort.SliceStable(rs, func(i, j int) bool { return rs[i].Resource < rs[j].Resource })
+		}
+	}
+	return out
+}
+
+// discoveryAPIResources lists a group version's resources and subresources the way
+// /api/v1 and /apis/{group}/{version} show them.
+func discoveryAPIResources(rs []*registry.Resource) []metav1.APIResource {
+	var out []metav1.APIResource
+	for _, r := range rs {
+		out = append(out, metav1.APIResource{
+			Name:               r.Resource,
+			SingularName:       discoverySingular(r),
+			Namespaced:         r.Namespaced,
+			Kind:               r.Kind,
+			Verbs:              discoveryVerbs,
+			ShortNames:         r.ShortNames,
+			Categories:         r.Categories,
+			StorageVersionHash: discoveryStorageHash(r),
+		})
+		for _, sub := range r.Subresources {
+			d := discoverySubFor(r, sub)
+			e := metav1.APIResource{
+				Name:       r.Resource + "/" + sub,
+				Namespaced: r.Namespaced,
+				Kind:       d.gvk.Kind,
+				Verbs:      d.verbs,
+			}
+			if d.gvk.GroupVersion() != r.GroupVersion() {
+				e.Group, e.Version = d.gvk.Group, d.gvk.Version
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func discoverySingular(r *registry.Resource) string {
+	if r.SingularName != "" {
+		return r.SingularName
+	}
+	return discoveryLower(r.Kind)
+}
+
+func discoveryLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// discoveryStorageHash is what kube-apiserver publishes as storageVersionHash: an opaque
+// digest of the stored group, version and kind.
+func discoveryStorageHash(r *registry.Resource) string {
+	sum := sha256.Sum256([]byte(r.GroupVersionKind().String()))
+	return base64.StdEncoding.EncodeToString(sum[:8])
+}
+
+// discoveryGroupVersionString is "v1" for the core group and "group/version" otherwise.
+func discoveryGroupVersionString(group, version string) string {
+	return schema.GroupVersion{Group: group, Version: version}.String()
+}

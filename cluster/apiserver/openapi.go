@@ -1,0 +1,150 @@
+package apiserver
+
+import (
+	"crypto/sha512"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	openapiv2 "github.com/google/gnostic-models/openapiv2"
+	"google.golang.org/protobuf/proto"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/drover-ci/drover/cluster/registry"
+)
+
+// The protobuf encoding of OpenAPI v2 that client-go's OpenAPISchema() asks for, in its
+// current and its older spelling.
+const (
+	openapiV2ProtoType    = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+	openapiV2ProtoTypeOld = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+)
+
+// openapiDocs are the encoded OpenAPI documents.
+type openapiDocs struct {
+	v2JSON  *discoveryDoc
+	v2Proto *discoveryDoc
+	v3Root  *discoveryDoc
+	v3      map[string]*discoveryDoc // by "api/v1", "apis/batch/v1"
+	v3Hash  map[string]string
+}
+
+// openapiV3Discovery is the /openapi/v3 root (k8s.io/kube-openapi/pkg/handler3's
+// OpenAPIV3Discovery): where each group version's document is.
+type openapiV3Discovery struct {
+	Paths map[string]openapiV3DiscoveryGV `json:"paths"`
+}
+
+type openapiV3DiscoveryGV struct {
+	ServerRelativeURL string `json:"serverRelativeURL"`
+}
+
+// openapiBuild renders and encodes the OpenAPI v2 document and the v3 documents of every
+// group version.
+func openapiBuild(groups []*discoveryGroup) (*openapiDocs, error) {
+	docs := &openapiDocs{v3: map[string]*discoveryDoc{}, v3Hash: map[string]string{}}
+	root := openapiV3Discovery{Paths: map[string]openapiV3DiscoveryGV{}}
+	var allPaths []openapiPath
+	var all []*registry.Resource
+	for _, g := range groups {
+		for _, v := range g.versions {
+			rs := g.byVer[v]
+			paths := openapiPathsOf(rs)
+			allPaths = append(allPaths, paths...)
+			all = append(all, rs...)
+			gen := openapiNewSchemas(true)
+			openapiMarkKinds(gen, rs)
+			b, err := json.Marshal(openapiV3Doc(paths, gen))
+			if err != nil {
+				return nil, fmt.Errorf("encoding OpenAPI v3 of %s: %w", discoveryGroupVersionString(g.name, v), err)
+			}
+			key := strings.TrimPrefix(discoveryPathOf(g.name, v), "/")
+			docs.v3[key] = discoveryNewDoc(b, "application/json")
+			docs.v3Hash[key] = fmt.Sprintf("%X", sha512.Sum512(b))
+			root.Paths[key] = openapiV3DiscoveryGV{ServerRelativeURL: "/openapi/v3/" + key + "?hash=" + docs.v3Hash[key]}
+		}
+	}
+	b, err := json.Marshal(root)
+	if err != nil {
+		return nil, fmt.Errorf("encoding OpenAPI v3 root: %w", err)
+	}
+	docs.v3Root = discoveryNewDoc(b, "application/json")
+	return docs, openapiBuildV2(docs, allPaths, all)
+}
+
+func openapiBuildV2(docs *openapiDocs, paths []openapiPath, rs []*registry.Resource) error {
+	gen := openapiNewSchemas(false)
+	openapiMarkKinds(gen, rs)
+	b, err := json.Marshal(openapiV2Doc(paths, gen))
+	if err != nil {
+		return fmt.Errorf("encoding OpenAPI v2: %w", err)
+	}
+	doc, err := openapiv2.ParseDocument(b)
+	if err != nil {
+		return fmt.Errorf("parsing OpenAPI v2: %w", err)
+	}
+	pb, err := proto.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("encoding OpenAPI v2 as protobuf: %w", err)
+	}
+	docs.v2JSON = discoveryNewDoc(b, "application/json")
+	docs.v2Proto = discoveryNewDoc(pb, openapiV2ProtoType)
+	return nil
+}
+
+func openapiPathsOf(rs []*registry.Resource) []openapiPath {
+	var out []openapiPath
+	for _, r := range rs {
+		out = append(out, openapiResourcePaths(r)...)
+	}
+	return out
+}
+
+// openapiMarkKinds tags the definitions of the resources' kinds, list kinds and subresource
+// kinds with x-kubernetes-group-version-kind.
+func openapiMarkKinds(gen *openapiSchemas, rs []*registry.Resource) {
+	for _, r := range rs {
+		gen.markKind(openapiTypeOf(r.New()), r.GroupVersionKind())
+		gen.markKind(openapiTypeOf(r.NewList()), r.GroupVersion().WithKind(r.ListKind))
+		for _, sub := range r.Subresources {
+			gvk := discoverySubFor(r, sub).gvk
+			if t, ok := openapiSubTypes[gvk]; ok {
+				gen.markKind(t, gvk)
+			}
+		}
+	}
+	gen.markKind(openapiTypeStatus, schema.GroupVersionKind{Version: "v1", Kind: "Status"})
+}
+
+// serveV2 answers /openapi/v2 in protobuf when asked (kubectl does), else in JSON.
+func (d *openapiDocs) serveV2(w http.ResponseWriter, r *http.Request) {
+	accept := r.Header.Get("Accept")
+	if strings.Contains(accept, openapiV2ProtoType) || strings.Contains(accept, openapiV2ProtoTypeOld) {
+		discoveryWrite(w, r, d.v2Proto)
+		return
+	}
+	discoveryWrite(w, r, d.v2JSON)
+}
+
+// serveV3 answers /openapi/v3 (key "") and /openapi/v3/{key}. Documents asked for by their
+// current hash may be cached for good, as kube-apiserver allows.
+func (d *openapiDocs) serveV3(w http.ResponseWriter, r *http.Request, key string) {
+	if key == "" {
+		discoveryWrite(w, r, d.v3Root)
+		return
+	}
+	doc, ok := d.v3[key]
+	if !ok {
+		discoveryWriteStatus(w, http.StatusNotFound, "NotFound", "the server could not find the requested resource")
+		return
+	}
+	if h := r.URL.Query().Get("hash"); h != "" && h == d.v3Hash[key] {
+		w.Header().Set("Cache-Control", "public, immutable")
+		w.Header().Set("Expires", time.Now().AddDate(1, 0, 0).UTC().Format(http.TimeFormat))
+	} else {
+		w.Header().Set("Cache-Control", "no-cache, private")
+	}
+	discoveryWrite(w, r, doc)
+}
