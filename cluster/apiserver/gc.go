@@ -25,6 +25,7 @@ import (
 //   - strips the ownerReference from dependents of an owner held by the orphan finalizer, then
 //     removes the finalizer,
 //   - empties a Terminating namespace and then removes it.
+//
 // Everything it does goes through the same create/update/remove paths as API requests.
 type collector struct {
 	s     *Server
@@ -277,4 +278,3 @@ func (c *collector) dependentKeys(uid types.UID) []string {
 	}
 	return out
 }
-

@@ -159,4 +159,3 @@ func ignoreNotFound(err error) error {
 	}
 	return err
 }
-

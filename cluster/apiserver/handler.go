@@ -190,6 +190,6 @@ func isDryRun(r *http.Request) bool { return r.URL.Query().Get("dryRun") == "All
 // noHeaders swallows headers a helper would set (warnings for DeleteOptions bodies).
 type noHeaders struct{}
 
-func (noHeaders) Header() http.Header        { return http.Header{} }
+func (noHeaders) Header() http.Header         { return http.Header{} }
 func (noHeaders) Write(b []byte) (int, error) { return len(b), nil }
 func (noHeaders) WriteHeader(int)             {}

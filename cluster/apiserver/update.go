@@ -163,4 +163,3 @@ func specChanged(obj, old runtime.Object) bool {
 func replaceWith(obj runtime.Object) updateFunc {
 	return func(runtime.Object) (runtime.Object, error) { return obj, nil }
 }
-
