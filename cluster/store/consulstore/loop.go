@@ -20,9 +20,9 @@ const (
 
 // entry is what the loop remembers of one key.
 type entry struct {
-	value   []byte
-	create  uint64
-	modify  uint64
+	value  []byte
+	create uint64
+	modify uint64
 }
 
 // loop follows the Store's whole prefix with blocking queries and publishes the differences

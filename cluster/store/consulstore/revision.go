@@ -7,8 +7,8 @@ package consulstore
 // and several deletes (and a put) can share that LastIndex. store.Hub needs strictly
 // increasing revisions, so the i-th such delete gets LastIndex<<revShift + i.
 const (
-	revShift  = 16
-	lowMask   = 1<<revShift - 1
+	revShift = 16
+	lowMask  = 1<<revShift - 1
 )
 
 // revOf is the revision of a write at a Consul index.
