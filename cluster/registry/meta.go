@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"sort"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,4 +50,14 @@ func stringOrNone(s string) string {
 		return "<none>"
 	}
 	return s
+}
+
+// sortedKeys returns the keys of m in order, so errors come out deterministically.
+func sortedKeys[K ~string, V any](m map[K]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, string(k))
+	}
+	sort.Strings(keys)
+	return keys
 }

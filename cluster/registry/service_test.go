@@ -194,7 +194,9 @@ func TestServiceTable(t *testing.T) {
 			s.Spec.Type, s.Spec.Selector = corev1.ServiceTypeLoadBalancer, nil
 		}), []interface{}{"jenkins", "LoadBalancer", "<none>", "<pending>", "8080/TCP", "<unknown>", "<none>"}},
 		{"load balancer with ingress", func() *corev1.Service {
-			s := svcTestService(func(s *corev1.Service) { s.Spec.Type, s.Spec.ExternalIPs = corev1.ServiceTypeLoadBalancer, []string{"5.6.7.8"} })
+			s := svcTestService(func(s *corev1.Service) {
+				s.Spec.Type, s.Spec.ExternalIPs = corev1.ServiceTypeLoadBalancer, []string{"5.6.7.8"}
+			})
 			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "1.2.3.4"}, {Hostname: "lb.example.com"}}
 			return s
 		}(), []interface{}{"jenkins", "LoadBalancer", "<none>", "1.2.3.4,lb.example.com,5.6.7.8", "8080/TCP", "<unknown>", "name=jenkins"}},
