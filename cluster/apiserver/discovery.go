@@ -1,6 +1,8 @@
 package apiserver
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha512"
 	"encoding/json"
 	"fmt"
@@ -14,15 +16,29 @@ import (
 	"github.com/drover-ci/drover/cluster/registry"
 )
 
-// discoveryDoc is one encoded answer with its validator.
+// discoveryDoc is one encoded answer with its validator and, when large, its gzip encoding.
 type discoveryDoc struct {
 	body        []byte
+	gzipped     []byte
 	contentType string
 	etag        string
 }
 
+// discoveryGzipMin is the size from which documents are also kept gzipped (the OpenAPI
+// documents: about 400 KB each, 10 times smaller gzipped).
+const discoveryGzipMin = 32 << 10
+
 func discoveryNewDoc(body []byte, contentType string) *discoveryDoc {
-	return &discoveryDoc{body: body, contentType: contentType, etag: fmt.Sprintf("\"%X\"", sha512.Sum512(body))}
+	d := &discoveryDoc{body: body, contentType: contentType, etag: fmt.Sprintf("\"%X\"", sha512.Sum512(body))}
+	if len(body) >= discoveryGzipMin {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		_, _ = zw.Write(body)
+		if zw.Close() == nil {
+			d.gzipped = buf.Bytes()
+		}
+	}
+	return d
 }
 
 // discoveryHandler serves documents encoded once, at construction.
@@ -142,8 +158,16 @@ func discoveryWrite(w http.ResponseWriter, r *http.Request, doc *discoveryDoc) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	body := doc.body
+	if doc.gzipped != nil {
+		w.Header().Add("Vary", "Accept-Encoding")
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			body = doc.gzipped
+		}
+	}
 	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(doc.body); err != nil {
+	if _, err := w.Write(body); err != nil {
 		slog.Debug("discovery: writing response", "path", r.URL.Path, "err", err)
 	}
 }

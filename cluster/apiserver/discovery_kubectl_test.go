@@ -268,3 +268,30 @@ func TestKubectlScaleUsesScaleSubresource(t *testing.T) {
 		t.Errorf("scale patch = %s %s, want a merge patch of spec.replicas", p.contentType, p.body)
 	}
 }
+
+// A "kind: List" file has no server-side validation to lean on (its GVK is not served), so
+// kubectl 1.32 validates it on the client with the OpenAPI v2 document: good items pass,
+// a misspelt field is refused before anything is sent.
+func TestKubectlListValidatesOnClientWithOpenAPIV2(t *testing.T) {
+	stub, kubectl := discoveryKubectlEnv(t)
+	list := func(field string) map[string]interface{} {
+		return map[string]interface{}{"apiVersion": "v1", "kind": "List", "items": []interface{}{
+			map[string]interface{}{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]interface{}{"name": "one"}, field: map[string]interface{}{"k": "v"}},
+		}}
+	}
+	out, errOut, err := kubectl("create", "-f", discoveryWriteManifest(t, "good.yaml", list("data")))
+	if err != nil {
+		t.Fatalf("kubectl create of a List: %v\nstdout: %s\nstderr: %s", err, out, errOut)
+	}
+	if len(stub.find(http.MethodGet, "/openapi/v2")) == 0 {
+		t.Errorf("kubectl did not fetch /openapi/v2 for a List")
+	}
+	before := len(stub.find(http.MethodPost, "/api/v1/namespaces/default/configmaps"))
+	out, errOut, err = kubectl("create", "-f", discoveryWriteManifest(t, "bad.yaml", list("dataa")))
+	if err == nil || !strings.Contains(errOut, "dataa") {
+		t.Errorf("kubectl create of a List with a misspelt field: err=%v stderr=%s, want an error naming it", err, errOut)
+	}
+	if after := len(stub.find(http.MethodPost, "/api/v1/namespaces/default/configmaps")); after != before {
+		t.Errorf("the invalid List reached the server")
+	}
+}

@@ -15,11 +15,12 @@ import (
 	"github.com/drover-ci/drover/cluster/registry"
 )
 
-// The protobuf encoding of OpenAPI v2 that client-go's OpenAPISchema() asks for, in its
-// current and its older spelling.
+// The protobuf encoding of OpenAPI v2. client-go's OpenAPISchema() asks for the deprecated
+// spelling with "@"; the answer must carry the other one, because client-go parses the
+// Content-Type with mime.ParseMediaType, which rejects the "@" (kube-apiserver does the same).
 const (
-	openapiV2ProtoType    = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
-	openapiV2ProtoTypeOld = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+	openapiV2ProtoType           = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+	openapiV2ProtoTypeDeprecated = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
 )
 
 // openapiDocs are the encoded OpenAPI documents.
@@ -120,8 +121,9 @@ func openapiMarkKinds(gen *openapiSchemas, rs []*registry.Resource) {
 
 // serveV2 answers /openapi/v2 in protobuf when asked (kubectl does), else in JSON.
 func (d *openapiDocs) serveV2(w http.ResponseWriter, r *http.Request) {
+	w.Header().Add("Vary", "Accept")
 	accept := r.Header.Get("Accept")
-	if strings.Contains(accept, openapiV2ProtoType) || strings.Contains(accept, openapiV2ProtoTypeOld) {
+	if strings.Contains(accept, openapiV2ProtoType) || strings.Contains(accept, openapiV2ProtoTypeDeprecated) {
 		discoveryWrite(w, r, d.v2Proto)
 		return
 	}
