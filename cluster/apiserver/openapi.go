@@ -51,7 +51,7 @@ func openapiBuild(groups []*discoveryGroup) (*openapiDocs, error) {
 	var all []*registry.Resource
 	for _, g := range groups {
 		for _, v := range g.versions {
-			rs := g.byVer[v]
+			rs := openapiTyped(g.byVer[v])
 			paths := openapiPathsOf(rs)
 			allPaths = append(allPaths, paths...)
 			all = append(all, rs...)
@@ -93,6 +93,17 @@ func openapiBuildV2(docs *openapiDocs, paths []openapiPath, rs []*registry.Resou
 	docs.v2JSON = discoveryNewDoc(b, "application/json")
 	docs.v2Proto = discoveryNewDoc(pb, openapiV2ProtoType)
 	return nil
+}
+
+// openapiTyped leaves out resources without Go types: they have no schema to publish.
+func openapiTyped(rs []*registry.Resource) []*registry.Resource {
+	var out []*registry.Resource
+	for _, r := range rs {
+		if r.New != nil && r.NewList != nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func openapiPathsOf(rs []*registry.Resource) []openapiPath {
