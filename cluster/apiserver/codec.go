@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -14,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/drover-ci/drover/cluster/registry"
 )
@@ -41,11 +44,31 @@ func readBody(r *http.Request) ([]byte, error) {
 			return nil, badRequest("the request body is not valid YAML: %v", err)
 		}
 		return j, nil
+	case ct == "application/vnd.kubernetes.protobuf":
+		return protobufToJSON(data)
 	case strings.Contains(ct, "protobuf") || strings.Contains(ct, "cbor"):
 		return nil, statusError(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
 			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got %s)", ct))
 	}
 	return data, nil
+}
+
+// protobufSerializer reads the protobuf bodies client-go's typed clients send by default.
+var protobufSerializer = protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
+
+// protobufToJSON decodes a Kubernetes protobuf envelope into its typed object and returns the
+// object's JSON, so that every body goes through the same JSON decoding and validation.
+func protobufToJSON(data []byte) ([]byte, error) {
+	obj, gvk, err := protobufSerializer.Decode(data, nil, nil)
+	if err != nil {
+		return nil, badRequest("the request body is not a valid Kubernetes protobuf message: %v", err)
+	}
+	obj.GetObjectKind().SetGroupVersionKind(*gvk)
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, badRequest("the request body cannot be converted: %v", err)
+	}
+	return b, nil
 }
 
 // decodeBody decodes a JSON body into a new object of res, checking apiVersion and kind when
