@@ -81,6 +81,20 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/healthz", s.health)
 	mux.HandleFunc("/livez", s.health)
 	mux.HandleFunc("/readyz", s.ready)
+	mux.HandleFunc("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", func(w http.ResponseWriter, r *http.Request) {
+		if !s.authenticated(r) {
+			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+			return
+		}
+		// drover has no custom resources. kubectl lists CRDs while validating a manifest of
+		// an unknown kind; an empty list lets it report the unknown kind itself.
+		if r.Method != http.MethodGet {
+			writeError(w, apierrors.NewMethodNotSupported(schema.GroupResource{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"}, r.Method))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]interface{}{"kind": "CustomResourceDefinitionList", "apiVersion": "apiextensions.k8s.io/v1",
+			"metadata": map[string]string{"resourceVersion": "0"}, "items": []interface{}{}})
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/version" && !s.authenticated(r) {
 			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
