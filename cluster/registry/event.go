@@ -79,9 +79,10 @@ func eventValidate(e *corev1.Event) field.ErrorList {
 	rc := field.NewPath("reportingComponent")
 	if e.ReportingController == "" {
 		errs = append(errs, field.Required(rc, ""))
-	}
-	for _, msg := range validation.IsQualifiedName(e.ReportingController) {
-		errs = append(errs, field.Invalid(rc, e.ReportingController, msg))
+	} else {
+		for _, msg := range validation.IsQualifiedName(e.ReportingController) {
+			errs = append(errs, field.Invalid(rc, e.ReportingController, msg))
+		}
 	}
 	errs = append(errs, eventValidateLength("reportingInstance", e.ReportingInstance, eventInstanceLengthLimit, true)...)
 	errs = append(errs, eventValidateLength("action", e.Action, eventActionLengthLimit, true)...)
