@@ -97,6 +97,9 @@ func nameValidation(res *registry.Resource) apivalidation.ValidateNameFunc {
 
 // checkNamespaceOpen refuses creation in a namespace that is missing or being deleted.
 func (s *Server) checkNamespaceOpen(ctx context.Context, ns string) error {
+	if s.gc.namespaceOpen(ns) {
+		return nil // the collector's index follows the store; a miss falls back to a read
+	}
 	obj, _, err := s.getObject(ctx, s.namespaces, "", ns)
 	if err != nil {
 		if apierrors.IsNotFound(err) {

@@ -36,6 +36,7 @@ type collector struct {
 	uids       map[types.UID]string          // live object uid → key
 	owners     map[string][]types.UID        // key → owner uids
 	dependents map[types.UID]map[string]bool // owner uid → dependent keys
+	openNS     map[string]bool                // namespaces that exist and are not terminating
 }
 
 type gcItem struct {
@@ -58,6 +59,15 @@ func (c *collector) reset() {
 	c.uids = map[types.UID]string{}
 	c.owners = map[string][]types.UID{}
 	c.dependents = map[types.UID]map[string]bool{}
+	c.openNS = map[string]bool{}
+}
+
+// namespaceOpen reports whether the index has seen namespace ns existing and not terminating.
+// false means "unknown": the caller asks the store.
+func (c *collector) namespaceOpen(ns string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.openNS[ns]
 }
 
 // run follows the store until ctx ends, rebuilding its index whenever its watch breaks.
@@ -132,6 +142,9 @@ func (c *collector) observe(ev store.Event) {
 		ownerUIDs = append(ownerUIDs, ref.UID)
 	}
 	c.mu.Lock()
+	if res == c.s.namespaces {
+		c.openNS[m.GetName()] = m.GetDeletionTimestamp() == nil
+	}
 	c.uids[m.GetUID()] = ev.Key
 	for _, o := range c.owners[ev.Key] {
 		delete(c.dependents[o], ev.Key)
@@ -163,6 +176,10 @@ func (c *collector) observe(ev store.Event) {
 // forget drops a deleted object and queues its dependents and waiting owners.
 func (c *collector) forget(key string, res *registry.Resource, prev []byte) {
 	c.mu.Lock()
+	if res == c.s.namespaces {
+		_, name := splitKey(res, key)
+		delete(c.openNS, name)
+	}
 	var uid types.UID
 	if prev != nil {
 		if obj, err := decodeObject(res, prev, 0); err == nil {
