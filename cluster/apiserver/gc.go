@@ -36,7 +36,7 @@ type collector struct {
 	uids       map[types.UID]string          // live object uid → key
 	owners     map[string][]types.UID        // key → owner uids
 	dependents map[types.UID]map[string]bool // owner uid → dependent keys
-	openNS     map[string]bool                // namespaces that exist and are not terminating
+	openNS     map[string]bool               // namespaces that exist and are not terminating
 }
 
 type gcItem struct {
