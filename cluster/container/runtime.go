@@ -1,0 +1,159 @@
+// Package container is the node agent's seam to a container engine: the Runtime interface,
+// with docker/ (the real Docker Engine), hollow/ (containers simulated in memory, for unit
+// tests and the scale benchmark) and runtimetest/ (the conformance suite both pass).
+package container
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Errors every Runtime returns (wrapped; test with errors.Is).
+var (
+	ErrNotFound      = errors.New("container: not found")      // no such container
+	ErrImageNotFound = errors.New("container: image not found") // image absent (Create) or unknown to the registry (Pull)
+)
+
+// Runtime runs containers on one host.
+type Runtime interface {
+	// Info describes the host and engine.
+	Info(ctx context.Context) (Info, error)
+	// ImagePresent reports whether image is available locally.
+	ImagePresent(ctx context.Context, image string) (bool, error)
+	// Pull fetches image, reporting progress lines as they come.
+	Pull(ctx context.Context, image string, progress func(PullProgress)) error
+	// EnsureNetwork creates the bridge network name with subnet (CIDR) unless it exists and
+	// returns its gateway address.
+	EnsureNetwork(ctx context.Context, name, subnet string) (gateway string, err error)
+	// Create creates (does not start) a container.
+	Create(ctx context.Context, spec Spec) (id string, err error)
+	// Start starts a created or exited container.
+	Start(ctx context.Context, id string) error
+	// Stop sends the stop signal (SIGTERM), waits up to grace, then kills.
+	Stop(ctx context.Context, id string, grace time.Duration) error
+	// Remove removes a container (force: even if running) and its anonymous volumes.
+	Remove(ctx context.Context, id string) error
+	// List returns the containers (running or not) carrying every label in match.
+	List(ctx context.Context, match map[string]string) ([]Container, error)
+	// Inspect returns one container's current state.
+	Inspect(ctx context.Context, id string) (Container, error)
+	// Logs streams a container's output (stdout and stderr interleaved).
+	Logs(ctx context.Context, id string, opts LogOptions) (io.ReadCloser, error)
+	// Exec runs cmd in a running container and returns its exit code and combined output.
+	Exec(ctx context.Context, id string, cmd []string, timeout time.Duration) (ExecResult, error)
+}
+
+// Info describes the host.
+type Info struct {
+	EngineVersion   string // e.g. "20.10.24"
+	OS              string // e.g. "Debian GNU/Linux 12 (bookworm)"
+	KernelVersion   string
+	Architecture    string
+	CPUs            int
+	MemoryBytes     int64
+	Hostname        string
+	RuntimeName     string // "docker" or "hollow"
+	CgroupDriver    string
+	OperatingSystem string // "linux"
+}
+
+// PullProgress is one progress report of a pull.
+type PullProgress struct {
+	Status   string // e.g. "Downloading"
+	ID       string // layer
+	Current  int64
+	Total    int64
+	Progress string // human-readable bar, if the engine gives one
+}
+
+// Spec describes a container to create.
+type Spec struct {
+	Name       string // unique container name
+	Image      string
+	Entrypoint []string // nil: the image's
+	Cmd        []string // nil: the image's
+	Env        []string // KEY=value
+	WorkingDir string
+	Labels     map[string]string
+	Hostname   string
+	// NetworkMode is a network name (the pod's infra container) or "container:ID" (app
+	// containers joining the infra container's namespace).
+	NetworkMode string
+	// IP requests a fixed address on the network (optional).
+	IP           string
+	PortBindings []PortBinding
+	Mounts       []Mount
+	DNS          []string
+	DNSSearch    []string
+	DNSOptions   []string
+	ExtraHosts   []string // "host:ip"
+	MemoryLimit  int64    // bytes; 0: none
+	NanoCPUs     int64    // 1e9 = one CPU; 0: none
+	CPUShares    int64
+	Privileged   bool
+	User         string // "uid" or "uid:gid"
+	StopSignal   string
+	// ShmSize etc. can be added when needed.
+}
+
+// PortBinding publishes a container port on the host.
+type PortBinding struct {
+	ContainerPort int
+	Protocol      string // "tcp", "udp", "sctp"
+	HostIP        string
+	HostPort      int
+}
+
+// Mount is a bind mount or a tmpfs.
+type Mount struct {
+	Type     string // "bind" or "tmpfs"
+	Source   string // host path (bind)
+	Target   string // path in the container
+	ReadOnly bool
+	// TmpfsSize bounds a tmpfs (bytes, 0: engine default).
+	TmpfsSize int64
+}
+
+// State is a container's lifecycle state.
+type State string
+
+// States.
+const (
+	StateCreated State = "created"
+	StateRunning State = "running"
+	StateExited  State = "exited"
+	StateUnknown State = "unknown"
+)
+
+// Container is a container as the runtime sees it.
+type Container struct {
+	ID         string
+	Name       string
+	Image      string
+	ImageID    string
+	Labels     map[string]string
+	State      State
+	ExitCode   int
+	OOMKilled  bool
+	Error      string // engine error (e.g. failed to start)
+	CreatedAt  time.Time
+	StartedAt  time.Time
+	FinishedAt time.Time
+	IP         string // address on its network (infra containers)
+}
+
+// LogOptions selects log output.
+type LogOptions struct {
+	Follow     bool
+	Tail       int // lines from the end; <0: all
+	Since      time.Time
+	Timestamps bool
+}
+
+// ExecResult is the outcome of Exec.
+type ExecResult struct {
+	ExitCode int
+	Output   []byte
+}
