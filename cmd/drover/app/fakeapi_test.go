@@ -46,7 +46,7 @@ type fakeAPI struct {
 func newFakeAPI(t *testing.T) *fakeAPI {
 	t.Helper()
 	f := &fakeAPI{handlers: map[string]http.HandlerFunc{}}
-	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.Server = httptest.NewTLSServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
 }
@@ -103,9 +103,11 @@ func writeJSON(w http.ResponseWriter, code int, v interface{}) {
 // clients returns clients talking to the fake API in namespace "default".
 func (f *fakeAPI) clients(t *testing.T) *clients {
 	t.Helper()
-	c, err := newClients(&rest.Config{Host: f.URL}, "default")
+	c, err := newClients(&rest.Config{Host: f.URL, TLSClientConfig: rest.TLSClientConfig{Insecure: true}}, "default")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
+
+var metavOpts = metav1.GetOptions{}
