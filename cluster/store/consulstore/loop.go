@@ -68,7 +68,7 @@ func (l *loop) run(ctx context.Context, index uint64) {
 		}
 		failing, backoff = false, minBackoff
 		last := meta.LastIndex
-		l.s.hub.Publish(l.sequence(l.diff(pairs, last))...)
+		l.s.hub.Publish(l.sequence(l.diff(pairs, index, last))...)
 		switch {
 		case last < index:
 			// Consul's documented rule: an index that goes backwards (a restore, reaped
@@ -95,12 +95,14 @@ func (l *loop) entries(pairs api.KVPairs) map[string]*entry {
 	return m
 }
 
-// diff replaces the snapshot with pairs, read at index last, and returns the events between
-// the two, sorted by revision.
-func (l *loop) diff(pairs api.KVPairs, last uint64) []store.Event {
+// diff replaces the snapshot, read at index prev, with pairs, read at index last, and returns
+// the events between the two, sorted by revision.
+func (l *loop) diff(pairs api.KVPairs, prev, last uint64) []store.Event {
 	next := l.entries(pairs)
 	var evs []store.Event
+	puts := map[uint64]bool{}
 	for key, n := range next {
+		puts[n.modify] = true
 		old, ok := l.snap[key]
 		switch {
 		case !ok:
@@ -122,12 +124,26 @@ func (l *loop) diff(pairs api.KVPairs, last uint64) []store.Event {
 		}
 	}
 	sort.Strings(gone)
+	at := deleteIndex(puts, prev, last)
 	for i, key := range gone {
-		evs = append(evs, store.Event{Type: store.Delete, Key: key, PrevValue: l.snap[key].value, Revision: deleteRev(last, i+1)})
+		evs = append(evs, store.Event{Type: store.Delete, Key: key, PrevValue: l.snap[key].value, Revision: deleteRev(at, i+1)})
 	}
 	l.snap = next
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Revision < evs[j].Revision })
 	return evs
+}
+
+// deleteIndex is the index at which deletes discovered between prev and last are reported:
+// the newest index in (prev, last] that is no put's. Each write has its own raft index, so every
+// such delete happened at or before it (a watch from any List that missed a delete sees it)
+// and before every later put of the batch (a watch that sees a later put has seen it).
+func deleteIndex(puts map[uint64]bool, prev, last uint64) uint64 {
+	for ix := last; ix > prev; ix-- {
+		if !puts[ix] {
+			return ix
+		}
+	}
+	return last // only a transaction that wrote and deleted at one index gets here
 }
 
 // sequence makes revisions strictly increase past the hub's, as store.Hub requires. Only an

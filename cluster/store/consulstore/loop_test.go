@@ -44,18 +44,19 @@ func TestDiff(t *testing.T) {
 	got := l.sequence(l.diff(api.KVPairs{
 		pair("a", "a1", 5, 5), pair("b", "b2", 6, 12), pair("d", "d2", 15, 15), pair("e", "e1", 20, 20),
 		{Key: "p/bad%zz", ModifyIndex: 11},
-	}, 20))
+	}, 9, 20))
+	// c's delete is reported at 19, the newest index no put used: before e's create at 20.
 	want := []ev{
 		{store.Put, "b", "b2", "b1", false, revOf(12)},
 		{store.Delete, "d", "", "d1", false, listRev(14)},
 		{store.Put, "d", "d2", "", true, revOf(15)},
+		{store.Delete, "c", "", "c1", false, deleteRev(19, 1)},
 		{store.Put, "e", "e1", "", true, revOf(20)},
-		{store.Delete, "c", "", "c1", false, deleteRev(20, 1)},
 	}
 	if diff := cmp.Diff(want, evs(got)); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
-	if got := l.diff(api.KVPairs{pair("a", "a1", 5, 5), pair("b", "b2", 6, 12), pair("d", "d2", 15, 15), pair("e", "e1", 20, 20)}, 20); len(got) != 0 {
+	if got := l.diff(api.KVPairs{pair("a", "a1", 5, 5), pair("b", "b2", 6, 12), pair("d", "d2", 15, 15), pair("e", "e1", 20, 20)}, 20, 20); len(got) != 0 {
 		t.Errorf("unchanged listing gave events %+v", evs(got))
 	}
 }
@@ -63,7 +64,7 @@ func TestDiff(t *testing.T) {
 func TestDiffSeveralDeletesAtOneIndex(t *testing.T) {
 	l := testLoop(listRev(3))
 	l.snap = l.entries(api.KVPairs{pair("x", "1", 1, 1), pair("y", "1", 2, 2), pair("z", "1", 3, 3)})
-	got := l.sequence(l.diff(nil, 7))
+	got := l.sequence(l.diff(nil, 3, 7))
 	var revs []int64
 	for _, e := range got {
 		revs = append(revs, e.Revision)
@@ -79,11 +80,20 @@ func TestDiffSeveralDeletesAtOneIndex(t *testing.T) {
 	}
 }
 
+func TestDeleteIndex(t *testing.T) {
+	puts := map[uint64]bool{10: true, 9: true, 5: true}
+	for _, c := range []struct{ prev, last, want uint64 }{{4, 10, 8}, {8, 10, 10}, {8, 11, 11}, {0, 3, 3}} {
+		if got := deleteIndex(puts, c.prev, c.last); got != c.want {
+			t.Errorf("deleteIndex(prev %d, last %d) = %d, want %d", c.prev, c.last, got, c.want)
+		}
+	}
+}
+
 func TestSequenceRenumbersWhenIndexGoesBackwards(t *testing.T) {
 	l := testLoop(revOf(50))
 	l.snap = l.entries(api.KVPairs{pair("a", "1", 40, 40)})
 	// A restored Consul answers with a lower index and an older write of a.
-	got := l.sequence(l.diff(api.KVPairs{pair("a", "2", 40, 45)}, 45))
+	got := l.sequence(l.diff(api.KVPairs{pair("a", "2", 40, 45)}, 0, 45))
 	if len(got) != 1 || got[0].Revision <= revOf(50) {
 		t.Fatalf("events %+v: want one put after the hub's revision %d", evs(got), revOf(50))
 	}

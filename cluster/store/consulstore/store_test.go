@@ -192,24 +192,29 @@ func TestWatchDeletesAtOneIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	var last int64
+	await := func(typ store.EventType) {
+		t.Helper()
+		seen := map[string]bool{}
+		for len(seen) < 3 {
+			select {
+			case ev := <-ch:
+				if ev.Revision <= last {
+					t.Errorf("event %s@%d not after %d", ev.Key, ev.Revision, last)
+				}
+				last = ev.Revision
+				if ev.Type == typ {
+					seen[ev.Key] = true
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("saw events of type %v for %v only", typ, seen)
+			}
+		}
+	}
+	await(store.Put) // else a create and its delete may coalesce into nothing
 	// One Consul transaction deletes all three at the same index: three distinct events.
 	if _, err := a.Client(t).KV().DeleteTree(s.Prefix(), nil); err != nil {
 		t.Fatal(err)
 	}
-	deleted := map[string]bool{}
-	var last int64
-	for len(deleted) < 3 {
-		select {
-		case ev := <-ch:
-			if ev.Revision <= last {
-				t.Errorf("event %s@%d not after %d", ev.Key, ev.Revision, last)
-			}
-			last = ev.Revision
-			if ev.Type == store.Delete {
-				deleted[ev.Key] = true
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("saw deletes of %v only", deleted)
-		}
-	}
+	await(store.Delete)
 }

@@ -208,7 +208,20 @@ func (a *Agent) end(sig syscall.Signal, grace time.Duration) {
 
 // Pause freezes the agent (SIGSTOP): connections are accepted by the kernel but never
 // answered, as with a hung server. Resume undoes it; Stop resumes first.
-func (a *Agent) Pause() { _ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGSTOP) }
+// Pause returns once the kernel reports the process stopped.
+func (a *Agent) Pause() {
+	pid := a.cmd.Process.Pid
+	_ = syscall.Kill(-pid, syscall.SIGSTOP)
+	stat := fmt.Sprintf("/proc/%d/stat", pid)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		b, err := os.ReadFile(stat)
+		// The state follows the parenthesized command name: "PID (consul) T ...".
+		if i := bytes.LastIndexByte(b, ')'); err != nil || i >= 0 && bytes.HasPrefix(b[i+1:], []byte(" T")) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 // Resume continues an agent frozen by Pause.
 func (a *Agent) Resume() { _ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGCONT) }
