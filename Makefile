@@ -1,0 +1,32 @@
+# drover: `make up` runs it, `make test` tests it (see README.md).
+
+GO      ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+LDFLAGS := -X github.com/drover-ci/drover/cluster/apiserver.buildVersion=$(VERSION)
+
+.PHONY: all build up test bench vet fmt clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/drover ./cmd/drover
+
+up:
+	scripts/up.sh
+
+test:
+	scripts/test.sh
+
+bench:
+	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; \
+	elif [ -f scripts/bench.sh ]; then bash scripts/bench.sh; \
+	else echo "make bench: scripts/bench.sh does not exist yet (it comes with the benchmark work)" >&2; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -l -w .
+
+clean:
+	rm -rf bin

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The whole test run of drover (what `make test` and .ci/run do). Idempotent; needs Go and
+# kubectl; builds Consul once (cached under $HOME/.cache/drover) and leaves nothing running.
+#
+#   1. prerequisites: go, kubectl (the e2e tests drive the real kubectl), a Consul binary
+#      (scripts/consul-build.sh, exported as DROVER_CONSUL; the tests start their own agents)
+#   2. gofmt (fails listing the files) and go vet
+#   3. DROVER_E2E=1 go test -count=1 ./... : with DROVER_E2E set a missing prerequisite fails
+#      a test instead of skipping it
+#
+# Environment:
+#   DROVER_CONSUL        a Consul binary to use instead of building one
+#   DROVER_TEST_TIMEOUT  go test -timeout (default 25m)
+#   DROVER_TEST_FLAGS    extra go test flags, e.g. "-run Store -v"
+#   DROVER_TEST_PKGS     packages to test (default ./...)
+#
+# Docker is not needed yet; the node agent's tests will add it here.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+
+say() { printf '==> %s\n' "$*"; }
+fail() {
+  printf 'test.sh: FAIL: %s\n' "$*" >&2
+  exit 1
+}
+
+# Everything this script starts lives in one temporary directory and, for go test, in one
+# process group of its own (so Consul agents a failed test leaves behind are stopped too).
+work=$(mktemp -d "${TMPDIR:-/tmp}/drover-test.XXXXXX")
+group=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$group" ] && kill -0 -- "-$group" 2>/dev/null; then
+    kill -TERM -- "-$group" 2>/dev/null || true
+    sleep 1
+    kill -KILL -- "-$group" 2>/dev/null || true
+  fi
+  [ -z "${follower:-}" ] || kill "$follower" 2>/dev/null || true
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# 1. prerequisites ---------------------------------------------------------------------------
+command -v go >/dev/null 2>&1 || fail "go is not on PATH (drover needs the Go toolchain named in go.mod)"
+command -v kubectl >/dev/null 2>&1 ||
+  fail "kubectl is not on PATH: the e2e tests drive a real kubectl (v1.32); install it and rerun"
+say "go: $(go version)"
+say "kubectl: $(kubectl version --client 2>/dev/null | head -n1)"
+
+if [ -n "${DROVER_CONSUL:-}" ]; then
+  [ -x "$DROVER_CONSUL" ] || fail "DROVER_CONSUL=$DROVER_CONSUL is not an executable file"
+else
+  say "consul: scripts/consul-build.sh (a few minutes the first time, then cached)"
+  DROVER_CONSUL=$(scripts/consul-build.sh) || fail "building Consul failed (see the output above)"
+  DROVER_CONSUL=$(printf '%s\n' "$DROVER_CONSUL" | tail -n1)
+  [ -x "$DROVER_CONSUL" ] || fail "scripts/consul-build.sh printed '$DROVER_CONSUL', not a binary"
+fi
+export DROVER_CONSUL
+say "consul: $DROVER_CONSUL ($("$DROVER_CONSUL" version | head -n1))"
+
+# 2. gofmt and go vet ------------------------------------------------------------------------
+say "gofmt"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  list_go() { git ls-files --cached --others --exclude-standard -z -- '*.go'; }
+else
+  list_go() { find . -name '*.go' -not -path './.git/*' -print0; }
+fi
+unformatted=$(list_go | xargs -0 -r sh -c 'for f; do if [ -f "$f" ]; then printf "%s\0" "$f"; fi; done' sh |
+  xargs -0 -r gofmt -l)
+if [ -n "$unformatted" ]; then
+  printf '%s\n' "$unformatted" >&2
+  fail "these files are not gofmt-formatted (run: make fmt)"
+fi
+
+say "go vet ./..."
+go vet ./... || fail "go vet found problems (see above)"
+
+# 3. tests -----------------------------------------------------------------------------------
+timeout=${DROVER_TEST_TIMEOUT:-25m}
+pkgs=${DROVER_TEST_PKGS:-./...}
+log=$work/go-test.log
+export DROVER_E2E=1
+# t.TempDir and the tests' Consul data dirs go under $work, removed on exit.
+export TMPDIR=$work
+say "DROVER_E2E=1 go test -count=1 -timeout $timeout ${DROVER_TEST_FLAGS:-} $pkgs"
+# go test runs in a session of its own; its output goes to $log and is followed on the terminal
+# until go test ends (a leaked child holding the output open cannot block the script).
+# shellcheck disable=SC2086 # flags and package lists are meant to split
+setsid go test -count=1 -timeout "$timeout" ${DROVER_TEST_FLAGS:-} $pkgs >"$log" 2>&1 &
+group=$!
+tail -n +1 -f --pid="$group" "$log" &
+follower=$!
+rc=0
+wait "$group" || rc=$?
+wait "$follower" || true
+
+# summary ------------------------------------------------------------------------------------
+passed=$(grep -c '^ok ' "$log" || true)
+failed=$(grep -cE '^FAIL[[:space:]]' "$log" || true)
+notests=$(grep -c '^?' "$log" || true)
+echo
+say "summary ($(($(date +%s) - start))s): $passed packages ok, $failed failed, $notests without tests"
+if grep -qE -- '--- FAIL|^FAIL|^panic:' "$log"; then
+  grep -E -- '--- FAIL|^FAIL|^panic:' "$log" | sed 's/^/    /'
+fi
+[ "$rc" -eq 0 ] || fail "go test exited with status $rc"
+say "PASS"
