@@ -93,7 +93,8 @@ func (s *Server) markDeletion(res *registry.Resource, obj runtime.Object, opts *
 			n.Status.Phase = corev1.NamespaceTerminating
 			return true, true
 		}
-		return true, false
+		// Already terminating: it goes once the namespace finalizer has emptied it.
+		return len(m.GetFinalizers()) > 0 || s.held(res, obj), false
 	}
 	// Propagation finalizers.
 	switch propagation(opts) {

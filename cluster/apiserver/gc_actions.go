@@ -123,7 +123,7 @@ func (c *collector) finalizeNamespace(ctx context.Context, ns *corev1.Namespace)
 	if remaining > 0 {
 		return errWaiting
 	}
-	_, err := c.s.update(ctx, c.s.namespaces, "", ns.Name, "", func(cur runtime.Object) (runtime.Object, error) {
+	_, err := c.s.update(ctx, c.s.namespaces, "", ns.Name, "finalize", func(cur runtime.Object) (runtime.Object, error) {
 		n := cur.(*corev1.Namespace)
 		n.Spec.Finalizers = nil
 		return n, nil

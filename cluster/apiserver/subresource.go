@@ -41,12 +41,9 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req *r
 	}
 }
 
-// subFor maps a subresource to the update mode: finalize updates the main resource.
+// subFor maps a subresource to the update mode of prepareUpdate.
 func subFor(req *request) string {
-	if req.subresource == "status" {
-		return "status"
-	}
-	return ""
+	return req.subresource
 }
 
 // serveScale serves the autoscaling/v1 Scale of a replication controller.

@@ -40,6 +40,11 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 			}
 			return nil, apierrors.NewConflict(gr, name, errors.New(conflictMessage))
 		}
+		if m.GetResourceVersion() == "" {
+			// An update without resourceVersion is unconditional, as Kubernetes allows for
+			// every core resource: it applies to the version just read.
+			m.SetResourceVersion(strconv.FormatInt(rev, 10))
+		}
 		if err := s.prepareUpdate(res, sub, obj, old); err != nil {
 			return nil, err
 		}
@@ -68,8 +73,9 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 }
 
 // prepareUpdate keeps what the client may not change, fills defaults, bumps the generation and
-// validates. sub is "" for the main resource, "status", or "binding" (pods/binding: the
-// server itself sets spec.nodeName and the PodScheduled condition).
+// validates. sub is "" for the main resource, "status", "finalize" (namespaces/finalize: only
+// spec.finalizers changes), or "binding" (pods/binding: the server itself sets spec.nodeName
+// and the PodScheduled condition).
 func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runtime.Object) error {
 	m, om := accessor(obj), accessor(old)
 	if res.Namespaced && m.GetNamespace() == "" {
@@ -96,6 +102,10 @@ func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runt
 		m.SetFinalizers(om.GetFinalizers())
 		m.SetOwnerReferences(om.GetOwnerReferences())
 		copyAllButStatus(obj, old)
+	case sub == "finalize":
+		// namespaces/finalize changes spec.finalizers only (checked by ValidateUpdate);
+		// PrepareForUpdate, which keeps them, is skipped.
+		copyStatus(obj, old)
 	case sub == "" && res.HasStatus:
 		copyStatus(obj, old)
 	}
@@ -113,7 +123,7 @@ func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runt
 	switch {
 	case sub == "status" && res.ValidateStatusUpdate != nil:
 		errs = append(errs, res.ValidateStatusUpdate(obj, old)...)
-	case sub == "" && res.ValidateUpdate != nil:
+	case (sub == "" || sub == "finalize") && res.ValidateUpdate != nil:
 		errs = append(errs, res.ValidateUpdate(obj, old)...)
 	}
 	if len(errs) > 0 {
