@@ -1,8 +1,15 @@
 # drover: `make up` runs it, `make test` tests it (see README.md).
 
 GO      ?= go
-VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-LDFLAGS := -X github.com/drover-ci/drover/cluster/apiserver.buildVersion=$(VERSION)
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+COMMIT  := $(shell git rev-parse HEAD 2>/dev/null)
+TREE    := $(if $(findstring dirty,$(VERSION)),dirty,clean)
+DATE    := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+# The version the binary reports: `drover version` (client) and /version (server).
+APISERVER := github.com/drover-ci/drover/cluster/apiserver
+LDFLAGS := -X $(APISERVER).versionDrover=$(VERSION) -X $(APISERVER).versionCommit=$(COMMIT) \
+	-X $(APISERVER).versionTreeState=$(TREE) -X $(APISERVER).versionBuildDate=$(DATE) \
+	-X github.com/drover-ci/drover/cmd/drover/app.Version=$(VERSION)
 
 .PHONY: all build up test bench vet fmt clean
 
