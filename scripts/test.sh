@@ -26,19 +26,39 @@ fail() {
   exit 1
 }
 
-# Everything this script starts lives in one temporary directory and, for go test, in one
-# process group of its own (so Consul agents a failed test leaves behind are stopped too).
+# Everything this script starts lives in one temporary directory and, for go test, in a
+# session of its own: at exit every process left in that session is stopped, including Consul
+# agents (in process groups of their own) that a test killed by a timeout could not stop.
 work=$(mktemp -d "${TMPDIR:-/tmp}/drover-test.XXXXXX")
-group=""
+session=""
+follower=""
+# session_pids prints the pids of the processes in session $1 (from /proc: no procps needed).
+session_pids() {
+  local stat line
+  for stat in /proc/[0-9]*/stat; do
+    read -r line <"$stat" 2>/dev/null || continue
+    # fields after "(comm) ": state ppid pgrp session
+    read -r _ _ _ sid _ <<<"${line##*) }"
+    [ "$sid" = "$1" ] && printf '%s\n' "${stat//[!0-9]/}"
+  done
+  return 0
+}
+stop_session() {
+  local pids
+  pids=$(session_pids "$1")
+  [ -n "$pids" ] || return 0
+  # shellcheck disable=SC2086
+  kill -TERM $pids 2>/dev/null || true
+  sleep 1
+  pids=$(session_pids "$1")
+  # shellcheck disable=SC2086
+  [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if [ -n "$group" ] && kill -0 -- "-$group" 2>/dev/null; then
-    kill -TERM -- "-$group" 2>/dev/null || true
-    sleep 1
-    kill -KILL -- "-$group" 2>/dev/null || true
-  fi
-  [ -z "${follower:-}" ] || kill "$follower" 2>/dev/null || true
+  [ -z "$session" ] || stop_session "$session"
+  [ -z "$follower" ] || kill "$follower" 2>/dev/null || true
   rm -rf "$work"
   exit "$rc"
 }
@@ -93,11 +113,11 @@ say "DROVER_E2E=1 go test -count=1 -timeout $timeout ${DROVER_TEST_FLAGS:-} $pkg
 # until go test ends (a leaked child holding the output open cannot block the script).
 # shellcheck disable=SC2086 # flags and package lists are meant to split
 setsid go test -count=1 -timeout "$timeout" ${DROVER_TEST_FLAGS:-} $pkgs >"$log" 2>&1 &
-group=$!
-tail -n +1 -f --pid="$group" "$log" &
+session=$!
+tail -n +1 -f --pid="$session" "$log" &
 follower=$!
 rc=0
-wait "$group" || rc=$?
+wait "$session" || rc=$?
 wait "$follower" || true
 
 # summary ------------------------------------------------------------------------------------
