@@ -26,6 +26,8 @@ type RunConfig struct {
 	// ExtraSANs are added to the serving certificate (localhost, 127.0.0.1, ::1, the host
 	// name and the listen host are always there).
 	ExtraSANs []string
+	// Logs serves pods/log for a node agent in the same process (drover up).
+	Logs http.Handler
 	// Ready is called once the server listens, with its URL and the kubeconfig path.
 	Ready func(url, kubeconfig string)
 }
@@ -61,7 +63,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if err != nil {
 		return err
 	}
-	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}})
+	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeToken: token, Logs: cfg.Logs})
 	if err != nil {
 		return err
 	}

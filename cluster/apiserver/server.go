@@ -27,8 +27,10 @@ type Config struct {
 	Tokens map[string]string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
-	// Logs serves pods/log once a node agent provides it (optional).
-	Logs http.Handler
+	// Logs serves pods/log for a node agent in the same process (optional); otherwise the
+	// server proxies to the node agent's log port with NodeToken.
+	Logs      http.Handler
+	NodeToken string
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
@@ -38,6 +40,7 @@ type Server struct {
 	tokens     map[string]string
 	now        func() time.Time
 	logs       http.Handler
+	nodeToken  string
 	namespaces *registry.Resource
 	discovery  http.Handler
 	gc         *collector
@@ -52,7 +55,7 @@ func New(cfg Config) (*Server, error) {
 	if !ok {
 		return nil, fmt.Errorf("apiserver: the namespaces resource is not registered")
 	}
-	s := &Server{store: cfg.Store, tokens: cfg.Tokens, now: cfg.Now, logs: cfg.Logs, namespaces: ns}
+	s := &Server{store: cfg.Store, tokens: cfg.Tokens, now: cfg.Now, logs: cfg.Logs, nodeToken: cfg.NodeToken, namespaces: ns}
 	if s.now == nil {
 		s.now = time.Now
 	}

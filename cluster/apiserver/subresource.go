@@ -192,24 +192,3 @@ func setPodScheduled(pod *corev1.Pod, now interface{ Unix() int64 }) {
 	pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue,
 		LastTransitionTime: metav1.Unix(now.Unix(), 0)})
 }
-
-// serveLog answers pods/log. Streaming comes from the node agent; until a node agent serves
-// logs the server says so instead of pretending.
-func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, req *request) {
-	obj, _, err := s.getObject(r.Context(), req.res, req.namespace, req.name)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	pod := obj.(*corev1.Pod)
-	if pod.Spec.NodeName == "" {
-		writeError(w, badRequest("pod %s does not have a host assigned", pod.Name))
-		return
-	}
-	if s.logs == nil {
-		writeError(w, statusError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
-			fmt.Sprintf("no node agent serves logs for node %q", pod.Spec.NodeName)))
-		return
-	}
-	s.logs.ServeHTTP(w, r)
-}

@@ -1,0 +1,222 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-ci/drover/cluster/container"
+)
+
+// Version is what the Node reports as its kubelet version.
+var Version = "v1.32.0-drover"
+
+const leaseNamespace = "kube-node-lease"
+
+// registerNode creates the Node or refreshes its labels, addresses and capacity.
+func (a *Agent) registerNode(ctx context.Context) error {
+	info, err := a.cfg.Runtime.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("container runtime: %w", err)
+	}
+	a.hostIP = a.cfg.NodeIP
+	if a.hostIP == "" {
+		a.hostIP = defaultIP()
+	}
+	nodes := a.cfg.Client.CoreV1().Nodes()
+	node, err := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName}}
+		a.setNodeMeta(node)
+		if node, err = nodes.Create(ctx, node, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("register node %s: %w", a.cfg.NodeName, err)
+		}
+	case err != nil:
+		return fmt.Errorf("get node %s: %w", a.cfg.NodeName, err)
+	default:
+		a.setNodeMeta(node)
+		if node, err = nodes.Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("update node %s: %w", a.cfg.NodeName, err)
+		}
+	}
+	node.Status = a.nodeStatus(node, info, true, "")
+	if _, err := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("update node status: %w", err)
+	}
+	a.log.Info("node registered", "ip", a.hostIP, "runtime", info.RuntimeName+"://"+info.EngineVersion)
+	return nil
+}
+
+func (a *Agent) setNodeMeta(node *corev1.Node) {
+	if node.Labels == nil {
+		node.Labels = map[string]string{}
+	}
+	node.Labels["kubernetes.io/hostname"] = a.cfg.NodeName
+	node.Labels["kubernetes.io/os"] = runtime.GOOS
+	node.Labels["kubernetes.io/arch"] = runtime.GOARCH
+	for k, v := range a.cfg.Labels {
+		node.Labels[k] = v
+	}
+}
+
+// nodeStatus is the Node's status: capacity from the host, addresses, and the Ready condition.
+func (a *Agent) nodeStatus(node *corev1.Node, info container.Info, ready bool, why string) corev1.NodeStatus {
+	st := node.Status
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewQuantity(int64(info.CPUs), resource.DecimalSI),
+		corev1.ResourceMemory: *resource.NewQuantity(info.MemoryBytes, resource.BinarySI),
+		corev1.ResourcePods:   *resource.NewQuantity(int64(a.cfg.MaxPods), resource.DecimalSI),
+	}
+	st.Capacity, st.Allocatable = capacity, capacity.DeepCopy()
+	st.Addresses = []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: a.cfg.NodeName}}
+	if a.hostIP != "" {
+		st.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.hostIP}}, st.Addresses...)
+	}
+	st.DaemonEndpoints.KubeletEndpoint.Port = int32(a.cfg.LogPort)
+	st.NodeInfo = corev1.NodeSystemInfo{
+		KernelVersion: info.KernelVersion, OSImage: info.OS, Architecture: info.Architecture,
+		OperatingSystem: "linux", ContainerRuntimeVersion: info.RuntimeName + "://" + info.EngineVersion,
+		KubeletVersion: Version, KubeProxyVersion: Version, MachineID: a.cfg.NodeName, SystemUUID: a.cfg.NodeName, BootID: a.cfg.NodeName,
+	}
+	now := metav1.NewTime(a.cfg.Clock.Now())
+	set := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) {
+		for i := range st.Conditions {
+			if st.Conditions[i].Type == t {
+				c := &st.Conditions[i]
+				if c.Status != s {
+					c.LastTransitionTime = now
+				}
+				c.Status, c.Reason, c.Message, c.LastHeartbeatTime = s, reason, msg, now
+				return
+			}
+		}
+		st.Conditions = append(st.Conditions, corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: now})
+	}
+	set(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "node agent has sufficient memory available")
+	set(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "node agent has no disk pressure")
+	set(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "node agent has sufficient PID available")
+	if ready {
+		set(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "drover node agent is posting ready status")
+	} else {
+		set(corev1.NodeReady, corev1.ConditionFalse, "KubeletNotReady", "container runtime is down: "+why)
+	}
+	return st
+}
+
+// heartbeat renews the Lease every cfg.Heartbeat and posts the node status when readiness
+// changes (and every minute).
+func (a *Agent) heartbeat(ctx context.Context) {
+	t := a.cfg.Clock.NewTicker(a.cfg.Heartbeat)
+	defer t.Stop()
+	lastReady, lastPost := true, a.cfg.Clock.Now()
+	for {
+		a.renewLease(ctx)
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		info, err := a.cfg.Runtime.Info(cctx)
+		cancel()
+		ready := err == nil
+		if ready != lastReady || a.cfg.Clock.Since(lastPost) >= time.Minute {
+			why := ""
+			if err != nil {
+				why = err.Error()
+			}
+			if perr := a.postNodeStatus(ctx, info, ready, why); perr != nil {
+				a.log.Warn("post node status", "err", perr)
+			} else {
+				lastReady, lastPost = ready, a.cfg.Clock.Now()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+	}
+}
+
+func (a *Agent) postNodeStatus(ctx context.Context, info container.Info, ready bool, why string) error {
+	nodes := a.cfg.Client.CoreV1().Nodes()
+	node, err := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if !ready {
+		info = a.lastInfo(node)
+	}
+	node.Status = a.nodeStatus(node, info, ready, why)
+	_, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
+	return err
+}
+
+// lastInfo keeps the reported capacity while the runtime cannot be asked.
+func (a *Agent) lastInfo(node *corev1.Node) container.Info {
+	return container.Info{CPUs: int(node.Status.Capacity.Cpu().Value()), MemoryBytes: node.Status.Capacity.Memory().Value(),
+		KernelVersion: node.Status.NodeInfo.KernelVersion, OS: node.Status.NodeInfo.OSImage, Architecture: node.Status.NodeInfo.Architecture}
+}
+
+// renewLease creates or renews the node's Lease in kube-node-lease.
+func (a *Agent) renewLease(ctx context.Context) {
+	leases := a.cfg.Client.CoordinationV1().Leases(leaseNamespace)
+	now := metav1.NewMicroTime(a.cfg.Clock.Now())
+	secs := int32(a.cfg.LeaseDuration / time.Second)
+	holder := a.cfg.NodeName
+	lease, err := leases.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName, Namespace: leaseNamespace},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, RenewTime: &now}}
+		if node, nerr := a.cfg.Client.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{}); nerr == nil {
+			lease.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}}
+		}
+		if _, err = leases.Create(ctx, lease, metav1.CreateOptions{}); err != nil {
+			a.log.Warn("create lease", "err", err)
+		}
+		return
+	}
+	if err != nil {
+		a.log.Warn("get lease", "err", err)
+		return
+	}
+	lease.Spec.HolderIdentity, lease.Spec.LeaseDurationSeconds, lease.Spec.RenewTime = &holder, &secs, &now
+	if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
+		a.log.Warn("renew lease", "err", err)
+	}
+}
+
+// defaultIP is the first non-loopback IPv4 address of an interface that is up.
+func defaultIP() string {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return ""
+	}
+	for _, iface := range ifaces {
+		if iface.Flags&net.FlagUp == 0 || iface.Flags&net.FlagLoopback != 0 || bridgeName(iface.Name) {
+			continue
+		}
+		addrs, _ := iface.Addrs()
+		for _, ad := range addrs {
+			if ipn, ok := ad.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLinkLocalUnicast() {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return ""
+}
+
+// bridgeName reports container bridges and veths, which are never the node's address.
+func bridgeName(n string) bool {
+	for _, p := range []string{"docker", "br-", "veth", "drover", "cni", "flannel"} {
+		if len(n) >= len(p) && n[:len(p)] == p {
+			return true
+		}
+	}
+	return false
+}

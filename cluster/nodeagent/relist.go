@@ -1,0 +1,93 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/drover-ci/drover/cluster/container"
+)
+
+// relist lists this node's containers every cfg.Relist and queues every pod whose containers
+// changed state (the kubelet's PLEG).
+func (a *Agent) relist(ctx context.Context) {
+	t := a.cfg.Clock.NewTicker(a.cfg.Relist)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+		cs, err := a.cfg.Runtime.List(ctx, map[string]string{LabelNode: a.cfg.NodeName})
+		if err != nil {
+			a.log.Warn("relist containers", "err", err)
+			continue
+		}
+		a.compare(cs)
+	}
+}
+
+// compare queues the pods whose container fingerprint changed since the last relist.
+func (a *Agent) compare(cs []container.Container) {
+	now := map[types.UID][]string{}
+	for _, c := range cs {
+		uid := podUIDOf(c)
+		now[uid] = append(now[uid], fmt.Sprintf("%s:%s:%d", c.ID, c.State, c.ExitCode))
+	}
+	a.mu.Lock()
+	var changed []types.UID
+	for uid, parts := range now {
+		sort.Strings(parts)
+		fp := strings.Join(parts, ",")
+		if a.lastSeen[uid] != fp {
+			a.lastSeen[uid] = fp
+			changed = append(changed, uid)
+		}
+	}
+	for uid := range a.lastSeen {
+		if _, ok := now[uid]; !ok {
+			delete(a.lastSeen, uid)
+			changed = append(changed, uid)
+		}
+	}
+	a.mu.Unlock()
+	for _, uid := range changed {
+		a.queue.Add(uid)
+	}
+}
+
+// adopt runs once after the pod cache synced: containers and volume directories of pods that
+// no longer exist are queued for removal; running containers of existing pods are simply
+// used by their pod's next sync (labels carry the restart counts), so none is duplicated.
+func (a *Agent) adopt(ctx context.Context) {
+	cs, err := a.cfg.Runtime.List(ctx, map[string]string{LabelNode: a.cfg.NodeName})
+	if err != nil {
+		a.log.Warn("adopt: list containers", "err", err)
+		return
+	}
+	seen := map[types.UID]bool{}
+	for _, c := range cs {
+		seen[podUIDOf(c)] = true
+	}
+	if a.cfg.Volumes != nil {
+		if uids, err := a.cfg.Volumes.PodUIDs(); err == nil {
+			for _, uid := range uids {
+				seen[uid] = true
+			}
+		}
+	}
+	adopted := 0
+	for uid := range seen {
+		if a.pod(uid) != nil {
+			adopted++
+		}
+		a.queue.Add(uid)
+	}
+	if len(seen) > 0 {
+		a.log.Info("adopting containers", "pods", adopted, "orphans", len(seen)-adopted, "containers", len(cs))
+	}
+}

@@ -1,0 +1,296 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/drover-ci/drover/cluster/container"
+)
+
+// waiting is why a container is not running, for its status.
+type waiting struct{ reason, message string }
+
+// syncResult collects what one sync learnt for the status.
+type syncResult struct {
+	waiting map[string]waiting
+	next    time.Duration // when to look again (0: on change only)
+}
+
+func (r *syncResult) wait(name, reason, message string) {
+	r.waiting[name] = waiting{reason, message}
+}
+
+func (r *syncResult) again(d time.Duration) {
+	if d > 0 && (r.next == 0 || d < r.next) {
+		r.next = d
+	}
+}
+
+// syncPod brings one pod's containers to what its spec says and reports its status. It
+// returns when to look again (0: only when something changes).
+func (a *Agent) syncPod(ctx context.Context, uid types.UID) (time.Duration, error) {
+	cs, err := a.cfg.Runtime.List(ctx, map[string]string{LabelPodUID: string(uid), LabelNode: a.cfg.NodeName})
+	if err != nil {
+		return 0, fmt.Errorf("list containers: %w", err)
+	}
+	pod := a.pod(uid)
+	switch {
+	case pod == nil:
+		return 0, a.cleanupPod(ctx, uid, cs)
+	case pod.DeletionTimestamp != nil:
+		return a.terminate(ctx, pod, cs)
+	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
+		return 0, a.stopFinished(ctx, pod, newPodView(cs))
+	}
+	res := &syncResult{waiting: map[string]waiting{}}
+	if err := a.syncContainers(ctx, pod, newPodView(cs), res); err != nil {
+		return 0, err
+	}
+	cs, err = a.cfg.Runtime.List(ctx, map[string]string{LabelPodUID: string(uid), LabelNode: a.cfg.NodeName})
+	if err != nil {
+		return 0, fmt.Errorf("list containers: %w", err)
+	}
+	view := newPodView(cs)
+	a.probes.sync(pod, view)
+	status := a.podStatus(pod, view, res)
+	if err := a.updateStatus(ctx, pod, status); err != nil {
+		return 0, err
+	}
+	if status.Phase == corev1.PodSucceeded || status.Phase == corev1.PodFailed {
+		res.again(time.Second) // stop the infra container next round
+	}
+	return res.next, nil
+}
+
+// syncContainers starts the infra container and every app container that should run.
+func (a *Agent) syncContainers(ctx context.Context, pod *corev1.Pod, view *podView, res *syncResult) error {
+	if err := a.ensurePause(ctx); err != nil {
+		for _, c := range pod.Spec.Containers {
+			res.wait(c.Name, "ContainerCreating", err.Error())
+		}
+		res.again(5 * time.Second)
+		return nil
+	}
+	var sources map[string]VolumeSource
+	if a.cfg.Volumes != nil && len(pod.Spec.Volumes) > 0 {
+		var err error
+		sources, err = a.cfg.Volumes.Setup(ctx, pod)
+		if err != nil {
+			a.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed: %v", err)
+			for _, c := range pod.Spec.Containers {
+				res.wait(c.Name, "ContainerCreating", "")
+			}
+			res.again(2 * time.Second)
+			return nil
+		}
+	} else if len(pod.Spec.Volumes) > 0 && a.cfg.Volumes == nil && !hollowVolumesOK(pod) {
+		a.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "this node cannot mount volumes")
+	}
+	infra, err := a.ensureInfra(ctx, pod, view)
+	if err != nil {
+		a.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
+		for _, c := range pod.Spec.Containers {
+			res.wait(c.Name, "ContainerCreating", "")
+		}
+		res.again(2 * time.Second)
+		return nil
+	}
+	svcEnv := a.serviceEnvFor(pod)
+	for i := range pod.Spec.Containers {
+		a.syncContainer(ctx, pod, &pod.Spec.Containers[i], infra, view, sources, svcEnv, res)
+	}
+	a.pruneAttempts(ctx, view)
+	return nil
+}
+
+// syncContainer decides for one app container: start, restart (after back-off), replace
+// (spec changed) or leave it.
+func (a *Agent) syncContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, infra *container.Container,
+	view *podView, sources map[string]VolumeSource, svcEnv []envVar, res *syncResult) {
+	cur := view.current(c.Name)
+	key := string(pod.UID) + "/" + c.Name
+	attempt := 0
+	switch {
+	case cur == nil:
+	case cur.State == container.StateCreated:
+		if err := a.cfg.Runtime.Start(ctx, cur.ID); err != nil {
+			res.wait(c.Name, "RunContainerError", err.Error())
+			res.again(backoffInitial)
+		}
+		return
+	case cur.State == container.StateRunning:
+		if cur.Labels[LabelHash] == containerHash(c) {
+			return
+		}
+		a.recorder.Eventf(pod, corev1.EventTypeNormal, "Killing", "Container %s definition changed, will be restarted", c.Name)
+		_ = a.cfg.Runtime.Stop(ctx, cur.ID, gracePeriod(pod))
+		attempt = attemptOf(*cur) + 1
+	default: // exited
+		if !shouldRestart(pod.Spec.RestartPolicy, cur.ExitCode) {
+			return
+		}
+		if wait := a.backoff.remaining(key, cur.FinishedAt); wait > 0 {
+			msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", a.backoffDelay(key), c.Name, pod.Name, pod.Namespace, pod.UID)
+			res.wait(c.Name, "CrashLoopBackOff", msg)
+			a.recorder.Eventf(pod, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, pod.Name, pod.Namespace, pod.UID)
+			res.again(wait)
+			return
+		}
+		a.backoff.advance(key, cur.FinishedAt.Sub(cur.StartedAt))
+		attempt = attemptOf(*cur) + 1
+	}
+	a.startContainer(ctx, pod, c, infra, attempt, sources, svcEnv, res)
+}
+
+func (a *Agent) backoffDelay(key string) time.Duration {
+	a.backoff.mu.Lock()
+	defer a.backoff.mu.Unlock()
+	if e := a.backoff.m[key]; e != nil {
+		return e.delay
+	}
+	return backoffInitial
+}
+
+func shouldRestart(policy corev1.RestartPolicy, exitCode int) bool {
+	switch policy {
+	case corev1.RestartPolicyNever:
+		return false
+	case corev1.RestartPolicyOnFailure:
+		return exitCode != 0
+	}
+	return true
+}
+
+// startContainer pulls the image as the policy says, resolves env and mounts, and creates and
+// starts attempt n of c.
+func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, infra *container.Container,
+	attempt int, sources map[string]VolumeSource, svcEnv []envVar, res *syncResult) {
+	if reason, msg, wait := a.ensureImage(ctx, pod, c); reason != "" {
+		res.wait(c.Name, reason, msg)
+		res.again(wait)
+		return
+	}
+	podWithIP := pod.DeepCopy()
+	podWithIP.Status.PodIP, podWithIP.Status.HostIP = infra.IP, a.hostIP
+	env, err := containerEnv(ctx, a, podWithIP, c, svcEnv)
+	if err != nil {
+		a.recorder.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		res.wait(c.Name, "CreateContainerConfigError", err.Error())
+		res.again(2 * time.Second)
+		return
+	}
+	mounts, err := mountsFor(c, sources)
+	if err != nil {
+		res.wait(c.Name, "CreateContainerConfigError", err.Error())
+		res.again(2 * time.Second)
+		return
+	}
+	spec := a.appSpec(pod, c, infra.ID, attempt, env, mounts)
+	id, err := a.cfg.Runtime.Create(ctx, spec)
+	if err != nil {
+		a.recorder.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		res.wait(c.Name, "CreateContainerError", err.Error())
+		res.again(backoffInitial)
+		return
+	}
+	a.recorder.Eventf(pod, corev1.EventTypeNormal, "Created", "Created container %s", c.Name)
+	if err := a.cfg.Runtime.Start(ctx, id); err != nil {
+		a.recorder.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		res.wait(c.Name, "RunContainerError", err.Error())
+		res.again(backoffInitial)
+		return
+	}
+	a.recorder.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+}
+
+// ensureInfra returns the running infra container, (re)creating it when missing or dead. A
+// dead infra container means the pod's network is gone: its app containers are replaced too.
+func (a *Agent) ensureInfra(ctx context.Context, pod *corev1.Pod, view *podView) (*container.Container, error) {
+	if running(view.infra) {
+		return view.infra, nil
+	}
+	attempt := 0
+	if view.infra != nil {
+		attempt = attemptOf(*view.infra) + 1
+		a.recorder.Eventf(pod, corev1.EventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+		for _, c := range view.all {
+			_ = a.cfg.Runtime.Stop(ctx, c.ID, gracePeriod(pod))
+		}
+		// Keep the app containers (restart counts live in their labels); drop old infra ones.
+		for _, c := range view.all {
+			if c.Labels[LabelContainer] == infraName {
+				_ = a.cfg.Runtime.Remove(ctx, c.ID)
+			}
+		}
+	}
+	spec := a.infraSpec(pod)
+	spec.Name = dockerName(pod, infraName, attempt)
+	spec.Labels[LabelAttempt] = fmt.Sprint(attempt)
+	id, err := a.cfg.Runtime.Create(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("create infra container: %w", err)
+	}
+	if err := a.cfg.Runtime.Start(ctx, id); err != nil {
+		_ = a.cfg.Runtime.Remove(ctx, id)
+		return nil, fmt.Errorf("start infra container: %w", err)
+	}
+	c, err := a.cfg.Runtime.Inspect(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("inspect infra container: %w", err)
+	}
+	return &c, nil
+}
+
+// pruneAttempts keeps the newest two attempts of each app container (the current one and the
+// previous, for `logs --previous`).
+func (a *Agent) pruneAttempts(ctx context.Context, view *podView) {
+	for _, list := range view.byName {
+		for i := 2; i < len(list); i++ {
+			if list[i].State != container.StateRunning {
+				_ = a.cfg.Runtime.Remove(ctx, list[i].ID)
+			}
+		}
+	}
+}
+
+// ensurePause builds the pause image once.
+func (a *Agent) ensurePause(ctx context.Context) error {
+	a.mu.Lock()
+	ok := a.pauseOK
+	a.mu.Unlock()
+	if ok || a.cfg.EnsurePauseImage == nil {
+		return nil
+	}
+	if err := a.cfg.EnsurePauseImage(ctx); err != nil {
+		return fmt.Errorf("pause image: %w", err)
+	}
+	a.mu.Lock()
+	a.pauseOK = true
+	a.mu.Unlock()
+	return nil
+}
+
+func gracePeriod(pod *corev1.Pod) time.Duration {
+	g := int64(30)
+	if pod.Spec.TerminationGracePeriodSeconds != nil {
+		g = *pod.Spec.TerminationGracePeriodSeconds
+	}
+	if pod.DeletionGracePeriodSeconds != nil {
+		g = *pod.DeletionGracePeriodSeconds
+	}
+	return time.Duration(g) * time.Second
+}
+
+// hollowVolumesOK: pods on nodes without a volume manager may still declare emptyDirs.
+func hollowVolumesOK(pod *corev1.Pod) bool {
+	for _, v := range pod.Spec.Volumes {
+		if v.EmptyDir == nil {
+			return false
+		}
+	}
+	return true
+}
