@@ -69,6 +69,8 @@ func (f *clientFlags) connect() (*clients, error) {
 		return nil, fmt.Errorf("loading kubeconfig namespace: %w", err)
 	}
 	cfg.UserAgent = "drover"
+	// Polling verbs (rolling-update, delete --wait) need more than client-go's default 5 QPS.
+	cfg.QPS, cfg.Burst = 50, 100
 	return newClients(cfg, ns)
 }
 

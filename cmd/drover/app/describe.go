@@ -269,4 +269,3 @@ func fromUnstructured(obj *unstructured.Unstructured, into interface{}) error {
 	}
 	return nil
 }
-

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -108,6 +109,10 @@ func loadController(c *clients, s Streams, file, explicitNS string) (*corev1.Rep
 	rc := &corev1.ReplicationController{}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(docs[0].obj.Object, rc); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if len(rc.Spec.Selector) == 0 && rc.Spec.Template != nil && len(rc.Spec.Template.Labels) > 0 {
+		// Kubernetes v1 defaults the selector to the template's labels.
+		rc.Spec.Selector = maps.Clone(rc.Spec.Template.Labels)
 	}
 	if rc.Namespace != "" && rc.Namespace != c.namespace {
 		return nil, fmt.Errorf("%s: namespace %q differs from the old controller's namespace %q", file, rc.Namespace, c.namespace)

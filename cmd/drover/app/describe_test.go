@@ -1,0 +1,76 @@
+package app
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func TestDescribePodAndEvents(t *testing.T) {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "jenkins-x1", Namespace: "default", UID: "pod-uid", Labels: map[string]string{"name": "jenkins"}},
+		Spec: corev1.PodSpec{
+			NodeName: "node1",
+			Containers: []corev1.Container{{
+				Name: "jenkins", Image: "jenkins:2", Ports: []corev1.ContainerPort{{ContainerPort: 8080}, {ContainerPort: 50000, Protocol: "TCP"}},
+				Env:           []corev1.EnvVar{{Name: "JAVA_OPTS", Value: "-Xmx1g"}},
+				LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/login", Port: intstr.FromInt32(8080)}}, InitialDelaySeconds: 60, TimeoutSeconds: 5, PeriodSeconds: 10, SuccessThreshold: 1, FailureThreshold: 3},
+				VolumeMounts:  []corev1.VolumeMount{{Name: "home", MountPath: "/var/jenkins_home"}},
+			}},
+			Volumes: []corev1.Volume{{Name: "home", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/data/jenkins"}}}},
+		},
+		Status: corev1.PodStatus{
+			Phase: corev1.PodRunning, PodIP: "10.1.0.5", HostIP: "192.168.1.2",
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "jenkins", Ready: true, RestartCount: 2,
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}},
+		},
+	}
+	event := &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: "e1", Namespace: "default"},
+		InvolvedObject: corev1.ObjectReference{UID: "pod-uid"},
+		Type:           "Normal", Reason: "Started", Message: "Started container jenkins", Count: 1,
+		Source: corev1.EventSource{Component: "drover-node", Host: "node1"},
+	}
+	raw, err := runtimeConverter.ToUnstructured(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := &unstructured.Unstructured{Object: raw}
+	obj.SetAPIVersion("v1")
+	obj.SetKind("Pod")
+	var out bytes.Buffer
+	if err := describeObject(t.Context(), &clients{typed: fake.NewSimpleClientset(event)}, &out, obj); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Name:", "jenkins-x1", "Node:", "node1/192.168.1.2", "Status:", "Running", "IP:", "10.1.0.5",
+		"Image:", "jenkins:2", "Ports:", "8080/TCP, 50000/TCP", "State:", "Restart Count:", "2",
+		"http-get http://:8080/login delay=60s timeout=5s period=10s #success=1 #failure=3",
+		"JAVA_OPTS:  -Xmx1g", "/var/jenkins_home from home (rw)", "HostPath", "/data/jenkins",
+		"Ready", "True", "Events:", "Started container jenkins", "drover-node, node1",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("describe lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestDescribeGeneric(t *testing.T) {
+	obj := yamlObject(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: default}\ndata: {jenkinsUrl: 'http://j:8080', retries: '3'}\n")
+	var out bytes.Buffer
+	if err := describeObject(t.Context(), &clients{typed: fake.NewSimpleClientset()}, &out, obj); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Name:", "cfg", "Data:", "  Jenkins Url:", "http://j:8080", "  Retries:", "Events:", "<none>"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("describe lacks %q:\n%s", want, out.String())
+		}
+	}
+}
