@@ -12,7 +12,7 @@
 #   DROVER_CONSUL        a Consul binary to use instead of building one
 #   DROVER_TEST_TIMEOUT  go test -timeout (default 25m)
 #   DROVER_TEST_FLAGS    extra go test flags, e.g. "-run Store -v"
-#   DROVER_TEST_PKGS     packages to test (default ./...)
+#   DROVER_TEST_PKGS     packages to vet and test (default ./...)
 #
 # Docker is not needed yet; the node agent's tests will add it here.
 set -euo pipefail
@@ -98,12 +98,13 @@ if [ -n "$unformatted" ]; then
   fail "these files are not gofmt-formatted (run: make fmt)"
 fi
 
-say "go vet ./..."
-go vet ./... || fail "go vet found problems (see above)"
+pkgs=${DROVER_TEST_PKGS:-./...}
+say "go vet $pkgs"
+# shellcheck disable=SC2086
+go vet $pkgs || fail "go vet found problems (see above)"
 
 # 3. tests -----------------------------------------------------------------------------------
 timeout=${DROVER_TEST_TIMEOUT:-25m}
-pkgs=${DROVER_TEST_PKGS:-./...}
 log=$work/go-test.log
 export DROVER_E2E=1
 # t.TempDir and the tests' Consul data dirs go under $work, removed on exit.
