@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -130,7 +131,9 @@ func describeMeta(w *descWriter, m metav1.Object) {
 		w.line(0, "Namespace", m.GetNamespace())
 	}
 	w.multi(0, "Labels", keyValues(m.GetLabels(), "="))
-	w.multi(0, "Annotations", keyValues(m.GetAnnotations(), ": "))
+	ann := maps.Clone(m.GetAnnotations())
+	delete(ann, lastAppliedAnnotation) // as kubectl describe: it repeats the object
+	w.multi(0, "Annotations", keyValues(ann, ": "))
 	w.line(0, "CreationTimestamp", m.GetCreationTimestamp().Time.Format(time.RFC1123Z))
 	if refs := m.GetOwnerReferences(); len(refs) > 0 {
 		for _, r := range refs {

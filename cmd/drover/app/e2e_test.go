@@ -189,3 +189,42 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+func TestE2EPodsAndDeleteBySelector(t *testing.T) {
+	c := startCLI(t)
+	pods := `apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: Pod, metadata: {name: a, labels: {app: x}}, spec: {containers: [{name: c, image: busybox}]}}
+- {apiVersion: v1, kind: Pod, metadata: {name: b, labels: {app: x}}, spec: {containers: [{name: c, image: busybox}]}}
+- {apiVersion: v1, kind: Pod, metadata: {name: other}, spec: {containers: [{name: c, image: busybox}]}}
+`
+	if out, errOut, err := c.run(pods, "create", "-f", "-"); err != nil || out != "pod/a created\npod/b created\npod/other created\n" {
+		t.Fatalf("create: %v %q %s", err, out, errOut)
+	}
+	out := c.must("get", "pods", "-l", "app=x", "--show-labels")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") || !strings.Contains(lines[0], "STATUS") ||
+		!strings.HasSuffix(lines[0], "LABELS") || !strings.HasSuffix(lines[1], "app=x") {
+		t.Errorf("get pods -l app=x:\n%s", out)
+	}
+	out = c.must("describe", "pod", "a")
+	for _, want := range []string{"Name:", "Containers:", "Image:", "busybox", "Events:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe pod lacks %q:\n%s", want, out)
+		}
+	}
+	out = c.must("delete", "pods", "-l", "app=x", "--timeout=10s")
+	if out != "pod \"a\" deleted\npod \"b\" deleted\n" {
+		t.Errorf("delete -l:\n%s", out)
+	}
+	if out := c.must("get", "pods", "-o", "name"); out != "pod/other\n" {
+		t.Errorf("pods left: %q", out)
+	}
+	if _, _, err := c.run("", "delete", "pods"); err == nil {
+		t.Error("delete of a type without names, -l or --all was accepted")
+	}
+	if out := c.must("delete", "pod", "missing", "--ignore-not-found"); out != "" {
+		t.Errorf("delete --ignore-not-found: %q", out)
+	}
+}
