@@ -1,0 +1,37 @@
+package docker
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/drover-ci/drover/cluster/container/runtimetest"
+)
+
+// engine connects to the engine at DOCKER_HOST and builds the test images it lacks. Without
+// an engine the test is skipped, unless DROVER_E2E=1 demands one.
+func engine(t testing.TB) *Runtime {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rt, err := New(ctx)
+	if err != nil {
+		if os.Getenv("DROVER_E2E") == "1" {
+			t.Fatalf("DROVER_E2E=1 but no Docker engine: %v (eval \"$(scripts/docker-up.sh)\")", err)
+		}
+		t.Skipf("no Docker engine (start one with scripts/docker-up.sh): %v", err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	bctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := BuildTestImages(bctx, rt.Client(), false); err != nil {
+		t.Fatalf("building test images: %v", err)
+	}
+	return rt
+}
+
+func TestConformance(t *testing.T) {
+	rt := engine(t)
+	runtimetest.Run(t, rt, runtimetest.Options{})
+}

@@ -1,0 +1,70 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/errdefs"
+)
+
+// NetworkLabel marks the networks drover creates.
+const NetworkLabel = "drover.io/network"
+
+// EnsureNetwork creates the bridge network name with subnet and the subnet's first host as
+// gateway unless it exists, and returns the gateway. An existing network with another subnet
+// is an error: drover does not move pods between subnets.
+func (r *Runtime) EnsureNetwork(ctx context.Context, name, subnet string) (string, error) {
+	_, ipnet, err := net.ParseCIDR(subnet)
+	if err != nil || ipnet.IP.To4() == nil {
+		return "", fmt.Errorf("docker: network %s: subnet %q is not an IPv4 CIDR", name, subnet)
+	}
+	gateway := firstHost(ipnet)
+	for attempt := 0; ; attempt++ {
+		nw, err := r.cli.NetworkInspect(ctx, name, types.NetworkInspectOptions{})
+		if err == nil {
+			return existingGateway(nw, ipnet)
+		}
+		if !errdefs.IsNotFound(err) {
+			return "", fmt.Errorf("docker: inspect network %s: %w", name, err)
+		}
+		_, err = r.cli.NetworkCreate(ctx, name, types.NetworkCreate{
+			CheckDuplicate: true,
+			Driver:         "bridge",
+			IPAM:           &network.IPAM{Config: []network.IPAMConfig{{Subnet: ipnet.String(), Gateway: gateway}}},
+			Labels:         map[string]string{NetworkLabel: "1"},
+		})
+		if err == nil {
+			return gateway, nil
+		}
+		if attempt > 0 || !(errdefs.IsConflict(err) || errdefs.IsForbidden(err)) {
+			return "", fmt.Errorf("docker: create network %s (%s): %w", name, subnet, err)
+		}
+		// Someone else created it meanwhile: inspect again.
+	}
+}
+
+func existingGateway(nw types.NetworkResource, want *net.IPNet) (string, error) {
+	var have []string
+	for _, c := range nw.IPAM.Config {
+		_, n, err := net.ParseCIDR(c.Subnet)
+		if err != nil {
+			continue
+		}
+		if n.String() == want.String() {
+			if c.Gateway != "" {
+				return c.Gateway, nil
+			}
+			return firstHost(n), nil
+		}
+		have = append(have, c.Subnet)
+	}
+	return "", fmt.Errorf("docker: network %s exists with subnet %v, not %s (remove it or configure its subnet)", nw.Name, have, want)
+}
+
+func firstHost(n *net.IPNet) string {
+	ip := n.IP.To4()
+	return net.IPv4(ip[0], ip[1], ip[2], ip[3]+1).String()
+}
