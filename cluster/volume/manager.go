@@ -1,0 +1,196 @@
+// Package volume prepares a pod's volumes on the node before its containers are created and
+// removes them when the pod is gone, with Kubernetes' semantics: emptyDir (Memory → tmpfs),
+// hostPath with type checks, secret / configMap / downwardAPI / projected as files written
+// atomically (a "..data" symlink swapped to a new timestamped directory, as kubelet's
+// AtomicWriter does; secrets and projected volumes on a tmpfs so they never reach the disk),
+// and persistentVolumeClaim through its bound PersistentVolume (hostPath and local sources).
+//
+// Layout: Root/<pod uid>/volumes/<kind>/<volume name>. hostPath and PersistentVolume data
+// live where their sources say and are never touched by Teardown.
+package volume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Kind directories under a pod's volumes directory.
+const (
+	kindEmptyDir    = "empty-dir"
+	kindSecret      = "secret"
+	kindConfigMap   = "configmap"
+	kindDownwardAPI = "downward-api"
+	kindProjected   = "projected"
+)
+
+// Manager prepares pod volumes under Root (Root/<uid>/volumes/<kind>/<name>).
+// Calls for one pod must not overlap; calls for different pods may.
+type Manager struct {
+	Root     string
+	client   kubernetes.Interface
+	nodeName string
+}
+
+// Source is what a pod volume mounts from on the host.
+type Source struct {
+	HostPath string
+	ReadOnly bool
+}
+
+// NewManager returns a Manager keeping pod volumes under root, reading Secrets, ConfigMaps,
+// PersistentVolumeClaims, PersistentVolumes and its own Node through client.
+func NewManager(root string, client kubernetes.Interface, nodeName string) *Manager {
+	return &Manager{Root: root, client: client, nodeName: nodeName}
+}
+
+// Setup prepares every volume of pod and returns, per volume name, what to mount. It is
+// idempotent and meant to be called on every sync: Secret, ConfigMap and downward API
+// contents are refreshed when they changed. Every volume is attempted; on failure the
+// errors of all failing volumes are returned together (and no map).
+func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]Source, error) {
+	if err := checkName(string(pod.UID)); err != nil {
+		return nil, fmt.Errorf("pod uid: %w", err)
+	}
+	sources := make(map[string]Source, len(pod.Spec.Volumes))
+	var errs []error
+	for i := range pod.Spec.Volumes {
+		v := &pod.Spec.Volumes[i]
+		src, err := m.setupVolume(ctx, pod, v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("volume %q: %w", v.Name, err))
+			continue
+		}
+		sources[v.Name] = src
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return sources, nil
+}
+
+func (m *Manager) setupVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) (Source, error) {
+	if err := checkName(v.Name); err != nil {
+		return Source{}, err
+	}
+	switch s := v.VolumeSource; {
+	case s.EmptyDir != nil:
+		dir, err := setupEmptyDir(m.volumeDir(pod.UID, kindEmptyDir, v.Name), s.EmptyDir)
+		return Source{HostPath: dir}, err
+	case s.HostPath != nil:
+		var t corev1.HostPathType
+		if s.HostPath.Type != nil {
+			t = *s.HostPath.Type
+		}
+		return Source{HostPath: s.HostPath.Path}, checkHostPath(s.HostPath.Path, t)
+	case s.Secret != nil:
+		return m.setupFiles(pod, kindSecret, v.Name, true, func() (map[string]file, error) {
+			return m.secretPayload(ctx, pod.Namespace, s.Secret)
+		})
+	case s.ConfigMap != nil:
+		return m.setupFiles(pod, kindConfigMap, v.Name, false, func() (map[string]file, error) {
+			return m.configMapPayload(ctx, pod.Namespace, s.ConfigMap)
+		})
+	case s.DownwardAPI != nil:
+		return m.setupFiles(pod, kindDownwardAPI, v.Name, false, func() (map[string]file, error) {
+			return downwardPayload(pod, s.DownwardAPI.Items, s.DownwardAPI.DefaultMode)
+		})
+	case s.Projected != nil:
+		return m.setupFiles(pod, kindProjected, v.Name, true, func() (map[string]file, error) {
+			return m.projectedPayload(ctx, pod, s.Projected)
+		})
+	case s.PersistentVolumeClaim != nil:
+		return m.setupClaim(ctx, pod.Namespace, s.PersistentVolumeClaim)
+	case s.NFS != nil:
+		return Source{}, errNFS
+	}
+	return Source{}, errors.New("volume type is not supported on this node")
+}
+
+// setupFiles fetches a payload and writes it atomically into the volume's directory, on a
+// tmpfs when inMemory. Source.ReadOnly is false: the volume mount decides (kubelet mounts
+// these read-only only when the volumeMount says so).
+func (m *Manager) setupFiles(pod *corev1.Pod, kind, name string, inMemory bool, payload func() (map[string]file, error)) (Source, error) {
+	files, err := payload()
+	if err != nil {
+		return Source{}, err
+	}
+	dir := m.volumeDir(pod.UID, kind, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Source{}, err
+	}
+	if inMemory {
+		if err := ensureTmpfs(dir, 0o755, payloadTmpfsSize(files)); err != nil {
+			return Source{}, err
+		}
+	}
+	if _, err := writeAtomic(dir, files); err != nil {
+		return Source{}, err
+	}
+	return Source{HostPath: dir}, nil
+}
+
+// PodUIDs lists the pod uids that have a volumes directory under Root.
+func (m *Manager) PodUIDs() ([]types.UID, error) {
+	entries, err := os.ReadDir(m.Root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var uids []types.UID
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if fi, err := os.Lstat(filepath.Join(m.Root, e.Name(), "volumes")); err == nil && fi.IsDir() {
+			uids = append(uids, types.UID(e.Name()))
+		}
+	}
+	return uids, nil
+}
+
+// Teardown removes what Setup made for the pod: it unmounts the tmpfs mounts under the pod's
+// volumes directory (deepest first), then removes that directory without following symlinks
+// or crossing into anything still mounted, then the pod directory if it is left empty.
+// hostPath and PersistentVolume data are never under it. A missing directory is no error.
+func (m *Manager) Teardown(ctx context.Context, podUID types.UID) error {
+	if err := checkName(string(podUID)); err != nil {
+		return fmt.Errorf("pod uid: %w", err)
+	}
+	dir := filepath.Join(m.Root, string(podUID), "volumes")
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := unmountUnder(ctx, dir); err != nil {
+		return fmt.Errorf("teardown pod %s: %w", podUID, err)
+	}
+	if err := removeAllOneDevice(dir); err != nil {
+		return fmt.Errorf("teardown pod %s: %w", podUID, err)
+	}
+	err := os.Remove(filepath.Join(m.Root, string(podUID)))
+	if err != nil && !errors.Is(err, os.ErrNotExist) && !isNotEmpty(err) {
+		return fmt.Errorf("teardown pod %s: %w", podUID, err)
+	}
+	return nil
+}
+
+func (m *Manager) volumeDir(uid types.UID, kind, name string) string {
+	return filepath.Join(m.Root, string(uid), "volumes", kind, name)
+}
+
+// checkName refuses names that are not a single path component.
+func checkName(s string) error {
+	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\x00") {
+		return fmt.Errorf("invalid name %q", s)
+	}
+	return nil
+}
