@@ -87,7 +87,7 @@ func bindConfig(v *viper.Viper, cmd *cobra.Command, configFile string) error {
 	}
 	var errs []error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if f.Changed || f.Name == "config" || !v.IsSet(f.Name) {
+		if f.Changed || f.Name == "config" || f.Name == "help" || !v.IsSet(f.Name) {
 			return
 		}
 		val := v.Get(f.Name)
