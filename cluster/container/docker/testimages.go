@@ -37,10 +37,7 @@ func BuildTestImages(ctx context.Context, cli client.APIClient, force bool) erro
 			}
 		}
 		bin := filepath.Join(tmp, prog)
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, imagesPkg+prog)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		cmd.Dir = sourceDir()
-		if out, err := cmd.CombinedOutput(); err != nil {
+		if out, err := goBuild(ctx, bin, imagesPkg+prog); err != nil {
 			return fmt.Errorf("docker: go build %s: %w\n%s", prog, err, out)
 		}
 		if err := BuildScratchImage(ctx, cli, image, bin, prog); err != nil {
@@ -48,6 +45,14 @@ func BuildTestImages(ctx context.Context, cli client.APIClient, force bool) erro
 		}
 	}
 	return nil
+}
+
+// goBuild compiles the static program pkg to bin.
+func goBuild(ctx context.Context, bin, pkg string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Dir = sourceDir()
+	return cmd.CombinedOutput()
 }
 
 // sourceDir is this package's directory when the source tree is at hand (so `go build` runs
