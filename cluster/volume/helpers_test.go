@@ -136,22 +136,5 @@ func fsType(t *testing.T, path string) string {
 	return typ
 }
 
-func mounted(t *testing.T, path string) bool {
-	t.Helper()
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return false
-	}
-	points, err := mountPointsUnder(real)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range points {
-		if p == real {
-			return true
-		}
-	}
-	return false
-}
 
 func ptr[T any](v T) *T { return &v }
