@@ -6,8 +6,12 @@
 #   eval "$(scripts/docker-up.sh)"
 #
 # State lives in ${DROVER_DOCKER_STATE:-/tmp/drover-docker}; scripts/docker-down.sh undoes it.
-# Flags needed on these machines (Debian 12, no kernel modules, cgroup v1): no iptables
-# (the nat table cannot be loaded), no ip masquerading, no userland proxy checks; overlay2.
+# On these machines (Debian 12, root, no kernel modules, cgroup v1) the engine runs with its
+# defaults too (iptables works through nf_tables), but --iptables=false --ip-masq=false keeps
+# this private engine from rewriting the host's firewall (FORWARD rules, and a nat OUTPUT
+# DOCKER chain that would catch traffic to addresses on lo, i.e. cluster IPs). Published
+# ports then go through docker-proxy (the userland proxy), which works. Extra flags:
+# DROVER_DOCKERD_FLAGS.
 set -euo pipefail
 
 STATE=${DROVER_DOCKER_STATE:-/tmp/drover-docker}

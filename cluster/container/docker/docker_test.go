@@ -3,8 +3,11 @@ package docker
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/docker/docker/api/types/image"
 
 	"github.com/drover-ci/drover/cluster/container/runtimetest"
 )
@@ -33,5 +36,12 @@ func engine(t testing.TB) *Runtime {
 
 func TestConformance(t *testing.T) {
 	rt := engine(t)
-	runtimetest.Run(t, rt, runtimetest.Options{})
+	ref := registry(t, "drover/pulled", "1")
+	t.Cleanup(func() {
+		rt.Client().ImageRemove(context.Background(), ref, image.RemoveOptions{Force: true, PruneChildren: true})
+	})
+	runtimetest.Run(t, rt, runtimetest.Options{
+		PullImage:    ref,
+		MissingImage: strings.TrimSuffix(ref, ":1") + ":absent",
+	})
 }

@@ -151,7 +151,9 @@ func TestEnsurePauseImage(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	const img = "drover/pause-test:1"
-	t.Cleanup(func() { rt.Client().ImageRemove(context.Background(), img, image.RemoveOptions{Force: true}) })
+	t.Cleanup(func() {
+		rt.Client().ImageRemove(context.Background(), img, image.RemoveOptions{Force: true, PruneChildren: true})
+	})
 	for i := 0; i < 2; i++ { // the second call finds the image
 		if err := EnsurePauseImage(ctx, rt.Client(), img, bin, "ignored-arg"); err != nil {
 			t.Fatalf("EnsurePauseImage #%d: %v", i+1, err)

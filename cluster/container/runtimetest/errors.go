@@ -62,7 +62,7 @@ func (s *suite) testPull(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx(t), s.opts.Timeout)
 	defer cancel()
-	if err := s.rt.Pull(ctx, s.opts.MissingImage, nil); err == nil {
-		t.Errorf("Pull(%s) succeeded", s.opts.MissingImage)
+	if err := s.rt.Pull(ctx, s.opts.MissingImage, nil); !errors.Is(err, container.ErrImageNotFound) {
+		t.Errorf("Pull(%s) = %v, want ErrImageNotFound", s.opts.MissingImage, err)
 	}
 }

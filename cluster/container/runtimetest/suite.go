@@ -39,7 +39,9 @@ type Options struct {
 	ExitImage    string // default "drover/exit:1"
 	ServerImage  string // default "drover/testserver:1"
 	MissingImage string // an image that is absent; default "drover/absent:0"
-	// PullImage, when set, is an image Pull must fetch (with progress); empty skips the test.
+	// PullImage, when set, is an image Pull must fetch (with progress), and Pull of
+	// MissingImage must fail with ErrImageNotFound (so it should name the same registry);
+	// empty skips the test.
 	PullImage string
 	Network   string // default "drover-rttest"
 	Subnet    string // default "10.251.0.0/24"
