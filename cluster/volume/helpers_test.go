@@ -136,5 +136,4 @@ func fsType(t *testing.T, path string) string {
 	return typ
 }
 
-
 func ptr[T any](v T) *T { return &v }
