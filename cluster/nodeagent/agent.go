@@ -27,19 +27,14 @@ import (
 
 	"github.com/drover-ci/drover/cluster/container"
 	"github.com/drover-ci/drover/cluster/probe"
+	"github.com/drover-ci/drover/cluster/volume"
 )
 
-// Volumes prepares and removes pod volumes on the host (cluster/volume.Manager).
+// Volumes prepares and removes pod volumes on the host (*volume.Manager).
 type Volumes interface {
-	Setup(ctx context.Context, pod *corev1.Pod) (map[string]VolumeSource, error)
+	Setup(ctx context.Context, pod *corev1.Pod) (map[string]volume.Source, error)
 	Teardown(ctx context.Context, podUID types.UID) error
 	PodUIDs() ([]types.UID, error)
-}
-
-// VolumeSource is what to mount for one volume.
-type VolumeSource struct {
-	HostPath string
-	ReadOnly bool
 }
 
 // Config configures an Agent.

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/drover-ci/drover/cluster/container"
+	"github.com/drover-ci/drover/cluster/volume"
 )
 
 // waiting is why a container is not running, for its status.
@@ -75,7 +76,7 @@ func (a *Agent) syncContainers(ctx context.Context, pod *corev1.Pod, view *podVi
 		res.again(5 * time.Second)
 		return nil
 	}
-	var sources map[string]VolumeSource
+	var sources map[string]volume.Source
 	if a.cfg.Volumes != nil && len(pod.Spec.Volumes) > 0 {
 		var err error
 		sources, err = a.cfg.Volumes.Setup(ctx, pod)
@@ -110,7 +111,7 @@ func (a *Agent) syncContainers(ctx context.Context, pod *corev1.Pod, view *podVi
 // syncContainer decides for one app container: start, restart (after back-off), replace
 // (spec changed) or leave it.
 func (a *Agent) syncContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, infra *container.Container,
-	view *podView, sources map[string]VolumeSource, svcEnv []envVar, res *syncResult) {
+	view *podView, sources map[string]volume.Source, svcEnv []envVar, res *syncResult) {
 	cur := view.current(c.Name)
 	key := string(pod.UID) + "/" + c.Name
 	attempt := 0
@@ -168,7 +169,7 @@ func shouldRestart(policy corev1.RestartPolicy, exitCode int) bool {
 // startContainer pulls the image as the policy says, resolves env and mounts, and creates and
 // starts attempt n of c.
 func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, infra *container.Container,
-	attempt int, sources map[string]VolumeSource, svcEnv []envVar, res *syncResult) {
+	attempt int, sources map[string]volume.Source, svcEnv []envVar, res *syncResult) {
 	if reason, msg, wait := a.ensureImage(ctx, pod, c); reason != "" {
 		res.wait(c.Name, reason, msg)
 		res.again(wait)
@@ -183,7 +184,7 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.C
 		res.again(2 * time.Second)
 		return
 	}
-	mounts, err := mountsFor(c, sources)
+	mounts, err := volume.Mounts(c, sources)
 	if err != nil {
 		res.wait(c.Name, "CreateContainerConfigError", err.Error())
 		res.again(2 * time.Second)

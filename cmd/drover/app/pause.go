@@ -13,7 +13,7 @@ func init() { extraCommands = append(extraCommands, newPauseCommand) }
 // newPauseCommand is the program of drover's pod infra image: the node agent builds that
 // image from the static drover binary itself, so no registry is needed. It holds the pod's
 // network namespace and exits on SIGTERM or SIGINT.
-func newPauseCommand(Streams) *cobra.Command {
+func newPauseCommand(Streams, *clientFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:    "pause",
 		Short:  "Hold a pod's namespaces (the infra container's program)",

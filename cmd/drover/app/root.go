@@ -24,7 +24,7 @@ type Streams struct {
 
 // extraCommands are added to the root command; server.go, up.go and node.go append to it from
 // their init functions.
-var extraCommands []func(Streams) *cobra.Command
+var extraCommands []func(Streams, *clientFlags) *cobra.Command
 
 // Run executes the drover command line with args (without the program name).
 func Run(ctx context.Context, args []string, s Streams) error {
@@ -65,7 +65,7 @@ func newRootCommand(s Streams) *cobra.Command {
 		newCompletionCommand(s),
 	)
 	for _, f := range extraCommands {
-		root.AddCommand(f(s))
+		root.AddCommand(f(s, cf))
 	}
 	return root
 }

@@ -33,7 +33,7 @@ func (o *serverOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 }
 
-func newServerCommand(s Streams) *cobra.Command {
+func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 	o := &serverOptions{}
 	cmd := &cobra.Command{
 		Use:   "server",

@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -28,6 +29,9 @@ func openStore(dsn, dataDir, consulDatacenter string) (store.Store, error) {
 	case "bolt":
 		if rest == "" {
 			return nil, fmt.Errorf("--store %q: bolt:// needs a file path", dsn)
+		}
+		if err := os.MkdirAll(filepath.Dir(rest), 0o700); err != nil {
+			return nil, fmt.Errorf("--store %q: %w", dsn, err)
 		}
 		return boltstore.Open(rest)
 	case "consul":

@@ -1,0 +1,172 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/drover-ci/drover/cluster/container"
+	"github.com/drover-ci/drover/cluster/container/docker"
+	"github.com/drover-ci/drover/cluster/container/hollow"
+	"github.com/drover-ci/drover/cluster/nodeagent"
+	"github.com/drover-ci/drover/cluster/volume"
+)
+
+func init() { extraCommands = append(extraCommands, newNodeCommand) }
+
+// nodeOptions are the flags of `drover node` (and the node part of `drover up`).
+type nodeOptions struct {
+	name       string
+	runtime    string
+	count      int
+	network    string
+	subnet     string
+	nodeIP     string
+	logPort    int
+	dataDir    string
+	clusterDNS string
+	pauseImage string
+	labels     map[string]string
+}
+
+func (o *nodeOptions) addFlags(cmd *cobra.Command, withDataDir bool) {
+	f := cmd.Flags()
+	host, _ := os.Hostname()
+	f.StringVar(&o.name, "node-name", host, "name of the Node this agent registers (hollow nodes get -0, -1, ... appended)")
+	f.StringVar(&o.runtime, "runtime", "docker", "container runtime: docker (the engine at DOCKER_HOST) or hollow (simulated, for scale tests)")
+	f.IntVar(&o.count, "count", 1, "number of hollow nodes to run in this process (--runtime=hollow)")
+	f.StringVar(&o.network, "network", "drover", "name of the bridge network pods join")
+	f.StringVar(&o.subnet, "subnet", "10.88.0.0/16", "pod subnet of the bridge network (CIDR)")
+	f.StringVar(&o.nodeIP, "node-ip", "", "the node's InternalIP (default: the first address of an interface that is up)")
+	f.IntVar(&o.logPort, "log-port", 10250, "port where the agent serves container logs to the API server (0: off)")
+	if withDataDir {
+		f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory for pod volumes (DATA-DIR/pods)")
+	}
+	f.StringVar(&o.clusterDNS, "cluster-dns", "", "nameserver of ClusterFirst pods (default: Docker's)")
+	f.StringVar(&o.pauseImage, "pause-image", docker.PauseImage, "infra container image, built locally from this binary when missing")
+	f.StringToStringVar(&o.labels, "node-labels", nil, "labels to add to the Node (k=v,...)")
+}
+
+func (o *nodeOptions) validate() error {
+	switch o.runtime {
+	case "docker":
+		if o.count != 1 {
+			return fmt.Errorf("--count %d: only --runtime=hollow runs several nodes in one process", o.count)
+		}
+	case "hollow":
+		if o.count < 1 {
+			return fmt.Errorf("--count %d: want at least 1", o.count)
+		}
+	default:
+		return fmt.Errorf("--runtime %q: want docker or hollow", o.runtime)
+	}
+	if o.name == "" {
+		return errors.New("--node-name: required (the host name could not be read)")
+	}
+	if o.logPort < 0 || o.logPort > 65535 {
+		return fmt.Errorf("--log-port %d: want 0-65535", o.logPort)
+	}
+	return nil
+}
+
+func newNodeCommand(s Streams, cf *clientFlags) *cobra.Command {
+	o := &nodeOptions{}
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run a node agent: the pods bound to this node as Docker containers (or hollow nodes)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := setupLogging(s, logLevel); err != nil {
+				return err
+			}
+			if err := o.validate(); err != nil {
+				return err
+			}
+			cfg, err := cf.clientConfig().ClientConfig()
+			if err != nil {
+				return fmt.Errorf("loading kubeconfig: %w", err)
+			}
+			agents, err := o.agents(cmd.Context(), cfg, s)
+			if err != nil {
+				return err
+			}
+			return runAgents(cmd.Context(), agents)
+		},
+	}
+	o.addFlags(cmd, true)
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+// agents builds the node agents the options ask for.
+func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams) ([]*nodeagent.Agent, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 50, 100
+	cfg.UserAgent = "drover-node"
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("API client: %w", err)
+	}
+	base := nodeagent.Config{
+		Client: client, Network: o.network, Subnet: o.subnet, NodeIP: o.nodeIP, ClusterDNS: o.clusterDNS,
+		PauseImage: o.pauseImage, Token: cfg.BearerToken, Labels: o.labels,
+	}
+	if o.runtime == "hollow" {
+		var out []*nodeagent.Agent
+		for i := 0; i < o.count; i++ {
+			rt := hollow.New(hollow.Options{})
+			c := base
+			c.NodeName, c.Runtime, c.Probes = fmt.Sprintf("%s-%d", o.name, i), rt, rt.Prober()
+			c.Labels = withLabel(o.labels, "drover.io/hollow", "true")
+			a, err := nodeagent.New(c)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+		fmt.Fprintf(s.Out, "running %d hollow nodes (%s-0 ... %s-%d)\n", o.count, o.name, o.name, o.count-1)
+		return out, nil
+	}
+	rt, err := docker.New(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("docker (DOCKER_HOST=%s): %w", os.Getenv("DOCKER_HOST"), err)
+	}
+	c := base
+	c.NodeName, c.Runtime, c.LogPort = o.name, rt, o.logPort
+	c.Volumes = volume.NewManager(filepath.Join(o.dataDir, "pods"), client, o.name)
+	c.EnsurePauseImage = func(ctx context.Context) error {
+		return docker.EnsurePauseImage(ctx, rt.Client(), o.pauseImage, "", "pause")
+	}
+	a, err := nodeagent.New(c)
+	if err != nil {
+		return nil, err
+	}
+	return []*nodeagent.Agent{a}, nil
+}
+
+func withLabel(m map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for a, b := range m {
+		out[a] = b
+	}
+	return out
+}
+
+// runAgents runs agents until ctx ends or one fails.
+func runAgents(ctx context.Context, agents []*nodeagent.Agent) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, a := range agents {
+		g.Go(func() error { return a.Run(ctx) })
+	}
+	return g.Wait()
+}
+
+var _ container.Runtime = (*docker.Runtime)(nil)
