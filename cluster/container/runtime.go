@@ -12,7 +12,7 @@ import (
 
 // Errors every Runtime returns (wrapped; test with errors.Is).
 var (
-	ErrNotFound      = errors.New("container: not found")      // no such container
+	ErrNotFound      = errors.New("container: not found")       // no such container
 	ErrImageNotFound = errors.New("container: image not found") // image absent (Create) or unknown to the registry (Pull)
 )
 
