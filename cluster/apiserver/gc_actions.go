@@ -125,13 +125,21 @@ func (c *collector) finalizeNamespace(ctx context.Context, ns *corev1.Namespace)
 	}
 	_, err := c.s.update(ctx, c.s.namespaces, "", ns.Name, "finalize", func(cur runtime.Object) (runtime.Object, error) {
 		n := cur.(*corev1.Namespace)
-		n.Spec.Finalizers = nil
+		// Only the server's own finalizer goes; others are for their owners to remove.
+		var keep []corev1.FinalizerName
+		for _, f := range n.Spec.Finalizers {
+			if f != corev1.FinalizerKubernetes {
+				keep = append(keep, f)
+			}
+		}
+		n.Spec.Finalizers = keep
 		return n, nil
 	}, true, false)
 	if ignoreNotFound(err) != nil {
 		return err
 	}
-	// With no finalizers left the namespace goes now.
+	// With no finalizers left the namespace goes now (update removed it already when it
+	// could; this covers a namespace whose finalizers were gone before).
 	_, err = c.s.remove(ctx, c.s.namespaces, "", ns.Name, &metav1.DeleteOptions{})
 	return ignoreNotFound(err)
 }

@@ -30,7 +30,41 @@ func patchBody(r *http.Request) (types.PatchType, []byte, error) {
 	if len(data) > maxBody {
 		return "", nil, statusError(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "the request body is larger than 3 MiB")
 	}
+	if jsonDepth(data) > maxPatchDepth {
+		return "", nil, badRequest("the patch is nested more than %d levels deep", maxPatchDepth)
+	}
 	return pt, data, nil
+}
+
+// maxPatchDepth bounds the nesting of a patch document: applying a merge patch costs time
+// quadratic in its depth, and no API object comes near this depth.
+const maxPatchDepth = 100
+
+// jsonDepth returns the deepest nesting of objects and arrays in a JSON text (strings skipped;
+// invalid JSON is left for the decoder to reject).
+func jsonDepth(data []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // applyPatch applies a patch of type pt to the JSON of cur; schema is an empty object of cur's
