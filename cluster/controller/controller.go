@@ -1,0 +1,75 @@
+// Package controller holds what every control loop of the controller manager shares: the
+// Context it is built from (clients, shared informers, an event recorder, options) and the
+// Controller interface the manager runs. The loops live in sub-packages (replication,
+// endpoints, nodelifecycle, serviceip, pvbinder); cluster/controller/manager runs them on the
+// leader only.
+package controller
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+)
+
+// Controller is one control loop.
+type Controller interface {
+	// Name is the loop's name in logs and events (e.g. "replication").
+	Name() string
+	// Run works until ctx ends. Informers passed in the Context are started by the manager
+	// after every controller was constructed; Run waits for their caches itself.
+	Run(ctx context.Context) error
+}
+
+// Context is what a controller is built from.
+type Context struct {
+	Client    kubernetes.Interface
+	Informers informers.SharedInformerFactory
+	// Recorder returns an event recorder whose events name component.
+	Recorder func(component string) record.EventRecorder
+	Clock    clock.WithTicker
+	Options  Options
+}
+
+// Options are the controller manager's settings (flags of drover server / drover up).
+type Options struct {
+	// ServiceCIDR is where cluster IPs come from (default 10.96.0.0/16).
+	ServiceCIDR string
+	// NodePortMin and NodePortMax bound NodePorts (default 30000–32767).
+	NodePortMin, NodePortMax int
+	// NodeMonitorGracePeriod: a node whose Lease is older is NotReady (Unknown) (default 40 s).
+	NodeMonitorGracePeriod time.Duration
+	// PodEvictionTimeout: after this long NotReady a node's pods are deleted (default 60 s).
+	PodEvictionTimeout time.Duration
+	// Workers is how many items each controller works on at once (default 4).
+	Workers int
+}
+
+// WithDefaults fills the zero fields.
+func (o Options) WithDefaults() Options {
+	if o.ServiceCIDR == "" {
+		o.ServiceCIDR = "10.96.0.0/16"
+	}
+	if o.NodePortMin == 0 {
+		o.NodePortMin = 30000
+	}
+	if o.NodePortMax == 0 {
+		o.NodePortMax = 32767
+	}
+	if o.NodeMonitorGracePeriod == 0 {
+		o.NodeMonitorGracePeriod = 40 * time.Second
+	}
+	if o.PodEvictionTimeout == 0 {
+		o.PodEvictionTimeout = 60 * time.Second
+	}
+	if o.Workers == 0 {
+		o.Workers = 4
+	}
+	return o
+}
+
+// Constructor builds a controller from the shared context.
+type Constructor func(Context) (Controller, error)

@@ -1,0 +1,16 @@
+package manager
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-ci/drover/cluster/controller"
+)
+
+// All returns every controller drover has, by name. Each controller package adds itself here.
+func All() map[string]controller.Constructor {
+	return map[string]controller.Constructor{}
+}
+
+func metav1ObjectMeta(name, ns string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: ns}
+}
