@@ -74,6 +74,9 @@ var fuzzSeeds = []string{
 	`{"metadata":{"name":"n","namespace":"elsewhere"}}`,
 	`{"metadata":{"name":"n"},"spec":{"volumes":[{"name":"v","hostPath":{"path":""},"emptyDir":{"sizeLimit":"-1"}}],"containers":[{"name":"c","image":"i","volumeMounts":[{"name":"missing","mountPath":""}]}]}}`,
 	`{"metadata":{"name":"n"},"spec":{"containers":[{"name":"c","image":"i","livenessProbe":{"httpGet":{"port":"nope"},"exec":{"command":[]},"periodSeconds":-1}}]}}`,
+	// found by fuzzing: a strategic merge patch whose merge key is a list panicked
+	`{"00000000":{"0000":"0"},"spec":{"000000000000000000000":0,"containers":[{"name":[]}]}}`,
+	`{"spec":{"containers":[{"name":{"a":1}}],"volumes":[{"name":[1]}]}}`,
 	strings.Repeat("[", 100000) + strings.Repeat("]", 100000),
 	strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000),
 }

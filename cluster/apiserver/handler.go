@@ -1,7 +1,10 @@
 package apiserver
 
 import (
+	"fmt"
+	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -11,6 +14,12 @@ import (
 
 // serveResource handles every /api and /apis resource path.
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			writeError(w, apierrors.NewInternalError(fmt.Errorf("the server panicked: %v", p)))
+		}
+	}()
 	req, ok, err := parseRequest(r)
 	if !ok {
 		writeError(w, apierrors.NewNotFound(schemaNone, r.URL.Path))

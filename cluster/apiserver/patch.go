@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -91,12 +92,23 @@ func applyPatch(pt types.PatchType, patch []byte, cur interface{}, schema runtim
 			return nil, badRequest("the merge patch is invalid: %v", err)
 		}
 	case types.StrategicMergePatchType:
-		out, err = strategicpatch.StrategicMergePatch(orig, patch, schema)
+		out, err = strategicMerge(orig, patch, schema)
 		if err != nil {
 			return nil, badRequest("the strategic merge patch is invalid: %v", err)
 		}
 	}
 	return out, nil
+}
+
+// strategicMerge is strategicpatch.StrategicMergePatch, which panics on some malformed patches
+// (a merge key that is a list or an object): such a patch is an error, not a crash.
+func strategicMerge(orig, patch []byte, schema runtime.Object) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("%v", r)
+		}
+	}()
+	return strategicpatch.StrategicMergePatch(orig, patch, schema)
 }
 
 // servePatch patches the main resource or its status.
