@@ -15,6 +15,7 @@ func init() { extraCommands = append(extraCommands, newServerCommand) }
 
 // serverOptions are the flags of `drover server`.
 type serverOptions struct {
+	controllers      controllerOptions
 	dataDir          string
 	listen           string
 	store            string
@@ -31,6 +32,7 @@ func (o *serverOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.consulDatacenter, "consul-datacenter", "", "Consul datacenter (default: the agent's own)")
 	f.StringSliceVar(&o.sans, "tls-san", nil, "extra host names or IPs for the serving certificate")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	o.controllers.addFlags(cmd)
 }
 
 func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
@@ -43,6 +45,9 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			if err := setupLogging(s, o.logLevel); err != nil {
 				return err
 			}
+			if _, err := o.controllers.options(); err != nil {
+				return err
+			}
 			st, err := openStore(o.store, o.dataDir, o.consulDatacenter)
 			if err != nil {
 				return err
@@ -52,6 +57,9 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 				Store: st, DataDir: o.dataDir, Listen: o.listen, ExtraSANs: o.sans,
 				Ready: func(url, kubeconfig string) {
 					fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", url, kubeconfig, kubeconfig)
+					if err := o.controllers.start(cmd.Context(), kubeconfig); err != nil {
+						slog.Error("controllers not started", "err", err)
+					}
 				},
 			})
 		},

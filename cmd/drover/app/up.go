@@ -30,6 +30,9 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			if err := no.validate(); err != nil {
 				return err
 			}
+			if _, err := so.controllers.options(); err != nil {
+				return err
+			}
 			st, err := openStore(so.store, so.dataDir, so.consulDatacenter)
 			if err != nil {
 				return err
@@ -66,6 +69,9 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			select {
 			case kubeconfig = <-ready:
 			case err := <-errc:
+				return err
+			}
+			if err := so.controllers.start(ctx, kubeconfig); err != nil {
 				return err
 			}
 			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)

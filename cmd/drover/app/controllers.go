@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	ctrl "github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/manager"
+)
+
+// controllerOptions are the controller manager's flags, shared by `drover server` and `drover up`.
+type controllerOptions struct {
+	enabled       bool
+	serviceCIDR   string
+	nodePortRange string
+	gracePeriod   time.Duration
+	eviction      time.Duration
+}
+
+func (o *controllerOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&o.enabled, "controllers", true, "run the controllers (one leader among all servers sharing the store)")
+	f.StringVar(&o.serviceCIDR, "service-cidr", "10.96.0.0/16", "range of service cluster IPs")
+	f.StringVar(&o.nodePortRange, "node-port-range", "30000-32767", "range of NodePorts (MIN-MAX)")
+	f.DurationVar(&o.gracePeriod, "node-monitor-grace-period", 40*time.Second, "a node whose Lease is older than this becomes NotReady")
+	f.DurationVar(&o.eviction, "pod-eviction-timeout", 60*time.Second, "how long a node stays NotReady before its pods are deleted (replaced on other nodes)")
+}
+
+func (o *controllerOptions) options() (ctrl.Options, error) {
+	lo, hi, ok := strings.Cut(o.nodePortRange, "-")
+	min, err1 := strconv.Atoi(lo)
+	max, err2 := strconv.Atoi(hi)
+	if !ok || err1 != nil || err2 != nil || min < 1 || max > 65535 || min > max {
+		return ctrl.Options{}, fmt.Errorf("--node-port-range %q: want MIN-MAX within 1-65535", o.nodePortRange)
+	}
+	if o.gracePeriod <= 0 || o.eviction < 0 {
+		return ctrl.Options{}, fmt.Errorf("--node-monitor-grace-period and --pod-eviction-timeout must be positive")
+	}
+	return ctrl.Options{ServiceCIDR: o.serviceCIDR, NodePortMin: min, NodePortMax: max,
+		NodeMonitorGracePeriod: o.gracePeriod, PodEvictionTimeout: o.eviction}, nil
+}
+
+// startControllers runs the controller manager against the server's own kubeconfig.
+func (o *controllerOptions) start(ctx context.Context, kubeconfig string) error {
+	if !o.enabled {
+		return nil
+	}
+	opts, err := o.options()
+	if err != nil {
+		return err
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("loading %s: %w", kubeconfig, err)
+	}
+	cfg.QPS, cfg.Burst = 500, 1000
+	cfg.UserAgent = "drover-controller-manager"
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := manager.Run(ctx, manager.Config{Client: client, Options: opts}); err != nil {
+			slog.Error("controller manager", "err", err)
+		}
+	}()
+	return nil
+}
