@@ -35,7 +35,7 @@ func LoadOrCreatePKI(dir string, hosts []string) (*PKI, error) {
 		return nil, err
 	}
 	crtPath, keyPath := filepath.Join(dir, "apiserver.crt"), filepath.Join(dir, "apiserver.key")
-	if cert, err := tls.LoadX509KeyPair(crtPath, keyPath); err == nil && covers(cert, hosts) {
+	if cert, err := tls.LoadX509KeyPair(crtPath, keyPath); err == nil && covers(cert, caCert, hosts) {
 		return &PKI{CACertPEM: caPEM, Cert: cert}, nil
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -128,10 +128,11 @@ func loadOrCreateCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, []byte, e
 	return cert, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
 }
 
-// covers reports whether cert is valid for another 30 days and names every host.
-func covers(cert tls.Certificate, hosts []string) bool {
+// covers reports whether cert is signed by ca (which may have been recreated), is valid for
+// another 30 days and names every host.
+func covers(cert tls.Certificate, ca *x509.Certificate, hosts []string) bool {
 	c, err := x509.ParseCertificate(cert.Certificate[0])
-	if err != nil || time.Until(c.NotAfter) < 30*24*time.Hour {
+	if err != nil || time.Until(c.NotAfter) < 30*24*time.Hour || c.CheckSignatureFrom(ca) != nil {
 		return false
 	}
 	for _, h := range hosts {
