@@ -14,7 +14,10 @@
 #   DROVER_TEST_FLAGS    extra go test flags, e.g. "-run Store -v"
 #   DROVER_TEST_PKGS     packages to vet and test (default ./...)
 #
-# Docker is not needed yet; the node agent's tests will add it here.
+#   4. Docker: a private dockerd (scripts/docker-up.sh installs docker.io when missing) with the
+#      test images (scripts/images.sh); stopped again at exit unless it was already running
+#
+#   DROVER_KEEP_DOCKER=1 leaves the private dockerd running after the tests.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -59,6 +62,9 @@ cleanup() {
   trap - EXIT INT TERM
   [ -z "$session" ] || stop_session "$session"
   [ -z "$follower" ] || kill "$follower" 2>/dev/null || true
+  if [ -n "${docker_started:-}" ] && [ -z "${DROVER_KEEP_DOCKER:-}" ]; then
+    KEEP_STATE=1 scripts/docker-down.sh >/dev/null 2>&1 || true
+  fi
   rm -rf "$work"
   exit "$rc"
 }
@@ -83,6 +89,21 @@ else
 fi
 export DROVER_CONSUL
 say "consul: $DROVER_CONSUL ($("$DROVER_CONSUL" version | head -n1))"
+
+# Docker: a private engine for the node agent's tests. One that already answers is reused
+# (and left running); one this script starts is stopped at exit.
+say "docker: scripts/docker-up.sh"
+docker_started=""
+if [ -z "${DOCKER_HOST:-}" ] || ! docker version >/dev/null 2>&1; then
+  state=${DROVER_DOCKER_STATE:-/tmp/drover-docker}
+  if ! docker -H "unix://$state/docker.sock" version >/dev/null 2>&1; then
+    docker_started=1
+  fi
+  eval "$(scripts/docker-up.sh)" || fail "could not start a private dockerd (see the output above)"
+fi
+export DOCKER_HOST
+say "docker: $DOCKER_HOST ($(docker version --format '{{.Server.Version}}'))"
+scripts/images.sh || fail "building the test images failed (see the output above)"
 
 # 2. gofmt and go vet ------------------------------------------------------------------------
 say "gofmt"
