@@ -4,11 +4,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/endpoints"
 )
 
 // All returns every controller drover has, by name. Each controller package adds itself here.
 func All() map[string]controller.Constructor {
-	return map[string]controller.Constructor{}
+	return map[string]controller.Constructor{
+		"endpoints": endpoints.New,
+	}
 }
 
 func metav1ObjectMeta(name, ns string) metav1.ObjectMeta {

@@ -1,0 +1,180 @@
+// Package endpoints is the endpoints controller: for every Service with a selector it keeps an
+// Endpoints object listing the IPs of the selected pods (ready ones in addresses, others in
+// notReadyAddresses) with the Service's ports resolved per pod (targetPort by number or by
+// container port name).
+package endpoints
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/drover-ci/drover/cluster/controller"
+)
+
+// Controller keeps Endpoints in step with Services and pods.
+type Controller struct {
+	client    kubernetes.Interface
+	services  corelisters.ServiceLister
+	pods      corelisters.PodLister
+	endpoints corelisters.EndpointsLister
+	synced    []cache.InformerSynced
+	queue     workqueue.TypedRateLimitingInterface[string]
+	workers   int
+}
+
+// New builds the controller from the manager's context.
+func New(cc controller.Context) (controller.Controller, error) {
+	svcInf := cc.Informers.Core().V1().Services()
+	podInf := cc.Informers.Core().V1().Pods()
+	epInf := cc.Informers.Core().V1().Endpoints()
+	c := &Controller{
+		client:    cc.Client,
+		services:  svcInf.Lister(),
+		pods:      podInf.Lister(),
+		endpoints: epInf.Lister(),
+		synced:    []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced, epInf.Informer().HasSynced},
+		queue:     workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
+		workers:   cc.Options.WithDefaults().Workers,
+	}
+	enqueueSvc := func(obj interface{}) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			c.queue.Add(key)
+		}
+	}
+	if _, err := svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: enqueueSvc, UpdateFunc: func(_, n interface{}) { enqueueSvc(n) }, DeleteFunc: enqueueSvc,
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.podChanged,
+		UpdateFunc: func(o, n interface{}) { c.podChanged(o); c.podChanged(n) },
+		DeleteFunc: c.podChanged,
+	}); err != nil {
+		return nil, err
+	}
+	// An Endpoints object changed or removed by someone else is put back.
+	if _, err := epInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, n interface{}) { enqueueSvc(n) }, DeleteFunc: enqueueSvc,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Name is "endpoints".
+func (c *Controller) Name() string { return "endpoints" }
+
+// Run works until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.queue.ShutDown()
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return ctx.Err()
+	}
+	for i := 0; i < c.workers; i++ {
+		go c.work(ctx)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func (c *Controller) work(ctx context.Context) {
+	for {
+		key, quit := c.queue.Get()
+		if quit {
+			return
+		}
+		if err := c.sync(ctx, key); err != nil {
+			slog.Warn("endpoints: sync failed", "service", key, "err", err)
+			c.queue.AddRateLimited(key)
+		} else {
+			c.queue.Forget(key)
+		}
+		c.queue.Done(key)
+	}
+}
+
+// podChanged queues the services in the pod's namespace that select it.
+func (c *Controller) podChanged(obj interface{}) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	svcs, err := c.services.Services(pod.Namespace).List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, s := range svcs {
+		if s.Spec.Selector != nil && labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(pod.Labels)) {
+			c.queue.Add(pod.Namespace + "/" + s.Name)
+		}
+	}
+}
+
+// sync writes the Endpoints of one service.
+func (c *Controller) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	svc, err := c.services.Services(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		err := c.client.CoreV1().Endpoints(ns).Delete(ctx, name, deleteOpts)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete endpoints: %w", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if svc.Spec.Selector == nil || svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return nil // endpoints of selector-less services are the user's
+	}
+	pods, err := c.pods.Pods(ns).List(labels.SelectorFromSet(svc.Spec.Selector))
+	if err != nil {
+		return err
+	}
+	subsets := Subsets(svc, pods)
+	return c.write(ctx, svc, subsets)
+}
+
+func (c *Controller) write(ctx context.Context, svc *corev1.Service, subsets []corev1.EndpointSubset) error {
+	cur, err := c.endpoints.Endpoints(svc.Namespace).Get(svc.Name)
+	if apierrors.IsNotFound(err) {
+		ep := &corev1.Endpoints{Subsets: subsets}
+		ep.Name, ep.Namespace, ep.Labels = svc.Name, svc.Namespace, copyLabels(svc.Labels)
+		_, err := c.client.CoreV1().Endpoints(svc.Namespace).Create(ctx, ep, createOpts)
+		if apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("endpoints %s/%s appeared meanwhile, retrying", svc.Namespace, svc.Name)
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if equalSubsets(cur.Subsets, subsets) && equalLabels(cur.Labels, svc.Labels) {
+		return nil
+	}
+	ep := cur.DeepCopy()
+	ep.Subsets, ep.Labels = subsets, copyLabels(svc.Labels)
+	if ep.Annotations == nil {
+		ep.Annotations = map[string]string{}
+	}
+	ep.Annotations[corev1.EndpointsLastChangeTriggerTime] = time.Now().UTC().Format(time.RFC3339Nano)
+	_, err = c.client.CoreV1().Endpoints(svc.Namespace).Update(ctx, ep, updateOpts)
+	return err
+}
