@@ -124,7 +124,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 		info, err := a.cfg.Runtime.Info(cctx)
 		cancel()
 		ready := err == nil
-		if ready != lastReady || a.cfg.Clock.Since(lastPost) >= time.Minute {
+		if ready != lastReady || a.cfg.Clock.Since(lastPost) >= time.Minute || a.reportedReadyDiffers(ctx, ready) {
 			why := ""
 			if err != nil {
 				why = err.Error()
@@ -141,6 +141,21 @@ func (a *Agent) heartbeat(ctx context.Context) {
 		case <-t.C():
 		}
 	}
+}
+
+// reportedReadyDiffers reports whether the Node's Ready condition says otherwise than ready
+// (e.g. the node controller marked it Unknown while this agent was away).
+func (a *Agent) reportedReadyDiffers(ctx context.Context, ready bool) bool {
+	node, err := a.cfg.Client.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+	if err != nil {
+		return false
+	}
+	for _, c := range node.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return (c.Status == corev1.ConditionTrue) != ready
+		}
+	}
+	return true
 }
 
 func (a *Agent) postNodeStatus(ctx context.Context, info container.Info, ready bool, why string) error {

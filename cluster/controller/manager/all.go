@@ -5,12 +5,14 @@ import (
 
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/endpoints"
+	"github.com/drover-ci/drover/cluster/controller/nodelifecycle"
 )
 
 // All returns every controller drover has, by name. Each controller package adds itself here.
 func All() map[string]controller.Constructor {
 	return map[string]controller.Constructor{
-		"endpoints": endpoints.New,
+		"endpoints":     endpoints.New,
+		"nodelifecycle": nodelifecycle.New,
 	}
 }
 
