@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,7 +62,17 @@ func (m *Manager) pvPath(ctx context.Context, pv *corev1.PersistentVolume) (stri
 		if s.HostPath.Type != nil {
 			t = *s.HostPath.Type
 		}
-		return s.HostPath.Path, checkHostPath(s.HostPath.Path, t)
+		_, statErr := os.Stat(s.HostPath.Path)
+		if err := checkHostPath(s.HostPath.Path, t); err != nil {
+			return "", err
+		}
+		if errors.Is(statErr, os.ErrNotExist) {
+			// Made here: the Delete reclaim policy may remove it later (and only then).
+			if err := markCreated(s.HostPath.Path); err != nil {
+				return "", err
+			}
+		}
+		return s.HostPath.Path, nil
 	case s.Local != nil:
 		if err := m.checkNodeAffinity(ctx, pv); err != nil {
 			return "", err
@@ -74,4 +85,19 @@ func (m *Manager) pvPath(ctx context.Context, pv *corev1.PersistentVolume) (stri
 		return "", errNFS
 	}
 	return "", errors.New("volume source is not supported on this node")
+}
+
+// CreatedMarker is the file drover leaves in a PersistentVolume's hostPath directory that it
+// created itself; the PV binder's Delete reclaim policy removes only such directories.
+const CreatedMarker = ".drover-created"
+
+func markCreated(dir string) error {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(dir, CreatedMarker), os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("mark %s as created by drover: %w", dir, err)
+	}
+	return f.Close()
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/endpoints"
 	"github.com/drover-ci/drover/cluster/controller/nodelifecycle"
+	"github.com/drover-ci/drover/cluster/controller/pvbinder"
 )
 
 // All returns every controller drover has, by name. Each controller package adds itself here.
@@ -13,6 +14,7 @@ func All() map[string]controller.Constructor {
 	return map[string]controller.Constructor{
 		"endpoints":     endpoints.New,
 		"nodelifecycle": nodelifecycle.New,
+		"pvbinder":      pvbinder.New,
 	}
 }
 
