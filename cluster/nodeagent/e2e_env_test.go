@@ -153,7 +153,7 @@ func TestE2EFileVolumes(t *testing.T) {
 		src[m.Destination] = m.Source
 	}
 	for file, want := range map[string]os.FileMode{
-		filepath.Join(src["/etc/tls"], "key.pem"):                 0o400,
+		filepath.Join(src["/etc/tls"], "key.pem"):                0o400,
 		filepath.Join(src["/etc/app"], "conf", "app.properties"): 0o600,
 	} {
 		fi, err := os.Stat(file)
