@@ -1,23 +1,22 @@
 #!/usr/bin/env bash
-# The whole test run of drover (what `make test` and .ci/run do). Idempotent; needs Go and
-# kubectl; builds Consul once (cached under $HOME/.cache/drover) and leaves nothing running.
+# The whole test run of drover (what `make test` and .ci/run do). Idempotent; needs root, Go and
+# kubectl; builds Consul once (cached under $HOME/.cache/drover) and leaves nothing running
+# that it started.
 #
 #   1. prerequisites: go, kubectl (the e2e tests drive the real kubectl), a Consul binary
-#      (scripts/consul-build.sh, exported as DROVER_CONSUL; the tests start their own agents)
+#      (scripts/consul-build.sh, exported as DROVER_CONSUL; the tests start their own agents),
+#      and Docker: a private dockerd (scripts/docker-up.sh installs docker.io when missing) with
+#      the test images (scripts/images.sh), stopped again at exit unless it was already running
 #   2. gofmt (fails listing the files) and go vet
 #   3. DROVER_E2E=1 go test -count=1 ./... : with DROVER_E2E set a missing prerequisite fails
 #      a test instead of skipping it
 #
 # Environment:
 #   DROVER_CONSUL        a Consul binary to use instead of building one
+#   DROVER_KEEP_DOCKER=1 leave the private dockerd running after the tests
 #   DROVER_TEST_TIMEOUT  go test -timeout (default 25m)
 #   DROVER_TEST_FLAGS    extra go test flags, e.g. "-run Store -v"
 #   DROVER_TEST_PKGS     packages to vet and test (default ./...)
-#
-#   4. Docker: a private dockerd (scripts/docker-up.sh installs docker.io when missing) with the
-#      test images (scripts/images.sh); stopped again at exit unless it was already running
-#
-#   DROVER_KEEP_DOCKER=1 leaves the private dockerd running after the tests.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
