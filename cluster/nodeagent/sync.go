@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -217,6 +218,10 @@ func (a *Agent) ensureInfra(ctx context.Context, pod *corev1.Pod, view *podView)
 	attempt := 0
 	if view.infra != nil {
 		attempt = attemptOf(*view.infra) + 1
+	}
+	// A dead or removed infra container took the pod's network namespace with it: app
+	// containers still running in it would never reach the new one, so they are restarted.
+	if len(view.all) > 0 {
 		a.recorder.Eventf(pod, corev1.EventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
 		for _, c := range view.all {
 			_ = a.cfg.Runtime.Stop(ctx, c.ID, gracePeriod(pod))
@@ -231,19 +236,47 @@ func (a *Agent) ensureInfra(ctx context.Context, pod *corev1.Pod, view *podView)
 	spec := a.infraSpec(pod)
 	spec.Name = dockerName(pod, infraName, attempt)
 	spec.Labels[LabelAttempt] = fmt.Sprint(attempt)
-	id, err := a.cfg.Runtime.Create(ctx, spec)
+	id, err := a.createInfra(ctx, spec)
 	if err != nil {
-		return nil, fmt.Errorf("create infra container: %w", err)
-	}
-	if err := a.cfg.Runtime.Start(ctx, id); err != nil {
-		_ = a.cfg.Runtime.Remove(ctx, id)
-		return nil, fmt.Errorf("start infra container: %w", err)
+		return nil, err
 	}
 	c, err := a.cfg.Runtime.Inspect(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("inspect infra container: %w", err)
 	}
 	return &c, nil
+}
+
+// createInfra creates and starts the infra container. When that fails, the pause image or the
+// pod network may have been removed behind the agent's back: both are ensured again and the
+// creation is retried once.
+func (a *Agent) createInfra(ctx context.Context, spec container.Spec) (string, error) {
+	id, err := a.createStart(ctx, spec)
+	if err == nil {
+		return id, nil
+	}
+	a.mu.Lock()
+	a.pauseOK = false
+	a.mu.Unlock()
+	if perr := a.ensurePause(ctx); perr != nil {
+		return "", errors.Join(err, perr)
+	}
+	if _, nerr := a.cfg.Runtime.EnsureNetwork(ctx, a.cfg.Network, a.cfg.Subnet); nerr != nil {
+		return "", errors.Join(err, nerr)
+	}
+	return a.createStart(ctx, spec)
+}
+
+func (a *Agent) createStart(ctx context.Context, spec container.Spec) (string, error) {
+	id, err := a.cfg.Runtime.Create(ctx, spec)
+	if err != nil {
+		return "", fmt.Errorf("create infra container: %w", err)
+	}
+	if err := a.cfg.Runtime.Start(ctx, id); err != nil {
+		_ = a.cfg.Runtime.Remove(ctx, id)
+		return "", fmt.Errorf("start infra container: %w", err)
+	}
+	return id, nil
 }
 
 // pruneAttempts keeps the newest two attempts of each app container (the current one and the
