@@ -167,7 +167,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("pod network ready", "network", a.cfg.Network, "subnet", a.cfg.Subnet, "gateway", gw)
 
-	a.queue = workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[types.UID](200*time.Millisecond, 10*time.Second))
+	// The queue's delays (back-off requeues) run on cfg.Clock, so a fake clock drives them too.
+	a.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[types.UID](200*time.Millisecond, 10*time.Second),
+		workqueue.TypedRateLimitingQueueConfig[types.UID]{Clock: a.cfg.Clock})
 	defer a.queue.ShutDown()
 	a.informer = informers.NewSharedInformerFactoryWithOptions(a.cfg.Client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {

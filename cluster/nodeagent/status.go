@@ -131,7 +131,7 @@ func terminated(c *container.Container) *corev1.ContainerStateTerminated {
 
 // podPhase follows the kubelet's getPhase.
 func podPhase(policy corev1.RestartPolicy, statuses []corev1.ContainerStatus) corev1.PodPhase {
-	var pending, running, stopped, succeeded, failed int
+	var pending, running, stopped, succeeded int
 	for _, s := range statuses {
 		switch {
 		case s.State.Running != nil:
@@ -140,8 +140,6 @@ func podPhase(policy corev1.RestartPolicy, statuses []corev1.ContainerStatus) co
 			stopped++
 			if s.State.Terminated.ExitCode == 0 {
 				succeeded++
-			} else {
-				failed++
 			}
 		case s.State.Waiting != nil && s.LastTerminationState.Terminated != nil:
 			stopped++
@@ -155,19 +153,17 @@ func podPhase(policy corev1.RestartPolicy, statuses []corev1.ContainerStatus) co
 	case running > 0:
 		return corev1.PodRunning
 	case stopped > 0:
-		switch policy {
-		case corev1.RestartPolicyAlways:
+		// As the kubelet: a container waiting to restart counts as stopped, not succeeded;
+		// an empty policy is Always (the API's default, as in shouldRestart).
+		switch {
+		case policy == corev1.RestartPolicyAlways || policy == "":
 			return corev1.PodRunning
-		case corev1.RestartPolicyOnFailure:
-			if stopped == succeeded {
-				return corev1.PodSucceeded
-			}
-			return corev1.PodRunning
-		}
-		if failed > 0 {
+		case stopped == succeeded:
+			return corev1.PodSucceeded
+		case policy == corev1.RestartPolicyNever:
 			return corev1.PodFailed
 		}
-		return corev1.PodSucceeded
+		return corev1.PodRunning
 	}
 	return corev1.PodPending
 }
