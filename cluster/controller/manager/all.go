@@ -7,6 +7,8 @@ import (
 	"github.com/drover-ci/drover/cluster/controller/endpoints"
 	"github.com/drover-ci/drover/cluster/controller/nodelifecycle"
 	"github.com/drover-ci/drover/cluster/controller/pvbinder"
+	"github.com/drover-ci/drover/cluster/controller/replication"
+	"github.com/drover-ci/drover/cluster/controller/serviceip"
 )
 
 // All returns every controller drover has, by name. Each controller package adds itself here.
@@ -15,6 +17,8 @@ func All() map[string]controller.Constructor {
 		"endpoints":     endpoints.New,
 		"nodelifecycle": nodelifecycle.New,
 		"pvbinder":      pvbinder.New,
+		"replication":   replication.New,
+		"serviceip":     serviceip.New,
 	}
 }
 

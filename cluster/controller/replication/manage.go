@@ -1,0 +1,128 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// manageReplicas creates or deletes pods so that the controller owns spec.replicas active pods,
+// at most BurstReplicas per sync, recording expectations before acting.
+func (c *Controller) manageReplicas(ctx context.Context, key string, rc *corev1.ReplicationController, pods []*corev1.Pod) error {
+	diff := len(pods) - int(replicasOf(rc))
+	switch {
+	case diff < 0:
+		n := min(-diff, BurstReplicas)
+		c.exp.expectCreations(key, n)
+		created, err := slowStartBatch(n, 1, func() error { return c.createPod(ctx, rc) })
+		// Creates that failed or were not tried will never be observed.
+		for i := created; i < n; i++ {
+			c.exp.creationObserved(key)
+		}
+		return err
+	case diff > 0:
+		victims := podsToDelete(pods, min(diff, BurstReplicas))
+		keys := make([]string, len(victims))
+		for i, p := range victims {
+			keys[i] = podKey(p)
+		}
+		c.exp.expectDeletions(key, keys)
+		return c.deletePods(ctx, key, rc, victims)
+	}
+	return nil
+}
+
+// createPod creates one pod from the controller's template.
+func (c *Controller) createPod(ctx context.Context, rc *corev1.ReplicationController) error {
+	pod, err := podFromTemplate(rc)
+	if err == nil {
+		pod, err = c.client.CoreV1().Pods(rc.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	}
+	if err != nil {
+		c.recorder.Eventf(rc, corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)
+		return fmt.Errorf("create pod for %s/%s: %w", rc.Namespace, rc.Name, err)
+	}
+	c.recorder.Eventf(rc, corev1.EventTypeNormal, "SuccessfulCreate", "Created pod: %s", pod.Name)
+	return nil
+}
+
+// podFromTemplate is the pod a controller creates: the template with generateName "<rc>-"
+// and a controller reference to the RC (Kubernetes' GetPodFromTemplate).
+func podFromTemplate(rc *corev1.ReplicationController) (*corev1.Pod, error) {
+	t := rc.Spec.Template
+	if t == nil {
+		return nil, errors.New("no pod template")
+	}
+	if len(t.Labels) == 0 {
+		return nil, errors.New("unable to create pods, no labels")
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName:    rc.Name + "-",
+			Namespace:       rc.Namespace,
+			Labels:          maps.Clone(t.Labels),
+			Annotations:     maps.Clone(t.Annotations),
+			Finalizers:      slices.Clone(t.Finalizers),
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(rc, rcKind)},
+		},
+		Spec: *t.Spec.DeepCopy(),
+	}, nil
+}
+
+// deletePods deletes victims in parallel; a delete that fails is no longer expected.
+func (c *Controller) deletePods(ctx context.Context, key string, rc *corev1.ReplicationController, victims []*corev1.Pod) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(victims))
+	for i, pod := range victims {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := c.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+				c.exp.deletionObserved(key, podKey(pod)) // already gone: no event will come
+			case err != nil:
+				c.exp.deletionObserved(key, podKey(pod))
+				c.recorder.Eventf(rc, corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
+				errs[i] = fmt.Errorf("delete pod %s: %w", pod.Name, err)
+			default:
+				c.recorder.Eventf(rc, corev1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", pod.Name)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// slowStartBatch calls fn count times in batches of 1, 2, 4, ... (starting at initial), all of a
+// batch in parallel, and stops after a batch with a failure. It returns how many calls succeeded.
+func slowStartBatch(count, initial int, fn func() error) (int, error) {
+	remaining, successes := count, 0
+	for batch := min(remaining, initial); batch > 0; batch = min(2*batch, remaining) {
+		errCh := make(chan error, batch)
+		var wg sync.WaitGroup
+		for i := 0; i < batch; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := fn(); err != nil {
+					errCh <- err
+				}
+			}()
+		}
+		wg.Wait()
+		successes += batch - len(errCh)
+		if len(errCh) > 0 {
+			return successes, <-errCh
+		}
+		remaining -= batch
+	}
+	return successes, nil
+}

@@ -1,0 +1,185 @@
+// Package serviceip is the service IP and NodePort allocator: it gives every Service of type
+// ClusterIP, NodePort or LoadBalancer that has none a cluster IP from the service CIDR, and every
+// port of NodePort and LoadBalancer services that has none a node port, each unique. Kubernetes
+// allocates these in the API server; drover's API server stores services as written and this
+// controller fills them in right after, through an Update with the service's resourceVersion.
+// What is taken is rebuilt from the existing services when the controller starts, so it stays
+// unique across restarts and leader changes. A service created with a cluster IP or node port
+// that is taken, or outside the range, keeps it and gets a Warning event. The controller also
+// keeps the `kubernetes` service in `default` (the first host address of the CIDR).
+package serviceip
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/drover-ci/drover/cluster/controller"
+)
+
+// Component is the source of the events the controller records.
+const Component = "serviceip-controller"
+
+// Event reasons (Warning) for services that name what they cannot have.
+const (
+	ReasonIPAllocated     = "ClusterIPAlreadyAllocated"
+	ReasonIPOutOfRange    = "ClusterIPOutOfRange"
+	ReasonPortAllocated   = "PortAlreadyAllocated"
+	ReasonPortOutOfRange  = "PortOutOfRange"
+	ReasonAllocationError = "AllocationFailed"
+)
+
+// Controller allocates cluster IPs and node ports.
+type Controller struct {
+	client   kubernetes.Interface
+	services corelisters.ServiceLister
+	synced   cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string]
+	recorder record.EventRecorder
+	st       *state
+	apiAddr  netip.AddrPort // the API server's address for the kubernetes Endpoints, if known
+}
+
+// New builds the controller from the manager's context (Options.ServiceCIDR, NodePortMin/Max).
+func New(cc controller.Context) (controller.Controller, error) {
+	opts := cc.Options.WithDefaults()
+	ips, err := NewIPRange(opts.ServiceCIDR)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := NewPortRange(opts.NodePortMin, opts.NodePortMax)
+	if err != nil {
+		return nil, err
+	}
+	inf := cc.Informers.Core().V1().Services()
+	c := &Controller{
+		client:   cc.Client,
+		services: inf.Lister(),
+		synced:   inf.Informer().HasSynced,
+		queue:    workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
+		recorder: &record.FakeRecorder{},
+		st:       newState(ips, ports),
+		apiAddr:  apiServerAddress(cc.Client),
+	}
+	if cc.Recorder != nil {
+		c.recorder = cc.Recorder(Component)
+	}
+	enqueue := func(obj interface{}) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			c.queue.Add(key)
+		}
+	}
+	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: enqueue, UpdateFunc: func(_, n interface{}) { enqueue(n) }, DeleteFunc: enqueue,
+	}); err != nil {
+		return nil, fmt.Errorf("serviceip: handler: %w", err)
+	}
+	return c, nil
+}
+
+// Name is "serviceip".
+func (c *Controller) Name() string { return "serviceip" }
+
+// Run rebuilds the allocations from the cache, makes sure the kubernetes service exists, and
+// then allocates with one worker (allocation is sequential by nature) until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.queue.ShutDown()
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
+		return ctx.Err()
+	}
+	if err := c.rebuild(); err != nil {
+		return err
+	}
+	if err := c.ensureKubernetes(ctx); err != nil {
+		slog.Warn("serviceip: kubernetes service", "err", err)
+		c.queue.AddRateLimited(kubernetesKey)
+	}
+	go func() {
+		for c.processNext(ctx) {
+		}
+	}()
+	<-ctx.Done()
+	return nil
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		slog.Warn("serviceip: sync failed", "service", key, "err", err)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+// rebuild marks what the existing services hold, the oldest first, so that of two services
+// naming the same IP or port the older one keeps it.
+func (c *Controller) rebuild() error {
+	svcs, err := c.services.List(labels.Everything())
+	if err != nil {
+		return fmt.Errorf("serviceip: list services: %w", err)
+	}
+	sort.Slice(svcs, func(i, j int) bool {
+		a, b := svcs[i], svcs[j]
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
+		return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+	})
+	for _, svc := range svcs {
+		key := svc.Namespace + "/" + svc.Name
+		ips, ports := inUse(svc)
+		for ip := range ips {
+			_ = c.st.claimIP(key, ip) // conflicts are reported by the service's own sync
+		}
+		for port := range ports {
+			_ = c.st.claimPort(key, port)
+		}
+	}
+	slog.Info("serviceip: allocations rebuilt", "services", len(svcs),
+		"freeIPs", c.st.ips.Free(), "freeNodePorts", c.st.ports.Free())
+	return nil
+}
+
+// inUse is what a service's spec names: its cluster IPs and node ports.
+func inUse(svc *corev1.Service) (map[netip.Addr]bool, map[int]bool) {
+	ips, ports := map[netip.Addr]bool{}, map[int]bool{}
+	if svc.Spec.Type != corev1.ServiceTypeExternalName {
+		for _, s := range clusterIPs(svc) {
+			if ip, err := netip.ParseAddr(s); err == nil {
+				ips[ip] = true
+			}
+		}
+	}
+	for _, p := range svc.Spec.Ports {
+		if p.NodePort != 0 {
+			ports[int(p.NodePort)] = true
+		}
+	}
+	return ips, ports
+}
+
+func clusterIPs(svc *corev1.Service) []string {
+	if len(svc.Spec.ClusterIPs) > 0 {
+		return svc.Spec.ClusterIPs
+	}
+	if svc.Spec.ClusterIP != "" {
+		return []string{svc.Spec.ClusterIP}
+	}
+	return nil
+}
