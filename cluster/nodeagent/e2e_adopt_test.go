@@ -101,9 +101,11 @@ func TestE2EAgentKilledAndRestarted(t *testing.T) {
 	keep := e.create(testPod("keep", serverContainer("web", 8080), exitContainer("side", map[string]string{"SLEEP": "inf"})))
 	gone := e.create(testPod("gone", exitContainer("main", map[string]string{"SLEEP": "inf"})))
 	sandbox := e.create(testPod("sandbox", serverContainer("web", 8080)))
+	ending := e.create(testPod("ending", exitContainer("main", map[string]string{"SLEEP": "inf"})))
 	p := e.waitRunning("keep")
 	e.waitRunning("gone")
 	e.waitRunning("sandbox")
+	e.waitRunning("ending")
 	httpDo("POST", "http://"+p.Status.PodIP+":8080/exit?code=1")
 	e.waitPod("keep", 20*time.Second, "web restarted once", func(p *corev1.Pod) bool {
 		return status(p, "web").RestartCount == 1 && p.Status.Phase == corev1.PodRunning && podReady(p)
@@ -121,6 +123,13 @@ func TestE2EAgentKilledAndRestarted(t *testing.T) {
 	if _, err := e.client.CoreV1().Pods("default").Get(ctx, "gone", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("gone after a forced delete: %v", err)
 	}
+	// A graceful deletion waits for the node agent.
+	if err := e.client.CoreV1().Pods("default").Delete(ctx, "ending", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if p := e.get("ending"); p.DeletionTimestamp == nil {
+		t.Fatal("ending has no deletionTimestamp")
+	}
 	var sandboxInfra string
 	for _, c := range e.containers(string(sandbox.UID)) {
 		if c.Labels[nodeagent.LabelContainer] == "POD" {
@@ -135,6 +144,11 @@ func TestE2EAgentKilledAndRestarted(t *testing.T) {
 	e.poll(30*time.Second, "containers of the deleted pod removed", func() (bool, string) {
 		cs := e.containers(string(gone.UID))
 		return len(cs) == 0, fmt.Sprintf("%d left", len(cs))
+	})
+	e.poll(30*time.Second, "gracefully deleted pod finished", func() (bool, string) {
+		_, err := e.client.CoreV1().Pods("default").Get(ctx, "ending", metav1.GetOptions{})
+		n := len(e.containers(string(ending.UID)))
+		return apierrors.IsNotFound(err) && n == 0, fmt.Sprintf("get: %v, %d containers", err, n)
 	})
 	e.poll(30*time.Second, "sandbox serves on a new infra container", func() (bool, string) {
 		p := e.get("sandbox")

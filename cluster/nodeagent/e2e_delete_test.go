@@ -3,6 +3,8 @@ package nodeagent_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,6 +21,8 @@ func TestE2EGracefulDeletion(t *testing.T) {
 	stubborn := testPod("stubborn", exitContainer("deaf", map[string]string{"IGNORE_TERM": "1", "SLEEP": "inf"}), serverContainer("web", 8080))
 	grace := int64(3)
 	stubborn.Spec.TerminationGracePeriodSeconds = &grace
+	stubborn.Spec.Containers[1].VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}
+	stubborn.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	polite := testPod("polite", serverContainer("web", 8080))
 	long := int64(30)
 	polite.Spec.TerminationGracePeriodSeconds = &long
@@ -27,6 +31,9 @@ func TestE2EGracefulDeletion(t *testing.T) {
 		uids[p.Name] = string(e.create(p).UID)
 	}
 	e.waitRunning("stubborn")
+	if _, err := os.Stat(filepath.Join(e.volRoot, uids["stubborn"], "volumes")); err != nil {
+		t.Errorf("volumes of stubborn: %v", err)
+	}
 	e.waitRunning("polite")
 
 	type result struct {
@@ -72,4 +79,8 @@ func TestE2EGracefulDeletion(t *testing.T) {
 		})
 	}
 	e.waitEvent("stubborn", "Killing", "Stopping container deaf")
+	// The emptyDir went with the pod.
+	if _, err := os.Stat(filepath.Join(e.volRoot, uids["stubborn"])); !os.IsNotExist(err) {
+		t.Errorf("volumes of the deleted pod: %v, want removed", err)
+	}
 }

@@ -1,6 +1,9 @@
 package nodeagent_test
 
 import (
+	"bufio"
+	"context"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +49,49 @@ func TestE2EKubectlLogs(t *testing.T) {
 	if out, err := e.kubectl("logs", "talk", "-c", "words", "--previous"); err == nil {
 		t.Errorf("logs --previous of a container that never restarted: %q, want an error", out)
 	}
+	// -f streams what comes later.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	follow := exec.CommandContext(ctx, "kubectl", "--kubeconfig", e.srv.Kubeconfig, "logs", "-f", "talk", "-c", "web", "--tail=0")
+	stdout, err := follow.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = follow.Wait() }()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	got := ""
+	e.poll(15*time.Second, "logs -f shows a later request", func() (bool, string) {
+		mustHTTP(t, "GET", base+"/echo?n=followed")
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					return false, "stream ended: " + got
+				}
+				got += l + "\n"
+				if strings.Contains(l, "n=followed") {
+					return true, ""
+				}
+				continue
+			default:
+			}
+			return false, got
+		}
+	})
+	if strings.Contains(got, "n=second") {
+		t.Errorf("logs -f --tail=0 repeated old lines: %q", got)
+	}
+
 	if out, err := e.kubectl("logs", "talk", "-c", "nosuch"); err == nil || !strings.Contains(err.Error(), "nosuch") {
 		t.Errorf("logs -c nosuch: %q %v, want an error naming the container", out, err)
 	}
