@@ -265,4 +265,3 @@ func hasTaint(n *corev1.Node, t corev1.Taint) bool {
 	}
 	return false
 }
-
