@@ -34,6 +34,7 @@ type nodeOptions struct {
 	clusterDNS string
 	pauseImage string
 	labels     map[string]string
+	net        netOptions
 }
 
 func (o *nodeOptions) addFlags(cmd *cobra.Command, withDataDir bool) {
@@ -49,9 +50,10 @@ func (o *nodeOptions) addFlags(cmd *cobra.Command, withDataDir bool) {
 	if withDataDir {
 		f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory for pod volumes (DATA-DIR/pods)")
 	}
-	f.StringVar(&o.clusterDNS, "cluster-dns", "", "nameserver of ClusterFirst pods (default: Docker's)")
+	f.StringVar(&o.clusterDNS, "cluster-dns", defaultClusterDNS, "nameserver of ClusterFirst pods, served by this node with --dns (\"\": Docker's)")
 	f.StringVar(&o.pauseImage, "pause-image", docker.PauseImage, "infra container image, built locally from this binary when missing")
 	f.StringToStringVar(&o.labels, "node-labels", nil, "labels to add to the Node (k=v,...)")
+	o.net.addFlags(f)
 }
 
 func (o *nodeOptions) validate() error {
@@ -94,11 +96,15 @@ func newNodeCommand(s Streams, cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("loading kubeconfig: %w", err)
 			}
+			netsvc, err := o.netServices(cfg)
+			if err != nil {
+				return err
+			}
 			agents, err := o.agents(cmd.Context(), cfg, s)
 			if err != nil {
 				return err
 			}
-			return runAgents(cmd.Context(), agents)
+			return runAgents(cmd.Context(), agents, netsvc)
 		},
 	}
 	o.addFlags(cmd, true)
@@ -160,11 +166,17 @@ func withLabel(m map[string]string, k, v string) map[string]string {
 	return out
 }
 
-// runAgents runs agents until ctx ends or one fails.
-func runAgents(ctx context.Context, agents []*nodeagent.Agent) error {
+// runAgents runs agents, and the other node services given (nil ones skipped), until ctx
+// ends or one fails.
+func runAgents(ctx context.Context, agents []*nodeagent.Agent, more ...func(context.Context) error) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for _, a := range agents {
 		g.Go(func() error { return a.Run(ctx) })
+	}
+	for _, run := range more {
+		if run != nil {
+			g.Go(func() error { return run(ctx) })
+		}
 	}
 	return g.Wait()
 }

@@ -78,6 +78,10 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("loading %s: %w", kubeconfig, err)
 			}
+			netsvc, err := no.netServices(cfg)
+			if err != nil {
+				return err
+			}
 			agents, err := no.agents(ctx, cfg, s)
 			if err != nil {
 				return err
@@ -85,7 +89,7 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			mu.Lock()
 			logs = agents[0].LogHandler()
 			mu.Unlock()
-			go func() { errc <- runAgents(ctx, agents) }()
+			go func() { errc <- runAgents(ctx, agents, netsvc) }()
 			fmt.Fprintf(s.Out, "node %s: running pods on %s\n", no.name, no.runtime)
 			err = <-errc
 			cancel()

@@ -1,0 +1,117 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/drover-ci/drover/cluster/dns"
+	"github.com/drover-ci/drover/cluster/proxy"
+)
+
+// defaultClusterDNS is the cluster DNS address pods get (Kubernetes' usual kube-dns address).
+const defaultClusterDNS = "10.96.0.10"
+
+// netOptions are the flags of the node's service discovery: the cluster DNS server and the
+// service proxy. Both serve addresses they add to lo.
+type netOptions struct {
+	dns             bool
+	proxy           bool
+	nodePortAddress string
+	flags           *pflag.FlagSet
+}
+
+func (o *netOptions) addFlags(f *pflag.FlagSet) {
+	o.flags = f
+	f.BoolVar(&o.dns, "dns", true, "serve cluster DNS on --cluster-dns port 53 (the address is added to lo; needs root)")
+	f.BoolVar(&o.proxy, "proxy", true, "proxy service cluster IPs (added to lo; needs root) and NodePorts to their endpoints")
+	f.StringVar(&o.nodePortAddress, "nodeport-address", "0.0.0.0", "address NodePort listeners bind (0.0.0.0: all)")
+}
+
+// netServices checks that this node can serve cluster DNS and service IPs and returns what
+// runs them (nil when both are off, or on hollow nodes, whose pods have no real addresses).
+// Call it before agents: with --dns=false and no --cluster-dns given, pods keep Docker's resolver.
+func (o *nodeOptions) netServices(cfg *rest.Config) (func(context.Context) error, error) {
+	n := o.net
+	if !n.dns && n.flags != nil && !n.flags.Changed("cluster-dns") {
+		o.clusterDNS = ""
+	}
+	if o.runtime == "hollow" || (!n.dns && !n.proxy) {
+		return nil, nil
+	}
+	if err := n.validate(o.clusterDNS); err != nil {
+		return nil, err
+	}
+	addrs := proxy.NewLoopback("lo")
+	if err := addrs.Check(); err != nil {
+		return nil, fmt.Errorf("%w: run as root, or turn off %s", err, n.offFlags())
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.UserAgent = "drover-node-netsvc"
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("API client: %w", err)
+	}
+	clusterDNS := o.clusterDNS
+	return func(ctx context.Context) error { return n.run(ctx, client, addrs, clusterDNS) }, nil
+}
+
+func (n netOptions) validate(clusterDNS string) error {
+	if n.dns {
+		if clusterDNS == "" {
+			return errors.New("--dns needs --cluster-dns (the address to serve on), or turn cluster DNS off with --dns=false")
+		}
+		if _, err := netip.ParseAddr(clusterDNS); err != nil {
+			return fmt.Errorf("--cluster-dns %q: %w", clusterDNS, err)
+		}
+	}
+	if a := n.nodePortAddress; n.proxy && a != "" {
+		if _, err := netip.ParseAddr(a); err != nil {
+			return fmt.Errorf("--nodeport-address %q: %w", a, err)
+		}
+	}
+	return nil
+}
+
+// offFlags names the flags that turn off what needs addresses on lo.
+func (n netOptions) offFlags() string {
+	var out []string
+	if n.proxy {
+		out = append(out, "the service proxy with --proxy=false")
+	}
+	if n.dns {
+		out = append(out, "cluster DNS with --dns=false")
+	}
+	return strings.Join(out, " and ")
+}
+
+// run serves cluster DNS on clusterDNS:53 and proxies services until ctx ends or one fails.
+func (n netOptions) run(ctx context.Context, client kubernetes.Interface, addrs proxy.AddrManager, clusterDNS string) error {
+	g, ctx := errgroup.WithContext(ctx)
+	if n.dns {
+		if err := addrs.Add(ctx, clusterDNS); err != nil {
+			return fmt.Errorf("adding --cluster-dns %s to lo (turn cluster DNS off with --dns=false): %w", clusterDNS, err)
+		}
+		defer func() {
+			if err := addrs.Remove(context.Background(), clusterDNS); err != nil {
+				slog.Warn("removing the cluster DNS address", "ip", clusterDNS, "err", err)
+			}
+		}()
+		s := dns.New(dns.Config{Client: client, Addr: net.JoinHostPort(clusterDNS, "53")})
+		g.Go(func() error { return s.Run(ctx) })
+	}
+	if n.proxy {
+		p := proxy.New(proxy.Config{Client: client, Addrs: addrs, NodePortAddress: n.nodePortAddress})
+		g.Go(func() error { return p.Run(ctx) })
+	}
+	return g.Wait()
+}
