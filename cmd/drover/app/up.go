@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
@@ -93,6 +94,11 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			fmt.Fprintf(s.Out, "node %s: running pods on %s\n", no.name, no.runtime)
 			err = <-errc
 			cancel()
+			// Let the other half finish its cleanup (addresses on lo, listeners) before exiting.
+			select {
+			case <-errc:
+			case <-time.After(15 * time.Second):
+			}
 			return err
 		},
 	}
