@@ -1,0 +1,176 @@
+package replication
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
+	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/drover-ci/drover/cluster/controller"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// fixture is a controller over a fake clientset whose informer caches the test fills by hand
+// (the sample-controller style): nothing reaches the caches unless the test puts it there.
+type fixture struct {
+	t        *testing.T
+	client   *fake.Clientset
+	factory  informers.SharedInformerFactory
+	c        *Controller
+	clock    *testingclock.FakeClock
+	recorder *record.FakeRecorder
+}
+
+func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
+	t.Helper()
+	f := &fixture{t: t, client: fake.NewSimpleClientset(objs...), clock: testingclock.NewFakeClock(t0),
+		recorder: record.NewFakeRecorder(100)}
+	var seq atomic.Int32
+	f.client.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		pod := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		if pod.Name == "" {
+			n := seq.Add(1)
+			pod.Name = fmt.Sprintf("%s%05d", pod.GenerateName, n)
+			pod.UID = types.UID(pod.Name)
+		}
+		return false, nil, nil
+	})
+	f.factory = informers.NewSharedInformerFactory(f.client, 0)
+	c, err := New(controller.Context{Client: f.client, Informers: f.factory, Clock: f.clock,
+		Recorder: func(string) record.EventRecorder { return f.recorder }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.c = c.(*Controller)
+	for _, o := range objs {
+		f.cache(o)
+	}
+	return f
+}
+
+// cache puts an object into the informer caches, as a watch event would.
+func (f *fixture) cache(o runtime.Object) {
+	f.t.Helper()
+	var err error
+	switch o := o.(type) {
+	case *corev1.Pod:
+		err = f.factory.Core().V1().Pods().Informer().GetIndexer().Add(o)
+	case *corev1.ReplicationController:
+		err = f.factory.Core().V1().ReplicationControllers().Informer().GetIndexer().Add(o)
+	}
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// sync runs one sync of the controller key and clears the actions it issued into the result.
+func (f *fixture) sync(key string) []k8stesting.Action {
+	f.t.Helper()
+	f.client.ClearActions()
+	if err := f.c.sync(f.t.Context(), key); err != nil {
+		f.t.Fatalf("sync %s: %v", key, err)
+	}
+	return f.client.Actions()
+}
+
+// created returns the pods the actions created.
+func created(actions []k8stesting.Action) []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, a := range actions {
+		if a.GetVerb() == "create" && a.GetResource().Resource == "pods" {
+			out = append(out, a.(k8stesting.CreateAction).GetObject().(*corev1.Pod))
+		}
+	}
+	return out
+}
+
+// deleted returns the names of the pods the actions deleted, sorted.
+func deleted(actions []k8stesting.Action) []string {
+	var out []string
+	for _, a := range actions {
+		if a.GetVerb() == "delete" && a.GetResource().Resource == "pods" {
+			out = append(out, a.(k8stesting.DeleteAction).GetName())
+		}
+	}
+	return sorted(out)
+}
+
+// statusOf returns the status the last status update wrote, or nil.
+func statusOf(actions []k8stesting.Action) *corev1.ReplicationControllerStatus {
+	var st *corev1.ReplicationControllerStatus
+	for _, a := range actions {
+		if a.GetVerb() == "update" && a.GetSubresource() == "status" {
+			st = &a.(k8stesting.UpdateAction).GetObject().(*corev1.ReplicationController).Status
+		}
+	}
+	return st
+}
+
+func (f *fixture) events() []string {
+	var out []string
+	for {
+		select {
+		case e := <-f.recorder.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+func countPrefix(events []string, prefix string) int {
+	n := 0
+	for _, e := range events {
+		if strings.HasPrefix(e, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func newRC(name string, replicas int32) *corev1.ReplicationController {
+	return &corev1.ReplicationController{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name), Generation: 2},
+		Spec: corev1.ReplicationControllerSpec{
+			Replicas: &replicas,
+			Selector: map[string]string{"name": name},
+			Template: &corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"name": name, "tier": "ci"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "img"}}},
+			},
+		},
+	}
+}
+
+// newPod is a pod of rc (owned when owned is true) created at t0+age seconds.
+func newPod(name string, rc *corev1.ReplicationController, owned bool, created int) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name),
+			Labels:            map[string]string{"name": rc.Name, "tier": "ci"},
+			CreationTimestamp: metav1.NewTime(t0.Add(time.Duration(created) * time.Second))},
+		Spec:   corev1.PodSpec{NodeName: "n1"},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning},
+	}
+	if owned {
+		p.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(rc, rcKind)}
+	}
+	return p
+}
+
+func ready(p *corev1.Pod, since time.Time) *corev1.Pod {
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue,
+		LastTransitionTime: metav1.NewTime(since)}}
+	return p
+}
