@@ -79,13 +79,16 @@ func TestE2EInfraRecreated(t *testing.T) {
 		err := cli.NetworkRemove(ctx, network)
 		return err == nil, fmt.Sprint(err)
 	})
-	e.poll(30*time.Second, "pod serves again after network and pause image were removed", func() (bool, string) {
+	// Each sandbox change stops the app container, and its restarts go through the crash
+	// back-off: when the agent raced the removals above more than once, that takes a while.
+	e.poll(60*time.Second, "pod serves again after network and pause image were removed", func() (bool, string) {
 		_, ip := infra()
 		if ip == "" {
 			return false, describeStatus(e.get("phoenix"))
 		}
 		code, _, err := httpDo("GET", "http://"+ip+":8080/healthz")
-		return code == 200, fmt.Sprintf("GET %s: %d %v", ip, code, err)
+		return code == 200, fmt.Sprintf("GET %s: %d %v; %s; containers %s", ip, code, err,
+			describeStatus(e.get("phoenix")), summaryIDs(e.containerSet(string(pod.UID))))
 	})
 	if _, err := cli.NetworkInspect(ctx, network, types.NetworkInspectOptions{}); err != nil {
 		t.Errorf("network %s: %v", network, err)
