@@ -1,0 +1,90 @@
+package nodeagent
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestHollowPodRunning(t *testing.T) {
+	h := startHollow(t)
+	pod := h.create(hollowPod("web", hollowContainer("server"), hollowContainer("sidecar")))
+	p := h.waitPod("web", "Running and Ready", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodRunning && isReady(p)
+	})
+	ip, err := netip.ParseAddr(p.Status.PodIP)
+	if err != nil || !netip.MustParsePrefix("10.88.0.0/16").Contains(ip) {
+		t.Errorf("pod IP %q, want an address of the pod network 10.88.0.0/16", p.Status.PodIP)
+	}
+	if p.Status.HostIP != "127.0.0.1" || p.Status.StartTime == nil {
+		t.Errorf("hostIP %q startTime %v", p.Status.HostIP, p.Status.StartTime)
+	}
+	for _, name := range []string{"server", "sidecar"} {
+		cs := statusOf(p, name)
+		if cs.State.Running == nil || !cs.Ready || cs.RestartCount != 0 || cs.ContainerID == "" {
+			t.Errorf("container %s: %+v", name, cs)
+		}
+	}
+	// One infra container and the two app containers, all running.
+	cs := h.containers(string(pod.UID))
+	if len(cs) != 3 {
+		t.Fatalf("runtime has %d containers of the pod, want 3: %+v", len(cs), cs)
+	}
+	for _, c := range cs {
+		if c.Labels[LabelNode] != h.node || c.Labels[LabelPodName] != "web" {
+			t.Errorf("container %s labels %v", c.Name, c.Labels)
+		}
+	}
+	h.waitEvents("web", "Created", "Started")
+}
+
+func TestHollowNodeAndLease(t *testing.T) {
+	h := startHollow(t)
+	n := h.waitNode(nodeReady)
+	want := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("8Gi"),
+		corev1.ResourcePods: resource.MustParse("110")}
+	for name, q := range want {
+		if got := n.Status.Capacity[name]; got.Cmp(q) != 0 {
+			t.Errorf("capacity %s = %s, want %s", name, got.String(), q.String())
+		}
+		if got := n.Status.Allocatable[name]; got.Cmp(q) != 0 {
+			t.Errorf("allocatable %s = %s, want %s", name, got.String(), q.String())
+		}
+	}
+	if n.Status.NodeInfo.ContainerRuntimeVersion != "hollow://20.10.24-hollow" || n.Labels["kubernetes.io/hostname"] != h.node {
+		t.Errorf("nodeInfo %+v labels %v", n.Status.NodeInfo, n.Labels)
+	}
+	leases := h.client.CoordinationV1().Leases("kube-node-lease")
+	var first time.Time
+	h.poll(20*time.Second, "lease created", func() (bool, string) {
+		l, err := leases.Get(context.Background(), h.node, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != h.node || *l.Spec.LeaseDurationSeconds != 40 || l.Spec.RenewTime == nil {
+			return false, "incomplete lease"
+		}
+		if len(l.OwnerReferences) != 1 || l.OwnerReferences[0].Kind != "Node" || l.OwnerReferences[0].UID != n.UID {
+			t.Errorf("lease owner %+v, want the Node %s", l.OwnerReferences, n.UID)
+		}
+		first = l.Spec.RenewTime.Time
+		return true, ""
+	})
+	// Renewed every 10 s (of the fake clock).
+	h.poll(20*time.Second, "lease renewed", func() (bool, string) {
+		l, err := leases.Get(context.Background(), h.node, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		d := l.Spec.RenewTime.Sub(first)
+		if d > 0 && (d < 9*time.Second || d > 30*time.Second) {
+			t.Errorf("lease renewed %s after the previous renewal, want about 10s", d)
+		}
+		return d > 0, l.Spec.RenewTime.String()
+	})
+}
