@@ -201,3 +201,89 @@ func TestDeepPatchRefusedQuickly(t *testing.T) {
 		t.Errorf("annotation = %.40q", got.Annotations["x"])
 	}
 }
+
+func TestWatchParameters(t *testing.T) {
+	t.Parallel()
+	srv, _ := startClient(t)
+	for _, q := range []string{"resourceVersion=abc", "resourceVersion=-3", "timeoutSeconds=x", "fieldSelector=spec.image%3Dx"} {
+		r := doRaw(t, srv, http.MethodGet, "/api/v1/namespaces/default/pods?watch=true&"+q, "", nil)
+		if r.code != http.StatusBadRequest {
+			t.Errorf("watch with %s: %d, want 400: %s", q, r.code, r.body)
+		}
+	}
+	// timeoutSeconds ends the stream.
+	start := time.Now()
+	r := doRaw(t, srv, http.MethodGet, "/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=1", "", nil)
+	if r.code != 200 {
+		t.Errorf("watch with timeoutSeconds=1: %d", r.code)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("watch with timeoutSeconds=1 lasted %v", d)
+	}
+}
+
+func TestYAMLOutput(t *testing.T) {
+	t.Parallel()
+	srv, cs := startClient(t)
+	ctx := testCtx(t)
+	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "y"}, Data: map[string]string{"k": "v"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hc, token := caClient(t, srv.Kubeconfig)
+	r := doWith(t, hc, http.MethodGet, srv.URL+"/api/v1/namespaces/default/configmaps/y", "", nil,
+		http.Header{"Authorization": {"Bearer " + token}, "Accept": {"application/yaml"}})
+	if r.code != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/yaml") {
+		t.Fatalf("YAML get: %d %q", r.code, r.header.Get("Content-Type"))
+	}
+	if !strings.Contains(string(r.body), "kind: ConfigMap\n") || !strings.Contains(string(r.body), "  k: v\n") {
+		t.Errorf("YAML body:\n%s", r.body)
+	}
+}
+
+func TestBearerSchemeCaseInsensitive(t *testing.T) {
+	t.Parallel()
+	srv, _ := startClient(t)
+	hc, token := caClient(t, srv.Kubeconfig)
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
+		r := doWith(t, hc, http.MethodGet, srv.URL+"/api/v1/namespaces", "", nil, http.Header{"Authorization": {scheme + " " + token}})
+		if r.code != 200 {
+			t.Errorf("scheme %q: %d", scheme, r.code)
+		}
+	}
+}
+
+func TestPropagationEdgeCases(t *testing.T) {
+	t.Parallel()
+	_, cs := startClient(t)
+	ctx := testCtx(t)
+	rcs := cs.CoreV1().ReplicationControllers("default")
+	// Foreground with no dependents: the owner still goes.
+	if _, err := rcs.Create(ctx, newRC("lonely", 0), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fg := metav1.DeletePropagationForeground
+	if err := rcs.Delete(ctx, "lonely", metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "owner without dependents removed", func() (bool, error) {
+		_, err := rcs.Get(ctx, "lonely", metav1.GetOptions{})
+		return gone(err)
+	})
+	// The legacy orphanDependents=true means Orphan.
+	ownedPods(t, ctx, cs, "legacy", 1)
+	yes := true
+	if err := rcs.Delete(ctx, "legacy", metav1.DeleteOptions{OrphanDependents: &yes}); err != nil { //nolint:staticcheck // the legacy field is what is tested
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "owner removed and dependent orphaned", func() (bool, error) {
+		_, err := rcs.Get(ctx, "legacy", metav1.GetOptions{})
+		if ok, err := gone(err); !ok {
+			return false, err
+		}
+		pods := podsOf(t, ctx, cs, "legacy")
+		return len(pods) == 1 && len(pods[0].OwnerReferences) == 0, nil
+	})
+	bad := metav1.DeletionPropagation("Sideways")
+	err := rcs.Delete(ctx, "x", metav1.DeleteOptions{PropagationPolicy: &bad})
+	wantStatus(t, "unknown propagation policy", err, 400)
+}

@@ -17,12 +17,15 @@ func (s *Server) authenticated(r *http.Request) bool {
 	if len(s.tokens) == 0 {
 		return true
 	}
-	h := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok {
+	// The scheme is case-insensitive, as in Kubernetes' bearer token authenticator.
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
 	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return false
+	}
 	for known := range s.tokens {
 		if subtle.ConstantTimeCompare([]byte(known), []byte(tok)) == 1 {
 			return true
