@@ -54,6 +54,7 @@ func TestRestartKeepsState(t *testing.T) {
 	if _, err := cs1.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	ownedPods(t, ctx, cs1, "owner", 2)
 	list, err := cs1.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +92,20 @@ func TestRestartKeepsState(t *testing.T) {
 	}
 	if _, err := cs2.CoreV1().Namespaces().Get(ctx, "team", metav1.GetOptions{}); err != nil {
 		t.Errorf("namespace after restart: %v", err)
+	}
+	// The collector re-lists after the restart: owned pods stay. A dependent of a missing owner,
+	// created after the restart, is collected; once it is, the collector has looked at all.
+	sentinel := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "sentinel", OwnerReferences: []metav1.OwnerReference{
+		{APIVersion: "v1", Kind: "ConfigMap", Name: "ghost", UID: "no-such-uid"}}}}
+	if _, err := cs2.CoreV1().ConfigMaps("default").Create(ctx, sentinel, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "sentinel collected", func() (bool, error) {
+		_, err := cs2.CoreV1().ConfigMaps("default").Get(ctx, "sentinel", metav1.GetOptions{})
+		return gone(err)
+	})
+	if n := len(podsOf(t, ctx, cs2, "owner")); n != 2 {
+		t.Errorf("owned pods after restart: %d, want 2", n)
 	}
 	got.Labels["a"] = "2"
 	upd, err := cs2.CoreV1().Pods("default").Update(ctx, got, metav1.UpdateOptions{})
