@@ -128,15 +128,23 @@ func (r *IPRange) Allocate(ip netip.Addr) error {
 	return nil
 }
 
-// AllocateNext takes a free address other than Reserved, or fails with ErrFull.
+// DNSIndex is the host index kept for cluster DNS: drover's default --cluster-dns is the
+// tenth address of the default service CIDR (10.96.0.10), as kube-dns is in Kubernetes.
+const DNSIndex = 10
+
+// AllocateNext takes a free address other than Reserved and the cluster DNS address (the
+// tenth host), or fails with ErrFull. Both can still be taken by name with Allocate.
 func (r *IPRange) AllocateNext() (netip.Addr, error) {
-	reserved := r.bits.has(1)
-	if !reserved {
-		r.bits.set(1) // keep it out of automatic allocation
+	var held []int
+	for _, idx := range []int{1, DNSIndex} {
+		if idx < r.bits.size && !r.bits.has(idx) {
+			r.bits.set(idx) // keep it out of automatic allocation
+			held = append(held, idx)
+		}
 	}
 	i, ok := r.bits.setNext()
-	if !reserved {
-		r.bits.clear(1)
+	for _, idx := range held {
+		r.bits.clear(idx)
 	}
 	if !ok {
 		return netip.Addr{}, fmt.Errorf("service CIDR %s: %w", r.prefix, ErrFull)
@@ -160,8 +168,10 @@ func (r *IPRange) Has(ip netip.Addr) bool {
 // Free is how many addresses AllocateNext can still hand out.
 func (r *IPRange) Free() int {
 	free := r.bits.size - r.bits.used
-	if !r.bits.has(1) {
-		free--
+	for _, idx := range []int{1, DNSIndex} {
+		if idx < r.bits.size && !r.bits.has(idx) {
+			free--
+		}
 	}
 	return free
 }

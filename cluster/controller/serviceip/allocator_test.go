@@ -75,16 +75,20 @@ func TestIPRangeLargeCIDRWrapsAcrossWords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Free() != 65533 {
+	// 65536 less network, broadcast, the kubernetes service (.1) and cluster DNS (.10).
+	if r.Free() != 65532 {
 		t.Fatalf("Free = %d", r.Free())
 	}
 	seen := map[netip.Addr]bool{}
-	for i := 0; i < 65533; i++ {
+	for i := 0; i < 65532; i++ {
 		ip, err := r.AllocateNext()
 		if err != nil || seen[ip] {
 			t.Fatalf("allocation %d: %s, %v (dup %v)", i, ip, err, seen[ip])
 		}
 		seen[ip] = true
+	}
+	if seen[netip.MustParseAddr("10.96.0.10")] || seen[netip.MustParseAddr("10.96.0.1")] {
+		t.Error("AllocateNext handed out the kubernetes service or cluster DNS address")
 	}
 	if _, err := r.AllocateNext(); !errors.Is(err, ErrFull) {
 		t.Errorf("full /16: %v", err)
