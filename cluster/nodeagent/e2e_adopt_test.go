@@ -86,7 +86,7 @@ func TestE2EAgentKilledAndRestarted(t *testing.T) {
 	e := startE2E(t, e2eOptions{noAgent: true})
 	n := &nodeProcess{t: t, log: filepath.Join(dir, "node.log"), args: []string{bin, "node",
 		"--kubeconfig", e.srv.Kubeconfig, "--node-name", e.node, "--network", network, "--subnet", "10.90.2.0/24",
-		"--node-ip", "127.0.0.1", "--log-port", fmt.Sprint(freePort(t)), "--data-dir", filepath.Join(dir, "data"),
+		"--node-ip", "127.0.0.1", "--dns=false", "--proxy=false", "--log-port", fmt.Sprint(freePort(t)), "--data-dir", filepath.Join(dir, "data"),
 		"--pause-image", pause}}
 	t.Cleanup(func() {
 		n.kill()
