@@ -179,7 +179,8 @@ func TestNamespaceDeletion(t *testing.T) {
 		}
 		_, err := core.ConfigMaps("doomed").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "late"}}, metav1.CreateOptions{})
 		if err == nil {
-			t.Errorf("create in a terminating namespace succeeded")
+			cur, gerr := core.Namespaces().Get(ctx, "doomed", metav1.GetOptions{})
+			t.Errorf("create in a terminating namespace succeeded (namespace now: %v %+v %+v)", gerr, cur.ObjectMeta, cur.Status)
 		}
 	} else if !apierrors.IsNotFound(err) {
 		t.Fatal(err)

@@ -67,6 +67,9 @@ func (s *Server) remove(ctx context.Context, res *registry.Resource, ns, name st
 				return nil, storeError(err, gr, name)
 			}
 			m.SetResourceVersion(fmt.Sprint(newRev))
+			if res == s.namespaces {
+				s.gc.namespaceClosed(name)
+			}
 			return obj, nil
 		}
 		_, err = s.store.Delete(ctx, objectKey(res, ns, name), rev)

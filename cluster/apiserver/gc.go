@@ -70,6 +70,14 @@ func (c *collector) namespaceOpen(ns string) bool {
 	return c.openNS[ns]
 }
 
+// namespaceClosed drops ns from the open set at once when the server marks it Terminating, so
+// that creates do not slip in before the collector's watch sees the change.
+func (c *collector) namespaceClosed(ns string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.openNS, ns)
+}
+
 // run follows the store until ctx ends, rebuilding its index whenever its watch breaks.
 func (c *collector) run(ctx context.Context) {
 	c.queue = workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[gcItem](100*time.Millisecond, 10*time.Second))
