@@ -63,7 +63,8 @@ func (l *Loopback) Add(ctx context.Context, ip string) error {
 	switch {
 	case err == nil:
 		l.ours[ip] = true
-	case bytes.Contains(out, []byte("File exists")):
+	case bytes.Contains(out, []byte("File exists")), bytes.Contains(out, []byte("already assigned")):
+		// Left by an earlier run (e.g. after kill -9) or another user: use it, never remove it.
 		l.ours[ip] = false
 	default:
 		return fmt.Errorf("ip addr add %s dev %s: %w: %s", prefix, l.device, err, bytes.TrimSpace(out))
