@@ -123,8 +123,9 @@ func (s *Snapshot) AddPod(pod *corev1.Pod) {
 }
 
 // RemovePod stops counting a pod.
-func (s *Snapshot) RemovePod(pod *corev1.Pod) {
-	key := podKey(pod)
+func (s *Snapshot) RemovePod(pod *corev1.Pod) { s.removeKey(podKey(pod)) }
+
+func (s *Snapshot) removeKey(key string) {
 	e := s.pods[key]
 	if e == nil {
 		return
