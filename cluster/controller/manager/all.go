@@ -9,6 +9,7 @@ import (
 	"github.com/drover-ci/drover/cluster/controller/pvbinder"
 	"github.com/drover-ci/drover/cluster/controller/replication"
 	"github.com/drover-ci/drover/cluster/controller/serviceip"
+	"github.com/drover-ci/drover/cluster/scheduler"
 )
 
 // All returns every controller drover has, by name. Each controller package adds itself here.
@@ -18,6 +19,7 @@ func All() map[string]controller.Constructor {
 		"nodelifecycle": nodelifecycle.New,
 		"pvbinder":      pvbinder.New,
 		"replication":   replication.New,
+		"scheduler":     scheduler.NewController,
 		"serviceip":     serviceip.New,
 	}
 }
