@@ -103,13 +103,6 @@ func (c *schedCache) expire(cutoff time.Time, gone func(namespace, name, uid str
 	return n
 }
 
-func (c *schedCache) isAssumed(pod *corev1.Pod) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.assumed[podKey(pod)]
-	return ok
-}
-
 // with runs f on the snapshot under the lock.
 func (c *schedCache) with(f func(*Snapshot)) {
 	c.mu.Lock()
