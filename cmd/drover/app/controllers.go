@@ -61,7 +61,7 @@ func (o *controllerOptions) start(ctx context.Context, kubeconfig string) error 
 	if err != nil {
 		return fmt.Errorf("loading %s: %w", kubeconfig, err)
 	}
-	cfg.QPS, cfg.Burst = 500, 1000
+	cfg.QPS, cfg.Burst = 2000, 4000 // the scheduler alone binds over 1,000 pods/s
 	cfg.UserAgent = "drover-controller-manager"
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

@@ -1,0 +1,271 @@
+package walkthrough_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestWalkthroughOnDocker runs the article's walkthrough with `drover up` on a real Docker
+// engine and the real kubectl: the master RC with its hostPath volume and the NodePort
+// service, swarm agents that find the master by DNS name, scaling, a rolling update to v2,
+// and self-healing of the master with its JENKINS_HOME kept.
+func TestWalkthroughOnDocker(t *testing.T) {
+	env := walkthroughEnv(t)
+	k := &kubectl{t: t, kubeconfig: env.kubeconfig}
+
+	k.must("create", "-f", "jenkins-master-vagrant.yml")
+	k.must("create", "-f", "service-vagrant.yml")
+	k.must("create", "-f", "jenkins-slaves.yml")
+
+	master := waitRunning(t, k, "name=jenkins", 1)[0]
+	waitRunning(t, k, "name=jenkins-slave", 1)
+	ip := k.must("get", "svc", "jenkins", "-o", "jsonpath={.spec.clusterIP}")
+	if ip == "" || ip == "None" {
+		t.Fatalf("service jenkins has no cluster IP: %q", ip)
+	}
+	ports := k.must("get", "svc", "jenkins", "-o", "jsonpath={.spec.ports[*].nodePort}")
+	if len(strings.Fields(ports)) != 2 {
+		t.Errorf("service jenkins NodePorts = %q, want two", ports)
+	}
+	base := "http://" + ip + ":8080"
+	// An agent reaches the master by the service's DNS name and registers.
+	eventually(t, 60*time.Second, "an agent registered with the master through http://jenkins:8080", func() bool {
+		return strings.TrimSpace(httpGet(base+"/agents")) != ""
+	})
+
+	k.must("scale", "rc", "jenkins-slave", "--replicas=3")
+	waitRunning(t, k, "name=jenkins-slave", 3)
+
+	out, err := exec.Command(env.drover, "--kubeconfig", env.kubeconfig, "rolling-update", "jenkins-slave",
+		"--update-period=1s", "--poll-interval=500ms", "--timeout=2m", "-f", "v2/jenkins-slaves-v2.yml").CombinedOutput()
+	if err != nil {
+		t.Fatalf("rolling-update: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Update succeeded") {
+		t.Errorf("rolling-update output:\n%s", out)
+	}
+	t.Logf("rolling-update:\n%s", out)
+	want := 0
+	fmt.Sscan(k.must("get", "rc", "jenkins-slave-v2", "-o", "jsonpath={.spec.replicas}"), &want)
+	if want < 1 {
+		t.Fatalf("jenkins-slave-v2 wants %d replicas", want)
+	}
+	v2 := waitRunning(t, k, "name=jenkins-slave-v2", want)
+	if got := k.must("get", "rc", "-o", "name"); strings.Contains(got, "replicationcontroller/jenkins-slave\n") {
+		t.Errorf("old RC still there after the rolling update:\n%s", got)
+	}
+
+	// Self-healing: the master pod dies, its RC starts another; JENKINS_HOME survives and
+	// the agents find the new master behind the same service address.
+	if got := httpPost(base + "/write?data=before-the-crash"); !strings.Contains(got, "written") {
+		t.Fatalf("write to the master: %q", got)
+	}
+	k.must("delete", "pod", master)
+	var newMaster string
+	eventually(t, 90*time.Second, "a new master pod running", func() bool {
+		pods := runningPods(k, "name=jenkins")
+		if len(pods) == 1 && pods[0] != master {
+			newMaster = pods[0]
+			return true
+		}
+		return false
+	})
+	eventually(t, 60*time.Second, "the new master to answer with the old JENKINS_HOME", func() bool {
+		return httpGet(base+"/read") == "before-the-crash"
+	})
+	if got := k.must("get", "svc", "jenkins", "-o", "jsonpath={.spec.clusterIP}"); got != ip {
+		t.Errorf("service address changed: %s → %s", ip, got)
+	}
+	eventually(t, 60*time.Second, "the v2 agents registered again with the new master "+newMaster, func() bool {
+		return len(strings.Fields(httpGet(base+"/agents"))) >= 1
+	})
+	t.Logf("master %s replaced by %s; agents %v", master, newMaster, v2)
+
+	// jenkins-slave went with the rolling update; jenkins-slave-v2 is not in the folder.
+	k.must("delete", "-f", ".", "--ignore-not-found")
+	k.must("delete", "rc", "jenkins-slave-v2")
+	eventually(t, 60*time.Second, "every pod gone", func() bool { return len(runningPods(k, "")) == 0 })
+}
+
+type walkEnv struct {
+	drover, kubeconfig string
+}
+
+// walkthroughEnv builds drover and the stand-in images and runs `drover up` on its own network,
+// service range, DNS address and NodePort range, so it does not meet another drover here.
+func walkthroughEnv(t *testing.T) walkEnv {
+	t.Helper()
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		requireE2E(t, "kubectl not found")
+	}
+	if os.Getenv("DOCKER_HOST") == "" || exec.Command("docker", "version").Run() != nil {
+		requireE2E(t, "no Docker engine answers at DOCKER_HOST (scripts/docker-up.sh starts one)")
+	}
+	if os.Geteuid() != 0 {
+		requireE2E(t, "the walkthrough needs root (cluster IPs on lo, DNS on port 53)")
+	}
+	dir := t.TempDir()
+	drover := filepath.Join(dir, "drover")
+	build := exec.Command("go", "build", "-o", drover, "github.com/drover-ci/drover/cmd/drover")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build drover: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("bash", "images/build.sh").CombinedOutput(); err != nil {
+		t.Fatalf("build the stand-in images: %v\n%s", err, out)
+	}
+	_, homeErr := os.Stat("/home/docker/jenkins")
+	data := filepath.Join(dir, "data")
+	node := fmt.Sprintf("walkthrough-%d", os.Getpid())
+	logf, err := os.Create(filepath.Join(dir, "drover.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := exec.Command(drover, "up", "--data-dir", data, "--listen", "127.0.0.1:0", "--node-name", node,
+		"--network", "drover-walk", "--subnet", "10.91.0.0/16", "--service-cidr", "10.97.0.0/16",
+		"--cluster-dns", "10.98.0.10", "--node-port-range", "31000-31999", "--log-port", "0",
+		"--pod-eviction-timeout", "5m")
+	up.Stdout, up.Stderr = logf, logf
+	up.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = up.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = up.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = syscall.Kill(-up.Process.Pid, syscall.SIGKILL)
+		}
+		ids, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=drover.io/node="+node).Output()
+		if f := strings.Fields(string(ids)); len(f) > 0 {
+			_ = exec.Command("docker", append([]string{"rm", "-f"}, f...)...).Run()
+		}
+		_ = exec.Command("docker", "network", "rm", "drover-walk").Run()
+		if os.IsNotExist(homeErr) {
+			_ = os.RemoveAll("/home/docker/jenkins")
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("drover up log:\n%s", tail(string(b), 60))
+		}
+	})
+	kubeconfig := filepath.Join(data, "kubeconfig")
+	eventually(t, 60*time.Second, "drover up to write its kubeconfig and register its node", func() bool {
+		if _, err := os.Stat(kubeconfig); err != nil {
+			return false
+		}
+		out, err := exec.Command("kubectl", "--kubeconfig", kubeconfig, "get", "node", node, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}").Output()
+		return err == nil && string(out) == "True"
+	})
+	return walkEnv{drover: drover, kubeconfig: kubeconfig}
+}
+
+func requireE2E(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("DROVER_E2E") == "1" {
+		t.Fatalf("%s (DROVER_E2E=1 requires it)", why)
+	}
+	t.Skip(why)
+}
+
+// runningPods lists the Running pods with the label selector.
+func runningPods(k *kubectl, selector string) []string {
+	args := []string{"get", "pods", "-o", "json"}
+	if selector != "" {
+		args = append(args, "-l", selector)
+	}
+	out, err := k.run(args...)
+	if err != nil {
+		return nil
+	}
+	var list struct {
+		Items []struct {
+			Metadata struct {
+				Name              string  `json:"name"`
+				DeletionTimestamp *string `json:"deletionTimestamp"`
+			} `json:"metadata"`
+			Status struct {
+				Phase string `json:"phase"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	if json.Unmarshal([]byte(out), &list) != nil {
+		return nil
+	}
+	var names []string
+	for _, p := range list.Items {
+		if p.Status.Phase == "Running" && p.Metadata.DeletionTimestamp == nil {
+			names = append(names, p.Metadata.Name)
+		}
+	}
+	return names
+}
+
+func waitRunning(t *testing.T, k *kubectl, selector string, n int) []string {
+	t.Helper()
+	var pods []string
+	eventually(t, 90*time.Second, fmt.Sprintf("%d running pods with %s", n, selector), func() bool {
+		pods = runningPods(k, selector)
+		return len(pods) == n
+	})
+	return pods
+}
+
+var httpc = &http.Client{Timeout: 3 * time.Second}
+
+func httpGet(url string) string {
+	resp, err := httpc.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return string(b)
+}
+
+func httpPost(url string) string {
+	resp, err := httpc.Post(url, "text/plain", nil)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
