@@ -103,7 +103,7 @@ type walkEnv struct {
 
 // walkthroughEnv builds drover and the stand-in images and runs `drover up` on its own network,
 // service range, DNS address and NodePort range, so it does not meet another drover here.
-func walkthroughEnv(t *testing.T) walkEnv {
+func walkthroughEnv(t testing.TB) walkEnv {
 	t.Helper()
 	if _, err := exec.LookPath("kubectl"); err != nil {
 		requireE2E(t, "kubectl not found")
@@ -173,7 +173,7 @@ func walkthroughEnv(t *testing.T) walkEnv {
 	return walkEnv{drover: drover, kubeconfig: kubeconfig}
 }
 
-func requireE2E(t *testing.T, why string) {
+func requireE2E(t testing.TB, why string) {
 	t.Helper()
 	if os.Getenv("DROVER_E2E") == "1" {
 		t.Fatalf("%s (DROVER_E2E=1 requires it)", why)
@@ -214,7 +214,7 @@ func runningPods(k *kubectl, selector string) []string {
 	return names
 }
 
-func waitRunning(t *testing.T, k *kubectl, selector string, n int) []string {
+func waitRunning(t testing.TB, k *kubectl, selector string, n int) []string {
 	t.Helper()
 	var pods []string
 	eventually(t, 90*time.Second, fmt.Sprintf("%d running pods with %s", n, selector), func() bool {
@@ -249,7 +249,7 @@ func httpPost(url string) string {
 	return string(b)
 }
 
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -268,4 +268,40 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// BenchmarkDNSLookupFromPod measures cluster DNS as a pod sees it: a pod on `drover up`
+// resolves a service name through its resolv.conf (Docker's embedded resolver forwarding to
+// drover's cluster DNS), 500 lookups per iteration; p50-ms and p99-ms are reported.
+func BenchmarkDNSLookupFromPod(b *testing.B) {
+	env := walkthroughEnv(b)
+	k := &kubectl{t: b, kubeconfig: env.kubeconfig}
+	k.must("create", "-f", "service-vagrant.yml")
+	k.must("run", "dnsbench", "--image=drover/testserver:1", "--image-pull-policy=Never", "--labels=app=dnsbench")
+	waitRunning(b, k, "app=dnsbench", 1)
+	ip := k.must("get", "pod", "dnsbench", "-o", "jsonpath={.status.podIP}")
+	var p50, p99 float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out := httpGetLong("http://" + ip + ":8080/lookup?name=jenkins&n=500")
+		if _, err := fmt.Sscanf(out[strings.Index(out, "p50="):], "p50=%f p99=%f", &p50, &p99); err != nil {
+			b.Fatalf("lookup from the pod: %q", out)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(p50, "p50-ms")
+	b.ReportMetric(p99, "p99-ms")
+	k.must("delete", "pod", "dnsbench")
+	k.must("delete", "svc", "jenkins")
+}
+
+func httpGetLong(url string) string {
+	c := &http.Client{Timeout: 2 * time.Minute}
+	resp, err := c.Get(url)
+	if err != nil {
+		return err.Error() + " p50="
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b) + " p50="
 }

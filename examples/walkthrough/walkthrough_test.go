@@ -18,7 +18,7 @@ import (
 
 // kubectl runs kubectl against srv and returns its combined output.
 type kubectl struct {
-	t          *testing.T
+	t          testing.TB
 	kubeconfig string
 }
 

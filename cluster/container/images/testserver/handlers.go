@@ -35,6 +35,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("POST /write", write)
 	mux.HandleFunc("POST /exit", exit)
 	mux.HandleFunc("/get", get)
+	mux.HandleFunc("/lookup", lookup)
 	mux.HandleFunc("POST /tcp-off", func(w http.ResponseWriter, r *http.Request) { s.tcpOff() })
 	mux.HandleFunc("POST /tcp-on", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.tcpOn(); err != nil {
