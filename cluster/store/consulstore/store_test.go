@@ -40,6 +40,39 @@ func TestConformance(t *testing.T) {
 		storetest.Options{MayCoalesce: true})
 }
 
+// TestIdenticalRewrite: Consul skips a write of the bytes already stored; the store must still
+// give it a new revision and a watch event.
+func TestIdenticalRewrite(t *testing.T) {
+	s := newStore(t, consultest.Start(t))
+	ctx := t.Context()
+	r1, err := s.Create(ctx, "k", []byte("same"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := s.Watch(ctx, "", r1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := s.Update(ctx, "k", []byte("same"), r1)
+	if err != nil || r2 <= r1 {
+		t.Fatalf("Update with the same bytes = %d, %v; want a revision after %d", r2, err, r1)
+	}
+	r3, err := s.Update(ctx, "k", []byte("same"), 0)
+	if err != nil || r3 <= r2 {
+		t.Fatalf("unconditional Update with the same bytes = %d, %v; want a revision after %d", r3, err, r2)
+	}
+	for _, want := range []int64{r2, r3} {
+		select {
+		case ev := <-ch:
+			if ev.Revision != want || string(ev.Value) != "same" || string(ev.PrevValue) != "same" {
+				t.Errorf("event %+v, want a put of the same bytes at %d", ev, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no event for the rewrite at %d", want)
+		}
+	}
+}
+
 // TestUnavailable: once Consul is gone every operation fails with store.ErrUnavailable, and
 // within the configured request timeout.
 func TestUnavailable(t *testing.T) {

@@ -111,8 +111,13 @@ func (s *Store) mismatch(ctx context.Context, op, key string) error {
 
 // cas sets key if its ModifyIndex is index (0: if absent) and returns the new revision. It
 // goes through /v1/txn because a plain KV put does not report the new ModifyIndex.
+//
+// Consul skips a write whose value and flags equal the stored ones, keeping the old
+// ModifyIndex; the store promises a new revision for every write. So Flags carries the
+// ModifyIndex being replaced, which always differs from the stored entry's own Flags (the
+// index before that).
 func (s *Store) cas(ctx context.Context, key string, value []byte, index uint64) (int64, error) {
-	ops := api.TxnOps{{KV: &api.KVTxnOp{Verb: api.KVCAS, Key: s.prefix + encodeKey(key), Value: value, Index: index}}}
+	ops := api.TxnOps{{KV: &api.KVTxnOp{Verb: api.KVCAS, Key: s.prefix + encodeKey(key), Value: value, Index: index, Flags: index}}}
 	var out api.TxnResponse
 	if err := s.txn(ctx, ops, &out); err != nil {
 		return 0, err
