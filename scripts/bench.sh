@@ -1,17 +1,46 @@
 #!/usr/bin/env bash
-# Runs drover's benchmarks and prints a table of the latency figures (p50/p99 in ms).
-# Needs the Consul binary (built by scripts/consul-build.sh if missing).
-#   BENCHTIME  go test -benchtime (default 300x)
+# Runs drover's benchmarks and prints a table of the latency figures (p50/p99 in ms), then the
+# node agent's figures (pod startup against Docker by hand, RSS, hollow nodes).
+# Needs the Consul binary (built by scripts/consul-build.sh if missing) and a Docker engine
+# (DOCKER_HOST, else drover's private one from scripts/docker-up.sh, stopped again at exit if
+# this script started it).
+#   BENCHTIME            go test -benchtime of the store/apiserver benchmarks (default 300x)
+#   DROVER_HOLLOW_NODES  hollow nodes of BenchmarkHollowNodes (default 500)
+#   DROVER_BENCH_SKIP_NODE=1  skip the node agent benchmarks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DROVER_CONSUL=${DROVER_CONSUL:-$(bash scripts/consul-build.sh)}
 export DROVER_E2E=1
 benchtime=${BENCHTIME:-300x}
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+nodeout=$(mktemp)
+docker_started=""
+cleanup() {
+  rm -f "$out" "$nodeout"
+  if [ -n "$docker_started" ] && [ -z "${DROVER_KEEP_DOCKER:-}" ]; then
+    KEEP_STATE=1 scripts/docker-down.sh >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
 echo "running benchmarks (benchtime $benchtime)..." >&2
 go test -run '^$' -bench . -benchtime "$benchtime" -count 1 \
   ./cluster/apiserver/ ./cluster/store/ ./cluster/store/boltstore/ | tee "$out" >&2
+
+if [ -z "${DROVER_BENCH_SKIP_NODE:-}" ]; then
+  if [ -z "${DOCKER_HOST:-}" ] || ! docker version >/dev/null 2>&1; then
+    state=${DROVER_DOCKER_STATE:-/tmp/drover-docker}
+    docker -H "unix://$state/docker.sock" version >/dev/null 2>&1 || docker_started=1
+    eval "$(scripts/docker-up.sh)"
+  fi
+  export DOCKER_HOST
+  # Each node agent benchmark runs once (-benchtime 1x): it makes its own 20 runs, or starts
+  # processes (drover server, drover node) built with CGO_ENABLED=0.
+  echo "running node agent benchmarks (Docker at $DOCKER_HOST)..." >&2
+  go test -run '^$' -bench 'BenchmarkPodStartupDocker|BenchmarkNodeAgentRSS|BenchmarkHollowNodes' \
+    -benchtime 1x -count 1 -timeout 30m ./cluster/nodeagent/ 2>&1 |
+    { grep -v -e '^[IWE][0-9]\{4\} ' -e ' INFO ' || true; } | tee "$nodeout" >&2 || true
+fi
+
 echo
 printf '%-44s %10s %10s %14s\n' BENCHMARK P50-MS P99-MS OTHER
 awk '/^Benchmark/ {
@@ -22,4 +51,18 @@ awk '/^Benchmark/ {
     else if ($(i) ~ /(ns\/op|µs)$/ && $(i) != "ns/op") other=other $(i-1) " " $(i) " ";
   }
   printf "%-44s %10s %10s %14s\n", name, p50, p99, other
-}' "$out"
+}' "$out" "$nodeout"
+
+if [ -s "$nodeout" ]; then
+  echo
+  echo "node agent (targets: pod p50 <= 1.3 x docker p50, pod p99 < 1000 ms; RSS <= 50 MB; <= 5 MB per hollow node)"
+  awk '/^Benchmark/ {
+    name=$1; sub(/-[0-9]+$/, "", name); line="";
+    for (i=3; i<NF; i+=2) if ($(i+1) != "ns/op") line=line sprintf("%s=%s  ", $(i+1), $(i));
+    printf "  %-28s %s\n", name, line
+  }' "$nodeout"
+  if grep -q -e '^--- FAIL' -e '^FAIL' "$nodeout"; then
+    echo "node agent benchmarks FAILED (see above)" >&2
+    exit 1
+  fi
+fi
