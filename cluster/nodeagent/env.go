@@ -94,7 +94,7 @@ func containerEnv(ctx context.Context, api objects, pod *corev1.Pod, c *corev1.C
 	return dedupe(env), nil
 }
 
-// dedupe keeps the last value of each name, in first-seen order.
+// dedupe keeps the last definition of each name, where it stands (earlier ones are dropped).
 func dedupe(env []envVar) []envVar {
 	last := map[string]int{}
 	for i, e := range env {
