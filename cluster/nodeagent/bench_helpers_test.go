@@ -35,8 +35,9 @@ func buildDrover(b testing.TB) string {
 			droverBin.path = p
 			return
 		}
-		dir, err := os.MkdirTemp("", "drover-bench-")
-		if err != nil {
+		// One fixed place, overwritten by every run, so nothing piles up in /tmp.
+		dir := filepath.Join(os.TempDir(), "drover-nodeagent-bench")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			droverBin.err = err
 			return
 		}
