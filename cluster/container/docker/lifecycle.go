@@ -16,6 +16,7 @@ import (
 
 // Start starts a created or exited container.
 func (r *Runtime) Start(ctx context.Context, id string) error {
+	defer r.cache.drop(id)
 	return wrap(r.cli.ContainerStart(ctx, id, dc.StartOptions{}), "start", id)
 }
 
@@ -23,6 +24,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 // to grace (rounded up to whole seconds, the engine's unit) and then kills it. Stopping an
 // exited container succeeds.
 func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) error {
+	defer r.cache.drop(id)
 	secs := int(math.Ceil(grace.Seconds()))
 	if secs < 0 {
 		secs = 0
@@ -32,6 +34,7 @@ func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) erro
 
 // Remove removes a container, running or not, with its anonymous volumes.
 func (r *Runtime) Remove(ctx context.Context, id string) error {
+	defer r.cache.drop(id)
 	err := r.cli.ContainerRemove(ctx, id, dc.RemoveOptions{Force: true, RemoveVolumes: true})
 	return wrap(err, "remove", id)
 }
@@ -47,8 +50,13 @@ func (r *Runtime) List(ctx context.Context, match map[string]string) ([]containe
 	if err != nil {
 		return nil, fmt.Errorf("docker: list %v: %w", match, err)
 	}
+	r.cache.sweep()
 	out := make([]container.Container, 0, len(list))
 	for _, s := range list {
+		if c, ok := r.cache.get(s.ID, s.State); ok {
+			out = append(out, c)
+			continue
+		}
 		c, err := r.Inspect(ctx, s.ID)
 		if err != nil {
 			if isNotFound(err) {
@@ -56,6 +64,7 @@ func (r *Runtime) List(ctx context.Context, match map[string]string) ([]containe
 			}
 			return nil, err
 		}
+		r.cache.put(s.ID, s.State, c)
 		out = append(out, c)
 	}
 	return out, nil

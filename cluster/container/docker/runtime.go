@@ -17,7 +17,8 @@ import (
 
 // Runtime runs containers on one Docker Engine.
 type Runtime struct {
-	cli *client.Client
+	cli   *client.Client
+	cache inspectCache
 }
 
 var _ container.Runtime = (*Runtime)(nil)

@@ -130,6 +130,11 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams) (
 		for i := 0; i < o.count; i++ {
 			rt := hollow.New(hollow.Options{})
 			c := base
+			// Each hollow node has its own client (and rate limit), as a real node would: one
+			// shared client starves 500 nodes' heartbeats.
+			if c.Client, err = kubernetes.NewForConfig(cfg); err != nil {
+				return nil, fmt.Errorf("API client: %w", err)
+			}
 			c.NodeName, c.Runtime, c.Probes = fmt.Sprintf("%s-%d", o.name, i), rt, rt.Prober()
 			c.Labels = withLabel(o.labels, "drover.io/hollow", "true")
 			a, err := nodeagent.New(c)
