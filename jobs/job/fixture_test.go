@@ -1,0 +1,150 @@
+package job
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
+	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/drover-ci/drover/cluster/controller"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// fixture is the controller over a fake clientset whose informer caches the test fills by hand.
+type fixture struct {
+	t       *testing.T
+	client  *fake.Clientset
+	factory informers.SharedInformerFactory
+	c       *Controller
+	clock   *testingclock.FakeClock
+}
+
+func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
+	t.Helper()
+	f := &fixture{t: t, client: fake.NewSimpleClientset(objs...), clock: testingclock.NewFakeClock(t0)}
+	var seq atomic.Int32
+	f.client.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		pod := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		if pod.Name == "" {
+			pod.Name = fmt.Sprintf("%s%05d", pod.GenerateName, seq.Add(1))
+			pod.UID = types.UID(pod.Name)
+		}
+		return false, nil, nil
+	})
+	f.factory = informers.NewSharedInformerFactory(f.client, 0)
+	c, err := New(controller.Context{Client: f.client, Informers: f.factory, Clock: f.clock,
+		Recorder: func(string) record.EventRecorder { return record.NewFakeRecorder(100) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.c = c.(*Controller)
+	for _, o := range objs {
+		f.cache(o)
+	}
+	return f
+}
+
+func (f *fixture) cache(o runtime.Object) {
+	f.t.Helper()
+	var err error
+	switch o := o.(type) {
+	case *corev1.Pod:
+		err = f.factory.Core().V1().Pods().Informer().GetIndexer().Add(o)
+	case *batchv1.Job:
+		err = f.factory.Batch().V1().Jobs().Informer().GetIndexer().Add(o)
+	}
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// sync runs one sync of default/<name> and returns the actions it issued.
+func (f *fixture) sync(name string) []k8stesting.Action {
+	f.t.Helper()
+	f.client.ClearActions()
+	if err := f.c.sync(f.t.Context(), "default/"+name); err != nil {
+		f.t.Fatalf("sync %s: %v", name, err)
+	}
+	return f.client.Actions()
+}
+
+func created(actions []k8stesting.Action) []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, a := range actions {
+		if a.GetVerb() == "create" && a.GetResource().Resource == "pods" {
+			out = append(out, a.(k8stesting.CreateAction).GetObject().(*corev1.Pod))
+		}
+	}
+	return out
+}
+
+func deleted(actions []k8stesting.Action, resource string) []string {
+	var out []string
+	for _, a := range actions {
+		if a.GetVerb() == "delete" && a.GetResource().Resource == resource {
+			out = append(out, a.(k8stesting.DeleteAction).GetName())
+		}
+	}
+	return out
+}
+
+// statusOf is the status the sync wrote, or nil.
+func statusOf(actions []k8stesting.Action) *batchv1.JobStatus {
+	var st *batchv1.JobStatus
+	for _, a := range actions {
+		if a.GetVerb() == "update" && a.GetSubresource() == "status" {
+			st = &a.(k8stesting.UpdateAction).GetObject().(*batchv1.Job).Status
+		}
+	}
+	return st
+}
+
+func newJob(name string, completions, parallelism int32) *batchv1.Job {
+	backoff := int32(6)
+	uid := types.UID("uid-" + name)
+	labels := map[string]string{batchv1.ControllerUidLabel: string(uid), batchv1.JobNameLabel: name}
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: uid},
+		Spec: batchv1.JobSpec{
+			Completions: &completions, Parallelism: &parallelism, BackoffLimit: &backoff,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{batchv1.ControllerUidLabel: string(uid)}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+					Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+			},
+		},
+	}
+}
+
+// podOf is a pod of job in phase; a finished pod's container ended at finished.
+func podOf(job *batchv1.Job, name string, phase corev1.PodPhase, finished time.Time) *corev1.Pod {
+	p := podForJob(job, -1)
+	p.Name, p.UID, p.GenerateName = name, types.UID(name), ""
+	p.CreationTimestamp = metav1.NewTime(t0.Add(-time.Hour))
+	p.Status.Phase = phase
+	if phase == corev1.PodSucceeded || phase == corev1.PodFailed {
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", State: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{FinishedAt: metav1.NewTime(finished)}}}}
+	}
+	return p
+}
+
+func cond(st *batchv1.JobStatus, t batchv1.JobConditionType) *batchv1.JobCondition {
+	if st == nil {
+		return nil
+	}
+	return condition(st, t)
+}

@@ -1,0 +1,196 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// JobCompletionIndexEnv is the environment variable that carries an Indexed Job pod's index.
+const JobCompletionIndexEnv = "JOB_COMPLETION_INDEX"
+
+// podSet is a job's owned pods by state.
+type podSet struct {
+	active, succeeded, failed []*corev1.Pod
+	terminating               int
+}
+
+func classify(pods []*corev1.Pod) podSet {
+	var s podSet
+	for _, p := range pods {
+		switch {
+		case p.Status.Phase == corev1.PodSucceeded:
+			s.succeeded = append(s.succeeded, p)
+		case p.Status.Phase == corev1.PodFailed:
+			s.failed = append(s.failed, p)
+		case p.DeletionTimestamp != nil:
+			s.terminating++
+		default:
+			s.active = append(s.active, p)
+		}
+	}
+	return s
+}
+
+// ready counts the pods whose Ready condition is true.
+func ready(pods []*corev1.Pod) int32 {
+	var n int32
+	for _, p := range pods {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// podIndex is an Indexed Job pod's completion index, or -1.
+func podIndex(p *corev1.Pod) int {
+	v, ok := p.Annotations[batchv1.JobCompletionIndexAnnotation]
+	if !ok {
+		v, ok = p.Labels[batchv1.JobCompletionIndexAnnotation]
+	}
+	if !ok {
+		return -1
+	}
+	i, err := strconv.Atoi(v)
+	if err != nil || i < 0 {
+		return -1
+	}
+	return i
+}
+
+// finishTime is when a finished pod ended: its last container termination, else its latest
+// condition transition, else its creation.
+func finishTime(p *corev1.Pod) time.Time {
+	var t time.Time
+	for _, cs := range slices.Concat(p.Status.InitContainerStatuses, p.Status.ContainerStatuses) {
+		if term := cs.State.Terminated; term != nil && term.FinishedAt.After(t) {
+			t = term.FinishedAt.Time
+		}
+	}
+	if !t.IsZero() {
+		return t
+	}
+	for _, c := range p.Status.Conditions {
+		if c.LastTransitionTime.After(t) {
+			t = c.LastTransitionTime.Time
+		}
+	}
+	if t.IsZero() {
+		t = p.CreationTimestamp.Time
+	}
+	return t
+}
+
+// podForJob is the pod the job creates: its template with a controller reference to the job
+// and, for index >= 0, the completion index annotation, label, env and hostname.
+func podForJob(job *batchv1.Job, index int) *corev1.Pod {
+	t := job.Spec.Template
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName:    job.Name + "-",
+			Namespace:       job.Namespace,
+			Labels:          maps.Clone(t.Labels),
+			Annotations:     maps.Clone(t.Annotations),
+			Finalizers:      slices.Clone(t.Finalizers),
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, jobKind)},
+		},
+		Spec: *t.Spec.DeepCopy(),
+	}
+	if index < 0 {
+		return pod
+	}
+	idx := strconv.Itoa(index)
+	pod.GenerateName = job.Name + "-" + idx + "-"
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	if pod.Labels == nil {
+		pod.Labels = map[string]string{}
+	}
+	pod.Annotations[batchv1.JobCompletionIndexAnnotation] = idx
+	pod.Labels[batchv1.JobCompletionIndexAnnotation] = idx
+	if pod.Spec.Hostname == "" {
+		pod.Spec.Hostname = job.Name + "-" + idx
+	}
+	env := corev1.EnvVar{Name: JobCompletionIndexEnv, Value: idx}
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			cs[i].Env = append(cs[i].Env, env)
+		}
+	}
+	return pod
+}
+
+// createPods creates one pod per entry of indexes (-1: NonIndexed), all in parallel, having
+// recorded the expectation; creates that fail are no longer expected.
+func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Job, indexes []int) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(indexes))
+	for i, idx := range indexes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pod, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, podForJob(job, idx), metav1.CreateOptions{})
+			if err != nil {
+				c.exp.creationObserved(key)
+				c.recorder.Eventf(job, corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)
+				errs[i] = fmt.Errorf("create pod for job %s: %w", key, err)
+				return
+			}
+			c.recorder.Eventf(job, corev1.EventTypeNormal, "SuccessfulCreate", "Created pod: %s", pod.Name)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// deletePods deletes victims in parallel, having recorded the expectation.
+func (c *Controller) deletePods(ctx context.Context, key string, job *batchv1.Job, victims []*corev1.Pod) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(victims))
+	for i, pod := range victims {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := c.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+				c.exp.deletionObserved(key, podKey(pod))
+			case err != nil:
+				c.exp.deletionObserved(key, podKey(pod))
+				c.recorder.Eventf(job, corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
+				errs[i] = fmt.Errorf("delete pod %s: %w", pod.Name, err)
+			default:
+				c.recorder.Eventf(job, corev1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", pod.Name)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// newestFirst orders pods so that the ones to delete first (highest index, newest) lead.
+func newestFirst(pods []*corev1.Pod) []*corev1.Pod {
+	out := slices.Clone(pods)
+	sort.SliceStable(out, func(i, j int) bool {
+		if a, b := podIndex(out[i]), podIndex(out[j]); a != b {
+			return a > b
+		}
+		return out[j].CreationTimestamp.Before(&out[i].CreationTimestamp)
+	})
+	return out
+}

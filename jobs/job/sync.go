@@ -1,0 +1,311 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
+)
+
+// sync brings one job closer to its spec: it finishes it, suspends or resumes it, or starts and
+// stops pods, then writes its status.
+func (c *Controller) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	cached, err := c.jobs.Jobs(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		c.exp.forget(key)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get job %s: %w", key, err)
+	}
+	if cond := finishedCondition(cached); cond != nil {
+		return c.cleanUpFinished(ctx, key, cached, cond)
+	}
+	// Read expectations before the pods: a pod seen after is already credited.
+	if !c.exp.satisfied(key) {
+		return nil
+	}
+	pods, err := c.ownedPods(cached)
+	if err != nil {
+		return err
+	}
+	job := cached.DeepCopy()
+	now := c.clock.Now()
+	s := classify(pods)
+	st := &job.Status
+	st.Succeeded = max(st.Succeeded, succeededCount(job, s))
+	st.Failed = max(st.Failed, int32(len(s.failed)))
+	manageErr := c.manage(ctx, key, job, s, now)
+	if err := c.writeStatus(ctx, cached, job); err != nil {
+		return err
+	}
+	if left, ok := deadlineRemaining(job, now); ok && finishedCondition(job) == nil {
+		c.enqueueAfter(key, left)
+	}
+	return manageErr
+}
+
+// manage decides the job's fate for this sync and acts on pods; it edits job.Status.
+func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, s podSet, now time.Time) error {
+	st := &job.Status
+	if suspended(job) {
+		if cond := condition(st, batchv1.JobSuspended); cond == nil || cond.Status != corev1.ConditionTrue {
+			setCondition(st, batchv1.JobSuspended, corev1.ConditionTrue, ReasonSuspended, "Job suspended", now)
+			c.recorder.Event(job, corev1.EventTypeNormal, "Suspended", "Job suspended")
+		}
+		return c.stop(ctx, key, job, s)
+	}
+	if cond := condition(st, batchv1.JobSuspended); cond != nil && cond.Status == corev1.ConditionTrue {
+		setCondition(st, batchv1.JobSuspended, corev1.ConditionFalse, ReasonResumed, "Job resumed", now)
+		c.recorder.Event(job, corev1.EventTypeNormal, "Resumed", "Job resumed")
+		st.StartTime = nil
+	}
+	if st.StartTime == nil {
+		t := metav1.NewTime(now)
+		st.StartTime = &t
+	}
+	if reason, msg := failure(job, s, now); reason != "" {
+		setCondition(st, batchv1.JobFailed, corev1.ConditionTrue, reason, msg, now)
+		c.recorder.Event(job, corev1.EventTypeWarning, reason, msg)
+		return c.stop(ctx, key, job, s)
+	}
+	if complete(job, s) {
+		setCondition(st, batchv1.JobComplete, corev1.ConditionTrue, batchv1.JobReasonCompletionsReached, "Reached expected number of succeeded pods", now)
+		t := metav1.NewTime(now)
+		st.CompletionTime = &t
+		c.recorder.Event(job, corev1.EventTypeNormal, "Completed", "Job completed")
+		return c.stop(ctx, key, job, s)
+	}
+	return c.scale(ctx, key, job, s, now)
+}
+
+// failure is the reason the job fails now, if it does: the deadline first, then the backoff limit.
+func failure(job *batchv1.Job, s podSet, now time.Time) (reason, msg string) {
+	if left, ok := deadlineRemaining(job, now); ok && left <= 0 {
+		return batchv1.JobReasonDeadlineExceeded, "Job was active longer than specified deadline"
+	}
+	if job.Status.Failed > backoffLimit(job) || pastBackoffLimitOnFailure(job, s.active) {
+		return batchv1.JobReasonBackoffLimitExceeded, "Job has reached the specified backoff limit"
+	}
+	return "", ""
+}
+
+// complete reports whether the job has succeeded.
+func complete(job *batchv1.Job, s podSet) bool {
+	if job.Spec.Completions == nil {
+		return job.Status.Succeeded > 0 && len(s.active) == 0
+	}
+	return job.Status.Succeeded >= *job.Spec.Completions
+}
+
+// stop deletes the job's active pods and reports none active.
+func (c *Controller) stop(ctx context.Context, key string, job *batchv1.Job, s podSet) error {
+	job.Status.Active = 0
+	job.Status.Ready = ptr(int32(0))
+	job.Status.Terminating = ptr(int32(s.terminating + len(s.active)))
+	if len(s.active) == 0 {
+		return nil
+	}
+	c.exp.expect(key, 0, podKeys(s.active))
+	return c.deletePods(ctx, key, job, s.active)
+}
+
+// scale starts or stops pods so that wantActive run, waiting out the failure back-off first.
+func (c *Controller) scale(ctx context.Context, key string, job *batchv1.Job, s podSet, now time.Time) error {
+	want := int(wantActive(job, job.Status.Succeeded, int32(len(s.active))))
+	active := s.active
+	var victims []*corev1.Pod
+	if indexed(job) {
+		active, victims = dedupeIndexes(job, s)
+	}
+	if extra := len(active) - want; extra > 0 {
+		victims = append(victims, newestFirst(active)[:extra]...)
+	}
+	st := &job.Status
+	st.Active = int32(len(s.active) - len(victims))
+	st.Ready = ptr(ready(s.active))
+	st.Terminating = ptr(int32(s.terminating + len(victims)))
+	if len(victims) > 0 {
+		c.exp.expect(key, 0, podKeys(victims))
+		return c.deletePods(ctx, key, job, victims)
+	}
+	n := want - len(active)
+	if n <= 0 {
+		return nil
+	}
+	if wait := backoffRemaining(s, now); wait > 0 {
+		c.enqueueAfter(key, wait)
+		return nil
+	}
+	indexes := slices.Repeat([]int{-1}, n)
+	if indexed(job) {
+		indexes = pendingIndexes(job, s, n)
+	}
+	if len(indexes) == 0 {
+		return nil
+	}
+	c.exp.expect(key, len(indexes), nil)
+	st.Active += int32(len(indexes))
+	return c.createPods(ctx, key, job, indexes)
+}
+
+// dedupeIndexes keeps one active pod per index still to do; the others are victims.
+func dedupeIndexes(job *batchv1.Job, s podSet) (keep, victims []*corev1.Pod) {
+	done := succeededIndexes(s)
+	seen := map[int]bool{}
+	for _, p := range s.active {
+		i := podIndex(p)
+		if i < 0 || i >= int(*job.Spec.Completions) || done[i] || seen[i] {
+			victims = append(victims, p)
+			continue
+		}
+		seen[i] = true
+		keep = append(keep, p)
+	}
+	return keep, victims
+}
+
+// pendingIndexes are the lowest n indexes neither succeeded nor running.
+func pendingIndexes(job *batchv1.Job, s podSet, n int) []int {
+	busy := succeededIndexes(s)
+	for _, p := range s.active {
+		busy[podIndex(p)] = true
+	}
+	var out []int
+	for i := 0; i < int(*job.Spec.Completions) && len(out) < n; i++ {
+		if !busy[i] {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func succeededIndexes(s podSet) map[int]bool {
+	done := map[int]bool{}
+	for _, p := range s.succeeded {
+		if i := podIndex(p); i >= 0 {
+			done[i] = true
+		}
+	}
+	return done
+}
+
+// succeededCount counts succeeded pods, or distinct succeeded indexes of an Indexed job.
+func succeededCount(job *batchv1.Job, s podSet) int32 {
+	if !indexed(job) {
+		return int32(len(s.succeeded))
+	}
+	done := succeededIndexes(s)
+	idx := make([]int, 0, len(done))
+	for i := range done {
+		if i < int(*job.Spec.Completions) {
+			idx = append(idx, i)
+		}
+	}
+	slices.Sort(idx)
+	job.Status.CompletedIndexes = formatIndexes(idx)
+	return int32(len(idx))
+}
+
+// formatIndexes writes sorted indexes as Kubernetes' completedIndexes ("1,3-5").
+func formatIndexes(idx []int) string {
+	var b strings.Builder
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && idx[j+1] == idx[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(idx[i]))
+		if j > i {
+			b.WriteString("-" + strconv.Itoa(idx[j]))
+		}
+		i = j + 1
+	}
+	return b.String()
+}
+
+// ownedPods lists the pods the job's selector matches and the job controls.
+func (c *Controller) ownedPods(job *batchv1.Job) ([]*corev1.Pod, error) {
+	if job.Spec.Selector == nil {
+		return nil, nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(job.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("job %s/%s selector: %w", job.Namespace, job.Name, err)
+	}
+	if sel.Empty() {
+		sel = labels.Nothing()
+	}
+	all, err := c.pods.Pods(job.Namespace).List(sel)
+	if err != nil {
+		return nil, fmt.Errorf("list pods of job %s/%s: %w", job.Namespace, job.Name, err)
+	}
+	var out []*corev1.Pod
+	for _, p := range all {
+		if ref := metav1.GetControllerOf(p); ref != nil && ref.UID == job.UID {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// writeStatus updates the job's status when it changed.
+func (c *Controller) writeStatus(ctx context.Context, old, job *batchv1.Job) error {
+	if apiequality.Semantic.DeepEqual(old.Status, job.Status) {
+		return nil
+	}
+	if _, err := c.client.BatchV1().Jobs(job.Namespace).UpdateStatus(ctx, job, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("update status of job %s/%s: %w", job.Namespace, job.Name, err)
+	}
+	return nil
+}
+
+// cleanUpFinished deletes a finished job once ttlSecondsAfterFinished have passed.
+func (c *Controller) cleanUpFinished(ctx context.Context, key string, job *batchv1.Job, cond *batchv1.JobCondition) error {
+	if job.Spec.TTLSecondsAfterFinished == nil || job.DeletionTimestamp != nil {
+		return nil
+	}
+	finished := cond.LastTransitionTime.Time
+	if job.Status.CompletionTime != nil {
+		finished = job.Status.CompletionTime.Time
+	}
+	left := finished.Add(time.Duration(*job.Spec.TTLSecondsAfterFinished) * time.Second).Sub(c.clock.Now())
+	if left > 0 {
+		c.enqueueAfter(key, left)
+		return nil
+	}
+	bg := metav1.DeletePropagationBackground
+	err := c.client.BatchV1().Jobs(job.Namespace).Delete(ctx, job.Name, metav1.DeleteOptions{
+		PropagationPolicy: &bg, Preconditions: &metav1.Preconditions{UID: &job.UID}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete finished job %s: %w", key, err)
+	}
+	return nil
+}
+
+func podKeys(pods []*corev1.Pod) []string {
+	out := make([]string, len(pods))
+	for i, p := range pods {
+		out[i] = podKey(p)
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
