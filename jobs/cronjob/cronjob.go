@@ -1,0 +1,150 @@
+// Package cronjob is the batch/v1 CronJob controller, after Kubernetes' pkg/controller/cronjob
+// (v2): it parses each schedule with github.com/robfig/cron/v3, creates at most one Job for the
+// most recent missed schedule time, honours concurrencyPolicy, startingDeadlineSeconds, suspend
+// and the history limits, and requeues the CronJob at its next schedule time. It never runs
+// cron's own goroutines; time comes from the controller Context's clock.
+package cronjob
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	batchlisters "k8s.io/client-go/listers/batch/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+
+	"github.com/drover-ci/drover/cluster/controller"
+)
+
+// Component is the source of the events the controller records.
+const Component = "cronjob-controller"
+
+var cronJobKind = batchv1.SchemeGroupVersion.WithKind("CronJob")
+
+// Controller is the CronJob controller.
+type Controller struct {
+	client   kubernetes.Interface
+	cronJobs batchlisters.CronJobLister
+	jobs     batchlisters.JobLister
+	synced   []cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string]
+	recorder record.EventRecorder
+	clock    clock.WithTicker
+	workers  int
+}
+
+// New builds the CronJob controller from the manager's context.
+func New(cc controller.Context) (controller.Controller, error) {
+	cjInf := cc.Informers.Batch().V1().CronJobs()
+	jobInf := cc.Informers.Batch().V1().Jobs()
+	clk := clock.WithTicker(clock.RealClock{})
+	if cc.Clock != nil {
+		clk = cc.Clock
+	}
+	c := &Controller{
+		client:   cc.Client,
+		cronJobs: cjInf.Lister(),
+		jobs:     jobInf.Lister(),
+		synced:   []cache.InformerSynced{cjInf.Informer().HasSynced, jobInf.Informer().HasSynced},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cronjob", Clock: clk}),
+		clock:   clk,
+		workers: cc.Options.WithDefaults().Workers,
+	}
+	c.recorder = &record.FakeRecorder{}
+	if cc.Recorder != nil {
+		c.recorder = cc.Recorder(Component)
+	}
+	if _, err := cjInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: c.updateCronJob,
+		DeleteFunc: c.enqueue,
+	}); err != nil {
+		return nil, fmt.Errorf("cronjob: cronjob handler: %w", err)
+	}
+	if _, err := jobInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.jobChanged,
+		UpdateFunc: func(_, n interface{}) { c.jobChanged(n) },
+		DeleteFunc: c.jobChanged,
+	}); err != nil {
+		return nil, fmt.Errorf("cronjob: job handler: %w", err)
+	}
+	return c, nil
+}
+
+// Name is "cronjob".
+func (c *Controller) Name() string { return "cronjob" }
+
+// Run works until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.queue.ShutDown()
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return ctx.Err()
+	}
+	for i := 0; i < c.workers; i++ {
+		go c.work(ctx)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func (c *Controller) work(ctx context.Context) {
+	for c.processNext(ctx) {
+	}
+}
+
+// processNext syncs one queued CronJob; it returns false when the queue is shut down.
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	after, err := c.sync(ctx, key)
+	if err != nil {
+		slog.Warn("cronjob: sync failed", "cronjob", key, "err", err)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	if after > 0 {
+		c.queue.AddAfter(key, after)
+	}
+	return true
+}
+
+func (c *Controller) enqueue(obj interface{}) {
+	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+		c.queue.Add(key)
+	}
+}
+
+// updateCronJob syncs at once when the schedule, time zone or suspension changed, so that
+// the new next schedule time replaces the old requeue; any other change is synced too.
+func (c *Controller) updateCronJob(_, n interface{}) { c.enqueue(n) }
+
+// jobChanged enqueues the CronJob that controls a Job.
+func (c *Controller) jobChanged(obj interface{}) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	job, ok := obj.(*batchv1.Job)
+	if !ok {
+		return
+	}
+	ref := metav1.GetControllerOf(job)
+	if ref == nil || ref.Kind != cronJobKind.Kind || ref.APIVersion != cronJobKind.GroupVersion().String() {
+		return
+	}
+	c.queue.Add(job.Namespace + "/" + ref.Name)
+}
+
+// now is the controller's clock.
+func (c *Controller) now() time.Time { return c.clock.Now() }

@@ -1,0 +1,201 @@
+package cronjob
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
+	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/drover-ci/drover/cluster/controller"
+)
+
+// t0 is when the test CronJobs were created.
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func TestMain(m *testing.M) {
+	time.Local = time.UTC // schedules without a time zone run in the controller's zone
+	os.Exit(m.Run())
+}
+
+// fixture is a controller over a fake clientset whose informer caches the test fills by hand.
+type fixture struct {
+	t        *testing.T
+	client   *fake.Clientset
+	factory  informers.SharedInformerFactory
+	c        *Controller
+	clock    *testingclock.FakeClock
+	recorder *record.FakeRecorder
+}
+
+func newFixture(t *testing.T, now time.Time, objs ...runtime.Object) *fixture {
+	t.Helper()
+	f := &fixture{t: t, client: fake.NewSimpleClientset(objs...), clock: testingclock.NewFakeClock(now),
+		recorder: record.NewFakeRecorder(1000)}
+	f.client.PrependReactor("create", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		j := a.(k8stesting.CreateAction).GetObject().(*batchv1.Job)
+		j.UID = types.UID("uid-" + j.Name)
+		return false, nil, nil
+	})
+	f.factory = informers.NewSharedInformerFactory(f.client, 0)
+	c, err := New(controller.Context{Client: f.client, Informers: f.factory, Clock: f.clock,
+		Recorder: func(string) record.EventRecorder { return f.recorder }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.c = c.(*Controller)
+	for _, o := range objs {
+		f.cache(o)
+	}
+	return f
+}
+
+// cache puts an object into the informer caches, as a watch event would.
+func (f *fixture) cache(o runtime.Object) {
+	f.t.Helper()
+	var err error
+	switch o := o.(type) {
+	case *batchv1.Job:
+		err = f.factory.Batch().V1().Jobs().Informer().GetIndexer().Add(o)
+	case *batchv1.CronJob:
+		err = f.factory.Batch().V1().CronJobs().Informer().GetIndexer().Add(o)
+	}
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// sync runs one sync of cronjob default/name and returns its requeue delay and the writes it made.
+func (f *fixture) sync(name string) (time.Duration, []k8stesting.Action) {
+	f.t.Helper()
+	f.client.ClearActions()
+	after, err := f.c.sync(context.Background(), "default/"+name)
+	if err != nil {
+		f.t.Fatalf("sync: %v", err)
+	}
+	var writes []k8stesting.Action
+	for _, a := range f.client.Actions() {
+		if a.GetVerb() != "get" && a.GetVerb() != "list" && a.GetVerb() != "watch" {
+			writes = append(writes, a)
+		}
+	}
+	return after, writes
+}
+
+// events drains the recorded events.
+func (f *fixture) events() []string {
+	var out []string
+	for {
+		select {
+		case e := <-f.recorder.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+// created lists the Jobs created by actions.
+func created(actions []k8stesting.Action) []*batchv1.Job {
+	var out []*batchv1.Job
+	for _, a := range actions {
+		if a.GetVerb() == "create" && a.GetResource().Resource == "jobs" {
+			out = append(out, a.(k8stesting.CreateAction).GetObject().(*batchv1.Job))
+		}
+	}
+	return out
+}
+
+// createdNames lists the names of the Jobs created by actions.
+func createdNames(actions []k8stesting.Action) []string {
+	var out []string
+	for _, j := range created(actions) {
+		out = append(out, j.Name)
+	}
+	return out
+}
+
+// deleted lists the Jobs deleted by actions, checking each delete propagates in the background.
+func deleted(t *testing.T, actions []k8stesting.Action) []string {
+	t.Helper()
+	var out []string
+	for _, a := range actions {
+		if a.GetVerb() == "delete" && a.GetResource().Resource == "jobs" {
+			d := a.(k8stesting.DeleteAction)
+			if p := d.GetDeleteOptions().PropagationPolicy; p == nil || *p != metav1.DeletePropagationBackground {
+				t.Errorf("delete of %s: propagation %v, want Background", d.GetName(), p)
+			}
+			out = append(out, d.GetName())
+		}
+	}
+	return out
+}
+
+// status is the last status the actions wrote, or nil.
+func status(actions []k8stesting.Action) *batchv1.CronJobStatus {
+	var out *batchv1.CronJobStatus
+	for _, a := range actions {
+		if a.GetVerb() == "update" && a.GetSubresource() == "status" {
+			out = &a.(k8stesting.UpdateAction).GetObject().(*batchv1.CronJob).Status
+		}
+	}
+	return out
+}
+
+func testCronJob(name, schedule string, mutate func(*batchv1.CronJob)) *batchv1.CronJob {
+	three, one := int32(3), int32(1)
+	cj := &batchv1.CronJob{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("cj-" + name),
+			CreationTimestamp: metav1.NewTime(t0)},
+		Spec: batchv1.CronJobSpec{
+			Schedule:                   schedule,
+			ConcurrencyPolicy:          batchv1.AllowConcurrent,
+			SuccessfulJobsHistoryLimit: &three,
+			FailedJobsHistoryLimit:     &one,
+			JobTemplate: batchv1.JobTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "backup"}},
+				Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+					RestartPolicy: corev1.RestartPolicyNever,
+					Containers:    []corev1.Container{{Name: "c", Image: "busybox"}},
+				}}},
+			},
+		},
+	}
+	if mutate != nil {
+		mutate(cj)
+	}
+	return cj
+}
+
+// ownedJob is a Job of cj for schedule time at; cond, when set, is its finishing condition.
+func ownedJob(cj *batchv1.CronJob, at time.Time, cond batchv1.JobConditionType) *batchv1.Job {
+	j := jobFor(cj, at)
+	j.UID = types.UID("uid-" + j.Name)
+	j.CreationTimestamp = metav1.NewTime(at)
+	start := metav1.NewTime(at)
+	j.Status.StartTime = &start
+	if cond != "" {
+		done := metav1.NewTime(at.Add(30 * time.Second))
+		j.Status.Conditions = []batchv1.JobCondition{{Type: cond, Status: corev1.ConditionTrue}}
+		if cond == batchv1.JobComplete {
+			j.Status.CompletionTime = &done
+		}
+	}
+	return j
+}
+
+func lastScheduled(at time.Time) func(*batchv1.CronJob) {
+	return func(cj *batchv1.CronJob) { t := metav1.NewTime(at); cj.Status.LastScheduleTime = &t }
+}
+
+func minute(t time.Time) string { return JobName("cj", t) }
