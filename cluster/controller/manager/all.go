@@ -10,12 +10,14 @@ import (
 	"github.com/drover-ci/drover/cluster/controller/replication"
 	"github.com/drover-ci/drover/cluster/controller/serviceip"
 	"github.com/drover-ci/drover/cluster/scheduler"
+	"github.com/drover-ci/drover/jobs/cronjob"
 	"github.com/drover-ci/drover/jobs/job"
 )
 
 // All returns every controller drover has, by name. Each controller package adds itself here.
 func All() map[string]controller.Constructor {
 	return map[string]controller.Constructor{
+		"cronjob":       cronjob.New,
 		"endpoints":     endpoints.New,
 		"job":           job.New,
 		"nodelifecycle": nodelifecycle.New,
