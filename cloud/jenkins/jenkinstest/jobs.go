@@ -1,0 +1,136 @@
+package jenkinstest
+
+import (
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+type job struct {
+	name       string
+	assigned   string // <assignedNode>; empty = any node
+	concurrent bool
+	pipeline   bool // queue items carry no labelExpression
+	next       int
+	builds     map[int]*build
+}
+
+type build struct {
+	job      string
+	number   int
+	node     string
+	building bool
+	result   string
+}
+
+func (b *build) finish(result string) {
+	b.building, b.result = false, result
+}
+
+// Build is a build the fake started on an agent.
+type Build struct {
+	Job     string
+	Number  int
+	Node    string
+	QueueID int64
+	URL     string
+}
+
+type jobConfig struct {
+	AssignedNode    string `xml:"assignedNode"`
+	ConcurrentBuild bool   `xml:"concurrentBuild"`
+	CanRoam         bool   `xml:"canRoam"`
+}
+
+func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("name")
+	var cfg jobConfig
+	if err := xml.NewDecoder(r.Body).Decode(&cfg); err != nil || name == "" {
+		http.Error(w, fmt.Sprintf("Failed to parse the job config %q: %v", name, err), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.jobs[name]; ok {
+		http.Error(w, "A job already exists with the name ‘"+name+"’", http.StatusBadRequest)
+		return
+	}
+	s.jobs[name] = &job{name: name, assigned: strings.TrimSpace(cfg.AssignedNode),
+		concurrent: cfg.ConcurrentBuild, next: 1, builds: map[int]*build{}}
+}
+
+func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("job")
+	s.mu.Lock()
+	_, ok := s.jobs[name]
+	delete(s.jobs, name)
+	s.mu.Unlock()
+	if !ok {
+		notFound(w)
+		return
+	}
+	s.redirect(w, "/")
+}
+
+func (s *Server) buildInfo(w http.ResponseWriter, r *http.Request) {
+	num, _ := strconv.Atoi(r.PathValue("num"))
+	s.mu.Lock()
+	var v map[string]any
+	if j, ok := s.jobs[r.PathValue("job")]; ok {
+		if b, ok := j.builds[num]; ok {
+			var result any
+			if !b.building {
+				result = b.result
+			}
+			v = map[string]any{"_class": "hudson.model.FreeStyleBuild", "number": b.number,
+				"building": b.building, "result": result, "builtOn": b.node, "url": s.buildURL(b)}
+		}
+	}
+	s.mu.Unlock()
+	if v == nil {
+		notFound(w)
+		return
+	}
+	writeJSON(w, r, v)
+}
+
+func (s *Server) jobList() []any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []any{}
+	for name := range s.jobs {
+		out = append(out, map[string]any{"_class": "hudson.model.FreeStyleProject", "name": name,
+			"url": s.URL() + "/job/" + name + "/"})
+	}
+	return out
+}
+
+func (s *Server) buildURL(b *build) string {
+	return fmt.Sprintf("%s/job/%s/%d/", s.URL(), b.job, b.number)
+}
+
+// FinishBuild ends a running build with result (SUCCESS, FAILURE, …) and
+// frees its executor.
+func (s *Server) FinishBuild(jobName string, number int, result string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[jobName]
+	if !ok || j.builds[number] == nil || !j.builds[number].building {
+		return fmt.Errorf("jenkinstest: no running build %s #%d", jobName, number)
+	}
+	b := j.builds[number]
+	b.finish(result)
+	if n, ok := s.nodes[b.node]; ok {
+		for i, r := range n.running {
+			if r == b {
+				n.running[i] = nil
+			}
+		}
+	}
+	if s.AutoStart {
+		s.startAllLocked()
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package jenkinstest
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+type item struct {
+	id    int64
+	job   *job
+	label string
+	since time.Time
+}
+
+// build answers POST /job/J/build: 201 with the queue item's Location. A job
+// without concurrentBuild that is already queued keeps its one item.
+func (s *Server) build(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	j, ok := s.jobs[r.PathValue("job")]
+	var id int64
+	if ok {
+		id = s.enqueueLocked(j, j.assigned)
+	}
+	s.mu.Unlock()
+	if !ok {
+		notFound(w)
+		return
+	}
+	w.Header().Set("Location", fmt.Sprintf("%s/queue/item/%d/", s.URL(), id))
+	w.WriteHeader(http.StatusCreated)
+}
+
+// EnqueuePipeline queues a pipeline-style item for job waiting in node(label):
+// its task has no labelExpression, so only the why text names the label.
+func (s *Server) EnqueuePipeline(jobName, label string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[jobName]
+	if !ok {
+		j = &job{name: jobName, pipeline: true, concurrent: true, next: 1, builds: map[int]*build{}}
+		s.jobs[jobName] = j
+	}
+	return s.enqueueLocked(j, label)
+}
+
+func (s *Server) enqueueLocked(j *job, label string) int64 {
+	if !j.concurrent {
+		for _, it := range s.queue {
+			if it.job == j {
+				return it.id
+			}
+		}
+	}
+	it := &item{id: s.nextID, job: j, label: label, since: s.now()}
+	s.nextID++
+	s.queue = append(s.queue, it)
+	return it.id
+}
+
+func (s *Server) queueJSON(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.AutoStart {
+		s.startAllLocked()
+	}
+	items := []any{}
+	for _, it := range s.queue {
+		task := map[string]any{"_class": "hudson.model.FreeStyleProject", "name": it.job.name,
+			"url": s.URL() + "/job/" + it.job.name + "/"}
+		if it.job.pipeline {
+			task["_class"] = "org.jenkinsci.plugins.workflow.support.steps.ExecutorStepExecution$PlaceholderTask"
+		} else if it.label != "" {
+			task["labelExpression"] = it.label
+		} else {
+			task["labelExpression"] = nil
+		}
+		items = append(items, map[string]any{"_class": "hudson.model.Queue$BuildableItem",
+			"id": it.id, "why": s.whyLocked(it), "inQueueSince": it.since.UnixMilli(),
+			"buildable": true, "stuck": false, "blocked": false, "task": task})
+	}
+	s.mu.Unlock()
+	writeJSON(w, r, map[string]any{"_class": "hudson.model.Queue", "discoverableItems": []any{}, "items": items})
+}
+
+// whyLocked is the why text Jenkins 2.376 gives a waiting item (DESIGN §7).
+func (s *Server) whyLocked(it *item) string {
+	const waiting = "Waiting for next available executor"
+	if len(s.nodes) == 0 || it.label == "" {
+		return waiting
+	}
+	var matching []*node
+	e, err := parseExpr(it.label)
+	for _, name := range s.order {
+		if n := s.nodes[name]; err == nil && e(n.labelSet()) {
+			matching = append(matching, n)
+		}
+	}
+	online := 0
+	for _, n := range matching {
+		if !n.offline() {
+			online++
+		}
+	}
+	switch {
+	case len(matching) == 0:
+		return "There are no nodes with the label ‘" + it.label + "’"
+	case online == 0 && len(matching) == 1:
+		return "‘" + matching[0].Name + "’ is offline"
+	case online == 0:
+		return "All nodes of label ‘" + it.label + "’ are offline"
+	}
+	return waiting + " on ‘" + it.label + "’"
+}
+
+func (s *Server) cancelItem(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.URL.Query().Get("id"), 10, 64)
+	s.mu.Lock()
+	found := s.removeItemLocked(id) != nil
+	s.mu.Unlock()
+	if !found {
+		notFound(w)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) removeItemLocked(id int64) *item {
+	for i, it := range s.queue {
+		if it.id == id {
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			return it
+		}
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+package jenkinstest
+
+import "fmt"
+
+// StartBuild assigns queue item id to a free executor of a connected agent
+// whose labels match the item's label expression, as Jenkins' scheduler does.
+func (s *Server) StartBuild(id int64) (Build, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, it := range s.queue {
+		if it.id == id {
+			if b, ok := s.startLocked(it); ok {
+				return b, nil
+			}
+			return Build{}, fmt.Errorf("jenkinstest: item %d cannot start: %s", id, s.whyLocked(it))
+		}
+	}
+	return Build{}, fmt.Errorf("jenkinstest: no queue item %d", id)
+}
+
+// StartBuilds starts every queued item that can start, oldest first.
+func (s *Server) StartBuilds() []Build {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.startAllLocked()
+}
+
+func (s *Server) startAllLocked() []Build {
+	var started []Build
+	for _, it := range append([]*item(nil), s.queue...) {
+		if b, ok := s.startLocked(it); ok {
+			started = append(started, b)
+		}
+	}
+	return started
+}
+
+func (s *Server) startLocked(it *item) (Build, bool) {
+	e, err := parseExpr(it.label)
+	if err != nil {
+		return Build{}, false
+	}
+	for _, name := range s.order {
+		n := s.nodes[name]
+		if n.offline() || !e(n.labelSet()) {
+			continue
+		}
+		for i, slot := range n.running {
+			if slot == nil {
+				return s.runLocked(it, n, i), true
+			}
+		}
+	}
+	return Build{}, false
+}
+
+func (s *Server) runLocked(it *item, n *node, slot int) Build {
+	s.removeItemLocked(it.id)
+	j := it.job
+	b := &build{job: j.name, number: j.next, node: n.Name, building: true}
+	j.next++
+	j.builds[b.number] = b
+	n.running[slot] = b
+	return Build{Job: j.name, Number: b.number, Node: n.Name, QueueID: it.id, URL: s.buildURL(b)}
+}
