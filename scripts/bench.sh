@@ -41,6 +41,19 @@ if [ -z "${DROVER_BENCH_SKIP_NODE:-}" ]; then
     { grep -v -e '^[IWE][0-9]\{4\} ' -e ' INFO ' || true; } | tee "$nodeout" >&2 || true
 fi
 
+# Controllers and service discovery (issue "Controllers"): scheduler throughput with 1,000
+# nodes, DNS lookups (in process, and from a pod through `drover up`), proxy vs direct.
+ctlout=$(mktemp)
+echo "running controller and networking benchmarks..." >&2
+{
+  go test -run '^$' -bench 'Scheduler1000Nodes' -benchtime 1x -count 1 ./cluster/scheduler/
+  go test -run '^$' -bench 'Lookup' -benchtime 5000x -count 1 ./cluster/dns/
+  go test -run '^$' -bench 'Throughput' -benchtime 20x -count 1 ./cluster/proxy/
+  if [ -z "${DROVER_BENCH_SKIP_NODE:-}" ]; then
+    go test -run '^$' -bench 'DNSLookupFromPod' -benchtime 1x -count 1 ./examples/walkthrough/
+  fi
+} 2>&1 | { grep -v -e '^[IWE][0-9]\{4\} ' -e ' INFO ' || true; } | tee "$ctlout" >&2 || true
+
 echo
 printf '%-44s %10s %10s %14s\n' BENCHMARK P50-MS P99-MS OTHER
 awk '/^Benchmark/ {
@@ -52,6 +65,14 @@ awk '/^Benchmark/ {
   }
   printf "%-44s %10s %10s %14s\n", name, p50, p99, other
 }' "$out" "$nodeout"
+echo
+echo "controllers and networking (targets: scheduler >= 1000 pods/s; DNS p99 <= 10 ms)"
+awk '/^Benchmark/ {
+  name=$1; sub(/-[0-9]+$/, "", name); line="";
+  for (i=3; i<NF; i+=2) if ($(i+1) != "ns/op") line=line sprintf("%s=%s  ", $(i+1), $(i));
+  printf "  %-28s %s\n", name, line
+}' "$ctlout"
+rm -f "$ctlout"
 
 if [ -s "$nodeout" ]; then
   echo
