@@ -1,0 +1,148 @@
+package jenkinstest
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// call sends a token-authenticated request without following redirects.
+func call(t *testing.T, s *Server, method, path, ctype, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL()+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("u", "tok")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func newFake(t *testing.T) *Server {
+	s := New()
+	t.Cleanup(s.Close)
+	s.AddUser("u", "pw", "tok")
+	return s
+}
+
+func createNode(t *testing.T, s *Server, name, labels string, ws bool) {
+	t.Helper()
+	js, _ := json.Marshal(map[string]any{"name": name, "numExecutors": "1", "remoteFS": "/home/jenkins/agent",
+		"labelString": labels, "mode": "EXCLUSIVE", "type": "hudson.slaves.DumbSlave",
+		"launcher": map[string]any{"stapler-class": "hudson.slaves.JNLPLauncher", "webSocket": ws}})
+	form := url.Values{"name": {name}, "type": {"hudson.slaves.DumbSlave"}, "json": {string(js)}}.Encode()
+	resp, _ := call(t, s, "POST", "/computer/doCreateItem", "application/x-www-form-urlencoded", form)
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != s.URL()+"/computer/" {
+		t.Fatalf("doCreateItem: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestJNLPBothPaths(t *testing.T) {
+	s := newFake(t)
+	createNode(t, s, "n1", "docker", true)
+	for _, p := range []string{"/computer/n1/jenkins-agent.jnlp", "/computer/n1/slave-agent.jnlp"} {
+		resp, body := call(t, s, "GET", p, "", "")
+		want := "<argument>" + s.Secret("n1") + "</argument><argument>n1</argument>"
+		if resp.StatusCode != 200 || !strings.Contains(body, want) || !strings.Contains(body, "<argument>-webSocket</argument>") {
+			t.Errorf("%s: %d %s", p, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestDeleteThen404(t *testing.T) {
+	s := newFake(t)
+	createNode(t, s, "n1", "", false)
+	if resp, _ := call(t, s, "POST", "/computer/n1/doDelete", "", ""); resp.StatusCode != http.StatusFound {
+		t.Errorf("doDelete: %d", resp.StatusCode)
+	}
+	if resp, _ := call(t, s, "GET", "/computer/n1/api/json", "", ""); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET after delete: %d", resp.StatusCode)
+	}
+}
+
+func TestTreeFilter(t *testing.T) {
+	s := newFake(t)
+	createNode(t, s, "n1", "docker", false)
+	_, body := call(t, s, "GET", "/computer/n1/api/json?tree=offline,assignedLabels[name]", "", "")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"_class": "hudson.slaves.SlaveComputer", "offline": true,
+		"assignedLabels": []any{map[string]any{"name": "docker"}, map[string]any{"name": "n1"}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("tree (-want +got):\n%s", diff)
+	}
+}
+
+func TestBuildLifecycle(t *testing.T) {
+	s := newFake(t)
+	cfg := "<project><assignedNode>docker &amp;&amp; !windows</assignedNode></project>"
+	if resp, _ := call(t, s, "POST", "/createItem?name=j", "application/xml", cfg); resp.StatusCode != 200 {
+		t.Fatalf("createItem: %d", resp.StatusCode)
+	}
+	r1, _ := call(t, s, "POST", "/job/j/build?delay=0sec", "", "")
+	r2, _ := call(t, s, "POST", "/job/j/build?delay=0sec", "", "")
+	loc := r1.Header.Get("Location")
+	if r1.StatusCode != 201 || loc != s.URL()+"/queue/item/1/" || r2.Header.Get("Location") != loc {
+		t.Errorf("build: %d %q, again %q (a non-concurrent job keeps one item)", r1.StatusCode, loc, r2.Header.Get("Location"))
+	}
+	createNode(t, s, "w", "docker windows", false)
+	createNode(t, s, "l", "docker linux", false)
+	if err := s.ConnectAgent("w"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StartBuild(1); err == nil || !strings.Contains(err.Error(), "‘l’ is offline") {
+		t.Errorf("StartBuild with only a non-matching agent online: %v", err)
+	}
+	_ = s.ConnectAgent("l")
+	b, err := s.StartBuild(1)
+	if err != nil || b.Node != "l" || b.Number != 1 {
+		t.Fatalf("StartBuild = %+v, %v", b, err)
+	}
+	_, body := call(t, s, "GET", "/label/docker/api/json?tree=busyExecutors,idleExecutors,totalExecutors", "", "")
+	if !strings.Contains(body, `"busyExecutors":1`) || !strings.Contains(body, `"idleExecutors":1`) || !strings.Contains(body, `"totalExecutors":2`) {
+		t.Errorf("label: %s", body)
+	}
+	if err := s.FinishBuild("j", 1, "SUCCESS"); err != nil {
+		t.Fatal(err)
+	}
+	_, body = call(t, s, "GET", "/job/j/1/api/json?tree=building,result,builtOn", "", "")
+	if !strings.Contains(body, `"result":"SUCCESS"`) || !strings.Contains(body, `"builtOn":"l"`) || !strings.Contains(body, `"building":false`) {
+		t.Errorf("build info: %s", body)
+	}
+}
+
+func TestDisconnectFailsBuildAndAutoStart(t *testing.T) {
+	s := newFake(t)
+	s.AutoStart = true
+	createNode(t, s, "a", "x", false)
+	s.EnqueuePipeline("p", "x")
+	_ = s.ConnectAgent("a")
+	if n, _ := s.Node("a"); n.Connected != true {
+		t.Fatal("not connected")
+	}
+	_, body := call(t, s, "GET", "/queue/api/json", "", "")
+	if strings.Contains(body, `"id"`) {
+		t.Errorf("AutoStart left the item queued: %s", body)
+	}
+	_ = s.DisconnectAgent("a")
+	_, body = call(t, s, "GET", "/job/p/1/api/json", "", "")
+	if !strings.Contains(body, `"result":"FAILURE"`) {
+		t.Errorf("build after disconnect: %s", body)
+	}
+}
