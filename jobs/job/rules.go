@@ -99,7 +99,8 @@ func deadlineRemaining(job *batchv1.Job, now time.Time) (time.Duration, bool) {
 func suspended(job *batchv1.Job) bool { return job.Spec.Suspend != nil && *job.Spec.Suspend }
 
 func indexed(job *batchv1.Job) bool {
-	return job.Spec.CompletionMode != nil && *job.Spec.CompletionMode == batchv1.IndexedCompletion
+	return job.Spec.CompletionMode != nil && *job.Spec.CompletionMode == batchv1.IndexedCompletion &&
+		job.Spec.Completions != nil
 }
 
 func parallelism(job *batchv1.Job) int32 {
