@@ -1,6 +1,7 @@
 package jenkins_test
 
 import (
+	"context"
 	"errors"
 	"regexp"
 	"testing"
@@ -102,5 +103,17 @@ func TestQueueBusyAgentAndAssignment(t *testing.T) {
 	var he *jenkins.HTTPError
 	if err := c.CancelQueueItem(ctx(t), it.ID); !errors.As(err, &he) || he.Status != 404 {
 		t.Errorf("cancel again: err = %v", err)
+	}
+}
+
+func TestCancelledContext(t *testing.T) {
+	_, c := fixture(t)
+	cctx, cancel := context.WithCancel(ctx(t))
+	cancel()
+	if _, err := c.Queue(cctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Queue with cancelled context: err = %v", err)
+	}
+	if err := c.CreateInboundNode(cctx, jenkins.NodeSpec{Name: "x"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("CreateInboundNode with cancelled context: err = %v", err)
 	}
 }

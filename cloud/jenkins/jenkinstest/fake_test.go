@@ -146,3 +146,21 @@ func TestDisconnectFailsBuildAndAutoStart(t *testing.T) {
 		t.Errorf("build after disconnect: %s", body)
 	}
 }
+
+func TestQuietPeriod(t *testing.T) {
+	s := newFake(t)
+	if resp, _ := call(t, s, "POST", "/createItem?name=j", "application/xml", "<project/>"); resp.StatusCode != 200 {
+		t.Fatal("createItem")
+	}
+	call(t, s, "POST", "/job/j/build?delay=60sec", "", "")
+	_, body := call(t, s, "GET", "/queue/api/json?tree=items[why,buildable]", "", "")
+	if !strings.Contains(body, `"why":"In the quiet period. Expires in 59.`) && !strings.Contains(body, `"why":"In the quiet period. Expires in 60.`) ||
+		!strings.Contains(body, `"buildable":false`) {
+		t.Errorf("queue: %s", body)
+	}
+	createNode(t, s, "a", "", false)
+	_ = s.ConnectAgent("a")
+	if b := s.StartBuilds(); len(b) != 0 {
+		t.Errorf("started in quiet period: %+v", b)
+	}
+}

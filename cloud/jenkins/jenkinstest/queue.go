@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -12,6 +13,7 @@ type item struct {
 	job   *job
 	label string
 	since time.Time
+	quiet time.Time // end of the quiet period (?delay=)
 }
 
 // build answers POST /job/J/build: 201 with the queue item's Location. A job
@@ -22,6 +24,7 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 	var id int64
 	if ok {
 		id = s.enqueueLocked(j, j.assigned)
+		s.quietLocked(id, r.URL.Query().Get("delay"))
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -75,9 +78,13 @@ func (s *Server) queueJSON(w http.ResponseWriter, r *http.Request) {
 		} else {
 			task["labelExpression"] = nil
 		}
-		items = append(items, map[string]any{"_class": "hudson.model.Queue$BuildableItem",
+		class, buildable := "hudson.model.Queue$BuildableItem", !s.inQuietPeriod(it)
+		if !buildable {
+			class = "hudson.model.Queue$WaitingItem"
+		}
+		items = append(items, map[string]any{"_class": class,
 			"id": it.id, "why": s.whyLocked(it), "inQueueSince": it.since.UnixMilli(),
-			"buildable": true, "stuck": false, "blocked": false, "task": task})
+			"buildable": buildable, "stuck": false, "blocked": false, "task": task})
 	}
 	s.mu.Unlock()
 	writeJSON(w, r, map[string]any{"_class": "hudson.model.Queue", "discoverableItems": []any{}, "items": items})
@@ -86,6 +93,9 @@ func (s *Server) queueJSON(w http.ResponseWriter, r *http.Request) {
 // whyLocked is the why text Jenkins 2.376 gives a waiting item (DESIGN §7).
 func (s *Server) whyLocked(it *item) string {
 	const waiting = "Waiting for next available executor"
+	if s.inQuietPeriod(it) {
+		return fmt.Sprintf("In the quiet period. Expires in %.1f sec", it.quiet.Sub(s.now()).Seconds())
+	}
 	if len(s.nodes) == 0 || it.label == "" {
 		return waiting
 	}
@@ -133,4 +143,21 @@ func (s *Server) removeItemLocked(id int64) *item {
 		}
 	}
 	return nil
+}
+
+// quietLocked applies ?delay=Nsec (Jenkins' quiet period) to a new item.
+func (s *Server) quietLocked(id int64, delay string) {
+	secs, err := strconv.Atoi(strings.TrimSuffix(delay, "sec"))
+	if err != nil || secs <= 0 {
+		return
+	}
+	for _, it := range s.queue {
+		if it.id == id && it.quiet.IsZero() {
+			it.quiet = s.now().Add(time.Duration(secs) * time.Second)
+		}
+	}
+}
+
+func (s *Server) inQuietPeriod(it *item) bool {
+	return s.now().Before(it.quiet)
 }

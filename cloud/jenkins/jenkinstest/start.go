@@ -37,7 +37,7 @@ func (s *Server) startAllLocked() []Build {
 
 func (s *Server) startLocked(it *item) (Build, bool) {
 	e, err := parseExpr(it.label)
-	if err != nil {
+	if err != nil || s.inQuietPeriod(it) {
 		return Build{}, false
 	}
 	for _, name := range s.order {
