@@ -32,7 +32,7 @@ var cronJobKind = batchv1.SchemeGroupVersion.WithKind("CronJob")
 type Controller struct {
 	client   kubernetes.Interface
 	cronJobs batchlisters.CronJobLister
-	jobs     batchlisters.JobLister
+	jobIndex cache.Indexer
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	recorder record.EventRecorder
@@ -51,7 +51,6 @@ func New(cc controller.Context) (controller.Controller, error) {
 	c := &Controller{
 		client:   cc.Client,
 		cronJobs: cjInf.Lister(),
-		jobs:     jobInf.Lister(),
 		synced:   []cache.InformerSynced{cjInf.Informer().HasSynced, jobInf.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cronjob", Clock: clk}),
@@ -69,6 +68,10 @@ func New(cc controller.Context) (controller.Controller, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("cronjob: cronjob handler: %w", err)
 	}
+	if err := jobInf.Informer().AddIndexers(cache.Indexers{byController: controllerUID}); err != nil {
+		return nil, fmt.Errorf("cronjob: job index: %w", err)
+	}
+	c.jobIndex = jobInf.Informer().GetIndexer()
 	if _, err := jobInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.jobChanged,
 		UpdateFunc: func(_, n interface{}) { c.jobChanged(n) },
@@ -144,6 +147,20 @@ func (c *Controller) jobChanged(obj interface{}) {
 		return
 	}
 	c.queue.Add(job.Namespace + "/" + ref.Name)
+}
+
+// byController indexes Jobs by the UID of their controller.
+const byController = "cronjob.controllerUID"
+
+func controllerUID(obj interface{}) ([]string, error) {
+	j, ok := obj.(*batchv1.Job)
+	if !ok {
+		return nil, nil
+	}
+	if ref := metav1.GetControllerOf(j); ref != nil {
+		return []string{string(ref.UID)}, nil
+	}
+	return nil, nil
 }
 
 // now is the controller's clock.

@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -55,13 +54,13 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 
 // ownedJobs lists the cached Jobs cj controls.
 func (c *Controller) ownedJobs(cj *batchv1.CronJob) ([]*batchv1.Job, error) {
-	all, err := c.jobs.Jobs(cj.Namespace).List(labels.Everything())
+	objs, err := c.jobIndex.ByIndex(byController, string(cj.UID))
 	if err != nil {
-		return nil, fmt.Errorf("cronjob: list jobs of %s/%s: %w", cj.Namespace, cj.Name, err)
+		return nil, fmt.Errorf("cronjob: jobs of %s/%s: %w", cj.Namespace, cj.Name, err)
 	}
-	var out []*batchv1.Job
-	for _, j := range all {
-		if ref := metav1.GetControllerOf(j); ref != nil && ref.UID == cj.UID {
+	out := make([]*batchv1.Job, 0, len(objs))
+	for _, o := range objs {
+		if j, ok := o.(*batchv1.Job); ok && j.Namespace == cj.Namespace {
 			out = append(out, j)
 		}
 	}
