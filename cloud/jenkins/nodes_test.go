@@ -42,7 +42,7 @@ func TestComputers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []jenkins.Computer{{Name: "a1", Offline: true, Idle: true, JNLPAgent: true,
+	want := []jenkins.Computer{builtIn, {Name: "a1", Offline: true, Idle: true, JNLPAgent: true,
 		Labels: []string{"docker", "linux"}, Executors: 1}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("before connect (-want +got):\n%s", diff)
@@ -55,7 +55,7 @@ func TestComputers(t *testing.T) {
 		t.Fatalf("StartBuilds = %+v", b)
 	}
 	got, _ = c.Computers(ctx(t))
-	want[0].Offline, want[0].Idle, want[0].Builds = false, false, []string{srv.URL() + "/job/j/1/"}
+	want[1].Offline, want[1].Idle, want[1].Builds = false, false, []string{srv.URL() + "/job/j/1/"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("busy (-want +got):\n%s", diff)
 	}
@@ -63,7 +63,7 @@ func TestComputers(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ = c.Computers(ctx(t))
-	want[0].Idle, want[0].Builds = true, nil
+	want[1].Idle, want[1].Builds = true, nil
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("after build (-want +got):\n%s", diff)
 	}
@@ -101,7 +101,7 @@ func TestSetOfflineTogglesOnce(t *testing.T) {
 		t.Errorf("node = %+v", n)
 	}
 	cs, _ := c.Computers(ctx(t))
-	if len(cs) != 1 || !cs[0].TemporarilyOffline || !cs[0].Offline {
+	if len(cs) != 2 || !cs[1].TemporarilyOffline || !cs[1].Offline {
 		t.Errorf("computers = %+v", cs)
 	}
 	if err := c.SetOffline(ctx(t), "nope", "x"); !errors.Is(err, jenkins.ErrNodeNotFound) {
@@ -120,10 +120,13 @@ func TestDeleteNode(t *testing.T) {
 		t.Error("a1 still exists")
 	}
 	cs, _ := c.Computers(ctx(t))
-	if len(cs) != 1 || cs[0].Name != "a2" {
+	if len(cs) != 2 || cs[0].Name != builtIn.Name || cs[1].Name != "a2" {
 		t.Errorf("computers = %+v", cs)
 	}
 	if err := c.DeleteNode(ctx(t), "a1"); !errors.Is(err, jenkins.ErrNodeNotFound) {
 		t.Errorf("second delete: err = %v, want ErrNodeNotFound", err)
 	}
 }
+
+// builtIn is how the adapter reports the controller's own node.
+var builtIn = jenkins.Computer{Name: "Built-In Node", Idle: true, Labels: []string{"built-in"}}

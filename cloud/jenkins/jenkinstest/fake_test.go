@@ -164,3 +164,16 @@ func TestQuietPeriod(t *testing.T) {
 		t.Errorf("started in quiet period: %+v", b)
 	}
 }
+
+func TestBuiltInNode(t *testing.T) {
+	s := newFake(t)
+	resp, body := call(t, s, "GET", "/computer/(built-in)/api/json?tree=displayName,numExecutors", "", "")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"displayName":"Built-In Node"`) || !strings.Contains(body, `"numExecutors":0`) {
+		t.Errorf("built-in: %d %s", resp.StatusCode, body)
+	}
+	s.EnqueuePipeline("p", "built-in")
+	_, body = call(t, s, "GET", "/queue/api/json?tree=items[why]", "", "")
+	if !strings.Contains(body, `"why":"Waiting for next available executor"`) {
+		t.Errorf("the built-in node counts as an agent: %s", body)
+	}
+}

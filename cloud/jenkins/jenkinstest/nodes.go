@@ -123,7 +123,7 @@ func (s *Server) createNode(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) computers(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	list, busy, total := []any{}, 0, 0
+	list, busy, total := []any{builtIn()}, 0, 0
 	for _, name := range s.order {
 		n := s.nodes[name]
 		list = append(list, s.computerJSON(n))
@@ -135,7 +135,23 @@ func (s *Server) computers(w http.ResponseWriter, r *http.Request) {
 		"busyExecutors": busy, "totalExecutors": total, "computer": list})
 }
 
+// builtInName is the built-in node's name in /computer/NAME/ URLs.
+const builtInName = "(built-in)"
+
+// builtIn is the controller's own computer, listed first as Jenkins does;
+// the fake gives it no executors, so builds run only on agents.
+func builtIn() map[string]any {
+	return map[string]any{"_class": "hudson.model.Hudson$MasterComputer", "displayName": "Built-In Node",
+		"description": "the Jenkins controller's built-in node", "offline": false, "idle": true,
+		"jnlpAgent": false, "temporarilyOffline": false, "offlineCauseReason": nil, "numExecutors": 0,
+		"assignedLabels": []any{map[string]any{"name": "built-in"}}, "executors": []any{}}
+}
+
 func (s *Server) computer(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("name") == builtInName {
+		writeJSON(w, r, builtIn())
+		return
+	}
 	s.mu.Lock()
 	n, ok := s.nodes[r.PathValue("name")]
 	var v map[string]any

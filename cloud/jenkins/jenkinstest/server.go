@@ -1,7 +1,9 @@
 // Package jenkinstest is a fake Jenkins 2.376 for tests: an httptest server
 // answering the requests of DESIGN §7 as the real controller does (crumbs,
 // API tokens, 302s, queue why texts, label expressions, inbound nodes), with
-// hooks standing in for agents connecting and builds running.
+// hooks standing in for agents connecting and builds running. The built-in
+// node is listed (first) with no executors; only agent nodes run builds and
+// count as "nodes" in the queue's why texts.
 package jenkinstest
 
 import (
