@@ -129,8 +129,8 @@ func (c *Controller) enqueue(obj interface{}) {
 	}
 }
 
-// updateCronJob syncs at once when the schedule, time zone or suspension changed, so that
-// the new next schedule time replaces the old requeue; any other change is synced too.
+// updateCronJob syncs every change at once, so that a new schedule, time zone or suspension
+// takes effect without waiting for the requeue of the old schedule.
 func (c *Controller) updateCronJob(_, n interface{}) { c.enqueue(n) }
 
 // jobChanged enqueues the CronJob that controls a Job.

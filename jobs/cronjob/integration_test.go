@@ -122,3 +122,28 @@ func TestIntegrationScheduleForbidAndCompletion(t *testing.T) {
 		t.Errorf("a job for a time not yet reached: %v", err)
 	}
 }
+
+func TestIntegrationReplace(t *testing.T) {
+	cs, clk := startController(t)
+	ctx := context.Background()
+	cj, err := cs.BatchV1().CronJobs("default").Create(ctx, everyMinute("swap", batchv1.ReplaceConcurrent), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := cj.CreationTimestamp.Truncate(time.Minute).Add(time.Minute)
+	clk.SetTime(first.Add(time.Second))
+	eventually(t, "the first job", func() bool { return jobExists(cs, cronjob.JobName("swap", first)) })
+	eventually(t, "the first job active", func() bool {
+		got, err := cs.BatchV1().CronJobs("default").Get(ctx, "swap", metav1.GetOptions{})
+		return err == nil && len(got.Status.Active) == 1
+	})
+	second := first.Add(time.Minute)
+	clk.SetTime(second.Add(time.Second))
+	eventually(t, "the second job replacing the first", func() bool {
+		return jobExists(cs, cronjob.JobName("swap", second)) && !jobExists(cs, cronjob.JobName("swap", first))
+	})
+	eventually(t, "only the second job active", func() bool {
+		got, err := cs.BatchV1().CronJobs("default").Get(ctx, "swap", metav1.GetOptions{})
+		return err == nil && len(got.Status.Active) == 1 && got.Status.Active[0].Name == cronjob.JobName("swap", second)
+	})
+}

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 )
 
 // background is the propagation policy of every delete: the Job goes now, its pods after it.
@@ -46,9 +47,8 @@ func (c *Controller) createJob(ctx context.Context, cj *batchv1.CronJob, t time.
 func (c *Controller) deleteActive(ctx context.Context, cj *batchv1.CronJob) error {
 	for len(cj.Status.Active) > 0 {
 		ref := cj.Status.Active[0]
-		err := c.client.BatchV1().Jobs(ref.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{
-			PropagationPolicy: &background, Preconditions: &metav1.Preconditions{UID: &ref.UID}})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		err := c.deleteJob(ctx, ref.Namespace, ref.Name)
+		if err != nil && !apierrors.IsNotFound(err) {
 			c.recorder.Eventf(cj, corev1.EventTypeWarning, "FailedDelete", "deleted job %s: %v", ref.Name, err)
 			return fmt.Errorf("cronjob: delete active job %s: %w", ref.Name, err)
 		}
@@ -56,6 +56,17 @@ func (c *Controller) deleteActive(ctx context.Context, cj *batchv1.CronJob) erro
 		cj.Status.Active = cj.Status.Active[1:]
 	}
 	return nil
+}
+
+// deleteJob deletes a Job with background propagation. Against a real API server it sends the
+// policy as a query parameter and no body: drover's API server refuses a DeleteOptions body
+// whose apiVersion is batch/v1, which is what the typed batch client sends.
+func (c *Controller) deleteJob(ctx context.Context, ns, name string) error {
+	if rc, ok := c.client.BatchV1().RESTClient().(*rest.RESTClient); ok && rc != nil {
+		return rc.Delete().Namespace(ns).Resource("jobs").Name(name).
+			Param("propagationPolicy", string(background)).Do(ctx).Error()
+	}
+	return c.client.BatchV1().Jobs(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &background})
 }
 
 func inActive(cj *batchv1.CronJob, j *batchv1.Job) bool {

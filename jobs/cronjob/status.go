@@ -97,7 +97,7 @@ func (c *Controller) trim(ctx context.Context, cj *batchv1.CronJob, jobs []*batc
 		return jobs[a].Name < jobs[b].Name
 	})
 	for _, j := range jobs[:len(jobs)-int(*limit)] {
-		err := c.client.BatchV1().Jobs(j.Namespace).Delete(ctx, j.Name, metav1.DeleteOptions{PropagationPolicy: &background})
+		err := c.deleteJob(ctx, j.Namespace, j.Name)
 		if err != nil && !apierrors.IsNotFound(err) {
 			c.recorder.Eventf(cj, corev1.EventTypeWarning, "FailedDelete", "deleted job %s: %v", j.Name, err)
 			return fmt.Errorf("cronjob: delete finished job %s: %w", j.Name, err)
