@@ -8,6 +8,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
@@ -214,6 +215,38 @@ func TestIntegrationDeadlineExceeded(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d pods still running after the deadline", running)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestIntegrationTTLDeletesJobAndPods(t *testing.T) {
+	// client-go's batch/v1 client sends its DeleteOptions body as apiVersion batch/v1, which
+	// cluster/apiserver's deleteOptions does not accept yet (it takes meta.k8s.io/v1 and v1 only,
+	// Kubernetes takes any group version): the delete fails with a 400 until that is fixed.
+	t.Skip("blocked: the API server rejects DeleteOptions with apiVersion batch/v1")
+	cs := startController(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go fakeKubelet(ctx, t, cs, corev1.PodSucceeded, 50*time.Millisecond)
+	j := simpleJob("short")
+	zero := int32(0)
+	j.Spec.TTLSecondsAfterFinished = &zero
+	if _, err := cs.BatchV1().Jobs("default").Create(ctx, j, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := cs.BatchV1().Jobs("default").Get(ctx, "short", metav1.GetOptions{})
+		pods, lerr := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "job-name=short"})
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		if apierrors.IsNotFound(err) && len(pods.Items) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job still there (get: %v) or %d pods left", err, len(pods.Items))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
