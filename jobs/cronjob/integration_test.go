@@ -97,21 +97,7 @@ func TestIntegrationScheduleForbidAndCompletion(t *testing.T) {
 	}
 
 	// The first job completes: the missed run starts, and lastSuccessfulTime is recorded.
-	j, err := cs.BatchV1().Jobs("default").Get(ctx, name1, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := metav1.NewTime(second)
-	j.Status.StartTime = &now
-	j.Status.CompletionTime = &now
-	j.Status.Succeeded = 1
-	j.Status.Conditions = []batchv1.JobCondition{
-		{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
-		{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
-	}
-	if _, err := cs.BatchV1().Jobs("default").UpdateStatus(ctx, j, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, cs, name1, second)
 	eventually(t, "the catch-up job", func() bool { return jobExists(cs, cronjob.JobName("tick", second)) })
 	eventually(t, "lastSuccessfulTime", func() bool {
 		got, err := cs.BatchV1().CronJobs("default").Get(ctx, "tick", metav1.GetOptions{})
@@ -146,4 +132,49 @@ func TestIntegrationReplace(t *testing.T) {
 		got, err := cs.BatchV1().CronJobs("default").Get(ctx, "swap", metav1.GetOptions{})
 		return err == nil && len(got.Status.Active) == 1 && got.Status.Active[0].Name == cronjob.JobName("swap", second)
 	})
+}
+
+// complete marks a Job succeeded at time at, as the Job controller would.
+func complete(t *testing.T, cs kubernetes.Interface, name string, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	j, err := cs.BatchV1().Jobs("default").Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := metav1.NewTime(at)
+	j.Status.StartTime = &now
+	j.Status.CompletionTime = &now
+	j.Status.Succeeded = 1
+	j.Status.Conditions = []batchv1.JobCondition{
+		{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
+	}
+	if _, err := cs.BatchV1().Jobs("default").UpdateStatus(ctx, j, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIntegrationHistoryLimit(t *testing.T) {
+	cs, clk := startController(t)
+	ctx := context.Background()
+	one := int32(1)
+	cj := everyMinute("keep", batchv1.AllowConcurrent)
+	cj.Spec.SuccessfulJobsHistoryLimit = &one
+	cj, err := cs.BatchV1().CronJobs("default").Create(ctx, cj, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := cj.CreationTimestamp.Truncate(time.Minute).Add(time.Minute)
+	second := first.Add(time.Minute)
+	clk.SetTime(first.Add(time.Second))
+	eventually(t, "the first job", func() bool { return jobExists(cs, cronjob.JobName("keep", first)) })
+	complete(t, cs, cronjob.JobName("keep", first), first.Add(10*time.Second))
+	clk.SetTime(second.Add(time.Second))
+	eventually(t, "the second job", func() bool { return jobExists(cs, cronjob.JobName("keep", second)) })
+	complete(t, cs, cronjob.JobName("keep", second), second.Add(10*time.Second))
+	eventually(t, "the oldest finished job deleted", func() bool { return !jobExists(cs, cronjob.JobName("keep", first)) })
+	if !jobExists(cs, cronjob.JobName("keep", second)) {
+		t.Error("the newest finished job was deleted too")
+	}
 }
