@@ -56,7 +56,10 @@ echo "running controller and networking benchmarks..." >&2
 
 echo
 printf '%-44s %10s %10s %14s\n' BENCHMARK P50-MS P99-MS OTHER
-awk '/^Benchmark/ {
+# A benchmark's log lines can split its name from its figures; join them again.
+awk '/^Benchmark/ && !/ns\/op/ { pending=$1; next }
+pending != "" && /ns\/op/ { $0 = pending " " $0; pending="" }
+/^Benchmark/ {
   name=$1; sub(/-[0-9]+$/, "", name); p50="-"; p99="-"; other="";
   for (i=3; i<=NF; i++) {
     if ($(i) == "p50-ms") p50=$(i-1);
