@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // serveResource handles every /api and /apis resource path.
@@ -154,11 +156,10 @@ func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 	if r.ContentLength != 0 && r.Body != nil {
 		data, err := readBody(r)
 		if err == nil {
-			o, derr := decodeBody(noHeaders{}, r, data, metav1.SchemeGroupVersion.WithKind("DeleteOptions"), func() runtime.Object { return &metav1.DeleteOptions{} })
-			if derr != nil {
-				// Older clients send apiVersion v1 for DeleteOptions.
-				o, derr = decodeBody(noHeaders{}, r, data, schemaV1.WithKind("DeleteOptions"), func() runtime.Object { return &metav1.DeleteOptions{} })
-			}
+			// DeleteOptions is served in every group version (client-go's typed clients send
+			// e.g. batch/v1), as in Kubernetes.
+			gv := deleteOptionsVersion(data)
+			o, derr := decodeBody(noHeaders{}, r, data, gv.WithKind("DeleteOptions"), func() runtime.Object { return &metav1.DeleteOptions{} })
 			if derr != nil {
 				return nil, derr
 			}
@@ -202,3 +203,15 @@ type noHeaders struct{}
 func (noHeaders) Header() http.Header         { return http.Header{} }
 func (noHeaders) Write(b []byte) (int, error) { return len(b), nil }
 func (noHeaders) WriteHeader(int)             {}
+
+// deleteOptionsVersion is the group version a DeleteOptions body names (meta.k8s.io/v1 when it
+// names none or cannot be parsed; decoding then reports the problem).
+func deleteOptionsVersion(data []byte) schema.GroupVersion {
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(data, &tm); err == nil && tm.APIVersion != "" {
+		if gv, err := schema.ParseGroupVersion(tm.APIVersion); err == nil {
+			return gv
+		}
+	}
+	return metav1.SchemeGroupVersion
+}

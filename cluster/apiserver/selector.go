@@ -13,7 +13,6 @@ import (
 
 var (
 	schemaNone = schema.GroupResource{}
-	schemaV1   = schema.GroupVersion{Version: "v1"}
 )
 
 // selection is a parsed labelSelector and fieldSelector.
