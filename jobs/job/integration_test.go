@@ -221,10 +221,6 @@ func TestIntegrationDeadlineExceeded(t *testing.T) {
 }
 
 func TestIntegrationTTLDeletesJobAndPods(t *testing.T) {
-	// client-go's batch/v1 client sends its DeleteOptions body as apiVersion batch/v1, which
-	// cluster/apiserver's deleteOptions does not accept yet (it takes meta.k8s.io/v1 and v1 only,
-	// Kubernetes takes any group version): the delete fails with a 400 until that is fixed.
-	t.Skip("blocked: the API server rejects DeleteOptions with apiVersion batch/v1")
 	cs := startController(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
