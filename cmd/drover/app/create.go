@@ -30,6 +30,7 @@ func newCreateCommand(s Streams, cf *clientFlags) *cobra.Command {
 		},
 	}
 	addFileFlags(cmd, &ff, "that contains the resources to create")
+	cmd.AddCommand(newCreateJobCommand(s, cf))
 	return cmd
 }
 
