@@ -80,6 +80,10 @@ func (c Config) withDefaults() Config {
 }
 
 // client builds a consul/api client whose HTTP requests time out after timeout.
+// Client returns a consul/api client for c (the environment fills what c leaves empty), with
+// c's request timeout: for other users of the same Consul, such as the catalog controller.
+func (c Config) Client() (*api.Client, error) { return c.client(c.withDefaults().Timeout) }
+
 func (c Config) client(timeout time.Duration) (*api.Client, error) {
 	ac := api.DefaultConfig()
 	if c.Address != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	ctrl "github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/consulcatalog"
 	"github.com/drover-ci/drover/cluster/controller/manager"
+	"github.com/drover-ci/drover/cluster/store/consulstore"
 )
 
 // controllerOptions are the controller manager's flags, shared by `drover server` and `drover up`.
@@ -23,6 +26,7 @@ type controllerOptions struct {
 	nodePortRange string
 	gracePeriod   time.Duration
 	eviction      time.Duration
+	consulCatalog string
 }
 
 func (o *controllerOptions) addFlags(cmd *cobra.Command) {
@@ -32,6 +36,22 @@ func (o *controllerOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.nodePortRange, "node-port-range", "30000-32767", "range of NodePorts (MIN-MAX)")
 	f.DurationVar(&o.gracePeriod, "node-monitor-grace-period", 40*time.Second, "a node whose Lease is older than this becomes NotReady")
 	f.DurationVar(&o.eviction, "pod-eviction-timeout", 60*time.Second, "how long a node stays NotReady before its pods are deleted (replaced on other nodes)")
+	f.StringVar(&o.consulCatalog, "consul-catalog", "", "register Services in Consul's catalog at HOST:PORT (default: the --store's Consul when it is consul://; \"off\" disables; token and TLS from CONSUL_HTTP_*)")
+}
+
+// catalogAddress is the Consul agent the catalog controller talks to ("" for none).
+func (o *controllerOptions) catalogAddress(storeDSN string) string {
+	switch {
+	case o.consulCatalog == "off":
+		return ""
+	case o.consulCatalog != "":
+		return o.consulCatalog
+	case strings.HasPrefix(storeDSN, "consul://"):
+		if u, err := url.Parse(storeDSN); err == nil {
+			return u.Host
+		}
+	}
+	return ""
 }
 
 func (o *controllerOptions) options() (ctrl.Options, error) {
@@ -49,7 +69,7 @@ func (o *controllerOptions) options() (ctrl.Options, error) {
 }
 
 // startControllers runs the controller manager against the server's own kubeconfig.
-func (o *controllerOptions) start(ctx context.Context, kubeconfig string) error {
+func (o *controllerOptions) start(ctx context.Context, kubeconfig, storeDSN string) error {
 	if !o.enabled {
 		return nil
 	}
@@ -67,8 +87,16 @@ func (o *controllerOptions) start(ctx context.Context, kubeconfig string) error 
 	if err != nil {
 		return err
 	}
+	ctrls := manager.All()
+	if addr := o.catalogAddress(storeDSN); addr != "" {
+		cc, err := consulstore.ConfigFromEnv(addr, "").Client()
+		if err != nil {
+			return fmt.Errorf("--consul-catalog %s: %w", addr, err)
+		}
+		ctrls["consulcatalog"] = consulcatalog.New(consulcatalog.Config{Consul: cc})
+	}
 	go func() {
-		if err := manager.Run(ctx, manager.Config{Client: client, Options: opts}); err != nil {
+		if err := manager.Run(ctx, manager.Config{Client: client, Options: opts, Controllers: ctrls}); err != nil {
 			slog.Error("controller manager", "err", err)
 		}
 	}()

@@ -57,7 +57,7 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 				Store: st, DataDir: o.dataDir, Listen: o.listen, ExtraSANs: o.sans,
 				Ready: func(url, kubeconfig string) {
 					fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", url, kubeconfig, kubeconfig)
-					if err := o.controllers.start(cmd.Context(), kubeconfig); err != nil {
+					if err := o.controllers.start(cmd.Context(), kubeconfig, o.store); err != nil {
 						slog.Error("controllers not started", "err", err)
 					}
 				},

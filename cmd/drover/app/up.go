@@ -72,7 +72,7 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			case err := <-errc:
 				return err
 			}
-			if err := so.controllers.start(ctx, kubeconfig); err != nil {
+			if err := so.controllers.start(ctx, kubeconfig, so.store); err != nil {
 				return err
 			}
 			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)

@@ -32,6 +32,7 @@ const LeaderTimeout = 60 * time.Second
 // Agent is one running dev agent.
 type Agent struct {
 	Addr    string // HTTP API address, "127.0.0.1:PORT"
+	DNSAddr string // DNS interface (UDP and TCP), "127.0.0.1:PORT"
 	DataDir string
 	LogPath string // the agent's stdout and stderr
 
@@ -108,6 +109,7 @@ func launch(t testing.TB, bin string) (*Agent, error) {
 	}
 	a := &Agent{
 		Addr:    "127.0.0.1:" + strconv.Itoa(p[0]),
+		DNSAddr: "127.0.0.1:" + strconv.Itoa(p[1]),
 		DataDir: filepath.Join(dir, "data"),
 		LogPath: filepath.Join(dir, "consul.log"),
 		done:    make(chan struct{}),
