@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 )
 
 // background is the propagation policy of every delete: the Job goes now, its pods after it.
@@ -58,14 +57,8 @@ func (c *Controller) deleteActive(ctx context.Context, cj *batchv1.CronJob) erro
 	return nil
 }
 
-// deleteJob deletes a Job with background propagation. Against a real API server it sends the
-// policy as a query parameter and no body: drover's API server refuses a DeleteOptions body
-// whose apiVersion is batch/v1, which is what the typed batch client sends.
+// deleteJob deletes a Job with background propagation (its pods go with it).
 func (c *Controller) deleteJob(ctx context.Context, ns, name string) error {
-	if rc, ok := c.client.BatchV1().RESTClient().(*rest.RESTClient); ok && rc != nil {
-		return rc.Delete().Namespace(ns).Resource("jobs").Name(name).
-			Param("propagationPolicy", string(background)).Do(ctx).Error()
-	}
 	return c.client.BatchV1().Jobs(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &background})
 }
 

@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -221,16 +220,9 @@ func (c *Controller) cleanUpFinished(ctx context.Context, key string, job *batch
 	return nil
 }
 
-// deleteJob deletes the job with background propagation. Against a real API server the policy
-// goes as a query parameter: client-go's batch/v1 client sends its DeleteOptions body as
-// apiVersion batch/v1, which drover's API server does not accept yet (it takes meta.k8s.io/v1
-// and v1); that path loses the UID precondition. Fake clientsets take the typed call.
+// deleteJob deletes the job with background propagation, if it is still the same job.
 func (c *Controller) deleteJob(ctx context.Context, job *batchv1.Job) error {
 	bg := metav1.DeletePropagationBackground
-	if rc, ok := c.client.BatchV1().RESTClient().(*rest.RESTClient); ok && rc != nil {
-		return rc.Delete().Namespace(job.Namespace).Resource("jobs").Name(job.Name).
-			Param("propagationPolicy", string(bg)).Do(ctx).Error()
-	}
 	return c.client.BatchV1().Jobs(job.Namespace).Delete(ctx, job.Name, metav1.DeleteOptions{
 		PropagationPolicy: &bg, Preconditions: &metav1.Preconditions{UID: &job.UID}})
 }
