@@ -1,0 +1,89 @@
+// Package config holds the Jenkins cloud provider's configuration, named as
+// the Kubernetes plugin names it (issue "Jenkins cloud", item 1). It takes
+// bytes (Load) and checks them (Validate); reading files, env and flags is
+// cmd/'s job (viper lives there only).
+package config
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Agent connection modes of a Template.
+const (
+	ModeInbound   = "inbound"
+	ModeWebSocket = "websocket"
+	ModeSwarm     = "swarm"
+)
+
+// Defaults applied by Load (and by Default).
+const (
+	DefaultPollInterval = "1s"
+	DefaultRemoteFS     = "/home/jenkins/agent"
+	DefaultMode         = ModeInbound
+)
+
+// Config is the provider's configuration.
+type Config struct {
+	// URL is where drover reaches the Jenkins controller.
+	URL         string      `json:"url"`
+	Credentials Credentials `json:"credentials"`
+	// JenkinsURL is the controller URL as the agents should use it.
+	JenkinsURL string `json:"jenkinsUrl,omitempty"`
+	// JenkinsTunnel is HOST:PORT of the agent port as the agents reach it.
+	JenkinsTunnel  string          `json:"jenkinsTunnel,omitempty"`
+	WebSocket      bool            `json:"webSocket,omitempty"`
+	ConnectTimeout metav1.Duration `json:"connectTimeout,omitempty"`
+	ReadTimeout    metav1.Duration `json:"readTimeout,omitempty"`
+	// ContainerCap caps agent pods across all templates; 0 = no cap.
+	ContainerCap int    `json:"containerCap,omitempty"`
+	Namespace    string `json:"namespace,omitempty"`
+	// PollInterval is how often the queue is read (default 1s).
+	PollInterval metav1.Duration `json:"pollInterval,omitempty"`
+	Templates    []Template      `json:"templates,omitempty"`
+}
+
+// Credentials name where the Jenkins API token is found; the token itself
+// is never part of the configuration, never logged, never given to agents.
+type Credentials struct {
+	User      string `json:"user,omitempty"`
+	TokenEnv  string `json:"tokenEnv,omitempty"`
+	TokenFile string `json:"tokenFile,omitempty"`
+}
+
+// Template describes one kind of agent.
+type Template struct {
+	Name string `json:"name"`
+	// Label is the space-separated list of labels the agents carry.
+	Label    string   `json:"label,omitempty"`
+	Image    string   `json:"image"`
+	Command  []string `json:"command,omitempty"`
+	Args     []string `json:"args,omitempty"`
+	RemoteFS string   `json:"remoteFS,omitempty"`
+	// InstanceCap caps this template's agent pods; 0 = no cap.
+	InstanceCap int `json:"instanceCap,omitempty"`
+	// IdleMinutes: 0 = one build, then the agent goes.
+	IdleMinutes   int                         `json:"idleMinutes,omitempty"`
+	MinIdle       int                         `json:"minIdle,omitempty"`
+	WarmSchedules []WarmSchedule              `json:"warmSchedules,omitempty"`
+	Resources     corev1.ResourceRequirements `json:"resources,omitempty"`
+	Env           []corev1.EnvVar             `json:"env,omitempty"`
+	Volumes       []corev1.Volume             `json:"volumes,omitempty"`
+	NodeSelector  map[string]string           `json:"nodeSelector,omitempty"`
+	// ConnectTimeout bounds pod created → agent connected.
+	ConnectTimeout metav1.Duration `json:"connectTimeout,omitempty"`
+	// PendingTimeout bounds how long a pod may stay Pending.
+	PendingTimeout metav1.Duration `json:"pendingTimeout,omitempty"`
+	// Mode is inbound (default), websocket or swarm.
+	Mode string `json:"mode,omitempty"`
+	// AgentInjection runs the controller's /jnlpJars/agent.jar in Image.
+	AgentInjection bool `json:"agentInjection,omitempty"`
+}
+
+// WarmSchedule raises a template's MinIdle for Duration from each time the
+// standard 5-field Cron expression fires.
+type WarmSchedule struct {
+	Cron     string          `json:"cron"`
+	Duration metav1.Duration `json:"duration"`
+	MinIdle  int             `json:"minIdle"`
+}

@@ -1,0 +1,125 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+)
+
+// labelForbidden are the characters of the label expression language; a
+// template label (one word of Label) may contain none of them.
+const labelForbidden = "!&|()<>=\"'"
+
+// Validate checks the configuration and returns every problem found, each
+// prefixed with its field path (e.g. "templates[1].image: required"), joined
+// with errors.Join; nil when the configuration is usable.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	if err := checkURL(c.URL, true); err != nil {
+		add("url", "%v", err)
+	}
+	if err := checkURL(c.JenkinsURL, false); err != nil {
+		add("jenkinsUrl", "%v", err)
+	}
+	if c.Credentials.TokenEnv != "" && c.Credentials.TokenFile != "" {
+		add("credentials", "tokenEnv and tokenFile are exclusive")
+	}
+	if c.Credentials.User != "" && c.Credentials.TokenEnv == "" && c.Credentials.TokenFile == "" {
+		add("credentials", "user without tokenEnv or tokenFile")
+	}
+	nonNegative(add, "containerCap", c.ContainerCap)
+	nonNegative(add, "connectTimeout", int(c.ConnectTimeout.Duration))
+	nonNegative(add, "readTimeout", int(c.ReadTimeout.Duration))
+	if c.PollInterval.Duration < 0 {
+		add("pollInterval", "must not be negative")
+	}
+	seen := map[string]int{}
+	for i, t := range c.Templates {
+		p := fmt.Sprintf("templates[%d]", i)
+		if j, dup := seen[t.Name]; dup && t.Name != "" {
+			add(p+".name", "duplicate of templates[%d].name %q", j, t.Name)
+		} else {
+			seen[t.Name] = i
+		}
+		t.validate(p, add)
+	}
+	return errors.Join(errs...)
+}
+
+type adder func(path, format string, args ...any)
+
+func (t Template) validate(p string, add adder) {
+	if t.Name == "" {
+		add(p+".name", "required")
+	} else if strings.ContainsAny(t.Name, " \t/") {
+		add(p+".name", "%q: must not contain white space or '/'", t.Name)
+	}
+	if t.Image == "" {
+		add(p+".image", "required")
+	}
+	for _, l := range splitLabels(t.Label) {
+		if strings.ContainsAny(l, labelForbidden) {
+			add(p+".label", "%q: a label must not contain any of %s", l, labelForbidden)
+		}
+	}
+	switch t.Mode {
+	case "", ModeInbound, ModeWebSocket, ModeSwarm:
+	default:
+		add(p+".mode", "%q: must be one of %s, %s, %s", t.Mode, ModeInbound, ModeWebSocket, ModeSwarm)
+	}
+	nonNegative(add, p+".instanceCap", t.InstanceCap)
+	nonNegative(add, p+".idleMinutes", t.IdleMinutes)
+	nonNegative(add, p+".minIdle", t.MinIdle)
+	nonNegative(add, p+".connectTimeout", int(t.ConnectTimeout.Duration))
+	nonNegative(add, p+".pendingTimeout", int(t.PendingTimeout.Duration))
+	if t.InstanceCap > 0 && t.MinIdle > t.InstanceCap {
+		add(p+".minIdle", "%d exceeds instanceCap %d", t.MinIdle, t.InstanceCap)
+	}
+	for j, w := range t.WarmSchedules {
+		wp := fmt.Sprintf("%s.warmSchedules[%d]", p, j)
+		if _, err := cron.ParseStandard(w.Cron); err != nil {
+			add(wp+".cron", "%v", err)
+		}
+		if w.Duration.Duration <= 0 {
+			add(wp+".duration", "must be positive")
+		}
+		nonNegative(add, wp+".minIdle", w.MinIdle)
+	}
+}
+
+func nonNegative(add adder, path string, v int) {
+	if v < 0 {
+		add(path, "must not be negative")
+	}
+}
+
+// checkURL accepts an absolute http or https URL; empty only if optional.
+func checkURL(s string, required bool) error {
+	if s == "" {
+		if required {
+			return errors.New("required")
+		}
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q: %w", s, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q: scheme must be http or https", s)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q: no host", s)
+	}
+	return nil
+}
+
+func splitLabels(s string) []string {
+	return strings.Fields(s)
+}

@@ -1,0 +1,75 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	const ok = "url: http://j:8080\n"
+	for _, tc := range []struct {
+		name string
+		in   string
+		want []string // each must appear in the error; none → valid
+	}{
+		{"minimal", ok, nil},
+		{"no templates", "url: https://j\n", nil},
+		{"url required", "namespace: x\n", []string{"url: required"}},
+		{"url scheme", "url: ftp://j\n", []string{`url: "ftp://j": scheme must be http or https`}},
+		{"url no host", "url: http://\n", []string{`url: "http://": no host`}},
+		{"jenkinsUrl", ok + "jenkinsUrl: jenkins:8080\n", []string{"jenkinsUrl:"}},
+		{"image required", ok + "templates: [{name: a, image: i}, {name: b}]\n", []string{"templates[1].image: required"}},
+		{"name required", ok + "templates: [{image: i}]\n", []string{"templates[0].name: required"}},
+		{"name with space", ok + "templates: [{name: a b, image: i}]\n", []string{"templates[0].name:"}},
+		{"duplicate names", ok + "templates: [{name: a, image: i}, {name: b, image: i}, {name: a, image: i}]\n",
+			[]string{`templates[2].name: duplicate of templates[0].name "a"`}},
+		{"bad mode", ok + "templates: [{name: a, image: i, mode: ssh}]\n", []string{`templates[0].mode: "ssh": must be one of`}},
+		{"swarm mode", ok + "templates: [{name: a, image: i, mode: swarm}]\n", nil},
+		{"negative caps", ok + "containerCap: -1\ntemplates: [{name: a, image: i, instanceCap: -2, idleMinutes: -1, minIdle: -3}]\n",
+			[]string{"containerCap: must not be negative", "templates[0].instanceCap: must not be negative",
+				"templates[0].idleMinutes: must not be negative", "templates[0].minIdle: must not be negative"}},
+		{"negative timeouts", ok + "connectTimeout: -1s\ntemplates: [{name: a, image: i, pendingTimeout: -1s}]\n",
+			[]string{"connectTimeout: must not be negative", "templates[0].pendingTimeout: must not be negative"}},
+		{"minIdle above cap", ok + "templates: [{name: a, image: i, instanceCap: 2, minIdle: 3}]\n",
+			[]string{"templates[0].minIdle: 3 exceeds instanceCap 2"}},
+		{"label syntax", ok + "templates: [{name: a, image: i, label: 'docker a&&b'}]\n",
+			[]string{`templates[0].label: "a&&b"`}},
+		{"label ok", ok + "templates: [{name: a, image: i, label: ' docker  linux-x86_64 jdk.17 '}]\n", nil},
+		{"cron fields", ok + "templates: [{name: a, image: i, warmSchedules: [{cron: '0 8 * *', duration: 1h, minIdle: 1}]}]\n",
+			[]string{"templates[0].warmSchedules[0].cron: expected exactly 5 fields"}},
+		{"cron value", ok + "templates: [{name: a, image: i}, {name: b, image: i, warmSchedules: [{cron: '0 8 * * 1-5', duration: 1h}, {cron: '0 25 * * *', duration: 1h}]}]\n",
+			[]string{"templates[1].warmSchedules[1].cron:"}},
+		{"schedule duration", ok + "templates: [{name: a, image: i, warmSchedules: [{cron: '@daily', minIdle: -1}]}]\n",
+			[]string{"templates[0].warmSchedules[0].duration: must be positive", "templates[0].warmSchedules[0].minIdle: must not be negative"}},
+		{"credentials", ok + "credentials: {user: u, tokenEnv: E, tokenFile: F}\n", []string{"credentials: tokenEnv and tokenFile are exclusive"}},
+		{"user without token", ok + "credentials: {user: u}\n", []string{"credentials: user without tokenEnv or tokenFile"}},
+		{"all problems joined", "templates: [{name: a}, {name: a, mode: x}]\n",
+			[]string{"url: required", "templates[0].image: required", "templates[1].image: required",
+				"templates[1].name: duplicate", "templates[1].mode:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate = nil, want %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Validate = %v\nwant it to contain %q", err, w)
+				}
+			}
+			if got := len(strings.Split(err.Error(), "\n")); got != len(tc.want) {
+				t.Errorf("Validate gave %d problems, want %d: %v", got, len(tc.want), err)
+			}
+		})
+	}
+}
