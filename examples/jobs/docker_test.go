@@ -1,0 +1,283 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// TestJobsOnDocker runs Jobs with `drover up` on a real Docker engine: completions 3 with
+// parallelism 2 succeeds with 3 pods, never more than 2 active at once; a pod that exits 1
+// with backoffLimit 1 makes its Job fail with reason BackoffLimitExceeded.
+func TestJobsOnDocker(t *testing.T) {
+	cs := dockerEnv(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{ResourceVersion: pods.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	parallel, err := cs.BatchV1().Jobs("default").Create(ctx, exitJob("three", 3, 2, 6, "0", "1"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := watchPods(t, w, parallel.UID, func(pc *podCount) bool { return pc.succeeded == 3 })
+	t.Logf("job three: pods %v, at most %d active at once", seen.phases, seen.maxActive)
+	if seen.maxActive != 2 {
+		t.Errorf("at most %d pods active at once, want 2 (parallelism 2)", seen.maxActive)
+	}
+	if len(seen.phases) != 3 {
+		t.Errorf("%d pods created, want 3: %v", len(seen.phases), seen.phases)
+	}
+	j := waitJobCondition(ctx, t, cs, "three", batchv1.JobComplete)
+	if j.Status.Succeeded != 3 || j.Status.Failed != 0 || j.Status.CompletionTime == nil {
+		t.Errorf("job three status: %+v", j.Status)
+	}
+
+	failing, err := cs.BatchV1().Jobs("default").Create(ctx, exitJob("fails", 1, 1, 1, "1", "0"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j = waitJobCondition(ctx, t, cs, "fails", batchv1.JobFailed)
+	if c := condition(j, batchv1.JobFailed); c.Reason != "BackoffLimitExceeded" {
+		t.Errorf("job fails: Failed condition reason %q (%s), want BackoffLimitExceeded", c.Reason, c.Message)
+	}
+	if j.Status.Failed != 2 || j.Status.Succeeded != 0 || j.Status.Active != 0 {
+		t.Errorf("job fails: failed %d succeeded %d active %d, want 2 0 0 (backoffLimit 1)", j.Status.Failed, j.Status.Succeeded, j.Status.Active)
+	}
+	owned, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range owned.Items {
+		if ownedBy(&p, failing.UID) && p.Status.Phase != corev1.PodFailed && p.DeletionTimestamp == nil {
+			t.Errorf("pod %s of the failed job is %s", p.Name, p.Status.Phase)
+		}
+	}
+}
+
+// exitJob is a Job of drover/exit:1 pods that sleep and exit with code.
+func exitJob(name string, completions, parallelism, backoffLimit int32, code, sleep string) *batchv1.Job {
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: batchv1.JobSpec{
+			Completions:  &completions,
+			Parallelism:  &parallelism,
+			BackoffLimit: &backoffLimit,
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{
+					Name: "exit", Image: "drover/exit:1", ImagePullPolicy: corev1.PullNever,
+					Env: []corev1.EnvVar{{Name: "SLEEP", Value: sleep}, {Name: "EXIT_CODE", Value: code}},
+				}},
+			}},
+		},
+	}
+}
+
+// podCount follows the pods of one Job through a watch.
+type podCount struct {
+	phases    map[string]corev1.PodPhase // by pod name, the last phase seen
+	active    map[string]bool
+	maxActive int
+	succeeded int
+}
+
+// watchPods reads pod events of the Job with uid until done says so, counting active pods
+// (not finished, not being deleted) at every event.
+func watchPods(t *testing.T, w watch.Interface, uid types.UID, done func(*podCount) bool) *podCount {
+	t.Helper()
+	pc := &podCount{phases: map[string]corev1.PodPhase{}, active: map[string]bool{}}
+	timeout := time.After(3 * time.Minute)
+	for !done(pc) {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatalf("pod watch closed; seen %v", pc.phases)
+			}
+			p, isPod := ev.Object.(*corev1.Pod)
+			if !isPod || !ownedBy(p, uid) {
+				continue
+			}
+			pc.observe(p, ev.Type == watch.Deleted)
+		case <-timeout:
+			t.Fatalf("timed out waiting for the pods; seen %v", pc.phases)
+		}
+	}
+	return pc
+}
+
+func (pc *podCount) observe(p *corev1.Pod, deleted bool) {
+	pc.phases[p.Name] = p.Status.Phase
+	finished := p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+	pc.active[p.Name] = !finished && !deleted && p.DeletionTimestamp == nil
+	n, s := 0, 0
+	for name, a := range pc.active {
+		if a {
+			n++
+		}
+		if pc.phases[name] == corev1.PodSucceeded {
+			s++
+		}
+	}
+	pc.maxActive = max(pc.maxActive, n)
+	pc.succeeded = s
+}
+
+func ownedBy(p *corev1.Pod, uid types.UID) bool {
+	for _, r := range p.OwnerReferences {
+		if r.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+func condition(j *batchv1.Job, ct batchv1.JobConditionType) batchv1.JobCondition {
+	for _, c := range j.Status.Conditions {
+		if c.Type == ct && c.Status == corev1.ConditionTrue {
+			return c
+		}
+	}
+	return batchv1.JobCondition{}
+}
+
+// waitJobCondition polls the Job until condition ct is True; another finished condition fails.
+func waitJobCondition(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string, ct batchv1.JobConditionType) *batchv1.Job {
+	t.Helper()
+	for {
+		j, err := cs.BatchV1().Jobs("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("get job %s: %v", name, err)
+		}
+		if condition(j, ct).Type == ct {
+			return j
+		}
+		for _, other := range []batchv1.JobConditionType{batchv1.JobComplete, batchv1.JobFailed} {
+			if c := condition(j, other); other != ct && c.Type == other {
+				t.Fatalf("job %s: %s (%s: %s), want %s", name, other, c.Reason, c.Message, ct)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("job %s never %s: %+v", name, ct, j.Status)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// dockerEnv builds drover and runs `drover up` on its own network, service range, DNS address
+// and NodePort range (so it meets no other drover on this host), and returns a clientset.
+func dockerEnv(t *testing.T) kubernetes.Interface {
+	t.Helper()
+	if os.Getenv("DOCKER_HOST") == "" || exec.Command("docker", "version").Run() != nil {
+		requireE2E(t, "no Docker engine answers at DOCKER_HOST (scripts/docker-up.sh starts one)")
+	}
+	if os.Geteuid() != 0 {
+		requireE2E(t, "drover up needs root (cluster IPs on lo, DNS on port 53)")
+	}
+	if exec.Command("docker", "image", "inspect", "drover/exit:1").Run() != nil {
+		requireE2E(t, "image drover/exit:1 missing (scripts/images.sh builds it)")
+	}
+	dir := t.TempDir()
+	drover := filepath.Join(dir, "drover")
+	build := exec.Command("go", "build", "-o", drover, "github.com/drover-ci/drover/cmd/drover")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build drover: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	node := fmt.Sprintf("jobs-%d", os.Getpid())
+	logf, err := os.Create(filepath.Join(dir, "drover.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := exec.Command(drover, "up", "--data-dir", data, "--listen", "127.0.0.1:0", "--node-name", node,
+		"--network", "drover-jobs", "--subnet", "10.92.0.0/16", "--service-cidr", "10.99.0.0/16",
+		"--cluster-dns", "10.100.0.10", "--node-port-range", "32000-32199", "--log-port", "0")
+	up.Stdout, up.Stderr = logf, logf
+	up.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopUp(t, up, node, logf.Name()) })
+	return waitReady(t, filepath.Join(data, "kubeconfig"), node)
+}
+
+// waitReady waits for drover up's kubeconfig and its node to be Ready.
+func waitReady(t *testing.T, kubeconfig, node string) kubernetes.Interface {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for ; time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			continue
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := cs.CoreV1().Nodes().Get(t.Context(), node, metav1.GetOptions{})
+		if err != nil {
+			continue
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				return cs
+			}
+		}
+	}
+	t.Fatalf("drover up did not write %s and register node %s as Ready within 60s", kubeconfig, node)
+	return nil
+}
+
+// stopUp stops drover up, removes the containers of its node and its network, and shows the
+// end of its log when the test failed.
+func stopUp(t *testing.T, up *exec.Cmd, node, log string) {
+	_ = up.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = up.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = syscall.Kill(-up.Process.Pid, syscall.SIGKILL)
+	}
+	ids, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=drover.io/node="+node).Output()
+	if f := strings.Fields(string(ids)); len(f) > 0 {
+		_ = exec.Command("docker", append([]string{"rm", "-f"}, f...)...).Run()
+	}
+	_ = exec.Command("docker", "network", "rm", "drover-jobs").Run()
+	if t.Failed() {
+		b, _ := os.ReadFile(log)
+		lines := strings.Split(string(b), "\n")
+		t.Logf("drover up log:\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
+	}
+}
+
+func requireE2E(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("DROVER_E2E") == "1" {
+		t.Fatalf("%s (DROVER_E2E=1 requires it)", why)
+	}
+	t.Skip(why)
+}
