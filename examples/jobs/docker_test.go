@@ -22,7 +22,8 @@ import (
 
 // TestJobsOnDocker runs Jobs with `drover up` on a real Docker engine: completions 3 with
 // parallelism 2 succeeds with 3 pods, never more than 2 active at once; a pod that exits 1
-// with backoffLimit 1 makes its Job fail with reason BackoffLimitExceeded.
+// with backoffLimit 1 makes its Job fail with reason BackoffLimitExceeded; a pod that runs past
+// activeDeadlineSeconds makes its Job fail with reason DeadlineExceeded.
 func TestJobsOnDocker(t *testing.T) {
 	cs := dockerEnv(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
@@ -65,13 +66,37 @@ func TestJobsOnDocker(t *testing.T) {
 	if j.Status.Failed != 2 || j.Status.Succeeded != 0 || j.Status.Active != 0 {
 		t.Errorf("job fails: failed %d succeeded %d active %d, want 2 0 0 (backoffLimit 1)", j.Status.Failed, j.Status.Succeeded, j.Status.Active)
 	}
-	owned, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	checkNoLivePods(ctx, t, cs, failing.UID)
+
+	long := exitJob("long", 1, 1, 6, "0", "inf")
+	deadline := int64(3)
+	long.Spec.ActiveDeadlineSeconds = &deadline
+	if long, err = cs.BatchV1().Jobs("default").Create(ctx, long, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	j = waitJobCondition(ctx, t, cs, "long", batchv1.JobFailed)
+	c := condition(j, batchv1.JobFailed)
+	if c.Reason != "DeadlineExceeded" {
+		t.Errorf("job long: Failed condition reason %q (%s), want DeadlineExceeded", c.Reason, c.Message)
+	}
+	if j.Status.StartTime == nil {
+		t.Errorf("job long has no startTime: %+v", j.Status)
+	} else if took := c.LastTransitionTime.Sub(j.Status.StartTime.Time); took < 2*time.Second || took > 30*time.Second {
+		t.Errorf("job long failed %s after its start, want about its 3s deadline", took)
+	}
+	checkNoLivePods(ctx, t, cs, long.UID)
+}
+
+// checkNoLivePods fails unless every pod of a failed Job has finished or is being deleted.
+func checkNoLivePods(ctx context.Context, t *testing.T, cs kubernetes.Interface, uid types.UID) {
+	t.Helper()
+	pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range owned.Items {
-		if ownedBy(&p, failing.UID) && p.Status.Phase != corev1.PodFailed && p.DeletionTimestamp == nil {
-			t.Errorf("pod %s of the failed job is %s", p.Name, p.Status.Phase)
+	for _, p := range pods.Items {
+		if ownedBy(&p, uid) && p.Status.Phase != corev1.PodFailed && p.DeletionTimestamp == nil {
+			t.Errorf("pod %s of a failed job is %s", p.Name, p.Status.Phase)
 		}
 	}
 }
