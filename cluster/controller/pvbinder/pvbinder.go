@@ -244,10 +244,22 @@ func (c *Controller) deleteVolume(ctx context.Context, pv *corev1.PersistentVolu
 	return nil
 }
 
+// setPhase writes a volume's phase, re-reading it first: the cache may lag a bind that just
+// happened, and Available must never land on a volume that has a claimRef by now.
 func (c *Controller) setPhase(ctx context.Context, pv *corev1.PersistentVolume, phase corev1.PersistentVolumePhase) error {
-	v := pv.DeepCopy()
+	v, err := c.client.CoreV1().PersistentVolumes().Get(ctx, pv.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if (v.Spec.ClaimRef == nil) != (pv.Spec.ClaimRef == nil) ||
+		(v.Spec.ClaimRef != nil && v.Spec.ClaimRef.UID != pv.Spec.ClaimRef.UID) {
+		return nil // it changed meanwhile; its update event brings it back here
+	}
 	v.Status.Phase = phase
-	_, err := c.client.CoreV1().PersistentVolumes().UpdateStatus(ctx, v, metav1.UpdateOptions{})
+	_, err = c.client.CoreV1().PersistentVolumes().UpdateStatus(ctx, v, metav1.UpdateOptions{})
 	return err
 }
 
