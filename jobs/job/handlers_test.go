@@ -14,17 +14,17 @@ func TestPodEventsSatisfyExpectations(t *testing.T) {
 		t.Fatalf("created %d pods, want 2", len(pods))
 	}
 	pods[0].Name, pods[1].Name = "p0", "p1" // the recorded actions hold the objects before naming
-	if f.c.exp.satisfied("default/j") {
+	if f.c.exp.Satisfied("default/j") {
 		t.Fatal("expectations satisfied before the informer saw the pods")
 	}
 	f.cache(pods[0])
 	f.c.addPod(pods[0])
-	if f.c.exp.satisfied("default/j") {
+	if f.c.exp.Satisfied("default/j") {
 		t.Fatal("expectations satisfied after one of two pods was seen")
 	}
 	f.cache(pods[1])
 	f.c.addPod(pods[1])
-	if !f.c.exp.satisfied("default/j") {
+	if !f.c.exp.Satisfied("default/j") {
 		t.Fatal("expectations not satisfied after both pods were seen")
 	}
 	if n := len(created(f.sync("j"))); n != 0 {

@@ -134,7 +134,7 @@ func (c *Controller) enqueueAfter(key string, d time.Duration) { c.queue.AddAfte
 
 func (c *Controller) jobDeleted(obj interface{}) {
 	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		c.queue.Add(key)
 	}
 }
@@ -147,7 +147,7 @@ func (c *Controller) addPod(obj interface{}) {
 		return
 	}
 	if key, ok := c.ownerKey(pod); ok {
-		c.exp.creationObserved(key)
+		c.exp.CreationObserved(key)
 		c.queue.Add(key)
 	}
 }
@@ -177,7 +177,7 @@ func (c *Controller) deletePod(obj interface{}) {
 		}
 	}
 	if key, ok := c.ownerKey(pod); ok {
-		c.exp.deletionObserved(key, podKey(pod))
+		c.exp.DeletionObserved(key, podKey(pod))
 		c.queue.Add(key)
 	}
 }

@@ -146,7 +146,7 @@ func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Jo
 			defer wg.Done()
 			pod, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, podForJob(job, idx), metav1.CreateOptions{})
 			if err != nil {
-				c.exp.creationObserved(key)
+				c.exp.CreationObserved(key)
 				c.recorder.Eventf(job, corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)
 				errs[i] = fmt.Errorf("create pod for job %s: %w", key, err)
 				return
@@ -169,9 +169,9 @@ func (c *Controller) deletePods(ctx context.Context, key string, job *batchv1.Jo
 			err := c.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{})
 			switch {
 			case apierrors.IsNotFound(err):
-				c.exp.deletionObserved(key, podKey(pod))
+				c.exp.DeletionObserved(key, podKey(pod))
 			case err != nil:
-				c.exp.deletionObserved(key, podKey(pod))
+				c.exp.DeletionObserved(key, podKey(pod))
 				c.recorder.Eventf(job, corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
 				errs[i] = fmt.Errorf("delete pod %s: %w", pod.Name, err)
 			default:

@@ -24,7 +24,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	cached, err := c.jobs.Jobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -34,7 +34,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return c.cleanUpFinished(ctx, key, cached, cond)
 	}
 	// Read expectations before the pods: a pod seen after is already credited.
-	if !c.exp.satisfied(key) {
+	if !c.exp.Satisfied(key) {
 		// Pod events wake the job; this is the fallback should the informer never report them.
 		c.enqueueAfter(key, ExpectationsTimeout)
 		return nil
@@ -120,7 +120,7 @@ func (c *Controller) stop(ctx context.Context, key string, job *batchv1.Job, s p
 	if len(s.active) == 0 {
 		return nil
 	}
-	c.exp.expect(key, 0, podKeys(s.active))
+	c.exp.Expect(key, 0, podKeys(s.active))
 	return c.deletePods(ctx, key, job, s.active)
 }
 
@@ -140,7 +140,7 @@ func (c *Controller) scale(ctx context.Context, key string, job *batchv1.Job, s 
 	st.Ready = ptr(ready(s.active))
 	st.Terminating = ptr(int32(s.terminating + len(victims)))
 	if len(victims) > 0 {
-		c.exp.expect(key, 0, podKeys(victims))
+		c.exp.Expect(key, 0, podKeys(victims))
 		return c.deletePods(ctx, key, job, victims)
 	}
 	n := want - len(active)
@@ -158,7 +158,7 @@ func (c *Controller) scale(ctx context.Context, key string, job *batchv1.Job, s 
 	if len(indexes) == 0 {
 		return nil
 	}
-	c.exp.expect(key, len(indexes), nil)
+	c.exp.Expect(key, len(indexes), nil)
 	st.Active += int32(len(indexes))
 	return c.createPods(ctx, key, job, indexes)
 }

@@ -20,7 +20,7 @@ func (c *Controller) addPod(obj interface{}) {
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		if rc := c.resolveRef(pod.Namespace, ref); rc != nil {
 			key, _ := cache.MetaNamespaceKeyFunc(rc)
-			c.exp.creationObserved(key)
+			c.exp.CreationObserved(key)
 			c.queue.Add(key)
 		}
 		return
@@ -92,7 +92,7 @@ func (c *Controller) deletePod(obj interface{}) {
 		return
 	}
 	key, _ := cache.MetaNamespaceKeyFunc(rc)
-	c.exp.deletionObserved(key, podKey(pod))
+	c.exp.DeletionObserved(key, podKey(pod))
 	c.queue.Add(key)
 }
 

@@ -20,11 +20,11 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, rc *corev1.
 	switch {
 	case diff < 0:
 		n := min(-diff, BurstReplicas)
-		c.exp.expectCreations(key, n)
+		c.exp.Expect(key, n, nil)
 		created, err := slowStartBatch(n, 1, func() error { return c.createPod(ctx, rc) })
 		// Creates that failed or were not tried will never be observed.
 		for i := created; i < n; i++ {
-			c.exp.creationObserved(key)
+			c.exp.CreationObserved(key)
 		}
 		return err
 	case diff > 0:
@@ -33,7 +33,7 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, rc *corev1.
 		for i, p := range victims {
 			keys[i] = podKey(p)
 		}
-		c.exp.expectDeletions(key, keys)
+		c.exp.Expect(key, 0, keys)
 		return c.deletePods(ctx, key, rc, victims)
 	}
 	return nil
@@ -87,9 +87,9 @@ func (c *Controller) deletePods(ctx context.Context, key string, rc *corev1.Repl
 			err := c.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{})
 			switch {
 			case apierrors.IsNotFound(err):
-				c.exp.deletionObserved(key, podKey(pod)) // already gone: no event will come
+				c.exp.DeletionObserved(key, podKey(pod)) // already gone: no event will come
 			case err != nil:
-				c.exp.deletionObserved(key, podKey(pod))
+				c.exp.DeletionObserved(key, podKey(pod))
 				c.recorder.Eventf(rc, corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
 				errs[i] = fmt.Errorf("delete pod %s: %w", pod.Name, err)
 			default:

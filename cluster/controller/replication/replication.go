@@ -133,7 +133,7 @@ func (c *Controller) enqueueAfter(rc *corev1.ReplicationController, d time.Durat
 
 func (c *Controller) rcDeleted(obj interface{}) {
 	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		c.queue.Add(key)
 	}
 }

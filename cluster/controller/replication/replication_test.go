@@ -35,7 +35,7 @@ func TestSyncCreatesUpToReplicasFromTemplate(t *testing.T) {
 	if n := countPrefix(f.events(), "Normal SuccessfulCreate Created pod: jenkins-slave-"); n != 3 {
 		t.Errorf("%d SuccessfulCreate events, want 3", n)
 	}
-	if adds, _ := f.c.exp.pending("default/jenkins-slave"); adds != 3 {
+	if adds, _ := f.c.exp.Pending("default/jenkins-slave"); adds != 3 {
 		t.Errorf("pending creations = %d, want 3", adds)
 	}
 	st := statusOf(actions)
@@ -74,7 +74,7 @@ func TestExpectationsPreventDoubleCreation(t *testing.T) {
 		f2.cache(p)
 		f2.c.addPod(p)
 	}
-	if adds, _ := f2.c.exp.pending("default/web"); adds != 0 {
+	if adds, _ := f2.c.exp.Pending("default/web"); adds != 0 {
 		t.Fatalf("pending creations after the informer showed them = %d", adds)
 	}
 	actions := f2.sync("default/web")
@@ -103,7 +103,7 @@ func TestSyncDeletesSurplusInKubernetesOrder(t *testing.T) {
 	if n := countPrefix(f.events(), "Normal SuccessfulDelete"); n != 3 {
 		t.Errorf("%d SuccessfulDelete events", n)
 	}
-	if _, dels := f.c.exp.pending("default/web"); dels != 3 {
+	if _, dels := f.c.exp.Pending("default/web"); dels != 3 {
 		t.Errorf("pending deletions = %d, want 3", dels)
 	}
 	if got := deleted(f.sync("default/web")); len(got) != 0 {
@@ -114,7 +114,7 @@ func TestSyncDeletesSurplusInKubernetesOrder(t *testing.T) {
 		f.c.deletePod(p)
 		f.c.deletePod(p)
 	}
-	if !f.c.exp.satisfied("default/web") {
+	if !f.c.exp.Satisfied("default/web") {
 		t.Error("expectations not satisfied after the deletions were observed")
 	}
 }
@@ -211,7 +211,7 @@ func TestCreateFailureSetsReplicaFailure(t *testing.T) {
 	if n := countPrefix(f.events(), "Warning FailedCreate Error creating: quota exceeded"); n != 1 {
 		t.Errorf("%d FailedCreate events", n)
 	}
-	if !f.c.exp.satisfied("default/web") {
+	if !f.c.exp.Satisfied("default/web") {
 		t.Error("failed creates still expected")
 	}
 }

@@ -23,13 +23,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	rc, err := c.rcs.ReplicationControllers(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	needsSync := c.exp.satisfied(key) && rc.DeletionTimestamp == nil
+	needsSync := c.exp.Satisfied(key) && rc.DeletionTimestamp == nil
 	all, err := c.pods.Pods(ns).List(labels.Everything())
 	if err != nil {
 		return err
