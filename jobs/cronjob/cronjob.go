@@ -8,7 +8,6 @@ package cronjob
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -85,42 +84,9 @@ func New(cc controller.Context) (controller.Controller, error) {
 // Name is "cronjob".
 func (c *Controller) Name() string { return "cronjob" }
 
-// Run works until ctx ends.
+// Run works until ctx ends; each sync says when the CronJob is next due.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return ctx.Err()
-	}
-	for i := 0; i < c.workers; i++ {
-		go c.work(ctx)
-	}
-	<-ctx.Done()
-	return nil
-}
-
-func (c *Controller) work(ctx context.Context) {
-	for c.processNext(ctx) {
-	}
-}
-
-// processNext syncs one queued CronJob; it returns false when the queue is shut down.
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	after, err := c.sync(ctx, key)
-	if err != nil {
-		slog.Warn("cronjob: sync failed", "cronjob", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	if after > 0 {
-		c.queue.AddAfter(key, after)
-	}
-	return true
+	return controller.RunWorkers(ctx, "cronjob", c.queue, c.synced, c.workers, c.sync)
 }
 
 func (c *Controller) enqueue(obj interface{}) {

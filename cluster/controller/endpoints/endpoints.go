@@ -7,7 +7,6 @@ package endpoints
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -77,31 +76,7 @@ func (c *Controller) Name() string { return "endpoints" }
 
 // Run works until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return ctx.Err()
-	}
-	for i := 0; i < c.workers; i++ {
-		go c.work(ctx)
-	}
-	<-ctx.Done()
-	return nil
-}
-
-func (c *Controller) work(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		if err := c.sync(ctx, key); err != nil {
-			slog.Warn("endpoints: sync failed", "service", key, "err", err)
-			c.queue.AddRateLimited(key)
-		} else {
-			c.queue.Forget(key)
-		}
-		c.queue.Done(key)
-	}
+	return controller.RunWorkers(ctx, "endpoints", c.queue, c.synced, c.workers, controller.NoRequeue(c.sync))
 }
 
 // podChanged queues the services in the pod's namespace that select it.

@@ -8,7 +8,6 @@ package replication
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -87,36 +86,7 @@ func (c *Controller) Name() string { return "replication" }
 
 // Run works until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return ctx.Err()
-	}
-	for i := 0; i < c.workers; i++ {
-		go c.work(ctx)
-	}
-	<-ctx.Done()
-	return nil
-}
-
-func (c *Controller) work(ctx context.Context) {
-	for c.processNext(ctx) {
-	}
-}
-
-// processNext syncs one queued controller; it returns false when the queue is shut down.
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		slog.Warn("replication: sync failed", "rc", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return controller.RunWorkers(ctx, "replication", c.queue, c.synced, c.workers, controller.NoRequeue(c.sync))
 }
 
 func (c *Controller) enqueue(obj interface{}) {
