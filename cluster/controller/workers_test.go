@@ -39,7 +39,9 @@ func TestRunWorkers(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ended := make(chan error, 1)
-	go func() { ended <- RunWorkers(ctx, "test", q, []cache.InformerSynced{func() bool { return true }}, 2, sync) }()
+	go func() {
+		ended <- RunWorkers(ctx, "test", q, []cache.InformerSynced{func() bool { return true }}, 2, sync)
+	}()
 	q.Add("flaky")
 	q.Add("again")
 	select {
