@@ -10,7 +10,7 @@ import (
 // inspectTTL bounds how long a listed container's details are reused without a new inspect.
 const inspectTTL = 30 * time.Second
 
-// inspectCache keeps the last inspect of each container with the list state it was taken in:
+// inspectCache keeps the last inspect of each running container with the list state it was taken in:
 // List reuses it while the engine still reports the same state, so the node agent's relist
 // every second costs one list call instead of an inspect per container. Start, Stop and
 // Remove drop an entry; a state change seen by List (a container exiting) re-inspects.

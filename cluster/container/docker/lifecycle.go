@@ -64,7 +64,11 @@ func (r *Runtime) List(ctx context.Context, match map[string]string) ([]containe
 			}
 			return nil, err
 		}
-		r.cache.put(s.ID, s.State, c)
+		if s.State == "running" {
+			// Only running containers are cached: an exited one's details (OOMKilled, exit
+			// code) may still be settling in the engine, so they are read afresh each time.
+			r.cache.put(s.ID, s.State, c)
+		}
 		out = append(out, c)
 	}
 	return out, nil
