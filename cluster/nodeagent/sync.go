@@ -58,6 +58,11 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (time.Duration, erro
 	}
 	view := newPodView(cs)
 	a.probes.sync(pod, view)
+	if settling(view, a.cfg.Clock.Now()) {
+		// Docker marks an OOM kill a moment after the exit: wait before writing a status that
+		// may be final (a pod that failed stays failed).
+		return time.Second, nil
+	}
 	status := a.podStatus(pod, view, res)
 	if err := a.updateStatus(ctx, pod, status); err != nil {
 		return 0, err
@@ -327,4 +332,15 @@ func hollowVolumesOK(pod *corev1.Pod) bool {
 		}
 	}
 	return true
+}
+
+// settling reports a container that exited with 137 (SIGKILL) in the last two seconds without
+// being reported OOMKilled: the engine may still be about to say it was.
+func settling(view *podView, now time.Time) bool {
+	for _, c := range view.all {
+		if c.State == container.StateExited && c.ExitCode == 137 && !c.OOMKilled && now.Sub(c.FinishedAt) < 2*time.Second {
+			return true
+		}
+	}
+	return false
 }
