@@ -1,0 +1,121 @@
+// Package provider is drover's Jenkins cloud provider: it reads the Jenkins
+// build queue and computers and the API's agent pods, plans with
+// cloud/planner, launches inbound agents (Jenkins node first, then a Secret
+// and the agent pod), retires one-shot and idle agents, reaps failures and
+// orphans with a per-template back-off, keeps warm pools and scales swarm
+// ReplicationControllers. Everything it knows lives in the API (pod labels
+// and annotations) or in Jenkins, so a restarted provider carries on with
+// no duplicate and no leak. It runs in the controller manager (leader only).
+package provider
+
+import (
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/drover-ci/drover/cloud/config"
+	"github.com/drover-ci/drover/cloud/jenkins"
+)
+
+// Labels and annotations on the objects the provider creates.
+const (
+	// LabelAgent on an agent pod (and its Secret) is the Jenkins node name.
+	LabelAgent = "drover.io/jenkins-agent"
+	// LabelTemplate on an agent pod (and its Secret, and a swarm RC) is the template name.
+	LabelTemplate = "drover.io/jenkins-template"
+	// LabelQueueItem on an agent pod is the id of the queue item it was launched for
+	// (absent for warm-pool agents).
+	LabelQueueItem = "drover.io/jenkins-queue-item"
+)
+
+// StatusConfigMap is the ConfigMap (in the provider's namespace) the leader
+// writes its Status to, as JSON under StatusKey, when it changes; `drover
+// jenkins status` reads it.
+const (
+	StatusConfigMap = "drover-jenkins-status"
+	StatusKey       = "status.json"
+)
+
+// Options build a Provider.
+type Options struct {
+	// Config is the validated configuration (config.Load + Validate).
+	Config *config.Config
+	// Jenkins is the controller's API.
+	Jenkins jenkins.Client
+	// Kube is the drover API.
+	Kube kubernetes.Interface
+	// Clock defaults to the real clock.
+	Clock clock.WithTicker
+	// Recorder records events on agent pods (nil: none).
+	Recorder record.EventRecorder
+	// Metrics receives the provisioning metrics (nil: none).
+	Metrics *Metrics
+}
+
+// Status is what `drover jenkins status` shows. Times are absolute so that
+// the document only changes when something happens; the CLI prints ages.
+type Status struct {
+	UpdatedAt    time.Time        `json:"updatedAt"`
+	JenkinsURL   string           `json:"jenkinsUrl"`
+	JenkinsError string           `json:"jenkinsError,omitempty"`
+	Namespace    string           `json:"namespace"`
+	ContainerCap int              `json:"containerCap"`
+	Templates    []TemplateStatus `json:"templates"`
+	Agents       []AgentStatus    `json:"agents"`
+	Queue        []QueueStatus    `json:"queue"`
+	// Failures are the most recent agent failures, oldest first (at most 20).
+	Failures []Failure `json:"failures,omitempty"`
+}
+
+// TemplateStatus is one template's caps, demand, agents and back-off.
+type TemplateStatus struct {
+	Name        string `json:"name"`
+	Label       string `json:"label"`
+	Mode        string `json:"mode"`
+	InstanceCap int    `json:"instanceCap"`
+	// MinIdle is the warm pool size in force now (warm schedules applied).
+	MinIdle  int `json:"minIdle"`
+	Demand   int `json:"demand"`
+	Pending  int `json:"pending"`
+	Starting int `json:"starting"`
+	Idle     int `json:"idle"`
+	Busy     int `json:"busy"`
+	// BackoffUntil is set while the template is backing off after failures.
+	BackoffUntil  *time.Time `json:"backoffUntil,omitempty"`
+	BackoffReason string     `json:"backoffReason,omitempty"`
+	// Decision is the planner's last reason text.
+	Decision string `json:"decision,omitempty"`
+}
+
+// AgentStatus is one agent (pod + Jenkins node).
+type AgentStatus struct {
+	Name     string    `json:"name"`
+	Template string    `json:"template"`
+	Pod      string    `json:"pod"`
+	State    string    `json:"state"` // pending, starting, idle, busy, terminating
+	Created  time.Time `json:"created"`
+	Reason   string    `json:"reason,omitempty"`
+}
+
+// QueueStatus is one waiting queue item and why no agent is coming for it
+// (empty Waiting when one is).
+type QueueStatus struct {
+	ID       int64     `json:"id"`
+	Task     string    `json:"task"`
+	Label    string    `json:"label"`
+	Why      string    `json:"why"`
+	Since    time.Time `json:"since"`
+	Template string    `json:"template,omitempty"`
+	Waiting  string    `json:"waiting,omitempty"`
+}
+
+// Failure is one agent that failed before or while doing its work.
+type Failure struct {
+	Time     time.Time `json:"time"`
+	Template string    `json:"template"`
+	Agent    string    `json:"agent"`
+	Reason   string    `json:"reason"` // e.g. ErrImagePull, PendingTimeout, ConnectTimeout, PodFailed, PodLost
+	Message  string    `json:"message"`
+}
