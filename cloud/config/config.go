@@ -43,12 +43,16 @@ type Config struct {
 	Templates    []Template      `json:"templates,omitempty"`
 }
 
-// Credentials name where the Jenkins API token is found; the token itself
+// Credentials name where the Jenkins API token is found (an environment
+// variable, a file, or a Secret); the token itself
 // is never part of the configuration, never logged, never given to agents.
 type Credentials struct {
 	User      string `json:"user,omitempty"`
 	TokenEnv  string `json:"tokenEnv,omitempty"`
 	TokenFile string `json:"tokenFile,omitempty"`
+	// Secret names a Secret in the provider's namespace with the keys
+	// "user" and "token" (User, when set, wins over the Secret's user).
+	Secret string `json:"secret,omitempty"`
 }
 
 // Template describes one kind of agent.

@@ -27,12 +27,7 @@ func (c *Config) Validate() error {
 	if err := checkURL(c.JenkinsURL, false); err != nil {
 		add("jenkinsUrl", "%v", err)
 	}
-	if c.Credentials.TokenEnv != "" && c.Credentials.TokenFile != "" {
-		add("credentials", "tokenEnv and tokenFile are exclusive")
-	}
-	if c.Credentials.User != "" && c.Credentials.TokenEnv == "" && c.Credentials.TokenFile == "" {
-		add("credentials", "user without tokenEnv or tokenFile")
-	}
+	c.Credentials.validate(add)
 	nonNegative(add, "containerCap", c.ContainerCap)
 	nonNegative(add, "connectTimeout", int(c.ConnectTimeout.Duration))
 	nonNegative(add, "readTimeout", int(c.ReadTimeout.Duration))
@@ -53,6 +48,26 @@ func (c *Config) Validate() error {
 }
 
 type adder func(path, format string, args ...any)
+
+func (c Credentials) validate(add adder) {
+	sources := 0
+	for _, s := range []string{c.TokenEnv, c.TokenFile, c.Secret} {
+		if s != "" {
+			sources++
+		}
+	}
+	switch {
+	case sources > 1 && c.Secret != "":
+		add("credentials", "secret, tokenEnv and tokenFile are exclusive")
+	case sources > 1:
+		add("credentials", "tokenEnv and tokenFile are exclusive")
+	case c.User != "" && sources == 0:
+		add("credentials", "user without tokenEnv or tokenFile (or secret)")
+	}
+	if c.Secret != "" && strings.ContainsAny(c.Secret, " /") {
+		add("credentials.secret", "%q: not a Secret name", c.Secret)
+	}
+}
 
 func (t Template) validate(p string, add adder) {
 	if t.Name == "" {
