@@ -46,6 +46,10 @@ type Options struct {
 	PodEvictionTimeout time.Duration
 	// Workers is how many items each controller works on at once (default 4).
 	Workers int
+	// ClusterCIDR is where nodes' pod subnets come from (default 10.244.0.0/16; "none":
+	// no pod subnets are allocated), NodeCIDRMaskSize their prefix length (default 24).
+	ClusterCIDR      string
+	NodeCIDRMaskSize int
 }
 
 // WithDefaults fills the zero fields.
@@ -67,6 +71,12 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.Workers == 0 {
 		o.Workers = 4
+	}
+	if o.ClusterCIDR == "" {
+		o.ClusterCIDR = "10.244.0.0/16"
+	}
+	if o.NodeCIDRMaskSize == 0 {
+		o.NodeCIDRMaskSize = 24
 	}
 	return o
 }
