@@ -55,7 +55,9 @@ type QueueItem struct {
 
 // Computer is one entry of GET /computer/api/json.
 type Computer struct {
-	Name               string
+	Name string
+	// Description is the node's description (nodeDescription when created).
+	Description        string
 	Offline            bool
 	Idle               bool
 	JNLPAgent          bool
@@ -76,6 +78,9 @@ type NodeSpec struct {
 	Labels      []string
 	Executors   int // default 1
 	WebSocket   bool
+	// Mode is the Jenkins node mode: EXCLUSIVE (default: only builds whose
+	// label expression matches) or NORMAL (any build).
+	Mode string
 }
 
 // HTTPError is an unexpected HTTP status from Jenkins.

@@ -6,10 +6,11 @@ import (
 	"net/url"
 )
 
-const computerFields = "displayName,offline,idle,jnlpAgent,temporarilyOffline,assignedLabels[name],executors[currentExecutable[url]]"
+const computerFields = "displayName,description,offline,idle,jnlpAgent,temporarilyOffline,assignedLabels[name],executors[currentExecutable[url]]"
 
 type computerJSON struct {
 	DisplayName        string `json:"displayName"`
+	Description        string `json:"description"`
 	Offline            bool   `json:"offline"`
 	Idle               bool   `json:"idle"`
 	JNLPAgent          bool   `json:"jnlpAgent"`
@@ -56,6 +57,7 @@ func (g *Gojenkins) computer(ctx context.Context, name string) (Computer, error)
 func (c computerJSON) computer() Computer {
 	out := Computer{
 		Name:               c.DisplayName,
+		Description:        c.Description,
 		Offline:            c.Offline,
 		Idle:               c.Idle,
 		JNLPAgent:          c.JNLPAgent,

@@ -49,12 +49,16 @@ func createForm(spec NodeSpec) (string, error) {
 	if executors <= 0 {
 		executors = 1
 	}
+	mode := spec.Mode
+	if mode == "" {
+		mode = "EXCLUSIVE"
+	}
 	const jnlp = "hudson.slaves.JNLPLauncher"
 	const always = "hudson.slaves.RetentionStrategy$Always"
 	doc := map[string]any{
 		"name": spec.Name, "nodeDescription": spec.Description,
 		"numExecutors": strconv.Itoa(executors), "remoteFS": remoteFS,
-		"labelString": strings.Join(spec.Labels, " "), "mode": "EXCLUSIVE",
+		"labelString": strings.Join(spec.Labels, " "), "mode": mode,
 		"type": "hudson.slaves.DumbSlave",
 		"launcher": map[string]any{"stapler-class": jnlp, "$class": jnlp,
 			"workDirSettings": map[string]any{"disabled": false, "workDirPath": "",

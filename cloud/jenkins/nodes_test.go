@@ -129,4 +129,19 @@ func TestDeleteNode(t *testing.T) {
 }
 
 // builtIn is how the adapter reports the controller's own node.
-var builtIn = jenkins.Computer{Name: "Built-In Node", Idle: true, Labels: []string{"built-in"}}
+var builtIn = jenkins.Computer{Name: "Built-In Node", Description: "the Jenkins controller's built-in node", Idle: true, Labels: []string{"built-in"}}
+
+func TestCreateNormalNodeAndDescription(t *testing.T) {
+	srv, c := fixture(t)
+	spec := jenkins.NodeSpec{Name: "any-1", Description: "drover agent (template any)", Mode: "NORMAL"}
+	if err := c.CreateInboundNode(ctx(t), spec); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := srv.Node("any-1"); n.Mode != "NORMAL" {
+		t.Errorf("mode = %q, want NORMAL", n.Mode)
+	}
+	cs, err := c.Computers(ctx(t))
+	if err != nil || len(cs) != 2 || cs[1].Description != spec.Description {
+		t.Errorf("Computers = %+v, %v; want description %q", cs, err, spec.Description)
+	}
+}
