@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -28,6 +29,8 @@ type RunConfig struct {
 	ExtraSANs []string
 	// Logs serves pods/log for a node agent in the same process (drover up).
 	Logs http.Handler
+	// Metrics is served at /metrics without authentication (nil: prometheus.DefaultGatherer).
+	Metrics prometheus.Gatherer
 	// Ready is called once the server listens, with its URL and the kubeconfig path.
 	Ready func(url, kubeconfig string)
 }
@@ -63,7 +66,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if err != nil {
 		return err
 	}
-	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeToken: token, Logs: cfg.Logs})
+	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeToken: token, Logs: cfg.Logs, Metrics: cfg.Metrics})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,6 +33,9 @@ type Config struct {
 	// server proxies to the node agent's log port with NodeToken.
 	Logs      http.Handler
 	NodeToken string
+	// Metrics is served at /metrics in the Prometheus text format, without
+	// authentication like a scrape endpoint (nil: prometheus.DefaultGatherer).
+	Metrics prometheus.Gatherer
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
@@ -41,6 +46,7 @@ type Server struct {
 	now        func() time.Time
 	logs       http.Handler
 	nodeToken  string
+	metrics    prometheus.Gatherer
 	namespaces *registry.Resource
 	discovery  http.Handler
 	gc         *collector
@@ -58,6 +64,10 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{store: cfg.Store, tokens: cfg.Tokens, now: cfg.Now, logs: cfg.Logs, nodeToken: cfg.NodeToken, namespaces: ns}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.metrics = cfg.Metrics
+	if s.metrics == nil {
+		s.metrics = prometheus.DefaultGatherer
 	}
 	s.discovery = NewDiscovery(registry.All(), VersionInfo())
 	s.gc = newCollector(s)
@@ -77,13 +87,14 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// Handler returns the HTTP handler: health endpoints and /version without authentication,
+// Handler returns the HTTP handler: health endpoints, /metrics and /version without authentication,
 // everything else behind the bearer token check.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", s.health)
 	mux.HandleFunc("/livez", s.health)
 	mux.HandleFunc("/readyz", s.ready)
+	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", func(w http.ResponseWriter, r *http.Request) {
 		if !s.authenticated(r) {
 			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
