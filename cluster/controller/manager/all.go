@@ -5,6 +5,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/endpoints"
+	"github.com/drover-ci/drover/cluster/controller/nodeipam"
 	"github.com/drover-ci/drover/cluster/controller/nodelifecycle"
 	"github.com/drover-ci/drover/cluster/controller/pvbinder"
 	"github.com/drover-ci/drover/cluster/controller/replication"
@@ -20,6 +21,7 @@ func All() map[string]controller.Constructor {
 		"cronjob":       cronjob.New,
 		"endpoints":     endpoints.New,
 		"job":           job.New,
+		"nodeipam":      nodeipam.New,
 		"nodelifecycle": nodelifecycle.New,
 		"pvbinder":      pvbinder.New,
 		"replication":   replication.New,
