@@ -16,6 +16,7 @@ import (
 	ctrl "github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/consulcatalog"
 	"github.com/drover-ci/drover/cluster/controller/manager"
+	"github.com/drover-ci/drover/cluster/controller/nodeipam"
 	"github.com/drover-ci/drover/cluster/store/consulstore"
 )
 
@@ -27,6 +28,8 @@ type controllerOptions struct {
 	gracePeriod   time.Duration
 	eviction      time.Duration
 	consulCatalog string
+	clusterCIDR   string
+	nodeCIDRMask  int
 }
 
 func (o *controllerOptions) addFlags(cmd *cobra.Command) {
@@ -36,6 +39,8 @@ func (o *controllerOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.nodePortRange, "node-port-range", "30000-32767", "range of NodePorts (MIN-MAX)")
 	f.DurationVar(&o.gracePeriod, "node-monitor-grace-period", 40*time.Second, "a node whose Lease is older than this becomes NotReady")
 	f.DurationVar(&o.eviction, "pod-eviction-timeout", 60*time.Second, "how long a node stays NotReady before its pods are deleted (replaced on other nodes)")
+	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "range nodes' pod subnets (Node spec.podCIDR) come from, for `drover node --host-gw` (\"none\": allocate none)")
+	f.IntVar(&o.nodeCIDRMask, "node-cidr-mask-size", 24, "prefix length of each node's pod subnet within --cluster-cidr")
 	f.StringVar(&o.consulCatalog, "consul-catalog", "", "register Services in Consul's catalog at HOST:PORT (default: the --store's Consul when it is consul://; \"off\" disables; token and TLS from CONSUL_HTTP_*)")
 }
 
@@ -64,8 +69,14 @@ func (o *controllerOptions) options() (ctrl.Options, error) {
 	if o.gracePeriod <= 0 || o.eviction < 0 {
 		return ctrl.Options{}, fmt.Errorf("--node-monitor-grace-period and --pod-eviction-timeout must be positive")
 	}
+	if o.clusterCIDR != "none" {
+		if _, err := nodeipam.NewAllocator(o.clusterCIDR, o.nodeCIDRMask); err != nil {
+			return ctrl.Options{}, err
+		}
+	}
 	return ctrl.Options{ServiceCIDR: o.serviceCIDR, NodePortMin: min, NodePortMax: max,
-		NodeMonitorGracePeriod: o.gracePeriod, PodEvictionTimeout: o.eviction}, nil
+		NodeMonitorGracePeriod: o.gracePeriod, PodEvictionTimeout: o.eviction,
+		ClusterCIDR: o.clusterCIDR, NodeCIDRMaskSize: o.nodeCIDRMask}, nil
 }
 
 // startControllers runs the controller manager against the server's own kubeconfig.
