@@ -38,6 +38,19 @@ func (a *Agent) podStatus(pod *corev1.Pod, view *podView, res *syncResult) corev
 		st.PodIP = view.infra.IP
 		st.PodIPs = []corev1.PodIP{{IP: view.infra.IP}}
 	}
+	initialized := initDone(pod, view)
+	var notInitialized []string
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		cs := a.containerStatus(pod, c, view, res)
+		// A completed init container is ready; a running one is not (it has no probes).
+		t := cs.State.Terminated
+		cs.Ready = t != nil && t.ExitCode == 0
+		if !cs.Ready {
+			notInitialized = append(notInitialized, c.Name)
+		}
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+	}
 	allReady := true
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
@@ -48,16 +61,22 @@ func (a *Agent) podStatus(pod *corev1.Pod, view *podView, res *syncResult) corev
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 	}
 	st.Phase = podPhase(pod.Spec.RestartPolicy, st.ContainerStatuses)
+	if !initialized {
+		st.Phase = initPhase(pod.Spec.RestartPolicy, st.InitContainerStatuses)
+		allReady = false
+	}
 	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
 		allReady = false
 	}
 	now := metav1.NewTime(a.cfg.Clock.Now().Truncate(time.Second))
 	cond := func(t corev1.PodConditionType, ok bool, reason string) corev1.PodCondition {
-		s := corev1.ConditionFalse
+		s, message := corev1.ConditionFalse, ""
 		if ok {
 			s, reason = corev1.ConditionTrue, ""
+		} else if t == corev1.PodInitialized {
+			message = fmt.Sprintf("containers with incomplete status: %v", notInitialized)
 		}
-		c := corev1.PodCondition{Type: t, Status: s, Reason: reason, LastTransitionTime: now}
+		c := corev1.PodCondition{Type: t, Status: s, Reason: reason, Message: message, LastTransitionTime: now}
 		for _, old := range base.Conditions {
 			if old.Type == t && old.Status == s {
 				c.LastTransitionTime = old.LastTransitionTime
@@ -70,7 +89,7 @@ func (a *Agent) podStatus(pod *corev1.Pod, view *podView, res *syncResult) corev
 		notReadyReason = "PodCompleted"
 	}
 	st.Conditions = []corev1.PodCondition{
-		cond(corev1.PodInitialized, true, ""),
+		cond(corev1.PodInitialized, initialized, "ContainersNotInitialized"),
 		cond(corev1.PodReady, allReady, notReadyReason),
 		cond(corev1.ContainersReady, allReady, notReadyReason),
 		cond(corev1.PodScheduled, true, ""),
@@ -164,6 +183,21 @@ func podPhase(policy corev1.RestartPolicy, statuses []corev1.ContainerStatus) co
 			return corev1.PodFailed
 		}
 		return corev1.PodRunning
+	}
+	return corev1.PodPending
+}
+
+// initPhase is the phase of a pod whose init containers have not all completed, as the
+// kubelet's getPhase: Failed when one failed and restartPolicy is Never (it will not be run
+// again), else Pending.
+func initPhase(policy corev1.RestartPolicy, statuses []corev1.ContainerStatus) corev1.PodPhase {
+	if policy != corev1.RestartPolicyNever {
+		return corev1.PodPending
+	}
+	for _, s := range statuses {
+		if t := s.State.Terminated; t != nil && t.ExitCode != 0 {
+			return corev1.PodFailed
+		}
 	}
 	return corev1.PodPending
 }

@@ -73,12 +73,11 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (time.Duration, erro
 	return res.next, nil
 }
 
-// syncContainers starts the infra container and every app container that should run.
+// syncContainers starts the infra container, then the init containers one at a time, each
+// to successful completion, then every app container that should run.
 func (a *Agent) syncContainers(ctx context.Context, pod *corev1.Pod, view *podView, res *syncResult) error {
 	if err := a.ensurePause(ctx); err != nil {
-		for _, c := range pod.Spec.Containers {
-			res.wait(c.Name, "ContainerCreating", err.Error())
-		}
+		waitAll(pod, view, res, "ContainerCreating", err.Error())
 		res.again(5 * time.Second)
 		return nil
 	}
@@ -88,9 +87,7 @@ func (a *Agent) syncContainers(ctx context.Context, pod *corev1.Pod, view *podVi
 		sources, err = a.cfg.Volumes.Setup(ctx, pod)
 		if err != nil {
 			a.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed: %v", err)
-			for _, c := range pod.Spec.Containers {
-				res.wait(c.Name, "ContainerCreating", "")
-			}
+			waitAll(pod, view, res, "ContainerCreating", "")
 			res.again(2 * time.Second)
 			return nil
 		}
@@ -100,23 +97,97 @@ func (a *Agent) syncContainers(ctx context.Context, pod *corev1.Pod, view *podVi
 	infra, err := a.ensureInfra(ctx, pod, view)
 	if err != nil {
 		a.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
-		for _, c := range pod.Spec.Containers {
-			res.wait(c.Name, "ContainerCreating", "")
-		}
+		waitAll(pod, view, res, "ContainerCreating", "")
 		res.again(2 * time.Second)
 		return nil
 	}
 	svcEnv := a.serviceEnvFor(pod)
+	if !a.syncInitContainers(ctx, pod, infra, view, sources, svcEnv, res) {
+		for _, c := range pod.Spec.Containers {
+			res.wait(c.Name, "PodInitializing", "")
+		}
+		a.pruneAttempts(ctx, view)
+		return nil
+	}
 	for i := range pod.Spec.Containers {
-		a.syncContainer(ctx, pod, &pod.Spec.Containers[i], infra, view, sources, svcEnv, res)
+		a.syncContainer(ctx, pod, &pod.Spec.Containers[i], false, infra, view, sources, svcEnv, res)
 	}
 	a.pruneAttempts(ctx, view)
 	return nil
 }
 
-// syncContainer decides for one app container: start, restart (after back-off), replace
-// (spec changed) or leave it.
-func (a *Agent) syncContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, infra *container.Container,
+// waitAll marks every container of pod that has not started yet as waiting: app containers
+// with reason, init containers (and app containers behind unfinished init containers) with
+// PodInitializing, as the kubelet reports them.
+func waitAll(pod *corev1.Pod, view *podView, res *syncResult, reason, message string) {
+	initialized := initDone(pod, view)
+	for _, c := range pod.Spec.InitContainers {
+		res.wait(c.Name, "PodInitializing", "")
+	}
+	for _, c := range pod.Spec.Containers {
+		if initialized {
+			res.wait(c.Name, reason, message)
+		} else {
+			res.wait(c.Name, "PodInitializing", "")
+		}
+	}
+}
+
+// syncInitContainers runs the pod's init containers in order, each to successful completion,
+// and reports whether all have completed (so the app containers may start). It starts or
+// restarts (after back-off, unless restartPolicy is Never) the first one that has not
+// completed and leaves the later ones waiting. Completed attempts are found by their labels,
+// so an agent restarted over a running pod does not run them again; once an app container
+// exists the pod counts as initialized (its init containers may have been removed).
+func (a *Agent) syncInitContainers(ctx context.Context, pod *corev1.Pod, infra *container.Container,
+	view *podView, sources map[string]volume.Source, svcEnv []envVar, res *syncResult) bool {
+	if initDone(pod, view) {
+		return true
+	}
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		if cur := view.current(c.Name); cur != nil && cur.State == container.StateExited && cur.ExitCode == 0 {
+			continue
+		}
+		a.syncContainer(ctx, pod, c, true, infra, view, sources, svcEnv, res)
+		for _, later := range pod.Spec.InitContainers[i+1:] {
+			res.wait(later.Name, "PodInitializing", "")
+		}
+		return false
+	}
+	return true
+}
+
+// initDone reports whether the pod's initialization is over: every init container's newest
+// attempt exited 0, or an app container has been created already.
+func initDone(pod *corev1.Pod, view *podView) bool {
+	for _, c := range pod.Spec.Containers {
+		if view.current(c.Name) != nil {
+			return true
+		}
+	}
+	for _, c := range pod.Spec.InitContainers {
+		cur := view.current(c.Name)
+		if cur == nil || cur.State != container.StateExited || cur.ExitCode != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// restartPolicyOf is the restart policy of one of pod's containers: an init container that
+// completed is never run again, so Always means OnFailure for it.
+func restartPolicyOf(pod *corev1.Pod, init bool) corev1.RestartPolicy {
+	p := pod.Spec.RestartPolicy
+	if init && p != corev1.RestartPolicyNever {
+		return corev1.RestartPolicyOnFailure
+	}
+	return p
+}
+
+// syncContainer decides for one container (app, or init when init is set): start, restart
+// (after back-off), replace (an app container whose spec changed) or leave it.
+func (a *Agent) syncContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, init bool, infra *container.Container,
 	view *podView, sources map[string]volume.Source, svcEnv []envVar, res *syncResult) {
 	cur := view.current(c.Name)
 	key := string(pod.UID) + "/" + c.Name
@@ -130,14 +201,14 @@ func (a *Agent) syncContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 		}
 		return
 	case cur.State == container.StateRunning:
-		if cur.Labels[LabelHash] == containerHash(c) {
+		if init || cur.Labels[LabelHash] == containerHash(c) {
 			return
 		}
 		a.recorder.Eventf(pod, corev1.EventTypeNormal, "Killing", "Container %s definition changed, will be restarted", c.Name)
 		_ = a.cfg.Runtime.Stop(ctx, cur.ID, gracePeriod(pod))
 		attempt = attemptOf(*cur) + 1
 	default: // exited
-		if !shouldRestart(pod.Spec.RestartPolicy, cur.ExitCode) {
+		if !shouldRestart(restartPolicyOf(pod, init), cur.ExitCode) {
 			return
 		}
 		if wait := a.backoff.remaining(key, cur.FinishedAt); wait > 0 {
