@@ -1,6 +1,7 @@
 package jenkinstest
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -57,9 +58,26 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		case !crumbOK:
 			http.Error(w, noCrumb, http.StatusForbidden)
 		default:
+			if kind != anonymous {
+				r = r.WithContext(context.WithValue(r.Context(), userKey{}, name))
+			}
+			if r.Method != http.MethodGet {
+				s.mu.Lock()
+				s.dirty = true
+				s.mu.Unlock()
+			}
 			next.ServeHTTP(w, r)
+			s.flush()
 		}
 	})
+}
+
+type userKey struct{}
+
+// requestUser is the authenticated user of r; "" for anonymous.
+func requestUser(r *http.Request) string {
+	name, _ := r.Context().Value(userKey{}).(string)
+	return name
 }
 
 func (s *Server) login(r *http.Request) (string, authKind, bool) {

@@ -25,12 +25,13 @@ func (s *Server) jnlp(w http.ResponseWriter, r *http.Request) {
 	if snap.WebSocket {
 		args = append(args, "-webSocket")
 	}
-	args = append(args, "-url", s.URL()+"/")
+	root := s.rootURL(r)
+	args = append(args, "-url", root+"/")
 	var b strings.Builder
-	b.WriteString(`<jnlp codebase="` + esc(s.URL()+"/computer/"+name+"/") + `" spec="1.0+">`)
+	b.WriteString(`<jnlp codebase="` + esc(root+"/computer/"+name+"/") + `" spec="1.0+">`)
 	b.WriteString(`<information><title>Agent for ` + esc(name) + `</title><vendor>Jenkins project</vendor>`)
 	b.WriteString(`<homepage href="https://jenkins-ci.org/"/></information><security><all-permissions/></security>`)
-	b.WriteString(`<resources><j2se version="1.8+"/><jar href="` + esc(s.URL()) + `/jnlpJars/remoting.jar"/></resources>`)
+	b.WriteString(`<resources><j2se version="1.8+"/><jar href="` + esc(root) + `/jnlpJars/remoting.jar"/></resources>`)
 	b.WriteString(`<application-desc main-class="hudson.remoting.jnlp.Main">`)
 	for _, a := range args {
 		b.WriteString("<argument>" + esc(a) + "</argument>")

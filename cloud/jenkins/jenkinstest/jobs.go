@@ -12,7 +12,8 @@ type job struct {
 	name       string
 	assigned   string // <assignedNode>; empty = any node
 	concurrent bool
-	pipeline   bool // queue items carry no labelExpression
+	pipeline   bool     // queue items carry no labelExpression
+	commands   []string // <hudson.tasks.Shell> builders, in order
 	next       int
 	builds     map[int]*build
 }
@@ -23,6 +24,7 @@ type build struct {
 	node     string
 	building bool
 	result   string
+	log      []string // console lines the agent sent
 }
 
 func (b *build) finish(result string) {
@@ -42,6 +44,7 @@ type jobConfig struct {
 	AssignedNode    string `xml:"assignedNode"`
 	ConcurrentBuild bool   `xml:"concurrentBuild"`
 	CanRoam         bool   `xml:"canRoam"`
+	Shell           []string `xml:"builders>hudson.tasks.Shell>command"`
 }
 
 func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
@@ -58,7 +61,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.jobs[name] = &job{name: name, assigned: strings.TrimSpace(cfg.AssignedNode),
-		concurrent: cfg.ConcurrentBuild, next: 1, builds: map[int]*build{}}
+		concurrent: cfg.ConcurrentBuild, commands: cfg.Shell, next: 1, builds: map[int]*build{}}
 }
 
 func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) {
@@ -71,7 +74,7 @@ func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
-	s.redirect(w, "/")
+	s.redirect(w, r, "/")
 }
 
 func (s *Server) buildInfo(w http.ResponseWriter, r *http.Request) {
@@ -120,8 +123,14 @@ func (s *Server) FinishBuild(jobName string, number int, result string) error {
 	if !ok || j.builds[number] == nil || !j.builds[number].building {
 		return fmt.Errorf("jenkinstest: no running build %s #%d", jobName, number)
 	}
-	b := j.builds[number]
+	s.finishLocked(j.builds[number], result)
+	return nil
+}
+
+// finishLocked ends running build b with result and frees its executor.
+func (s *Server) finishLocked(b *build, result string) {
 	b.finish(result)
+	s.dirty = true
 	if n, ok := s.nodes[b.node]; ok {
 		for i, r := range n.running {
 			if r == b {
@@ -132,5 +141,32 @@ func (s *Server) FinishBuild(jobName string, number int, result string) error {
 	if s.AutoStart {
 		s.startAllLocked()
 	}
-	return nil
+}
+
+// consoleText answers GET /job/J/N/consoleText: the lines the agent sent,
+// then "Finished: RESULT" once the build is over.
+func (s *Server) consoleText(w http.ResponseWriter, r *http.Request) {
+	num, _ := strconv.Atoi(r.PathValue("num"))
+	s.mu.Lock()
+	var text strings.Builder
+	found := false
+	if j, ok := s.jobs[r.PathValue("job")]; ok {
+		if b, ok := j.builds[num]; ok {
+			found = true
+			text.WriteString("Building remotely on " + b.node + "\n")
+			for _, l := range b.log {
+				text.WriteString(l + "\n")
+			}
+			if !b.building {
+				text.WriteString("Finished: " + b.result + "\n")
+			}
+		}
+	}
+	s.mu.Unlock()
+	if !found {
+		notFound(w)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain;charset=utf-8")
+	_, _ = w.Write([]byte(text.String()))
 }

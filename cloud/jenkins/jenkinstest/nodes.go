@@ -11,7 +11,8 @@ import (
 
 type node struct {
 	Node
-	running []*build // one slot per executor; nil = idle
+	running []*build   // one slot per executor; nil = idle
+	conn    *agentConn // the connected agent; nil with ConnectAgent or offline
 }
 
 // Node is a snapshot of a fake agent node, as created by doCreateItem.
@@ -64,14 +65,26 @@ func (s *Server) DisconnectAgent(name string) error {
 	if !ok {
 		return fmt.Errorf("jenkinstest: no node %q", name)
 	}
+	if n.conn != nil {
+		n.conn.close()
+		n.conn = nil
+	}
+	s.disconnectLocked(n)
+	return nil
+}
+
+// disconnectLocked takes n offline; its running builds end FAILURE, as
+// freestyle builds do when the channel closes.
+func (s *Server) disconnectLocked(n *node) {
 	n.Connected = false
 	for i, b := range n.running {
 		if b != nil {
 			b.finish("FAILURE")
+			b.log = append(b.log, "FATAL: channel is already closed: agent "+n.Name+" disconnected")
 			n.running[i] = nil
+			s.dirty = true
 		}
 	}
-	return nil
 }
 
 // createForm is the json field of POST /computer/doCreateItem.
@@ -114,11 +127,16 @@ func (s *Server) createNode(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Agent called ‘"+name+"’ already exists", http.StatusBadRequest)
 		return
 	}
-	s.nodes[name] = &node{Node: Node{Name: name, Description: f.Description, RemoteFS: f.RemoteFS,
-		Labels: strings.Fields(f.LabelString), Executors: execs, Mode: f.Mode, WebSocket: f.Launcher.WebSocket},
-		running: make([]*build, execs)}
-	s.order = append(s.order, name)
-	s.redirect(w, "/computer/")
+	s.addNodeLocked(Node{Name: name, Description: f.Description, RemoteFS: f.RemoteFS,
+		Labels: strings.Fields(f.LabelString), Executors: execs, Mode: f.Mode, WebSocket: f.Launcher.WebSocket})
+	s.redirect(w, r, "/computer/")
+}
+
+func (s *Server) addNodeLocked(n Node) {
+	n.Connected = false
+	s.nodes[n.Name] = &node{Node: n, running: make([]*build, n.Executors)}
+	s.order = append(s.order, n.Name)
+	s.dirty = true
 }
 
 func (s *Server) computers(w http.ResponseWriter, r *http.Request) {
@@ -205,33 +223,45 @@ func (s *Server) toggleOffline(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
-	s.redirect(w, "/computer/"+name+"/")
+	s.redirect(w, r, "/computer/"+name+"/")
 }
 
 func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	s.mu.Lock()
-	n, ok := s.nodes[name]
+	_, ok := s.nodes[name]
 	if ok {
-		for _, b := range n.running {
-			if b != nil {
-				b.finish("ABORTED")
-			}
-		}
-		delete(s.nodes, name)
-		for i := range s.order {
-			if s.order[i] == name {
-				s.order = append(s.order[:i], s.order[i+1:]...)
-				break
-			}
-		}
+		s.removeNodeLocked(name)
 	}
 	s.mu.Unlock()
 	if !ok {
 		notFound(w)
 		return
 	}
-	s.redirect(w, "/computer/")
+	s.redirect(w, r, "/computer/")
+}
+
+// removeNodeLocked deletes node name: its builds end ABORTED and its agent
+// is disconnected, as Jenkins does.
+func (s *Server) removeNodeLocked(name string) {
+	n := s.nodes[name]
+	for _, b := range n.running {
+		if b != nil {
+			b.finish("ABORTED")
+		}
+	}
+	if n.conn != nil {
+		n.conn.close()
+		n.conn = nil
+	}
+	delete(s.nodes, name)
+	for i := range s.order {
+		if s.order[i] == name {
+			s.order = append(s.order[:i], s.order[i+1:]...)
+			break
+		}
+	}
+	s.dirty = true
 }
 
 func (n *node) offline() bool { return !n.Connected || n.TemporarilyOffline }

@@ -1,6 +1,11 @@
 package jenkinstest
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest/agentproto"
+)
 
 // StartBuild assigns queue item id to a free executor of a connected agent
 // whose labels match the item's label expression, as Jenkins' scheduler does.
@@ -61,5 +66,15 @@ func (s *Server) runLocked(it *item, n *node, slot int) Build {
 	j.next++
 	j.builds[b.number] = b
 	n.running[slot] = b
+	s.dirty = true
+	if n.conn != nil {
+		n.conn.send(agentproto.Message{Type: agentproto.TypeBuild, Job: j.name, Number: b.number,
+			Commands: j.commands, Env: map[string]string{
+				"BUILD_NUMBER": fmt.Sprint(b.number), "BUILD_ID": fmt.Sprint(b.number), "JOB_NAME": j.name,
+				"NODE_NAME": n.Name, "NODE_LABELS": strings.Join(n.labelSet().sorted(), " "),
+				"EXECUTOR_NUMBER": fmt.Sprint(slot), "JENKINS_URL": s.URL() + "/", "BUILD_URL": s.buildURL(b),
+			}})
+		s.log.Info("build started", "job", j.name, "number", b.number, "node", n.Name)
+	}
 	return Build{Job: j.name, Number: b.number, Node: n.Name, QueueID: it.id, URL: s.buildURL(b)}
 }
