@@ -45,6 +45,33 @@ func EnsurePauseImage(ctx context.Context, cli client.APIClient, image, binary s
 	return BuildScratchImage(ctx, cli, image, binary, "pause", args...)
 }
 
+// ToolsImage is the default name of drover's tools image: the drover binary at /drover with
+// entrypoint ["/drover"], so pods run drover's own helpers (e.g. `drover fetch-agent` in the
+// Jenkins agents' init container) without a registry.
+const ToolsImage = "drover/tools:1"
+
+// EnsureToolsImage builds image (default ToolsImage) unless the engine has it: a FROM scratch
+// image holding the static executable binary (default: this process's executable) as /drover,
+// with entrypoint ["/drover"]. binary must be statically linked (CGO_ENABLED=0).
+func EnsureToolsImage(ctx context.Context, cli client.APIClient, image, binary string) error {
+	if image == "" {
+		image = ToolsImage
+	}
+	if _, _, err := cli.ImageInspectWithRaw(ctx, image); err == nil {
+		return nil
+	} else if !errdefs.IsNotFound(err) {
+		return fmt.Errorf("docker: inspect image %s: %w", image, err)
+	}
+	if binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("docker: tools image: %w", err)
+		}
+		binary = exe
+	}
+	return BuildScratchImage(ctx, cli, image, binary, "drover")
+}
+
 // BuildScratchImage builds image FROM scratch with the static executable binary as /name and
 // entrypoint ["/name", args...], replacing any image of that name.
 func BuildScratchImage(ctx context.Context, cli client.APIClient, image, binary, name string, args ...string) error {
