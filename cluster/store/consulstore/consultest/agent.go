@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -35,11 +36,16 @@ type Agent struct {
 	DNSAddr string // DNS interface (UDP and TCP), "127.0.0.1:PORT"
 	DataDir string
 	LogPath string // the agent's stdout and stderr
+	// ServerAddr is the server RPC address, "127.0.0.1:PORT", as /v1/status/leader names it.
+	ServerAddr string
 
+	bin     string
+	args    []string
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the process has exited
 	waitErr error
-	once    sync.Once
+	once    *sync.Once
+	ended   atomic.Bool // Stop or Kill was called for the current process
 }
 
 // Config returns a consul/api client configuration for the agent (plain HTTP, no token).
@@ -75,14 +81,7 @@ func Binary() string {
 // fails.
 func Start(t testing.TB) *Agent {
 	t.Helper()
-	bin := Binary()
-	if _, err := os.Stat(bin); err != nil {
-		msg := fmt.Sprintf("consul binary %s not found (%v): run scripts/consul-build.sh or set DROVER_CONSUL", bin, err)
-		if os.Getenv("DROVER_E2E") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	bin := requireBinary(t)
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		a, err := launch(t, bin)
@@ -100,6 +99,21 @@ func Start(t testing.TB) *Agent {
 
 var errExited = errors.New("consul agent exited")
 
+// requireBinary returns Binary(), skipping the test when it is missing (failing it when
+// DROVER_E2E=1).
+func requireBinary(t testing.TB) string {
+	t.Helper()
+	bin := Binary()
+	if _, err := os.Stat(bin); err != nil {
+		msg := fmt.Sprintf("consul binary %s not found (%v): run scripts/consul-build.sh or set DROVER_CONSUL", bin, err)
+		if os.Getenv("DROVER_E2E") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return bin
+}
+
 // launch starts one agent and waits for its leader; on failure the agent is stopped.
 func launch(t testing.TB, bin string) (*Agent, error) {
 	dir := t.TempDir()
@@ -108,33 +122,22 @@ func launch(t testing.TB, bin string) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{
-		Addr:    "127.0.0.1:" + strconv.Itoa(p[0]),
-		DNSAddr: "127.0.0.1:" + strconv.Itoa(p[1]),
-		DataDir: filepath.Join(dir, "data"),
-		LogPath: filepath.Join(dir, "consul.log"),
-		done:    make(chan struct{}),
+		Addr:       "127.0.0.1:" + strconv.Itoa(p[0]),
+		DNSAddr:    "127.0.0.1:" + strconv.Itoa(p[1]),
+		ServerAddr: "127.0.0.1:" + strconv.Itoa(p[4]),
+		DataDir:    filepath.Join(dir, "data"),
+		LogPath:    filepath.Join(dir, "consul.log"),
+		bin:        bin,
 	}
-	logf, err := os.Create(a.LogPath)
-	if err != nil {
-		return nil, err
-	}
-	a.cmd = exec.Command(bin, "agent", "-dev", "-bind", "127.0.0.1", "-client", "127.0.0.1",
-		"-node", "consultest-"+strconv.Itoa(p[0]), "-data-dir", a.DataDir, "-log-level", "info",
+	a.args = []string{"agent", "-dev", "-bind", "127.0.0.1", "-client", "127.0.0.1",
+		"-node", "consultest-" + strconv.Itoa(p[0]), "-data-dir", a.DataDir, "-log-level", "info",
 		"-http-port", strconv.Itoa(p[0]), "-dns-port", strconv.Itoa(p[1]),
 		"-serf-lan-port", strconv.Itoa(p[2]), "-serf-wan-port", strconv.Itoa(p[3]),
 		"-server-port", strconv.Itoa(p[4]), "-grpc-port", strconv.Itoa(p[5]),
-		"-grpc-tls-port", "-1", "-https-port", "-1")
-	a.cmd.Stdout, a.cmd.Stderr = logf, logf
-	a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := a.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+		"-grpc-tls-port", "-1", "-https-port", "-1"}
+	if err := a.spawn(); err != nil {
+		return nil, err
 	}
-	go func() {
-		a.waitErr = a.cmd.Wait()
-		logf.Close()
-		close(a.done)
-	}()
 	t.Cleanup(func() {
 		a.Stop()
 		if t.Failed() {
@@ -146,6 +149,30 @@ func launch(t testing.TB, bin string) (*Agent, error) {
 		return nil, fmt.Errorf("%w\n%s", err, a.tail(4000))
 	}
 	return a, nil
+}
+
+// spawn starts the agent process with a.bin and a.args, appending to a.LogPath.
+func (a *Agent) spawn() error {
+	logf, err := os.OpenFile(a.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(a.bin, a.args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start %s: %w", a.bin, err)
+	}
+	done := make(chan struct{})
+	a.cmd, a.done, a.once = cmd, done, new(sync.Once)
+	a.ended.Store(false)
+	go func() {
+		a.waitErr = cmd.Wait()
+		logf.Close()
+		close(done)
+	}()
+	return nil
 }
 
 // waitLeader polls /v1/status/leader until it names a leader, the process exits or time runs out.
@@ -193,19 +220,34 @@ func (a *Agent) Stop() { a.end(syscall.SIGTERM, 5*time.Second) }
 func (a *Agent) Kill() { a.end(syscall.SIGKILL, 0) }
 
 func (a *Agent) end(sig syscall.Signal, grace time.Duration) {
-	a.once.Do(func() {
-		pid := a.cmd.Process.Pid
+	cmd, done, once := a.cmd, a.done, a.once
+	a.ended.Store(true)
+	once.Do(func() {
+		pid := cmd.Process.Pid
 		_ = syscall.Kill(-pid, sig)
 		_ = syscall.Kill(-pid, syscall.SIGCONT)
 		select {
-		case <-a.done:
+		case <-done:
 			return
 		case <-time.After(grace):
 		}
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-a.done
+		<-done
 	})
-	<-a.done
+	<-done
+}
+
+// killed reports whether the current process was ended by Stop or Kill.
+func (a *Agent) killed() bool { return a.ended.Load() }
+
+// Restart starts an agent that was stopped or killed again, with the same ports, data dir and
+// flags (a cluster server rejoins its peers; a dev agent starts empty). It does not wait for a
+// leader: see Cluster.WaitLeader.
+func (a *Agent) Restart() error {
+	if !a.Exited() {
+		return fmt.Errorf("consultest: agent %s is still running", a.Addr)
+	}
+	return a.spawn()
 }
 
 // Pause freezes the agent (SIGSTOP): connections are accepted by the kernel but never

@@ -51,3 +51,42 @@ func TestFreePortsDistinct(t *testing.T) {
 		seen[x] = true
 	}
 }
+
+// A three-server cluster elects a leader, elects another after the leader is killed and keeps
+// serving KV writes through a follower; the killed server rejoins after Restart.
+func TestClusterSurvivesLeaderLoss(t *testing.T) {
+	c := StartCluster(t, 3)
+	leader, err := c.Leader(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	followers := c.Followers(leader)
+	if len(followers) != 2 {
+		t.Fatalf("followers = %d, want 2", len(followers))
+	}
+	kv := followers[0].Client(t).KV()
+	if _, err := kv.Put(&api.KVPair{Key: "consultest/a", Value: []byte("1")}, nil); err != nil {
+		t.Fatalf("put before the kill: %v", err)
+	}
+	leader.Kill()
+	next, err := c.WaitLeader(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next == leader {
+		t.Fatal("the killed agent is still the leader")
+	}
+	if _, err := kv.Put(&api.KVPair{Key: "consultest/b", Value: []byte("2")}, nil); err != nil {
+		t.Fatalf("put after the new election: %v", err)
+	}
+	if err := leader.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitLeader(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := leader.Client(t).KV().Get("consultest/b", &api.QueryOptions{RequireConsistent: true})
+	if err != nil || p == nil || string(p.Value) != "2" {
+		t.Fatalf("restarted agent reads consultest/b = %+v, %v; want 2", p, err)
+	}
+}
