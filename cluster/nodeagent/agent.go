@@ -48,6 +48,14 @@ type Config struct {
 	// (default 10.88.0.0/16).
 	Network string
 	Subnet  string
+	// HostGW takes the pod subnet from the Node's spec.podCIDR (nodeipam; waited for up to
+	// PodCIDRTimeout, default 60 s) instead of Subnet, and keeps host routes to the other
+	// nodes' pod subnets through their InternalIPs in Routes (default IPRoutes), reconciled on
+	// Node events and every RouteResync (default 30 s): pods reach pods on every host.
+	HostGW         bool
+	PodCIDRTimeout time.Duration
+	Routes         RouteTable
+	RouteResync    time.Duration
 	// PauseImage is the infra container image (default "drover/pause:1"); EnsurePauseImage,
 	// when set, is called before the first pod starts to build it locally.
 	PauseImage       string
@@ -113,6 +121,15 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Subnet == "" {
 		cfg.Subnet = "10.88.0.0/16"
 	}
+	if cfg.PodCIDRTimeout <= 0 {
+		cfg.PodCIDRTimeout = 60 * time.Second
+	}
+	if cfg.RouteResync <= 0 {
+		cfg.RouteResync = 30 * time.Second
+	}
+	if cfg.HostGW && cfg.Routes == nil {
+		cfg.Routes = IPRoutes{}
+	}
 	if cfg.PauseImage == "" {
 		cfg.PauseImage = "drover/pause:1"
 	}
@@ -161,11 +178,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.registerNode(ctx); err != nil {
 		return err
 	}
-	gw, err := a.cfg.Runtime.EnsureNetwork(ctx, a.cfg.Network, a.cfg.Subnet)
+	gw, err := a.setupNetwork(ctx)
 	if err != nil {
 		return fmt.Errorf("pod network %s (%s): %w", a.cfg.Network, a.cfg.Subnet, err)
 	}
 	a.log.Info("pod network ready", "network", a.cfg.Network, "subnet", a.cfg.Subnet, "gateway", gw)
+	if a.cfg.HostGW {
+		go a.runRoutes(ctx)
+	}
 
 	// The queue's delays (back-off requeues) run on cfg.Clock, so a fake clock drives them too.
 	a.queue = workqueue.NewTypedRateLimitingQueueWithConfig(

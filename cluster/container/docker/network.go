@@ -68,3 +68,31 @@ func firstHost(n *net.IPNet) string {
 	ip := n.IP.To4()
 	return net.IPv4(ip[0], ip[1], ip[2], ip[3]+1).String()
 }
+
+// ReplaceNetwork is EnsureNetwork for a node whose pod subnet is assigned by the cluster
+// (host-gw): a network name with another subnet is removed and created again with subnet when
+// no container uses it; with containers on it, it is an error naming them.
+func (r *Runtime) ReplaceNetwork(ctx context.Context, name, subnet string) (string, error) {
+	gw, err := r.EnsureNetwork(ctx, name, subnet)
+	if err == nil {
+		return gw, nil
+	}
+	nw, ierr := r.cli.NetworkInspect(ctx, name, types.NetworkInspectOptions{})
+	if ierr != nil {
+		return "", err
+	}
+	if nw.Labels[NetworkLabel] == "" {
+		return "", fmt.Errorf("%w (not created by drover: left alone)", err)
+	}
+	if len(nw.Containers) > 0 {
+		var names []string
+		for _, c := range nw.Containers {
+			names = append(names, c.Name)
+		}
+		return "", fmt.Errorf("%w; %d containers still use it (%v)", err, len(names), names)
+	}
+	if rerr := r.cli.NetworkRemove(ctx, nw.ID); rerr != nil && !errdefs.IsNotFound(rerr) {
+		return "", fmt.Errorf("docker: remove network %s to move it to %s: %w", name, subnet, rerr)
+	}
+	return r.EnsureNetwork(ctx, name, subnet)
+}
