@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -28,6 +29,8 @@ type nodeOptions struct {
 	count      int
 	network    string
 	subnet     string
+	hostGW     bool
+	cidrWait   time.Duration
 	nodeIP     string
 	logPort    int
 	dataDir    string
@@ -45,6 +48,8 @@ func (o *nodeOptions) addFlags(cmd *cobra.Command, withDataDir bool) {
 	f.IntVar(&o.count, "count", 1, "number of hollow nodes to run in this process (--runtime=hollow)")
 	f.StringVar(&o.network, "network", "drover", "name of the bridge network pods join")
 	f.StringVar(&o.subnet, "subnet", "10.88.0.0/16", "pod subnet of the bridge network (CIDR)")
+	f.BoolVar(&o.hostGW, "host-gw", false, "several hosts: pod subnet from the Node's spec.podCIDR (drover server --cluster-cidr) instead of --subnet, and host routes to the other nodes' pod subnets via their InternalIP (set --node-ip to the address the other hosts reach)")
+	f.DurationVar(&o.cidrWait, "pod-cidr-timeout", 60*time.Second, "with --host-gw: how long to wait for the Node's podCIDR before giving up")
 	f.StringVar(&o.nodeIP, "node-ip", "", "the node's InternalIP (default: the first address of an interface that is up)")
 	f.IntVar(&o.logPort, "log-port", 10250, "port where the agent serves container logs to the API server (0: off)")
 	if withDataDir {
@@ -123,6 +128,7 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams) (
 	}
 	base := nodeagent.Config{
 		Client: client, Network: o.network, Subnet: o.subnet, NodeIP: o.nodeIP, ClusterDNS: o.clusterDNS,
+		HostGW: o.hostGW && o.runtime == "docker", PodCIDRTimeout: o.cidrWait,
 		PauseImage: o.pauseImage, Token: cfg.BearerToken, Labels: o.labels,
 	}
 	if o.runtime == "hollow" {
