@@ -159,8 +159,14 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams) (
 	c := base
 	c.NodeName, c.Runtime, c.LogPort = o.name, rt, o.logPort
 	c.Volumes = volume.NewManager(filepath.Join(o.dataDir, "pods"), client, o.name)
+	// Both images are built from this binary when missing: the pause image for infra
+	// containers, the tools image (drover at /drover) for pods that run drover's helpers,
+	// such as the Jenkins agents' `drover fetch-agent` init container.
 	c.EnsurePauseImage = func(ctx context.Context) error {
-		return docker.EnsurePauseImage(ctx, rt.Client(), o.pauseImage, "", "pause")
+		if err := docker.EnsurePauseImage(ctx, rt.Client(), o.pauseImage, "", "pause"); err != nil {
+			return err
+		}
+		return docker.EnsureToolsImage(ctx, rt.Client(), docker.ToolsImage, "")
 	}
 	a, err := nodeagent.New(c)
 	if err != nil {
