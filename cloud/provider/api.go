@@ -9,6 +9,7 @@
 package provider
 
 import (
+	"log/slog"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -52,6 +53,14 @@ type Options struct {
 	Recorder record.EventRecorder
 	// Metrics receives the provisioning metrics (nil: none).
 	Metrics *Metrics
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// MaxPending caps each template's agents not yet connected (pending +
+	// starting); 0 = DefaultMaxPending, negative = no cap.
+	MaxPending int
+	// OrphanInterval is how often orphans are swept after the sweep at
+	// start; 0 = DefaultOrphanInterval.
+	OrphanInterval time.Duration
 }
 
 // Status is what `drover jenkins status` shows. Times are absolute so that

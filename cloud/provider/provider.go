@@ -3,11 +3,66 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/drover-ci/drover/cloud/config"
+)
+
+// Defaults of the provider's own settings (not part of the configuration).
+const (
+	// DefaultMaxPending caps, per template, the agents not yet connected
+	// (pending pods + starting agents).
+	DefaultMaxPending = 10
+	// DefaultOrphanInterval is how often orphans are swept (also at start).
+	DefaultOrphanInterval = 30 * time.Second
+	// DefaultPendingTimeout bounds a Pending agent pod when the template sets none.
+	DefaultPendingTimeout = 5 * time.Minute
+	// DefaultConnectTimeout bounds Running → connected when neither the
+	// template nor the configuration sets connectTimeout.
+	DefaultConnectTimeout = 5 * time.Minute
+	// DefaultOneShotIdle is how long a one-shot agent (idleMinutes 0) that
+	// never got a build may stay idle above the warm pool.
+	DefaultOneShotIdle = time.Minute
+	// SecretOrphanAge is the age after which an agent Secret with no pod is deleted.
+	SecretOrphanAge = time.Minute
+	// BackoffInitial and BackoffMax bound a template's back-off after failures.
+	BackoffInitial = 10 * time.Second
+	BackoffMax     = 5 * time.Minute
+	// MaxFailures is how many recent failures Status keeps.
+	MaxFailures = 20
 )
 
 // Provider is the Jenkins cloud provider. Build it with New.
 type Provider struct {
-	opts Options
+	opts  Options
+	cfg   *config.Config
+	ns    string
+	clock clock.WithTicker
+	log   *slog.Logger
+
+	// syncMu serialises Sync (Run and tests calling Sync).
+	syncMu sync.Mutex
+
+	mu        sync.Mutex
+	status    Status
+	written   string // last Status JSON written to the ConfigMap (UpdatedAt zeroed)
+	backoff   map[string]*backoff
+	failures  []Failure
+	launching map[string]bool
+	lastSweep time.Time
+	lastErr   string
+}
+
+// backoff is one template's circuit breaker.
+type backoff struct {
+	delay  time.Duration
+	until  time.Time
+	reason string
 }
 
 // New checks the options and builds a Provider.
@@ -15,15 +70,101 @@ func New(opts Options) (*Provider, error) {
 	if opts.Config == nil || opts.Jenkins == nil || opts.Kube == nil {
 		return nil, errors.New("provider: Config, Jenkins and Kube are required")
 	}
-	return &Provider{opts: opts}, nil
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxPending == 0 {
+		opts.MaxPending = DefaultMaxPending
+	}
+	if opts.OrphanInterval <= 0 {
+		opts.OrphanInterval = DefaultOrphanInterval
+	}
+	ns := opts.Config.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	seen := map[string]bool{}
+	for _, t := range opts.Config.Templates {
+		if t.Name == "" || seen[t.Name] {
+			return nil, fmt.Errorf("provider: template name %q empty or duplicated (call Config.Validate)", t.Name)
+		}
+		seen[t.Name] = true
+	}
+	p := &Provider{opts: opts, cfg: opts.Config, ns: ns, clock: opts.Clock,
+		log:       opts.Logger.With("component", "jenkins-cloud"),
+		backoff:   map[string]*backoff{},
+		launching: map[string]bool{},
+	}
+	p.status = Status{JenkinsURL: p.cfg.URL, Namespace: ns, ContainerCap: p.cfg.ContainerCap}
+	return p, nil
 }
 
-// Run works until ctx ends: it cleans up orphans, then polls every
-// Config.PollInterval. TODO(provider helper): implement.
+// Run works until ctx ends: it sweeps orphans, then syncs every
+// Config.PollInterval (default 1 s), and sweeps orphans again every
+// OrphanInterval. Errors (Jenkins or the API unreachable) are logged and put
+// in Status.JenkinsError; Run keeps retrying. It returns nil when ctx ends.
 func (p *Provider) Run(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
+	interval := p.cfg.PollInterval.Duration
+	if interval <= 0 {
+		interval = time.Second
+	}
+	p.log.Info("Jenkins cloud provider starting", "config", p.cfg, "pollInterval", interval)
+	t := p.clock.NewTicker(interval)
+	defer t.Stop()
+	for {
+		err := p.Sync(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		p.logError(err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C():
+		}
+	}
 }
 
-// Status returns the latest status.
-func (p *Provider) Status() Status { return Status{} }
+// logError logs a sync error when it differs from the previous one (a
+// Jenkins that is down is logged once, not every second).
+func (p *Provider) logError(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if msg == p.lastErr {
+		return
+	}
+	p.lastErr = msg
+	if err != nil {
+		p.log.Warn("Jenkins cloud sync failed; retrying", "err", err)
+	} else {
+		p.log.Info("Jenkins cloud sync recovered")
+	}
+}
+
+// Status returns the latest status (a deep enough copy to keep).
+func (p *Provider) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.status
+	s.Templates = append([]TemplateStatus(nil), s.Templates...)
+	s.Agents = append([]AgentStatus(nil), s.Agents...)
+	s.Queue = append([]QueueStatus(nil), s.Queue...)
+	s.Failures = append([]Failure(nil), s.Failures...)
+	return s
+}
+
+func (p *Provider) template(name string) (config.Template, bool) {
+	for _, t := range p.cfg.Templates {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return config.Template{}, false
+}

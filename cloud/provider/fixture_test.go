@@ -1,0 +1,191 @@
+package provider
+
+import (
+	"context"
+	"encoding/xml"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/drover-ci/drover/cloud/config"
+	"github.com/drover-ci/drover/cloud/jenkins"
+	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
+	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
+)
+
+const (
+	jUser  = "drover"
+	jToken = "0123456789abcdef0123456789abcdef"
+)
+
+type fixture struct {
+	t       *testing.T
+	ctx     context.Context
+	kube    kubernetes.Interface
+	jk      *jenkinstest.Server
+	jc      jenkins.Client
+	clock   *clocktesting.FakeClock
+	rec     *record.FakeRecorder
+	metrics *Metrics
+	cfg     *config.Config
+	p       *Provider
+}
+
+// newFixture starts a real API server and a fake Jenkins and builds a
+// Provider over them with cfg (url filled in) and a fake clock.
+func newFixture(t *testing.T, cfg *config.Config) *fixture {
+	t.Helper()
+	api := apiservertest.Start(t)
+	kube, err := kubernetes.NewForConfig(api.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jk := jenkinstest.New()
+	t.Cleanup(jk.Close)
+	jk.AddUser(jUser, "pw", jToken)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	jc, err := jenkins.NewGojenkins(ctx, jenkins.Config{URL: jk.URL(), User: jUser, APIToken: jToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.URL = jk.URL()
+	cfg.Default()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	f := &fixture{t: t, ctx: ctx, kube: kube, jk: jk, jc: jc, cfg: cfg,
+		clock: clocktesting.NewFakeClock(time.Now()), rec: record.NewFakeRecorder(1000), metrics: NewMetrics(nil)}
+	f.p = f.newProvider()
+	return f
+}
+
+func (f *fixture) newProvider() *Provider {
+	f.t.Helper()
+	p, err := New(Options{Config: f.cfg, Jenkins: f.jc, Kube: f.kube, Clock: f.clock, Recorder: f.rec, Metrics: f.metrics})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return p
+}
+
+// sync runs one poll and fails the test on error.
+func (f *fixture) sync() {
+	f.t.Helper()
+	if err := f.p.Sync(f.ctx); err != nil {
+		f.t.Fatalf("Sync: %v", err)
+	}
+}
+
+// step advances the fake clock by d, then syncs.
+func (f *fixture) step(d time.Duration) {
+	f.t.Helper()
+	f.clock.Step(d)
+	f.sync()
+}
+
+func (f *fixture) post(path, ctype, body string) int {
+	f.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, f.jk.URL()+path, strings.NewReader(body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	req.SetBasicAuth(jUser, jToken)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}).Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// queue creates a concurrent freestyle job tied to label and queues n builds.
+func (f *fixture) queue(job, label string, n int) {
+	f.t.Helper()
+	var esc strings.Builder
+	_ = xml.EscapeText(&esc, []byte(label))
+	cfg := "<project><assignedNode>" + esc.String() + "</assignedNode><canRoam>false</canRoam><concurrentBuild>true</concurrentBuild></project>"
+	if code := f.post("/createItem?name="+job, "application/xml", cfg); code != http.StatusOK {
+		f.t.Fatalf("createItem %s: %d", job, code)
+	}
+	for i := 0; i < n; i++ {
+		if code := f.post("/job/"+job+"/build?delay=0sec", "", ""); code != http.StatusCreated {
+			f.t.Fatalf("build %s: %d", job, code)
+		}
+	}
+}
+
+// pods lists the agent pods (deleted ones excluded).
+func (f *fixture) pods() []corev1.Pod {
+	f.t.Helper()
+	l, err := f.kube.CoreV1().Pods("default").List(f.ctx, metav1.ListOptions{LabelSelector: LabelTemplate})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out []corev1.Pod
+	for _, p := range l.Items {
+		if p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// nodes lists the Jenkins agent node names (built-in node excluded).
+func (f *fixture) nodes() []string {
+	f.t.Helper()
+	cs, err := f.jc.Computers(f.ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out []string
+	for _, c := range cs {
+		if c.Name != "Built-In Node" {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// setPod rewrites a pod's status.
+func (f *fixture) setPod(name string, mutate func(*corev1.PodStatus)) {
+	f.t.Helper()
+	pod, err := f.kube.CoreV1().Pods("default").Get(f.ctx, name, metav1.GetOptions{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	mutate(&pod.Status)
+	if _, err := f.kube.CoreV1().Pods("default").UpdateStatus(f.ctx, pod, metav1.UpdateOptions{}); err != nil {
+		f.t.Fatalf("update status %s: %v", name, err)
+	}
+}
+
+// connectAll connects the agent of every pod.
+func (f *fixture) connectAll() {
+	f.t.Helper()
+	for _, p := range f.pods() {
+		if err := f.jk.ConnectAgent(p.Name); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+}
+
+func docker(name string) config.Template {
+	return config.Template{Name: name, Label: "docker linux", Image: "jenkins/inbound-agent:latest"}
+}
+
+func oneTemplate(t config.Template) *config.Config {
+	return &config.Config{Templates: []config.Template{t}}
+}

@@ -1,0 +1,227 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/drover-ci/drover/cloud/jenkins"
+)
+
+// Annotations on agent pods: what a restarted provider must know.
+const (
+	// AnnotationCreatedAt is when the provider created the pod (RFC 3339, ns).
+	AnnotationCreatedAt = "drover.io/jenkins-created-at"
+	// AnnotationRunningAt is when the provider first saw the pod Running.
+	AnnotationRunningAt = "drover.io/jenkins-running-at"
+	// AnnotationConnectedAt is when the provider first saw the agent online.
+	AnnotationConnectedAt = "drover.io/jenkins-connected-at"
+	// AnnotationBuildSeen is when the provider first saw the agent busy; on a
+	// one-shot agent it means "took its build: remove when no longer busy".
+	AnnotationBuildSeen = "drover.io/jenkins-build-seen"
+	// AnnotationIdleSince is when the agent last became idle.
+	AnnotationIdleSince = "drover.io/jenkins-idle-since"
+)
+
+// OneShotOfflineMessage is the offline message of a one-shot agent that took its build.
+const OneShotOfflineMessage = "drover: one-shot agent, taking no more builds"
+
+// NodeDescriptionPrefix starts the description of every Jenkins node the
+// provider creates; with the namespace it identifies the nodes of this drover.
+const NodeDescriptionPrefix = "drover Jenkins cloud agent"
+
+// nodeDescription is the description of a node of template t.
+func (p *Provider) nodeDescription(template string) string {
+	return fmt.Sprintf("%s (template %s, namespace %s)", NodeDescriptionPrefix, template, p.ns)
+}
+
+// ours reports whether a Jenkins computer was made by this drover.
+func (p *Provider) ours(c *jenkins.Computer) bool {
+	return strings.HasPrefix(c.Description, NodeDescriptionPrefix+" (") &&
+		strings.HasSuffix(c.Description, ", namespace "+p.ns+")")
+}
+
+// templateOf returns the template named in one of our node descriptions.
+func templateOf(desc string) string {
+	rest, ok := strings.CutPrefix(desc, NodeDescriptionPrefix+" (template ")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, ",")
+	return name
+}
+
+// flushPatch writes an agent's pending annotation changes with a merge patch.
+func (p *Provider) flushPatch(ctx context.Context, a *agent) error {
+	if len(a.patch) == 0 || a.state == StateTerminating {
+		return nil
+	}
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": a.patch}})
+	if err != nil {
+		return err
+	}
+	a.patch = nil
+	_, err = p.opts.Kube.CoreV1().Pods(p.ns).Patch(ctx, a.pod.Name, types.MergePatchType, body, metav1.PatchOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("provider: annotate agent pod %s: %w", a.pod.Name, err)
+	}
+	return nil
+}
+
+// retire deletes an agent's Jenkins node, then its pod (the Secret goes
+// with the pod through its ownerReference).
+func (p *Provider) retire(ctx context.Context, a *agent) error {
+	a.state = StateTerminating
+	a.patch = nil
+	if err := p.deleteNode(ctx, a.name); err != nil {
+		return err
+	}
+	return p.deletePod(ctx, a.pod)
+}
+
+func (p *Provider) deleteNode(ctx context.Context, name string) error {
+	if err := p.opts.Jenkins.DeleteNode(ctx, name); err != nil && !errors.Is(err, jenkins.ErrNodeNotFound) {
+		return fmt.Errorf("provider: delete Jenkins node %s: %w", name, err)
+	}
+	return nil
+}
+
+func (p *Provider) deletePod(ctx context.Context, pod *corev1.Pod) error {
+	uid := pod.UID
+	err := p.opts.Kube.CoreV1().Pods(p.ns).Delete(ctx, pod.Name, metav1.DeleteOptions{
+		Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("provider: delete agent pod %s: %w", pod.Name, err)
+	}
+	return nil
+}
+
+// fail removes an agent that failed, records why (event, Status, metrics)
+// and backs its template off.
+func (p *Provider) fail(ctx context.Context, w *world, a *agent, reason, msg string) error {
+	a.state, a.reason = StateTerminating, reason
+	p.log.Warn("agent failed; removing it", "agent", a.name, "template", a.template, "reason", reason, "message", msg)
+	if p.opts.Recorder != nil {
+		p.opts.Recorder.Event(a.pod, corev1.EventTypeWarning, reason, fmt.Sprintf("Jenkins agent %s: %s", a.name, msg))
+	}
+	if p.opts.Metrics != nil {
+		p.opts.Metrics.Failures.WithLabelValues(a.template, reason).Inc()
+	}
+	p.mu.Lock()
+	p.failures = append(p.failures, Failure{Time: w.now, Template: a.template, Agent: a.name, Reason: reason, Message: msg})
+	if len(p.failures) > MaxFailures {
+		p.failures = p.failures[len(p.failures)-MaxFailures:]
+	}
+	if reason != "PodLost" {
+		b := p.backoff[a.template]
+		if b == nil {
+			b = &backoff{}
+			p.backoff[a.template] = b
+		}
+		if b.delay == 0 {
+			b.delay = BackoffInitial
+		} else {
+			b.delay = min(2*b.delay, BackoffMax)
+		}
+		b.until, b.reason = w.now.Add(b.delay), reason+": "+msg
+	}
+	p.mu.Unlock()
+	return p.retire(ctx, a)
+}
+
+func (p *Provider) resetBackoff(template string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.backoff[template]; ok {
+		delete(p.backoff, template)
+		p.log.Info("agent connected; template back-off reset", "template", template)
+	}
+}
+
+// sweepNodes deletes our Jenkins nodes that have no agent pod and are not
+// being launched: at once when busy (an agent lost mid-build: Jenkins then
+// fails the build), else when the orphan sweep is due.
+func (p *Provider) sweepNodes(ctx context.Context, w *world, sweep bool) error {
+	pods := map[string]bool{}
+	for _, a := range w.agents {
+		if !a.swarm {
+			pods[a.name] = true
+		}
+	}
+	var errs []error
+	for _, name := range w.order {
+		c := w.comps[name]
+		if !p.ours(c) || pods[name] {
+			continue
+		}
+		p.mu.Lock()
+		launching := p.launching[name]
+		p.mu.Unlock()
+		if launching {
+			continue
+		}
+		tmpl := templateOf(c.Description)
+		busy := len(c.Builds) > 0 || !c.Idle
+		switch {
+		case busy:
+			p.log.Warn("agent pod lost mid-build; deleting its Jenkins node", "agent", name, "template", tmpl)
+			msg := "agent pod gone while its agent was building"
+			if p.opts.Metrics != nil {
+				p.opts.Metrics.Failures.WithLabelValues(tmpl, "PodLost").Inc()
+			}
+			p.mu.Lock()
+			p.failures = append(p.failures, Failure{Time: w.now, Template: tmpl, Agent: name, Reason: "PodLost", Message: msg})
+			if len(p.failures) > MaxFailures {
+				p.failures = p.failures[len(p.failures)-MaxFailures:]
+			}
+			p.mu.Unlock()
+		case sweep:
+			p.log.Info("deleting orphan Jenkins node (no agent pod)", "agent", name, "template", tmpl)
+		default:
+			continue
+		}
+		if err := p.deleteNode(ctx, name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		delete(w.comps, name)
+	}
+	return errors.Join(errs...)
+}
+
+// sweepSecrets deletes agent Secrets with no pod, older than SecretOrphanAge.
+func (p *Provider) sweepSecrets(ctx context.Context, w *world) error {
+	list, err := p.opts.Kube.CoreV1().Secrets(p.ns).List(ctx, metav1.ListOptions{LabelSelector: LabelAgent})
+	if err != nil {
+		return fmt.Errorf("provider: list agent secrets: %w", err)
+	}
+	pods := map[string]bool{}
+	for _, a := range w.agents {
+		pods[a.pod.Name] = true
+	}
+	var errs []error
+	for i := range list.Items {
+		s := &list.Items[i]
+		p.mu.Lock()
+		launching := p.launching[s.Name]
+		p.mu.Unlock()
+		if pods[s.Name] || launching || w.now.Sub(s.CreationTimestamp.Time) < SecretOrphanAge {
+			continue
+		}
+		p.log.Info("deleting orphan agent Secret (no pod)", "secret", s.Name)
+		uid := s.UID
+		err := p.opts.Kube.CoreV1().Secrets(p.ns).Delete(ctx, s.Name, metav1.DeleteOptions{
+			Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			errs = append(errs, fmt.Errorf("provider: delete agent secret %s: %w", s.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
