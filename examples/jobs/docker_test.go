@@ -2,12 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,7 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // TestJobsOnDocker runs Jobs with `drover up` on a real Docker engine: completions 3 with
@@ -211,98 +206,10 @@ func waitJobCondition(ctx context.Context, t *testing.T, cs kubernetes.Interface
 	}
 }
 
-// dockerEnv builds drover and runs `drover up` on its own network, service range, DNS address
-// and NodePort range (so it meets no other drover on this host), and returns a clientset.
+// dockerEnv runs `drover up` on its own network, service range, DNS address and NodePort range
+// (so it meets no other drover on this host) and returns a clientset.
 func dockerEnv(t *testing.T) kubernetes.Interface {
 	t.Helper()
-	if os.Getenv("DOCKER_HOST") == "" || exec.Command("docker", "version").Run() != nil {
-		requireE2E(t, "no Docker engine answers at DOCKER_HOST (scripts/docker-up.sh starts one)")
-	}
-	if os.Geteuid() != 0 {
-		requireE2E(t, "drover up needs root (cluster IPs on lo, DNS on port 53)")
-	}
-	if exec.Command("docker", "image", "inspect", "drover/exit:1").Run() != nil {
-		requireE2E(t, "image drover/exit:1 missing (scripts/images.sh builds it)")
-	}
-	dir := t.TempDir()
-	drover := filepath.Join(dir, "drover")
-	build := exec.Command("go", "build", "-o", drover, "github.com/drover-ci/drover/cmd/drover")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build drover: %v\n%s", err, out)
-	}
-	data := filepath.Join(dir, "data")
-	node := fmt.Sprintf("jobs-%d", os.Getpid())
-	logf, err := os.Create(filepath.Join(dir, "drover.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := exec.Command(drover, "up", "--data-dir", data, "--listen", "127.0.0.1:0", "--node-name", node,
-		"--network", "drover-jobs", "--subnet", "10.92.0.0/16", "--service-cidr", "10.99.0.0/16",
-		"--cluster-dns", "10.100.0.10", "--node-port-range", "32000-32199", "--log-port", "0")
-	up.Stdout, up.Stderr = logf, logf
-	up.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopUp(t, up, node, logf.Name()) })
-	return waitReady(t, filepath.Join(data, "kubeconfig"), node)
-}
-
-// waitReady waits for drover up's kubeconfig and its node to be Ready.
-func waitReady(t *testing.T, kubeconfig, node string) kubernetes.Interface {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for ; time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			continue
-		}
-		cs, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := cs.CoreV1().Nodes().Get(t.Context(), node, metav1.GetOptions{})
-		if err != nil {
-			continue
-		}
-		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				return cs
-			}
-		}
-	}
-	t.Fatalf("drover up did not write %s and register node %s as Ready within 60s", kubeconfig, node)
-	return nil
-}
-
-// stopUp stops drover up, removes the containers of its node and its network, and shows the
-// end of its log when the test failed.
-func stopUp(t *testing.T, up *exec.Cmd, node, log string) {
-	_ = up.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = up.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = syscall.Kill(-up.Process.Pid, syscall.SIGKILL)
-	}
-	ids, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=drover.io/node="+node).Output()
-	if f := strings.Fields(string(ids)); len(f) > 0 {
-		_ = exec.Command("docker", append([]string{"rm", "-f"}, f...)...).Run()
-	}
-	_ = exec.Command("docker", "network", "rm", "drover-jobs").Run()
-	if t.Failed() {
-		b, _ := os.ReadFile(log)
-		lines := strings.Split(string(b), "\n")
-		t.Logf("drover up log:\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
-	}
-}
-
-func requireE2E(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("DROVER_E2E") == "1" {
-		t.Fatalf("%s (DROVER_E2E=1 requires it)", why)
-	}
-	t.Skip(why)
+	return uptest.Start(t, uptest.Options{Name: "jobs", Subnet: "10.92.0.0/16", ServiceCIDR: "10.99.0.0/16",
+		ClusterDNS: "10.100.0.10", NodePortRange: "32000-32199", Images: []string{"drover/exit:1"}}).Client
 }

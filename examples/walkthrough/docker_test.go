@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // TestWalkthroughOnDocker runs the article's walkthrough with `drover up` on a real Docker
@@ -101,84 +101,21 @@ type walkEnv struct {
 	drover, kubeconfig string
 }
 
-// walkthroughEnv builds drover and the stand-in images and runs `drover up` on its own network,
-// service range, DNS address and NodePort range, so it does not meet another drover here.
+// walkthroughEnv builds the stand-in images and runs `drover up` on its own network, service
+// range, DNS address and NodePort range, so it does not meet another drover here.
 func walkthroughEnv(t testing.TB) walkEnv {
 	t.Helper()
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		requireE2E(t, "kubectl not found")
-	}
-	if os.Getenv("DOCKER_HOST") == "" || exec.Command("docker", "version").Run() != nil {
-		requireE2E(t, "no Docker engine answers at DOCKER_HOST (scripts/docker-up.sh starts one)")
-	}
-	if os.Geteuid() != 0 {
-		requireE2E(t, "the walkthrough needs root (cluster IPs on lo, DNS on port 53)")
-	}
-	dir := t.TempDir()
-	drover := filepath.Join(dir, "drover")
-	build := exec.Command("go", "build", "-o", drover, "github.com/drover-ci/drover/cmd/drover")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build drover: %v\n%s", err, out)
-	}
+	uptest.CheckDocker(t)
 	if out, err := exec.Command("bash", "images/build.sh").CombinedOutput(); err != nil {
 		t.Fatalf("build the stand-in images: %v\n%s", err, out)
 	}
-	_, homeErr := os.Stat("/home/docker/jenkins")
-	data := filepath.Join(dir, "data")
-	node := fmt.Sprintf("walkthrough-%d", os.Getpid())
-	logf, err := os.Create(filepath.Join(dir, "drover.log"))
-	if err != nil {
-		t.Fatal(err)
+	if _, err := os.Stat("/home/docker/jenkins"); os.IsNotExist(err) {
+		t.Cleanup(func() { _ = os.RemoveAll("/home/docker/jenkins") })
 	}
-	up := exec.Command(drover, "up", "--data-dir", data, "--listen", "127.0.0.1:0", "--node-name", node,
-		"--network", "drover-walk", "--subnet", "10.91.0.0/16", "--service-cidr", "10.97.0.0/16",
-		"--cluster-dns", "10.98.0.10", "--node-port-range", "31000-31999", "--log-port", "0",
-		"--pod-eviction-timeout", "5m")
-	up.Stdout, up.Stderr = logf, logf
-	up.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = up.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = up.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = syscall.Kill(-up.Process.Pid, syscall.SIGKILL)
-		}
-		ids, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=drover.io/node="+node).Output()
-		if f := strings.Fields(string(ids)); len(f) > 0 {
-			_ = exec.Command("docker", append([]string{"rm", "-f"}, f...)...).Run()
-		}
-		_ = exec.Command("docker", "network", "rm", "drover-walk").Run()
-		if os.IsNotExist(homeErr) {
-			_ = os.RemoveAll("/home/docker/jenkins")
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("drover up log:\n%s", tail(string(b), 60))
-		}
-	})
-	kubeconfig := filepath.Join(data, "kubeconfig")
-	eventually(t, 60*time.Second, "drover up to write its kubeconfig and register its node", func() bool {
-		if _, err := os.Stat(kubeconfig); err != nil {
-			return false
-		}
-		out, err := exec.Command("kubectl", "--kubeconfig", kubeconfig, "get", "node", node, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}").Output()
-		return err == nil && string(out) == "True"
-	})
-	return walkEnv{drover: drover, kubeconfig: kubeconfig}
-}
-
-func requireE2E(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("DROVER_E2E") == "1" {
-		t.Fatalf("%s (DROVER_E2E=1 requires it)", why)
-	}
-	t.Skip(why)
+	env := uptest.Start(t, uptest.Options{Name: "walk", Subnet: "10.91.0.0/16", ServiceCIDR: "10.97.0.0/16",
+		ClusterDNS: "10.98.0.10", NodePortRange: "31000-31999", NeedKubectl: true,
+		Args: []string{"--pod-eviction-timeout", "5m"}})
+	return walkEnv{drover: env.Drover, kubeconfig: env.Kubeconfig}
 }
 
 // runningPods lists the Running pods with the label selector.
