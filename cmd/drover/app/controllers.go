@@ -9,10 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/drover-ci/drover/cloud/config"
+	"github.com/drover-ci/drover/cloud/runner"
 	ctrl "github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/consulcatalog"
 	"github.com/drover-ci/drover/cluster/controller/manager"
@@ -30,6 +34,12 @@ type controllerOptions struct {
 	consulCatalog string
 	clusterCIDR   string
 	nodeCIDRMask  int
+	jenkinsConfig string
+
+	// Set by prepare: the static Jenkins cloud configuration (nil: follow the ConfigMap) and
+	// the registry /metrics serves.
+	jenkins *config.Config
+	metrics *prometheus.Registry
 }
 
 func (o *controllerOptions) addFlags(cmd *cobra.Command) {
@@ -41,6 +51,7 @@ func (o *controllerOptions) addFlags(cmd *cobra.Command) {
 	f.DurationVar(&o.eviction, "pod-eviction-timeout", 60*time.Second, "how long a node stays NotReady before its pods are deleted (replaced on other nodes)")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "range nodes' pod subnets (Node spec.podCIDR) come from, for `drover node --host-gw` (\"none\": allocate none)")
 	f.IntVar(&o.nodeCIDRMask, "node-cidr-mask-size", 24, "prefix length of each node's pod subnet within --cluster-cidr")
+	f.StringVar(&o.jenkinsConfig, "jenkins-config", "", "Jenkins cloud configuration file (YAML; instead of the \"jenkins\" section of --config; default: what drover jenkins install configured)")
 	f.StringVar(&o.consulCatalog, "consul-catalog", "", "register Services in Consul's catalog at HOST:PORT (default: the --store's Consul when it is consul://; \"off\" disables; token and TLS from CONSUL_HTTP_*)")
 }
 
@@ -79,6 +90,22 @@ func (o *controllerOptions) options() (ctrl.Options, error) {
 		ClusterCIDR: o.clusterCIDR, NodeCIDRMaskSize: o.nodeCIDRMask}, nil
 }
 
+// prepare checks the flags and loads the Jenkins cloud configuration, so that a bad one
+// refuses the start with the field named; it also makes the registry /metrics serves.
+func (o *controllerOptions) prepare(cmd *cobra.Command) error {
+	if _, err := o.options(); err != nil {
+		return err
+	}
+	cfg, err := loadJenkinsConfig(cmd, o.jenkinsConfig)
+	if err != nil {
+		return err
+	}
+	o.jenkins = cfg
+	o.metrics = prometheus.NewRegistry()
+	o.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return nil
+}
+
 // startControllers runs the controller manager against the server's own kubeconfig.
 func (o *controllerOptions) start(ctx context.Context, kubeconfig, storeDSN string) error {
 	if !o.enabled {
@@ -99,6 +126,7 @@ func (o *controllerOptions) start(ctx context.Context, kubeconfig, storeDSN stri
 		return err
 	}
 	ctrls := manager.All()
+	ctrls[runner.Name] = runner.New(runner.Config{Static: o.jenkins, Registerer: o.metrics})
 	if addr := o.catalogAddress(storeDSN); addr != "" {
 		cc, err := consulstore.ConfigFromEnv(addr, "").Client()
 		if err != nil {

@@ -45,7 +45,7 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			if err := setupLogging(s, o.logLevel); err != nil {
 				return err
 			}
-			if _, err := o.controllers.options(); err != nil {
+			if err := o.controllers.prepare(cmd); err != nil {
 				return err
 			}
 			st, err := openStore(o.store, o.dataDir, o.consulDatacenter)
@@ -54,7 +54,7 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			defer st.Close()
 			return apiserver.Run(cmd.Context(), apiserver.RunConfig{
-				Store: st, DataDir: o.dataDir, Listen: o.listen, ExtraSANs: o.sans,
+				Store: st, DataDir: o.dataDir, Metrics: o.controllers.metrics, Listen: o.listen, ExtraSANs: o.sans,
 				Ready: func(url, kubeconfig string) {
 					fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", url, kubeconfig, kubeconfig)
 					if err := o.controllers.start(cmd.Context(), kubeconfig, o.store); err != nil {

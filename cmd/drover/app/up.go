@@ -31,7 +31,7 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			if err := no.validate(); err != nil {
 				return err
 			}
-			if _, err := so.controllers.options(); err != nil {
+			if err := so.controllers.prepare(cmd); err != nil {
 				return err
 			}
 			st, err := openStore(so.store, so.dataDir, so.consulDatacenter)
@@ -59,7 +59,7 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			errc := make(chan error, 2)
 			go func() {
 				errc <- apiserver.Run(ctx, apiserver.RunConfig{
-					Store: st, DataDir: so.dataDir, Listen: so.listen, ExtraSANs: so.sans, Logs: logHandler,
+					Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.sans, Logs: logHandler,
 					Ready: func(url, kubeconfig string) {
 						fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", url, kubeconfig, kubeconfig)
 						ready <- kubeconfig
