@@ -38,6 +38,8 @@ type Options struct {
 	Images []string
 	// NeedKubectl fails (or skips) the test when kubectl is missing.
 	NeedKubectl bool
+	// Env is added to drover up's environment.
+	Env []string
 }
 
 // Env is a running `drover up`.
@@ -52,6 +54,7 @@ type Env struct {
 
 	t    testing.TB
 	args []string
+	env  []string
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -129,6 +132,7 @@ func Start(t testing.TB, o Options) *Env {
 		Network: "drover-" + o.Name,
 		Log:     filepath.Join(dir, "drover.log"),
 		t:       t,
+		env:     o.Env,
 	}
 	e.Kubeconfig = filepath.Join(e.DataDir, "kubeconfig")
 	e.args = append([]string{"up", "--data-dir", e.DataDir, "--listen", "127.0.0.1:0", "--node-name", e.Node,
@@ -146,6 +150,7 @@ func (e *Env) start() {
 		e.t.Fatal(err)
 	}
 	cmd := exec.Command(e.Drover, e.args...)
+	cmd.Env = append(os.Environ(), e.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
