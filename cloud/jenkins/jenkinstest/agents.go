@@ -73,7 +73,7 @@ func (c *agentConn) writeLoop() {
 // agentListener answers GET /tcpSlaveAgentListener/ as Jenkins 2.376 does.
 func (s *Server) agentListener(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set(agentproto.HeaderPort, strconv.Itoa(s.AgentPort()))
+	h[agentproto.HeaderPort] = []string{strconv.Itoa(s.AgentPort())} // exact case, as Jenkins writes it
 	h.Set(agentproto.HeaderProtocols, agentproto.Protocols)
 	h.Set(agentproto.HeaderIdentity, s.identity())
 	h.Set("X-Remoting-Minimum-Version", "4.2.1")

@@ -41,9 +41,9 @@ type Build struct {
 }
 
 type jobConfig struct {
-	AssignedNode    string `xml:"assignedNode"`
-	ConcurrentBuild bool   `xml:"concurrentBuild"`
-	CanRoam         bool   `xml:"canRoam"`
+	AssignedNode    string   `xml:"assignedNode"`
+	ConcurrentBuild bool     `xml:"concurrentBuild"`
+	CanRoam         bool     `xml:"canRoam"`
 	Shell           []string `xml:"builders>hudson.tasks.Shell>command"`
 }
 

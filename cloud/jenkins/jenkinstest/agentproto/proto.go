@@ -50,12 +50,12 @@ type Message struct {
 // Headers of GET /tcpSlaveAgentListener/ and GET /wsagents/, as Jenkins
 // 2.376 names them.
 const (
-	HeaderPort      = "X-Jenkins-JNLP-Port"
-	HeaderHost      = "X-Jenkins-JNLP-Host" // only when the controller sets one
-	HeaderProtocols = "X-Jenkins-Agent-Protocols"
-	HeaderIdentity  = "X-Instance-Identity"
-	HeaderNodeName  = "Node-Name"
-	HeaderSecret    = "Secret-Key"
+	HeaderPort       = "X-Jenkins-JNLP-Port"
+	HeaderHost       = "X-Jenkins-JNLP-Host" // only when the controller sets one
+	HeaderProtocols  = "X-Jenkins-Agent-Protocols"
+	HeaderIdentity   = "X-Instance-Identity"
+	HeaderNodeName   = "Node-Name"
+	HeaderSecret     = "Secret-Key"
 	HeaderCapability = "X-Remoting-Capability"
 )
 

@@ -1,0 +1,77 @@
+// Command fakejenkins runs the fake Jenkins 2.376 of cloud/jenkins/jenkinstest
+// as a standalone server (the drover/fake-jenkins:1 image): HTTP on :8080,
+// the agent port on :50000, AutoStart on, queue maintenance every 200 ms.
+//
+// Environment:
+//
+//	DROVER_ADMIN_USER      the admin user (default admin)
+//	DROVER_ADMIN_TOKEN     its API token (POSTs need no crumb)
+//	DROVER_ADMIN_PASSWORD  its password (POSTs need a crumb), optional
+//	JENKINS_HOME           state directory (default /var/jenkins_home): nodes, jobs,
+//	                       builds, build numbers and the queue live in
+//	                       $JENKINS_HOME/drover-fake-jenkins.json, loaded at start and
+//	                       rewritten on every change
+//	JENKINS_ROOT_URL       root URL for Location headers and jnlp files (default: the
+//	                       request's Host, as a Jenkins with no root URL configured)
+//	FAKE_JENKINS_HTTP      HTTP listen address (default :8080)
+//	FAKE_JENKINS_AGENT     agent listen address (default :50000)
+//	JENKINS_SLAVE_AGENT_PORT  port advertised to agents (default the agent listener's)
+//
+// It logs to stdout (log/slog text) and stops on SIGTERM/SIGINT after saving.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
+)
+
+// StateFileName is the state file's name inside JENKINS_HOME.
+const StateFileName = "drover-fake-jenkins.json"
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stdout, nil))
+	home := env("JENKINS_HOME", "/var/jenkins_home")
+	port, _ := strconv.Atoi(os.Getenv("JENKINS_SLAVE_AGENT_PORT"))
+	opts := jenkinstest.Options{
+		Addr:      env("FAKE_JENKINS_HTTP", ":8080"),
+		AgentAddr: env("FAKE_JENKINS_AGENT", ":50000"),
+		AgentPort: port,
+		URL:       os.Getenv("JENKINS_ROOT_URL"),
+		AutoStart: true,
+		StateFile: filepath.Join(home, StateFileName),
+		Logger:    log,
+	}
+	admin := env("DROVER_ADMIN_USER", "admin")
+	if tok, pw := os.Getenv("DROVER_ADMIN_TOKEN"), os.Getenv("DROVER_ADMIN_PASSWORD"); tok != "" || pw != "" {
+		opts.Users = append(opts.Users, jenkinstest.User{Name: admin, Password: pw, Token: tok})
+	} else {
+		log.Warn("no DROVER_ADMIN_TOKEN or DROVER_ADMIN_PASSWORD: only anonymous requests work")
+	}
+	s, err := jenkinstest.Start(opts)
+	if err != nil {
+		log.Error("start", "err", err)
+		os.Exit(1)
+	}
+	st := s.Snapshot()
+	log.Info("Jenkins is fully up and running", "version", jenkinstest.Version, "url", s.URL(),
+		"agentPort", s.AgentPort(), "state", opts.StateFile, "nodes", len(st.Nodes), "jobs", len(st.Jobs))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	<-ctx.Done()
+	log.Info("stopping")
+	s.Close()
+}
