@@ -97,7 +97,7 @@ func (l *tcpListener) handle(client net.Conn) {
 	if a, ok := client.RemoteAddr().(*net.TCPAddr); ok {
 		clientIP = a.IP.String()
 	}
-	d := net.Dialer{Timeout: l.dialTimeout}
+	d := net.Dialer{Timeout: l.dialTimeout, KeepAliveConfig: backendKeepAlive}
 	for _, backend := range l.b.candidates(clientIP) {
 		c, err := d.DialContext(l.ctx, "tcp", backend)
 		if err != nil {
@@ -115,6 +115,12 @@ func (l *tcpListener) handle(client net.Conn) {
 	}
 	l.log.Debug("no backend accepted the connection", "client", client.RemoteAddr())
 }
+
+// backendKeepAlive ends a spliced connection within about 20 s of its backend's host going
+// away (a lost node: no FIN or RST ever comes), so idle clients such as build agents holding
+// a tunnel notice and reconnect through the service to the replacement. A live backend
+// answers the probes, so a slow or unready one keeps its connections.
+var backendKeepAlive = net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 5 * time.Second, Count: 3}
 
 // splice copies a→b and b→a, passing each side's end of stream on as a half close.
 func splice(a, b net.Conn) {
