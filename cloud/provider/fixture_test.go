@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -188,4 +190,13 @@ func docker(name string) config.Template {
 
 func oneTemplate(t config.Template) *config.Config {
 	return &config.Config{Templates: []config.Template{t}}
+}
+
+// testutilCount is the number of observations of a histogram's series.
+func testutilCount(h *prometheus.HistogramVec, labels ...string) uint64 {
+	var m dto.Metric
+	if err := h.WithLabelValues(labels...).(prometheus.Metric).Write(&m); err != nil {
+		return 0
+	}
+	return m.GetHistogram().GetSampleCount()
 }

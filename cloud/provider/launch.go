@@ -171,7 +171,7 @@ func nodeName(template string, taken map[string]bool) string {
 
 // launch creates one agent: the Jenkins node, its Secret, the pod, then the
 // Secret's ownerReference to the pod. A failing step undoes the earlier ones.
-func (p *Provider) launch(ctx context.Context, w *world, t config.Template, item *jenkins.QueueItem, decided time.Time) (string, error) {
+func (p *Provider) launch(ctx context.Context, w *world, t config.Template, item *jenkins.QueueItem, decided time.Time) (*corev1.Pod, error) {
 	name := nodeName(t.Name, w.names)
 	p.mu.Lock()
 	p.launching[name] = true
@@ -184,9 +184,9 @@ func (p *Provider) launch(ctx context.Context, w *world, t config.Template, item
 	spec := jenkins.NodeSpec{Name: name, Description: p.nodeDescription(t.Name), RemoteFS: remoteFS(t),
 		Labels: t.Labels(), Executors: 1, WebSocket: webSocket(p.cfg, t), Mode: planner.NodeMode(t.Label)}
 	if err := p.opts.Jenkins.CreateInboundNode(ctx, spec); err != nil {
-		return "", fmt.Errorf("provider: launch %s: %w", name, err)
+		return nil, fmt.Errorf("provider: launch %s: %w", name, err)
 	}
-	undo := func(err error, secret bool) (string, error) {
+	undo := func(err error, secret bool) (*corev1.Pod, error) {
 		// The context may be the one that just ended: undo with a fresh one.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
@@ -197,7 +197,7 @@ func (p *Provider) launch(ctx context.Context, w *world, t config.Template, item
 			}
 		}
 		errs = append(errs, p.deleteNode(uctx, name))
-		return "", fmt.Errorf("provider: launch %s: %w", name, errors.Join(errs...))
+		return nil, fmt.Errorf("provider: launch %s: %w", name, errors.Join(errs...))
 	}
 	secret, err := p.opts.Jenkins.AgentSecret(ctx, name)
 	if err != nil {
@@ -234,5 +234,5 @@ func (p *Provider) launch(ctx context.Context, w *world, t config.Template, item
 		m.Stage.WithLabelValues(t.Name, StagePodCreated).Observe(max(0, p.clock.Now().Sub(decided).Seconds()))
 	}
 	p.log.Info("launched Jenkins agent", "agent", name, "template", t.Name, "queueItem", id)
-	return name, nil
+	return got, nil
 }

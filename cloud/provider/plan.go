@@ -102,16 +102,14 @@ func (p *Provider) plan(ctx context.Context, w *world) (Status, error) {
 			if k < len(free) {
 				item = &free[k]
 			}
-			name, err := p.launch(ctx, w, t, item, now)
+			pod, err := p.launch(ctx, w, t, item, now)
 			if err != nil {
 				errs = append(errs, err)
 				break
 			}
 			launched++
 			ts.Pending++
-			w.agents = append(w.agents, &agent{name: name, template: t.Name, state: StatePending,
-				pod: AgentPod(p.cfg, t, p.ns, name, 0)})
-			w.agents[len(w.agents)-1].pod.CreationTimestamp.Time = now
+			w.agents = append(w.agents, &agent{name: pod.Name, template: t.Name, state: StatePending, pod: pod})
 		}
 		// Which of its items have an agent coming: the first `coming` ones.
 		coming := c.Pending + c.Starting + c.Idle + launched
@@ -143,7 +141,8 @@ func (p *Provider) plan(ctx context.Context, w *world) (Status, error) {
 	}
 	for _, a := range w.agents {
 		st.Agents = append(st.Agents, AgentStatus{Name: a.name, Template: a.template, Pod: a.pod.Name,
-			State: a.state, Created: a.pod.CreationTimestamp.Time.UTC(), Reason: a.reason})
+			State: a.state, Created: parseStamp(a.annotation(AnnotationCreatedAt), a.pod.CreationTimestamp.Time).UTC(),
+			Reason: a.reason})
 	}
 	p.mu.Lock()
 	st.Failures = append([]Failure(nil), p.failures...)

@@ -1,0 +1,348 @@
+package provider
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-ci/drover/cloud/config"
+)
+
+func TestCaps(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(*config.Config, *Options)
+		want  int
+	}{
+		{"instanceCap", func(c *config.Config, _ *Options) { c.Templates[0].InstanceCap = 3 }, 3},
+		{"containerCap", func(c *config.Config, _ *Options) { c.ContainerCap = 2 }, 2},
+		{"pending cap default", func(*config.Config, *Options) {}, DefaultMaxPending},
+		{"pending cap option", func(_ *config.Config, o *Options) { o.MaxPending = 4 }, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, oneTemplate(docker("docker")))
+			opts := f.p.opts
+			tc.setup(f.cfg, &opts)
+			p, err := New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.p = p
+			f.queue("many", "docker", 12)
+			f.sync()
+			f.sync()
+			if n := len(f.pods()); n != tc.want {
+				t.Errorf("pods = %d, want %d", n, tc.want)
+			}
+			if n := len(f.nodes()); n != tc.want {
+				t.Errorf("nodes = %d, want %d", n, tc.want)
+			}
+			st := f.p.Status()
+			waiting := 0
+			for _, q := range st.Queue {
+				if strings.Contains(q.Waiting, "cap") {
+					waiting++
+				}
+			}
+			if waiting != 12-tc.want {
+				t.Errorf("%d queue items say a cap holds them, want %d: %+v", waiting, 12-tc.want, st.Queue)
+			}
+		})
+	}
+}
+
+func TestLabelExpressions(t *testing.T) {
+	cfg := &config.Config{Templates: []config.Template{
+		{Name: "win", Label: "windows docker", Image: "w"},
+		{Name: "lin", Label: "linux docker", Image: "l"},
+	}}
+	f := newFixture(t, cfg)
+	f.queue("a", "docker && !windows", 1)
+	f.queue("b", "(windows || mac) && docker", 1)
+	f.queue("c", "gpu", 1)
+	// A pipeline node('linux') item: while no node exists its why text names
+	// no label, so it waits until the other agents' nodes exist.
+	f.jk.EnqueuePipeline("pipe", "linux")
+	f.sync()
+	f.sync()
+	got := map[string]int{}
+	for _, p := range f.pods() {
+		got[p.Labels[LabelTemplate]]++
+	}
+	if got["lin"] != 2 || got["win"] != 1 {
+		t.Errorf("pods per template %v, want lin 2, win 1", got)
+	}
+	for _, q := range f.p.Status().Queue {
+		if q.Task == "c" && (q.Template != "" || !strings.Contains(q.Waiting, "gpu")) {
+			t.Errorf("unmatched item status %+v", q)
+		}
+	}
+}
+
+func TestUnlabelledTemplateNormalMode(t *testing.T) {
+	f := newFixture(t, &config.Config{Templates: []config.Template{docker("docker"), {Name: "any", Image: "a"}}})
+	f.queue("free", "", 1)
+	f.sync()
+	pods := f.pods()
+	if len(pods) != 1 || pods[0].Labels[LabelTemplate] != "any" {
+		t.Fatalf("pods %d", len(pods))
+	}
+	if n, _ := f.jk.Node(pods[0].Name); n.Mode != "NORMAL" {
+		t.Errorf("template with an empty label: mode %q, want NORMAL", n.Mode)
+	}
+}
+
+func TestOneShot(t *testing.T) {
+	f := newFixture(t, oneTemplate(docker("docker")))
+	f.queue("job", "docker", 1)
+	f.sync()
+	pods := f.pods()
+	if len(pods) != 1 {
+		t.Fatalf("pods %d", len(pods))
+	}
+	name := pods[0].Name
+	f.setPod(name, func(s *corev1.PodStatus) { s.Phase = corev1.PodRunning })
+	f.step(time.Second)
+	if err := f.jk.ConnectAgent(name); err != nil {
+		t.Fatal(err)
+	}
+	b := f.jk.StartBuilds()
+	if len(b) != 1 || b[0].Node != name {
+		t.Fatalf("started %+v", b)
+	}
+	f.step(time.Second)
+	n, _ := f.jk.Node(name)
+	if !n.TemporarilyOffline || n.OfflineMessage != OneShotOfflineMessage {
+		t.Errorf("busy one-shot agent not temporarily offline: %+v", n)
+	}
+	pod, _ := f.kube.CoreV1().Pods("default").Get(f.ctx, name, metav1.GetOptions{})
+	for _, a := range []string{AnnotationBuildSeen, AnnotationConnectedAt, AnnotationRunningAt, AnnotationCreatedAt} {
+		if pod.Annotations[a] == "" {
+			t.Errorf("annotation %s missing: %v", a, pod.Annotations)
+		}
+	}
+	// A second build on the same label must not land on it.
+	f.queue("job2", "docker", 1)
+	if started := f.jk.StartBuilds(); len(started) != 0 {
+		t.Errorf("second build started on a one-shot agent: %+v", started)
+	}
+	if err := f.jk.FinishBuild(b[0].Job, b[0].Number, "SUCCESS"); err != nil {
+		t.Fatal(err)
+	}
+	f.step(time.Second)
+	if _, ok := f.jk.Node(name); ok {
+		t.Errorf("node %s still there after its build", name)
+	}
+	for _, p := range f.pods() {
+		if p.Name == name {
+			t.Errorf("pod %s still there after its build", name)
+		}
+	}
+	// job2 got its own agent.
+	if ps := f.pods(); len(ps) != 1 || ps[0].Labels[LabelQueueItem] == "" {
+		t.Errorf("pods for job2: %+v", ps)
+	}
+	if testutilCount(f.metrics.Stage, "docker", StageBuildStarted) != 1 || testutilCount(f.metrics.Stage, "docker", StageConnected) != 1 ||
+		testutilCount(f.metrics.Stage, "docker", StageRunning) != 1 || testutilCount(f.metrics.Stage, "docker", StagePodCreated) != 2 ||
+		testutilCount(f.metrics.Stage, "docker", StageDecided) != 2 {
+		t.Errorf("stage observations wrong")
+	}
+}
+
+func TestIdleReaping(t *testing.T) {
+	tp := docker("docker")
+	tp.IdleMinutes = 10
+	f := newFixture(t, oneTemplate(tp))
+	f.queue("job", "docker", 2)
+	f.sync()
+	f.connectAll()
+	b := f.jk.StartBuilds()
+	if len(b) != 2 {
+		t.Fatalf("started %d", len(b))
+	}
+	f.step(time.Second)
+	_ = f.jk.FinishBuild(b[0].Job, b[0].Number, "SUCCESS")
+	f.step(time.Second) // agent 0 idle since now
+	f.step(5 * time.Minute)
+	_ = f.jk.FinishBuild(b[1].Job, b[1].Number, "SUCCESS")
+	f.step(time.Second) // agent 1 idle since now
+	for _, n := range f.nodes() {
+		if node, _ := f.jk.Node(n); node.TemporarilyOffline {
+			t.Errorf("reusable agent %s marked offline", n)
+		}
+	}
+	if n := len(f.pods()); n != 2 {
+		t.Fatalf("pods %d before idle limit", n)
+	}
+	f.step(5 * time.Minute) // agent 0 idle 10 min + 1 s
+	if ps := f.pods(); len(ps) != 1 || ps[0].Spec.NodeName != "" && ps[0].Name == b[0].Node {
+		t.Fatalf("after 10 min: pods %d", len(ps))
+	} else if ps[0].Name != b[1].Node {
+		t.Errorf("the wrong agent was reaped: kept %s, want %s", ps[0].Name, b[1].Node)
+	}
+	if _, ok := f.jk.Node(b[0].Node); ok {
+		t.Errorf("reaped agent's node still there")
+	}
+	f.step(6 * time.Minute)
+	if n := len(f.pods()) + len(f.nodes()); n != 0 {
+		t.Errorf("left %d pods+nodes", n)
+	}
+}
+
+func TestMinIdleKeepsWarmPool(t *testing.T) {
+	tp := docker("docker")
+	tp.IdleMinutes = 1
+	tp.MinIdle = 2
+	f := newFixture(t, oneTemplate(tp))
+	f.sync()
+	pods := f.pods()
+	if len(pods) != 2 {
+		t.Fatalf("warm pods %d, want 2", len(pods))
+	}
+	for _, p := range pods {
+		if _, ok := p.Labels[LabelQueueItem]; ok {
+			t.Errorf("warm pod with queue item label")
+		}
+	}
+	f.connectAll()
+	for i := 0; i < 5; i++ {
+		f.step(time.Minute)
+	}
+	if n := len(f.pods()); n != 2 {
+		t.Errorf("after 5 idle minutes: %d pods, want 2", n)
+	}
+	// A build takes one; a replacement comes so that 2 stay idle.
+	f.queue("job", "docker", 1)
+	if b := f.jk.StartBuilds(); len(b) != 1 {
+		t.Fatalf("started %d", len(b))
+	}
+	f.step(time.Second)
+	st := f.p.Status().Templates[0]
+	if st.Busy != 1 || st.Idle != 1 || st.Pending != 1 || st.MinIdle != 2 {
+		t.Errorf("template status %+v", st)
+	}
+}
+
+func TestWarmSchedule(t *testing.T) {
+	tp := docker("docker")
+	tp.IdleMinutes = 1
+	tp.WarmSchedules = []config.WarmSchedule{{Cron: "0 8 * * 1-5", Duration: metav1.Duration{Duration: 10 * time.Hour}, MinIdle: 3}}
+	f := newFixture(t, oneTemplate(tp))
+	// Monday 07:59 local: no window.
+	f.clock.SetTime(time.Date(2026, 11, 23, 7, 59, 0, 0, time.Local))
+	f.sync()
+	if n := len(f.pods()); n != 0 {
+		t.Fatalf("before the window: %d pods", n)
+	}
+	f.step(2 * time.Minute)
+	if n := len(f.pods()); n != 3 {
+		t.Fatalf("in the window: %d pods, want 3", n)
+	}
+	f.connectAll()
+	f.step(time.Hour)
+	if n := len(f.pods()); n != 3 {
+		t.Fatalf("in the window after an hour: %d pods, want 3", n)
+	}
+	f.step(9 * time.Hour) // 18:01: closed
+	f.step(2 * time.Minute)
+	if n := len(f.pods()); n != 0 {
+		t.Errorf("after the window: %d pods, want 0", n)
+	}
+}
+
+func TestSwarmReplicas(t *testing.T) {
+	tp := config.Template{Name: "sw", Label: "swarm", Image: "swarm-client:1", Mode: config.ModeSwarm, MinIdle: 1, InstanceCap: 4,
+		Args: []string{"-master", "http://jenkins:8080"}}
+	f := newFixture(t, oneTemplate(tp))
+	rcReplicas := func() int32 {
+		rc, err := f.kube.CoreV1().ReplicationControllers("default").Get(f.ctx, "jenkins-swarm-sw", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rc.Labels[LabelTemplate] != "sw" || rc.Spec.Template.Spec.Containers[0].Image != "swarm-client:1" {
+			t.Errorf("rc %+v", rc.ObjectMeta)
+		}
+		return *rc.Spec.Replicas
+	}
+	f.sync()
+	if r := rcReplicas(); r != 1 {
+		t.Errorf("idle replicas %d, want minIdle 1", r)
+	}
+	f.queue("j", "swarm", 3)
+	f.sync()
+	if r := rcReplicas(); r != 3 {
+		t.Errorf("3 queued: replicas %d, want 3", r)
+	}
+	f.queue("k", "swarm", 5)
+	f.sync()
+	if r := rcReplicas(); r != 4 {
+		t.Errorf("8 queued: replicas %d, want instanceCap 4", r)
+	}
+	if n := len(f.nodes()); n != 0 {
+		t.Errorf("swarm template created Jenkins nodes: %d", n)
+	}
+	if got := SwarmReplicas(config.Template{}, 0, 3, 0); got != 3 {
+		t.Errorf("no cap, 3 busy: %d", got)
+	}
+	if got := SwarmReplicas(config.Template{}, 2, 0, 0); got != 2 {
+		t.Errorf("no cap, minIdle 2: %d", got)
+	}
+}
+
+func TestStatusConfigMap(t *testing.T) {
+	f := newFixture(t, oneTemplate(docker("docker")))
+	f.queue("job", "docker", 2)
+	f.sync()
+	read := func() (Status, string) {
+		cm, err := f.kube.CoreV1().ConfigMaps("default").Get(f.ctx, StatusConfigMap, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st Status
+		if err := json.Unmarshal([]byte(cm.Data[StatusKey]), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st, cm.ResourceVersion
+	}
+	f.step(time.Second) // the decision changes once the agents exist
+	st, rv := read()
+	if st.JenkinsURL != f.jk.URL() || st.Namespace != "default" || len(st.Agents) != 2 || len(st.Queue) != 2 ||
+		len(st.Templates) != 1 || st.Templates[0].Demand != 2 {
+		t.Errorf("status %+v", st)
+	}
+	f.step(time.Second)
+	if _, rv2 := read(); rv2 != rv {
+		t.Errorf("ConfigMap rewritten although nothing changed")
+	}
+	f.connectAll()
+	f.step(time.Second)
+	st, rv3 := read()
+	if rv3 == rv || st.Templates[0].Idle != 2 {
+		t.Errorf("ConfigMap not updated on change: %+v", st.Templates)
+	}
+	states := []string{}
+	for _, a := range st.Agents {
+		states = append(states, a.State)
+	}
+	sort.Strings(states)
+	if strings.Join(states, ",") != "idle,idle" {
+		t.Errorf("agent states %v", states)
+	}
+}
+
+func TestJenkinsDown(t *testing.T) {
+	f := newFixture(t, oneTemplate(docker("docker")))
+	f.sync()
+	f.jk.Close()
+	if err := f.p.Sync(f.ctx); err == nil {
+		t.Fatal("Sync with Jenkins down: no error")
+	}
+	if st := f.p.Status(); st.JenkinsError == "" || strings.Contains(st.JenkinsError, jToken) {
+		t.Errorf("JenkinsError %q", st.JenkinsError)
+	}
+}
