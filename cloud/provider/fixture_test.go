@@ -200,3 +200,12 @@ func testutilCount(h *prometheus.HistogramVec, labels ...string) uint64 {
 	}
 	return m.GetHistogram().GetSampleCount()
 }
+
+// testutilCounter is the value of the failure counter of template and reason.
+func testutilCounter(m *Metrics, template, reason string) float64 {
+	var out dto.Metric
+	if err := m.Failures.WithLabelValues(template, reason).Write(&out); err != nil {
+		return -1
+	}
+	return out.GetCounter().GetValue()
+}

@@ -1,0 +1,331 @@
+package provider
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-ci/drover/cloud/config"
+	"github.com/drover-ci/drover/cloud/jenkins"
+)
+
+// events drains the fake recorder.
+func (f *fixture) events() []string {
+	var out []string
+	for {
+		select {
+		case e := <-f.rec.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+func TestImagePullFailureBacksOff(t *testing.T) {
+	f := newFixture(t, oneTemplate(docker("docker")))
+	f.queue("job", "docker", 3)
+	created := map[string]bool{}
+	pullError := func() {
+		for _, p := range f.pods() {
+			created[p.Name] = true
+			f.setPod(p.Name, func(s *corev1.PodStatus) {
+				s.ContainerStatuses = []corev1.ContainerStatus{{Name: AgentContainer, State: corev1.ContainerState{
+					Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: `pull access denied for jenkins/nope`}}}}
+			})
+		}
+	}
+	f.sync()
+	if len(f.pods()) != 3 {
+		t.Fatalf("pods %d", len(f.pods()))
+	}
+	pullError()
+	f.step(time.Second)
+	if n := len(f.pods()) + len(f.nodes()); n != 0 {
+		t.Errorf("failed agents left %d pods+nodes", n)
+	}
+	ev := f.events()
+	if len(ev) != 3 || !strings.HasPrefix(ev[0], "Warning ErrImagePull") || !strings.Contains(ev[0], "pull access denied") {
+		t.Errorf("events %q", ev)
+	}
+	st := f.p.Status()
+	if len(st.Failures) != 3 || st.Failures[0].Reason != "ErrImagePull" || !strings.Contains(st.Failures[0].Message, "pull access denied") {
+		t.Errorf("failures %+v", st.Failures)
+	}
+	if st.Templates[0].BackoffUntil == nil || !strings.Contains(st.Templates[0].BackoffReason, "ErrImagePull") {
+		t.Errorf("no back-off: %+v", st.Templates[0])
+	}
+	for _, q := range st.Queue {
+		if !strings.Contains(q.Waiting, "backing off") {
+			t.Errorf("queue item %d waiting %q", q.ID, q.Waiting)
+		}
+	}
+	// Ten minutes of polls every second: one probe agent at a time, the
+	// back-off doubling after each failure (10 s, 20 s, 40 s, ...).
+	for i := 0; i < 600; i++ {
+		f.clock.Step(time.Second)
+		f.sync()
+		pullError()
+	}
+	if n := len(created); n > 3+8 {
+		t.Errorf("%d pods created over 10 minutes of failures; want a bounded number (≤ 11)", n)
+	} else if n < 3+3 {
+		t.Errorf("%d pods created: the back-off never probed", n)
+	}
+	if got := testutilCounter(f.metrics, "docker", "ErrImagePull"); got != float64(len(created)) {
+		t.Errorf("failure counter %v, want %d", got, len(created))
+	}
+	// A probe that connects resets the back-off: all demand is launched again.
+	f.clock.Step(BackoffMax)
+	f.sync()
+	ps := f.pods()
+	if len(ps) != 1 {
+		t.Fatalf("probe pods %d, want 1", len(ps))
+	}
+	if err := f.jk.ConnectAgent(ps[0].Name); err != nil {
+		t.Fatal(err)
+	}
+	f.step(time.Second)
+	if st := f.p.Status(); st.Templates[0].BackoffUntil != nil {
+		t.Errorf("back-off not reset by a connected agent: %+v", st.Templates[0])
+	}
+	f.step(time.Second)
+	if n := len(f.pods()); n != 3 {
+		t.Errorf("after reset: %d pods, want 3", n)
+	}
+}
+
+func TestPodFailedBeforeConnect(t *testing.T) {
+	f := newFixture(t, oneTemplate(docker("docker")))
+	f.queue("job", "docker", 1)
+	f.sync()
+	name := f.pods()[0].Name
+	f.setPod(name, func(s *corev1.PodStatus) {
+		s.Phase = corev1.PodFailed
+		s.ContainerStatuses = []corev1.ContainerStatus{{Name: AgentContainer, State: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", Message: "no java"}}}}
+	})
+	f.step(time.Second)
+	st := f.p.Status()
+	if len(st.Failures) != 1 || st.Failures[0].Reason != "PodFailed" || !strings.Contains(st.Failures[0].Message, "exit code 1") {
+		t.Errorf("failures %+v", st.Failures)
+	}
+	if _, ok := f.jk.Node(name); ok {
+		t.Errorf("node left")
+	}
+}
+
+func TestTimeouts(t *testing.T) {
+	tp := docker("docker")
+	tp.PendingTimeout = metav1.Duration{Duration: time.Minute}
+	cfg := oneTemplate(tp)
+	cfg.ConnectTimeout = metav1.Duration{Duration: 2 * time.Minute}
+	f := newFixture(t, cfg)
+	f.queue("job", "docker", 2)
+	f.sync()
+	ps := f.pods()
+	f.setPod(ps[1].Name, func(s *corev1.PodStatus) { s.Phase = corev1.PodRunning })
+	f.step(59 * time.Second)
+	if n := len(f.pods()); n != 2 {
+		t.Fatalf("before pendingTimeout: %d pods", n)
+	}
+	f.step(2 * time.Second)
+	st := f.p.Status()
+	if len(st.Failures) != 1 || st.Failures[0].Reason != "PendingTimeout" || st.Failures[0].Agent != ps[0].Name {
+		t.Fatalf("failures %+v", st.Failures)
+	}
+	// Running was first seen 59 s in: the connect timeout runs from then.
+	f.step(time.Minute)
+	if st := f.p.Status(); len(st.Failures) != 1 {
+		t.Fatalf("connect timeout too early: %+v", st.Failures)
+	}
+	f.step(time.Minute)
+	st = f.p.Status()
+	if len(st.Failures) != 2 || st.Failures[1].Reason != "ConnectTimeout" || st.Failures[1].Agent != ps[1].Name {
+		t.Errorf("failures %+v", st.Failures)
+	}
+	for _, n := range []string{ps[0].Name, ps[1].Name} {
+		if _, ok := f.jk.Node(n); ok {
+			t.Errorf("node %s left", n)
+		}
+	}
+}
+
+func TestPodDeletedMidBuild(t *testing.T) {
+	tp := docker("docker")
+	tp.IdleMinutes = 5
+	f := newFixture(t, oneTemplate(tp))
+	f.queue("job", "docker", 1)
+	f.sync()
+	f.connectAll()
+	b := f.jk.StartBuilds()
+	if len(b) != 1 {
+		t.Fatal("no build")
+	}
+	f.step(time.Second)
+	grace := int64(0)
+	if err := f.kube.CoreV1().Pods("default").Delete(f.ctx, b[0].Node, metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+		t.Fatal(err)
+	}
+	f.step(time.Second)
+	if _, ok := f.jk.Node(b[0].Node); ok {
+		t.Errorf("node of the lost agent left")
+	}
+	st := f.p.Status()
+	if len(st.Failures) != 1 || st.Failures[0].Reason != "PodLost" {
+		t.Errorf("failures %+v", st.Failures)
+	}
+}
+
+func TestPodFailedMidBuild(t *testing.T) {
+	f := newFixture(t, oneTemplate(docker("docker")))
+	f.queue("job", "docker", 1)
+	f.sync()
+	f.connectAll()
+	b := f.jk.StartBuilds()
+	f.step(time.Second)
+	f.setPod(b[0].Node, func(s *corev1.PodStatus) { s.Phase = corev1.PodFailed })
+	f.step(time.Second)
+	if _, ok := f.jk.Node(b[0].Node); ok {
+		t.Errorf("node left")
+	}
+	if n := len(f.pods()); n != 0 {
+		t.Errorf("pods left %d", n)
+	}
+	if st := f.p.Status(); len(st.Failures) != 1 || st.Failures[0].Reason != "PodLost" {
+		t.Errorf("failures %+v", st.Failures)
+	}
+}
+
+func TestOrphans(t *testing.T) {
+	f := newFixture(t, &config.Config{Templates: []config.Template{docker("docker")}})
+	f.queue("job", "docker", 2)
+	f.sync()
+	ps := f.pods()
+	// Direction 1: a node deleted in Jenkins → its pod goes.
+	if err := f.jc.DeleteNode(f.ctx, ps[0].Name); err != nil {
+		t.Fatal(err)
+	}
+	// Direction 2: a pod deleted → its (idle, offline) node goes at the sweep.
+	grace := int64(0)
+	if err := f.kube.CoreV1().Pods("default").Delete(f.ctx, ps[1].Name, metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+		t.Fatal(err)
+	}
+	// A node of ours from another life, and a node that is not ours.
+	for _, spec := range []struct{ name, desc string }{
+		{"docker-zzzzz", f.p.nodeDescription("docker")}, {"static-1", "a static agent"}} {
+		if err := f.jc.CreateInboundNode(f.ctx, jenkins.NodeSpec{Name: spec.name, Description: spec.desc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.step(time.Second)
+	for _, p := range f.pods() {
+		if p.Name == ps[0].Name {
+			t.Errorf("pod whose node is gone still there")
+		}
+	}
+	f.step(DefaultOrphanInterval)
+	nodes := map[string]bool{}
+	for _, n := range f.nodes() {
+		nodes[n] = true
+	}
+	if nodes[ps[1].Name] || nodes["docker-zzzzz"] {
+		t.Errorf("orphan nodes left: %v", nodes)
+	}
+	if !nodes["static-1"] {
+		t.Errorf("a node not made by drover was deleted")
+	}
+	// The pods go, and new agents for the 2 queued builds replace them.
+	if n := len(f.pods()); n != 2 {
+		t.Errorf("pods %d, want 2 replacements", n)
+	}
+}
+
+func TestOrphanSecret(t *testing.T) {
+	f := newFixture(t, oneTemplate(docker("docker")))
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "docker-old00", Labels: map[string]string{LabelAgent: "docker-old00", LabelTemplate: "docker"}},
+		Data: map[string][]byte{SecretKey: []byte("x")}}
+	if _, err := f.kube.CoreV1().Secrets("default").Create(f.ctx, s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.sync()
+	if _, err := f.kube.CoreV1().Secrets("default").Get(f.ctx, s.Name, metav1.GetOptions{}); err != nil {
+		t.Errorf("fresh secret deleted: %v", err)
+	}
+	f.step(DefaultOrphanInterval + SecretOrphanAge)
+	if _, err := f.kube.CoreV1().Secrets("default").Get(f.ctx, s.Name, metav1.GetOptions{}); err == nil {
+		t.Errorf("orphan secret still there")
+	}
+}
+
+func TestLaunchUndo(t *testing.T) {
+	tp := docker("docker")
+	tp.Env = []corev1.EnvVar{{Name: "not a valid=name", Value: "x"}}
+	f := newFixture(t, oneTemplate(tp))
+	f.queue("job", "docker", 1)
+	if err := f.p.Sync(f.ctx); err == nil || !strings.Contains(err.Error(), "create pod") {
+		t.Fatalf("Sync: %v, want a pod creation error", err)
+	}
+	if n := len(f.nodes()); n != 0 {
+		t.Errorf("half-created agent: %d nodes", n)
+	}
+	l, _ := f.kube.CoreV1().Secrets("default").List(f.ctx, metav1.ListOptions{LabelSelector: LabelAgent})
+	if len(l.Items) != 0 {
+		t.Errorf("half-created agent: %d secrets", len(l.Items))
+	}
+}
+
+func TestRestartMidProvisioning(t *testing.T) {
+	f := newFixture(t, oneTemplate(docker("docker")))
+	f.queue("job", "docker", 3)
+	f.sync()
+	ps := f.pods()
+	if len(ps) != 3 {
+		t.Fatalf("pods %d", len(ps))
+	}
+	f.setPod(ps[0].Name, func(s *corev1.PodStatus) { s.Phase = corev1.PodRunning })
+	if err := f.jk.ConnectAgent(ps[1].Name); err != nil {
+		t.Fatal(err)
+	}
+	// A half-launched agent of the old provider: node created, no pod.
+	if err := f.jc.CreateInboundNode(f.ctx, jenkins.NodeSpec{Name: "docker-half0", Description: f.p.nodeDescription("docker"),
+		Labels: []string{"docker", "linux"}}); err != nil {
+		t.Fatal(err)
+	}
+	// A new provider over the same API and Jenkins.
+	f.p = f.newProvider()
+	f.sync()
+	f.sync()
+	if n := len(f.pods()); n != 3 {
+		t.Errorf("after restart: %d pods, want 3 (no duplicates)", n)
+	}
+	nodes := f.nodes()
+	if len(nodes) != 3 {
+		t.Errorf("after restart: nodes %v, want the 3 agents' (the half-launched one swept)", nodes)
+	}
+	f.connectAll()
+	builds := f.jk.StartBuilds()
+	if len(builds) != 3 {
+		t.Fatalf("started %d", len(builds))
+	}
+	f.step(time.Second)
+	for _, n := range nodes {
+		if node, _ := f.jk.Node(n); !node.TemporarilyOffline {
+			t.Errorf("one-shot %s not offline after the restart", n)
+		}
+	}
+	// Another restart while busy: the build-seen annotation carries over.
+	f.p = f.newProvider()
+	for _, b := range builds {
+		if err := f.jk.FinishBuild(b.Job, b.Number, "SUCCESS"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.step(time.Second)
+	if n := len(f.pods()) + len(f.nodes()); n != 0 {
+		t.Errorf("after the builds: %d pods+nodes left", n)
+	}
+}
