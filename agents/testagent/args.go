@@ -78,14 +78,22 @@ func parseEntrypoint(args []string, getenv func(string) string) (Config, error) 
 	return c, c.finish()
 }
 
-// finish resolves an @file secret and checks the required fields.
-func (c *Config) finish() error {
+// readSecretFile replaces a secret "@FILE" by FILE's content.
+func (c *Config) readSecretFile() error {
 	if f, ok := strings.CutPrefix(c.Secret, "@"); ok {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return fmt.Errorf("secret file: %w", err)
 		}
 		c.Secret = strings.TrimSpace(string(b))
+	}
+	return nil
+}
+
+// finish resolves an @file secret and checks the required fields.
+func (c *Config) finish() error {
+	if err := c.readSecretFile(); err != nil {
+		return err
 	}
 	switch {
 	case c.Swarm != nil:
@@ -169,7 +177,7 @@ func parseLauncher(args []string) (Config, error) {
 	if c.JNLPURL == "" {
 		return c, errors.New("-jnlpUrl is required (the -url/-name form does not exist in remoting 3071)")
 	}
-	return c, nil // URL, Name (and Secret if missing) come from the jnlp file
+	return c, c.readSecretFile() // URL, Name (and Secret if missing) come from the jnlp file
 }
 
 // argsError words a flag error as args4j does for an unknown option.

@@ -169,6 +169,10 @@ func (s *Server) AgentPort() int {
 	return s.agentLn.Addr().(*net.TCPAddr).Port
 }
 
+// AgentListenAddr is the agent listener's address (HOST:PORT, 127.0.0.1
+// when it listens on all addresses), whatever AgentPort advertises.
+func (s *Server) AgentListenAddr() string { return reachable(s.agentLn.Addr()) }
+
 // reachable turns an unspecified listen address into a loopback one.
 func reachable(a net.Addr) string {
 	t := a.(*net.TCPAddr)
