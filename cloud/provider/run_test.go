@@ -1,0 +1,139 @@
+package provider
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/drover-ci/drover/cloud/config"
+	"github.com/drover-ci/drover/cloud/jenkins"
+	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
+	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
+)
+
+func TestRunPollsAndStops(t *testing.T) {
+	f := newFixture(t, oneTemplate(docker("docker")))
+	ctx, cancel := context.WithCancel(f.ctx)
+	done := make(chan error, 1)
+	go func() { done <- f.p.Run(ctx) }()
+	f.queue("job", "docker", 2)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(f.pods()) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not launch the agents")
+		}
+		f.clock.Step(time.Second) // the ticker fires on the fake clock
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if n := len(f.pods()); n != 2 {
+		t.Errorf("pods %d, want 2", n)
+	}
+}
+
+// BenchmarkQueueToPod measures queue item visible (build triggered) → its
+// agent pod created, with the default 1 s poll interval, against a real API
+// server and the fake Jenkins; it reports p50 and p99 in milliseconds.
+func BenchmarkQueueToPod(b *testing.B) {
+	api := apiservertest.Start(b)
+	kube, err := kubernetes.NewForConfig(api.Config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	jk := jenkinstest.New()
+	b.Cleanup(jk.Close)
+	jk.AddUser(jUser, "pw", jToken)
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	jc, err := jenkins.NewGojenkins(ctx, jenkins.Config{URL: jk.URL(), User: jUser, APIToken: jToken})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := &config.Config{URL: jk.URL(), Templates: []config.Template{docker("docker")}}
+	cfg.Default()
+	p, err := New(Options{Config: cfg, Jenkins: jc, Kube: kube, MaxPending: -1,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	post := func(path, ctype, body string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, jk.URL()+path, strings.NewReader(body))
+		req.SetBasicAuth(jUser, jToken)
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	post("/createItem?name=bench", "application/xml",
+		"<project><assignedNode>docker</assignedNode><concurrentBuild>true</concurrentBuild></project>")
+	w, err := kube.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: LabelQueueItem})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+	go func() { _ = p.Run(ctx) }()
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// Enqueue at a random phase of the poll.
+		time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
+		start := time.Now()
+		resp := post("/job/bench/build?delay=0sec", "", "")
+		loc := strings.TrimSuffix(resp.Header.Get("Location"), "/")
+		id := loc[strings.LastIndex(loc, "/")+1:]
+		var pod *corev1.Pod
+		for pod == nil {
+			select {
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					b.Fatal("watch ended")
+				}
+				if po, isPod := ev.Object.(*corev1.Pod); isPod && ev.Type == watch.Added && po.Labels[LabelQueueItem] == id {
+					pod = po
+				}
+			case <-time.After(30 * time.Second):
+				b.Fatalf("no pod for queue item %s within 30 s", id)
+			}
+		}
+		lat = append(lat, time.Since(start))
+		// Clean up so the next item is not covered by this agent.
+		n, _ := strconv.ParseInt(id, 10, 64)
+		_ = jc.CancelQueueItem(ctx, n)
+		grace := int64(0)
+		_ = kube.CoreV1().Pods("default").Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace})
+		_ = jc.DeleteNode(ctx, pod.Name)
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(q float64) float64 {
+		return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.5), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(0, "ns/op")
+}
