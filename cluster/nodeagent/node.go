@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/drover-ci/drover/cluster/container"
 )
@@ -48,8 +49,18 @@ func (a *Agent) registerNode(ctx context.Context) error {
 			return fmt.Errorf("update node %s: %w", a.cfg.NodeName, err)
 		}
 	}
-	node.Status = a.nodeStatus(node, info, true, "")
-	if _, err := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+	// The nodeipam controller may give the new Node its podCIDR meanwhile: retry on conflict.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node.Status = a.nodeStatus(node, info, true, "")
+		_, uerr := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		if apierrors.IsConflict(uerr) {
+			if fresh, gerr := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{}); gerr == nil {
+				node = fresh
+			}
+		}
+		return uerr
+	})
+	if err != nil {
 		return fmt.Errorf("update node status: %w", err)
 	}
 	a.log.Info("node registered", "ip", a.hostIP, "runtime", info.RuntimeName+"://"+info.EngineVersion)
