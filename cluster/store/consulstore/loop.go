@@ -59,12 +59,14 @@ func (l *loop) run(ctx context.Context, index uint64) {
 				l.log.Warn("consul watch failing, retrying with backoff", "err", err)
 			}
 			failing = true
+			l.s.watchErr.Store(&err)
 			sleep(ctx, backoff)
 			backoff = min(2*backoff, maxBackoff)
 			continue
 		}
 		if failing {
 			l.log.Info("consul watch recovered", "index", meta.LastIndex)
+			l.s.watchErr.Store(nil)
 		}
 		failing, backoff = false, minBackoff
 		last := meta.LastIndex

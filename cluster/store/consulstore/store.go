@@ -25,6 +25,9 @@ type Store struct {
 	client *api.Client // for /v1/txn
 	hub    *store.Hub
 	seen   atomic.Int64 // newest revision this Store returned or published
+	// watchErr holds the watch loop's last error while its blocking queries fail (Consul down,
+	// or without a leader), nil while they succeed.
+	watchErr atomic.Pointer[error]
 
 	cancel    context.CancelFunc
 	loopDone  chan struct{}
@@ -129,8 +132,14 @@ func (s *Store) Watch(ctx context.Context, prefix string, from int64) (<-chan st
 }
 
 // Revision returns the newest revision this Store has written, read or seen in the watch loop.
+// While the watch loop's blocking queries fail (Consul unreachable, or without a raft leader)
+// it returns that revision with an error wrapping store.ErrUnavailable, so that readiness
+// checks report the outage.
 func (s *Store) Revision(ctx context.Context) (int64, error) {
 	s.observe(s.hub.Revision())
+	if p := s.watchErr.Load(); p != nil {
+		return s.seen.Load(), fmt.Errorf("consulstore: watch of %q failing: %w: %w", s.prefix, store.ErrUnavailable, *p)
+	}
 	return s.seen.Load(), nil
 }
 

@@ -105,6 +105,36 @@ func TestUnavailable(t *testing.T) {
 	}
 }
 
+// TestRevisionReportsOutage: once the watch loop's blocking queries fail, Revision (what the
+// API server's /readyz asks) fails with ErrUnavailable.
+func TestRevisionReportsOutage(t *testing.T) {
+	a := consultest.Start(t)
+	s := newStore(t, a)
+	ctx := t.Context()
+	rev, err := s.Create(ctx, "k", []byte("v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Revision(ctx); err != nil || r < rev {
+		t.Fatalf("Revision = %d, %v; want >= %d and no error", r, err, rev)
+	}
+	a.Kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := s.Revision(ctx)
+		if errors.Is(err, store.ErrUnavailable) {
+			if r < rev {
+				t.Errorf("Revision during the outage = %d, want the last seen (>= %d)", r, rev)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Revision 10 s after Consul died = %d, %v; want ErrUnavailable", r, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestHungConsul: a Consul that accepts connections but never answers yields ErrUnavailable
 // after the request timeout instead of hanging the caller.
 func TestHungConsul(t *testing.T) {
