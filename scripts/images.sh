@@ -27,3 +27,34 @@ for name in pause testserver exit; do
 	fi
 	echo "images: built $image" >&2
 done
+
+# Jenkins cloud test images (issue 6): the test agent (agents/testagent) as the inbound-agent
+# entrypoint, java and swarm-client; the fake Jenkins 2.376 (cloud/jenkins/jenkinstest/fakejenkins).
+jenkins_image() { # image dir binary package dockerfile
+	local image=$1 dir=$tmp/$2
+	if [ "${FORCE:-0}" != 1 ] && docker image inspect "$image" >/dev/null 2>&1; then
+		echo "images: $image present" >&2
+		return
+	fi
+	mkdir -p "$dir"
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$dir/$3" "$4"
+	printf '%s\n' "$5" >"$dir/Dockerfile"
+	if ! docker build -q -t "$image" --label drover.test-image=1 "$dir" >"$tmp/build.log" 2>&1; then
+		cat "$tmp/build.log" >&2
+		exit 1
+	fi
+	echo "images: built $image" >&2
+}
+jenkins_image drover/jenkins-agent-test:1 jenkins-agent jenkins-agent ./agents/testagent/cmd/jenkins-agent 'FROM scratch
+COPY jenkins-agent /usr/local/bin/jenkins-agent
+COPY jenkins-agent /usr/bin/java
+COPY jenkins-agent /usr/local/bin/swarm-client
+ENV AGENT_WORKDIR=/home/jenkins/agent
+WORKDIR /home/jenkins/agent
+ENTRYPOINT ["/usr/local/bin/jenkins-agent"]'
+jenkins_image drover/fake-jenkins:1 fake-jenkins fakejenkins ./cloud/jenkins/jenkinstest/fakejenkins 'FROM scratch
+COPY fakejenkins /usr/local/bin/fakejenkins
+ENV JENKINS_HOME=/var/jenkins_home
+WORKDIR /var/jenkins_home
+EXPOSE 8080 50000
+ENTRYPOINT ["/usr/local/bin/fakejenkins"]'
