@@ -1,0 +1,28 @@
+package app
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func init() { extraCommands = append(extraCommands, newJenkinsCommand) }
+
+// defaultJenkinsNamespace is where `drover jenkins` installs and looks when -n is not given.
+const defaultJenkinsNamespace = "jenkins"
+
+// newJenkinsCommand is `drover jenkins install|uninstall|status`.
+func newJenkinsCommand(s Streams, cf *clientFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "jenkins",
+		Short: "Install, remove and inspect a Jenkins controller and drover's Jenkins cloud provider",
+	}
+	cmd.AddCommand(newJenkinsInstallCommand(s, cf), newJenkinsUninstallCommand(s, cf), newJenkinsStatusCommand(s, cf))
+	return cmd
+}
+
+// jenkinsNamespace is -n/--namespace when given, else "jenkins".
+func jenkinsNamespace(cmd *cobra.Command, cf *clientFlags) string {
+	if f := cmd.Flags().Lookup("namespace"); f != nil && f.Changed && cf.namespace != "" {
+		return cf.namespace
+	}
+	return defaultJenkinsNamespace
+}

@@ -1,0 +1,165 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/drover-ci/drover/cloud/provider"
+)
+
+func newJenkinsStatusCommand(s Streams, cf *clientFlags) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the Jenkins cloud provider's templates, agents, waiting queue items and recent failures",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "" && output != "json" {
+				return fmt.Errorf("-o %q: only json is supported (default: tables)", output)
+			}
+			c, err := cf.connect()
+			if err != nil {
+				return err
+			}
+			return jenkinsStatus(cmd.Context(), c.typed, jenkinsNamespace(cmd, cf), output, time.Now(), s)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "json: the status document as the provider wrote it")
+	return cmd
+}
+
+func jenkinsStatus(ctx context.Context, kube kubernetes.Interface, ns, output string, now time.Time, s Streams) error {
+	cm, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, provider.StatusConfigMap, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || (err == nil && cm.Data[provider.StatusKey] == "") {
+		fmt.Fprintf(s.Out, "No Jenkins cloud status in namespace %s yet: the provider has not run there.\n"+
+			"Configure it with `drover jenkins install` (or the jenkins: section of drover's configuration file),\n"+
+			"check that `drover up`/`drover server` runs the controllers, or give the provider's namespace with -n.\n", ns)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading configmap %s/%s: %w", ns, provider.StatusConfigMap, err)
+	}
+	raw := cm.Data[provider.StatusKey]
+	var st provider.Status
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return fmt.Errorf("configmap %s/%s: %w", ns, provider.StatusConfigMap, err)
+	}
+	if output == "json" {
+		var b bytes.Buffer
+		if err := json.Indent(&b, []byte(raw), "", "  "); err != nil {
+			return err
+		}
+		b.WriteByte('\n')
+		_, err := s.Out.Write(b.Bytes())
+		return err
+	}
+	printJenkinsStatus(s.Out, st, now)
+	return nil
+}
+
+// printJenkinsStatus prints st as kubectl-like tables; ages are relative to now.
+func printJenkinsStatus(out io.Writer, st provider.Status, now time.Time) {
+	age := func(t time.Time) string {
+		if t.IsZero() {
+			return "<unknown>"
+		}
+		return duration.HumanDuration(now.Sub(t))
+	}
+	jenkins := st.JenkinsURL
+	if st.JenkinsError != "" {
+		jenkins += "  ERROR: " + st.JenkinsError
+	} else {
+		jenkins += "  connected"
+	}
+	fmt.Fprintf(out, "Jenkins:        %s\n", jenkins)
+	fmt.Fprintf(out, "Namespace:      %s\n", st.Namespace)
+	fmt.Fprintf(out, "Container cap:  %s\n", capText(st.ContainerCap))
+	fmt.Fprintf(out, "Updated:        %s ago\n", age(st.UpdatedAt))
+
+	fmt.Fprintln(out, "\nTEMPLATES")
+	w := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(w, "NAME\tLABEL\tMODE\tCAP\tMIN-IDLE\tDEMAND\tPENDING\tSTARTING\tIDLE\tBUSY\tBACK-OFF")
+	for _, t := range st.Templates {
+		backoff := "-"
+		if t.BackoffUntil != nil && t.BackoffUntil.After(now) {
+			backoff = fmt.Sprintf("%s left: %s", duration.HumanDuration(t.BackoffUntil.Sub(now)), t.BackoffReason)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", t.Name, dash(t.Label), dash(t.Mode), capText(t.InstanceCap),
+			t.MinIdle, t.Demand, t.Pending, t.Starting, t.Idle, t.Busy, backoff)
+	}
+	w.Flush()
+
+	fmt.Fprintln(out, "\nAGENTS")
+	if len(st.Agents) == 0 {
+		fmt.Fprintln(out, "none")
+	} else {
+		w = tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
+		fmt.Fprintln(w, "NAME\tTEMPLATE\tSTATE\tAGE\tPOD\tREASON")
+		for _, a := range st.Agents {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Template, a.State, age(a.Created), dash(a.Pod), dash(a.Reason))
+		}
+		w.Flush()
+	}
+
+	fmt.Fprintln(out, "\nQUEUE")
+	if len(st.Queue) == 0 {
+		fmt.Fprintln(out, "empty")
+	} else {
+		w = tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
+		fmt.Fprintln(w, "ID\tTASK\tLABEL\tAGE\tTEMPLATE\tWAITING")
+		for _, q := range st.Queue {
+			waiting := q.Waiting
+			if waiting == "" {
+				waiting = "an agent is coming"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", strconv.FormatInt(q.ID, 10), q.Task, dash(q.Label), age(q.Since), dash(q.Template), oneLine(waiting))
+		}
+		w.Flush()
+	}
+
+	if len(st.Failures) > 0 {
+		fmt.Fprintln(out, "\nRECENT FAILURES")
+		w = tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
+		fmt.Fprintln(w, "AGE\tTEMPLATE\tAGENT\tREASON\tMESSAGE")
+		for i := len(st.Failures) - 1; i >= 0; i-- { // newest first
+			f := st.Failures[i]
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", age(f.Time), f.Template, f.Agent, f.Reason, oneLine(f.Message))
+		}
+		w.Flush()
+	}
+}
+
+func capText(n int) string {
+	if n <= 0 {
+		return "none"
+	}
+	return strconv.Itoa(n)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}

@@ -1,0 +1,361 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/drover-ci/drover/cloud/config"
+	"github.com/drover-ci/drover/cloud/provider"
+	"github.com/drover-ci/drover/cloud/runner"
+	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
+)
+
+type jenkinsEnv struct {
+	t    *testing.T
+	kc   string
+	kube kubernetes.Interface
+}
+
+func newJenkinsEnv(t *testing.T) *jenkinsEnv {
+	srv := apiservertest.Start(t)
+	kube, err := kubernetes.NewForConfig(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &jenkinsEnv{t: t, kc: srv.Kubeconfig, kube: kube}
+}
+
+func (e *jenkinsEnv) drover(args ...string) string {
+	e.t.Helper()
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args = append(args, "--kubeconfig", e.kc)
+	if err := Run(ctx, args, Streams{In: strings.NewReader(""), Out: &out, ErrOut: &out}); err != nil {
+		e.t.Fatalf("drover %s: %v\n%s", strings.Join(args, " "), err, out.String())
+	}
+	return out.String()
+}
+
+func (e *jenkinsEnv) exists(get func() error) bool {
+	e.t.Helper()
+	err := get()
+	if err != nil && !apierrors.IsNotFound(err) {
+		e.t.Fatal(err)
+	}
+	return err == nil
+}
+
+func (e *jenkinsEnv) objects(ns string) map[string]bool {
+	ctx := context.Background()
+	c := e.kube.CoreV1()
+	get := func(f func() (metav1.Object, error)) func() error { return func() error { _, err := f(); return err } }
+	return map[string]bool{
+		"rc": e.exists(get(func() (metav1.Object, error) {
+			return c.ReplicationControllers(ns).Get(ctx, "jenkins", metav1.GetOptions{})
+		})),
+		"svc":    e.exists(get(func() (metav1.Object, error) { return c.Services(ns).Get(ctx, "jenkins", metav1.GetOptions{}) })),
+		"init":   e.exists(get(func() (metav1.Object, error) { return c.ConfigMaps(ns).Get(ctx, "jenkins-init", metav1.GetOptions{}) })),
+		"secret": e.exists(get(func() (metav1.Object, error) { return c.Secrets(ns).Get(ctx, "jenkins-admin", metav1.GetOptions{}) })),
+		"cloud": e.exists(get(func() (metav1.Object, error) {
+			return c.ConfigMaps(runner.ConfigNamespace).Get(ctx, runner.ConfigMapName, metav1.GetOptions{})
+		})),
+		"pvc": e.exists(get(func() (metav1.Object, error) {
+			return c.PersistentVolumeClaims(ns).Get(ctx, "jenkins-home", metav1.GetOptions{})
+		})),
+		"pv": e.exists(get(func() (metav1.Object, error) {
+			return c.PersistentVolumes().Get(ctx, "jenkins-home-"+ns, metav1.GetOptions{})
+		})),
+	}
+}
+
+func TestJenkinsInstallUninstall(t *testing.T) {
+	e := newJenkinsEnv(t)
+	ctx := context.Background()
+	out := e.drover("jenkins", "install", "-n", "ci", "--wait=false", "--liveness-delay", "7", "--agent-label", "docker linux")
+	for _, w := range []string{"namespace/ci created", "secret/jenkins-admin created", "replicationcontroller/jenkins created",
+		"persistentvolume/jenkins-home-ci created", "configmap/drover-jenkins-cloud created"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("install output lacks %q:\n%s", w, out)
+		}
+	}
+	for k, ok := range e.objects("ci") {
+		if !ok {
+			t.Errorf("after install: %s missing", k)
+		}
+	}
+	sec, err := e.kube.CoreV1().Secrets("ci").Get(ctx, "jenkins-admin", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, password := string(sec.Data["token"]), string(sec.Data["password"])
+	if !regexp.MustCompile(`^11[0-9a-f]{32}$`).MatchString(token) || len(password) < 16 || string(sec.Data["user"]) != "admin" {
+		t.Errorf("secret: user %q token %q password %q", sec.Data["user"], token, password)
+	}
+	if strings.Contains(out, token) || strings.Contains(out, password) {
+		t.Errorf("install printed a credential:\n%s", out)
+	}
+	rc, _ := e.kube.CoreV1().ReplicationControllers("ci").Get(ctx, "jenkins", metav1.GetOptions{})
+	ctr := rc.Spec.Template.Spec.Containers[0]
+	if ctr.Image != "jenkins/jenkins:lts-jdk17" || ctr.LivenessProbe.InitialDelaySeconds != 7 {
+		t.Errorf("rc container: %s, liveness delay %d", ctr.Image, ctr.LivenessProbe.InitialDelaySeconds)
+	}
+	cm, _ := e.kube.CoreV1().ConfigMaps(runner.ConfigNamespace).Get(ctx, runner.ConfigMapName, metav1.GetOptions{})
+	cfg, err := config.Load([]byte(cm.Data[runner.ConfigKey]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.URL != "http://jenkins.ci.svc.cluster.local:8080" || cfg.Credentials.Secret != "jenkins-admin" || cfg.Namespace != "ci" ||
+		cfg.Templates[0].Label != "docker linux" {
+		t.Errorf("cloud config = %s", cm.Data[runner.ConfigKey])
+	}
+	svc, _ := e.kube.CoreV1().Services("ci").Get(ctx, "jenkins", metav1.GetOptions{})
+
+	// Again: idempotent, the credentials are kept.
+	out = e.drover("jenkins", "install", "-n", "ci", "--wait=false", "--liveness-delay", "7", "--agent-label", "docker linux")
+	for _, w := range []string{"replicationcontroller/jenkins unchanged", "service/jenkins unchanged", "secret/jenkins-admin unchanged",
+		"configmap/drover-jenkins-cloud unchanged", "persistentvolumeclaim/jenkins-home unchanged"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("second install output lacks %q:\n%s", w, out)
+		}
+	}
+	sec2, _ := e.kube.CoreV1().Secrets("ci").Get(ctx, "jenkins-admin", metav1.GetOptions{})
+	if string(sec2.Data["token"]) != token || string(sec2.Data["password"]) != password {
+		t.Error("a second install changed the credentials")
+	}
+	svc2, _ := e.kube.CoreV1().Services("ci").Get(ctx, "jenkins", metav1.GetOptions{})
+	if svc2.UID != svc.UID {
+		t.Error("the Service was replaced")
+	}
+	rcs, _ := e.kube.CoreV1().ReplicationControllers("ci").List(ctx, metav1.ListOptions{})
+	if len(rcs.Items) != 1 {
+		t.Errorf("%d RCs after two installs", len(rcs.Items))
+	}
+
+	// A new image and a given token update in place.
+	newToken := "11" + strings.Repeat("ab", 16)
+	tf := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tf, []byte(newToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out = e.drover("jenkins", "install", "-n", "ci", "--wait=false", "--image", "jenkins/jenkins:2.376", "--admin-token-file", tf)
+	if !strings.Contains(out, "replicationcontroller/jenkins configured") || !strings.Contains(out, "secret/jenkins-admin configured") {
+		t.Errorf("third install:\n%s", out)
+	}
+	rc, _ = e.kube.CoreV1().ReplicationControllers("ci").Get(ctx, "jenkins", metav1.GetOptions{})
+	sec3, _ := e.kube.CoreV1().Secrets("ci").Get(ctx, "jenkins-admin", metav1.GetOptions{})
+	if rc.Spec.Template.Spec.Containers[0].Image != "jenkins/jenkins:2.376" || string(sec3.Data["token"]) != newToken || string(sec3.Data["password"]) != password {
+		t.Errorf("after the update: image %s token %q", rc.Spec.Template.Spec.Containers[0].Image, sec3.Data["token"])
+	}
+
+	// Uninstall keeps the claim and the volume.
+	out = e.drover("jenkins", "uninstall", "-n", "ci")
+	got := e.objects("ci")
+	for k, want := range map[string]bool{"rc": false, "svc": false, "init": false, "secret": false, "cloud": false, "pvc": true, "pv": true} {
+		if got[k] != want {
+			t.Errorf("after uninstall: %s exists = %v, want %v\n%s", k, got[k], want, out)
+		}
+	}
+	// --delete-volume removes them too.
+	e.drover("jenkins", "install", "-n", "ci", "--wait=false")
+	e.drover("jenkins", "uninstall", "-n", "ci", "--delete-volume")
+	got = e.objects("ci")
+	for k, ok := range got {
+		if ok && k != "pvc" { // the claim may linger while its namespace terminates
+			t.Errorf("after uninstall --delete-volume: %s still exists", k)
+		}
+	}
+	if pvc, err := e.kube.CoreV1().PersistentVolumeClaims("ci").Get(ctx, "jenkins-home", metav1.GetOptions{}); err == nil && pvc.DeletionTimestamp == nil {
+		t.Error("the claim is not being deleted")
+	}
+}
+
+// An Available volume that fits is used: no hostPath volume is made.
+func TestJenkinsInstallUsesAvailableVolume(t *testing.T) {
+	e := newJenkinsEnv(t)
+	ctx := context.Background()
+	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "big"}, Spec: corev1.PersistentVolumeSpec{
+		Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("20Gi")},
+		AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/big"}}}}
+	pv, err := e.kube.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv.Status.Phase = corev1.VolumeAvailable
+	if _, err := e.kube.CoreV1().PersistentVolumes().UpdateStatus(ctx, pv, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.drover("jenkins", "install", "--wait=false")
+	got := e.objects("jenkins")
+	if got["pv"] || !got["pvc"] {
+		t.Errorf("objects = %v, want the claim and no hostPath volume", got)
+	}
+	pvc, _ := e.kube.CoreV1().PersistentVolumeClaims("jenkins").Get(ctx, "jenkins-home", metav1.GetOptions{})
+	if pvc.Spec.VolumeName != "" {
+		t.Errorf("claim names volume %q", pvc.Spec.VolumeName)
+	}
+}
+
+// --wait prints the pod's progress until it is Running.
+func TestJenkinsInstallWait(t *testing.T) {
+	e := newJenkinsEnv(t)
+	ctx := context.Background()
+	go func() {
+		for {
+			time.Sleep(300 * time.Millisecond)
+			if _, err := e.kube.CoreV1().ReplicationControllers("jenkins").Get(ctx, "jenkins", metav1.GetOptions{}); err == nil {
+				break
+			}
+		}
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "jenkins-abcde", Labels: map[string]string{"app.kubernetes.io/name": "jenkins"}},
+			Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "jenkins", Image: "jenkins/jenkins:lts-jdk17"}}}}
+		p, err := e.kube.CoreV1().Pods("jenkins").Create(ctx, pod, metav1.CreateOptions{})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		p.Status.Phase = corev1.PodPending
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "jenkins", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}}}
+		if p, err = e.kube.CoreV1().Pods("jenkins").UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Error(err)
+			return
+		}
+		time.Sleep(1500 * time.Millisecond)
+		p.Status.Phase = corev1.PodRunning
+		p.Status.ContainerStatuses[0].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+		if _, err := e.kube.CoreV1().Pods("jenkins").UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Error(err)
+		}
+	}()
+	out := e.drover("jenkins", "install", "--timeout", "30s")
+	for _, w := range []string{"pod jenkins-abcde: Pending (jenkins: ContainerCreating)", "pod jenkins-abcde: Running"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("install --wait output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+func TestJenkinsInstallDryRun(t *testing.T) {
+	var out bytes.Buffer
+	err := Run(context.Background(), []string{"jenkins", "install", "--dry-run", "-n", "ci", "--set", "persistence.size=20Gi"},
+		Streams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"# Source: jenkins/templates/rc.yaml", "kind: ReplicationController", "storage: 20Gi", "values not shown"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("dry run lacks %q:\n%s", w, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "b64") || strings.Contains(out.String(), "token: ") {
+		t.Errorf("dry run shows Secret data:\n%s", out.String())
+	}
+}
+
+func sampleStatus(now time.Time) provider.Status {
+	until := now.Add(40 * time.Second)
+	return provider.Status{
+		UpdatedAt: now.Add(-3 * time.Second), JenkinsURL: "http://jenkins.ci.svc.cluster.local:8080", Namespace: "ci", ContainerCap: 10,
+		Templates: []provider.TemplateStatus{
+			{Name: "default", Label: "docker", Mode: "inbound", InstanceCap: 5, MinIdle: 1, Demand: 3, Pending: 1, Starting: 1, Idle: 1, Busy: 2},
+			{Name: "broken", Label: "gpu", Mode: "inbound", BackoffUntil: &until, BackoffReason: "ErrImagePull"},
+		},
+		Agents: []provider.AgentStatus{
+			{Name: "default-x1y2z", Template: "default", Pod: "default-x1y2z", State: "busy", Created: now.Add(-2 * time.Minute)},
+			{Name: "default-a1b2c", Template: "default", Pod: "default-a1b2c", State: "pending", Created: now.Add(-5 * time.Second)},
+		},
+		Queue: []provider.QueueStatus{
+			{ID: 42, Task: "build-app", Label: "docker", Since: now.Add(-10 * time.Second), Template: "default"},
+			{ID: 43, Task: "train", Label: "gpu", Since: now.Add(-90 * time.Second), Template: "broken", Waiting: "template broken backing off: ErrImagePull"},
+		},
+		Failures: []provider.Failure{{Time: now.Add(-time.Minute), Template: "broken", Agent: "broken-q9w8e", Reason: "ErrImagePull",
+			Message: "pull access denied for nvidia/missing"}},
+	}
+}
+
+func TestJenkinsStatusTables(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	var b bytes.Buffer
+	printJenkinsStatus(&b, sampleStatus(now), now)
+	out := b.String()
+	lines := map[string][]string{
+		"Jenkins:":       {"http://jenkins.ci.svc.cluster.local:8080", "connected"},
+		"Container cap:": {"10"},
+		"default   ":     {"docker", "inbound", "5", "1", "3", "1", "1", "1", "2", "-"},
+		"broken":         {"gpu", "none", "40s left: ErrImagePull"},
+		"default-x1y2z":  {"default", "busy", "2m"},
+		"default-a1b2c":  {"pending", "5s"},
+		"42 ":            {"build-app", "docker", "10s", "an agent is coming"},
+		"43 ":            {"train", "gpu", "90s", "template broken backing off: ErrImagePull"},
+		"60s ":           {"broken-q9w8e", "ErrImagePull", "pull access denied"},
+	}
+	for prefix, words := range lines {
+		found := false
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, prefix) {
+				found = true
+				for _, w := range words {
+					if !strings.Contains(l, w) {
+						t.Errorf("line %q lacks %q", l, w)
+					}
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no line starting %q in:\n%s", prefix, out)
+		}
+	}
+	for _, h := range []string{"TEMPLATES", "MIN-IDLE   DEMAND", "AGENTS", "QUEUE", "ID   TASK", "RECENT FAILURES"} {
+		if !strings.Contains(out, h) {
+			t.Errorf("no %q in:\n%s", h, out)
+		}
+	}
+	st := sampleStatus(now)
+	st.JenkinsError = "jenkins: connect http://10.96.0.12:8080: status 401"
+	b.Reset()
+	printJenkinsStatus(&b, st, now)
+	if !strings.Contains(b.String(), "ERROR: jenkins: connect http://10.96.0.12:8080: status 401") {
+		t.Errorf("the Jenkins error is not shown:\n%s", b.String())
+	}
+}
+
+func TestJenkinsStatusCommand(t *testing.T) {
+	e := newJenkinsEnv(t)
+	ctx := context.Background()
+	out := e.drover("jenkins", "status", "-n", "ci")
+	if !strings.Contains(out, "No Jenkins cloud status in namespace ci yet") {
+		t.Errorf("without status:\n%s", out)
+	}
+	if _, err := e.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ci"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runner.WriteStatus(ctx, e.kube.CoreV1(), "ci", sampleStatus(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	out = e.drover("jenkins", "status", "-n", "ci")
+	if !strings.Contains(out, "default-x1y2z") || !strings.Contains(out, "RECENT FAILURES") {
+		t.Errorf("status:\n%s", out)
+	}
+	out = e.drover("jenkins", "status", "-n", "ci", "-o", "json")
+	var st provider.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Agents) != 2 || st.Queue[1].ID != 43 {
+		t.Errorf("-o json: %v\n%s", err, out)
+	}
+}
