@@ -132,16 +132,22 @@ func (s *Store) Watch(ctx context.Context, prefix string, from int64) (<-chan st
 }
 
 // Revision returns the newest revision this Store has written, read or seen in the watch loop.
-// While the watch loop's blocking queries fail (Consul unreachable, or without a raft leader)
-// it returns that revision with an error wrapping store.ErrUnavailable, so that readiness
-// checks report the outage.
+// It also reads one key through Consul's raft leader, and fails (with the revision) with an
+// error wrapping store.ErrUnavailable when that read does or while the watch loop's blocking
+// queries fail: readiness checks then report a Consul that is unreachable or has no leader.
 func (s *Store) Revision(ctx context.Context) (int64, error) {
 	s.observe(s.hub.Revision())
 	if p := s.watchErr.Load(); p != nil {
 		return s.seen.Load(), fmt.Errorf("consulstore: watch of %q failing: %w: %w", s.prefix, store.ErrUnavailable, *p)
 	}
+	if _, _, err := s.kv.Get(s.prefix+readyKey, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
+		return s.seen.Load(), wrap(ctx, "read", readyKey, err)
+	}
 	return s.seen.Load(), nil
 }
+
+// readyKey is the key Revision reads (it is never written, so the read is small).
+const readyKey = "drover-ready-check"
 
 // Close stops the watch loop and ends every watch. It does not touch Consul's data.
 func (s *Store) Close() error {
