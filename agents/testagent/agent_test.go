@@ -255,3 +255,53 @@ func TestTunnel(t *testing.T) {
 	runAgent(t, testagent.Config{URL: s.URL(), Name: "tn", Secret: s.Secret("tn"), Tunnel: ":" + port})
 	waitFor(t, "tn online through the tunnel", 10*time.Second, func() bool { return online(s, "tn") })
 }
+
+// A controller restarted on the same addresses (state kept) gets its agent
+// back: the agent reconnects by itself and takes new builds.
+func TestReconnectAfterControllerRestart(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state.json")
+	opts := jenkinstest.Options{AutoStart: true, StateFile: state, Users: []jenkinstest.User{{Name: admin, Token: token}}}
+	s1, err := jenkinstest.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	createNode(t, s1, "rc", "r")
+	createJob(t, s1, "rj", "r", "true")
+	_, out, _ := runAgent(t, testagent.Config{URL: s1.URL(), Name: "rc", Secret: s1.Secret("rc"), RetryFor: 30 * time.Second})
+	waitFor(t, "rc online", 10*time.Second, func() bool { return online(s1, "rc") })
+	opts.Addr, opts.AgentAddr = strings.TrimPrefix(s1.URL(), "http://"), s1.AgentListenAddr()
+	s1.Close()
+
+	s2, err := jenkinstest.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s2.Close)
+	waitFor(t, "rc online again", 20*time.Second, func() bool { return online(s2, "rc") })
+	trigger(t, s2, "rj")
+	if r, on := waitResult(t, s2, "rj", 1); r != "SUCCESS" || on != "rc" {
+		t.Errorf("rj #1: %s on %q", r, on)
+	}
+	if strings.Count(out.String(), "connected as rc") != 2 {
+		t.Errorf("agent output:\n%s", out)
+	}
+}
+
+// With -noReconnect the agent ends (non-nil error) when the connection drops.
+func TestNoReconnect(t *testing.T) {
+	s := fake(t)
+	createNode(t, s, "nr", "")
+	errc, _, _ := runAgent(t, testagent.Config{URL: s.URL(), Name: "nr", Secret: s.Secret("nr"), NoReconnect: true})
+	waitFor(t, "nr online", 10*time.Second, func() bool { return online(s, "nr") })
+	if err := s.DisconnectAgent("nr"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if err == nil || testagent.IsRejected(err) {
+			t.Errorf("Run after the drop: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("agent still running after the connection dropped")
+	}
+}

@@ -47,6 +47,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Jenkins", Version)
 		s.mu.Lock()
+		if len(s.requests) >= maxRequests { // a long-running fakejenkins keeps the latest only
+			s.requests = append(s.requests[:0], s.requests[maxRequests/2:]...)
+		}
 		s.requests = append(s.requests, r.Method+" "+r.URL.Path)
 		name, kind, ok := s.login(r)
 		crumbOK := kind == byToken || r.Method != http.MethodPost || s.validCrumb(r, name)
@@ -71,6 +74,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 	})
 }
+
+// maxRequests bounds the request log Requests returns.
+const maxRequests = 100000
 
 type userKey struct{}
 
