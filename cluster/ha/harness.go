@@ -123,7 +123,7 @@ func (c *Cluster) Config(addr string) *rest.Config {
 		addr = c.LB.Addr()
 	}
 	return &rest.Config{Host: "https://" + addr, BearerToken: c.Token,
-		TLSClientConfig: rest.TLSClientConfig{CAData: c.CA}, QPS: 500, Burst: 1000, Timeout: 15 * time.Second}
+		TLSClientConfig: rest.TLSClientConfig{CAData: c.CA}, QPS: 500, Burst: 1000, Timeout: 30 * time.Second}
 }
 
 // Client returns a client of the server at addr ("": the balancer).
