@@ -1,0 +1,54 @@
+package jenkins
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
+)
+
+// jenkins.yaml applies with the real kubectl against a drover API server (after the Secret
+// the README has the user create), and a second apply changes nothing.
+func TestManifestsApplyWithKubectl(t *testing.T) {
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		if os.Getenv("DROVER_E2E") == "1" {
+			t.Fatalf("kubectl not found on PATH (DROVER_E2E=1 requires it): %v", err)
+		}
+		t.Skip("kubectl not found on PATH")
+	}
+	kc := apiservertest.Start(t).Kubeconfig
+	kubectl := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", kc}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	kubectl("create", "namespace", "jenkins")
+	kubectl("-n", "jenkins", "create", "secret", "generic", "jenkins-admin", "--from-literal=user=admin",
+		"--from-literal=password=pw", "--from-literal=token=11"+strings.Repeat("0f", 16))
+	out := kubectl("apply", "-f", "jenkins.yaml")
+	for _, w := range []string{"replicationcontroller/jenkins created", "service/jenkins created", "persistentvolumeclaim/jenkins-home created",
+		"persistentvolume/jenkins-home-jenkins created", "configmap/drover-jenkins-cloud created", "configmap/jenkins-init created"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("kubectl apply output lacks %q:\n%s", w, out)
+		}
+	}
+	out = kubectl("apply", "-f", "jenkins.yaml")
+	if strings.Contains(out, "created") || strings.Contains(out, "configured") {
+		t.Errorf("a second apply changed something:\n%s", out)
+	}
+	out = kubectl("get", "rc,svc,pvc", "-n", "jenkins")
+	for _, w := range []string{"replicationcontroller/jenkins", "service/jenkins", "persistentvolumeclaim/jenkins-home"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("kubectl get lacks %q:\n%s", w, out)
+		}
+	}
+}
