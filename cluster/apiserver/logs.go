@@ -44,7 +44,7 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, req *request) 
 		cname = pod.Spec.Containers[0].Name
 	}
 	found := false
-	for _, c := range pod.Spec.Containers {
+	for _, c := range append(append([]corev1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...) {
 		found = found || c.Name == cname
 	}
 	if !found {
