@@ -79,7 +79,7 @@ func TestBuildsRunOnTheAgent(t *testing.T) {
 		t.Run("shell="+shell, func(t *testing.T) {
 			s := fake(t)
 			createNode(t, s, "a1", "docker linux")
-			createJob(t, s, "ok", "docker && linux", "echo 'hello world'; sleep 0.1 && true\necho done")
+			createJob(t, s, "ok", "docker && linux", "echo 'hello world'; sleep 0.1 && true\necho done on ${NODE_NAME} build-$BUILD_NUMBER")
 			createJob(t, s, "bad", "docker", "echo before; exit 3; echo never")
 			createJob(t, s, "elsewhere", "windows", "true")
 			trigger(t, s, "ok")
@@ -93,7 +93,7 @@ func TestBuildsRunOnTheAgent(t *testing.T) {
 				t.Errorf("bad #1: %s", r)
 			}
 			_, text := call(t, s, "GET", "/job/ok/1/consoleText", "", "")
-			if !strings.Contains(text, "\nhello world\n") || !strings.Contains(text, "\ndone\n") || !strings.HasSuffix(text, "Finished: SUCCESS\n") {
+			if !strings.Contains(text, "\nhello world\n") || !strings.Contains(text, "\ndone on a1 build-1\n") || !strings.HasSuffix(text, "Finished: SUCCESS\n") {
 				t.Errorf("ok console:\n%s", text)
 			}
 			_, text = call(t, s, "GET", "/job/bad/1/consoleText", "", "")
@@ -304,4 +304,32 @@ func TestNoReconnect(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("agent still running after the connection dropped")
 	}
+}
+
+// POST /job/J/N/stop aborts a running build: ABORTED, and the agent kills it
+// and stays connected for the next build.
+func TestStopBuild(t *testing.T) {
+	s := fake(t)
+	createNode(t, s, "sb", "x")
+	createJob(t, s, "forever", "x", "echo go; sleep 600")
+	trigger(t, s, "forever")
+	_, out, _ := runAgent(t, testagent.Config{URL: s.URL(), Name: "sb", Secret: s.Secret("sb")})
+	waitFor(t, "forever #1 started", 10*time.Second, func() bool {
+		_, text := call(t, s, "GET", "/job/forever/1/consoleText", "", "")
+		return strings.Contains(text, "go")
+	})
+	if code, _ := call(t, s, "POST", "/job/forever/1/stop", "", ""); code != 302 {
+		t.Fatalf("stop: %d", code)
+	}
+	if r, _ := waitResult(t, s, "forever", 1); r != "ABORTED" {
+		t.Errorf("forever #1: %s", r)
+	}
+	waitFor(t, "the agent to kill the build", 10*time.Second, func() bool {
+		return strings.Contains(out.String(), "build forever #1 finished: ABORTED")
+	})
+	trigger(t, s, "forever")
+	waitFor(t, "forever #2 started on the same agent", 10*time.Second, func() bool {
+		b, ok := build(t, s, "forever", 2)
+		return ok && b.Building && online(s, "sb")
+	})
 }

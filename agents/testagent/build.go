@@ -57,7 +57,7 @@ func (a *agent) runStep(ctx context.Context, script, dir string, env []string, l
 			return runSh(ctx, script, dir, env, logLine)
 		}
 	}
-	return interpret(ctx, script, logLine)
+	return interpret(ctx, script, env, logLine)
 }
 
 // runSh runs script with /bin/sh -xe, as Jenkins' Shell builder does.
@@ -110,11 +110,18 @@ func runSh(ctx context.Context, script, dir string, env []string, logLine func(s
 
 // interpret runs script without a shell (a FROM-scratch image): statements
 // separated by newlines, ";" or "&&", each `sleep N`, `echo WORDS`,
-// `exit N`, `true`, `false` or `:`. Like `sh -e`, the first failing
-// statement ends the step with its status; an unknown command is 127.
-func interpret(ctx context.Context, script string, logLine func(string)) int {
+// `exit N`, `true`, `false` or `:`, with $VAR and ${VAR} taken from env.
+// Like `sh -e`, the first failing statement ends the step with its status;
+// an unknown command is 127.
+func interpret(ctx context.Context, script string, env []string, logLine func(string)) int {
+	vars := map[string]string{}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
 	for _, stmt := range splitStatements(script) {
-		words := splitWords(stmt)
+		words := splitWords(os.Expand(stmt, func(k string) string { return vars[k] }))
 		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
 			continue
 		}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest/agentproto"
 )
 
 type job struct {
@@ -141,6 +143,32 @@ func (s *Server) finishLocked(b *build, result string) {
 	if s.AutoStart {
 		s.startAllLocked()
 	}
+}
+
+// stopBuild answers POST /job/J/N/stop: a running build ends ABORTED, its
+// agent is told to kill it, and the answer is a 302 to the build.
+func (s *Server) stopBuild(w http.ResponseWriter, r *http.Request) {
+	num, _ := strconv.Atoi(r.PathValue("num"))
+	name := r.PathValue("job")
+	s.mu.Lock()
+	j, ok := s.jobs[name]
+	var b *build
+	if ok {
+		b = j.builds[num]
+	}
+	if b != nil && b.building {
+		if n, ok := s.nodes[b.node]; ok && n.conn != nil {
+			n.conn.send(agentproto.Message{Type: agentproto.TypeAbort, Job: name, Number: num})
+		}
+		b.log = append(b.log, "Aborted by "+requestUser(r))
+		s.finishLocked(b, "ABORTED")
+	}
+	s.mu.Unlock()
+	if b == nil {
+		notFound(w)
+		return
+	}
+	s.redirect(w, r, fmt.Sprintf("/job/%s/%d/", name, num))
 }
 
 // consoleText answers GET /job/J/N/consoleText: the lines the agent sent,

@@ -237,6 +237,7 @@ func (s *Server) routes() http.Handler {
 	m.HandleFunc("POST /queue/cancelItem", s.cancelItem)
 	m.HandleFunc("GET /label/{expr}/api/json", s.label)
 	m.HandleFunc("GET /job/{job}/{num}/consoleText", s.consoleText)
+	m.HandleFunc("POST /job/{job}/{num}/stop", s.stopBuild)
 	m.HandleFunc("GET /tcpSlaveAgentListener/", s.agentListener)
 	m.HandleFunc("GET /wsagents/", s.wsAgents)
 	m.HandleFunc("GET /jnlpJars/{jar}", s.jar)
