@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-ci/drover/cloud/config"
+	"github.com/drover-ci/drover/cloud/jenkins"
 )
 
 func TestCaps(t *testing.T) {
@@ -344,5 +345,67 @@ func TestJenkinsDown(t *testing.T) {
 	}
 	if st := f.p.Status(); st.JenkinsError == "" || strings.Contains(st.JenkinsError, jToken) {
 		t.Errorf("JenkinsError %q", st.JenkinsError)
+	}
+}
+
+func TestSwarmCountsBusyAgents(t *testing.T) {
+	tp := config.Template{Name: "sw", Label: "swarm", Image: "swarm-client:1", Mode: config.ModeSwarm}
+	f := newFixture(t, oneTemplate(tp))
+	// A pod of the RC and the node its swarm client registered.
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "jenkins-swarm-sw-abcde", Labels: map[string]string{LabelTemplate: "sw"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "swarm", Image: "swarm-client:1"}}}}
+	if _, err := f.kube.CoreV1().Pods("default").Create(f.ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.jc.CreateInboundNode(f.ctx, jenkins.NodeSpec{Name: "jenkins-swarm-sw-abcde-1a2b3c", Labels: []string{"swarm"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.jk.ConnectAgent("jenkins-swarm-sw-abcde-1a2b3c"); err != nil {
+		t.Fatal(err)
+	}
+	f.queue("j", "swarm", 3)
+	if b := f.jk.StartBuilds(); len(b) != 1 {
+		t.Fatalf("started %d", len(b))
+	}
+	f.sync()
+	rc, err := f.kube.CoreV1().ReplicationControllers("default").Get(f.ctx, "jenkins-swarm-sw", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *rc.Spec.Replicas != 3 {
+		t.Errorf("1 busy + 2 queued: replicas %d, want 3", *rc.Spec.Replicas)
+	}
+	if st := f.p.Status().Templates[0]; st.Busy != 1 || st.Demand != 2 {
+		t.Errorf("template status %+v", st)
+	}
+	// The swarm node is not ours: never deleted as an orphan.
+	f.step(DefaultOrphanInterval)
+	if _, ok := f.jk.Node("jenkins-swarm-sw-abcde-1a2b3c"); !ok {
+		t.Errorf("swarm node deleted")
+	}
+}
+
+// A provider that stopped after marking a one-shot agent offline but before
+// recording the build: its successor still removes the agent once idle.
+func TestOneShotOfflineWithoutAnnotation(t *testing.T) {
+	f := newFixture(t, oneTemplate(docker("docker")))
+	f.queue("job", "docker", 1)
+	f.sync()
+	f.connectAll()
+	f.step(time.Second) // connected-at recorded
+	b := f.jk.StartBuilds()
+	if len(b) != 1 {
+		t.Fatal("no build")
+	}
+	if err := f.jc.SetOffline(f.ctx, b[0].Node, OneShotOfflineMessage); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.jk.FinishBuild(b[0].Job, b[0].Number, "SUCCESS"); err != nil {
+		t.Fatal(err)
+	}
+	f.p = f.newProvider()
+	f.step(time.Second)
+	if n := len(f.pods()) + len(f.nodes()); n != 0 {
+		t.Errorf("%d pods+nodes left", n)
 	}
 }

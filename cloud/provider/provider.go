@@ -102,6 +102,9 @@ func New(opts Options) (*Provider, error) {
 	return p, nil
 }
 
+// Name is the provider's name as a controller-manager loop.
+func (p *Provider) Name() string { return "jenkins-cloud" }
+
 // Run works until ctx ends: it sweeps orphans, then syncs every
 // Config.PollInterval (default 1 s), and sweeps orphans again every
 // OrphanInterval. Errors (Jenkins or the API unreachable) are logged and put

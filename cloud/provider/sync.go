@@ -148,6 +148,9 @@ func (p *Provider) observe(ctx context.Context, now time.Time, queue []jenkins.Q
 		}
 		a := &agent{name: node, template: tmpl, pod: pod, comp: w.comps[node]}
 		a.state = classify(a)
+		if a.state == StatePending {
+			a.reason = waitingReason(pod)
+		}
 		w.agents = append(w.agents, a)
 	}
 	return w, nil
@@ -163,8 +166,9 @@ func classify(a *agent) string {
 		return StateBusy
 	case a.online():
 		return StateIdle
-	case a.comp != nil && a.comp.TemporarilyOffline && a.annotation(AnnotationBuildSeen) != "":
-		return StateTerminating // a one-shot agent whose build is done
+	case a.comp != nil && a.comp.TemporarilyOffline && (a.annotation(AnnotationBuildSeen) != "" || a.connected()):
+		// A one-shot agent whose build is done (or a node taken offline in Jenkins).
+		return StateTerminating
 	}
 	switch a.pod.Status.Phase {
 	case corev1.PodRunning:
@@ -277,7 +281,9 @@ func (p *Provider) handleAgent(ctx context.Context, w *world, t config.Template,
 		}
 		return nil
 	}
-	if t.IdleMinutes == 0 && a.annotation(AnnotationBuildSeen) != "" {
+	// A one-shot agent no longer busy after its build; also one marked
+	// offline by a provider that stopped before it recorded the build.
+	if t.IdleMinutes == 0 && (a.annotation(AnnotationBuildSeen) != "" || (a.comp.TemporarilyOffline && a.connected())) {
 		a.state, a.reason = StateTerminating, "one-shot agent done"
 		p.log.Info("one-shot agent finished its build; removing it", "agent", a.name, "template", t.Name)
 		return p.retire(ctx, a)
@@ -326,6 +332,16 @@ func (p *Provider) reapIdle(ctx context.Context, w *world, idle map[string][]*ag
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// waitingReason is the first waiting reason of the pod's containers.
+func waitingReason(pod *corev1.Pod) string {
+	for _, cs := range append(append([]corev1.ContainerStatus(nil), pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
+		if cs.State.Waiting != nil && cs.State.Waiting.Reason != "" {
+			return cs.State.Waiting.Reason
+		}
+	}
+	return ""
 }
 
 func waitingFailure(pod *corev1.Pod) (string, string) {
