@@ -14,9 +14,11 @@
 //     the body. After the upgrade the fake sends Welcome; no Hello.
 //
 // Then the fake sends Build messages (a build assigned to this agent, with
-// its shell steps) and Ping; the agent sends Log lines, one Result per build,
-// and Ping (answered Pong). When the connection drops the node goes offline
-// and its running builds end FAILURE.
+// its shell steps and environment) and Abort (POST /job/J/N/stop); the agent
+// sends Log lines, one Result per build, and a Ping every 10 s (answered
+// Pong; the fake drops an agent silent for 60 s). When the connection drops
+// the node goes offline and its running builds end FAILURE; deleting the
+// node closes the connection.
 package agentproto
 
 // Message types.
