@@ -144,6 +144,18 @@ func TestOneShot(t *testing.T) {
 			t.Errorf("pod %s still there after its build", name)
 		}
 	}
+	// The API's garbage collector removes the Secret with its owner pod.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := f.kube.CoreV1().Secrets("default").Get(f.ctx, name, metav1.GetOptions{})
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("secret %s still there 10 s after its pod was deleted", name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	// job2 got its own agent.
 	if ps := f.pods(); len(ps) != 1 || ps[0].Labels[LabelQueueItem] == "" {
 		t.Errorf("pods for job2: %+v", ps)

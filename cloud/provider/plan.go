@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
@@ -144,6 +145,7 @@ func (p *Provider) plan(ctx context.Context, w *world) (Status, error) {
 			State: a.state, Created: parseStamp(a.annotation(AnnotationCreatedAt), a.pod.CreationTimestamp.Time).UTC(),
 			Reason: a.reason})
 	}
+	sort.Slice(st.Agents, func(i, j int) bool { return st.Agents[i].Name < st.Agents[j].Name })
 	p.mu.Lock()
 	st.Failures = append([]Failure(nil), p.failures...)
 	p.mu.Unlock()
