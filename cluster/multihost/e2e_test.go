@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/drover-ci/drover/cluster/multihost"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 const (
@@ -31,6 +33,11 @@ const (
 // volume on shared storage surviving the loss of its host, its agents reconnecting through
 // the service.
 func TestThreeHosts(t *testing.T) {
+	uptest.CheckDocker(t, "drover/pause:1", "drover/testserver:1")
+	// The Jenkins stand-ins are built on the main engine (and copied into each host's).
+	if out, err := exec.Command("bash", "../../examples/walkthrough/images/build.sh").CombinedOutput(); err != nil {
+		t.Fatalf("build the walkthrough's stand-in images: %v\n%s", err, out)
+	}
 	c := multihost.Start(t, 3, multihost.Options{Images: []string{"drover/pause:1", "drover/testserver:1", masterImage, agentImage}})
 	// The Lease is renewed every 10 s: a 25 s grace period marks a lost node NotReady quickly
 	// without flapping on a busy machine.
