@@ -52,6 +52,9 @@ func TestJenkinsChartDefaults(t *testing.T) {
 	if *rc.Spec.Replicas != 1 || ctr.Image != "jenkins/jenkins:lts-jdk17" || rc.Namespace != "ci" {
 		t.Errorf("rc: replicas %d image %q namespace %q", *rc.Spec.Replicas, ctr.Image, rc.Namespace)
 	}
+	if ic := rc.Spec.Template.Spec.InitContainers; len(ic) != 1 || ic[0].Image != ctr.Image || *ic[0].SecurityContext.RunAsUser != 0 {
+		t.Errorf("init containers = %+v", ic)
+	}
 	if p := ctr.LivenessProbe; p == nil || p.HTTPGet.Path != "/login" || p.InitialDelaySeconds != 90 {
 		t.Errorf("liveness probe = %+v", p)
 	}
@@ -101,7 +104,7 @@ func TestJenkinsChartDefaults(t *testing.T) {
 func TestJenkinsChartValues(t *testing.T) {
 	vals := map[string]any{}
 	for _, s := range []string{"image=my/jenkins:2", "admin.password=pw,admin.token=11aa", "persistence.createVolume=false",
-		"persistence.size=20Gi", "livenessDelay=5", "agent.label=docker linux", "createNamespace=false"} {
+		"persistence.size=20Gi", "livenessDelay=5", "agent.label=docker linux", "createNamespace=false", "volumePermissions=false"} {
 		if err := Set(vals, s); err != nil {
 			t.Fatal(err)
 		}
@@ -118,6 +121,9 @@ func TestJenkinsChartValues(t *testing.T) {
 		t.Errorf("secret = %q", sec.Data)
 	}
 	rc := objs["ReplicationController/jenkins"].(*corev1.ReplicationController)
+	if n := len(rc.Spec.Template.Spec.InitContainers); n != 0 {
+		t.Errorf("%d init containers with volumePermissions=false", n)
+	}
 	if c := rc.Spec.Template.Spec.Containers[0]; c.Image != "my/jenkins:2" || c.LivenessProbe.InitialDelaySeconds != 5 {
 		t.Errorf("container = %s, delay %d", c.Image, c.LivenessProbe.InitialDelaySeconds)
 	}
