@@ -421,3 +421,37 @@ func TestOneShotOfflineWithoutAnnotation(t *testing.T) {
 		t.Errorf("%d pods+nodes left", n)
 	}
 }
+
+// A pipeline node('linux') item on a Jenkins with no agent node names no
+// label: the probe node makes Jenkins name it, then an agent is launched.
+func TestLabelProbeForPipelineItems(t *testing.T) {
+	f := newFixture(t, oneTemplate(docker("lin")))
+	id := f.jk.EnqueuePipeline("pipe", "linux")
+	f.sync()
+	if n := len(f.pods()); n != 0 {
+		t.Fatalf("pods %d before the label is known", n)
+	}
+	if _, ok := f.jk.Node(f.p.probeName()); !ok {
+		t.Fatal("no probe node")
+	}
+	f.sync()
+	ps := f.pods()
+	if len(ps) != 1 || ps[0].Labels[LabelTemplate] != "lin" {
+		t.Fatalf("pods %+v", ps)
+	}
+	f.step(DefaultOrphanInterval) // the probe is not an orphan
+	if _, ok := f.jk.Node(f.p.probeName()); !ok {
+		t.Fatal("probe deleted while the item waits")
+	}
+	if len(f.pods()) != 1 {
+		t.Fatalf("pods %d", len(f.pods()))
+	}
+	f.connectAll()
+	if _, err := f.jk.StartBuild(id); err != nil {
+		t.Fatal(err)
+	}
+	f.step(time.Second)
+	if _, ok := f.jk.Node(f.p.probeName()); ok {
+		t.Error("probe left after the item started")
+	}
+}

@@ -105,7 +105,7 @@ func (p *Provider) Sync(ctx context.Context) error {
 		}
 	}
 	st, err := p.plan(ctx, w)
-	errs = append(errs, err)
+	errs = append(errs, err, p.labelProbe(ctx, w))
 	errs = append(errs, p.publish(ctx, st))
 	return errors.Join(errs...)
 }
