@@ -177,3 +177,15 @@ func TestBuiltInNode(t *testing.T) {
 		t.Errorf("the built-in node counts as an agent: %s", body)
 	}
 }
+
+// Jenkins writes config.xml with an XML 1.1 declaration and accepts it back.
+func TestCreateItemXML11(t *testing.T) {
+	s := newFake(t)
+	cfg := "<?xml version='1.1' encoding='UTF-8'?>\n<project><assignedNode>docker</assignedNode></project>"
+	if resp, _ := call(t, s, "POST", "/createItem?name=j", "application/xml", cfg); resp.StatusCode != 200 {
+		t.Fatalf("createItem with an XML 1.1 declaration: %d", resp.StatusCode)
+	}
+	if resp, _ := call(t, s, "POST", "/createItem?name=k", "application/xml", "<project><oops></project>"); resp.StatusCode != 400 {
+		t.Fatalf("createItem with broken XML: %d, want 400", resp.StatusCode)
+	}
+}

@@ -3,7 +3,9 @@ package jenkinstest
 import (
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -42,6 +44,9 @@ type Build struct {
 	URL     string
 }
 
+// xml11 matches the version of an XML 1.1 declaration.
+var xml11 = regexp.MustCompile(`^(\s*<\?xml\s+version=['"])1\.1(['"])`)
+
 type jobConfig struct {
 	AssignedNode    string   `xml:"assignedNode"`
 	ConcurrentBuild bool     `xml:"concurrentBuild"`
@@ -52,7 +57,11 @@ type jobConfig struct {
 func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("name")
 	var cfg jobConfig
-	if err := xml.NewDecoder(r.Body).Decode(&cfg); err != nil || name == "" {
+	// Jenkins writes (and accepts) config.xml as XML 1.1; encoding/xml only
+	// knows 1.0, whose syntax is the same for these documents.
+	body, _ := io.ReadAll(r.Body)
+	body = xml11.ReplaceAll(body, []byte("${1}1.0${2}"))
+	if err := xml.Unmarshal(body, &cfg); err != nil || name == "" {
 		http.Error(w, fmt.Sprintf("Failed to parse the job config %q: %v", name, err), http.StatusBadRequest)
 		return
 	}

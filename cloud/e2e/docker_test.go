@@ -1,0 +1,252 @@
+// Package e2e_test runs the Jenkins cloud on a real Docker engine: `drover up` with a jenkins
+// section in its configuration file, the fake Jenkins 2.376 (cloud/jenkins/jenkinstest) on this
+// host, and agent pods of the test agent image (agents/testagent) that connect to it the way
+// jenkins/inbound-agent does and run the builds.
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
+	"github.com/drover-ci/drover/internal/uptest"
+)
+
+const (
+	agentImage = "drover/jenkins-agent-test:1"
+	token      = "11e2e0c0ffee0123456789abcdef0123"
+	tokenEnv   = "DROVER_E2E_JENKINS_TOKEN"
+)
+
+// cloudEnv is drover up with a Jenkins cloud configured against a fake Jenkins on this host.
+type cloudEnv struct {
+	up   *uptest.Env
+	fake *jenkinstest.Server
+	api  jenkinsAPI
+}
+
+// startCloud starts the fake Jenkins on all addresses (agents reach it through their bridge's
+// gateway, the host) and drover up on subnet 10.NET.0.0/16 with templates (YAML list items).
+func startCloud(t *testing.T, name string, net int, ports string, templates string) *cloudEnv {
+	t.Helper()
+	uptest.CheckDocker(t, agentImage)
+	fake, err := jenkinstest.Start(jenkinstest.Options{Addr: "0.0.0.0:0", AutoStart: true,
+		Users: []jenkinstest.User{{Name: "drover", Token: token}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	u, err := url.Parse(fake.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, fmt.Sprintf(`url: http://127.0.0.1:%s
+credentials: {user: drover, tokenEnv: %s}
+jenkinsUrl: http://10.%d.0.1:%s/
+namespace: default
+templates:
+%s`, u.Port(), tokenEnv, net, u.Port(), templates))
+	up := uptest.Start(t, uptest.Options{Name: name, Subnet: fmt.Sprintf("10.%d.0.0/16", net),
+		ServiceCIDR: fmt.Sprintf("10.%d.0.0/16", net+10), ClusterDNS: fmt.Sprintf("10.%d.0.10", net+20),
+		NodePortRange: ports, Args: []string{"--config", cfg}, Env: []string{tokenEnv + "=" + token}})
+	return &cloudEnv{up: up, fake: fake, api: jenkinsAPI{url: fake.URL(), user: "drover", token: token}}
+}
+
+// createNodes counts the node creations Jenkins has served.
+func (e *cloudEnv) createNodes() int {
+	n := 0
+	for _, r := range e.fake.Requests() {
+		if r == "POST /computer/doCreateItem" {
+			n++
+		}
+	}
+	return n
+}
+
+// nodesWithPrefix lists the Jenkins agent nodes named prefix*.
+func (e *cloudEnv) nodesWithPrefix(prefix string) []string {
+	names, _, _ := e.api.computers()
+	var out []string
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestJenkinsCloudOnDocker: builds queued on a label get one-shot agent pods that connect and
+// run them, then go; an agent killed mid-build leaves nothing behind; drover killed and
+// restarted while agents start ends with exactly the agents needed; a template whose image
+// cannot be pulled backs off with the pull error as reason and a bounded number of pods.
+func TestJenkinsCloudOnDocker(t *testing.T) {
+	e := startCloud(t, "jcloud", 93, "32200-32399", `- name: docker
+  label: docker linux
+  image: `+agentImage+`
+  idleMinutes: 0
+  instanceCap: 8
+- name: broken
+  label: broken
+  image: drover/no-such-image:1
+  instanceCap: 3
+`)
+	cs := e.up.Client
+
+	t.Run("five builds, five one-shot agents", func(t *testing.T) {
+		e.api.createJob(t, "five", "docker", "sleep 3")
+		for range 5 {
+			e.api.build(t, "five")
+		}
+		seen := map[string]bool{}
+		most := 0
+		eventually(t, 90*time.Second, "5 agents connected", func() bool {
+			pods := agentPods(t, cs, "default", "docker")
+			most = max(most, len(pods))
+			for _, p := range pods {
+				seen[p.Name] = true
+			}
+			_, online, _ := e.api.computers()
+			return online >= 5 || len(seen) >= 5 && e.api.queueLen() == 0
+		})
+		// No secret in any pod spec: it comes from the agent's Secret.
+		for _, p := range agentPods(t, cs, "default", "docker") {
+			b, _ := json.Marshal(p)
+			if s := e.fake.Secret(p.Name); strings.Contains(string(b), s) {
+				t.Errorf("pod %s carries its agent secret in its spec", p.Name)
+			}
+		}
+		builds := waitBuilds(t, e.api, "five", 5, 90*time.Second)
+		on := map[string]bool{}
+		for i, b := range builds {
+			if b.Result != "SUCCESS" {
+				t.Errorf("five #%d: %s on %s", i+1, b.Result, b.BuiltOn)
+			}
+			on[b.BuiltOn] = true
+		}
+		if len(on) != 5 {
+			t.Errorf("5 builds ran on %d agents %v, want 5 one-shot agents", len(on), on)
+		}
+		eventually(t, 60*time.Second, "one-shot agents and their nodes gone", func() bool {
+			return len(agentPods(t, cs, "default", "docker")) == 0 && len(e.nodesWithPrefix("docker-")) == 0
+		})
+		if most > 5 || len(seen) > 5 {
+			t.Errorf("%d agent pods at most at once, %d in all, for 5 builds", most, len(seen))
+		}
+	})
+
+	t.Run("agent killed mid-build", func(t *testing.T) {
+		e.api.createJob(t, "long", "docker", "sleep 300")
+		e.api.build(t, "long")
+		var node string
+		eventually(t, 90*time.Second, "build long #1 running", func() bool {
+			b, ok := e.api.buildInfo("long", 1)
+			node = b.BuiltOn
+			return ok && b.Building && node != ""
+		})
+		id := agentContainer(t, node)
+		if id == "" {
+			t.Fatalf("no agent container for %s", node)
+		}
+		if out, err := exec.Command("docker", "kill", id).CombinedOutput(); err != nil {
+			t.Fatalf("docker kill: %v %s", err, out)
+		}
+		b := waitBuilds(t, e.api, "long", 1, 60*time.Second)[0]
+		if b.Result != "FAILURE" {
+			t.Errorf("long #1 ended %s, want FAILURE (its agent died)", b.Result)
+		}
+		eventually(t, 60*time.Second, "the dead agent's pod and node gone", func() bool {
+			_, err := cs.CoreV1().Pods("default").Get(context.Background(), node, metav1.GetOptions{})
+			return err != nil && len(e.nodesWithPrefix(node)) == 0
+		})
+	})
+
+	t.Run("drover restarted while agents start", func(t *testing.T) {
+		e.api.createJob(t, "restart", "docker", "sleep 5")
+		before := e.createNodes()
+		for range 3 {
+			e.api.build(t, "restart")
+		}
+		eventually(t, 60*time.Second, "3 agent pods created", func() bool {
+			return len(agentPods(t, cs, "default", "docker")) >= 3
+		})
+		e.up.Kill()
+		e.up.Restart()
+		cs = e.up.Client
+		for i, b := range waitBuilds(t, e.api, "restart", 3, 120*time.Second) {
+			if b.Result != "SUCCESS" {
+				t.Errorf("restart #%d: %s", i+1, b.Result)
+			}
+		}
+		eventually(t, 90*time.Second, "agents gone after the builds", func() bool {
+			return len(agentPods(t, cs, "default", "docker")) == 0 && len(e.nodesWithPrefix("docker-")) == 0
+		})
+		if n := e.createNodes() - before; n != 3 {
+			t.Errorf("%d Jenkins nodes created for 3 builds across a drover restart, want exactly 3", n)
+		}
+	})
+
+	t.Run("missing image backs off", func(t *testing.T) {
+		before := e.createNodes()
+		e.api.createJob(t, "nope", "broken", "true")
+		e.api.build(t, "nope")
+		var st struct {
+			reason, backoff string
+		}
+		eventually(t, 120*time.Second, "a pull failure recorded and the template backing off", func() bool {
+			s, ok := status(cs, "default")
+			if !ok {
+				return false
+			}
+			st.reason = ""
+			for _, f := range s.Failures {
+				if f.Template == "broken" {
+					st.reason = f.Reason + ": " + f.Message
+				}
+			}
+			for _, ts := range s.Templates {
+				if ts.Name == "broken" && ts.BackoffUntil != nil {
+					st.backoff = ts.BackoffReason
+				}
+			}
+			return st.reason != "" && st.backoff != ""
+		})
+		if !strings.Contains(st.reason, "ErrImagePull") && !strings.Contains(st.reason, "ImagePullBackOff") {
+			t.Errorf("failure reason %q, want the pull error", st.reason)
+		}
+		// Watch it for a while: the back-off bounds how many pods it creates.
+		time.Sleep(45 * time.Second)
+		if n := e.createNodes() - before; n > 5 {
+			t.Errorf("%d agents created for one build whose image cannot be pulled in ~1 min, want a bounded few (back-off)", n)
+		}
+	})
+}
+
+// TestWarmPoolOnDocker: minIdle 2 keeps two connected idle agents, and no more.
+func TestWarmPoolOnDocker(t *testing.T) {
+	e := startCloud(t, "jwarm", 95, "32400-32599", `- name: warm
+  label: warm
+  image: `+agentImage+`
+  minIdle: 2
+  idleMinutes: 30
+`)
+	eventually(t, 90*time.Second, "two connected idle agents", func() bool {
+		_, online, _ := e.api.computers()
+		return online == 2
+	})
+	time.Sleep(10 * time.Second)
+	names, online, _ := e.api.computers()
+	if len(names) != 2 || online != 2 {
+		t.Errorf("after 10 s: nodes %v (%d online), want 2 connected idle agents", names, online)
+	}
+	if pods := agentPods(t, e.up.Client, "default", "warm"); len(pods) != 2 {
+		t.Errorf("%d warm agent pods, want 2", len(pods))
+	}
+}

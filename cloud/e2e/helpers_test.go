@@ -1,0 +1,216 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/drover-ci/drover/cloud/provider"
+)
+
+// jenkinsAPI is a Jenkins HTTP API client authenticated with a user's API token (no crumb
+// needed, DESIGN §7), for what the tests do as a Jenkins user: create jobs, queue builds, read
+// builds, nodes and the queue.
+type jenkinsAPI struct {
+	url, user, token string
+}
+
+var hc = &http.Client{Timeout: 10 * time.Second}
+
+func (j jenkinsAPI) do(method, path, ctype string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequest(method, j.url+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	req.SetBasicAuth(j.user, j.token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, nil
+}
+
+// createJob creates a freestyle job restricted to label running the shell command.
+func (j jenkinsAPI) createJob(t *testing.T, name, label, command string) {
+	t.Helper()
+	xml := fmt.Sprintf(`<?xml version='1.1' encoding='UTF-8'?>
+<project><assignedNode>%s</assignedNode><canRoam>false</canRoam><concurrentBuild>true</concurrentBuild>
+<builders><hudson.tasks.Shell><command>%s</command></hudson.tasks.Shell></builders></project>`, label, command)
+	code, body, err := j.do("POST", "/createItem?name="+name, "application/xml", []byte(xml))
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("create job %s: %d %v %s", name, code, err, body)
+	}
+}
+
+// build queues a build of job and returns its queue item id.
+func (j jenkinsAPI) build(t *testing.T, job string) {
+	t.Helper()
+	code, body, err := j.do("POST", "/job/"+job+"/build?delay=0sec", "", nil)
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("build %s: %d %v %s", job, code, err, body)
+	}
+}
+
+type buildInfo struct {
+	Building bool   `json:"building"`
+	Result   string `json:"result"`
+	BuiltOn  string `json:"builtOn"`
+}
+
+// buildInfo reads build number of job (ok false while it does not exist).
+func (j jenkinsAPI) buildInfo(job string, number int) (buildInfo, bool) {
+	var b buildInfo
+	code, body, err := j.do("GET", fmt.Sprintf("/job/%s/%d/api/json?tree=building,result,builtOn", job, number), "", nil)
+	if err != nil || code != http.StatusOK || json.Unmarshal(body, &b) != nil {
+		return b, false
+	}
+	return b, true
+}
+
+// computers lists the agent node names (the built-in node excluded) and how many are online.
+func (j jenkinsAPI) computers() (names []string, online int, ok bool) {
+	var list struct {
+		Computer []struct {
+			DisplayName string `json:"displayName"`
+			Offline     bool   `json:"offline"`
+			Idle        bool   `json:"idle"`
+		} `json:"computer"`
+	}
+	code, body, err := j.do("GET", "/computer/api/json?tree=computer[displayName,offline,idle]", "", nil)
+	if err != nil || code != http.StatusOK || json.Unmarshal(body, &list) != nil {
+		return nil, 0, false
+	}
+	for _, c := range list.Computer {
+		if c.DisplayName == "Built-In Node" || c.DisplayName == "(built-in)" || c.DisplayName == "master" {
+			continue
+		}
+		names = append(names, c.DisplayName)
+		if !c.Offline {
+			online++
+		}
+	}
+	return names, online, true
+}
+
+// queueLen is the number of items in the build queue (-1 on error).
+func (j jenkinsAPI) queueLen() int {
+	var q struct {
+		Items []struct {
+			ID int64 `json:"id"`
+		} `json:"items"`
+	}
+	code, body, err := j.do("GET", "/queue/api/json?tree=items[id]", "", nil)
+	if err != nil || code != http.StatusOK || json.Unmarshal(body, &q) != nil {
+		return -1
+	}
+	return len(q.Items)
+}
+
+// waitBuilds waits until builds 1..n of job ended and returns them.
+func waitBuilds(t *testing.T, j jenkinsAPI, job string, n int, d time.Duration) []buildInfo {
+	t.Helper()
+	out := make([]buildInfo, n)
+	eventually(t, d, fmt.Sprintf("%d builds of %s to end", n, job), func() bool {
+		for i := 1; i <= n; i++ {
+			b, ok := j.buildInfo(job, i)
+			if !ok || b.Building || b.Result == "" {
+				return false
+			}
+			out[i-1] = b
+		}
+		return true
+	})
+	return out
+}
+
+// agentPods lists the live agent pods of template (all when template is "").
+func agentPods(t *testing.T, cs kubernetes.Interface, ns, template string) []corev1.Pod {
+	t.Helper()
+	sel := provider.LabelTemplate
+	if template != "" {
+		sel += "=" + template
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil
+	}
+	return list.Items
+}
+
+// status reads the provider's status document ("" when none yet).
+func status(cs kubernetes.Interface, ns string) (provider.Status, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, provider.StatusConfigMap, metav1.GetOptions{})
+	if err != nil {
+		return provider.Status{}, false
+	}
+	var st provider.Status
+	if json.Unmarshal([]byte(cm.Data[provider.StatusKey]), &st) != nil {
+		return provider.Status{}, false
+	}
+	return st, true
+}
+
+// agentContainer returns the Docker container id of the agent container of pod ("" if none runs).
+func agentContainer(t *testing.T, pod string) string {
+	t.Helper()
+	out, err := exec.Command("docker", "ps", "-q", "--filter", "label=drover.io/pod-name="+pod,
+		"--filter", "label=drover.io/container-name="+provider.AgentContainer).Output()
+	if err != nil {
+		t.Fatalf("docker ps: %v", err)
+	}
+	if f := strings.Fields(string(out)); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// writeConfig writes drover's configuration file with a jenkins section.
+func writeConfig(t *testing.T, jenkins string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "drover.yaml")
+	if err := os.WriteFile(p, []byte("jenkins:\n"+indent(jenkins, "  ")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
