@@ -455,3 +455,18 @@ func TestLabelProbeForPipelineItems(t *testing.T) {
 		t.Error("probe left after the item started")
 	}
 }
+
+func TestTemplateRemovedFromConfig(t *testing.T) {
+	f := newFixture(t, &config.Config{Templates: []config.Template{docker("a"), {Name: "b", Label: "other", Image: "b"}}})
+	f.queue("job", "other", 1)
+	f.sync()
+	if n := len(f.pods()); n != 1 {
+		t.Fatalf("pods %d", n)
+	}
+	f.cfg.Templates = f.cfg.Templates[:1]
+	f.p = f.newProvider()
+	f.sync()
+	if n := len(f.pods()) + len(f.nodes()); n != 0 {
+		t.Errorf("agents of a removed template left: %d pods+nodes", n)
+	}
+}

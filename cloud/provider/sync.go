@@ -198,7 +198,13 @@ func (p *Provider) handleAgents(ctx context.Context, w *world) error {
 		}
 		t, ok := p.template(a.template)
 		if !ok {
-			continue // a template no longer configured: left to the orphan sweep of its node
+			// A template no longer configured: its agents go once not busy.
+			if a.comp == nil || !a.busy() {
+				a.state, a.reason = StateTerminating, "template no longer configured"
+				p.log.Info("removing agent of a template no longer configured", "agent", a.name, "template", a.template)
+				errs = append(errs, p.retire(ctx, a))
+			}
+			continue
 		}
 		if err := p.handleAgent(ctx, w, t, a); err != nil {
 			errs = append(errs, err)
