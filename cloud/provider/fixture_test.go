@@ -209,3 +209,15 @@ func testutilCounter(m *Metrics, template, reason string) float64 {
 	}
 	return out.GetCounter().GetValue()
 }
+
+// metricValue is the value of a gauge or counter.
+func metricValue(m prometheus.Metric) float64 {
+	var out dto.Metric
+	if err := m.Write(&out); err != nil {
+		return -1
+	}
+	if out.Gauge != nil {
+		return out.Gauge.GetValue()
+	}
+	return out.GetCounter().GetValue()
+}

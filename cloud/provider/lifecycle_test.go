@@ -338,6 +338,15 @@ func TestStatusConfigMap(t *testing.T) {
 	if rv3 == rv || st.Templates[0].Idle != 2 {
 		t.Errorf("ConfigMap not updated on change: %+v", st.Templates)
 	}
+	if g := metricValue(f.metrics.Agents.WithLabelValues("docker", StateIdle)); g != 2 {
+		t.Errorf("idle gauge %v, want 2", g)
+	}
+	if g := metricValue(f.metrics.Agents.WithLabelValues("docker", StatePending)); g != 0 {
+		t.Errorf("pending gauge %v, want 0", g)
+	}
+	if c := metricValue(f.metrics.Launched.WithLabelValues("docker")); c != 2 {
+		t.Errorf("launched counter %v, want 2", c)
+	}
 	states := []string{}
 	for _, a := range st.Agents {
 		states = append(states, a.State)
