@@ -91,11 +91,11 @@ func scale(cs kubernetes.Interface, ns, name string, replicas int32) error {
 }
 
 // startHA runs Consul (a dev agent), three drover servers over it and three hollow nodes, and
-// waits for a controller leader and the nodes.
-func startHA(t testing.TB, name string) (*ha.Cluster, kubernetes.Interface) {
+// waits for a controller leader and the nodes. args are more `drover server` flags.
+func startHA(t testing.TB, name string, args ...string) (*ha.Cluster, kubernetes.Interface) {
 	t.Helper()
 	agent := consultest.Start(t)
-	c := ha.Start(t, ha.Options{Bin: droverBin, Servers: 3, Store: "consul://" + agent.Addr + "/" + prefix(name)})
+	c := ha.Start(t, ha.Options{Bin: droverBin, Servers: 3, Store: "consul://" + agent.Addr + "/" + prefix(name), Args: args})
 	cs := c.Client("")
 	if _, err := c.WaitLeader(context.Background(), nil, 60*time.Second); err != nil {
 		t.Fatal(err)

@@ -398,6 +398,17 @@ func (s *Server) Resume() {
 // Client returns a client of this server alone.
 func (s *Server) Client() kubernetes.Interface { return s.c.Client(s.Addr) }
 
+// Mark appends a line to the server's log (between the server's own lines), e.g. to find
+// what the server logged after a moment.
+func (s *Server) Mark(text string) {
+	f, err := os.OpenFile(s.LogPath, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "==== test harness: %s at %s\n", text, time.Now().Format(time.RFC3339Nano))
+}
+
 // Log returns the server's output so far (every run of it).
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(s.LogPath)
