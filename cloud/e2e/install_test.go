@@ -1,0 +1,127 @@
+package e2e_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-ci/drover/internal/uptest"
+)
+
+// TestInstalledControllerOnDocker: `drover jenkins install` (with the fake Jenkins image standing
+// in for jenkins/jenkins) brings up the controller RC, its Service and volume, and points the
+// cloud provider at it with nothing to type; a build on the default template's label gets an
+// agent that reaches the controller through the Service's DNS name and runs it; the
+// controller's container killed → a new one Running with the same JENKINS_HOME; uninstall keeps
+// the volume unless asked.
+func TestInstalledControllerOnDocker(t *testing.T) {
+	uptest.CheckDocker(t, agentImage, "drover/fake-jenkins:1")
+	env := uptest.Start(t, uptest.Options{Name: "jinst", Subnet: "10.94.0.0/16", ServiceCIDR: "10.104.0.0/16",
+		ClusterDNS: "10.114.0.10", NodePortRange: "32600-32799"})
+	cs := env.Client
+	home := t.TempDir()
+	drover := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, env.Drover, append([]string{"--kubeconfig", env.Kubeconfig}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("drover %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	out := drover("jenkins", "install", "--image", "drover/fake-jenkins:1", "--agent-image", agentImage,
+		"--liveness-delay", "5", "--set", "persistence.hostPath="+home, "--set", "volumePermissions=false",
+		"--timeout", "3m")
+	t.Logf("install:\n%s", out)
+
+	ctx := context.Background()
+	sec, err := cs.CoreV1().Secrets("jenkins").Get(ctx, "jenkins-admin", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := cs.CoreV1().Services("jenkins").Get(ctx, "jenkins", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := jenkinsAPI{url: "http://" + svc.Spec.ClusterIP + ":8080", user: string(sec.Data["user"]), token: string(sec.Data["token"])}
+	eventually(t, 90*time.Second, "the controller answering through its Service", func() bool {
+		code, _, err := api.do("GET", "/api/json", "", nil)
+		return err == nil && code == 200
+	})
+
+	api.createJob(t, "hello", "docker", "echo hello from the agent; sleep 1")
+	api.build(t, "hello")
+	b := waitBuilds(t, api, "hello", 1, 120*time.Second)[0]
+	if b.Result != "SUCCESS" || !strings.HasPrefix(b.BuiltOn, "default-") {
+		t.Fatalf("hello #1: %s on %q, want SUCCESS on a default-* agent", b.Result, b.BuiltOn)
+	}
+	eventually(t, 60*time.Second, "the one-shot agent gone", func() bool {
+		return len(agentPods(t, cs, "jenkins", "")) == 0
+	})
+	if st, ok := status(cs, "jenkins"); !ok || len(st.Templates) != 1 || st.Templates[0].Name != "default" {
+		t.Errorf("provider status in namespace jenkins: %+v (found %v)", st, ok)
+	}
+	if out := drover("jenkins", "status", "--namespace", "jenkins"); !strings.Contains(out, "default") {
+		t.Errorf("drover jenkins status does not show the default template:\n%s", out)
+	}
+
+	// Kill the controller's container: the RC's pod gets a new one, JENKINS_HOME kept.
+	pods, err := cs.CoreV1().Pods("jenkins").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=jenkins"})
+	if err != nil || len(pods.Items) != 1 {
+		pods, err = cs.CoreV1().Pods("jenkins").List(ctx, metav1.ListOptions{})
+	}
+	var ctl *corev1.Pod
+	for i := range pods.Items {
+		if len(pods.Items[i].OwnerReferences) > 0 && pods.Items[i].OwnerReferences[0].Kind == "ReplicationController" {
+			ctl = &pods.Items[i]
+		}
+	}
+	if err != nil || ctl == nil {
+		t.Fatalf("no controller pod: %v", err)
+	}
+	ids, _ := exec.Command("docker", "ps", "-q", "--filter", "label=drover.io/pod-name="+ctl.Name,
+		"--filter", "label=drover.io/container-name="+ctl.Spec.Containers[0].Name).Output()
+	id := strings.TrimSpace(string(ids))
+	if id == "" {
+		t.Fatalf("no container for %s", ctl.Name)
+	}
+	if out, err := exec.Command("docker", "kill", id).CombinedOutput(); err != nil {
+		t.Fatalf("docker kill: %v %s", err, out)
+	}
+	eventually(t, 120*time.Second, "a new controller container Running", func() bool {
+		ids, _ := exec.Command("docker", "ps", "-q", "--filter", "label=drover.io/container-name="+ctl.Spec.Containers[0].Name,
+			"--filter", "label=drover.io/pod-namespace=jenkins").Output()
+		f := strings.Fields(string(ids))
+		return len(f) == 1 && f[0] != id
+	})
+	eventually(t, 90*time.Second, "the restarted controller answering with build hello #1 kept", func() bool {
+		b, ok := api.buildInfo("hello", 1)
+		return ok && b.Result == "SUCCESS"
+	})
+	if _, err := os.Stat(filepath.Join(home, "drover-fake-jenkins.json")); err != nil {
+		t.Errorf("JENKINS_HOME on the volume: %v", err)
+	}
+
+	drover("jenkins", "uninstall", "--namespace", "jenkins")
+	eventually(t, 60*time.Second, "the RC and Service gone", func() bool {
+		_, e1 := cs.CoreV1().ReplicationControllers("jenkins").Get(ctx, "jenkins", metav1.GetOptions{})
+		_, e2 := cs.CoreV1().Services("jenkins").Get(ctx, "jenkins", metav1.GetOptions{})
+		return e1 != nil && e2 != nil
+	})
+	if _, err := cs.CoreV1().PersistentVolumeClaims("jenkins").Get(ctx, "jenkins-home", metav1.GetOptions{}); err != nil {
+		t.Errorf("uninstall without --delete-volume removed the claim: %v", err)
+	}
+	drover("jenkins", "uninstall", "--namespace", "jenkins", "--delete-volume")
+	eventually(t, 60*time.Second, "the claim gone", func() bool {
+		_, err := cs.CoreV1().PersistentVolumeClaims("jenkins").Get(ctx, "jenkins-home", metav1.GetOptions{})
+		return err != nil
+	})
+}
