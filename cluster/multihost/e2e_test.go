@@ -195,7 +195,9 @@ func failover(t *testing.T, cs kubernetes.Interface, c *multihost.Cluster) {
 		return code == 200 && len(strings.Fields(body)) == 2
 	})
 
-	// The master's host is lost: its node agent and its Docker engine stop.
+	// The master's host is lost: it drops off the network (so no FIN of its dying containers
+	// reaches the agents: they must notice by themselves), its node agent and Docker stop.
+	lost.Disconnect()
 	lost.StopNode()
 	lost.StopDocker()
 	lostAt := time.Now()

@@ -198,6 +198,15 @@ func (h *Host) StopNode() {
 	<-done
 }
 
+// Disconnect takes the host off the bridge (its veth goes down): nothing it sends arrives,
+// as when a machine loses power, so its containers' last FINs never reach the others.
+func (h *Host) Disconnect() {
+	h.c.t.Helper()
+	if out, err := exec.Command("ip", "link", "set", h.Name+"v", "down").CombinedOutput(); err != nil {
+		h.c.t.Fatalf("disconnect %s: %v\n%s", h.Name, err, out)
+	}
+}
+
 // StopDocker stops the host's dockerd (SIGTERM, which stops its containers; SIGKILL after 20 s).
 func (h *Host) StopDocker() {
 	h.c.t.Helper()
