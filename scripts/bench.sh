@@ -77,6 +77,23 @@ awk '/^Benchmark/ {
 }' "$ctlout"
 rm -f "$ctlout"
 
+# Consul and several servers (issue "Consul and several hosts"): Consul KV writes per pod
+# lifecycle (counting proxy), controller handover after kill -9 of the leader (p50 of 10, ~4 min).
+haout=$(mktemp)
+echo "running HA benchmarks (cluster/ha)..." >&2
+go test -run '^$' -bench 'ConsulWritesPerPod|ControllerHandover' -benchtime 1x -count 1 -timeout 20m ./cluster/ha/ 2>&1 |
+  { grep -v -e '^[IWE][0-9]\{4\} ' -e ' level=' || true; } | tee "$haout" >&2 || true
+echo
+echo "Consul and several servers (targets: consul-writes/pod <= 4; handover p50-ms <= 15000)"
+awk '/^Benchmark/ && !/ns\/op/ { pending=$1; next }
+pending != "" && /ns\/op/ { $0 = pending " " $0; pending="" }
+/^Benchmark/ {
+  name=$1; sub(/-[0-9]+$/, "", name); line="";
+  for (i=3; i<NF; i+=2) if ($(i+1) != "ns/op") line=line sprintf("%s=%s  ", $(i+1), $(i));
+  printf "  %-28s %s\n", name, line
+}' "$haout"
+rm -f "$haout"
+
 if [ -s "$nodeout" ]; then
   echo
   echo "node agent (targets: pod p50 <= 1.3 x docker p50, pod p99 < 1000 ms; RSS <= 50 MB; <= 5 MB per hollow node)"
