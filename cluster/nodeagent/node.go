@@ -44,8 +44,19 @@ func (a *Agent) registerNode(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("get node %s: %w", a.cfg.NodeName, err)
 	default:
-		a.setNodeMeta(node)
-		if node, err = nodes.Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			a.setNodeMeta(node)
+			updated, uerr := nodes.Update(ctx, node, metav1.UpdateOptions{})
+			if apierrors.IsConflict(uerr) {
+				if fresh, gerr := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{}); gerr == nil {
+					node = fresh
+				}
+			} else if uerr == nil {
+				node = updated
+			}
+			return uerr
+		})
+		if err != nil {
 			return fmt.Errorf("update node %s: %w", a.cfg.NodeName, err)
 		}
 	}
