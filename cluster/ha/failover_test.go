@@ -15,10 +15,10 @@ import (
 )
 
 // HandoverBound is how long after kill -9 of the controller leader a new leader must have
-// acted. With the manager's defaults (15 s lease, 10 s renew deadline, 2 s retry with client-go's
-// 1.2 jitter), a follower takes the Lease 15 s after it last saw it renewed, checking every 2 to
-// 4.4 s: 13 to about 21 s after the kill, plus the controllers' start.
-const HandoverBound = 25 * time.Second
+// acted: the 15 s. With the manager's defaults (10 s lease, 7 s renew deadline, 1 s retry
+// with client-go's 1.2 jitter), a follower takes the Lease 10 s after it last saw it renewed,
+// checking every 1 to 2.2 s: about 9 to 12.2 s after the kill, plus the controllers' start.
+const HandoverBound = 15 * time.Second
 
 func rc(name string, replicas int32) *corev1.ReplicationController {
 	lbl := map[string]string{"app": name}

@@ -1,0 +1,101 @@
+package manager
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+)
+
+// fence stops the controllers the moment this process can no longer be sure it holds the
+// Lease. client-go's elector only gives up after RenewDeadline of failed renewals, and keeps
+// its controllers running meanwhile even when it has already read that another process holds
+// the Lease (a leader frozen past its Lease, e.g. by SIGSTOP or a long GC pause, would act for
+// up to RenewDeadline after waking). The fence cancels the leading context when
+//   - RenewDeadline has passed since the start of the last successful renewal (so a process
+//     that wakes from a freeze stops before its controllers see what changed meanwhile), or
+//   - a read of the Lease shows another holder.
+type fence struct {
+	identity string
+	deadline time.Duration // RenewDeadline
+
+	mu      sync.Mutex
+	renewed time.Time          // start of the last write of the Lease naming us
+	cancel  context.CancelFunc // ends this round of the election (nil while not leading)
+}
+
+// lead arms the fence for a leading context; the returned function disarms it.
+func (f *fence) lead(ctx context.Context, cancel context.CancelFunc) {
+	f.mu.Lock()
+	f.cancel = cancel
+	f.mu.Unlock()
+	go func() {
+		for {
+			f.mu.Lock()
+			left := time.Until(f.renewed.Add(f.deadline))
+			f.mu.Unlock()
+			if left <= 0 {
+				f.trip("the Lease was not renewed within the renew deadline")
+				return
+			}
+			t := time.NewTimer(left)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// trip stops leading at once.
+func (f *fence) trip(why string) {
+	f.mu.Lock()
+	cancel := f.cancel
+	f.cancel = nil
+	f.mu.Unlock()
+	if cancel != nil {
+		slog.Warn("controller manager: stopping the controllers: "+why, "identity", f.identity)
+		cancel()
+	}
+}
+
+// fencedLock is the Lease lock with the fence's bookkeeping.
+type fencedLock struct {
+	resourcelock.Interface
+	f *fence
+}
+
+func (l *fencedLock) Create(ctx context.Context, r resourcelock.LeaderElectionRecord) error {
+	start := time.Now()
+	err := l.Interface.Create(ctx, r)
+	l.wrote(r, start, err)
+	return err
+}
+
+func (l *fencedLock) Update(ctx context.Context, r resourcelock.LeaderElectionRecord) error {
+	start := time.Now()
+	err := l.Interface.Update(ctx, r)
+	l.wrote(r, start, err)
+	return err
+}
+
+func (l *fencedLock) wrote(r resourcelock.LeaderElectionRecord, start time.Time, err error) {
+	if err != nil || r.HolderIdentity != l.f.identity {
+		return
+	}
+	l.f.mu.Lock()
+	l.f.renewed = start
+	l.f.mu.Unlock()
+}
+
+func (l *fencedLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
+	r, raw, err := l.Interface.Get(ctx)
+	if err == nil && r.HolderIdentity != l.f.identity {
+		l.f.trip("the Lease is held by " + r.HolderIdentity)
+	}
+	return r, raw, err
+}
