@@ -35,7 +35,7 @@ type cloudEnv struct {
 
 // startCloud starts the fake Jenkins on all addresses (agents reach it through their bridge's
 // gateway, the host) and drover up on subnet 10.NET.0.0/16 with templates (YAML list items).
-func startCloud(t *testing.T, name string, net int, ports string, templates string) *cloudEnv {
+func startCloud(t testing.TB, name string, net int, ports string, templates string) *cloudEnv {
 	t.Helper()
 	uptest.CheckDocker(t, agentImage)
 	fake, err := jenkinstest.Start(jenkinstest.Options{Addr: "0.0.0.0:0", AutoStart: true,

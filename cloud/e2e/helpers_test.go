@@ -49,7 +49,7 @@ func (j jenkinsAPI) do(method, path, ctype string, body []byte) (int, []byte, er
 }
 
 // createJob creates a freestyle job restricted to label running the shell command.
-func (j jenkinsAPI) createJob(t *testing.T, name, label, command string) {
+func (j jenkinsAPI) createJob(t testing.TB, name, label, command string) {
 	t.Helper()
 	xml := fmt.Sprintf(`<?xml version='1.1' encoding='UTF-8'?>
 <project><assignedNode>%s</assignedNode><canRoam>false</canRoam><concurrentBuild>true</concurrentBuild>
@@ -61,7 +61,7 @@ func (j jenkinsAPI) createJob(t *testing.T, name, label, command string) {
 }
 
 // build queues a build of job and returns its queue item id.
-func (j jenkinsAPI) build(t *testing.T, job string) {
+func (j jenkinsAPI) build(t testing.TB, job string) {
 	t.Helper()
 	code, body, err := j.do("POST", "/job/"+job+"/build?delay=0sec", "", nil)
 	if err != nil || code != http.StatusCreated {
@@ -125,7 +125,7 @@ func (j jenkinsAPI) queueLen() int {
 }
 
 // waitBuilds waits until builds 1..n of job ended and returns them.
-func waitBuilds(t *testing.T, j jenkinsAPI, job string, n int, d time.Duration) []buildInfo {
+func waitBuilds(t testing.TB, j jenkinsAPI, job string, n int, d time.Duration) []buildInfo {
 	t.Helper()
 	out := make([]buildInfo, n)
 	eventually(t, d, fmt.Sprintf("%d builds of %s to end", n, job), func() bool {
@@ -142,7 +142,7 @@ func waitBuilds(t *testing.T, j jenkinsAPI, job string, n int, d time.Duration) 
 }
 
 // agentPods lists the live agent pods of template (all when template is "").
-func agentPods(t *testing.T, cs kubernetes.Interface, ns, template string) []corev1.Pod {
+func agentPods(t testing.TB, cs kubernetes.Interface, ns, template string) []corev1.Pod {
 	t.Helper()
 	sel := provider.LabelTemplate
 	if template != "" {
@@ -173,7 +173,7 @@ func status(cs kubernetes.Interface, ns string) (provider.Status, bool) {
 }
 
 // agentContainer returns the Docker container id of the agent container of pod ("" if none runs).
-func agentContainer(t *testing.T, pod string) string {
+func agentContainer(t testing.TB, pod string) string {
 	t.Helper()
 	out, err := exec.Command("docker", "ps", "-q", "--filter", "label=drover.io/pod-name="+pod,
 		"--filter", "label=drover.io/container-name="+provider.AgentContainer).Output()
@@ -198,7 +198,7 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 }
 
 // writeConfig writes drover's configuration file with a jenkins section.
-func writeConfig(t *testing.T, jenkins string) string {
+func writeConfig(t testing.TB, jenkins string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "drover.yaml")
 	if err := os.WriteFile(p, []byte("jenkins:\n"+indent(jenkins, "  ")), 0o600); err != nil {

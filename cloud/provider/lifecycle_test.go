@@ -34,7 +34,7 @@ func TestCaps(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.p = p
-			f.queue("many", "docker", 12)
+			f.queue("many", "docker", DefaultMaxPending+2)
 			f.sync()
 			f.sync()
 			if n := len(f.pods()); n != tc.want {
@@ -50,8 +50,8 @@ func TestCaps(t *testing.T) {
 					waiting++
 				}
 			}
-			if waiting != 12-tc.want {
-				t.Errorf("%d queue items say a cap holds them, want %d: %+v", waiting, 12-tc.want, st.Queue)
+			if waiting != DefaultMaxPending+2-tc.want {
+				t.Errorf("%d queue items say a cap holds them, want %d: %+v", waiting, DefaultMaxPending+2-tc.want, st.Queue)
 			}
 		})
 	}

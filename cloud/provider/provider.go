@@ -17,7 +17,7 @@ import (
 const (
 	// DefaultMaxPending caps, per template, the agents not yet connected
 	// (pending pods + starting agents).
-	DefaultMaxPending = 10
+	DefaultMaxPending = 20
 	// DefaultOrphanInterval is how often orphans are swept (also at start).
 	DefaultOrphanInterval = 30 * time.Second
 	// DefaultPendingTimeout bounds a Pending agent pod when the template sets none.

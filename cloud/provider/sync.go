@@ -37,7 +37,14 @@ type agent struct {
 	patch    map[string]any // annotations to set (string) or remove (nil)
 }
 
-func (a *agent) annotation(key string) string { return a.pod.Annotations[key] }
+// annotation reads an annotation, as patched in this sync if it was.
+func (a *agent) annotation(key string) string {
+	if v, ok := a.patch[key]; ok {
+		s, _ := v.(string)
+		return s
+	}
+	return a.pod.Annotations[key]
+}
 
 func (a *agent) annotate(key string, value any) {
 	if a.patch == nil {
