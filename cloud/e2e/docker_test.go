@@ -97,6 +97,19 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
   label: broken
   image: drover/no-such-image:1
   instanceCap: 3
+- name: inject
+  label: inject
+  image: `+agentImage+`
+  agentInjection: true
+- name: swarm
+  label: swarm
+  mode: swarm
+  image: `+agentImage+`
+  command: [swarm-client]
+  args: [-url, $(JENKINS_URL), -labels, swarm, -executors, "1", -username, drover,
+    -passwordEnvVariable, SWARM_TOKEN, -fsroot, /home/jenkins/agent, -disableClientsUniqueId]
+  env: [{name: SWARM_TOKEN, value: `+token+`}]
+  instanceCap: 2
 `)
 	cs := e.up.Client
 
@@ -191,6 +204,41 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		if n := e.createNodes() - before; n != 3 {
 			t.Errorf("%d Jenkins nodes created for 3 builds across a drover restart, want exactly 3", n)
 		}
+	})
+
+	t.Run("agent injection", func(t *testing.T) {
+		// The image has no agent: an init container of drover's tools image fetches the
+		// controller's /jnlpJars/agent.jar, and `java -cp agent.jar …` runs it.
+		e.api.createJob(t, "injected", "inject", "echo injected")
+		e.api.build(t, "injected")
+		var pod string
+		eventually(t, 60*time.Second, "an inject agent pod", func() bool {
+			for _, p := range agentPods(t, cs, "default", "inject") {
+				pod = p.Name
+				if len(p.Spec.InitContainers) != 1 || p.Spec.InitContainers[0].Image != "drover/tools:1" {
+					t.Fatalf("inject pod %s init containers %+v, want one of drover/tools:1", p.Name, p.Spec.InitContainers)
+				}
+				return true
+			}
+			return false
+		})
+		b := waitBuilds(t, e.api, "injected", 1, 120*time.Second)[0]
+		if b.Result != "SUCCESS" || !strings.HasPrefix(b.BuiltOn, "inject-") {
+			t.Fatalf("injected #1: %s on %q (pod %s)", b.Result, b.BuiltOn, pod)
+		}
+	})
+
+	t.Run("swarm template scales its RC", func(t *testing.T) {
+		e.api.createJob(t, "swarmed", "swarm", "echo swarm")
+		e.api.build(t, "swarmed")
+		b := waitBuilds(t, e.api, "swarmed", 1, 120*time.Second)[0]
+		if b.Result != "SUCCESS" || !strings.HasPrefix(b.BuiltOn, "jenkins-swarm-swarm-") {
+			t.Fatalf("swarmed #1: %s on %q, want SUCCESS on a swarm client of RC jenkins-swarm-swarm", b.Result, b.BuiltOn)
+		}
+		eventually(t, 60*time.Second, "the swarm RC back to 0 replicas once the queue is empty", func() bool {
+			rc, err := cs.CoreV1().ReplicationControllers("default").Get(context.Background(), "jenkins-swarm-swarm", metav1.GetOptions{})
+			return err == nil && rc.Spec.Replicas != nil && *rc.Spec.Replicas == 0
+		})
 	})
 
 	t.Run("missing image backs off", func(t *testing.T) {
