@@ -103,7 +103,7 @@ type AgentStatus struct {
 	Name     string    `json:"name"`
 	Template string    `json:"template"`
 	Pod      string    `json:"pod"`
-	State    string    `json:"state"` // pending, starting, idle, busy, terminating
+	State    string    `json:"state"` // pending, starting, idle, busy, offline, terminating
 	Created  time.Time `json:"created"`
 	Reason   string    `json:"reason,omitempty"`
 }
@@ -125,6 +125,6 @@ type Failure struct {
 	Time     time.Time `json:"time"`
 	Template string    `json:"template"`
 	Agent    string    `json:"agent"`
-	Reason   string    `json:"reason"` // e.g. ErrImagePull, PendingTimeout, ConnectTimeout, PodFailed, PodLost
+	Reason   string    `json:"reason"` // e.g. ErrImagePull, PendingTimeout, ConnectTimeout, PodFailed, PodLost, AgentLost, LaunchFailed
 	Message  string    `json:"message"`
 }

@@ -329,3 +329,88 @@ func TestRestartMidProvisioning(t *testing.T) {
 		t.Errorf("after the builds: %d pods+nodes left", n)
 	}
 }
+
+// An agent that connected and then went offline while its pod runs is not
+// "starting": it is offline, does not cover the queued build (a new agent
+// is launched for it), comes back if it reconnects, and is removed with
+// reason AgentLost after connectTimeout offline.
+func TestConnectedAgentGoesOffline(t *testing.T) {
+	tp := docker("docker")
+	tp.IdleMinutes = 10
+	cfg := oneTemplate(tp)
+	cfg.ConnectTimeout = metav1.Duration{Duration: 2 * time.Minute}
+	f := newFixture(t, cfg)
+	f.queue("job", "docker", 1)
+	f.sync()
+	name := f.pods()[0].Name
+	f.setPod(name, func(s *corev1.PodStatus) { s.Phase = corev1.PodRunning })
+	f.connectAll()
+	f.step(time.Second)
+	if err := f.jk.DisconnectAgent(name); err != nil {
+		t.Fatal(err)
+	}
+	f.step(time.Second)
+	state := func(n string) string {
+		for _, a := range f.p.Status().Agents {
+			if a.Name == n {
+				return a.State
+			}
+		}
+		return ""
+	}
+	if s := state(name); s != StateOffline {
+		t.Fatalf("state %q, want %q", s, StateOffline)
+	}
+	pod, err := f.kube.CoreV1().Pods("default").Get(f.ctx, name, metav1.GetOptions{})
+	if err != nil || pod.Annotations[AnnotationOfflineSince] == "" {
+		t.Fatalf("no %s annotation (%v): %v", AnnotationOfflineSince, err, pod.Annotations)
+	}
+	f.step(time.Second)
+	if n := len(f.pods()); n != 2 {
+		t.Errorf("pods %d, want 2: the queued build needs an agent while its agent is offline", n)
+	}
+	// Back online: annotation cleared.
+	if err := f.jk.ConnectAgent(name); err != nil {
+		t.Fatal(err)
+	}
+	f.step(time.Second)
+	if s := state(name); s != StateIdle {
+		t.Errorf("state after reconnect %q", s)
+	}
+	pod, _ = f.kube.CoreV1().Pods("default").Get(f.ctx, name, metav1.GetOptions{})
+	if _, ok := pod.Annotations[AnnotationOfflineSince]; ok {
+		t.Errorf("%s not cleared on reconnect", AnnotationOfflineSince)
+	}
+	// Offline for good: removed after connectTimeout.
+	if err := f.jk.DisconnectAgent(name); err != nil {
+		t.Fatal(err)
+	}
+	f.step(time.Second)
+	f.step(time.Minute)
+	if _, ok := f.jk.Node(name); !ok {
+		t.Fatalf("node removed before connectTimeout")
+	}
+	f.step(time.Minute + 2*time.Second)
+	if _, ok := f.jk.Node(name); ok {
+		t.Errorf("node of the lost agent left")
+	}
+	for _, p := range f.pods() {
+		if p.Name == name {
+			t.Errorf("pod of the lost agent left")
+		}
+	}
+	st := f.p.Status()
+	if len(st.Failures) != 1 || st.Failures[0].Reason != "AgentLost" || st.Failures[0].Agent != name {
+		t.Errorf("failures %+v", st.Failures)
+	}
+	if st.Templates[0].BackoffUntil != nil {
+		t.Errorf("a lost agent backs the template off: %+v", st.Templates[0])
+	}
+	found := false
+	for _, e := range f.events() {
+		found = found || strings.HasPrefix(e, "Warning AgentLost")
+	}
+	if !found {
+		t.Errorf("no AgentLost event")
+	}
+}

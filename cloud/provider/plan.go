@@ -37,7 +37,7 @@ func (p *Provider) plan(ctx context.Context, w *world) (Status, error) {
 			c.Busy++
 		}
 		counts[a.template] = c
-		if id, err := strconv.ParseInt(a.pod.Labels[LabelQueueItem], 10, 64); err == nil && a.state != StateBusy {
+		if id, err := strconv.ParseInt(a.pod.Labels[LabelQueueItem], 10, 64); err == nil && a.state != StateBusy && a.state != StateOffline {
 			covered[id] = true
 		}
 	}

@@ -28,6 +28,9 @@ const (
 	AnnotationBuildSeen = "drover.io/jenkins-build-seen"
 	// AnnotationIdleSince is when the agent last became idle.
 	AnnotationIdleSince = "drover.io/jenkins-idle-since"
+	// AnnotationOfflineSince is when the provider first saw a connected
+	// agent offline (removed when it comes back online).
+	AnnotationOfflineSince = "drover.io/jenkins-offline-since"
 )
 
 // OneShotOfflineMessage is the offline message of a one-shot agent that took its build.
@@ -119,7 +122,9 @@ func (p *Provider) fail(ctx context.Context, w *world, a *agent, reason, msg str
 	if len(p.failures) > MaxFailures {
 		p.failures = p.failures[len(p.failures)-MaxFailures:]
 	}
-	if reason != "PodLost" {
+	// An agent lost after it had connected says nothing about the
+	// template's ability to start agents: no back-off.
+	if reason != "PodLost" && reason != "AgentLost" {
 		b := p.backoff[a.template]
 		if b == nil {
 			b = &backoff{}

@@ -23,6 +23,10 @@ const (
 	StateIdle        = "idle"
 	StateBusy        = "busy"
 	StateTerminating = "terminating"
+	// StateOffline is an agent that connected once and is now offline (its
+	// connection lost) while its pod runs: neither coming nor idle; after
+	// connectTimeout offline it is removed (failure AgentLost).
+	StateOffline = "offline"
 )
 
 // agent is one agent pod and its Jenkins node as seen in this sync.
@@ -179,6 +183,10 @@ func classify(a *agent) string {
 	}
 	switch a.pod.Status.Phase {
 	case corev1.PodRunning:
+		if a.comp != nil && a.connected() {
+			// Connected once, offline now: lost, not starting.
+			return StateOffline
+		}
 		return StateStarting
 	case corev1.PodFailed, corev1.PodSucceeded:
 		return StateTerminating
@@ -261,6 +269,27 @@ func (p *Provider) handleAgent(ctx context.Context, w *world, t config.Template,
 			p.observeStage(t.Name, StageConnected, now, from, a.pod.CreationTimestamp.Time)
 			p.resetBackoff(t.Name)
 		}
+		if a.annotation(AnnotationOfflineSince) != "" {
+			a.annotate(AnnotationOfflineSince, nil)
+			p.log.Info("agent back online", "agent", a.name, "template", t.Name)
+		}
+	} else if a.state == StateOffline {
+		if t.IdleMinutes == 0 && a.annotation(AnnotationBuildSeen) != "" {
+			a.state, a.reason = StateTerminating, "one-shot agent done"
+			return p.retire(ctx, a)
+		}
+		since := a.annotation(AnnotationOfflineSince)
+		if since == "" {
+			a.annotate(AnnotationOfflineSince, stamp(now))
+			a.reason = "offline since " + stamp(now)
+			p.log.Warn("connected agent went offline", "agent", a.name, "template", t.Name)
+			return nil
+		}
+		a.reason = "offline since " + since
+		if limit := p.connectTimeout(t); now.Sub(parseStamp(since, now)) > limit {
+			return p.fail(ctx, w, a, "AgentLost", fmt.Sprintf("agent offline for more than %s after it had connected (since %s)", limit, since))
+		}
+		return nil
 	} else if !a.connected() && a.state != StateTerminating {
 		if reason, msg := waitingFailure(a.pod); reason != "" {
 			return p.fail(ctx, w, a, reason, msg)
