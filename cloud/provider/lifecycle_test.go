@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"encoding/json"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/drover-ci/drover/cloud/config"
 	"github.com/drover-ci/drover/cloud/jenkins"
+	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
 )
 
 func TestCaps(t *testing.T) {
@@ -477,5 +479,100 @@ func TestTemplateRemovedFromConfig(t *testing.T) {
 	f.sync()
 	if n := len(f.pods()) + len(f.nodes()); n != 0 {
 		t.Errorf("agents of a removed template left: %d pods+nodes", n)
+	}
+}
+
+// raceClient starts the queued builds (as Jenkins' scheduler may at any
+// moment) the first time the provider marks a node offline or deletes it:
+// the race between the sync's Computers snapshot and the removal.
+type raceClient struct {
+	jenkins.Client
+	f     *fixture
+	fired bool
+	calls []string
+	got   []jenkinstest.Build
+}
+
+func (r *raceClient) race() {
+	if !r.fired {
+		r.fired = true
+		r.got = r.f.jk.StartBuilds()
+	}
+}
+
+func (r *raceClient) SetOffline(ctx context.Context, name, msg string) error {
+	r.race()
+	r.calls = append(r.calls, "offline "+name)
+	return r.Client.SetOffline(ctx, name, msg)
+}
+
+func (r *raceClient) DeleteNode(ctx context.Context, name string) error {
+	r.race()
+	r.calls = append(r.calls, "delete "+name)
+	return r.Client.DeleteNode(ctx, name)
+}
+
+func TestIdleRemovalRaceWithNewBuild(t *testing.T) {
+	tp := docker("docker")
+	tp.IdleMinutes = 1
+	f := newFixture(t, oneTemplate(tp))
+	f.queue("job", "docker", 1)
+	f.sync()
+	f.connectAll()
+	b := f.jk.StartBuilds()
+	if len(b) != 1 {
+		t.Fatalf("started %d", len(b))
+	}
+	name := b[0].Node
+	f.step(time.Second)
+	_ = f.jk.FinishBuild(b[0].Job, b[0].Number, "SUCCESS")
+	f.step(time.Second) // idle since now
+	rc := &raceClient{Client: f.jc, f: f}
+	opts := f.p.opts
+	opts.Jenkins = rc
+	p, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.p = p
+	// A new build is queued; Jenkins gives it to the idle agent while the
+	// provider, having read it idle, removes it.
+	f.queue("job2", "docker", 1)
+	f.clock.Step(time.Minute + time.Second)
+	f.sync()
+	node, ok := f.jk.Node(name)
+	if !ok {
+		t.Fatalf("idle agent deleted although it had taken a build (calls %q)", rc.calls)
+	}
+	if !node.TemporarilyOffline {
+		t.Errorf("agent being removed not taken offline")
+	}
+	hasPod := func() bool {
+		for _, p := range f.pods() {
+			if p.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	if !hasPod() {
+		t.Fatalf("the busy agent's pod deleted")
+	}
+	running := rc.got
+	if len(running) != 1 || running[0].Node != name {
+		t.Fatalf("builds running on %s: %+v", name, running)
+	}
+	f.step(time.Second)
+	f.step(time.Minute) // still busy: kept
+	if _, ok := f.jk.Node(name); !ok {
+		t.Fatalf("busy agent removed")
+	}
+	_ = f.jk.FinishBuild(running[0].Job, running[0].Number, "SUCCESS")
+	f.step(time.Second)
+	if _, ok := f.jk.Node(name); ok {
+		t.Errorf("agent not retired once its build ended")
+	}
+	if hasPod() {
+		t.Errorf("pod of the retired agent left")
 	}
 }

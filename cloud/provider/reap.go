@@ -31,10 +31,16 @@ const (
 	// AnnotationOfflineSince is when the provider first saw a connected
 	// agent offline (removed when it comes back online).
 	AnnotationOfflineSince = "drover.io/jenkins-offline-since"
+	// AnnotationRetiring is when the provider chose the agent for removal
+	// (idle, or its template removed) and took its node offline.
+	AnnotationRetiring = "drover.io/jenkins-retiring"
 )
 
 // OneShotOfflineMessage is the offline message of a one-shot agent that took its build.
 const OneShotOfflineMessage = "drover: one-shot agent, taking no more builds"
+
+// IdleRemovalMessage is the offline message of an idle agent being removed.
+const IdleRemovalMessage = "drover: idle agent being removed"
 
 // NodeDescriptionPrefix starts the description of every Jenkins node the
 // provider creates; with the namespace it identifies the nodes of this drover.
@@ -66,14 +72,20 @@ func (p *Provider) flushPatch(ctx context.Context, a *agent) error {
 	if len(a.patch) == 0 || a.state == StateTerminating {
 		return nil
 	}
-	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": a.patch}})
+	patch := a.patch
+	a.patch = nil
+	return p.patchPod(ctx, a.pod.Name, patch)
+}
+
+// patchPod sets (string) or removes (nil) annotations of an agent pod.
+func (p *Provider) patchPod(ctx context.Context, name string, annotations map[string]any) error {
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
 	if err != nil {
 		return err
 	}
-	a.patch = nil
-	_, err = p.opts.Kube.CoreV1().Pods(p.ns).Patch(ctx, a.pod.Name, types.MergePatchType, body, metav1.PatchOptions{})
+	_, err = p.opts.Kube.CoreV1().Pods(p.ns).Patch(ctx, name, types.MergePatchType, body, metav1.PatchOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("provider: annotate agent pod %s: %w", a.pod.Name, err)
+		return fmt.Errorf("provider: annotate agent pod %s: %w", name, err)
 	}
 	return nil
 }

@@ -204,6 +204,7 @@ var failing = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true, "E
 func (p *Provider) handleAgents(ctx context.Context, w *world) error {
 	var errs []error
 	idle := map[string][]*agent{}
+	var remove []*agent // idle agents to remove (checked again first)
 	for _, a := range w.agents {
 		if a.state == StateTerminating && a.pod.DeletionTimestamp != nil {
 			continue
@@ -214,10 +215,14 @@ func (p *Provider) handleAgents(ctx context.Context, w *world) error {
 		t, ok := p.template(a.template)
 		if !ok {
 			// A template no longer configured: its agents go once not busy.
-			if a.comp == nil || !a.busy() {
+			switch {
+			case a.comp == nil:
 				a.state, a.reason = StateTerminating, "template no longer configured"
 				p.log.Info("removing agent of a template no longer configured", "agent", a.name, "template", a.template)
 				errs = append(errs, p.retire(ctx, a))
+			case !a.busy():
+				a.reason = "template no longer configured"
+				remove = append(remove, a)
 			}
 			continue
 		}
@@ -231,7 +236,8 @@ func (p *Provider) handleAgents(ctx context.Context, w *world) error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, p.reapIdle(ctx, w, idle))
+	remove = append(remove, p.reapIdle(w, idle, &errs)...)
+	errs = append(errs, p.removeIdle(ctx, w, remove))
 	return errors.Join(errs...)
 }
 
@@ -254,6 +260,12 @@ func (p *Provider) handleAgent(ctx context.Context, w *world, t config.Template,
 		default:
 			return p.fail(ctx, w, a, "PodFailed", fmt.Sprintf("pod %s before its agent connected: %s", phase, podMessage(a.pod)))
 		}
+	}
+	if a.annotation(AnnotationRetiring) != "" && !a.busy() {
+		// Chosen for removal while idle, then took a build: done now.
+		a.state, a.reason = StateTerminating, "idle agent being removed"
+		p.log.Info("removing agent marked for removal, now idle", "agent", a.name, "template", a.template)
+		return p.retire(ctx, a)
 	}
 	if phase == corev1.PodRunning && a.annotation(AnnotationRunningAt) == "" {
 		a.annotate(AnnotationRunningAt, stamp(now))
@@ -336,15 +348,15 @@ func (p *Provider) handleAgent(ctx context.Context, w *world, t config.Template,
 	return nil
 }
 
-// reapIdle removes idle agents past their idle time, keeping each
-// template's warm pool (minIdle in force now).
-func (p *Provider) reapIdle(ctx context.Context, w *world, idle map[string][]*agent) error {
-	var errs []error
+// reapIdle chooses the idle agents past their idle time, keeping each
+// template's warm pool (minIdle in force now); removeIdle removes them.
+func (p *Provider) reapIdle(w *world, idle map[string][]*agent, errs *[]error) []*agent {
+	var out []*agent
 	for name, list := range idle {
 		t, _ := p.template(name)
 		keep, err := planner.MinIdleAt(t, w.now)
 		if err != nil {
-			errs = append(errs, err)
+			*errs = append(*errs, err)
 			continue
 		}
 		limit := time.Duration(t.IdleMinutes) * time.Minute
@@ -368,10 +380,61 @@ func (p *Provider) reapIdle(ctx context.Context, w *world, idle map[string][]*ag
 				continue
 			}
 			removable--
-			a.state, a.reason = StateTerminating, "idle for more than "+limit.String()
-			p.log.Info("removing idle agent", "agent", a.name, "template", name, "idleLimit", limit)
-			errs = append(errs, p.retire(ctx, a))
+			a.reason = "idle for more than " + limit.String()
+			out = append(out, a)
 		}
+	}
+	return out
+}
+
+// removeIdle removes agents chosen while idle from the snapshot read at the
+// start of the sync, without killing a build Jenkins assigned meanwhile:
+// each is marked (AnnotationRetiring) and taken temporarily offline, then
+// the computers are read again (once for the batch) and only those still
+// idle are deleted. One that took a build keeps it (offline, it takes no
+// more) and handleAgent retires it once idle.
+func (p *Provider) removeIdle(ctx context.Context, w *world, list []*agent) error {
+	var errs []error
+	var marked []*agent
+	for _, a := range list {
+		if a.annotation(AnnotationRetiring) == "" {
+			if err := p.patchPod(ctx, a.pod.Name, map[string]any{AnnotationRetiring: stamp(w.now)}); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		if err := p.opts.Jenkins.SetOffline(ctx, a.name, IdleRemovalMessage); err != nil {
+			if errors.Is(err, jenkins.ErrNodeNotFound) {
+				a.state = StateTerminating
+				errs = append(errs, p.retire(ctx, a))
+				continue
+			}
+			errs = append(errs, fmt.Errorf("provider: take idle agent %s offline: %w", a.name, err))
+			continue
+		}
+		marked = append(marked, a)
+	}
+	if len(marked) == 0 {
+		return errors.Join(errs...)
+	}
+	comps, err := p.opts.Jenkins.Computers(ctx)
+	if err != nil {
+		// Marked: handleAgent retires them in a later sync once idle.
+		return errors.Join(append(errs, fmt.Errorf("provider: read computers before removing idle agents: %w", err))...)
+	}
+	byName := map[string]*jenkins.Computer{}
+	for i := range comps {
+		byName[comps[i].Name] = &comps[i]
+	}
+	for _, a := range marked {
+		if c := byName[a.name]; c != nil && (len(c.Builds) > 0 || !c.Idle) {
+			a.comp, a.state, a.reason = c, StateBusy, "took a build while being removed; removed when it ends"
+			p.log.Info("idle agent took a build while being removed; keeping it until the build ends", "agent", a.name, "template", a.template)
+			continue
+		}
+		a.state = StateTerminating
+		p.log.Info("removing idle agent", "agent", a.name, "template", a.template, "reason", a.reason)
+		errs = append(errs, p.retire(ctx, a))
 	}
 	return errors.Join(errs...)
 }
