@@ -30,6 +30,8 @@ import (
 const (
 	ReasonCIDRNotAvailable = "CIDRNotAvailable"
 	ReasonCIDRAssigned     = "CIDRAssigned"
+	// ReasonCIDRCollision: a Node arrived with a pod subnet another Node already has.
+	ReasonCIDRCollision = "CIDRCollision"
 )
 
 // Controller allocates pod subnets to Nodes.
@@ -80,8 +82,11 @@ func New(cc controller.Context) (controller.Controller, error) {
 // Name is "nodeipam".
 func (c *Controller) Name() string { return "nodeipam" }
 
+// enqueue queues every added or updated Node, also one that arrives with a podCIDR already
+// set (re-created from a manifest, set by hand, or written by a former leader): Sync marks
+// that subnet as used so it is never handed out again.
 func (c *Controller) enqueue(obj interface{}) {
-	if n, ok := obj.(*corev1.Node); ok && n.Spec.PodCIDR == "" {
+	if n, ok := obj.(*corev1.Node); ok {
 		c.queue.Add(n.Name)
 	}
 }
@@ -132,6 +137,16 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 }
 
+// ownerOf is the node that holds subnet p ("" for none).
+func (c *Controller) ownerOf(p netip.Prefix) string {
+	for name, q := range c.owner {
+		if q == p {
+			return name
+		}
+	}
+	return ""
+}
+
 // Rebuild marks every subnet Nodes already have as used and queues the Nodes without one.
 func (c *Controller) Rebuild() error {
 	nodes, err := c.nodes.List(labels.Everything())
@@ -171,9 +186,13 @@ func (c *Controller) Sync(ctx context.Context, name string) error {
 	if n.Spec.PodCIDR != "" {
 		if p, err := netip.ParsePrefix(n.Spec.PodCIDR); err == nil && c.owner[name] != p {
 			// Someone else set it (or we learn of it late): take note so it is never handed out.
-			if c.alloc.Occupy(p) == nil {
+			if err := c.alloc.Occupy(p); err == nil {
 				c.release(name)
 				c.owner[name] = p
+			} else if other := c.ownerOf(p); other != "" && other != name {
+				c.recorder.Eventf(n, corev1.EventTypeWarning, ReasonCIDRCollision,
+					"Node %s has pod subnet %s, which node %s already has: pods of one of them are unreachable", name, p, other)
+				slog.Warn("nodeipam: two nodes have the same pod subnet", "node", name, "other", other, "podCIDR", p)
 			}
 		}
 		return nil

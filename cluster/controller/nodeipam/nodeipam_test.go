@@ -207,3 +207,28 @@ func TestNoneTurnsAllocationOff(t *testing.T) {
 		t.Errorf("with --cluster-cidr none node a got %s", n.Spec.PodCIDR)
 	}
 }
+
+// A Node that arrives with a podCIDR already set (re-created from a manifest) has that subnet
+// marked as used: the next node does not get it.
+func TestPresetPodCIDRIsNeverHandedOutAgain(t *testing.T) {
+	client := fake.NewSimpleClientset()
+	e := start(t, client, "10.244.0.0/16")
+	e.addNode("a")
+	first := e.podCIDR("a")
+	// b comes with the subnet the allocator would hand out next.
+	next := netip.MustParsePrefix(first)
+	next = netip.PrefixFrom(next.Addr().Next(), 24)
+	for range 255 {
+		next = netip.PrefixFrom(next.Addr().Next(), 24)
+	}
+	next = next.Masked()
+	if _, err := client.CoreV1().Nodes().Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "b"},
+		Spec: corev1.NodeSpec{PodCIDR: next.String(), PodCIDRs: []string{next.String()}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let the controller see b
+	e.addNode("c")
+	if c := e.podCIDR("c"); c == next.String() || c == first {
+		t.Errorf("node c got %s; a has %s and b came with %s", c, first, next)
+	}
+}
