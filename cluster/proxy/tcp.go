@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // tcpListener accepts connections on one address and splices each to a backend of its balancer.
@@ -97,7 +100,7 @@ func (l *tcpListener) handle(client net.Conn) {
 	if a, ok := client.RemoteAddr().(*net.TCPAddr); ok {
 		clientIP = a.IP.String()
 	}
-	d := net.Dialer{Timeout: l.dialTimeout, KeepAliveConfig: backendKeepAlive}
+	d := net.Dialer{Timeout: l.dialTimeout, KeepAliveConfig: backendKeepAlive, Control: backendUserTimeout}
 	for _, backend := range l.b.candidates(clientIP) {
 		c, err := d.DialContext(l.ctx, "tcp", backend)
 		if err != nil {
@@ -121,6 +124,20 @@ func (l *tcpListener) handle(client net.Conn) {
 // a tunnel notice and reconnect through the service to the replacement. A live backend
 // answers the probes, so a slow or unready one keeps its connections.
 var backendKeepAlive = net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 5 * time.Second, Count: 3}
+
+// backendUserTimeout sets TCP_USER_TIMEOUT on backend connections: Linux sends no keepalive
+// probes while sent data is unacknowledged, so a connection that is writing when its backend's
+// host vanishes would otherwise live until the retransmissions give up (~15 min); with it,
+// unacknowledged data older than 20 s ends the connection as the keepalive does an idle one.
+func backendUserTimeout(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, 20000)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
 
 // splice copies a→b and b→a, passing each side's end of stream on as a half close.
 func splice(a, b net.Conn) {
