@@ -74,7 +74,10 @@ func podValidateInitOnly(c *corev1.Container, p *field.Path) field.ErrorList {
 			return field.ErrorList{field.NotSupported(p.Child("restartPolicy"), *c.RestartPolicy,
 				[]corev1.ContainerRestartPolicy{corev1.ContainerRestartPolicyAlways})}
 		}
-		return podValidateProbes(c, p)
+		// Sidecar init containers (Kubernetes 1.28+) are not run by drover's node agent: it runs
+		// init containers to completion, so a sidecar would hold the pod in Init forever.
+		return field.ErrorList{field.Forbidden(p.Child("restartPolicy"),
+			"sidecar init containers (restartPolicy: Always) are not supported by drover; run the sidecar as a regular container")}
 	}
 	const msg = "may not be set for init containers without restartPolicy=Always"
 	var errs field.ErrorList

@@ -245,6 +245,10 @@ func TestPodSpecValidate(t *testing.T) {
 		{"init container probes", func(s *corev1.PodSpec) {
 			s.InitContainers = []corev1.Container{{Name: "init", Image: "busybox", ReadinessProbe: &corev1.Probe{}}}
 		}, []string{"spec.initContainers[0].readinessProbe: Forbidden: may not be set for init containers without restartPolicy=Always"}},
+		{"sidecar init container", func(s *corev1.PodSpec) {
+			always := corev1.ContainerRestartPolicyAlways
+			s.InitContainers = []corev1.Container{{Name: "side", Image: "busybox", RestartPolicy: &always}}
+		}, []string{"spec.initContainers[0].restartPolicy: Forbidden: sidecar init containers (restartPolicy: Always) are not supported by drover; run the sidecar as a regular container"}},
 		{"init and app container share a name", func(s *corev1.PodSpec) {
 			s.InitContainers = []corev1.Container{{Name: "app", Image: "busybox"}}
 		}, []string{`spec.containers[0].name: Duplicate value: "app"`}},
