@@ -122,9 +122,14 @@ func (a *Agent) syncContainers(ctx context.Context, pod *corev1.Pod, view *podVi
 func waitAll(pod *corev1.Pod, view *podView, res *syncResult, reason, message string) {
 	initialized := initDone(pod, view)
 	for _, c := range pod.Spec.InitContainers {
-		res.wait(c.Name, "PodInitializing", "")
+		if view.current(c.Name) == nil { // one that ran keeps its own state (e.g. Completed)
+			res.wait(c.Name, "PodInitializing", "")
+		}
 	}
 	for _, c := range pod.Spec.Containers {
+		if view.current(c.Name) != nil {
+			continue
+		}
 		if initialized {
 			res.wait(c.Name, reason, message)
 		} else {
