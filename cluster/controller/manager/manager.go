@@ -68,6 +68,9 @@ func Run(ctx context.Context, cfg Config) error {
 		// Each round of the election has its own context, which the fence ends when this
 		// process can no longer be sure it leads; the next round starts as a candidate.
 		rctx, cancel := context.WithCancel(ctx)
+		var term sync.WaitGroup // the controllers of this round, so the next never overlaps them
+		term.Add(1)
+		started := make(chan struct{})
 		leaderelection.RunOrDie(rctx, leaderelection.LeaderElectionConfig{
 			Lock:            lock,
 			LeaseDuration:   cfg.LeaseDuration,
@@ -77,6 +80,8 @@ func Run(ctx context.Context, cfg Config) error {
 			Name:            LeaseName,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(lctx context.Context) {
+					close(started)
+					defer term.Done()
 					slog.Info("controller manager: leading", "identity", cfg.Identity)
 					lctx, stop := context.WithCancel(lctx)
 					defer stop()
@@ -84,6 +89,9 @@ func Run(ctx context.Context, cfg Config) error {
 					if err := runControllers(lctx, cfg); err != nil && lctx.Err() == nil {
 						slog.Error("controller manager: controllers stopped", "err", err)
 					}
+					// Controllers that returned on their own must not leave a Lease renewed
+					// with nothing acting behind it: give it up and stand again.
+					cancel()
 				},
 				OnStoppedLeading: func() { slog.Info("controller manager: stopped leading", "identity", cfg.Identity) },
 				OnNewLeader: func(id string) {
@@ -94,6 +102,11 @@ func Run(ctx context.Context, cfg Config) error {
 			},
 		})
 		cancel()
+		select {
+		case <-started:
+			term.Wait()
+		default: // never led in this round
+		}
 	}
 	return nil
 }
