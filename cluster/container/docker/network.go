@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 
@@ -61,8 +62,11 @@ func existingGateway(nw types.NetworkResource, want *net.IPNet) (string, error) 
 		}
 		have = append(have, c.Subnet)
 	}
-	return "", fmt.Errorf("docker: network %s exists with subnet %v, not %s (remove it or configure its subnet)", nw.Name, have, want)
+	return "", fmt.Errorf("docker: network %s exists with subnet %v, not %s (remove it or configure its subnet): %w", nw.Name, have, want, errSubnetMismatch)
 }
+
+// errSubnetMismatch is wrapped by EnsureNetwork when the network exists with another subnet.
+var errSubnetMismatch = errors.New("subnet mismatch")
 
 func firstHost(n *net.IPNet) string {
 	ip := n.IP.To4()
@@ -74,8 +78,8 @@ func firstHost(n *net.IPNet) string {
 // no container uses it; with containers on it, it is an error naming them.
 func (r *Runtime) ReplaceNetwork(ctx context.Context, name, subnet string) (string, error) {
 	gw, err := r.EnsureNetwork(ctx, name, subnet)
-	if err == nil {
-		return gw, nil
+	if err == nil || !errors.Is(err, errSubnetMismatch) {
+		return gw, err // only a network on another subnet is replaced, not one a transient error hid
 	}
 	nw, ierr := r.cli.NetworkInspect(ctx, name, types.NetworkInspectOptions{})
 	if ierr != nil {
