@@ -7,7 +7,12 @@ import (
 	"strings"
 
 	"github.com/robfig/cron/v3"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
+
+// MaxTemplateName is the longest template name: agent pods, Secrets and
+// Jenkins nodes are named NAME-xxxxx, a DNS-1123 label of at most 63.
+const MaxTemplateName = validation.DNS1123LabelMaxLength - len("-xxxxx")
 
 // labelForbidden are the characters of the label expression language; a
 // template label (one word of Label) may contain none of them.
@@ -72,8 +77,10 @@ func (c Credentials) validate(add adder) {
 func (t Template) validate(p string, add adder) {
 	if t.Name == "" {
 		add(p+".name", "required")
-	} else if strings.ContainsAny(t.Name, " \t/") {
-		add(p+".name", "%q: must not contain white space or '/'", t.Name)
+	} else if len(t.Name) > MaxTemplateName {
+		add(p+".name", "%q: longer than %d characters (agent names add a 6-character suffix to make a DNS-1123 label)", t.Name, MaxTemplateName)
+	} else if msgs := validation.IsDNS1123Label(t.Name); len(msgs) > 0 {
+		add(p+".name", "%q: not a DNS-1123 label (agents are named after it): %s", t.Name, strings.Join(msgs, "; "))
 	}
 	if t.Image == "" {
 		add(p+".image", "required")
@@ -128,6 +135,9 @@ func checkURL(s string, required bool) error {
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("%q: scheme must be http or https", s)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%q: user info in the URL; put the user and API token in credentials", u.Redacted())
 	}
 	if u.Host == "" {
 		return fmt.Errorf("%q: no host", s)

@@ -21,6 +21,13 @@ func TestValidate(t *testing.T) {
 		{"image required", ok + "templates: [{name: a, image: i}, {name: b}]\n", []string{"templates[1].image: required"}},
 		{"name required", ok + "templates: [{image: i}]\n", []string{"templates[0].name: required"}},
 		{"name with space", ok + "templates: [{name: a b, image: i}]\n", []string{"templates[0].name:"}},
+		{"name upper case", ok + "templates: [{name: Docker, image: i}]\n", []string{`templates[0].name: "Docker": not a DNS-1123 label`}},
+		{"name underscore", ok + "templates: [{name: my_tmpl, image: i}]\n", []string{`templates[0].name: "my_tmpl": not a DNS-1123 label`}},
+		{"name leading dash", ok + "templates: [{name: -a, image: i}]\n", []string{`templates[0].name: "-a": not a DNS-1123 label`}},
+		{"name 57", ok + "templates: [{name: " + strings.Repeat("a", 57) + ", image: i}]\n", nil},
+		{"name 58", ok + "templates: [{name: " + strings.Repeat("a", 58) + ", image: i}]\n", []string{"templates[0].name:", "longer than 57"}},
+		{"url user info", "url: http://admin:s3cret@j:8080\n", []string{"url:", "user info in the URL; put the user and API token in credentials"}},
+		{"jenkinsUrl user info", ok + "jenkinsUrl: https://admin@j\n", []string{"jenkinsUrl:", "user info"}},
 		{"duplicate names", ok + "templates: [{name: a, image: i}, {name: b, image: i}, {name: a, image: i}]\n",
 			[]string{`templates[2].name: duplicate of templates[0].name "a"`}},
 		{"bad mode", ok + "templates: [{name: a, image: i, mode: ssh}]\n", []string{`templates[0].mode: "ssh": must be one of`}},
@@ -71,9 +78,24 @@ func TestValidate(t *testing.T) {
 					t.Errorf("Validate = %v\nwant it to contain %q", err, w)
 				}
 			}
-			if got := len(strings.Split(err.Error(), "\n")); got != len(tc.want) {
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("Validate shows the token: %v", err)
+			}
+			if got := len(strings.Split(err.Error(), "\n")); got != countPaths(tc.want) {
 				t.Errorf("Validate gave %d problems, want %d: %v", got, len(tc.want), err)
 			}
 		})
 	}
+}
+
+// countPaths is the number of problems tc.want names: the entries naming a
+// field path (ending in ':' or containing ': ').
+func countPaths(want []string) int {
+	n := 0
+	for _, w := range want {
+		if strings.HasSuffix(w, ":") || strings.Contains(w, ": ") {
+			n++
+		}
+	}
+	return n
 }

@@ -414,3 +414,55 @@ func TestConnectedAgentGoesOffline(t *testing.T) {
 		t.Errorf("no AgentLost event")
 	}
 }
+
+// A launch the API refuses is a failure like any other: recorded once
+// (LaunchFailed, the error as message, an event), and the template backs
+// off instead of creating a Jenkins node every poll.
+func TestLaunchFailureBacksOff(t *testing.T) {
+	tp := docker("docker")
+	tp.Env = []corev1.EnvVar{{Name: "not a valid=name", Value: "x"}}
+	f := newFixture(t, oneTemplate(tp))
+	f.queue("job", "docker", 2)
+	if err := f.p.Sync(f.ctx); err == nil {
+		t.Fatal("Sync: no error")
+	}
+	st := f.p.Status()
+	if len(st.Failures) != 1 || st.Failures[0].Reason != "LaunchFailed" || !strings.Contains(st.Failures[0].Message, "create pod") {
+		t.Fatalf("failures %+v", st.Failures)
+	}
+	if st.Templates[0].BackoffUntil == nil || !strings.HasPrefix(st.Templates[0].BackoffReason, "LaunchFailed") {
+		t.Errorf("no back-off: %+v", st.Templates[0])
+	}
+	if ev := f.events(); len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning LaunchFailed") {
+		t.Errorf("events %q", ev)
+	}
+	if got := testutilCounter(f.metrics, "docker", "LaunchFailed"); got != 1 {
+		t.Errorf("failure counter %v", got)
+	}
+	// Within the back-off: no new attempt (no node created).
+	before := 0
+	for _, r := range f.jk.Requests() {
+		if strings.Contains(r, "createItem") || strings.Contains(r, "doCreateItem") {
+			before++
+		}
+	}
+	for i := 0; i < 5; i++ {
+		f.clock.Step(time.Second)
+		_ = f.p.Sync(f.ctx)
+	}
+	after := 0
+	for _, r := range f.jk.Requests() {
+		if strings.Contains(r, "createItem") || strings.Contains(r, "doCreateItem") {
+			after++
+		}
+	}
+	if before == 0 || after != before {
+		t.Errorf("node creations %d then %d during the back-off", before, after)
+	}
+	if n := len(f.p.Status().Failures); n != 1 {
+		t.Errorf("%d failures recorded during the back-off, want 1", n)
+	}
+	if n := len(f.nodes()); n != 0 {
+		t.Errorf("nodes left %d", n)
+	}
+}

@@ -171,8 +171,7 @@ func nodeName(template string, taken map[string]bool) string {
 
 // launch creates one agent: the Jenkins node, its Secret, the pod, then the
 // Secret's ownerReference to the pod. A failing step undoes the earlier ones.
-func (p *Provider) launch(ctx context.Context, w *world, t config.Template, item *jenkins.QueueItem, decided time.Time) (*corev1.Pod, error) {
-	name := nodeName(t.Name, w.names)
+func (p *Provider) launch(ctx context.Context, w *world, t config.Template, item *jenkins.QueueItem, decided time.Time, name string) (*corev1.Pod, error) {
 	p.mu.Lock()
 	p.launching[name] = true
 	p.mu.Unlock()

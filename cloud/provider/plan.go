@@ -85,12 +85,6 @@ func (p *Provider) plan(ctx context.Context, w *world) (Status, error) {
 		if why != "" {
 			ts.Decision += "; " + why
 		}
-		p.mu.Lock()
-		if b := p.backoff[t.Name]; b != nil {
-			u := b.until
-			ts.BackoffUntil, ts.BackoffReason = &u, b.reason
-		}
-		p.mu.Unlock()
 		var free []jenkins.QueueItem
 		for _, it := range items {
 			if !covered[it.ID] {
@@ -103,15 +97,25 @@ func (p *Provider) plan(ctx context.Context, w *world) (Status, error) {
 			if k < len(free) {
 				item = &free[k]
 			}
-			pod, err := p.launch(ctx, w, t, item, now)
+			name := nodeName(t.Name, w.names)
+			pod, err := p.launch(ctx, w, t, item, now, name)
 			if err != nil {
 				errs = append(errs, err)
+				if ctx.Err() == nil {
+					p.launchFailed(now, t.Name, name, err)
+				}
 				break
 			}
 			launched++
 			ts.Pending++
 			w.agents = append(w.agents, &agent{name: pod.Name, template: t.Name, state: StatePending, pod: pod})
 		}
+		p.mu.Lock()
+		if b := p.backoff[t.Name]; b != nil {
+			u := b.until
+			ts.BackoffUntil, ts.BackoffReason = &u, b.reason
+		}
+		p.mu.Unlock()
 		// Which of its items have an agent coming: the first `coming` ones.
 		coming := c.Pending + c.Starting + c.Idle + launched
 		for j, it := range items {

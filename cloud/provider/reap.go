@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/drover-ci/drover/cloud/jenkins"
@@ -123,34 +125,49 @@ func (p *Provider) deletePod(ctx context.Context, pod *corev1.Pod) error {
 func (p *Provider) fail(ctx context.Context, w *world, a *agent, reason, msg string) error {
 	a.state, a.reason = StateTerminating, reason
 	p.log.Warn("agent failed; removing it", "agent", a.name, "template", a.template, "reason", reason, "message", msg)
+	// An agent lost after it had connected says nothing about the
+	// template's ability to start agents: no back-off.
+	p.recordFailure(w.now, a.template, a.name, reason, msg, a.pod, reason != "PodLost" && reason != "AgentLost")
+	return p.retire(ctx, a)
+}
+
+// launchFailed records a launch the API or Jenkins refused (reason
+// LaunchFailed) and backs the template off, as fail does for an agent.
+func (p *Provider) launchFailed(now time.Time, template, name string, err error) {
+	p.log.Warn("agent launch failed", "agent", name, "template", template, "err", err)
+	ref := &corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: p.ns, Name: name}
+	p.recordFailure(now, template, name, "LaunchFailed", err.Error(), ref, true)
+}
+
+// recordFailure emits a warning event on obj, counts the failure, keeps it
+// in Status.Failures and, when backOff, backs the template off.
+func (p *Provider) recordFailure(now time.Time, template, name, reason, msg string, obj runtime.Object, backOff bool) {
 	if p.opts.Recorder != nil {
-		p.opts.Recorder.Event(a.pod, corev1.EventTypeWarning, reason, fmt.Sprintf("Jenkins agent %s: %s", a.name, msg))
+		p.opts.Recorder.Event(obj, corev1.EventTypeWarning, reason, fmt.Sprintf("Jenkins agent %s: %s", name, msg))
 	}
 	if p.opts.Metrics != nil {
-		p.opts.Metrics.Failures.WithLabelValues(a.template, reason).Inc()
+		p.opts.Metrics.Failures.WithLabelValues(template, reason).Inc()
 	}
 	p.mu.Lock()
-	p.failures = append(p.failures, Failure{Time: w.now, Template: a.template, Agent: a.name, Reason: reason, Message: msg})
+	defer p.mu.Unlock()
+	p.failures = append(p.failures, Failure{Time: now, Template: template, Agent: name, Reason: reason, Message: msg})
 	if len(p.failures) > MaxFailures {
 		p.failures = p.failures[len(p.failures)-MaxFailures:]
 	}
-	// An agent lost after it had connected says nothing about the
-	// template's ability to start agents: no back-off.
-	if reason != "PodLost" && reason != "AgentLost" {
-		b := p.backoff[a.template]
-		if b == nil {
-			b = &backoff{}
-			p.backoff[a.template] = b
-		}
-		if b.delay == 0 {
-			b.delay = BackoffInitial
-		} else {
-			b.delay = min(2*b.delay, BackoffMax)
-		}
-		b.until, b.reason = w.now.Add(b.delay), reason+": "+msg
+	if !backOff {
+		return
 	}
-	p.mu.Unlock()
-	return p.retire(ctx, a)
+	b := p.backoff[template]
+	if b == nil {
+		b = &backoff{}
+		p.backoff[template] = b
+	}
+	if b.delay == 0 {
+		b.delay = BackoffInitial
+	} else {
+		b.delay = min(2*b.delay, BackoffMax)
+	}
+	b.until, b.reason = now.Add(b.delay), reason+": "+msg
 }
 
 func (p *Provider) resetBackoff(template string) {
