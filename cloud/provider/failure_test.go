@@ -466,3 +466,47 @@ func TestLaunchFailureBacksOff(t *testing.T) {
 		t.Errorf("nodes left %d", n)
 	}
 }
+
+// Six agents failing in one sync back the template off once (10 s), not
+// six times (5 min).
+func TestBackoffGrowsOncePerSync(t *testing.T) {
+	f := newFixture(t, oneTemplate(docker("docker")))
+	f.queue("job", "docker", 6)
+	f.sync()
+	ps := f.pods()
+	if len(ps) != 6 {
+		t.Fatalf("pods %d", len(ps))
+	}
+	for _, p := range ps {
+		f.setPod(p.Name, func(s *corev1.PodStatus) {
+			s.ContainerStatuses = []corev1.ContainerStatus{{Name: AgentContainer, State: corev1.ContainerState{
+				Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "nope"}}}}
+		})
+	}
+	f.step(time.Second)
+	st := f.p.Status()
+	if len(st.Failures) != 6 {
+		t.Fatalf("failures %d", len(st.Failures))
+	}
+	u := st.Templates[0].BackoffUntil
+	if u == nil {
+		t.Fatal("no back-off")
+	}
+	if d := u.Sub(f.clock.Now()); d != BackoffInitial {
+		t.Errorf("back-off %s after one sync of failures, want %s", d, BackoffInitial)
+	}
+	// The probe after the back-off fails: the delay doubles once.
+	f.step(BackoffInitial)
+	ps = f.pods()
+	if len(ps) != 1 {
+		t.Fatalf("probe pods %d", len(ps))
+	}
+	f.setPod(ps[0].Name, func(s *corev1.PodStatus) {
+		s.ContainerStatuses = []corev1.ContainerStatus{{Name: AgentContainer, State: corev1.ContainerState{
+			Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "nope"}}}}
+	})
+	f.step(time.Second)
+	if u := f.p.Status().Templates[0].BackoffUntil; u == nil || u.Sub(f.clock.Now()) != 2*BackoffInitial {
+		t.Errorf("back-off after the probe failed: until %v (now %v), want +%s", u, f.clock.Now(), 2*BackoffInitial)
+	}
+}

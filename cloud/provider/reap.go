@@ -162,12 +162,19 @@ func (p *Provider) recordFailure(now time.Time, template, name, reason, msg stri
 		b = &backoff{}
 		p.backoff[template] = b
 	}
-	if b.delay == 0 {
+	// The delay grows once per round of failures, not once per failed
+	// agent: agents failing in the same sync (or while the template backs
+	// off already) do not double it again.
+	switch {
+	case b.delay == 0:
 		b.delay = BackoffInitial
-	} else {
+	case !now.Before(b.until):
 		b.delay = min(2*b.delay, BackoffMax)
 	}
-	b.until, b.reason = now.Add(b.delay), reason+": "+msg
+	if u := now.Add(b.delay); u.After(b.until) {
+		b.until = u
+	}
+	b.reason = reason + ": " + msg
 }
 
 func (p *Provider) resetBackoff(template string) {
