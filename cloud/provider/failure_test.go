@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -508,5 +510,95 @@ func TestBackoffGrowsOncePerSync(t *testing.T) {
 	f.step(time.Second)
 	if u := f.p.Status().Templates[0].BackoffUntil; u == nil || u.Sub(f.clock.Now()) != 2*BackoffInitial {
 		t.Errorf("back-off after the probe failed: until %v (now %v), want +%s", u, f.clock.Now(), 2*BackoffInitial)
+	}
+}
+
+// failDeleteClient fails DeleteNode while fail is set.
+type failDeleteClient struct {
+	jenkins.Client
+	fail bool
+}
+
+func (c *failDeleteClient) DeleteNode(ctx context.Context, name string) error {
+	if c.fail {
+		return errors.New("injected: Jenkins refused the deletion")
+	}
+	return c.Client.DeleteNode(ctx, name)
+}
+
+// A failed agent whose Jenkins node cannot be deleted loses its pod at
+// once, its failure is recorded once (not every poll), and its node goes
+// when Jenkins accepts the deletion again.
+func TestFailureRecordedOnceWhenNodeDeleteFails(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		reason string
+		busy   bool
+	}{{"before connect", "PodFailed", false}, {"mid-build", "PodLost", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, oneTemplate(docker("docker")))
+			dc := &failDeleteClient{Client: f.jc}
+			opts := f.p.opts
+			opts.Jenkins = dc
+			p, err := New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.p = p
+			f.queue("job", "docker", 1)
+			f.sync()
+			name := f.pods()[0].Name
+			if tc.busy {
+				f.connectAll()
+				if b := f.jk.StartBuilds(); len(b) != 1 {
+					t.Fatalf("started %d", len(b))
+				}
+				f.step(time.Second)
+			}
+			dc.fail = true
+			f.setPod(name, func(s *corev1.PodStatus) { s.Phase = corev1.PodFailed })
+			for i := 0; i < 5; i++ {
+				f.clock.Step(time.Second)
+				_ = f.p.Sync(f.ctx)
+			}
+			for _, p := range f.pods() {
+				if p.Name == name {
+					t.Errorf("pod of the failed agent kept")
+				}
+			}
+			st := f.p.Status()
+			n := 0
+			for _, fl := range st.Failures {
+				if fl.Agent == name {
+					n++
+					if fl.Reason != tc.reason {
+						t.Errorf("reason %q, want %q", fl.Reason, tc.reason)
+					}
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d failures recorded for %s, want 1: %+v", n, name, st.Failures)
+			}
+			ev := 0
+			for _, e := range f.events() {
+				if strings.Contains(e, name) {
+					ev++
+				}
+			}
+			if ev != 1 {
+				t.Errorf("%d events for %s, want 1", ev, name)
+			}
+			if got := testutilCounter(f.metrics, "docker", tc.reason); got != 1 {
+				t.Errorf("failure counter %v, want 1", got)
+			}
+			dc.fail = false
+			f.step(DefaultOrphanInterval)
+			if _, ok := f.jk.Node(name); ok {
+				t.Errorf("node of the failed agent left after Jenkins accepted deletions again")
+			}
+			if n := len(f.p.Status().Failures); n != 1 {
+				t.Errorf("failures %d after the node went", n)
+			}
+		})
 	}
 }

@@ -54,6 +54,9 @@ type Provider struct {
 	backoff   map[string]*backoff
 	failures  []Failure
 	launching map[string]bool
+	// recorded are the agents whose failure is recorded, so that a removal
+	// that must be retried records it only once.
+	recorded  map[string]bool
 	lastSweep time.Time
 	lastErr   string
 }
@@ -97,6 +100,7 @@ func New(opts Options) (*Provider, error) {
 		log:       opts.Logger.With("component", "jenkins-cloud"),
 		backoff:   map[string]*backoff{},
 		launching: map[string]bool{},
+		recorded:  map[string]bool{},
 	}
 	p.status = Status{JenkinsURL: p.cfg.URL, Namespace: ns, ContainerCap: p.cfg.ContainerCap}
 	return p, nil

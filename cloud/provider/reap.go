@@ -92,15 +92,16 @@ func (p *Provider) patchPod(ctx context.Context, name string, annotations map[st
 	return nil
 }
 
-// retire deletes an agent's Jenkins node, then its pod (the Secret goes
-// with the pod through its ownerReference).
+// retire deletes an agent's pod (the Secret goes with it through its
+// ownerReference), then its Jenkins node: a node whose deletion fails has
+// no pod any more, and the orphan sweep deletes it later.
 func (p *Provider) retire(ctx context.Context, a *agent) error {
 	a.state = StateTerminating
 	a.patch = nil
-	if err := p.deleteNode(ctx, a.name); err != nil {
+	if err := p.deletePod(ctx, a.pod); err != nil {
 		return err
 	}
-	return p.deletePod(ctx, a.pod)
+	return p.deleteNode(ctx, a.name)
 }
 
 func (p *Provider) deleteNode(ctx context.Context, name string) error {
@@ -124,6 +125,10 @@ func (p *Provider) deletePod(ctx context.Context, pod *corev1.Pod) error {
 // and backs its template off.
 func (p *Provider) fail(ctx context.Context, w *world, a *agent, reason, msg string) error {
 	a.state, a.reason = StateTerminating, reason
+	if p.wasRecorded(a.name) {
+		// Recorded by an earlier sync whose removal did not finish.
+		return p.retire(ctx, a)
+	}
 	p.log.Warn("agent failed; removing it", "agent", a.name, "template", a.template, "reason", reason, "message", msg)
 	// An agent lost after it had connected says nothing about the
 	// template's ability to start agents: no back-off.
@@ -150,6 +155,7 @@ func (p *Provider) recordFailure(now time.Time, template, name, reason, msg stri
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.recorded[name] = true
 	p.failures = append(p.failures, Failure{Time: now, Template: template, Agent: name, Reason: reason, Message: msg})
 	if len(p.failures) > MaxFailures {
 		p.failures = p.failures[len(p.failures)-MaxFailures:]
@@ -175,6 +181,29 @@ func (p *Provider) recordFailure(now time.Time, template, name, reason, msg stri
 		b.until = u
 	}
 	b.reason = reason + ": " + msg
+}
+
+// wasRecorded reports whether a failure of agent name was recorded already.
+func (p *Provider) wasRecorded(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.recorded[name]
+}
+
+// pruneRecorded forgets the recorded failures of agents with neither a
+// pod nor a Jenkins node any more.
+func (p *Provider) pruneRecorded(w *world) {
+	pods := map[string]bool{}
+	for _, a := range w.agents {
+		pods[a.name] = true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name := range p.recorded {
+		if w.comps[name] == nil && !pods[name] {
+			delete(p.recorded, name)
+		}
+	}
 }
 
 func (p *Provider) resetBackoff(template string) {
@@ -211,6 +240,10 @@ func (p *Provider) sweepNodes(ctx context.Context, w *world, sweep bool) error {
 		tmpl := templateOf(c.Description)
 		busy := len(c.Builds) > 0 || !c.Idle
 		switch {
+		case busy && p.wasRecorded(name):
+			// Its failure is recorded (its pod removed by fail): only the
+			// node deletion is left to do.
+			p.log.Info("deleting the Jenkins node of a failed agent", "agent", name, "template", tmpl)
 		case busy:
 			p.log.Warn("agent pod lost mid-build; deleting its Jenkins node", "agent", name, "template", tmpl)
 			msg := "agent pod gone while its agent was building"
@@ -218,6 +251,7 @@ func (p *Provider) sweepNodes(ctx context.Context, w *world, sweep bool) error {
 				p.opts.Metrics.Failures.WithLabelValues(tmpl, "PodLost").Inc()
 			}
 			p.mu.Lock()
+			p.recorded[name] = true
 			p.failures = append(p.failures, Failure{Time: w.now, Template: tmpl, Agent: name, Reason: "PodLost", Message: msg})
 			if len(p.failures) > MaxFailures {
 				p.failures = p.failures[len(p.failures)-MaxFailures:]

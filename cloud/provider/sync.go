@@ -106,6 +106,7 @@ func (p *Provider) Sync(ctx context.Context) error {
 	sweep := p.lastSweep.IsZero() || now.Sub(p.lastSweep) >= p.opts.OrphanInterval
 	p.mu.Unlock()
 	errs = append(errs, p.sweepNodes(ctx, w, sweep))
+	p.pruneRecorded(w)
 	if sweep {
 		if err := p.sweepSecrets(ctx, w); err != nil {
 			errs = append(errs, err)
