@@ -61,6 +61,10 @@ type Options struct {
 	// OrphanInterval is how often orphans are swept after the sweep at
 	// start; 0 = DefaultOrphanInterval.
 	OrphanInterval time.Duration
+	// SyncTimeout bounds one poll of Run (a stalled Jenkins or API answer
+	// ends it with an error in Status.JenkinsError); 0 = max(30 s,
+	// 10 × pollInterval).
+	SyncTimeout time.Duration
 }
 
 // Status is what `drover jenkins status` shows. Times are absolute so that

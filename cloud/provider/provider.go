@@ -119,12 +119,23 @@ func (p *Provider) Run(ctx context.Context) error {
 		interval = time.Second
 	}
 	p.log.Info("Jenkins cloud provider starting", "config", p.cfg, "pollInterval", interval)
+	timeout := p.opts.SyncTimeout
+	if timeout <= 0 {
+		timeout = max(30*time.Second, 10*interval)
+	}
 	t := p.clock.NewTicker(interval)
 	defer t.Stop()
 	for {
-		err := p.Sync(ctx)
+		sctx, cancel := context.WithTimeout(ctx, timeout)
+		err := p.Sync(sctx)
+		stalled := errors.Is(sctx.Err(), context.DeadlineExceeded)
+		cancel()
 		if ctx.Err() != nil {
 			return nil
+		}
+		if stalled {
+			err = fmt.Errorf("provider: sync did not finish within %s: %w", timeout, err)
+			p.publishJenkinsError(ctx, p.clock.Now(), err)
 		}
 		p.logError(err)
 		select {

@@ -137,3 +137,51 @@ func BenchmarkQueueToPod(b *testing.B) {
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(0, "ns/op")
 }
+
+// stallClient's Queue blocks until its context ends, as a Jenkins that
+// accepts the connection and never answers.
+type stallClient struct{ jenkins.Client }
+
+func (stallClient) Queue(ctx context.Context) ([]jenkins.QueueItem, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestRunBoundsAStalledSync(t *testing.T) {
+	f := newFixture(t, oneTemplate(docker("docker")))
+	opts := f.p.opts
+	opts.Jenkins = stallClient{f.jc}
+	opts.SyncTimeout = 200 * time.Millisecond
+	p, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(f.ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(p.Status().JenkinsError, "deadline exceeded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("a stalled Jenkins left no error in the status: %q", p.Status().JenkinsError)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(p.Status().JenkinsError, "did not finish within 200ms") {
+		t.Errorf("JenkinsError %q", p.Status().JenkinsError)
+	}
+	cm, err := f.kube.CoreV1().ConfigMaps("default").Get(f.ctx, StatusConfigMap, metav1.GetOptions{})
+	if err != nil || !strings.Contains(cm.Data[StatusKey], "deadline exceeded") {
+		t.Errorf("status ConfigMap without the error (%v): %v", err, cm.Data)
+	}
+	// The loop goes on: the next poll (on the fake ticker) stalls and ends too.
+	f.clock.Step(time.Second)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+}

@@ -19,7 +19,10 @@ func (p *Provider) publishJenkinsError(ctx context.Context, now time.Time, err e
 	st.UpdatedAt = now
 	p.mu.Unlock()
 	st.JenkinsError = err.Error()
-	if perr := p.publish(ctx, st); perr != nil {
+	// ctx may be the poll's, ended by its timeout: write with a fresh one.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if perr := p.publish(wctx, st); perr != nil {
 		p.log.Debug("could not write the status", "err", perr)
 	}
 }
