@@ -576,3 +576,85 @@ func TestIdleRemovalRaceWithNewBuild(t *testing.T) {
 		t.Errorf("pod of the retired agent left")
 	}
 }
+
+// Before a swarm RC is scaled down its pods get a deletion cost, busy
+// agents high and idle ones low, so that the RC deletes idle agents; the
+// annotation is written only when it changes.
+func TestSwarmScaleDownSparesBusyAgents(t *testing.T) {
+	tp := config.Template{Name: "sw", Label: "swarm", Image: "swarm-client:1", Mode: config.ModeSwarm}
+	f := newFixture(t, oneTemplate(tp))
+	agent := func(pod, node string) {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod, Labels: map[string]string{LabelTemplate: "sw"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "swarm", Image: "swarm-client:1"}}}}
+		if _, err := f.kube.CoreV1().Pods("default").Create(f.ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.jc.CreateInboundNode(f.ctx, jenkins.NodeSpec{Name: node, Labels: []string{"swarm"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.jk.ConnectAgent(node); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replicas := func() int32 {
+		rc, err := f.kube.CoreV1().ReplicationControllers("default").Get(f.ctx, "jenkins-swarm-sw", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *rc.Spec.Replicas
+	}
+	cancelQueue := func() {
+		q, err := f.jc.Queue(f.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range q {
+			if err := f.jc.CancelQueueItem(f.ctx, it.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	agent("jenkins-swarm-sw-busy1", "jenkins-swarm-sw-busy1-1a2b3c")
+	f.queue("j", "swarm", 1)
+	if b := f.jk.StartBuilds(); len(b) != 1 {
+		t.Fatalf("started %d", len(b))
+	}
+	agent("jenkins-swarm-sw-idle1", "jenkins-swarm-sw-idle1-4d5e6f")
+	f.queue("k", "swarm", 2) // (a build may start on the idle agent: cancelled below)
+	cancelQueue()
+	f.queue("l", "swarm", 3)
+	f.sync()
+	if r := replicas(); r < 3 {
+		t.Fatalf("replicas %d with 3 queued", r)
+	}
+	costs := func() map[string]string {
+		out := map[string]string{}
+		for _, p := range f.pods() {
+			out[p.Name] = p.Annotations[DeletionCostAnnotation] + "@" + p.ResourceVersion
+		}
+		return out
+	}
+	if c := costs(); strings.HasPrefix(c["jenkins-swarm-sw-busy1"], "1000@") || strings.HasPrefix(c["jenkins-swarm-sw-idle1"], "-1000@") {
+		t.Errorf("costs written before any scale-down: %v", c)
+	}
+	cancelQueue()
+	f.step(time.Second)
+	if r := replicas(); r != 1 {
+		t.Fatalf("replicas %d after the queue drained, want 1 (the busy agent)", r)
+	}
+	c := costs()
+	if !strings.HasPrefix(c["jenkins-swarm-sw-busy1"], DeletionCostBusy+"@") || !strings.HasPrefix(c["jenkins-swarm-sw-idle1"], DeletionCostIdle+"@") {
+		t.Errorf("deletion costs %v, want busy %s, idle %s", c, DeletionCostBusy, DeletionCostIdle)
+	}
+	// Up and down again: unchanged costs are not rewritten.
+	f.queue("m", "swarm", 2)
+	f.step(time.Second)
+	if r := replicas(); r != 3 {
+		t.Fatalf("replicas %d with 2 queued, want 3", r)
+	}
+	cancelQueue()
+	f.step(time.Second)
+	if c2 := costs(); c2["jenkins-swarm-sw-busy1"] != c["jenkins-swarm-sw-busy1"] || c2["jenkins-swarm-sw-idle1"] != c["jenkins-swarm-sw-idle1"] {
+		t.Errorf("unchanged costs rewritten: %v then %v", c, c2)
+	}
+}

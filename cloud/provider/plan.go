@@ -69,7 +69,7 @@ func (p *Provider) plan(ctx context.Context, w *world) (Status, error) {
 			itemTemplate[it.ID] = t.Name
 		}
 		if t.Mode == config.ModeSwarm {
-			replicas, err := p.scaleSwarm(ctx, t, tmpls[i].MinIdle, c.Busy, d.Items)
+			replicas, err := p.scaleSwarm(ctx, w, t, tmpls[i].MinIdle, c.Busy, d.Items)
 			errs = append(errs, err)
 			ts.Decision = fmt.Sprintf("%d queued, %d busy, minIdle %d: swarm replicas %d", d.Items, c.Busy, tmpls[i].MinIdle, replicas)
 			// Swarm agents are counted by replicas, not per item.

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,8 +49,48 @@ func SwarmController(c *config.Config, t config.Template, namespace string, repl
 	}
 }
 
-// scaleSwarm creates the template's RC or updates its replicas when they change.
-func (p *Provider) scaleSwarm(ctx context.Context, t config.Template, minIdle, busy, queued int) (int, error) {
+// DeletionCostAnnotation is the pod annotation drover's replication
+// controller (like Kubernetes') reads to choose the pods to delete on a
+// scale-down: lowest cost first.
+const DeletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
+
+// Deletion costs of swarm agent pods: busy agents are deleted last.
+const (
+	DeletionCostBusy = "1000"
+	DeletionCostIdle = "-1000"
+)
+
+// setDeletionCosts marks the pods of swarm template t with their deletion
+// cost (busy agents high, others low), writing only changed values.
+func (p *Provider) setDeletionCosts(ctx context.Context, w *world, t string) error {
+	var errs []error
+	for _, a := range w.agents {
+		if !a.swarm || a.template != t || a.pod.DeletionTimestamp != nil {
+			continue
+		}
+		cost := DeletionCostIdle
+		if a.busy() {
+			cost = DeletionCostBusy
+		}
+		if a.pod.Annotations[DeletionCostAnnotation] == cost {
+			continue
+		}
+		if err := p.patchPod(ctx, a.pod.Name, map[string]any{DeletionCostAnnotation: cost}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if a.pod.Annotations == nil {
+			a.pod.Annotations = map[string]string{}
+		}
+		a.pod.Annotations[DeletionCostAnnotation] = cost
+	}
+	return errors.Join(errs...)
+}
+
+// scaleSwarm creates the template's RC or updates its replicas when they
+// change; before a scale-down it sets its pods' deletion costs so that the
+// RC deletes idle agents, not busy ones.
+func (p *Provider) scaleSwarm(ctx context.Context, w *world, t config.Template, minIdle, busy, queued int) (int, error) {
 	replicas := SwarmReplicas(t, minIdle, busy, queued)
 	rcs := p.opts.Kube.CoreV1().ReplicationControllers(p.ns)
 	name := SwarmPrefix + t.Name
@@ -67,6 +108,11 @@ func (p *Provider) scaleSwarm(ctx context.Context, t config.Template, minIdle, b
 	}
 	if rc.Spec.Replicas != nil && int(*rc.Spec.Replicas) == replicas {
 		return replicas, nil
+	}
+	if rc.Spec.Replicas != nil && replicas < int(*rc.Spec.Replicas) {
+		if err := p.setDeletionCosts(ctx, w, t.Name); err != nil {
+			return int(*rc.Spec.Replicas), fmt.Errorf("provider: swarm controller %s: not scaling down: %w", name, err)
+		}
 	}
 	r := int32(replicas)
 	rc.Spec.Replicas = &r
