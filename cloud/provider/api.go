@@ -95,6 +95,8 @@ type TemplateStatus struct {
 	Starting int `json:"starting"`
 	Idle     int `json:"idle"`
 	Busy     int `json:"busy"`
+	// Offline counts agents that connected and lost their connection.
+	Offline int `json:"offline,omitempty"`
 	// BackoffUntil is set while the template is backing off after failures.
 	BackoffUntil  *time.Time `json:"backoffUntil,omitempty"`
 	BackoffReason string     `json:"backoffReason,omitempty"`

@@ -363,6 +363,12 @@ func TestConnectedAgentGoesOffline(t *testing.T) {
 	if s := state(name); s != StateOffline {
 		t.Fatalf("state %q, want %q", s, StateOffline)
 	}
+	if ts := f.p.Status().Templates[0]; ts.Offline != 1 || ts.Idle != 0 || ts.Starting != 0 {
+		t.Errorf("template status %+v, want 1 offline, none idle or starting", ts)
+	}
+	if v := metricValue(f.metrics.Agents.WithLabelValues("docker", StateOffline)); v != 1 {
+		t.Errorf("offline agents gauge %v", v)
+	}
 	pod, err := f.kube.CoreV1().Pods("default").Get(f.ctx, name, metav1.GetOptions{})
 	if err != nil || pod.Annotations[AnnotationOfflineSince] == "" {
 		t.Fatalf("no %s annotation (%v): %v", AnnotationOfflineSince, err, pod.Annotations)

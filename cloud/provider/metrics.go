@@ -41,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"template", "reason"}),
 		Agents: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drover_jenkins_agents",
-			Help: "Agents per template and state (pending, starting, idle, busy).",
+			Help: "Agents per template and state (pending, starting, idle, busy, offline).",
 		}, []string{"template", "state"}),
 		Launched: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "drover_jenkins_agents_launched_total",

@@ -20,10 +20,14 @@ func (p *Provider) plan(ctx context.Context, w *world) (Status, error) {
 	counts := map[string]planner.Agents{}
 	nodeTemplate := map[string]string{}
 	covered := map[int64]bool{} // queue items with a live agent launched for them
+	offline := map[string]int{}
 	for _, a := range w.agents {
 		nodeTemplate[a.name] = a.template
 		if a.state == StateTerminating {
 			continue
+		}
+		if a.state == StateOffline {
+			offline[a.template]++
 		}
 		c := counts[a.template]
 		switch a.state {
@@ -63,7 +67,7 @@ func (p *Provider) plan(ctx context.Context, w *world) (Status, error) {
 		c := counts[t.Name]
 		ts := TemplateStatus{Name: t.Name, Label: t.Label, Mode: t.Mode, InstanceCap: t.InstanceCap,
 			MinIdle: tmpls[i].MinIdle, Demand: d.Items, Pending: c.Pending, Starting: c.Starting, Idle: c.Idle,
-			Busy: c.Busy, Decision: d.Reason}
+			Busy: c.Busy, Offline: offline[t.Name], Decision: d.Reason}
 		items := asg.ByTemplate[t.Name]
 		for _, it := range items {
 			itemTemplate[it.ID] = t.Name
@@ -190,5 +194,6 @@ func (p *Provider) setGauges(st Status) {
 		g.WithLabelValues(t.Name, StateStarting).Set(float64(t.Starting))
 		g.WithLabelValues(t.Name, StateIdle).Set(float64(t.Idle))
 		g.WithLabelValues(t.Name, StateBusy).Set(float64(t.Busy))
+		g.WithLabelValues(t.Name, StateOffline).Set(float64(t.Offline))
 	}
 }
