@@ -91,14 +91,14 @@ func printJenkinsStatus(out io.Writer, st provider.Status, now time.Time) {
 
 	fmt.Fprintln(out, "\nTEMPLATES")
 	w := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(w, "NAME\tLABEL\tMODE\tCAP\tMIN-IDLE\tDEMAND\tPENDING\tSTARTING\tIDLE\tBUSY\tBACK-OFF")
+	fmt.Fprintln(w, "NAME\tLABEL\tMODE\tCAP\tMIN-IDLE\tDEMAND\tPENDING\tSTARTING\tIDLE\tBUSY\tOFFLINE\tBACK-OFF")
 	for _, t := range st.Templates {
 		backoff := "-"
 		if t.BackoffUntil != nil && t.BackoffUntil.After(now) {
 			backoff = fmt.Sprintf("%s left: %s", duration.HumanDuration(t.BackoffUntil.Sub(now)), t.BackoffReason)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", t.Name, dash(t.Label), dash(t.Mode), capText(t.InstanceCap),
-			t.MinIdle, t.Demand, t.Pending, t.Starting, t.Idle, t.Busy, backoff)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", t.Name, dash(t.Label), dash(t.Mode), capText(t.InstanceCap),
+			t.MinIdle, t.Demand, t.Pending, t.Starting, t.Idle, t.Busy, t.Offline, backoff)
 	}
 	w.Flush()
 

@@ -322,7 +322,7 @@ func TestJenkinsStatusTables(t *testing.T) {
 			t.Errorf("no line starting %q in:\n%s", prefix, out)
 		}
 	}
-	for _, h := range []string{"TEMPLATES", "MIN-IDLE   DEMAND", "AGENTS", "QUEUE", "ID   TASK", "RECENT FAILURES"} {
+	for _, h := range []string{"TEMPLATES", "MIN-IDLE   DEMAND", "BUSY   OFFLINE", "AGENTS", "QUEUE", "ID   TASK", "RECENT FAILURES"} {
 		if !strings.Contains(out, h) {
 			t.Errorf("no %q in:\n%s", h, out)
 		}
