@@ -62,7 +62,9 @@ func (a *Agent) registerNode(ctx context.Context) error {
 	}
 	// The nodeipam controller may give the new Node its podCIDR meanwhile: retry on conflict.
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		node.Status = a.nodeStatus(node, info, true, "")
+		// A host-gw node has no pod network until it has its podCIDR: Ready only after
+		// setupNetwork (the heartbeat posts it), so nothing is scheduled here meanwhile.
+		node.Status = a.nodeStatus(node, info, !a.cfg.HostGW, "network not ready: waiting for the Node's spec.podCIDR")
 		_, uerr := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
 		if apierrors.IsConflict(uerr) {
 			if fresh, gerr := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{}); gerr == nil {
@@ -129,7 +131,7 @@ func (a *Agent) nodeStatus(node *corev1.Node, info container.Info, ready bool, w
 	if ready {
 		set(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "drover node agent is posting ready status")
 	} else {
-		set(corev1.NodeReady, corev1.ConditionFalse, "KubeletNotReady", "container runtime is down: "+why)
+		set(corev1.NodeReady, corev1.ConditionFalse, "KubeletNotReady", why)
 	}
 	return st
 }
@@ -149,7 +151,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 		if ready != lastReady || a.cfg.Clock.Since(lastPost) >= time.Minute || a.reportedReadyDiffers(ctx, ready) {
 			why := ""
 			if err != nil {
-				why = err.Error()
+				why = "container runtime is down: " + err.Error()
 			}
 			if perr := a.postNodeStatus(ctx, info, ready, why); perr != nil {
 				a.log.Warn("post node status", "err", perr)
