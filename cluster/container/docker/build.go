@@ -27,8 +27,14 @@ const ImageLabel = "drover.io/built"
 // (args ["pause"]) and no registry or Go toolchain is needed at run time. binary must be
 // statically linked (CGO_ENABLED=0): the image has no C library.
 func EnsurePauseImage(ctx context.Context, cli client.APIClient, image, binary string, args ...string) error {
+	return ensureScratchImage(ctx, cli, image, PauseImage, binary, "pause", args...)
+}
+
+// ensureScratchImage builds image (def when empty) with BuildScratchImage from binary (default:
+// this process's executable) as /name, unless the engine has it.
+func ensureScratchImage(ctx context.Context, cli client.APIClient, image, def, binary, name string, args ...string) error {
 	if image == "" {
-		image = PauseImage
+		image = def
 	}
 	if _, _, err := cli.ImageInspectWithRaw(ctx, image); err == nil {
 		return nil
@@ -38,11 +44,11 @@ func EnsurePauseImage(ctx context.Context, cli client.APIClient, image, binary s
 	if binary == "" {
 		exe, err := os.Executable()
 		if err != nil {
-			return fmt.Errorf("docker: pause image: %w", err)
+			return fmt.Errorf("docker: image %s: %w", image, err)
 		}
 		binary = exe
 	}
-	return BuildScratchImage(ctx, cli, image, binary, "pause", args...)
+	return BuildScratchImage(ctx, cli, image, binary, name, args...)
 }
 
 // ToolsImage is the default name of drover's tools image: the drover binary at /drover with
@@ -54,22 +60,7 @@ const ToolsImage = "drover/tools:1"
 // image holding the static executable binary (default: this process's executable) as /drover,
 // with entrypoint ["/drover"]. binary must be statically linked (CGO_ENABLED=0).
 func EnsureToolsImage(ctx context.Context, cli client.APIClient, image, binary string) error {
-	if image == "" {
-		image = ToolsImage
-	}
-	if _, _, err := cli.ImageInspectWithRaw(ctx, image); err == nil {
-		return nil
-	} else if !errdefs.IsNotFound(err) {
-		return fmt.Errorf("docker: inspect image %s: %w", image, err)
-	}
-	if binary == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("docker: tools image: %w", err)
-		}
-		binary = exe
-	}
-	return BuildScratchImage(ctx, cli, image, binary, "drover")
+	return ensureScratchImage(ctx, cli, image, ToolsImage, binary, "drover")
 }
 
 // BuildScratchImage builds image FROM scratch with the static executable binary as /name and
