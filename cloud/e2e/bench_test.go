@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // BenchmarkAgentsFromQueue measures, on real Docker with the fake Jenkins, the time from
@@ -30,7 +32,7 @@ func BenchmarkAgentsFromQueue(b *testing.B) {
 		}
 		first := next
 		next += n
-		eventually(b, 3*time.Minute, fmt.Sprintf("%d agents connected and building", n), func() bool {
+		uptest.Eventually(b, 3*time.Minute, fmt.Sprintf("%d agents connected and building", n), func() bool {
 			for i := first; i < first+n; i++ {
 				if bi, ok := e.api.buildInfo("hold", i); !ok || bi.BuiltOn == "" {
 					return false
@@ -41,7 +43,7 @@ func BenchmarkAgentsFromQueue(b *testing.B) {
 		return time.Since(start)
 	}
 	drained := func() {
-		eventually(b, 3*time.Minute, "the queue drained and the agents gone", func() bool {
+		uptest.Eventually(b, 3*time.Minute, "the queue drained and the agents gone", func() bool {
 			names, _, _ := e.api.computers()
 			return e.api.queueLen() == 0 && len(names) == 0 && len(agentPods(b, e.up.Client, "default", "docker")) == 0
 		})
@@ -53,7 +55,7 @@ func BenchmarkAgentsFromQueue(b *testing.B) {
 		drained()
 		twenty += connected(20)
 		// Give the reaper a few polls after the last build ended before counting.
-		eventually(b, 3*time.Minute, "the 20 builds to end", func() bool { return e.api.queueLen() == 0 && allEnded(e.api, "hold") })
+		uptest.Eventually(b, 3*time.Minute, "the 20 builds to end", func() bool { return e.api.queueLen() == 0 && allEnded(e.api, "hold") })
 		time.Sleep(5 * time.Second)
 		names, _, _ := e.api.computers()
 		left += max(len(names), len(agentPods(b, e.up.Client, "default", "docker")))

@@ -120,7 +120,7 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		}
 		seen := map[string]bool{}
 		most := 0
-		eventually(t, 90*time.Second, "5 agents connected", func() bool {
+		uptest.Eventually(t, 90*time.Second, "5 agents connected", func() bool {
 			pods := agentPods(t, cs, "default", "docker")
 			most = max(most, len(pods))
 			for _, p := range pods {
@@ -147,7 +147,7 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		if len(on) != 5 {
 			t.Errorf("5 builds ran on %d agents %v, want 5 one-shot agents", len(on), on)
 		}
-		eventually(t, 60*time.Second, "one-shot agents and their nodes gone", func() bool {
+		uptest.Eventually(t, 60*time.Second, "one-shot agents and their nodes gone", func() bool {
 			return len(agentPods(t, cs, "default", "docker")) == 0 && len(e.nodesWithPrefix("docker-")) == 0
 		})
 		if most > 5 || len(seen) > 5 {
@@ -159,7 +159,7 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		e.api.createJob(t, "long", "docker", "sleep 300")
 		e.api.build(t, "long")
 		var node string
-		eventually(t, 90*time.Second, "build long #1 running", func() bool {
+		uptest.Eventually(t, 90*time.Second, "build long #1 running", func() bool {
 			b, ok := e.api.buildInfo("long", 1)
 			node = b.BuiltOn
 			return ok && b.Building && node != ""
@@ -175,7 +175,7 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		if b.Result != "FAILURE" {
 			t.Errorf("long #1 ended %s, want FAILURE (its agent died)", b.Result)
 		}
-		eventually(t, 60*time.Second, "the dead agent's pod and node gone", func() bool {
+		uptest.Eventually(t, 60*time.Second, "the dead agent's pod and node gone", func() bool {
 			_, err := cs.CoreV1().Pods("default").Get(context.Background(), node, metav1.GetOptions{})
 			return err != nil && len(e.nodesWithPrefix(node)) == 0
 		})
@@ -187,7 +187,7 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		for range 3 {
 			e.api.build(t, "restart")
 		}
-		eventually(t, 60*time.Second, "3 agent pods created", func() bool {
+		uptest.Eventually(t, 60*time.Second, "3 agent pods created", func() bool {
 			return len(agentPods(t, cs, "default", "docker")) >= 3
 		})
 		e.up.Kill()
@@ -198,7 +198,7 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 				t.Errorf("restart #%d: %s", i+1, b.Result)
 			}
 		}
-		eventually(t, 90*time.Second, "agents gone after the builds", func() bool {
+		uptest.Eventually(t, 90*time.Second, "agents gone after the builds", func() bool {
 			return len(agentPods(t, cs, "default", "docker")) == 0 && len(e.nodesWithPrefix("docker-")) == 0
 		})
 		if n := e.createNodes() - before; n != 3 {
@@ -212,7 +212,7 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		e.api.createJob(t, "injected", "inject", "echo injected")
 		e.api.build(t, "injected")
 		var pod string
-		eventually(t, 60*time.Second, "an inject agent pod", func() bool {
+		uptest.Eventually(t, 60*time.Second, "an inject agent pod", func() bool {
 			for _, p := range agentPods(t, cs, "default", "inject") {
 				pod = p.Name
 				if len(p.Spec.InitContainers) != 1 || p.Spec.InitContainers[0].Image != "drover/tools:1" {
@@ -235,7 +235,7 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		if b.Result != "SUCCESS" || !strings.HasPrefix(b.BuiltOn, "jenkins-swarm-swarm-") {
 			t.Fatalf("swarmed #1: %s on %q, want SUCCESS on a swarm client of RC jenkins-swarm-swarm", b.Result, b.BuiltOn)
 		}
-		eventually(t, 60*time.Second, "the swarm RC back to 0 replicas once the queue is empty", func() bool {
+		uptest.Eventually(t, 60*time.Second, "the swarm RC back to 0 replicas once the queue is empty", func() bool {
 			rc, err := cs.CoreV1().ReplicationControllers("default").Get(context.Background(), "jenkins-swarm-swarm", metav1.GetOptions{})
 			return err == nil && rc.Spec.Replicas != nil && *rc.Spec.Replicas == 0
 		})
@@ -248,7 +248,7 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		var st struct {
 			reason, backoff string
 		}
-		eventually(t, 120*time.Second, "a pull failure recorded and the template backing off", func() bool {
+		uptest.Eventually(t, 120*time.Second, "a pull failure recorded and the template backing off", func() bool {
 			s, ok := status(cs, "default")
 			if !ok {
 				return false
@@ -285,7 +285,7 @@ func TestWarmPoolOnDocker(t *testing.T) {
   minIdle: 2
   idleMinutes: 30
 `)
-	eventually(t, 90*time.Second, "two connected idle agents", func() bool {
+	uptest.Eventually(t, 90*time.Second, "two connected idle agents", func() bool {
 		_, online, _ := e.api.computers()
 		return online == 2
 	})

@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/drover-ci/drover/cloud/provider"
+
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // jenkinsAPI is a Jenkins HTTP API client authenticated with a user's API token (no crumb
@@ -128,7 +130,7 @@ func (j jenkinsAPI) queueLen() int {
 func waitBuilds(t testing.TB, j jenkinsAPI, job string, n int, d time.Duration) []buildInfo {
 	t.Helper()
 	out := make([]buildInfo, n)
-	eventually(t, d, fmt.Sprintf("%d builds of %s to end", n, job), func() bool {
+	uptest.Eventually(t, d, fmt.Sprintf("%d builds of %s to end", n, job), func() bool {
 		for i := 1; i <= n; i++ {
 			b, ok := j.buildInfo(job, i)
 			if !ok || b.Building || b.Result == "" {
@@ -184,17 +186,6 @@ func agentContainer(t testing.TB, pod string) string {
 		return f[0]
 	}
 	return ""
-}
-
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
 }
 
 // writeConfig writes drover's configuration file with a jenkins section.

@@ -52,7 +52,7 @@ func TestInstalledControllerOnDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	api := jenkinsAPI{url: "http://" + svc.Spec.ClusterIP + ":8080", user: string(sec.Data["user"]), token: string(sec.Data["token"])}
-	eventually(t, 90*time.Second, "the controller answering through its Service", func() bool {
+	uptest.Eventually(t, 90*time.Second, "the controller answering through its Service", func() bool {
 		code, _, err := api.do("GET", "/api/json", "", nil)
 		return err == nil && code == 200
 	})
@@ -63,7 +63,7 @@ func TestInstalledControllerOnDocker(t *testing.T) {
 	if b.Result != "SUCCESS" || !strings.HasPrefix(b.BuiltOn, "default-") {
 		t.Fatalf("hello #1: %s on %q, want SUCCESS on a default-* agent", b.Result, b.BuiltOn)
 	}
-	eventually(t, 60*time.Second, "the one-shot agent gone", func() bool {
+	uptest.Eventually(t, 60*time.Second, "the one-shot agent gone", func() bool {
 		return len(agentPods(t, cs, "jenkins", "")) == 0
 	})
 	if st, ok := status(cs, "jenkins"); !ok || len(st.Templates) != 1 || st.Templates[0].Name != "default" {
@@ -96,13 +96,13 @@ func TestInstalledControllerOnDocker(t *testing.T) {
 	if out, err := exec.Command("docker", "kill", id).CombinedOutput(); err != nil {
 		t.Fatalf("docker kill: %v %s", err, out)
 	}
-	eventually(t, 120*time.Second, "a new controller container Running", func() bool {
+	uptest.Eventually(t, 120*time.Second, "a new controller container Running", func() bool {
 		ids, _ := exec.Command("docker", "ps", "-q", "--filter", "label=drover.io/container-name="+ctl.Spec.Containers[0].Name,
 			"--filter", "label=drover.io/pod-namespace=jenkins").Output()
 		f := strings.Fields(string(ids))
 		return len(f) == 1 && f[0] != id
 	})
-	eventually(t, 90*time.Second, "the restarted controller answering with build hello #1 kept", func() bool {
+	uptest.Eventually(t, 90*time.Second, "the restarted controller answering with build hello #1 kept", func() bool {
 		b, ok := api.buildInfo("hello", 1)
 		return ok && b.Result == "SUCCESS"
 	})
@@ -111,7 +111,7 @@ func TestInstalledControllerOnDocker(t *testing.T) {
 	}
 
 	drover("jenkins", "uninstall", "--namespace", "jenkins")
-	eventually(t, 60*time.Second, "the RC and Service gone", func() bool {
+	uptest.Eventually(t, 60*time.Second, "the RC and Service gone", func() bool {
 		_, e1 := cs.CoreV1().ReplicationControllers("jenkins").Get(ctx, "jenkins", metav1.GetOptions{})
 		_, e2 := cs.CoreV1().Services("jenkins").Get(ctx, "jenkins", metav1.GetOptions{})
 		return e1 != nil && e2 != nil
@@ -120,7 +120,7 @@ func TestInstalledControllerOnDocker(t *testing.T) {
 		t.Errorf("uninstall without --delete-volume removed the claim: %v", err)
 	}
 	drover("jenkins", "uninstall", "--namespace", "jenkins", "--delete-volume")
-	eventually(t, 60*time.Second, "the claim gone", func() bool {
+	uptest.Eventually(t, 60*time.Second, "the claim gone", func() bool {
 		_, err := cs.CoreV1().PersistentVolumeClaims("jenkins").Get(ctx, "jenkins-home", metav1.GetOptions{})
 		return err != nil
 	})
