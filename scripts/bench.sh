@@ -22,6 +22,19 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+
+# kv_table prints each benchmark of a go test output file as "name  unit=value  …" (ns/op left
+# out), joining a benchmark's name and figures when its log lines came between them.
+kv_table() {
+  awk '/^Benchmark/ && !/ns\/op/ { pending=$1; next }
+pending != "" && /ns\/op/ { $0 = pending " " $0; pending="" }
+/^Benchmark/ {
+  name=$1; sub(/-[0-9]+$/, "", name); line="";
+  for (i=3; i<NF; i+=2) if ($(i+1) != "ns/op") line=line sprintf("%s=%s  ", $(i+1), $(i));
+  printf "  %-28s %s\n", name, line
+}' "$@"
+}
+
 echo "running benchmarks (benchtime $benchtime)..." >&2
 go test -run '^$' -bench . -benchtime "$benchtime" -count 1 \
   ./cluster/apiserver/ ./cluster/store/ ./cluster/store/boltstore/ | tee "$out" >&2
@@ -70,11 +83,7 @@ pending != "" && /ns\/op/ { $0 = pending " " $0; pending="" }
 }' "$out" "$nodeout"
 echo
 echo "controllers and networking (targets: scheduler >= 1000 pods/s; DNS p99 <= 10 ms)"
-awk '/^Benchmark/ {
-  name=$1; sub(/-[0-9]+$/, "", name); line="";
-  for (i=3; i<NF; i+=2) if ($(i+1) != "ns/op") line=line sprintf("%s=%s  ", $(i+1), $(i));
-  printf "  %-28s %s\n", name, line
-}' "$ctlout"
+kv_table "$ctlout"
 rm -f "$ctlout"
 
 # Consul and several servers (issue "Consul and several hosts"): Consul KV writes per pod
@@ -85,13 +94,7 @@ go test -run '^$' -bench 'ConsulWritesPerPod|ControllerHandover' -benchtime 1x -
   { grep -v -e '^[IWE][0-9]\{4\} ' -e ' level=' || true; } | tee "$haout" >&2 || true
 echo
 echo "Consul and several servers (targets: consul-writes/pod <= 4; handover p50-ms <= 15000)"
-awk '/^Benchmark/ && !/ns\/op/ { pending=$1; next }
-pending != "" && /ns\/op/ { $0 = pending " " $0; pending="" }
-/^Benchmark/ {
-  name=$1; sub(/-[0-9]+$/, "", name); line="";
-  for (i=3; i<NF; i+=2) if ($(i+1) != "ns/op") line=line sprintf("%s=%s  ", $(i+1), $(i));
-  printf "  %-28s %s\n", name, line
-}' "$haout"
+kv_table "$haout"
 rm -f "$haout"
 
 # Jenkins cloud (issue "Jenkins cloud"): queue item visible → agent pod created with the default
@@ -107,24 +110,14 @@ echo "running Jenkins cloud benchmarks..." >&2
 } | { grep -v -e '^[IWE][0-9]\{4\} ' -e ' level=' -e '^[0-9/]* [0-9:]* INFO' || true; } | tee "$jout" >&2 || true
 echo
 echo "Jenkins cloud (targets: queue→pod p99 <= 1000 ms; twenty/one <= 2; agents-left = 0)"
-awk '/^Benchmark/ && !/ns\/op/ { pending=$1; next }
-pending != "" && /ns\/op/ { $0 = pending " " $0; pending="" }
-/^Benchmark/ {
-  name=$1; sub(/-[0-9]+$/, "", name); line="";
-  for (i=3; i<NF; i+=2) if ($(i+1) != "ns/op") line=line sprintf("%s=%s  ", $(i+1), $(i));
-  printf "  %-28s %s\n", name, line
-}
-/stage / { print "   " $0 }' "$jout"
+kv_table "$jout"
+grep 'stage ' "$jout" | sed 's/^/   /' || true
 rm -f "$jout"
 
 if [ -s "$nodeout" ]; then
   echo
   echo "node agent (targets: pod p50 <= 1.3 x docker p50, pod p99 < 1000 ms; RSS <= 50 MB; <= 5 MB per hollow node)"
-  awk '/^Benchmark/ {
-    name=$1; sub(/-[0-9]+$/, "", name); line="";
-    for (i=3; i<NF; i+=2) if ($(i+1) != "ns/op") line=line sprintf("%s=%s  ", $(i+1), $(i));
-    printf "  %-28s %s\n", name, line
-  }' "$nodeout"
+  kv_table "$nodeout"
   if grep -q -e '^--- FAIL' -e '^FAIL' "$nodeout"; then
     echo "node agent benchmarks FAILED (see above)" >&2
     exit 1
