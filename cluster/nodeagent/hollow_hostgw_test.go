@@ -10,13 +10,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // A host-gw node registers NotReady ("network not ready") while it waits for its podCIDR, so
 // nothing is scheduled onto a node without a pod network, and turns Ready once it has one.
 func TestHollowHostGWNotReadyUntilPodCIDR(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("host-gw turns on IPv4 forwarding (/proc/sys/net/ipv4/ip_forward): needs root")
+		uptest.RequireE2E(t, "host-gw turns on IPv4 forwarding (/proc/sys/net/ipv4/ip_forward): needs root")
 	}
 	h := startHollow(t)
 	// The env's own agent has registered; once its Lease exists it is past start-up and stops

@@ -5,7 +5,6 @@ package jobs_test
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
 	"github.com/drover-ci/drover/cmd/drover/app"
+
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // kubectl runs the real kubectl against a test API server.
@@ -25,10 +26,7 @@ type kubectl struct {
 func newKubectl(t *testing.T) *kubectl {
 	t.Helper()
 	if _, err := exec.LookPath("kubectl"); err != nil {
-		if os.Getenv("DROVER_E2E") == "1" {
-			t.Fatalf("kubectl not found on PATH (DROVER_E2E=1 requires it): %v", err)
-		}
-		t.Skip("kubectl not found on PATH")
+		uptest.RequireE2E(t, "kubectl not found on PATH")
 	}
 	return &kubectl{t: t, kubeconfig: apiservertest.Start(t).Kubeconfig}
 }

@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/drover-ci/drover/cluster/proxy"
+
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 func nodeFlags(t *testing.T, args ...string) *nodeOptions {
@@ -66,7 +68,7 @@ func TestNetServicesFlags(t *testing.T) {
 // from one fake clientset (root only, for port 53).
 func TestNetServicesRun(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("port 53 needs root")
+		uptest.RequireE2E(t, "port 53 needs root")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
