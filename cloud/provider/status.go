@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // publishJenkinsError keeps the last Status but records that Jenkins could
@@ -46,11 +47,7 @@ func (p *Provider) publish(ctx context.Context, st Status) error {
 	if !changed {
 		return nil
 	}
-	doc, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := p.writeConfigMap(ctx, string(doc)); err != nil {
+	if err := WriteStatus(ctx, p.opts.Kube.CoreV1(), p.ns, st); err != nil {
 		return err
 	}
 	p.mu.Lock()
@@ -59,12 +56,19 @@ func (p *Provider) publish(ctx context.Context, st Status) error {
 	return nil
 }
 
-func (p *Provider) writeConfigMap(ctx context.Context, doc string) error {
-	cms := p.opts.Kube.CoreV1().ConfigMaps(p.ns)
+// WriteStatus stores st as indented JSON under StatusKey of the ConfigMap
+// StatusConfigMap in namespace ns, creating it if needed. The provider
+// writes its status with it; the runner, when the provider cannot start.
+func WriteStatus(ctx context.Context, core typedcorev1.CoreV1Interface, ns string, st Status) error {
+	doc, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	cms := core.ConfigMaps(ns)
 	cm, err := cms.Get(ctx, StatusConfigMap, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: StatusConfigMap, Namespace: p.ns},
-			Data: map[string]string{StatusKey: doc}}
+		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: StatusConfigMap, Namespace: ns},
+			Data: map[string]string{StatusKey: string(doc)}}
 		if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("provider: create status ConfigMap: %w", err)
 		}
@@ -76,7 +80,7 @@ func (p *Provider) writeConfigMap(ctx context.Context, doc string) error {
 	if cm.Data == nil {
 		cm.Data = map[string]string{}
 	}
-	cm.Data[StatusKey] = doc
+	cm.Data[StatusKey] = string(doc)
 	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("provider: update status ConfigMap: %w", err)
 	}

@@ -346,7 +346,7 @@ func TestJenkinsStatusCommand(t *testing.T) {
 	if _, err := e.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ci"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := runner.WriteStatus(ctx, e.kube.CoreV1(), "ci", sampleStatus(time.Now())); err != nil {
+	if err := provider.WriteStatus(ctx, e.kube.CoreV1(), "ci", sampleStatus(time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	out = e.drover("jenkins", "status", "-n", "ci")
