@@ -11,13 +11,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	"k8s.io/client-go/tools/record"
 	testingclock "k8s.io/utils/clock/testing"
 
-	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/controllertest"
 )
 
 // t0 is when the test CronJobs were created.
@@ -30,49 +28,35 @@ func TestMain(m *testing.M) {
 
 // fixture is a controller over a fake clientset whose informer caches the test fills by hand.
 type fixture struct {
-	t        *testing.T
-	client   *fake.Clientset
-	factory  informers.SharedInformerFactory
-	c        *Controller
-	clock    *testingclock.FakeClock
-	recorder *record.FakeRecorder
+	*controllertest.Fake
+	t      *testing.T
+	client *fake.Clientset
+	c      *Controller
+	clock  *testingclock.FakeClock
 }
 
 func newFixture(t *testing.T, now time.Time, objs ...runtime.Object) *fixture {
 	t.Helper()
-	f := &fixture{t: t, client: fake.NewSimpleClientset(objs...), clock: testingclock.NewFakeClock(now),
-		recorder: record.NewFakeRecorder(1000)}
-	f.client.PrependReactor("create", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
+	ff := controllertest.NewFake(now, 1000, objs...)
+	ff.Client.PrependReactor("create", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		j := a.(k8stesting.CreateAction).GetObject().(*batchv1.Job)
 		j.UID = types.UID("uid-" + j.Name)
 		return false, nil, nil
 	})
-	f.factory = informers.NewSharedInformerFactory(f.client, 0)
-	c, err := New(controller.Context{Client: f.client, Informers: f.factory, Clock: f.clock,
-		Recorder: func(string) record.EventRecorder { return f.recorder }})
+	f := &fixture{Fake: ff, t: t, client: ff.Client, clock: ff.Clock}
+	c, err := New(ff.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.c = c.(*Controller)
-	for _, o := range objs {
-		f.cache(o)
-	}
+	f.Cache(t, objs...)
 	return f
 }
 
 // cache puts an object into the informer caches, as a watch event would.
 func (f *fixture) cache(o runtime.Object) {
 	f.t.Helper()
-	var err error
-	switch o := o.(type) {
-	case *batchv1.Job:
-		err = f.factory.Batch().V1().Jobs().Informer().GetIndexer().Add(o)
-	case *batchv1.CronJob:
-		err = f.factory.Batch().V1().CronJobs().Informer().GetIndexer().Add(o)
-	}
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	f.Cache(f.t, o)
 }
 
 // sync runs one sync of cronjob default/name and returns its requeue delay and the writes it made.
@@ -93,17 +77,7 @@ func (f *fixture) sync(name string) (time.Duration, []k8stesting.Action) {
 }
 
 // events drains the recorded events.
-func (f *fixture) events() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.recorder.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
+func (f *fixture) events() []string { return f.Events() }
 
 // created lists the Jobs created by actions.
 func created(actions []k8stesting.Action) []*batchv1.Job {

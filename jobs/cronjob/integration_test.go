@@ -9,12 +9,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	testingclock "k8s.io/utils/clock/testing"
 
-	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/controllertest"
 	"github.com/drover-ci/drover/jobs/cronjob"
 )
 
@@ -22,22 +21,12 @@ import (
 // that starts at the real time (the server stamps creation times with it).
 func startController(t testing.TB) (kubernetes.Interface, *testingclock.FakeClock) {
 	t.Helper()
-	srv := apiservertest.Start(t)
-	cs, err := kubernetes.NewForConfig(srv.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := testingclock.NewFakeClock(time.Now())
-	factory := informers.NewSharedInformerFactory(cs, 0)
-	c, err := cronjob.New(controller.Context{Client: cs, Informers: factory, Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done; factory.Shutdown() })
-	factory.Start(ctx.Done())
-	go func() { defer close(done); _ = c.Run(ctx) }()
+	var clk *testingclock.FakeClock
+	_, cs := controllertest.Run(t, func(cc controller.Context) (controller.Controller, error) {
+		clk = testingclock.NewFakeClock(time.Now())
+		cc.Clock = clk
+		return cronjob.New(cc)
+	})
 	return cs, clk
 }
 

@@ -1,8 +1,6 @@
 package job
 
 import (
-	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,63 +9,41 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	"k8s.io/client-go/tools/record"
 	testingclock "k8s.io/utils/clock/testing"
 
-	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/controllertest"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // fixture is the controller over a fake clientset whose informer caches the test fills by hand.
 type fixture struct {
-	t       *testing.T
-	client  *fake.Clientset
-	factory informers.SharedInformerFactory
-	c       *Controller
-	clock   *testingclock.FakeClock
+	*controllertest.Fake
+	t      *testing.T
+	client *fake.Clientset
+	c      *Controller
+	clock  *testingclock.FakeClock
 }
 
 func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	t.Helper()
-	f := &fixture{t: t, client: fake.NewSimpleClientset(objs...), clock: testingclock.NewFakeClock(t0)}
-	var seq atomic.Int32
-	f.client.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		pod := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
-		if pod.Name == "" {
-			pod.Name = fmt.Sprintf("%s%05d", pod.GenerateName, seq.Add(1))
-			pod.UID = types.UID(pod.Name)
-		}
-		return false, nil, nil
-	})
-	f.factory = informers.NewSharedInformerFactory(f.client, 0)
-	c, err := New(controller.Context{Client: f.client, Informers: f.factory, Clock: f.clock,
-		Recorder: func(string) record.EventRecorder { return record.NewFakeRecorder(100) }})
+	ff := controllertest.NewFake(t0, 100, objs...)
+	ff.NamePods()
+	f := &fixture{Fake: ff, t: t, client: ff.Client, clock: ff.Clock}
+	c, err := New(ff.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.c = c.(*Controller)
-	for _, o := range objs {
-		f.cache(o)
-	}
+	f.Cache(t, objs...)
 	return f
 }
 
 func (f *fixture) cache(o runtime.Object) {
 	f.t.Helper()
-	var err error
-	switch o := o.(type) {
-	case *corev1.Pod:
-		err = f.factory.Core().V1().Pods().Informer().GetIndexer().Add(o)
-	case *batchv1.Job:
-		err = f.factory.Batch().V1().Jobs().Informer().GetIndexer().Add(o)
-	}
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	f.Cache(f.t, o)
 }
 
 // sync runs one sync of default/<name> and returns the actions it issued.

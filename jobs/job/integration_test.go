@@ -11,32 +11,16 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
-	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/controllertest"
 	"github.com/drover-ci/drover/jobs/job"
 )
 
 // startController runs the job controller against a real API server until the test ends.
 func startController(t *testing.T) kubernetes.Interface {
 	t.Helper()
-	srv := apiservertest.Start(t)
-	cs, err := kubernetes.NewForConfig(srv.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	factory := informers.NewSharedInformerFactory(cs, 0)
-	c, err := job.New(controller.Context{Client: cs, Informers: factory})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done; factory.Shutdown() })
-	factory.Start(ctx.Done())
-	go func() { defer close(done); _ = c.Run(ctx) }()
+	_, cs := controllertest.Run(t, job.New)
 	return cs
 }
 

@@ -1,9 +1,7 @@
 package replication
 
 import (
-	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,13 +9,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	"k8s.io/client-go/tools/record"
 	testingclock "k8s.io/utils/clock/testing"
 
-	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/controllertest"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -25,54 +21,31 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // fixture is a controller over a fake clientset whose informer caches the test fills by hand
 // (the sample-controller style): nothing reaches the caches unless the test puts it there.
 type fixture struct {
-	t        *testing.T
-	client   *fake.Clientset
-	factory  informers.SharedInformerFactory
-	c        *Controller
-	clock    *testingclock.FakeClock
-	recorder *record.FakeRecorder
+	*controllertest.Fake
+	t      *testing.T
+	client *fake.Clientset
+	c      *Controller
+	clock  *testingclock.FakeClock
 }
 
 func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	t.Helper()
-	f := &fixture{t: t, client: fake.NewSimpleClientset(objs...), clock: testingclock.NewFakeClock(t0),
-		recorder: record.NewFakeRecorder(100)}
-	var seq atomic.Int32
-	f.client.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		pod := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
-		if pod.Name == "" {
-			n := seq.Add(1)
-			pod.Name = fmt.Sprintf("%s%05d", pod.GenerateName, n)
-			pod.UID = types.UID(pod.Name)
-		}
-		return false, nil, nil
-	})
-	f.factory = informers.NewSharedInformerFactory(f.client, 0)
-	c, err := New(controller.Context{Client: f.client, Informers: f.factory, Clock: f.clock,
-		Recorder: func(string) record.EventRecorder { return f.recorder }})
+	ff := controllertest.NewFake(t0, 100, objs...)
+	ff.NamePods()
+	f := &fixture{Fake: ff, t: t, client: ff.Client, clock: ff.Clock}
+	c, err := New(ff.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.c = c.(*Controller)
-	for _, o := range objs {
-		f.cache(o)
-	}
+	f.Cache(t, objs...)
 	return f
 }
 
 // cache puts an object into the informer caches, as a watch event would.
 func (f *fixture) cache(o runtime.Object) {
 	f.t.Helper()
-	var err error
-	switch o := o.(type) {
-	case *corev1.Pod:
-		err = f.factory.Core().V1().Pods().Informer().GetIndexer().Add(o)
-	case *corev1.ReplicationController:
-		err = f.factory.Core().V1().ReplicationControllers().Informer().GetIndexer().Add(o)
-	}
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	f.Cache(f.t, o)
 }
 
 // sync runs one sync of the controller key and clears the actions it issued into the result.
@@ -118,17 +91,7 @@ func statusOf(actions []k8stesting.Action) *corev1.ReplicationControllerStatus {
 	return st
 }
 
-func (f *fixture) events() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.recorder.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
+func (f *fixture) events() []string { return f.Events() }
 
 func countPrefix(events []string, prefix string) int {
 	n := 0

@@ -7,33 +7,17 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
-	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/controllertest"
 	"github.com/drover-ci/drover/cluster/controller/replication"
 )
 
 // startManager runs the replication manager against a real API server until the test ends.
 func startManager(t *testing.T) (*apiservertest.Server, kubernetes.Interface) {
 	t.Helper()
-	srv := apiservertest.Start(t)
-	cs, err := kubernetes.NewForConfig(srv.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	factory := informers.NewSharedInformerFactory(cs, 0)
-	c, err := replication.New(controller.Context{Client: cs, Informers: factory})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done; factory.Shutdown() })
-	factory.Start(ctx.Done())
-	go func() { defer close(done); _ = c.Run(ctx) }()
-	return srv, cs
+	return controllertest.Run(t, replication.New)
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
