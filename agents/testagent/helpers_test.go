@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -40,22 +39,11 @@ func fake(t *testing.T) *jenkinstest.Server {
 // call sends an admin request and returns status and body.
 func call(t *testing.T, s *jenkinstest.Server, method, path, ctype, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL()+path, bytes.NewBufferString(body))
+	resp, b, err := s.Do(admin, token, method, path, ctype, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.SetBasicAuth(admin, token)
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, b
 }
 
 func createNode(t *testing.T, s *jenkinstest.Server, name, labels string) {

@@ -41,21 +41,10 @@ func ctx(t *testing.T) context.Context {
 // post sends a raw token-authenticated POST and returns the response.
 func post(t *testing.T, srv *jenkinstest.Server, path, ctype, body string) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, srv.URL()+path, strings.NewReader(body))
+	resp, _, err := srv.Do(user, token, http.MethodPost, path, ctype, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.SetBasicAuth(user, token)
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
 	return resp
 }
 

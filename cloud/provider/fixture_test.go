@@ -95,21 +95,10 @@ func (f *fixture) step(d time.Duration) {
 
 func (f *fixture) post(path, ctype, body string) int {
 	f.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, f.jk.URL()+path, strings.NewReader(body))
+	resp, _, err := f.jk.Do(jUser, jToken, http.MethodPost, path, ctype, body)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	req.SetBasicAuth(jUser, jToken)
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}).Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	resp.Body.Close()
 	return resp.StatusCode
 }
 

@@ -77,16 +77,10 @@ func BenchmarkQueueToPod(b *testing.B) {
 		b.Fatal(err)
 	}
 	post := func(path, ctype, body string) *http.Response {
-		req, _ := http.NewRequest(http.MethodPost, jk.URL()+path, strings.NewReader(body))
-		req.SetBasicAuth(jUser, jToken)
-		if ctype != "" {
-			req.Header.Set("Content-Type", ctype)
-		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, _, err := jk.Do(jUser, jToken, http.MethodPost, path, ctype, body)
 		if err != nil {
 			b.Fatal(err)
 		}
-		resp.Body.Close()
 		return resp
 	}
 	post("/createItem?name=bench", "application/xml",

@@ -2,7 +2,6 @@ package jenkinstest
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,22 +13,11 @@ import (
 // call sends a token-authenticated request without following redirects.
 func call(t *testing.T, s *Server, method, path, ctype, body string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL()+path, strings.NewReader(body))
+	resp, b, err := s.Do("u", "tok", method, path, ctype, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.SetBasicAuth("u", "tok")
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return resp, b
 }
 
 func newFake(t *testing.T) *Server {
