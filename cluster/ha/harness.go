@@ -26,18 +26,11 @@ import (
 
 	"github.com/drover-ci/drover/cluster/apiserver"
 	"github.com/drover-ci/drover/cluster/controller/manager"
+	"github.com/drover-ci/drover/internal/proctest"
 )
 
 // Build compiles cmd/drover (static, as released) into dir and returns the binary's path.
-func Build(dir string) (string, error) {
-	bin := filepath.Join(dir, "drover")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/drover-ci/drover/cmd/drover")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build cmd/drover: %w\n%s", err, out)
-	}
-	return bin, nil
-}
+func Build(dir string) (string, error) { return proctest.BuildDrover(dir) }
 
 // Options configures Start.
 type Options struct {
@@ -213,19 +206,12 @@ func (c *Cluster) StartHollowNodes(t testing.TB, prefix string, n int) {
 	cmd := exec.Command(c.opts.Bin, "node", "--kubeconfig", c.Kubeconfig, "--runtime=hollow",
 		"--count", strconv.Itoa(n), "--node-name", prefix, "--log-port", "0", "--dns=false",
 		"--proxy=false", "--data-dir", dir, "--log-level", "warn")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	done, err := proctest.Start(cmd, logf)
+	if err != nil {
 		t.Fatalf("start drover node: %v", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
 	t.Cleanup(func() {
-		stopProcess(cmd, done, 10*time.Second)
-		logf.Close()
+		proctest.Signal(cmd, done, syscall.SIGTERM, 10*time.Second)
 		if t.Failed() {
 			t.Logf("drover node log:\n%s", tail(logPath, 4000))
 		}
@@ -351,11 +337,9 @@ func (s *Server) Kill() {
 	cmd, done := s.cmd, s.done
 	s.paused = false
 	s.mu.Unlock()
-	if cmd == nil {
-		return
+	if cmd != nil {
+		proctest.Kill(cmd, done)
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	<-done
 }
 
 // Stop ends the process with SIGTERM (SIGKILL after 10 s) and waits for it.
@@ -365,7 +349,7 @@ func (s *Server) Stop() {
 	s.paused = false
 	s.mu.Unlock()
 	if cmd != nil {
-		stopProcess(cmd, done, 10*time.Second)
+		proctest.Signal(cmd, done, syscall.SIGTERM, 10*time.Second)
 	}
 }
 
@@ -413,21 +397,6 @@ func (s *Server) Mark(text string) {
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(s.LogPath)
 	return string(b)
-}
-
-// stopProcess sends SIGTERM to cmd's process group (and SIGCONT, in case it is paused), then
-// SIGKILL after grace, and waits until done is closed.
-func stopProcess(cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) {
-	pid := cmd.Process.Pid
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	_ = syscall.Kill(-pid, syscall.SIGCONT)
-	select {
-	case <-done:
-		return
-	case <-time.After(grace):
-	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	<-done
 }
 
 func freePort(t testing.TB) int {

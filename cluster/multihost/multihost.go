@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/drover-ci/drover/internal/proctest"
 	"github.com/drover-ci/drover/internal/uptest"
 )
 
@@ -72,7 +73,7 @@ type Host struct {
 	c    *Cluster
 	mu   sync.Mutex
 	node *exec.Cmd
-	done chan struct{}
+	done <-chan struct{}
 }
 
 // Start creates n hosts and registers their removal with t.Cleanup.
@@ -137,7 +138,7 @@ func (c *Cluster) down() {
 	for _, h := range c.Hosts {
 		h.StopNode()
 		if c.t.Failed() {
-			c.t.Logf("node agent %s log (tail):\n%s", h.Name, tail(h.NodeLog, 60))
+			c.t.Logf("node agent %s log (tail):\n%s", h.Name, proctest.TailLines(h.NodeLog, 60))
 		}
 	}
 	cmd := exec.Command("bash", c.script, "down")
@@ -172,14 +173,10 @@ func (h *Host) StartNode(kubeconfig string, args ...string) {
 	dataDir := filepath.Join(filepath.Dir(h.NodeLog), h.Name+"-data")
 	cmd := h.Command(h.c.Drover, append([]string{"node", "--kubeconfig", kubeconfig, "--node-name", h.Name,
 		"--node-ip", h.IP, "--host-gw", "--data-dir", dataDir, "--network", "drover"}, args...)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	done, err := proctest.Start(cmd, logf)
+	if err != nil {
 		h.c.t.Fatalf("start node agent on %s: %v", h.Name, err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 	h.mu.Lock()
 	h.node, h.done = cmd, done
 	h.mu.Unlock()
@@ -191,11 +188,9 @@ func (h *Host) StopNode() {
 	cmd, done := h.node, h.done
 	h.node = nil
 	h.mu.Unlock()
-	if cmd == nil {
-		return
+	if cmd != nil {
+		proctest.Kill(cmd, done)
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	<-done
 }
 
 // Disconnect takes the host off the bridge (its veth goes down): nothing it sends arrives,
@@ -236,7 +231,7 @@ type Server struct {
 	Client     kubernetes.Interface
 	Log        string
 	cmd        *exec.Cmd
-	done       chan struct{}
+	done       <-chan struct{}
 }
 
 // StartServer runs `drover server` on the bridge address with the embedded store and the
@@ -244,36 +239,29 @@ type Server struct {
 func (c *Cluster) StartServer(args ...string) *Server {
 	c.t.Helper()
 	dir := c.t.TempDir()
-	s := &Server{Kubeconfig: filepath.Join(dir, "data", "kubeconfig"), Log: filepath.Join(dir, "server.log"), done: make(chan struct{})}
+	s := &Server{Kubeconfig: filepath.Join(dir, "data", "kubeconfig"), Log: filepath.Join(dir, "server.log")}
 	logf, err := os.Create(s.Log)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	s.cmd = exec.Command(c.Drover, append([]string{"server", "--data-dir", filepath.Join(dir, "data"),
 		"--listen", c.BridgeIP + ":0", "--consul-catalog", "off"}, args...)...)
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
+	if s.done, err = proctest.Start(s.cmd, logf); err != nil {
 		c.t.Fatal(err)
 	}
-	go func() { _ = s.cmd.Wait(); logf.Close(); close(s.done) }()
 	c.t.Cleanup(func() {
+		// SIGTERM goes to drover server alone, not to its process group.
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.done
-		}
+		proctest.WaitOrKill(s.cmd, s.done, 15*time.Second)
 		if c.t.Failed() {
-			c.t.Logf("drover server log (tail):\n%s", tail(s.Log, 60))
+			c.t.Logf("drover server log (tail):\n%s", proctest.TailLines(s.Log, 60))
 		}
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for ; time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		select {
 		case <-s.done:
-			c.t.Fatalf("drover server exited:\n%s", tail(s.Log, 40))
+			c.t.Fatalf("drover server exited:\n%s", proctest.TailLines(s.Log, 40))
 		default:
 		}
 		cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
@@ -292,7 +280,7 @@ func (c *Cluster) StartServer(args ...string) *Server {
 			return s
 		}
 	}
-	c.t.Fatalf("drover server did not answer within 60s:\n%s", tail(s.Log, 40))
+	c.t.Fatalf("drover server did not answer within 60s:\n%s", proctest.TailLines(s.Log, 40))
 	return nil
 }
 
@@ -319,10 +307,4 @@ func ready(n *corev1.Node) bool {
 		}
 	}
 	return false
-}
-
-func tail(path string, n int) string {
-	b, _ := os.ReadFile(path)
-	lines := strings.Split(string(b), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

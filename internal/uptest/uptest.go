@@ -21,6 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/drover-ci/drover/internal/proctest"
 )
 
 // Options say how to run `drover up`. Name, Subnet, ServiceCIDR, ClusterDNS and NodePortRange
@@ -57,7 +59,7 @@ type Env struct {
 	env  []string
 	mu   sync.Mutex
 	cmd  *exec.Cmd
-	done chan struct{}
+	done <-chan struct{}
 }
 
 // RequireE2E fails the test when DROVER_E2E=1 (CI), else skips it, naming the missing
@@ -102,12 +104,7 @@ func BuildDrover(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		buildPath = filepath.Join(dir, "drover")
-		cmd := exec.Command("go", "build", "-o", buildPath, "github.com/drover-ci/drover/cmd/drover")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build drover: %v\n%s", err, out)
-		}
+		buildPath, buildErr = proctest.BuildDrover(dir)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -151,13 +148,10 @@ func (e *Env) start() {
 	}
 	cmd := exec.Command(e.Drover, e.args...)
 	cmd.Env = append(os.Environ(), e.env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	done, err := proctest.Start(cmd, logf)
+	if err != nil {
 		e.t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 	e.mu.Lock()
 	e.cmd, e.done = cmd, done
 	e.mu.Unlock()
@@ -203,11 +197,9 @@ func (e *Env) Kill() {
 	e.mu.Lock()
 	cmd, done := e.cmd, e.done
 	e.mu.Unlock()
-	if cmd == nil {
-		return
+	if cmd != nil {
+		proctest.Kill(cmd, done)
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	<-done
 }
 
 // Restart starts drover up again on the same data directory and waits for its node.
@@ -224,13 +216,9 @@ func (e *Env) Stop() {
 	if cmd == nil {
 		return
 	}
+	// SIGTERM goes to drover up alone, not to its process group.
 	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
+	proctest.WaitOrKill(cmd, done, 20*time.Second)
 }
 
 func (e *Env) cleanup() {
@@ -245,11 +233,7 @@ func (e *Env) cleanup() {
 	}
 }
 
-func (e *Env) tail(n int) string {
-	b, _ := os.ReadFile(e.Log)
-	lines := strings.Split(string(b), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
+func (e *Env) tail(n int) string { return proctest.TailLines(e.Log, n) }
 
 // Eventually polls cond every 250 ms until it holds, failing the test after d.
 func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/drover-ci/drover/internal/proctest"
 )
 
 // Version is the Consul release the harness expects.
@@ -222,18 +224,7 @@ func (a *Agent) Kill() { a.end(syscall.SIGKILL, 0) }
 func (a *Agent) end(sig syscall.Signal, grace time.Duration) {
 	cmd, done, once := a.cmd, a.done, a.once
 	a.ended.Store(true)
-	once.Do(func() {
-		pid := cmd.Process.Pid
-		_ = syscall.Kill(-pid, sig)
-		_ = syscall.Kill(-pid, syscall.SIGCONT)
-		select {
-		case <-done:
-			return
-		case <-time.After(grace):
-		}
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-done
-	})
+	once.Do(func() { proctest.Signal(cmd, done, sig, grace) })
 	<-done
 }
 
