@@ -43,10 +43,7 @@ type Controller struct {
 func New(cc controller.Context) (controller.Controller, error) {
 	cjInf := cc.Informers.Batch().V1().CronJobs()
 	jobInf := cc.Informers.Batch().V1().Jobs()
-	clk := clock.WithTicker(clock.RealClock{})
-	if cc.Clock != nil {
-		clk = cc.Clock
-	}
+	clk := cc.ClockOrReal()
 	c := &Controller{
 		client:   cc.Client,
 		cronJobs: cjInf.Lister(),
@@ -56,10 +53,7 @@ func New(cc controller.Context) (controller.Controller, error) {
 		clock:   clk,
 		workers: cc.Options.WithDefaults().Workers,
 	}
-	c.recorder = &record.FakeRecorder{}
-	if cc.Recorder != nil {
-		c.recorder = cc.Recorder(Component)
-	}
+	c.recorder = cc.EventRecorder(Component)
 	if _, err := cjInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: c.updateCronJob,

@@ -47,10 +47,7 @@ type Controller struct {
 func New(cc controller.Context) (controller.Controller, error) {
 	jobInf := cc.Informers.Batch().V1().Jobs()
 	podInf := cc.Informers.Core().V1().Pods()
-	clk := clock.Clock(clock.RealClock{})
-	if cc.Clock != nil {
-		clk = cc.Clock
-	}
+	clk := cc.ClockOrReal()
 	c := &Controller{
 		client:   cc.Client,
 		jobs:     jobInf.Lister(),
@@ -58,12 +55,9 @@ func New(cc controller.Context) (controller.Controller, error) {
 		synced:   []cache.InformerSynced{jobInf.Informer().HasSynced, podInf.Informer().HasSynced},
 		queue:    workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
 		exp:      newExpectations(clk),
-		recorder: &record.FakeRecorder{},
+		recorder: cc.EventRecorder(Component),
 		clock:    clk,
 		workers:  cc.Options.WithDefaults().Workers,
-	}
-	if cc.Recorder != nil {
-		c.recorder = cc.Recorder(Component)
 	}
 	if _, err := jobInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -132,15 +126,9 @@ func (c *Controller) updatePod(obj interface{}) {
 
 // deletePod credits a deletion to the pod's job.
 func (c *Controller) deletePod(obj interface{}) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := controller.DeletedPod(obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	if key, ok := c.ownerKey(pod); ok {
 		c.exp.DeletionObserved(key, podKey(pod))
@@ -161,4 +149,4 @@ func (c *Controller) ownerKey(pod *corev1.Pod) (string, bool) {
 	return pod.Namespace + "/" + j.Name, true
 }
 
-func podKey(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }
+var podKey = controller.PodKey

@@ -13,7 +13,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -152,31 +151,6 @@ func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Jo
 				return
 			}
 			c.recorder.Eventf(job, corev1.EventTypeNormal, "SuccessfulCreate", "Created pod: %s", pod.Name)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// deletePods deletes victims in parallel, having recorded the expectation.
-func (c *Controller) deletePods(ctx context.Context, key string, job *batchv1.Job, victims []*corev1.Pod) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(victims))
-	for i, pod := range victims {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := c.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{})
-			switch {
-			case apierrors.IsNotFound(err):
-				c.exp.DeletionObserved(key, podKey(pod))
-			case err != nil:
-				c.exp.DeletionObserved(key, podKey(pod))
-				c.recorder.Eventf(job, corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
-				errs[i] = fmt.Errorf("delete pod %s: %w", pod.Name, err)
-			default:
-				c.recorder.Eventf(job, corev1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", pod.Name)
-			}
 		}()
 	}
 	wg.Wait()

@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/drover-ci/drover/cluster/controller"
 )
 
 // sync brings one job closer to its spec: it finishes it, suspends or resumes it, or starts and
@@ -121,7 +123,7 @@ func (c *Controller) stop(ctx context.Context, key string, job *batchv1.Job, s p
 		return nil
 	}
 	c.exp.Expect(key, 0, podKeys(s.active))
-	return c.deletePods(ctx, key, job, s.active)
+	return controller.DeletePods(ctx, c.client, c.exp, c.recorder, key, job, s.active)
 }
 
 // scale starts or stops pods so that wantActive run, waiting out the failure back-off first.
@@ -141,7 +143,7 @@ func (c *Controller) scale(ctx context.Context, key string, job *batchv1.Job, s 
 	st.Terminating = ptr(int32(s.terminating + len(victims)))
 	if len(victims) > 0 {
 		c.exp.Expect(key, 0, podKeys(victims))
-		return c.deletePods(ctx, key, job, victims)
+		return controller.DeletePods(ctx, c.client, c.exp, c.recorder, key, job, victims)
 	}
 	n := want - len(active)
 	if n <= 0 {

@@ -7,6 +7,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/drover-ci/drover/cluster/controller"
 )
 
 // addPod credits a creation to the pod's controller, or wakes the controllers that could adopt it.
@@ -73,15 +75,9 @@ func (c *Controller) updatePod(oldObj, curObj interface{}) {
 
 // deletePod credits a deletion to the pod's controller.
 func (c *Controller) deletePod(obj interface{}) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := controller.DeletedPod(obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOf(pod)
 	if ref == nil {
@@ -133,4 +129,4 @@ func refEqual(a, b *metav1.OwnerReference) bool {
 	return a.UID == b.UID
 }
 
-func podKey(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }
+var podKey = controller.PodKey

@@ -9,8 +9,9 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-ci/drover/cluster/controller"
 )
 
 // manageReplicas creates or deletes pods so that the controller owns spec.replicas active pods,
@@ -34,7 +35,7 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, rc *corev1.
 			keys[i] = podKey(p)
 		}
 		c.exp.Expect(key, 0, keys)
-		return c.deletePods(ctx, key, rc, victims)
+		return controller.DeletePods(ctx, c.client, c.exp, c.recorder, key, rc, victims)
 	}
 	return nil
 }
@@ -74,31 +75,6 @@ func podFromTemplate(rc *corev1.ReplicationController) (*corev1.Pod, error) {
 		},
 		Spec: *t.Spec.DeepCopy(),
 	}, nil
-}
-
-// deletePods deletes victims in parallel; a delete that fails is no longer expected.
-func (c *Controller) deletePods(ctx context.Context, key string, rc *corev1.ReplicationController, victims []*corev1.Pod) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(victims))
-	for i, pod := range victims {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := c.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{})
-			switch {
-			case apierrors.IsNotFound(err):
-				c.exp.DeletionObserved(key, podKey(pod)) // already gone: no event will come
-			case err != nil:
-				c.exp.DeletionObserved(key, podKey(pod))
-				c.recorder.Eventf(rc, corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
-				errs[i] = fmt.Errorf("delete pod %s: %w", pod.Name, err)
-			default:
-				c.recorder.Eventf(rc, corev1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", pod.Name)
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // slowStartBatch calls fn count times in batches of 1, 2, 4, ... (starting at initial), all of a

@@ -46,10 +46,7 @@ type Controller struct {
 func New(cc controller.Context) (controller.Controller, error) {
 	rcInf := cc.Informers.Core().V1().ReplicationControllers()
 	podInf := cc.Informers.Core().V1().Pods()
-	clk := clock.Clock(clock.RealClock{})
-	if cc.Clock != nil {
-		clk = cc.Clock
-	}
+	clk := cc.ClockOrReal()
 	c := &Controller{
 		client:  cc.Client,
 		rcs:     rcInf.Lister(),
@@ -60,10 +57,7 @@ func New(cc controller.Context) (controller.Controller, error) {
 		clock:   clk,
 		workers: cc.Options.WithDefaults().Workers,
 	}
-	c.recorder = &record.FakeRecorder{}
-	if cc.Recorder != nil {
-		c.recorder = cc.Recorder(Component)
-	}
+	c.recorder = cc.EventRecorder(Component)
 	if _, err := rcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, n interface{}) { c.enqueue(n) },
