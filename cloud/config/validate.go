@@ -69,8 +69,10 @@ func (c Credentials) validate(add adder) {
 	case c.User != "" && sources == 0:
 		add("credentials", "user without tokenEnv or tokenFile (or secret)")
 	}
-	if c.Secret != "" && strings.ContainsAny(c.Secret, " /") {
-		add("credentials.secret", "%q: not a Secret name", c.Secret)
+	if c.Secret != "" {
+		if msgs := validation.IsDNS1123Subdomain(c.Secret); len(msgs) > 0 {
+			add("credentials.secret", "%q: not a Secret name: %s", c.Secret, strings.Join(msgs, "; "))
+		}
 	}
 }
 

@@ -53,6 +53,8 @@ func TestValidate(t *testing.T) {
 		{"secret and user", ok + "credentials: {user: u, secret: jenkins-admin}\n", nil},
 		{"secret exclusive", ok + "credentials: {secret: s, tokenEnv: E}\n", []string{"credentials: secret, tokenEnv and tokenFile are exclusive"}},
 		{"secret name", ok + "credentials: {secret: a/b}\n", []string{`credentials.secret: "a/b": not a Secret name`}},
+		{"secret name upper case", ok + "credentials: {secret: Admin}\n", []string{`credentials.secret: "Admin": not a Secret name`}},
+		{"secret name dotted", ok + "credentials: {secret: jenkins.admin}\n", nil},
 		{"user without token", ok + "credentials: {user: u}\n", []string{"credentials: user without tokenEnv or tokenFile"}},
 		{"all problems joined", "templates: [{name: a}, {name: a, mode: x}]\n",
 			[]string{"url: required", "templates[0].image: required", "templates[1].image: required",
