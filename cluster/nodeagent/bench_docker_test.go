@@ -15,6 +15,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
 	"github.com/drover-ci/drover/cluster/container/docker"
+	"github.com/drover-ci/drover/internal/proctest"
 )
 
 const (
@@ -27,11 +28,7 @@ const (
 // test images built; without an engine the benchmark is skipped, or fails with DROVER_E2E=1.
 func benchDocker(b *testing.B) *docker.Runtime {
 	b.Helper()
-	if os.Getenv("DOCKER_HOST") == "" {
-		if _, err := os.Stat("/tmp/drover-docker/docker.sock"); err == nil {
-			os.Setenv("DOCKER_HOST", "unix:///tmp/drover-docker/docker.sock")
-		}
-	}
+	proctest.UsePrivateDocker()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rt, err := docker.New(ctx)

@@ -24,6 +24,7 @@ import (
 	"github.com/drover-ci/drover/cluster/container/docker"
 	"github.com/drover-ci/drover/cluster/nodeagent"
 	"github.com/drover-ci/drover/cluster/volume"
+	"github.com/drover-ci/drover/internal/proctest"
 )
 
 // The e2e tests run pods on a real Docker engine (DOCKER_HOST, else drover's private engine
@@ -49,11 +50,7 @@ var e2eDocker struct {
 func e2eRuntime(t *testing.T) *docker.Runtime {
 	t.Helper()
 	e2eDocker.once.Do(func() {
-		if os.Getenv("DOCKER_HOST") == "" {
-			if _, err := os.Stat("/tmp/drover-docker/docker.sock"); err == nil {
-				os.Setenv("DOCKER_HOST", "unix:///tmp/drover-docker/docker.sock")
-			}
-		}
+		proctest.UsePrivateDocker()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		rt, err := docker.New(ctx)
@@ -259,23 +256,11 @@ func (e *e2e) waitRunning(name string) *corev1.Pod {
 	})
 }
 
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func status(p *corev1.Pod, name string) corev1.ContainerStatus {
-	for _, s := range p.Status.ContainerStatuses {
-		if s.Name == name {
-			return s
-		}
-	}
-	return corev1.ContainerStatus{}
-}
+// The pod status helpers are the hollow tests' (hollow_helpers_test.go, package nodeagent).
+var (
+	podReady = nodeagent.IsReady
+	status   = nodeagent.StatusOf
+)
 
 func waitingReason(p *corev1.Pod, name string) string {
 	if w := status(p, name).State.Waiting; w != nil {

@@ -11,23 +11,11 @@ import (
 	"github.com/drover-ci/drover/cluster/nodeagent"
 )
 
-func initStatus(p *corev1.Pod, name string) corev1.ContainerStatus {
-	for _, s := range p.Status.InitContainerStatuses {
-		if s.Name == name {
-			return s
-		}
-	}
-	return corev1.ContainerStatus{}
-}
-
-func podCondition(p *corev1.Pod, t corev1.PodConditionType) corev1.PodCondition {
-	for _, c := range p.Status.Conditions {
-		if c.Type == t {
-			return c
-		}
-	}
-	return corev1.PodCondition{}
-}
+// The init status helpers are the hollow tests' (hollow_init_test.go, package nodeagent).
+var (
+	initStatus   = nodeagent.InitStatusOf
+	podCondition = nodeagent.Condition
+)
 
 // engineNames counts the engine's containers of pod uid by container name.
 func (e *e2e) engineNames(uid string) map[string]int {

@@ -175,6 +175,12 @@ func describe(p *corev1.Pod) string {
 	return b.String()
 }
 
+// The pod status helpers are exported to the external e2e tests (package nodeagent_test).
+var (
+	IsReady  = isReady
+	StatusOf = statusOf
+)
+
 func isReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {

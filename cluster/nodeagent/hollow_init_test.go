@@ -15,6 +15,12 @@ import (
 
 // Helpers of the init container tests.
 
+// Exported to the external e2e tests (package nodeagent_test).
+var (
+	InitStatusOf = initStatusOf
+	Condition    = condition
+)
+
 func initStatusOf(p *corev1.Pod, name string) corev1.ContainerStatus {
 	for _, cs := range p.Status.InitContainerStatuses {
 		if cs.Name == name {
