@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -31,6 +34,23 @@ func (c Context) ClockOrReal() clock.WithTicker {
 		return clock.RealClock{}
 	}
 	return c.Clock
+}
+
+// PodFromTemplate is the pod a controller creates from template for owner (Kubernetes'
+// GetPodFromTemplate): copies of the template's labels, annotations, finalizers and spec,
+// generateName "<owner>-", owner's namespace and a controller reference to owner, of kind.
+func PodFromTemplate(template *corev1.PodTemplateSpec, owner metav1.Object, kind schema.GroupVersionKind) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName:    owner.GetName() + "-",
+			Namespace:       owner.GetNamespace(),
+			Labels:          maps.Clone(template.Labels),
+			Annotations:     maps.Clone(template.Annotations),
+			Finalizers:      slices.Clone(template.Finalizers),
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(owner, kind)},
+		},
+		Spec: *template.Spec.DeepCopy(),
+	}
 }
 
 // PodKey is the key Expectations track a pod deletion by: namespace/name.

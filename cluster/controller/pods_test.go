@@ -100,3 +100,31 @@ func TestContextDefaults(t *testing.T) {
 		t.Error("Context's own clock and recorder not used")
 	}
 }
+
+// TestPodFromTemplate: the pod carries copies of the template (changing it leaves the template
+// alone), the owner's namespace, a generateName from the owner and a controller reference.
+func TestPodFromTemplate(t *testing.T) {
+	owner := &corev1.ReplicationController{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "u1"}}
+	tpl := &corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}, Annotations: map[string]string{"a": "1"},
+			Finalizers: []string{"f"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "img"}}},
+	}
+	kind := corev1.SchemeGroupVersion.WithKind("ReplicationController")
+	pod := PodFromTemplate(tpl, owner, kind)
+	if pod.GenerateName != "web-" || pod.Namespace != "ns" || pod.Name != "" {
+		t.Errorf("name %q generateName %q namespace %q", pod.Name, pod.GenerateName, pod.Namespace)
+	}
+	ref := metav1.GetControllerOf(pod)
+	if ref == nil || ref.UID != "u1" || ref.Kind != "ReplicationController" || ref.Name != "web" {
+		t.Errorf("controller ref = %+v", ref)
+	}
+	if pod.Labels["app"] != "web" || pod.Annotations["a"] != "1" || !slices.Equal(pod.Finalizers, []string{"f"}) ||
+		len(pod.Spec.Containers) != 1 || pod.Spec.Containers[0].Image != "img" {
+		t.Errorf("pod does not carry the template: %+v", pod)
+	}
+	pod.Labels["app"], pod.Annotations["a"], pod.Finalizers[0], pod.Spec.Containers[0].Image = "x", "x", "x", "x"
+	if tpl.Labels["app"] != "web" || tpl.Annotations["a"] != "1" || tpl.Finalizers[0] != "f" || tpl.Spec.Containers[0].Image != "img" {
+		t.Errorf("changing the pod changed the template: %+v", tpl)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-ci/drover/cluster/controller"
 )
 
 // JobCompletionIndexEnv is the environment variable that carries an Indexed Job pod's index.
@@ -97,18 +98,7 @@ func finishTime(p *corev1.Pod) time.Time {
 // podForJob is the pod the job creates: its template with a controller reference to the job
 // and, for index >= 0, the completion index annotation, label, env and hostname.
 func podForJob(job *batchv1.Job, index int) *corev1.Pod {
-	t := job.Spec.Template
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			GenerateName:    job.Name + "-",
-			Namespace:       job.Namespace,
-			Labels:          maps.Clone(t.Labels),
-			Annotations:     maps.Clone(t.Annotations),
-			Finalizers:      slices.Clone(t.Finalizers),
-			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, jobKind)},
-		},
-		Spec: *t.Spec.DeepCopy(),
-	}
+	pod := controller.PodFromTemplate(&job.Spec.Template, job, jobKind)
 	if index < 0 {
 		return pod
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -64,17 +62,7 @@ func podFromTemplate(rc *corev1.ReplicationController) (*corev1.Pod, error) {
 	if len(t.Labels) == 0 {
 		return nil, errors.New("unable to create pods, no labels")
 	}
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			GenerateName:    rc.Name + "-",
-			Namespace:       rc.Namespace,
-			Labels:          maps.Clone(t.Labels),
-			Annotations:     maps.Clone(t.Annotations),
-			Finalizers:      slices.Clone(t.Finalizers),
-			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(rc, rcKind)},
-		},
-		Spec: *t.Spec.DeepCopy(),
-	}, nil
+	return controller.PodFromTemplate(t, rc, rcKind), nil
 }
 
 // slowStartBatch calls fn count times in batches of 1, 2, 4, ... (starting at initial), all of a
