@@ -11,16 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// requireE2E skips the test, or fails it when DROVER_E2E=1.
-func requireE2E(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("DROVER_E2E") == "1" {
-		t.Fatalf("%s (DROVER_E2E=1 requires it)", why)
-	}
-	t.Skip(why)
-}
+	"github.com/drover-ci/drover/internal/proctest"
+	"github.com/drover-ci/drover/internal/uptest"
+)
 
 func docker(t *testing.T, args ...string) string {
 	t.Helper()
@@ -35,13 +29,9 @@ func docker(t *testing.T, args ...string) string {
 // builds the test images (scripts/images.sh, idempotent).
 func dockerEngine(t *testing.T) {
 	t.Helper()
-	if os.Getenv("DOCKER_HOST") == "" {
-		if _, err := os.Stat("/tmp/drover-docker/docker.sock"); err == nil {
-			t.Setenv("DOCKER_HOST", "unix:///tmp/drover-docker/docker.sock")
-		}
-	}
+	proctest.UsePrivateDocker()
 	if os.Getenv("DOCKER_HOST") == "" || exec.Command("docker", "version").Run() != nil {
-		requireE2E(t, "no Docker engine answers at DOCKER_HOST (scripts/docker-up.sh starts one)")
+		uptest.RequireE2E(t, "no Docker engine answers at DOCKER_HOST (scripts/docker-up.sh starts one)")
 	}
 	if out, err := exec.Command("bash", "../../scripts/images.sh").CombinedOutput(); err != nil {
 		t.Fatalf("scripts/images.sh: %v\n%s", err, out)

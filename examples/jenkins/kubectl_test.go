@@ -2,23 +2,20 @@ package jenkins
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // jenkins.yaml applies with the real kubectl against a drover API server (after the Secret
 // the README has the user create), and a second apply changes nothing.
 func TestManifestsApplyWithKubectl(t *testing.T) {
 	if _, err := exec.LookPath("kubectl"); err != nil {
-		if os.Getenv("DROVER_E2E") == "1" {
-			t.Fatalf("kubectl not found on PATH (DROVER_E2E=1 requires it): %v", err)
-		}
-		t.Skip("kubectl not found on PATH")
+		uptest.RequireE2E(t, "kubectl not found on PATH")
 	}
 	kc := apiservertest.Start(t).Kubeconfig
 	kubectl := func(args ...string) string {
