@@ -16,6 +16,8 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/drover-ci/drover/internal/proctest"
 )
 
 // Helpers of the benchmarks that run drover as separate processes.
@@ -41,12 +43,7 @@ func buildDrover(b testing.TB) string {
 			droverBin.err = err
 			return
 		}
-		droverBin.path = filepath.Join(dir, "drover")
-		cmd := exec.Command("go", "build", "-o", droverBin.path, "github.com/drover-ci/drover/cmd/drover")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			droverBin.err = fmt.Errorf("go build cmd/drover: %w\n%s", err, out)
-		}
+		droverBin.path, droverBin.err = proctest.BuildDrover(dir)
 	})
 	if droverBin.err != nil {
 		b.Fatal(droverBin.err)

@@ -18,6 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-ci/drover/cluster/nodeagent"
+
+	"github.com/drover-ci/drover/internal/proctest"
 )
 
 // nodeProcess is `drover node` run as a subprocess, so the test can kill -9 it.
@@ -57,12 +59,9 @@ func (n *nodeProcess) kill() {
 // buildDrover builds the drover binary (static, as released) into dir.
 func buildDrover(t *testing.T, dir string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "drover")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/drover")
-	cmd.Dir = filepath.Join("..", "..")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/drover: %v\n%s", err, out)
+	bin, err := proctest.BuildDrover(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
