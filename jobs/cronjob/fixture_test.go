@@ -44,11 +44,7 @@ func newFixture(t *testing.T, now time.Time, objs ...runtime.Object) *fixture {
 		return false, nil, nil
 	})
 	f := &fixture{Fake: ff, t: t, client: ff.Client, clock: ff.Clock}
-	c, err := New(ff.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.c = c.(*Controller)
+	f.c = controllertest.Build[*Controller](t, ff, New)
 	f.Cache(t, objs...)
 	return f
 }

@@ -54,6 +54,17 @@ func (f *Fake) Context() controller.Context {
 		Recorder: func(string) record.EventRecorder { return f.Recorder }}
 }
 
+// Build builds a controller with newController from f's Context and returns it as C, its
+// concrete type; it fails t when building fails.
+func Build[C controller.Controller](t testing.TB, f *Fake, newController func(controller.Context) (controller.Controller, error)) C {
+	t.Helper()
+	c, err := newController(f.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.(C)
+}
+
 // NamePods makes the clientset name the pods created with only a GenerateName as the API
 // server would: GenerateName followed by a five-digit sequence number (1, 2, ...), which is
 // also the pod's UID.

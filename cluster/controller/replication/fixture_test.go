@@ -33,11 +33,7 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	ff := controllertest.NewFake(t0, 100, objs...)
 	ff.NamePods()
 	f := &fixture{Fake: ff, t: t, client: ff.Client, clock: ff.Clock}
-	c, err := New(ff.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.c = c.(*Controller)
+	f.c = controllertest.Build[*Controller](t, ff, New)
 	f.Cache(t, objs...)
 	return f
 }
