@@ -23,6 +23,9 @@ const (
 	DefaultMode         = ModeInbound
 )
 
+// DefaultNamespace is the provider's namespace when the configuration names none.
+const DefaultNamespace = "default"
+
 // Config is the provider's configuration.
 type Config struct {
 	// URL is where drover reaches the Jenkins controller.
@@ -36,8 +39,10 @@ type Config struct {
 	ConnectTimeout metav1.Duration `json:"connectTimeout,omitempty"`
 	ReadTimeout    metav1.Duration `json:"readTimeout,omitempty"`
 	// ContainerCap caps agent pods across all templates; 0 = no cap.
-	ContainerCap int    `json:"containerCap,omitempty"`
-	Namespace    string `json:"namespace,omitempty"`
+	ContainerCap int `json:"containerCap,omitempty"`
+	// Namespace holds the agent pods and Secrets and the status ConfigMap;
+	// empty means DefaultNamespace (see ProviderNamespace).
+	Namespace string `json:"namespace,omitempty"`
 	// PollInterval is how often the queue is read (default 1s).
 	PollInterval metav1.Duration `json:"pollInterval,omitempty"`
 	Templates    []Template      `json:"templates,omitempty"`

@@ -138,3 +138,12 @@ func TestRedaction(t *testing.T) {
 		}
 	}
 }
+
+func TestProviderNamespace(t *testing.T) {
+	if got := (&Config{}).ProviderNamespace(); got != DefaultNamespace {
+		t.Errorf("no namespace: ProviderNamespace = %q, want %q", got, DefaultNamespace)
+	}
+	if got := (&Config{Namespace: "ci"}).ProviderNamespace(); got != "ci" {
+		t.Errorf("namespace ci: ProviderNamespace = %q, want ci", got)
+	}
+}

@@ -47,6 +47,14 @@ func (c *Config) Default() {
 	}
 }
 
+// ProviderNamespace is Namespace, or DefaultNamespace when it is empty.
+func (c *Config) ProviderNamespace() string {
+	if c.Namespace != "" {
+		return c.Namespace
+	}
+	return DefaultNamespace
+}
+
 // Labels returns the template's labels (Label split on white space).
 func (t Template) Labels() []string {
 	return splitLabels(t.Label)

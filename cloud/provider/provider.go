@@ -85,10 +85,7 @@ func New(opts Options) (*Provider, error) {
 	if opts.OrphanInterval <= 0 {
 		opts.OrphanInterval = DefaultOrphanInterval
 	}
-	ns := opts.Config.Namespace
-	if ns == "" {
-		ns = "default"
-	}
+	ns := opts.Config.ProviderNamespace()
 	seen := map[string]bool{}
 	for _, t := range opts.Config.Templates {
 		if t.Name == "" || seen[t.Name] {

@@ -35,9 +35,6 @@ const (
 	ConfigKey       = "config.yaml"
 )
 
-// DefaultNamespace is the provider's namespace when the configuration names none.
-const DefaultNamespace = "default"
-
 // Name is the controller's name in the controller manager.
 const Name = "jenkins"
 

@@ -11,7 +11,7 @@ import (
 // writeError records why the provider is not running in its status ConfigMap (as the
 // provider's Status with JenkinsError set), so `drover jenkins status` shows it.
 func (r *Runner) writeError(ctx context.Context, cfg *config.Config, cause error) {
-	ns := namespaceOf(cfg)
+	ns := cfg.ProviderNamespace()
 	st := provider.Status{UpdatedAt: time.Now().UTC(), JenkinsURL: cfg.URL, JenkinsError: cause.Error(),
 		Namespace: ns, ContainerCap: cfg.ContainerCap}
 	for _, t := range cfg.Templates {

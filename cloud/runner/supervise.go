@@ -43,7 +43,7 @@ func (r *Runner) supervise(ctx context.Context, cfg *config.Config, src *corev1.
 // runOnce resolves credentials and the url, connects to Jenkins and runs the provider until
 // it stops or ctx ends. started tells whether the provider ran.
 func (r *Runner) runOnce(ctx context.Context, cfg *config.Config, src *corev1.ConfigMap) (started bool, err error) {
-	ns := namespaceOf(cfg)
+	ns := cfg.ProviderNamespace()
 	user, token, err := r.credentials(ctx, cfg.Credentials, ns)
 	if err != nil {
 		return false, err
@@ -85,11 +85,4 @@ func (r *Runner) event(src *corev1.ConfigMap, kind, reason, msg string) {
 	if src != nil && r.recorder != nil {
 		r.recorder.Event(src, kind, reason, msg)
 	}
-}
-
-func namespaceOf(cfg *config.Config) string {
-	if cfg.Namespace != "" {
-		return cfg.Namespace
-	}
-	return DefaultNamespace
 }
