@@ -5,6 +5,8 @@
 package config
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -18,7 +20,7 @@ const (
 
 // Defaults applied by Load (and by Default).
 const (
-	DefaultPollInterval = "1s"
+	DefaultPollInterval = time.Second
 	DefaultRemoteFS     = "/home/jenkins/agent"
 	DefaultMode         = ModeInbound
 )

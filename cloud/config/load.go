@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -34,7 +33,7 @@ func Load(data []byte) (*Config, error) {
 // Default fills the unset fields that have defaults.
 func (c *Config) Default() {
 	if c.PollInterval.Duration == 0 {
-		c.PollInterval.Duration = time.Second
+		c.PollInterval.Duration = DefaultPollInterval
 	}
 	for i := range c.Templates {
 		t := &c.Templates[i]
