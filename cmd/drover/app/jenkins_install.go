@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 
@@ -247,12 +248,10 @@ func hasMode(modes []corev1.PersistentVolumeAccessMode, m corev1.PersistentVolum
 	return false
 }
 
-// waitForJenkins prints the controller pod's progress until it is Running.
+// waitForJenkins prints the controller pod's progress, once a second, until it is Running.
 func waitForJenkins(ctx context.Context, kube kubernetes.Interface, ns string, timeout time.Duration, s Streams) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	last := ""
-	for {
+	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=jenkins"})
 		line := ""
 		switch {
@@ -266,19 +265,19 @@ func waitForJenkins(ctx context.Context, kube kubernetes.Interface, ns string, t
 			if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
 				fmt.Fprintln(s.Out, line)
 				fmt.Fprintln(s.Out, "Jenkins is starting; `drover jenkins status` shows the cloud provider once it has connected.")
-				return nil
+				return true, nil
 			}
 		}
 		if line != last {
 			fmt.Fprintln(s.Out, line)
 			last = line
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the Jenkins pod is not Running after %s (last: %s)", timeout, last)
-		case <-time.After(time.Second):
-		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the Jenkins pod is not Running after %s (last: %s)", timeout, last)
 	}
+	return nil
 }
 
 func newestPod(pods []corev1.Pod) *corev1.Pod {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/drover-ci/drover/cloud/config"
 	"github.com/drover-ci/drover/cloud/provider"
@@ -249,6 +250,19 @@ func TestJenkinsInstallWait(t *testing.T) {
 		if !strings.Contains(out, w) {
 			t.Errorf("install --wait output lacks %q:\n%s", w, out)
 		}
+	}
+}
+
+// Without a controller pod, the wait ends after its timeout with an error naming the last progress line.
+func TestJenkinsInstallWaitTimeout(t *testing.T) {
+	var out bytes.Buffer
+	err := waitForJenkins(context.Background(), fake.NewClientset(), "jenkins", 1500*time.Millisecond, Streams{Out: &out})
+	want := "the Jenkins pod is not Running after 1.5s (last: waiting for the controller pod to be created)"
+	if err == nil || err.Error() != want {
+		t.Errorf("waitForJenkins = %v, want %q", err, want)
+	}
+	if got := strings.Count(out.String(), "waiting for the controller pod to be created"); got != 1 {
+		t.Errorf("progress line printed %d times, want once:\n%s", got, out.String())
 	}
 }
 
