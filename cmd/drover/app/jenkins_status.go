@@ -90,56 +90,60 @@ func printJenkinsStatus(out io.Writer, st provider.Status, now time.Time) {
 	fmt.Fprintf(out, "Updated:        %s ago\n", age(st.UpdatedAt))
 
 	fmt.Fprintln(out, "\nTEMPLATES")
-	w := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(w, "NAME\tLABEL\tMODE\tCAP\tMIN-IDLE\tDEMAND\tPENDING\tSTARTING\tIDLE\tBUSY\tOFFLINE\tBACK-OFF")
-	for _, t := range st.Templates {
-		backoff := "-"
-		if t.BackoffUntil != nil && t.BackoffUntil.After(now) {
-			backoff = fmt.Sprintf("%s left: %s", duration.HumanDuration(t.BackoffUntil.Sub(now)), t.BackoffReason)
+	table(out, "NAME\tLABEL\tMODE\tCAP\tMIN-IDLE\tDEMAND\tPENDING\tSTARTING\tIDLE\tBUSY\tOFFLINE\tBACK-OFF", func(w io.Writer) {
+		for _, t := range st.Templates {
+			backoff := "-"
+			if t.BackoffUntil != nil && t.BackoffUntil.After(now) {
+				backoff = fmt.Sprintf("%s left: %s", duration.HumanDuration(t.BackoffUntil.Sub(now)), t.BackoffReason)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", t.Name, dash(t.Label), dash(t.Mode), capText(t.InstanceCap),
+				t.MinIdle, t.Demand, t.Pending, t.Starting, t.Idle, t.Busy, t.Offline, backoff)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", t.Name, dash(t.Label), dash(t.Mode), capText(t.InstanceCap),
-			t.MinIdle, t.Demand, t.Pending, t.Starting, t.Idle, t.Busy, t.Offline, backoff)
-	}
-	w.Flush()
+	})
 
 	fmt.Fprintln(out, "\nAGENTS")
 	if len(st.Agents) == 0 {
 		fmt.Fprintln(out, "none")
 	} else {
-		w = tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
-		fmt.Fprintln(w, "NAME\tTEMPLATE\tSTATE\tAGE\tPOD\tREASON")
-		for _, a := range st.Agents {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Template, a.State, age(a.Created), dash(a.Pod), dash(a.Reason))
-		}
-		w.Flush()
+		table(out, "NAME\tTEMPLATE\tSTATE\tAGE\tPOD\tREASON", func(w io.Writer) {
+			for _, a := range st.Agents {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Template, a.State, age(a.Created), dash(a.Pod), dash(a.Reason))
+			}
+		})
 	}
 
 	fmt.Fprintln(out, "\nQUEUE")
 	if len(st.Queue) == 0 {
 		fmt.Fprintln(out, "empty")
 	} else {
-		w = tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
-		fmt.Fprintln(w, "ID\tTASK\tLABEL\tAGE\tTEMPLATE\tWAITING")
-		for _, q := range st.Queue {
-			waiting := q.Waiting
-			if waiting == "" {
-				waiting = "an agent is coming"
+		table(out, "ID\tTASK\tLABEL\tAGE\tTEMPLATE\tWAITING", func(w io.Writer) {
+			for _, q := range st.Queue {
+				waiting := q.Waiting
+				if waiting == "" {
+					waiting = "an agent is coming"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", strconv.FormatInt(q.ID, 10), q.Task, dash(q.Label), age(q.Since), dash(q.Template), oneLine(waiting))
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", strconv.FormatInt(q.ID, 10), q.Task, dash(q.Label), age(q.Since), dash(q.Template), oneLine(waiting))
-		}
-		w.Flush()
+		})
 	}
 
 	if len(st.Failures) > 0 {
 		fmt.Fprintln(out, "\nRECENT FAILURES")
-		w = tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
-		fmt.Fprintln(w, "AGE\tTEMPLATE\tAGENT\tREASON\tMESSAGE")
-		for i := len(st.Failures) - 1; i >= 0; i-- { // newest first
-			f := st.Failures[i]
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", age(f.Time), f.Template, f.Agent, f.Reason, oneLine(f.Message))
-		}
-		w.Flush()
+		table(out, "AGE\tTEMPLATE\tAGENT\tREASON\tMESSAGE", func(w io.Writer) {
+			for i := len(st.Failures) - 1; i >= 0; i-- { // newest first
+				f := st.Failures[i]
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", age(f.Time), f.Template, f.Agent, f.Reason, oneLine(f.Message))
+			}
+		})
 	}
+}
+
+// table writes header and the tab-separated lines rows writes, aligned in columns.
+func table(out io.Writer, header string, rows func(w io.Writer)) {
+	w := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(w, header)
+	rows(w)
+	w.Flush()
 }
 
 func capText(n int) string {
