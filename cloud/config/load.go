@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -56,7 +57,7 @@ func (c *Config) ProviderNamespace() string {
 
 // Labels returns the template's labels (Label split on white space).
 func (t Template) Labels() []string {
-	return splitLabels(t.Label)
+	return strings.Fields(t.Label)
 }
 
 const redacted = "<redacted>"

@@ -87,7 +87,7 @@ func (t Template) validate(p string, add adder) {
 	if t.Image == "" {
 		add(p+".image", "required")
 	}
-	for _, l := range splitLabels(t.Label) {
+	for _, l := range t.Labels() {
 		if strings.ContainsAny(l, labelForbidden) {
 			add(p+".label", "%q: a label must not contain any of %s", l, labelForbidden)
 		}
@@ -145,8 +145,4 @@ func checkURL(s string, required bool) error {
 		return fmt.Errorf("%q: no host", s)
 	}
 	return nil
-}
-
-func splitLabels(s string) []string {
-	return strings.Fields(s)
 }
