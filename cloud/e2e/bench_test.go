@@ -17,7 +17,7 @@ import (
 // has drained (target 0). "Connected" is read as "its build started": a one-shot agent is
 // marked temporarily offline (offline in Jenkins' API) as soon as it takes its build.
 func BenchmarkAgentsFromQueue(b *testing.B) {
-	e := startCloud(b, "jbench", 96, "32800-32999", `- name: docker
+	e := startCloud(b, "jbench", 62, "32800-32999", `- name: docker
   label: docker
   image: `+agentImage+`
   idleMinutes: 0

@@ -88,7 +88,7 @@ func (e *cloudEnv) nodesWithPrefix(prefix string) []string {
 // restarted while agents start ends with exactly the agents needed; a template whose image
 // cannot be pulled backs off with the pull error as reason and a bounded number of pods.
 func TestJenkinsCloudOnDocker(t *testing.T) {
-	e := startCloud(t, "jcloud", 93, "32200-32399", `- name: docker
+	e := startCloud(t, "jcloud", 60, "32200-32399", `- name: docker
   label: docker linux
   image: `+agentImage+`
   idleMinutes: 0
@@ -279,7 +279,7 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 
 // TestWarmPoolOnDocker: minIdle 2 keeps two connected idle agents, and no more.
 func TestWarmPoolOnDocker(t *testing.T) {
-	e := startCloud(t, "jwarm", 95, "32400-32599", `- name: warm
+	e := startCloud(t, "jwarm", 61, "32400-32599", `- name: warm
   label: warm
   image: `+agentImage+`
   minIdle: 2
