@@ -79,6 +79,7 @@ func BenchmarkPodStartupDocker(b *testing.B) {
 		removeLabelled(rt, map[string]string{benchLabel: node})
 		cancel()
 		<-done
+		_ = rt.Client().NetworkRemove(context.Background(), network) // leave no subnet taken
 	})
 	waitNodeReadyB(b, client, node)
 	if _, err := rt.EnsureNetwork(ctx, network, subnet); err != nil {
