@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -23,6 +24,12 @@ const (
 	DefaultPollInterval = time.Second
 	DefaultRemoteFS     = "/home/jenkins/agent"
 	DefaultMode         = ModeInbound
+	// DefaultRetryLostBuilds is how often a build lost to infrastructure is
+	// triggered again when the template does not say.
+	DefaultRetryLostBuilds = 1
+	// DefaultCacheRoot is the host directory under which the provider
+	// creates the hostPath PersistentVolumes of template caches.
+	DefaultCacheRoot = "/var/lib/drover/jenkins-caches"
 )
 
 // DefaultNamespace is the provider's namespace when the configuration names none.
@@ -47,7 +54,10 @@ type Config struct {
 	Namespace string `json:"namespace,omitempty"`
 	// PollInterval is how often the queue is read (default 1s).
 	PollInterval metav1.Duration `json:"pollInterval,omitempty"`
-	Templates    []Template      `json:"templates,omitempty"`
+	// CacheRoot is the host directory holding the template caches' volumes
+	// (CacheRoot/NAMESPACE/CLAIM); empty means DefaultCacheRoot.
+	CacheRoot string     `json:"cacheRoot,omitempty"`
+	Templates []Template `json:"templates,omitempty"`
 }
 
 // Credentials name where the Jenkins API token is found (an environment
@@ -89,6 +99,51 @@ type Template struct {
 	Mode string `json:"mode,omitempty"`
 	// AgentInjection runs the controller's /jnlpJars/agent.jar in Image.
 	AgentInjection bool `json:"agentInjection,omitempty"`
+	// WebSocket makes this template's agents connect over WebSocket (as
+	// mode websocket does).
+	WebSocket bool `json:"webSocket,omitempty"`
+	// RetryLostBuilds is how many times a build whose agent was lost to
+	// infrastructure (pod deleted or evicted, node lost, container
+	// OOM-killed or killed by a signal) is triggered again; nil means
+	// DefaultRetryLostBuilds, 0 turns it off.
+	RetryLostBuilds *int `json:"retryLostBuilds,omitempty"`
+	// Caches are sticky volumes: each agent leases one PersistentVolumeClaim
+	// per cache that no running agent holds.
+	Caches []Cache `json:"caches,omitempty"`
+}
+
+// Cache is a per-template pool of PersistentVolumeClaims mounted at
+// MountPath, each of Size, leased by one agent at a time.
+type Cache struct {
+	Name      string            `json:"name"`
+	MountPath string            `json:"mountPath"`
+	Size      resource.Quantity `json:"size"`
+}
+
+// Retries is RetryLostBuilds with its default applied.
+func (t Template) Retries() int {
+	if t.RetryLostBuilds == nil {
+		return DefaultRetryLostBuilds
+	}
+	return *t.RetryLostBuilds
+}
+
+// UsesWebSocket reports whether the template's agents connect over
+// WebSocket: mode websocket, or webSocket set on the template or the
+// configuration (swarm agents never do).
+func (c *Config) UsesWebSocket(t Template) bool {
+	if t.Mode == ModeSwarm {
+		return false
+	}
+	return t.Mode == ModeWebSocket || t.WebSocket || c.WebSocket
+}
+
+// CacheDir is CacheRoot, or DefaultCacheRoot when it is empty.
+func (c *Config) CacheDir() string {
+	if c.CacheRoot != "" {
+		return c.CacheRoot
+	}
+	return DefaultCacheRoot
 }
 
 // WarmSchedule raises a template's MinIdle for Duration from each time the

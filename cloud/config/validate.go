@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path"
 	"strings"
 
 	"github.com/robfig/cron/v3"
@@ -115,6 +116,79 @@ func (t Template) validate(p string, add adder) {
 		}
 		nonNegative(add, wp+".minIdle", w.MinIdle)
 	}
+	if t.RetryLostBuilds != nil {
+		nonNegative(add, p+".retryLostBuilds", *t.RetryLostBuilds)
+	}
+	t.validateCaches(p, add)
+}
+
+// validateCaches checks the template's caches: names are DNS-1123 labels
+// (claims are named after them) and unique, mount paths absolute, unique
+// and not remoteFS, sizes positive.
+func (t Template) validateCaches(p string, add adder) {
+	names, paths := map[string]int{}, map[string]int{}
+	for j, c := range t.Caches {
+		cp := fmt.Sprintf("%s.caches[%d]", p, j)
+		switch {
+		case c.Name == "":
+			add(cp+".name", "required")
+		case len(c.Name) > MaxCacheName:
+			add(cp+".name", "%q: longer than %d characters", c.Name, MaxCacheName)
+		default:
+			if msgs := validation.IsDNS1123Label(c.Name); len(msgs) > 0 {
+				add(cp+".name", "%q: not a DNS-1123 label: %s", c.Name, strings.Join(msgs, "; "))
+			}
+			if k, dup := names[c.Name]; dup {
+				add(cp+".name", "duplicate of %s.caches[%d].name %q", p, k, c.Name)
+			}
+			names[c.Name] = j
+		}
+		switch {
+		case c.MountPath == "":
+			add(cp+".mountPath", "required")
+		case !path.IsAbs(c.MountPath):
+			add(cp+".mountPath", "%q: must be an absolute path", c.MountPath)
+		case path.Clean(c.MountPath) == path.Clean(t.RemoteFS) && t.RemoteFS != "":
+			add(cp+".mountPath", "%q: is remoteFS (the workspace)", c.MountPath)
+		default:
+			if k, dup := paths[path.Clean(c.MountPath)]; dup {
+				add(cp+".mountPath", "duplicate of %s.caches[%d].mountPath", p, k)
+			}
+			paths[path.Clean(c.MountPath)] = j
+		}
+		if c.Size.Sign() <= 0 {
+			add(cp+".size", "required, a positive quantity (e.g. 5Gi)")
+		}
+	}
+	if len(t.Caches) > 0 && t.Mode == ModeSwarm {
+		add(p+".caches", "not supported for mode swarm (swarm pods are not one per build)")
+	}
+}
+
+// MaxCacheName is the longest cache name: claims are named
+// jenkins-cache-TEMPLATE-CACHE-N within a DNS-1123 subdomain.
+const MaxCacheName = 40
+
+// Warnings returns what is allowed but probably not meant, each prefixed
+// with its field path (e.g. "templates[0].mode: websocket agents ignore
+// jenkinsTunnel").
+func (c *Config) Warnings() []string {
+	var out []string
+	for i, t := range c.Templates {
+		if c.JenkinsTunnel == "" || !c.UsesWebSocket(t) {
+			continue
+		}
+		field := "webSocket"
+		switch {
+		case t.Mode == ModeWebSocket:
+			field = "mode"
+		case !t.WebSocket:
+			out = append(out, fmt.Sprintf("webSocket: websocket agents of templates[%d] (%s) ignore jenkinsTunnel", i, t.Name))
+			continue
+		}
+		out = append(out, fmt.Sprintf("templates[%d].%s: websocket agents ignore jenkinsTunnel", i, field))
+	}
+	return out
 }
 
 func nonNegative(add adder, path string, v int) {

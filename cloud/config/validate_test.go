@@ -56,6 +56,15 @@ func TestValidate(t *testing.T) {
 		{"secret name upper case", ok + "credentials: {secret: Admin}\n", []string{`credentials.secret: "Admin": not a Secret name`}},
 		{"secret name dotted", ok + "credentials: {secret: jenkins.admin}\n", nil},
 		{"user without token", ok + "credentials: {user: u}\n", []string{"credentials: user without tokenEnv or tokenFile"}},
+		{"caches ok", ok + "templates: [{name: a, image: i, caches: [{name: m2, mountPath: /home/jenkins/.m2, size: 5Gi}]}]\n", nil},
+		{"cache fields", ok + "templates: [{name: a, image: i, caches: [{name: M2}, {name: x, mountPath: rel, size: 1Gi}]}]\n",
+			[]string{`templates[0].caches[0].name: "M2": not a DNS-1123 label`, "templates[0].caches[0].mountPath: required",
+				"templates[0].caches[0].size: required", `templates[0].caches[1].mountPath: "rel": must be an absolute path`}},
+		{"cache duplicates", ok + "templates: [{name: a, image: i, caches: [{name: m, mountPath: /c, size: 1Gi}, {name: m, mountPath: /c/, size: 1Gi}]}]\n",
+			[]string{"templates[0].caches[1].name: duplicate of templates[0].caches[0].name", "templates[0].caches[1].mountPath: duplicate"}},
+		{"cache on workspace", ok + "templates: [{name: a, image: i, caches: [{name: m, mountPath: /home/jenkins/agent, size: 1Gi}]}]\n",
+			[]string{"templates[0].caches[0].mountPath:", "is remoteFS"}},
+		{"retryLostBuilds", ok + "templates: [{name: a, image: i, retryLostBuilds: -1}]\n", []string{"templates[0].retryLostBuilds: must not be negative"}},
 		{"all problems joined", "templates: [{name: a}, {name: a, mode: x}]\n",
 			[]string{"url: required", "templates[0].image: required", "templates[1].image: required",
 				"templates[1].name: duplicate", "templates[1].mode:"}},
@@ -100,4 +109,47 @@ func countPaths(want []string) int {
 		}
 	}
 	return n
+}
+
+func TestWarnings(t *testing.T) {
+	const base = "url: http://j:8080\njenkinsTunnel: j:50000\n"
+	for _, tc := range []struct {
+		name, in string
+		want []string
+	}{
+		{"inbound with tunnel", base + "templates: [{name: a, image: i}]\n", nil},
+		{"mode websocket", base + "templates: [{name: a, image: i}, {name: b, image: i, mode: websocket}]\n",
+			[]string{"templates[1].mode: websocket agents ignore jenkinsTunnel"}},
+		{"template webSocket", base + "templates: [{name: a, image: i, webSocket: true}]\n",
+			[]string{"templates[0].webSocket: websocket agents ignore jenkinsTunnel"}},
+		{"global webSocket", base + "webSocket: true\ntemplates: [{name: a, image: i}, {name: s, image: i, mode: swarm}]\n",
+			[]string{"webSocket: websocket agents of templates[0] (a) ignore jenkinsTunnel"}},
+		{"no tunnel", "url: http://j:8080\ntemplates: [{name: a, image: i, mode: websocket}]\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("Validate: %v (a warning is not an error)", err)
+			}
+			got := c.Warnings()
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("Warnings = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRetries(t *testing.T) {
+	c, err := Load([]byte("url: http://j\ntemplates: [{name: a, image: i}, {name: b, image: i, retryLostBuilds: 0}, {name: c, image: i, retryLostBuilds: 3}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{DefaultRetryLostBuilds, 0, 3} {
+		if got := c.Templates[i].Retries(); got != want {
+			t.Errorf("templates[%d].Retries() = %d, want %d", i, got, want)
+		}
+	}
 }
