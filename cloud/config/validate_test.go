@@ -115,7 +115,7 @@ func TestWarnings(t *testing.T) {
 	const base = "url: http://j:8080\njenkinsTunnel: j:50000\n"
 	for _, tc := range []struct {
 		name, in string
-		want []string
+		want     []string
 	}{
 		{"inbound with tunnel", base + "templates: [{name: a, image: i}]\n", nil},
 		{"mode websocket", base + "templates: [{name: a, image: i}, {name: b, image: i, mode: websocket}]\n",
