@@ -13,6 +13,9 @@ import (
 // ErrNodeNotFound is returned (wrapped) when Jenkins answers 404 for a node.
 var ErrNodeNotFound = errors.New("jenkins: node not found")
 
+// ErrBuildNotFound is returned (wrapped) when Jenkins answers 404 for a build.
+var ErrBuildNotFound = errors.New("jenkins: build not found")
+
 // ErrNodeExists is returned (wrapped) when a node with that name already exists.
 var ErrNodeExists = errors.New("jenkins: node already exists")
 
@@ -33,6 +36,16 @@ type Client interface {
 	SetOffline(ctx context.Context, name, message string) error
 	// DeleteNode removes a node; ErrNodeNotFound if it does not exist.
 	DeleteNode(ctx context.Context, name string) error
+	// AgentListener reads GET /tcpSlaveAgentListener/: whether the TCP
+	// agent port is enabled and which protocols it offers.
+	AgentListener(ctx context.Context) (AgentListener, error)
+	// Build reads one build: {buildURL}api/json, buildURL absolute or a
+	// path such as "job/J/5/"; ErrBuildNotFound when Jenkins answers 404.
+	Build(ctx context.Context, buildURL string) (Build, error)
+	// TriggerBuild queues job (full path, e.g. "folder/x") with params
+	// (buildWithParameters; none: build?delay=0sec) and returns the queue
+	// item's URL from the Location header.
+	TriggerBuild(ctx context.Context, job string, params []Parameter) (queueItemURL string, err error)
 }
 
 // QueueItem is one entry of GET /queue/api/json.
@@ -51,6 +64,12 @@ type QueueItem struct {
 	Label string
 	// Node is the node named by a "‘N’ is offline" Why text.
 	Node string
+	// Pending is true while an executor has taken the item but Jenkins
+	// still lists it (DESIGN §7): the item is no longer demand.
+	Pending bool
+	// Blocked is true when the item waits for something other than an
+	// executor (e.g. another build of the same job).
+	Blocked bool
 }
 
 // Computer is one entry of GET /computer/api/json.

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-const queueTree = "items[id,why,inQueueSince,buildable,stuck,task[name,url,labelExpression]]"
+const queueTree = "items[id,why,inQueueSince,buildable,stuck,pending,blocked,task[name,url,labelExpression]]"
 
 type queueJSON struct {
 	Items []struct {
@@ -17,6 +17,8 @@ type queueJSON struct {
 		InQueueSince int64  `json:"inQueueSince"`
 		Buildable    bool   `json:"buildable"`
 		Stuck        bool   `json:"stuck"`
+		Pending      bool   `json:"pending"`
+		Blocked      bool   `json:"blocked"`
 		Task         struct {
 			Name            string `json:"name"`
 			URL             string `json:"url"`
@@ -39,6 +41,8 @@ func (g *Gojenkins) Queue(ctx context.Context) ([]QueueItem, error) {
 			InQueueSince:    time.UnixMilli(it.InQueueSince),
 			Buildable:       it.Buildable,
 			Stuck:           it.Stuck,
+			Pending:         it.Pending,
+			Blocked:         it.Blocked,
 			TaskName:        it.Task.Name,
 			TaskURL:         it.Task.URL,
 			LabelExpression: it.Task.LabelExpression,
