@@ -125,8 +125,8 @@ func TestDisconnectFailsBuildAndAutoStart(t *testing.T) {
 		t.Fatal("not connected")
 	}
 	_, body := call(t, s, "GET", "/queue/api/json", "", "")
-	if strings.Contains(body, `"id"`) {
-		t.Errorf("AutoStart left the item queued: %s", body)
+	if !strings.Contains(body, `"pending":true`) || strings.Contains(body, `"pending":false`) {
+		t.Errorf("AutoStart left the item waiting (want it pending): %s", body)
 	}
 	_ = s.DisconnectAgent("a")
 	_, body = call(t, s, "GET", "/job/p/1/api/json", "", "")

@@ -14,6 +14,9 @@ type item struct {
 	label string
 	since time.Time
 	quiet time.Time // end of the quiet period (?delay=)
+	// pending: an executor took the item; it stays listed until pendingUntil.
+	pending      bool
+	pendingUntil time.Time
 }
 
 // build answers POST /job/J/build: 201 with the queue item's Location. A job
@@ -50,8 +53,10 @@ func (s *Server) EnqueuePipeline(jobName, label string) int64 {
 
 func (s *Server) enqueueLocked(j *job, label string) int64 {
 	if !j.concurrent {
+		// Jenkins folds a request into a waiting item of the same job (and
+		// parameters), never into a pending one: that one already started.
 		for _, it := range s.queue {
-			if it.job == j {
+			if it.job == j && !it.pending {
 				return it.id
 			}
 		}
@@ -67,6 +72,7 @@ func (s *Server) queueJSON(w http.ResponseWriter, r *http.Request) {
 	if s.AutoStart {
 		s.startAllLocked()
 	}
+	s.pruneLocked()
 	items := []any{}
 	for _, it := range s.queue {
 		task := map[string]any{"_class": "hudson.model.FreeStyleProject", "name": it.job.name,
@@ -84,7 +90,7 @@ func (s *Server) queueJSON(w http.ResponseWriter, r *http.Request) {
 		}
 		items = append(items, map[string]any{"_class": class,
 			"id": it.id, "why": s.whyLocked(it), "inQueueSince": it.since.UnixMilli(),
-			"buildable": buildable, "stuck": false, "blocked": false, "task": task})
+			"buildable": buildable, "stuck": false, "blocked": false, "pending": it.pending, "task": task})
 	}
 	s.mu.Unlock()
 	writeJSON(w, r, map[string]any{"_class": "hudson.model.Queue", "discoverableItems": []any{}, "items": items})

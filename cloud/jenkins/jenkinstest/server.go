@@ -52,6 +52,9 @@ type Server struct {
 	now      func() time.Time
 	conns    map[*agentConn]bool // connected agents
 	dirty    bool                // state changed since the last save
+
+	pendingWindow time.Duration // see SetPendingWindow
+	noIdentity    bool          // see Options.NoInstanceIdentity
 }
 
 // Options configure a fake started with Start.
@@ -77,6 +80,10 @@ type Options struct {
 	StateFile string
 	// Logger receives agent connections and builds; default discards.
 	Logger *slog.Logger
+	// PendingWindow is how long an item an executor took stays listed in
+	// the queue with "pending": true (as on a real Jenkins); 0 means
+	// DefaultPendingWindow, a negative value turns the window off.
+	PendingWindow time.Duration
 }
 
 // User is a Jenkins user: a password (POSTs then need a crumb) and/or an API token.
@@ -122,6 +129,8 @@ func Start(o Options) (*Server, error) {
 		nextID:    1,
 		now:       time.Now,
 		conns:     map[*agentConn]bool{},
+
+		pendingWindow: pendingWindowOf(o),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

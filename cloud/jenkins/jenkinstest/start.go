@@ -12,7 +12,11 @@ import (
 func (s *Server) StartBuild(id int64) (Build, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.pruneLocked()
 	for _, it := range s.queue {
+		if it.id == id && it.pending {
+			return Build{}, fmt.Errorf("jenkinstest: item %d has already started (pending)", id)
+		}
 		if it.id == id {
 			if b, ok := s.startLocked(it); ok {
 				return b, nil
@@ -32,6 +36,7 @@ func (s *Server) StartBuilds() []Build {
 
 func (s *Server) startAllLocked() []Build {
 	var started []Build
+	s.pruneLocked()
 	for _, it := range append([]*item(nil), s.queue...) {
 		if b, ok := s.startLocked(it); ok {
 			started = append(started, b)
@@ -42,7 +47,7 @@ func (s *Server) startAllLocked() []Build {
 
 func (s *Server) startLocked(it *item) (Build, bool) {
 	e, err := parseExpr(it.label)
-	if err != nil || s.inQuietPeriod(it) {
+	if err != nil || it.pending || s.inQuietPeriod(it) {
 		return Build{}, false
 	}
 	for _, name := range s.order {
@@ -60,7 +65,7 @@ func (s *Server) startLocked(it *item) (Build, bool) {
 }
 
 func (s *Server) runLocked(it *item, n *node, slot int) Build {
-	s.removeItemLocked(it.id)
+	s.takeLocked(it)
 	j := it.job
 	b := &build{job: j.name, number: j.next, node: n.Name, building: true}
 	j.next++

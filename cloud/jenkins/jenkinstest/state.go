@@ -84,6 +84,9 @@ func (s *Server) snapshotLocked() State {
 		st.Jobs = append(st.Jobs, js)
 	}
 	for _, it := range s.queue {
+		if it.pending {
+			continue // already running: Jenkins keeps it in memory only
+		}
 		st.Queue = append(st.Queue, ItemState{ID: it.id, Job: it.job.name, Label: it.label, Since: it.since, Quiet: it.quiet})
 	}
 	return st
