@@ -88,7 +88,8 @@ func (a *agent) logf(format string, args ...any) {
 
 // Run connects and serves builds until ctx ends (nil error) or the agent
 // gives up: a rejection (IsRejected), the controller unreachable for
-// RetryFor, or, with NoReconnect, the connection dropping.
+// RetryFor, or, with NoReconnect, the connection dropping. A WebSocket
+// agent with a tunnel or a direct connection is an *OptionConflict.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Out == nil {
 		cfg.Out = os.Stdout
@@ -98,6 +99,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.RetryEvery == 0 {
 		cfg.RetryEvery = time.Second
+	}
+	if err := cfg.checkWebSocket(); err != nil {
+		return err
 	}
 	a := &agent{cfg: cfg, out: cfg.Out, http: &http.Client{Timeout: 30 * time.Second}}
 	if cfg.JarFile != "" {
@@ -125,7 +129,10 @@ func Run(ctx context.Context, cfg Config) error {
 			conn, err = a.connect(ctx)
 			return err
 		})
-		if err != nil || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return nil // stopped, maybe while the welcome was on its way
+		}
+		if err != nil {
 			return err
 		}
 		err = conn.serve(ctx)
@@ -220,6 +227,11 @@ func (a *agent) readJNLP(ctx context.Context) error {
 	}
 	if a.cfg.URL == "" {
 		a.cfg.URL = strings.Split(a.cfg.JNLPURL, "/computer/")[0]
+	}
+	// agent.jar hands the jnlp file's arguments to jnlp.Main, which refuses
+	// -webSocket with -tunnel.
+	if err := a.cfg.checkWebSocket(); err != nil {
+		return &rejected{err}
 	}
 	return nil
 }

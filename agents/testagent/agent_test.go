@@ -223,14 +223,14 @@ func TestJavaCommandLines(t *testing.T) {
 // The inbound-agent entrypoint's positional form overrides the environment.
 func TestEntrypointArgs(t *testing.T) {
 	env := map[string]string{"JENKINS_URL": "http://env:8080", "JENKINS_SECRET": "envsecret", "JENKINS_AGENT_NAME": "envname",
-		"JENKINS_TUNNEL": "jenkins-agent:50000", "JENKINS_WEB_SOCKET": "true"}
+		"JENKINS_TUNNEL": "jenkins-agent:50000"}
 	cfg, err := testagent.ParseArgs("/usr/local/bin/jenkins-agent", []string{"-url", "http://arg:8080", "s3cret", "argname"},
 		func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.URL != "http://arg:8080" || cfg.Secret != "s3cret" || cfg.Name != "argname" || cfg.Tunnel != "jenkins-agent:50000" ||
-		!cfg.WebSocket || cfg.WorkDir != "/home/jenkins/agent" {
+		cfg.WebSocket || cfg.WorkDir != "/home/jenkins/agent" {
 		t.Errorf("config %+v", cfg)
 	}
 	if _, err := testagent.ParseArgs("jenkins-agent", nil, func(string) string { return "" }); err == nil {

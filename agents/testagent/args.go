@@ -26,6 +26,9 @@ import (
 //     JENKINS_TUNNEL, JENKINS_WEB_SOCKET=true, JENKINS_DIRECT_CONNECTION,
 //     overridden by `[-url URL] [-tunnel H:P] [-workDir D] [-webSocket]
 //     [-direct H:P] [-noReconnect] [SECRET NAME]`.
+//
+// -webSocket with -tunnel or -direct (JENKINS_WEB_SOCKET with JENKINS_TUNNEL
+// or JENKINS_DIRECT_CONNECTION) is an *OptionConflict, as in remoting.
 func ParseArgs(argv0 string, args []string, getenv func(string) string) (Config, error) {
 	switch strings.TrimSuffix(filepath.Base(argv0), ".exe") {
 	case "java":
@@ -75,7 +78,29 @@ func parseEntrypoint(args []string, getenv func(string) string) (Config, error) 
 	if c.WorkDir == "" {
 		c.WorkDir = "/home/jenkins/agent"
 	}
+	if err := c.checkWebSocket(); err != nil {
+		return c, err
+	}
 	return c, c.finish()
+}
+
+// OptionConflict is remoting's refusal of -webSocket together with -tunnel
+// or -direct (args4j "forbids"): hudson.remoting.jnlp.Main prints Message
+// and its usage to stderr and returns, so the process exits with status 0.
+type OptionConflict struct{ Message string }
+
+func (e *OptionConflict) Error() string { return e.Message }
+
+// webSocketConflict is the message of remoting 3071 (DESIGN §7).
+const webSocketConflict = `Option "-webSocket" cannot be used with the option(s) [-direct, -tunnel]`
+
+// checkWebSocket refuses a WebSocket agent with a tunnel or a direct
+// connection, as remoting does.
+func (c *Config) checkWebSocket() error {
+	if c.WebSocket && (c.Tunnel != "" || c.DirectConnection != "") {
+		return &OptionConflict{Message: webSocketConflict}
+	}
+	return nil
 }
 
 // readSecretFile replaces a secret "@FILE" by FILE's content.
@@ -210,5 +235,8 @@ func parseJnlpMain(args []string) (Config, error) {
 		return c, fmt.Errorf("two arguments required, but got %q (SECRET NAME)", rest)
 	}
 	c.Secret, c.Name = rest[0], rest[1]
+	if err := c.checkWebSocket(); err != nil {
+		return c, err
+	}
 	return c, c.finish()
 }
