@@ -59,7 +59,12 @@ type Decision struct {
 // agents, including those launched by earlier templates in this plan).
 // It is deterministic and has one Decision per template.
 func Plan(in Input) []Decision {
-	asg := Assign(in.Items, in.Templates, in.NodeTemplate)
+	return PlanAssigned(Assign(in.Items, in.Templates, in.NodeTemplate), in)
+}
+
+// PlanAssigned is Plan over items already assigned to templates (the
+// caller ran Assign once and keeps its result); in.Items is not read.
+func PlanAssigned(asg Assignment, in Input) []Decision {
 	used := 0
 	for _, a := range in.Agents {
 		used += a.Total()
@@ -97,4 +102,13 @@ func reason(d Decision, t Template, a Agents, capped []string) string {
 		s += "; capped by " + strings.Join(capped, ", ")
 	}
 	return fmt.Sprintf("%s; launch %d", s, d.Launch)
+}
+
+// ByTemplate indexes decisions by template name.
+func ByTemplate(ds []Decision) map[string]Decision {
+	out := make(map[string]Decision, len(ds))
+	for _, d := range ds {
+		out[d.Template] = d
+	}
+	return out
 }

@@ -16,19 +16,20 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
+	"github.com/drover-ci/drover/agents/render"
 	"github.com/drover-ci/drover/cloud/config"
 	"github.com/drover-ci/drover/cloud/jenkins"
 )
 
-// Labels and annotations on the objects the provider creates.
+// Labels on the objects the provider creates (defined with the pods they
+// label, in agents/render).
 const (
-	// LabelAgent on an agent pod (and its Secret) is the Jenkins node name.
-	LabelAgent = "drover.io/jenkins-agent"
-	// LabelTemplate on an agent pod (and its Secret, and a swarm RC) is the template name.
-	LabelTemplate = "drover.io/jenkins-template"
-	// LabelQueueItem on an agent pod is the id of the queue item it was launched for
-	// (absent for warm-pool agents).
-	LabelQueueItem = "drover.io/jenkins-queue-item"
+	LabelAgent     = render.LabelAgent
+	LabelTemplate  = render.LabelTemplate
+	LabelQueueItem = render.LabelQueueItem
+	LabelCache     = render.LabelCache
+	// AgentContainer is the name of the agent container.
+	AgentContainer = render.AgentContainer
 )
 
 // StatusConfigMap is the ConfigMap (in the provider's namespace) the leader
@@ -37,6 +38,10 @@ const (
 const (
 	StatusConfigMap = "drover-jenkins-status"
 	StatusKey       = "status.json"
+	// RequeueConfigMap is the ledger of builds lost to infrastructure and
+	// their requeues (one JSON entry per lost build): what a restarted
+	// provider must know not to requeue a build twice.
+	RequeueConfigMap = "drover-jenkins-requeues"
 )
 
 // Options build a Provider.
@@ -80,6 +85,37 @@ type Status struct {
 	Queue        []QueueStatus    `json:"queue"`
 	// Failures are the most recent agent failures, oldest first (at most 20).
 	Failures []Failure `json:"failures,omitempty"`
+	// Listener is what the controller's TCP agent listener offers (nil:
+	// not read).
+	Listener *ListenerStatus `json:"listener,omitempty"`
+	// Warnings are configuration problems that do not stop the provider
+	// and controller facts that stop some templates (field path first).
+	Warnings []string `json:"warnings,omitempty"`
+	// Requeues are the builds lost to infrastructure, newest last, and
+	// whether each was triggered again.
+	Requeues []RequeueStatus `json:"requeues,omitempty"`
+}
+
+// ListenerStatus is GET /tcpSlaveAgentListener/ as the provider read it.
+type ListenerStatus struct {
+	Enabled   bool     `json:"enabled"`
+	Port      int      `json:"port,omitempty"`
+	Protocols []string `json:"protocols,omitempty"`
+	// JNLP4 is whether TCP (inbound, non-WebSocket) agents can connect.
+	JNLP4 bool `json:"jnlp4"`
+}
+
+// RequeueStatus is one build lost to infrastructure.
+type RequeueStatus struct {
+	Build    string    `json:"build"`
+	Template string    `json:"template"`
+	Agent    string    `json:"agent"`
+	Reason   string    `json:"reason"` // PodDeleted, Evicted, NodeLost, OOMKilled, Killed, AgentExited
+	LostAt   time.Time `json:"lostAt"`
+	Attempt  int       `json:"attempt"`
+	State    string    `json:"state"` // lost, requeued, not-requeued
+	// Detail says why it was not requeued, or the queue item it became.
+	Detail string `json:"detail,omitempty"`
 }
 
 // TemplateStatus is one template's caps, demand, agents and back-off.
@@ -114,8 +150,9 @@ type AgentStatus struct {
 	Reason   string    `json:"reason,omitempty"`
 }
 
-// QueueStatus is one waiting queue item and why no agent is coming for it
-// (empty Waiting when one is).
+// QueueStatus is one waiting queue item: Jenkins' why, and drover's
+// reason no agent is coming for it (empty Waiting, and Agent set, when one
+// is: the agent launched for it, or a free one).
 type QueueStatus struct {
 	ID       int64     `json:"id"`
 	Task     string    `json:"task"`
@@ -123,7 +160,10 @@ type QueueStatus struct {
 	Why      string    `json:"why"`
 	Since    time.Time `json:"since"`
 	Template string    `json:"template,omitempty"`
-	Waiting  string    `json:"waiting,omitempty"`
+	// Waiting is drover's reason no agent is coming (empty when one is).
+	Waiting string `json:"waiting,omitempty"`
+	// Agent is the agent coming for this item, when one is.
+	Agent string `json:"agent,omitempty"`
 }
 
 // Failure is one agent that failed before or while doing its work.

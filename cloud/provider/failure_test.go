@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"github.com/drover-ci/drover/agents/render"
+
 	"context"
 	"errors"
 	"strings"
@@ -177,7 +179,7 @@ func TestPodDeletedMidBuild(t *testing.T) {
 		t.Errorf("node of the lost agent left")
 	}
 	st := f.p.Status()
-	if len(st.Failures) != 1 || st.Failures[0].Reason != "PodLost" {
+	if len(st.Failures) != 1 || st.Failures[0].Reason != "AgentLost" {
 		t.Errorf("failures %+v", st.Failures)
 	}
 }
@@ -197,7 +199,7 @@ func TestPodFailedMidBuild(t *testing.T) {
 	if n := len(f.pods()); n != 0 {
 		t.Errorf("pods left %d", n)
 	}
-	if st := f.p.Status(); len(st.Failures) != 1 || st.Failures[0].Reason != "PodLost" {
+	if st := f.p.Status(); len(st.Failures) != 1 || st.Failures[0].Reason != "AgentLost" {
 		t.Errorf("failures %+v", st.Failures)
 	}
 }
@@ -249,7 +251,7 @@ func TestOrphans(t *testing.T) {
 func TestOrphanSecret(t *testing.T) {
 	f := newFixture(t, oneTemplate(docker("docker")))
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "docker-old00", Labels: map[string]string{LabelAgent: "docker-old00", LabelTemplate: "docker"}},
-		Data: map[string][]byte{SecretKey: []byte("x")}}
+		Data: map[string][]byte{render.SecretKey: []byte("x")}}
 	if _, err := f.kube.CoreV1().Secrets("default").Create(f.ctx, s, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -540,7 +542,7 @@ func TestFailureRecordedOnceWhenNodeDeleteFails(t *testing.T) {
 		name   string
 		reason string
 		busy   bool
-	}{{"before connect", "PodFailed", false}, {"mid-build", "PodLost", true}} {
+	}{{"before connect", "PodFailed", false}, {"mid-build", "AgentLost", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, oneTemplate(docker("docker")))
 			dc := &failDeleteClient{Client: f.jc}

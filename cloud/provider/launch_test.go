@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"github.com/drover-ci/drover/agents/render"
+
 	"encoding/json"
 	"regexp"
 	"strings"
@@ -67,7 +69,7 @@ func TestFiveQueuedBuildsFiveAgents(t *testing.T) {
 			t.Errorf("inbound mode has JENKINS_WEB_SOCKET")
 		}
 		ref := env["JENKINS_SECRET"].ValueFrom
-		if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != p.Name || ref.SecretKeyRef.Key != SecretKey {
+		if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != p.Name || ref.SecretKeyRef.Key != render.SecretKey {
 			t.Errorf("JENKINS_SECRET = %+v", env["JENKINS_SECRET"])
 		}
 		js, _ := json.Marshal(p)
@@ -79,7 +81,7 @@ func TestFiveQueuedBuildsFiveAgents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(s.Data[SecretKey]) != secret {
+		if string(s.Data[render.SecretKey]) != secret {
 			t.Errorf("secret %s holds the wrong value", p.Name)
 		}
 		if len(s.OwnerReferences) != 1 || s.OwnerReferences[0].UID != p.UID || s.Labels[LabelAgent] != p.Name {
@@ -87,7 +89,7 @@ func TestFiveQueuedBuildsFiveAgents(t *testing.T) {
 		}
 		mounted := false
 		for _, m := range p.Spec.Containers[0].VolumeMounts {
-			mounted = mounted || (m.Name == WorkspaceVolume && m.MountPath == config.DefaultRemoteFS)
+			mounted = mounted || (m.Name == render.WorkspaceVolume && m.MountPath == config.DefaultRemoteFS)
 		}
 		if !mounted {
 			t.Errorf("no workspace at remoteFS: %+v", p.Spec.Containers[0].VolumeMounts)
@@ -110,65 +112,5 @@ func TestFiveQueuedBuildsFiveAgents(t *testing.T) {
 		if q.Template != "docker" || q.Waiting != "" {
 			t.Errorf("queue status %+v", q)
 		}
-	}
-}
-
-func TestAgentPodInjectionAndWebSocket(t *testing.T) {
-	tp := docker("java")
-	tp.Mode = config.ModeWebSocket
-	tp.AgentInjection = true
-	tp.Image = "eclipse-temurin:17-jre"
-	tp.Volumes = []corev1.Volume{{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
-	cfg := &config.Config{URL: "http://jenkins.internal:8080", Templates: []config.Template{tp}}
-	cfg.Default()
-	pod := AgentPod(cfg, cfg.Templates[0], "ns", "java-abcde", 0)
-	if _, ok := pod.Labels[LabelQueueItem]; ok {
-		t.Errorf("warm agent has a queue item label")
-	}
-	if len(pod.Spec.InitContainers) != 1 {
-		t.Fatalf("init containers %+v", pod.Spec.InitContainers)
-	}
-	ic := pod.Spec.InitContainers[0]
-	wantInit := []string{"/drover", "fetch-agent", "--url", "http://jenkins.internal:8080/jnlpJars/agent.jar", "--out", "/drover-agent/agent.jar"}
-	if ic.Image != ToolsImage || ic.ImagePullPolicy != corev1.PullNever || strings.Join(ic.Command, " ") != strings.Join(wantInit, " ") {
-		t.Errorf("init container %+v", ic)
-	}
-	c := pod.Spec.Containers[0]
-	want := "java -cp /drover-agent/agent.jar hudson.remoting.jnlp.Main -headless -url $(JENKINS_URL) -webSocket -workDir $(JENKINS_AGENT_WORKDIR) $(JENKINS_SECRET) $(JENKINS_AGENT_NAME)"
-	if got := strings.Join(c.Command, " "); got != want {
-		t.Errorf("command %q\nwant    %q", got, want)
-	}
-	if envOf(c)["JENKINS_WEB_SOCKET"].Value != "true" {
-		t.Errorf("no JENKINS_WEB_SOCKET")
-	}
-	mounts := map[string]string{}
-	for _, m := range c.VolumeMounts {
-		mounts[m.Name] = m.MountPath
-	}
-	if mounts[AgentJarVolume] != AgentJarDir || mounts[WorkspaceVolume] != config.DefaultRemoteFS || mounts["cache"] != "/volumes/cache" {
-		t.Errorf("mounts %v", mounts)
-	}
-	if len(ic.VolumeMounts) != 1 || ic.VolumeMounts[0].MountPath != AgentJarDir {
-		t.Errorf("init mounts %+v", ic.VolumeMounts)
-	}
-	// A template command wins; a workspace volume of the template replaces the emptyDir.
-	tp.Command = []string{"/entrypoint"}
-	tp.Volumes = []corev1.Volume{{Name: WorkspaceVolume, VolumeSource: corev1.VolumeSource{
-		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "ws"}}}}
-	pod = AgentPod(cfg, tp, "ns", "java-abcde", 7)
-	if strings.Join(pod.Spec.Containers[0].Command, " ") != "/entrypoint" || pod.Labels[LabelQueueItem] != "7" {
-		t.Errorf("command %q labels %v", pod.Spec.Containers[0].Command, pod.Labels)
-	}
-	n := 0
-	for _, v := range pod.Spec.Volumes {
-		if v.Name == WorkspaceVolume {
-			n++
-			if v.PersistentVolumeClaim == nil {
-				t.Errorf("workspace volume replaced by emptyDir")
-			}
-		}
-	}
-	if n != 1 {
-		t.Errorf("%d workspace volumes", n)
 	}
 }

@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"github.com/drover-ci/drover/agents/render"
+
 	"context"
 	"encoding/json"
 	"sort"
@@ -301,10 +303,10 @@ func TestSwarmReplicas(t *testing.T) {
 	if n := len(f.nodes()); n != 0 {
 		t.Errorf("swarm template created Jenkins nodes: %d", n)
 	}
-	if got := SwarmReplicas(config.Template{}, 0, 3, 0); got != 3 {
+	if got := render.SwarmReplicas(config.Template{}, 0, 3, 0); got != 3 {
 		t.Errorf("no cap, 3 busy: %d", got)
 	}
-	if got := SwarmReplicas(config.Template{}, 2, 0, 0); got != 2 {
+	if got := render.SwarmReplicas(config.Template{}, 2, 0, 0); got != 2 {
 		t.Errorf("no cap, minIdle 2: %d", got)
 	}
 }
@@ -442,7 +444,7 @@ func TestLabelProbeForPipelineItems(t *testing.T) {
 	if n := len(f.pods()); n != 0 {
 		t.Fatalf("pods %d before the label is known", n)
 	}
-	if _, ok := f.jk.Node(f.p.probeName()); !ok {
+	if _, ok := f.jk.Node(ProbeNodePrefix+"default"); !ok {
 		t.Fatal("no probe node")
 	}
 	f.sync()
@@ -451,7 +453,7 @@ func TestLabelProbeForPipelineItems(t *testing.T) {
 		t.Fatalf("pods %+v", ps)
 	}
 	f.step(DefaultOrphanInterval) // the probe is not an orphan
-	if _, ok := f.jk.Node(f.p.probeName()); !ok {
+	if _, ok := f.jk.Node(ProbeNodePrefix+"default"); !ok {
 		t.Fatal("probe deleted while the item waits")
 	}
 	if len(f.pods()) != 1 {
@@ -462,7 +464,7 @@ func TestLabelProbeForPipelineItems(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.step(time.Second)
-	if _, ok := f.jk.Node(f.p.probeName()); ok {
+	if _, ok := f.jk.Node(ProbeNodePrefix+"default"); ok {
 		t.Error("probe left after the item started")
 	}
 }

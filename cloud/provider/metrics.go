@@ -25,6 +25,12 @@ type Metrics struct {
 	Agents *prometheus.GaugeVec
 	// Launched counts agents launched per template.
 	Launched *prometheus.CounterVec
+	// Lost counts agents lost with a build, per template and reason
+	// (PodDeleted, Evicted, NodeLost, OOMKilled, Killed, AgentExited).
+	Lost *prometheus.CounterVec
+	// Requeued counts builds triggered again after their agent was lost,
+	// per template and reason.
+	Requeued *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (when not nil).
@@ -47,9 +53,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "drover_jenkins_agents_launched_total",
 			Help: "Agents launched, per template.",
 		}, []string{"template"}),
+		Lost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_jenkins_agents_lost_total",
+			Help: "Agents lost to infrastructure while they had a build, per template and reason.",
+		}, []string{"template", "reason"}),
+		Requeued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drover_jenkins_builds_requeued_total",
+			Help: "Builds triggered again after their agent was lost to infrastructure, per template and reason.",
+		}, []string{"template", "reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Stage, m.Failures, m.Agents, m.Launched)
+		reg.MustRegister(m.Stage, m.Failures, m.Agents, m.Launched, m.Lost, m.Requeued)
 	}
 	return m
 }

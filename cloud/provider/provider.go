@@ -59,6 +59,8 @@ type Provider struct {
 	recorded  map[string]bool
 	lastSweep time.Time
 	lastErr   string
+	// listenerWarned is the last listener refusal warned about.
+	listenerWarned string
 }
 
 // backoff is one template's circuit breaker.
@@ -100,6 +102,9 @@ func New(opts Options) (*Provider, error) {
 		recorded:  map[string]bool{},
 	}
 	p.status = Status{JenkinsURL: p.cfg.URL, Namespace: ns, ContainerCap: p.cfg.ContainerCap}
+	for _, w := range opts.Config.Warnings() {
+		p.log.Warn("Jenkins cloud configuration: " + w)
+	}
 	return p, nil
 }
 
