@@ -175,4 +175,3 @@ func (p *Provider) warnListener(w *world, templates []string) {
 		}
 	}
 }
-
