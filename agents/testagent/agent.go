@@ -15,6 +15,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -332,6 +334,10 @@ func (a *agent) agentAddress(ctx context.Context) (string, error) {
 	if resp.StatusCode != http.StatusOK || port == "" {
 		return "", fmt.Errorf("%s is invalid: %s", probe, resp.Status)
 	}
+	if !validIdentity(resp.Header.Get(agentproto.HeaderIdentity)) {
+		// remoting's JnlpAgentEndpointResolver; fatal for the agent.
+		return "", &rejected{fmt.Errorf("%s appears to be publishing an invalid X-Instance-Identity.", a.cfg.URL)}
+	}
 	if !strings.Contains(resp.Header.Get(agentproto.HeaderProtocols), "JNLP4-connect") {
 		return "", &rejected{fmt.Errorf("the controller offers no JNLP4-connect (%q)", resp.Header.Get(agentproto.HeaderProtocols))}
 	}
@@ -457,4 +463,15 @@ func (c *session) serve(ctx context.Context) error {
 			}()
 		}
 	}
+}
+
+// validIdentity reports whether an X-Instance-Identity header holds a
+// public key (base64 X.509 SubjectPublicKeyInfo), as remoting requires.
+func validIdentity(h string) bool {
+	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h))
+	if err != nil || len(der) == 0 {
+		return false
+	}
+	_, err = x509.ParsePKIXPublicKey(der)
+	return err == nil
 }

@@ -70,12 +70,22 @@ func (c *agentConn) writeLoop() {
 	}
 }
 
-// agentListener answers GET /tcpSlaveAgentListener/ as Jenkins 2.376 does.
+// agentListener answers GET /tcpSlaveAgentListener/ as Jenkins 2.376 does:
+// 404 with the agent port disabled; only the Ping protocol and no
+// X-Instance-Identity without the instance-identity plugin.
 func (s *Server) agentListener(w http.ResponseWriter, r *http.Request) {
+	if s.noAgentPort {
+		notFound(w)
+		return
+	}
 	h := w.Header()
 	h[agentproto.HeaderPort] = []string{strconv.Itoa(s.AgentPort())} // exact case, as Jenkins writes it
-	h.Set(agentproto.HeaderProtocols, agentproto.Protocols)
-	h.Set(agentproto.HeaderIdentity, s.identity())
+	if s.noIdentity {
+		h.Set(agentproto.HeaderProtocols, agentproto.ProtocolPing)
+	} else {
+		h.Set(agentproto.HeaderProtocols, agentproto.Protocols)
+		h.Set(agentproto.HeaderIdentity, s.identity())
+	}
 	h.Set("X-Remoting-Minimum-Version", "4.2.1")
 	h.Set("Content-Type", "text/plain;charset=utf-8")
 	_, _ = io.WriteString(w, "Jenkins\n")
@@ -188,6 +198,10 @@ func (s *Server) serveTCP(conn net.Conn) {
 	}
 	if err == nil && hello.Type != agentproto.TypeHello {
 		err = errors.New("expected a hello, got " + strconv.Quote(hello.Type))
+	}
+	if err == nil && (s.noIdentity || s.noAgentPort) {
+		// Without an instance identity Jenkins has no JNLP4-connect handler.
+		err = errors.New("Unknown protocol: JNLP4-connect")
 	}
 	if err == nil {
 		err = s.register(c, hello.Name, hello.Secret)

@@ -143,3 +143,46 @@ func TestRootURLFromRequestHost(t *testing.T) {
 		t.Errorf("jnlp: %s", b)
 	}
 }
+
+// Without the instance-identity plugin the listener offers Ping only, with
+// no identity, and the agent port refuses JNLP4-connect; with the agent
+// port disabled the listener answers 404.
+func TestAgentListenerWithoutIdentity(t *testing.T) {
+	s, err := Start(Options{NoInstanceIdentity: true, Users: []User{{"u", "pw", "tok"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	resp, _ := call(t, s, "GET", "/tcpSlaveAgentListener/", "", "")
+	h := resp.Header
+	if resp.StatusCode != 200 || h.Get(agentproto.HeaderProtocols) != "Ping" || len(h.Values(agentproto.HeaderIdentity)) != 0 ||
+		h.Get(agentproto.HeaderPort) != strconv.Itoa(s.AgentPort()) {
+		t.Errorf("%d %v", resp.StatusCode, h)
+	}
+	createNode(t, s, "n1", "", false)
+	c, err := net.Dial("tcp", s.AgentListenAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = json.NewEncoder(c).Encode(agentproto.Message{Type: agentproto.TypeHello, Name: "n1", Secret: s.Secret("n1")})
+	var m agentproto.Message
+	line, _ := bufio.NewReader(c).ReadBytes('\n')
+	if json.Unmarshal(line, &m); m.Type != agentproto.TypeError || !strings.Contains(m.Message, "JNLP4-connect") {
+		t.Errorf("hello with the right secret: %+v, want an error", m)
+	}
+	if n, _ := s.Node("n1"); n.Connected {
+		t.Error("n1 connected over TCP")
+	}
+
+	off, err := Start(Options{DisableAgentPort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(off.Close)
+	if resp, err := http.Get(off.URL() + "/tcpSlaveAgentListener/"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("disabled agent port: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+}

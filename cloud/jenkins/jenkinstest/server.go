@@ -55,6 +55,7 @@ type Server struct {
 
 	pendingWindow time.Duration // see SetPendingWindow
 	noIdentity    bool          // see Options.NoInstanceIdentity
+	noAgentPort   bool          // see Options.DisableAgentPort
 }
 
 // Options configure a fake started with Start.
@@ -84,6 +85,16 @@ type Options struct {
 	// the queue with "pending": true (as on a real Jenkins); 0 means
 	// DefaultPendingWindow, a negative value turns the window off.
 	PendingWindow time.Duration
+	// NoInstanceIdentity imitates a controller without the instance-identity
+	// plugin (the official jenkins/jenkins image with the setup wizard off):
+	// GET /tcpSlaveAgentListener/ offers "X-Jenkins-Agent-Protocols: Ping"
+	// only and no X-Instance-Identity, the agent port refuses JNLP4-connect
+	// agents; WebSocket agents still connect.
+	NoInstanceIdentity bool
+	// DisableAgentPort imitates a controller whose TCP agent port is off:
+	// GET /tcpSlaveAgentListener/ answers 404, the agent port refuses
+	// agents; WebSocket agents still connect.
+	DisableAgentPort bool
 }
 
 // User is a Jenkins user: a password (POSTs then need a crumb) and/or an API token.
@@ -131,6 +142,8 @@ func Start(o Options) (*Server, error) {
 		conns:     map[*agentConn]bool{},
 
 		pendingWindow: pendingWindowOf(o),
+		noIdentity:    o.NoInstanceIdentity,
+		noAgentPort:   o.DisableAgentPort,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -64,6 +64,10 @@ const (
 // Protocols is the X-Jenkins-Agent-Protocols value of Jenkins 2.376.
 const Protocols = "JNLP4-connect, Ping"
 
+// ProtocolPing is the only protocol a controller without the
+// instance-identity plugin offers (no X-Instance-Identity either).
+const ProtocolPing = "Ping"
+
 // RemotingVersion is the remoting version the fake agent.jar claims.
 const RemotingVersion = "3071.v7e9b_0dc08466"
 

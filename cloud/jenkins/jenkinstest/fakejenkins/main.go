@@ -16,6 +16,12 @@
 //	FAKE_JENKINS_HTTP      HTTP listen address (default :8080)
 //	FAKE_JENKINS_AGENT     agent listen address (default :50000)
 //	JENKINS_SLAVE_AGENT_PORT  port advertised to agents (default the agent listener's)
+//	FAKE_JENKINS_NO_INSTANCE_IDENTITY  true: imitate a controller without the
+//	                       instance-identity plugin (the official image with the setup
+//	                       wizard off): /tcpSlaveAgentListener/ offers Ping only and no
+//	                       X-Instance-Identity, TCP agents are refused, WebSocket agents connect
+//	FAKE_JENKINS_PENDING_WINDOW  how long a started item stays listed with
+//	                       "pending": true (Go duration, default 300ms; 0 turns it off)
 //
 // It logs to stdout (log/slog text) and stops on SIGTERM/SIGINT after saving.
 package main
@@ -61,6 +67,10 @@ func main() {
 	} else {
 		log.Warn("no DROVER_ADMIN_TOKEN or DROVER_ADMIN_PASSWORD: only anonymous requests work")
 	}
+	if err := fromEnv(&opts, os.Getenv); err != nil {
+		log.Error("configuration", "err", err)
+		os.Exit(2)
+	}
 	s, err := jenkinstest.Start(opts)
 	if err != nil {
 		log.Error("start", "err", err)
@@ -68,7 +78,8 @@ func main() {
 	}
 	st := s.Snapshot()
 	log.Info("Jenkins is fully up and running", "version", jenkinstest.Version, "url", s.URL(),
-		"agentPort", s.AgentPort(), "state", opts.StateFile, "nodes", len(st.Nodes), "jobs", len(st.Jobs))
+		"agentPort", s.AgentPort(), "state", opts.StateFile, "nodes", len(st.Nodes), "jobs", len(st.Jobs),
+		"instanceIdentity", !opts.NoInstanceIdentity)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	<-ctx.Done()

@@ -48,7 +48,7 @@ func build(t *testing.T) string {
 	return bin
 }
 
-func start(t *testing.T, bin, home string) *fakeJenkins {
+func start(t *testing.T, bin, home string, env ...string) *fakeJenkins {
 	t.Helper()
 	addr := freePort(t)
 	out, err := os.CreateTemp(t.TempDir(), "log")
@@ -58,6 +58,7 @@ func start(t *testing.T, bin, home string) *fakeJenkins {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "JENKINS_HOME="+home, "DROVER_ADMIN_USER=boss", "DROVER_ADMIN_TOKEN=t0k",
 		"FAKE_JENKINS_HTTP="+addr, "FAKE_JENKINS_AGENT="+freePort(t))
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -195,4 +196,45 @@ func TestStateSurvivesRestart(t *testing.T) {
 	}
 	g.agent(t, "n1")
 	g.waitResult(t, "j", 3, "SUCCESS") // the number after the two builds before the restart
+}
+
+// FAKE_JENKINS_NO_INSTANCE_IDENTITY=true: the listener offers Ping only and
+// no identity; a TCP agent is refused, a WebSocket agent connects.
+func TestNoInstanceIdentityEnv(t *testing.T) {
+	f := start(t, build(t), t.TempDir(), "FAKE_JENKINS_NO_INSTANCE_IDENTITY=true")
+	resp, err := http.Get(f.base + "/tcpSlaveAgentListener/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("X-Jenkins-Agent-Protocols") != "Ping" || resp.Header.Get("X-Instance-Identity") != "" {
+		t.Errorf("listener headers: %v", resp.Header)
+	}
+	js, _ := json.Marshal(map[string]any{"name": "n1", "numExecutors": "1", "remoteFS": "/home/jenkins/agent",
+		"labelString": "", "mode": "NORMAL", "type": "hudson.slaves.DumbSlave",
+		"launcher": map[string]any{"stapler-class": "hudson.slaves.JNLPLauncher", "webSocket": true}})
+	form := url.Values{"name": {"n1"}, "type": {"hudson.slaves.DumbSlave"}, "json": {string(js)}}.Encode()
+	if code, body := f.do(t, "POST", "/computer/doCreateItem", "application/x-www-form-urlencoded", form); code != 302 {
+		t.Fatalf("doCreateItem: %d %s", code, body)
+	}
+	cfg := testagent.Config{URL: f.base, Name: "n1", Secret: f.secret(t, "n1"), WorkDir: t.TempDir(), Out: io.Discard,
+		RetryFor: time.Second, RetryEvery: 100 * time.Millisecond}
+	if err := testagent.Run(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "invalid X-Instance-Identity") {
+		t.Errorf("TCP agent: %v", err)
+	}
+	cfg.WebSocket = true
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- testagent.Run(ctx, cfg) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, body := f.do(t, "GET", "/computer/n1/api/json?tree=offline", "", ""); strings.Contains(body, `"offline":false`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the WebSocket agent never came online")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
