@@ -18,6 +18,7 @@ type job struct {
 	concurrent bool
 	pipeline   bool     // queue items carry no labelExpression
 	commands   []string // <hudson.tasks.Shell> builders, in order
+	params     []ParamDef
 	next       int
 	builds     map[int]*build
 }
@@ -29,6 +30,7 @@ type build struct {
 	building bool
 	result   string
 	log      []string // console lines the agent sent
+	params   []Parameter
 }
 
 func (b *build) finish(result string) {
@@ -42,16 +44,18 @@ type Build struct {
 	Node    string
 	QueueID int64
 	URL     string
+	Params  []Parameter
 }
 
 // xml11 matches the version of an XML 1.1 declaration.
 var xml11 = regexp.MustCompile(`^(\s*<\?xml\s+version=['"])1\.1(['"])`)
 
 type jobConfig struct {
-	AssignedNode    string   `xml:"assignedNode"`
-	ConcurrentBuild bool     `xml:"concurrentBuild"`
-	CanRoam         bool     `xml:"canRoam"`
-	Shell           []string `xml:"builders>hudson.tasks.Shell>command"`
+	AssignedNode    string       `xml:"assignedNode"`
+	ConcurrentBuild bool         `xml:"concurrentBuild"`
+	CanRoam         bool         `xml:"canRoam"`
+	Shell           []string     `xml:"builders>hudson.tasks.Shell>command"`
+	Params          paramDefsXML `xml:"properties>hudson.model.ParametersDefinitionProperty>parameterDefinitions"`
 }
 
 func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
@@ -72,7 +76,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.jobs[name] = &job{name: name, assigned: strings.TrimSpace(cfg.AssignedNode),
-		concurrent: cfg.ConcurrentBuild, commands: cfg.Shell, next: 1, builds: map[int]*build{}}
+		concurrent: cfg.ConcurrentBuild, commands: cfg.Shell, params: cfg.Params.defs(), next: 1, builds: map[int]*build{}}
 }
 
 func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) {
@@ -99,7 +103,8 @@ func (s *Server) buildInfo(w http.ResponseWriter, r *http.Request) {
 				result = b.result
 			}
 			v = map[string]any{"_class": "hudson.model.FreeStyleBuild", "number": b.number,
-				"building": b.building, "result": result, "builtOn": b.node, "url": s.buildURL(b)}
+				"building": b.building, "result": result, "builtOn": b.node, "url": s.buildURL(b),
+				"actions": actions(j, b.params)}
 		}
 	}
 	s.mu.Unlock()

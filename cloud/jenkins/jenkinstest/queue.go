@@ -3,35 +3,43 @@ package jenkinstest
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
 type item struct {
-	id    int64
-	job   *job
-	label string
-	since time.Time
-	quiet time.Time // end of the quiet period (?delay=)
+	id     int64
+	job    *job
+	label  string
+	since  time.Time
+	quiet  time.Time // end of the quiet period (?delay=)
+	params []Parameter
 	// pending: an executor took the item; it stays listed until pendingUntil.
 	pending      bool
 	pendingUntil time.Time
 }
 
 // build answers POST /job/J/build: 201 with the queue item's Location. A job
-// without concurrentBuild that is already queued keeps its one item.
+// without concurrentBuild that is already queued keeps its one item. A
+// parameterized job wants the parameter form (or buildWithParameters): 400.
 func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	j, ok := s.jobs[r.PathValue("job")]
 	var id int64
-	if ok {
+	parameterized := ok && len(j.params) > 0
+	if ok && !parameterized {
 		id = s.enqueueLocked(j, j.assigned)
 		s.quietLocked(id, r.URL.Query().Get("delay"))
 	}
 	s.mu.Unlock()
-	if !ok {
+	switch {
+	case !ok:
 		notFound(w)
+		return
+	case parameterized:
+		http.Error(w, "Nothing is submitted", http.StatusBadRequest)
 		return
 	}
 	w.Header().Set("Location", fmt.Sprintf("%s/queue/item/%d/", s.URL(), id))
@@ -52,16 +60,20 @@ func (s *Server) EnqueuePipeline(jobName, label string) int64 {
 }
 
 func (s *Server) enqueueLocked(j *job, label string) int64 {
+	return s.enqueueParamsLocked(j, label, nil)
+}
+
+func (s *Server) enqueueParamsLocked(j *job, label string, params []Parameter) int64 {
 	if !j.concurrent {
-		// Jenkins folds a request into a waiting item of the same job (and
-		// parameters), never into a pending one: that one already started.
+		// Jenkins folds a request into a waiting item of the same job and
+		// parameters, never into a pending one: that one already started.
 		for _, it := range s.queue {
-			if it.job == j && !it.pending {
+			if it.job == j && !it.pending && slices.Equal(it.params, params) {
 				return it.id
 			}
 		}
 	}
-	it := &item{id: s.nextID, job: j, label: label, since: s.now()}
+	it := &item{id: s.nextID, job: j, label: label, since: s.now(), params: params}
 	s.nextID++
 	s.queue = append(s.queue, it)
 	return it.id
@@ -90,7 +102,7 @@ func (s *Server) queueJSON(w http.ResponseWriter, r *http.Request) {
 		}
 		items = append(items, map[string]any{"_class": class,
 			"id": it.id, "why": s.whyLocked(it), "inQueueSince": it.since.UnixMilli(),
-			"buildable": buildable, "stuck": false, "blocked": false, "pending": it.pending, "task": task})
+			"buildable": buildable, "stuck": false, "blocked": false, "pending": it.pending, "task": task, "actions": actions(it.job, it.params)})
 	}
 	s.mu.Unlock()
 	writeJSON(w, r, map[string]any{"_class": "hudson.model.Queue", "discoverableItems": []any{}, "items": items})

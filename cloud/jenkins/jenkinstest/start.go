@@ -67,19 +67,24 @@ func (s *Server) startLocked(it *item) (Build, bool) {
 func (s *Server) runLocked(it *item, n *node, slot int) Build {
 	s.takeLocked(it)
 	j := it.job
-	b := &build{job: j.name, number: j.next, node: n.Name, building: true}
+	b := &build{job: j.name, number: j.next, node: n.Name, building: true, params: it.params}
 	j.next++
 	j.builds[b.number] = b
 	n.running[slot] = b
 	s.dirty = true
 	if n.conn != nil {
+		env := map[string]string{
+			"BUILD_NUMBER": fmt.Sprint(b.number), "BUILD_ID": fmt.Sprint(b.number), "JOB_NAME": j.name,
+			"NODE_NAME": n.Name, "NODE_LABELS": strings.Join(n.labelSet().sorted(), " "),
+			"EXECUTOR_NUMBER": fmt.Sprint(slot), "JENKINS_URL": s.URL() + "/", "BUILD_URL": s.buildURL(b),
+		}
+		for _, p := range it.params { // parameters are environment variables of the build
+			env[p.Name] = p.Value
+		}
 		n.conn.send(agentproto.Message{Type: agentproto.TypeBuild, Job: j.name, Number: b.number,
-			Commands: j.commands, Env: map[string]string{
-				"BUILD_NUMBER": fmt.Sprint(b.number), "BUILD_ID": fmt.Sprint(b.number), "JOB_NAME": j.name,
-				"NODE_NAME": n.Name, "NODE_LABELS": strings.Join(n.labelSet().sorted(), " "),
-				"EXECUTOR_NUMBER": fmt.Sprint(slot), "JENKINS_URL": s.URL() + "/", "BUILD_URL": s.buildURL(b),
-			}})
+			Commands: j.commands, Env: env})
 		s.log.Info("build started", "job", j.name, "number", b.number, "node", n.Name)
 	}
-	return Build{Job: j.name, Number: b.number, Node: n.Name, QueueID: it.id, URL: s.buildURL(b)}
+	return Build{Job: j.name, Number: b.number, Node: n.Name, QueueID: it.id, URL: s.buildURL(b),
+		Params: append([]Parameter(nil), it.params...)}
 }

@@ -28,6 +28,7 @@ type JobState struct {
 	Concurrent bool         `json:"concurrentBuild,omitempty"`
 	Pipeline   bool         `json:"pipeline,omitempty"`
 	Commands   []string     `json:"commands,omitempty"`
+	Params     []ParamDef   `json:"parameters,omitempty"`
 	NextBuild  int          `json:"nextBuildNumber"`
 	Builds     []BuildState `json:"builds,omitempty"`
 }
@@ -35,20 +36,22 @@ type JobState struct {
 // BuildState is a build in State; a build running when the state was
 // saved is loaded as ended FAILURE (its agent is gone).
 type BuildState struct {
-	Number   int      `json:"number"`
-	Node     string   `json:"builtOn"`
-	Building bool     `json:"building,omitempty"`
-	Result   string   `json:"result,omitempty"`
-	Log      []string `json:"log,omitempty"`
+	Number   int         `json:"number"`
+	Node     string      `json:"builtOn"`
+	Building bool        `json:"building,omitempty"`
+	Result   string      `json:"result,omitempty"`
+	Log      []string    `json:"log,omitempty"`
+	Params   []Parameter `json:"parameters,omitempty"`
 }
 
 // ItemState is a queue item in State.
 type ItemState struct {
-	ID    int64     `json:"id"`
-	Job   string    `json:"job"`
-	Label string    `json:"label,omitempty"`
-	Since time.Time `json:"inQueueSince"`
-	Quiet time.Time `json:"quietUntil,omitzero"`
+	ID     int64       `json:"id"`
+	Job    string      `json:"job"`
+	Label  string      `json:"label,omitempty"`
+	Since  time.Time   `json:"inQueueSince"`
+	Quiet  time.Time   `json:"quietUntil,omitzero"`
+	Params []Parameter `json:"parameters,omitempty"`
 }
 
 // Snapshot returns the fake's persistent state.
@@ -74,11 +77,11 @@ func (s *Server) snapshotLocked() State {
 	for _, name := range names {
 		j := s.jobs[name]
 		js := JobState{Name: j.name, Assigned: j.assigned, Concurrent: j.concurrent, Pipeline: j.pipeline,
-			Commands: append([]string(nil), j.commands...), NextBuild: j.next}
+			Commands: append([]string(nil), j.commands...), Params: append([]ParamDef(nil), j.params...), NextBuild: j.next}
 		for num := 1; num < j.next; num++ {
 			if b, ok := j.builds[num]; ok {
 				js.Builds = append(js.Builds, BuildState{Number: b.number, Node: b.node, Building: b.building,
-					Result: b.result, Log: append([]string(nil), b.log...)})
+					Result: b.result, Log: append([]string(nil), b.log...), Params: append([]Parameter(nil), b.params...)})
 			}
 		}
 		st.Jobs = append(st.Jobs, js)
@@ -87,7 +90,8 @@ func (s *Server) snapshotLocked() State {
 		if it.pending {
 			continue // already running: Jenkins keeps it in memory only
 		}
-		st.Queue = append(st.Queue, ItemState{ID: it.id, Job: it.job.name, Label: it.label, Since: it.since, Quiet: it.quiet})
+		st.Queue = append(st.Queue, ItemState{ID: it.id, Job: it.job.name, Label: it.label, Since: it.since, Quiet: it.quiet,
+			Params: append([]Parameter(nil), it.params...)})
 	}
 	return st
 }
@@ -104,9 +108,9 @@ func (s *Server) restoreLocked(st State) {
 	}
 	for _, js := range st.Jobs {
 		j := &job{name: js.Name, assigned: js.Assigned, concurrent: js.Concurrent, pipeline: js.Pipeline,
-			commands: js.Commands, next: max(js.NextBuild, 1), builds: map[int]*build{}}
+			commands: js.Commands, params: js.Params, next: max(js.NextBuild, 1), builds: map[int]*build{}}
 		for _, bs := range js.Builds {
-			b := &build{job: j.name, number: bs.Number, node: bs.Node, result: bs.Result, log: bs.Log}
+			b := &build{job: j.name, number: bs.Number, node: bs.Node, result: bs.Result, log: bs.Log, params: bs.Params}
 			if bs.Building {
 				b.result = "FAILURE"
 				b.log = append(b.log, "FATAL: the controller restarted during the build")
@@ -117,7 +121,7 @@ func (s *Server) restoreLocked(st State) {
 	}
 	for _, is := range st.Queue {
 		if j, ok := s.jobs[is.Job]; ok {
-			s.queue = append(s.queue, &item{id: is.ID, job: j, label: is.Label, since: is.Since, quiet: is.Quiet})
+			s.queue = append(s.queue, &item{id: is.ID, job: j, label: is.Label, since: is.Since, quiet: is.Quiet, params: is.Params})
 		}
 	}
 }
