@@ -46,7 +46,7 @@ type gcItem struct {
 
 func newCollector(s *Server) *collector {
 	c := &collector{s: s, byKey: map[string]*registry.Resource{}}
-	for _, r := range registry.All() {
+	for _, r := range s.resources.All() {
 		c.byKey[groupKey(r)+"/"+r.Resource+"/"] = r
 	}
 	c.reset()

@@ -101,7 +101,7 @@ func (c *collector) finalizeNamespace(ctx context.Context, ns *corev1.Namespace)
 	}
 	remaining := 0
 	bg := metav1.DeletePropagationBackground
-	for _, res := range registry.All() {
+	for _, res := range c.s.resources.All() {
 		if !res.Namespaced {
 			continue
 		}

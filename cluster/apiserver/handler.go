@@ -22,7 +22,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 			writeError(w, apierrors.NewInternalError(fmt.Errorf("the server panicked: %v", p)))
 		}
 	}()
-	req, ok, err := parseRequest(r)
+	req, ok, err := parseRequest(r, s.resources)
 	if !ok {
 		writeError(w, apierrors.NewNotFound(schemaNone, r.URL.Path))
 		return

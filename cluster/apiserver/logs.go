@@ -11,10 +11,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-
-	"github.com/drover-ci/drover/cluster/registry"
 )
 
 var nodesGVR = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
@@ -106,7 +105,10 @@ var logClient = &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 3
 
 // nodeLogURL is the log endpoint of node: its InternalIP and the port it reports.
 func (s *Server) nodeLogURL(r *http.Request, nodeName, path string) (string, error) {
-	res, _ := registry.Lookup(nodesGVR)
+	res, ok := s.resources.Lookup(nodesGVR)
+	if !ok {
+		return "", apierrors.NewNotFound(nodesGVR.GroupResource(), nodeName)
+	}
 	obj, _, err := s.getObject(r.Context(), res, "", nodeName)
 	if err != nil {
 		return "", err

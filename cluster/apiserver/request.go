@@ -21,8 +21,9 @@ type request struct {
 }
 
 // parseRequest reads the path and method. It returns ok=false when the path is not a resource
-// path at all (the caller answers 404), and an API error for a resource path it cannot serve.
-func parseRequest(r *http.Request) (*request, bool, error) {
+// path at all (the caller answers 404), and an API error for a resource path it cannot serve
+// (among them a resource that is not in resources).
+func parseRequest(r *http.Request, resources *registry.Set) (*request, bool, error) {
 	segs := splitPath(r.URL.Path)
 	var gv schema.GroupVersion
 	switch {
@@ -59,7 +60,7 @@ func parseRequest(r *http.Request) (*request, bool, error) {
 	if len(segs) > 2 {
 		return nil, true, apierrors.NewNotFound(gv.WithResource(resource).GroupResource(), strings.Join(segs, "/"))
 	}
-	res, found := registry.Lookup(gv.WithResource(resource))
+	res, found := resources.Lookup(gv.WithResource(resource))
 	if !found {
 		return nil, true, apierrors.NewNotFound(schema.GroupResource{Group: gv.Group, Resource: resource}, "")
 	}

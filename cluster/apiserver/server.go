@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/drover-ci/drover/cluster/apiserver/discovery"
 	"github.com/drover-ci/drover/cluster/registry"
 	"github.com/drover-ci/drover/cluster/store"
 )
@@ -36,6 +37,9 @@ type Config struct {
 	// Metrics is served at /metrics in the Prometheus text format, without
 	// authentication like a scrape endpoint (nil: prometheus.DefaultGatherer).
 	Metrics prometheus.Gatherer
+	// Resources are the resources served (nil: registry.Resources(), all of drover's). It
+	// must include namespaces.
+	Resources *registry.Set
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
@@ -47,8 +51,9 @@ type Server struct {
 	logs       http.Handler
 	nodeToken  string
 	metrics    prometheus.Gatherer
+	resources  *registry.Set
 	namespaces *registry.Resource
-	discovery  http.Handler
+	discovery  *discovery.Handler
 	gc         *collector
 }
 
@@ -57,11 +62,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, fmt.Errorf("apiserver: Config.Store is required")
 	}
-	ns, ok := registry.Lookup(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
-	if !ok {
-		return nil, fmt.Errorf("apiserver: the namespaces resource is not registered")
+	resources := cfg.Resources
+	if resources == nil {
+		resources = registry.Resources()
 	}
-	s := &Server{store: cfg.Store, tokens: cfg.Tokens, now: cfg.Now, logs: cfg.Logs, nodeToken: cfg.NodeToken, namespaces: ns}
+	ns, ok := resources.Lookup(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
+	if !ok {
+		return nil, fmt.Errorf("apiserver: Config.Resources has no namespaces resource")
+	}
+	s := &Server{store: cfg.Store, tokens: cfg.Tokens, now: cfg.Now, logs: cfg.Logs, nodeToken: cfg.NodeToken,
+		resources: resources, namespaces: ns}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -69,7 +79,7 @@ func New(cfg Config) (*Server, error) {
 	if s.metrics == nil {
 		s.metrics = prometheus.DefaultGatherer
 	}
-	s.discovery = NewDiscovery(registry.All(), VersionInfo())
+	s.discovery = discovery.New(resources.All(), VersionInfo())
 	s.gc = newCollector(s)
 	return s, nil
 }
@@ -114,7 +124,7 @@ func (s *Server) Handler() http.Handler {
 			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
 			return
 		}
-		if IsDiscoveryPath(r.URL.Path) {
+		if discovery.IsPath(r.URL.Path) {
 			s.discovery.ServeHTTP(w, r)
 			return
 		}

@@ -3,11 +3,15 @@ package apiserver
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/version"
 	kversion "k8s.io/apimachinery/pkg/version"
+
+	"github.com/drover-ci/drover/cluster/apiserver/discovery"
+	"github.com/drover-ci/drover/cluster/registry"
 )
 
 func TestVersionInfo(t *testing.T) {
@@ -38,7 +42,8 @@ func TestVersionInfo(t *testing.T) {
 }
 
 func TestVersionServed(t *testing.T) {
-	srv := discoveryTestServer(t)
+	srv := httptest.NewServer(discovery.New(registry.Resources().All(), VersionInfo()))
+	t.Cleanup(srv.Close)
 	resp, err := http.Get(srv.URL + "/version")
 	if err != nil {
 		t.Fatal(err)

@@ -11,8 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-func init() {
-	Register(&Resource{
+// cmResource describes the configmaps resource.
+func cmResource() *Resource {
+	return &Resource{
 		Version: "v1", Resource: "configmaps", Kind: "ConfigMap", SingularName: "configmap",
 		ShortNames: []string{"cm"}, Namespaced: true,
 		New:      func() runtime.Object { return &corev1.ConfigMap{} },
@@ -21,8 +22,8 @@ func init() {
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			return cmValidateUpdate(obj.(*corev1.ConfigMap), old.(*corev1.ConfigMap))
 		},
-		Table: cmTable,
-	})
+		Table: cmTable(),
+	}
 }
 
 // cmValidate checks keys (valid, not in both data and binaryData) and the total size.
@@ -79,17 +80,19 @@ func cmValidateUpdate(cm, old *corev1.ConfigMap) field.ErrorList {
 }
 
 // cmTable prints config maps: NAME DATA AGE.
-var cmTable = &Table{
-	Columns: []metav1.TableColumnDefinition{
-		nameColumn,
-		column("Data", "string", corev1.ConfigMap{}.SwaggerDoc()["data"], 0),
-		ageColumn,
-	},
-	Row: func(obj runtime.Object) ([]interface{}, error) {
-		cm, ok := obj.(*corev1.ConfigMap)
-		if !ok {
-			return nil, fmt.Errorf("configmap table: unexpected object %T", obj)
-		}
-		return []interface{}{cm.Name, int64(len(cm.Data) + len(cm.BinaryData)), translateTimestampSince(cm.CreationTimestamp)}, nil
-	},
+func cmTable() *Table {
+	return &Table{
+		Columns: []metav1.TableColumnDefinition{
+			nameColumn,
+			column("Data", "string", corev1.ConfigMap{}.SwaggerDoc()["data"], 0),
+			ageColumn,
+		},
+		Row: func(obj runtime.Object) ([]interface{}, error) {
+			cm, ok := obj.(*corev1.ConfigMap)
+			if !ok {
+				return nil, fmt.Errorf("configmap table: unexpected object %T", obj)
+			}
+			return []interface{}{cm.Name, int64(len(cm.Data) + len(cm.BinaryData)), translateTimestampSince(cm.CreationTimestamp)}, nil
+		},
+	}
 }

@@ -13,8 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-func init() {
-	Register(&Resource{
+// cjResource describes the batch/v1 cronjobs resource.
+func cjResource() *Resource {
+	return &Resource{
 		Group: "batch", Version: "v1", Resource: "cronjobs", Kind: "CronJob", SingularName: "cronjob",
 		ShortNames: []string{"cj"}, Categories: []string{"all"}, Namespaced: true,
 		Subresources: []string{"status"}, HasStatus: true,
@@ -26,7 +27,8 @@ func init() {
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			return cjValidateSpec(&obj.(*batchv1.CronJob).Spec, &old.(*batchv1.CronJob).Spec, field.NewPath("spec"))
 		},
-	})
+		Table: cjTable(),
+	}
 }
 
 // cjMaxNameLength leaves room for the 11-character suffix of the jobs a cron job creates.

@@ -6,13 +6,13 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-func init() {
+// cjTable prints cron jobs as kubectl v1.32 does.
+func cjTable() *Table {
 	doc := batchv1.CronJobSpec{}.SwaggerDoc()
 	status := batchv1.CronJobStatus{}.SwaggerDoc()
-	RegisterTable(schema.GroupResource{Group: "batch", Resource: "cronjobs"}, &Table{
+	return &Table{
 		Columns: append([]metav1.TableColumnDefinition{
 			nameColumn,
 			column("Schedule", "string", doc["schedule"], 0),
@@ -23,7 +23,7 @@ func init() {
 			ageColumn,
 		}, podTemplateColumns()...),
 		Row: func(obj runtime.Object) ([]interface{}, error) { return cjRow(obj.(*batchv1.CronJob)) },
-	})
+	}
 }
 
 // cjRow is one row of `kubectl get cronjobs` (wide columns included), as kubectl's printCronJob.

@@ -15,8 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-func init() {
-	Register(&Resource{
+// epResource describes the endpoints resource.
+func epResource() *Resource {
+	return &Resource{
 		Version: "v1", Resource: "endpoints", Kind: "Endpoints", SingularName: "endpoints",
 		ShortNames: []string{"ep"}, Namespaced: true,
 		New:            func() runtime.Object { return &corev1.Endpoints{} },
@@ -25,8 +26,8 @@ func init() {
 		Default:        func(obj runtime.Object) { epDefault(obj.(*corev1.Endpoints)) },
 		Validate:       func(obj runtime.Object) field.ErrorList { return epValidate(obj.(*corev1.Endpoints)) },
 		ValidateUpdate: func(obj, _ runtime.Object) field.ErrorList { return epValidate(obj.(*corev1.Endpoints)) },
-		Table:          epTable,
-	})
+		Table:          epTable(),
+	}
 }
 
 // epDefault sets port protocols to TCP.
@@ -114,19 +115,21 @@ func epValidatePort(p *corev1.EndpointPort, requireName bool, path *field.Path) 
 }
 
 // epTable prints endpoints: NAME ENDPOINTS AGE.
-var epTable = &Table{
-	Columns: []metav1.TableColumnDefinition{
-		nameColumn,
-		column("Endpoints", "string", corev1.Endpoints{}.SwaggerDoc()["subsets"], 0),
-		ageColumn,
-	},
-	Row: func(obj runtime.Object) ([]interface{}, error) {
-		ep, ok := obj.(*corev1.Endpoints)
-		if !ok {
-			return nil, fmt.Errorf("endpoints table: unexpected object %T", obj)
-		}
-		return []interface{}{ep.Name, epFormat(ep), translateTimestampSince(ep.CreationTimestamp)}, nil
-	},
+func epTable() *Table {
+	return &Table{
+		Columns: []metav1.TableColumnDefinition{
+			nameColumn,
+			column("Endpoints", "string", corev1.Endpoints{}.SwaggerDoc()["subsets"], 0),
+			ageColumn,
+		},
+		Row: func(obj runtime.Object) ([]interface{}, error) {
+			ep, ok := obj.(*corev1.Endpoints)
+			if !ok {
+				return nil, fmt.Errorf("endpoints table: unexpected object %T", obj)
+			}
+			return []interface{}{ep.Name, epFormat(ep), translateTimestampSince(ep.CreationTimestamp)}, nil
+		},
+	}
 }
 
 // epFormat renders up to three ready endpoints as kubectl does: "10.0.0.1:8080,... + N more...".

@@ -63,7 +63,7 @@ func TestEndpointsTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := epTable.Row(&corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "jenkins"}, Subsets: tt.subsets})
+			got, err := epTable().Row(&corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "jenkins"}, Subsets: tt.subsets})
 			if err != nil {
 				t.Fatal(err)
 			}

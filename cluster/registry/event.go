@@ -20,8 +20,9 @@ const (
 	eventNoteLengthLimit     = 1024
 )
 
-func init() {
-	Register(&Resource{
+// eventResource describes the events resource.
+func eventResource() *Resource {
+	return &Resource{
 		Version: "v1", Resource: "events", Kind: "Event", SingularName: "event",
 		ShortNames: []string{"ev"}, Namespaced: true,
 		New:            func() runtime.Object { return &corev1.Event{} },
@@ -29,8 +30,8 @@ func init() {
 		Validate:       func(obj runtime.Object) field.ErrorList { return eventValidate(obj.(*corev1.Event)) },
 		ValidateUpdate: func(obj, _ runtime.Object) field.ErrorList { return eventValidate(obj.(*corev1.Event)) },
 		Fields:         func(obj runtime.Object) fields.Set { return eventFields(obj.(*corev1.Event)) },
-		Table:          eventTable,
-	})
+		Table:          eventTable(),
+	}
 }
 
 // eventFields are the selectable fields of Kubernetes' EventToSelectableFields.
@@ -104,46 +105,48 @@ func eventValidateLength(name, value string, limit int, required bool) field.Err
 
 // eventTable prints events as kubectl v1.32 does: LAST SEEN TYPE REASON OBJECT MESSAGE, and
 // SUBOBJECT SOURCE FIRST SEEN COUNT NAME with -o wide (NAME last, as kubectl has it).
-var eventTable = &Table{
-	Columns: []metav1.TableColumnDefinition{
-		column("Last Seen", "string", corev1.Event{}.SwaggerDoc()["lastTimestamp"], 0),
-		column("Type", "string", corev1.Event{}.SwaggerDoc()["type"], 0),
-		column("Reason", "string", corev1.Event{}.SwaggerDoc()["reason"], 0),
-		column("Object", "string", corev1.Event{}.SwaggerDoc()["involvedObject"], 0),
-		column("Subobject", "string", corev1.ObjectReference{}.SwaggerDoc()["fieldPath"], 1),
-		column("Source", "string", corev1.Event{}.SwaggerDoc()["source"], 1),
-		column("Message", "string", corev1.Event{}.SwaggerDoc()["message"], 0),
-		column("First Seen", "string", corev1.Event{}.SwaggerDoc()["firstTimestamp"], 1),
-		column("Count", "string", corev1.Event{}.SwaggerDoc()["count"], 1),
-		{Name: "Name", Type: "string", Format: "name", Priority: 1, Description: nameColumn.Description},
-	},
-	Row: func(obj runtime.Object) ([]interface{}, error) {
-		e, ok := obj.(*corev1.Event)
-		if !ok {
-			return nil, fmt.Errorf("event table: unexpected object %T", obj)
-		}
-		first := translateTimestampSince(e.FirstTimestamp)
-		if e.FirstTimestamp.IsZero() {
-			first = translateTimestampSince(metav1.NewTime(e.EventTime.Time))
-		}
-		last := translateTimestampSince(e.LastTimestamp)
-		if e.LastTimestamp.IsZero() {
-			last = first
-		}
-		count := e.Count
-		if e.Series != nil {
-			last = translateTimestampSince(metav1.NewTime(e.Series.LastObservedTime.Time))
-			count = e.Series.Count
-		} else if count == 0 {
-			count = 1
-		}
-		target := strings.ToLower(e.InvolvedObject.Kind)
-		if e.InvolvedObject.Name != "" {
-			target += "/" + e.InvolvedObject.Name
-		}
-		return []interface{}{last, e.Type, e.Reason, target, e.InvolvedObject.FieldPath, eventSource(e),
-			strings.TrimSpace(e.Message), first, int64(count), e.Name}, nil
-	},
+func eventTable() *Table {
+	return &Table{
+		Columns: []metav1.TableColumnDefinition{
+			column("Last Seen", "string", corev1.Event{}.SwaggerDoc()["lastTimestamp"], 0),
+			column("Type", "string", corev1.Event{}.SwaggerDoc()["type"], 0),
+			column("Reason", "string", corev1.Event{}.SwaggerDoc()["reason"], 0),
+			column("Object", "string", corev1.Event{}.SwaggerDoc()["involvedObject"], 0),
+			column("Subobject", "string", corev1.ObjectReference{}.SwaggerDoc()["fieldPath"], 1),
+			column("Source", "string", corev1.Event{}.SwaggerDoc()["source"], 1),
+			column("Message", "string", corev1.Event{}.SwaggerDoc()["message"], 0),
+			column("First Seen", "string", corev1.Event{}.SwaggerDoc()["firstTimestamp"], 1),
+			column("Count", "string", corev1.Event{}.SwaggerDoc()["count"], 1),
+			{Name: "Name", Type: "string", Format: "name", Priority: 1, Description: nameColumn.Description},
+		},
+		Row: func(obj runtime.Object) ([]interface{}, error) {
+			e, ok := obj.(*corev1.Event)
+			if !ok {
+				return nil, fmt.Errorf("event table: unexpected object %T", obj)
+			}
+			first := translateTimestampSince(e.FirstTimestamp)
+			if e.FirstTimestamp.IsZero() {
+				first = translateTimestampSince(metav1.NewTime(e.EventTime.Time))
+			}
+			last := translateTimestampSince(e.LastTimestamp)
+			if e.LastTimestamp.IsZero() {
+				last = first
+			}
+			count := e.Count
+			if e.Series != nil {
+				last = translateTimestampSince(metav1.NewTime(e.Series.LastObservedTime.Time))
+				count = e.Series.Count
+			} else if count == 0 {
+				count = 1
+			}
+			target := strings.ToLower(e.InvolvedObject.Kind)
+			if e.InvolvedObject.Name != "" {
+				target += "/" + e.InvolvedObject.Name
+			}
+			return []interface{}{last, e.Type, e.Reason, target, e.InvolvedObject.FieldPath, eventSource(e),
+				strings.TrimSpace(e.Message), first, int64(count), e.Name}, nil
+		},
+	}
 }
 
 // eventSource renders "component, host" (falling back to the reporting controller/instance).

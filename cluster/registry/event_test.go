@@ -72,7 +72,7 @@ func TestEventFieldsAndTable(t *testing.T) {
 	if diff := cmp.Diff(wantFields, map[string]string(eventFields(e))); diff != "" {
 		t.Errorf("fields (-want +got):\n%s", diff)
 	}
-	got, err := eventTable.Row(e)
+	got, err := eventTable().Row(e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestEventFieldsAndTable(t *testing.T) {
 		e.InvolvedObject.Name, e.Source = "", corev1.EventSource{}
 		e.ReportingController = "drover"
 	})
-	got, _ = eventTable.Row(single)
+	got, _ = eventTable().Row(single)
 	if got[0] != "<unknown>" || got[3] != "pod" || got[5] != "drover" || got[8] != int64(1) {
 		t.Errorf("singleton row = %v", got)
 	}
@@ -114,12 +114,12 @@ func TestLeaseValidateAndTable(t *testing.T) {
 			}
 		})
 	}
-	got, _ := leaseTable.Row(&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "drover-controller"},
+	got, _ := leaseTable().Row(&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "drover-controller"},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder}})
 	if diff := cmp.Diff([]interface{}{"drover-controller", "node-1", "<unknown>"}, got); diff != "" {
 		t.Errorf("row (-want +got):\n%s", diff)
 	}
-	got, _ = saTable.Row(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"},
+	got, _ = saTable().Row(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"},
 		Secrets: []corev1.ObjectReference{{Name: "t"}}})
 	if diff := cmp.Diff([]interface{}{"default", int64(1), "<unknown>"}, got); diff != "" {
 		t.Errorf("serviceaccount row (-want +got):\n%s", diff)

@@ -20,8 +20,9 @@ const (
 	jobLegacyUIDLabel  = "controller-uid"
 )
 
-func init() {
-	Register(&Resource{
+// jobResource describes the batch/v1 jobs resource.
+func jobResource() *Resource {
+	return &Resource{
 		Group: "batch", Version: "v1", Resource: "jobs", Kind: "Job", SingularName: "job",
 		Categories: []string{"all"}, Namespaced: true, Subresources: []string{"status"}, HasStatus: true,
 		New:              func() runtime.Object { return &batchv1.Job{} },
@@ -36,7 +37,8 @@ func init() {
 		Fields: func(obj runtime.Object) fields.Set {
 			return fields.Set{"status.successful": strconv.Itoa(int(obj.(*batchv1.Job).Status.Succeeded))}
 		},
-	})
+		Table: jobTable(),
+	}
 }
 
 // jobDefault is Kubernetes' SetDefaults_Job (v1.32, JobPodReplacementPolicy on) plus the pod

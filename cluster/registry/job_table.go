@@ -8,12 +8,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
 )
 
-func init() {
-	RegisterTable(schema.GroupResource{Group: "batch", Resource: "jobs"}, &Table{
+// jobTable prints jobs as kubectl v1.32 does.
+func jobTable() *Table {
+	return &Table{
 		Columns: append([]metav1.TableColumnDefinition{
 			nameColumn,
 			column("Status", "string", "Status of the job.", 0),
@@ -22,7 +22,7 @@ func init() {
 			ageColumn,
 		}, podTemplateColumns()...),
 		Row: func(obj runtime.Object) ([]interface{}, error) { return jobRow(obj.(*batchv1.Job), time.Now()) },
-	})
+	}
 }
 
 // jobRow is one row of `kubectl get jobs` (wide columns included), as kubectl's printJob.

@@ -9,16 +9,17 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-func init() {
-	Register(&Resource{
+// leaseResource describes the coordination.k8s.io/v1 leases resource.
+func leaseResource() *Resource {
+	return &Resource{
 		Group: "coordination.k8s.io", Version: "v1", Resource: "leases", Kind: "Lease", SingularName: "lease",
 		Namespaced:     true,
 		New:            func() runtime.Object { return &coordinationv1.Lease{} },
 		NewList:        func() runtime.Object { return &coordinationv1.LeaseList{} },
 		Validate:       func(obj runtime.Object) field.ErrorList { return leaseValidate(obj.(*coordinationv1.Lease)) },
 		ValidateUpdate: func(obj, _ runtime.Object) field.ErrorList { return leaseValidate(obj.(*coordinationv1.Lease)) },
-		Table:          leaseTable,
-	})
+		Table:          leaseTable(),
+	}
 }
 
 // leaseValidate checks the lease duration is positive, transitions are not negative, and a
@@ -39,21 +40,23 @@ func leaseValidate(l *coordinationv1.Lease) field.ErrorList {
 }
 
 // leaseTable prints leases: NAME HOLDER AGE.
-var leaseTable = &Table{
-	Columns: []metav1.TableColumnDefinition{
-		nameColumn,
-		column("Holder", "string", coordinationv1.LeaseSpec{}.SwaggerDoc()["holderIdentity"], 0),
-		ageColumn,
-	},
-	Row: func(obj runtime.Object) ([]interface{}, error) {
-		l, ok := obj.(*coordinationv1.Lease)
-		if !ok {
-			return nil, fmt.Errorf("lease table: unexpected object %T", obj)
-		}
-		holder := ""
-		if l.Spec.HolderIdentity != nil {
-			holder = *l.Spec.HolderIdentity
-		}
-		return []interface{}{l.Name, holder, translateTimestampSince(l.CreationTimestamp)}, nil
-	},
+func leaseTable() *Table {
+	return &Table{
+		Columns: []metav1.TableColumnDefinition{
+			nameColumn,
+			column("Holder", "string", coordinationv1.LeaseSpec{}.SwaggerDoc()["holderIdentity"], 0),
+			ageColumn,
+		},
+		Row: func(obj runtime.Object) ([]interface{}, error) {
+			l, ok := obj.(*coordinationv1.Lease)
+			if !ok {
+				return nil, fmt.Errorf("lease table: unexpected object %T", obj)
+			}
+			holder := ""
+			if l.Spec.HolderIdentity != nil {
+				holder = *l.Spec.HolderIdentity
+			}
+			return []interface{}{l.Name, holder, translateTimestampSince(l.CreationTimestamp)}, nil
+		},
+	}
 }

@@ -14,8 +14,9 @@ import (
 // nsNameLabel is the label Kubernetes sets on every namespace to its name.
 const nsNameLabel = "kubernetes.io/metadata.name"
 
-func init() {
-	Register(&Resource{
+// nsResource describes the namespaces resource.
+func nsResource() *Resource {
+	return &Resource{
 		Version: "v1", Resource: "namespaces", Kind: "Namespace", SingularName: "namespace",
 		ShortNames: []string{"ns"}, Subresources: []string{"status", "finalize"}, HasStatus: true,
 		New:                  func() runtime.Object { return &corev1.Namespace{} },
@@ -30,8 +31,8 @@ func init() {
 		Fields: func(obj runtime.Object) fields.Set {
 			return fields.Set{"status.phase": string(obj.(*corev1.Namespace).Status.Phase)}
 		},
-		Table: nsTable,
-	})
+		Table: nsTable(),
+	}
 }
 
 // nsDefault sets status.phase Active when empty and the kubernetes.io/metadata.name label.
@@ -87,17 +88,19 @@ func nsValidateStatus(ns *corev1.Namespace) field.ErrorList {
 }
 
 // nsTable prints namespaces: NAME STATUS AGE.
-var nsTable = &Table{
-	Columns: []metav1.TableColumnDefinition{
-		nameColumn,
-		column("Status", "string", "The status of the namespace", 0),
-		ageColumn,
-	},
-	Row: func(obj runtime.Object) ([]interface{}, error) {
-		ns, ok := obj.(*corev1.Namespace)
-		if !ok {
-			return nil, fmt.Errorf("namespace table: unexpected object %T", obj)
-		}
-		return []interface{}{ns.Name, string(ns.Status.Phase), translateTimestampSince(ns.CreationTimestamp)}, nil
-	},
+func nsTable() *Table {
+	return &Table{
+		Columns: []metav1.TableColumnDefinition{
+			nameColumn,
+			column("Status", "string", "The status of the namespace", 0),
+			ageColumn,
+		},
+		Row: func(obj runtime.Object) ([]interface{}, error) {
+			ns, ok := obj.(*corev1.Namespace)
+			if !ok {
+				return nil, fmt.Errorf("namespace table: unexpected object %T", obj)
+			}
+			return []interface{}{ns.Name, string(ns.Status.Phase), translateTimestampSince(ns.CreationTimestamp)}, nil
+		},
+	}
 }

@@ -30,7 +30,7 @@ func TestCoreResourcesRegistered(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.gvr.Resource, func(t *testing.T) {
-			r, ok := Lookup(tt.gvr)
+			r, ok := lookup(tt.gvr)
 			if !ok {
 				t.Fatalf("%v not registered", tt.gvr)
 			}
@@ -55,14 +55,14 @@ func TestCoreResourcesRegistered(t *testing.T) {
 }
 
 func TestNamespaceNameValidation(t *testing.T) {
-	r, _ := Lookup(corev1.SchemeGroupVersion.WithResource("namespaces"))
+	r, _ := lookup(corev1.SchemeGroupVersion.WithResource("namespaces"))
 	if msgs := r.NameValidation("kube-system", false); len(msgs) != 0 {
 		t.Errorf("kube-system rejected: %v", msgs)
 	}
 	if msgs := r.NameValidation("a.b", false); len(msgs) == 0 {
 		t.Error("a.b accepted as a namespace name (must be a DNS-1123 label)")
 	}
-	svc, _ := Lookup(corev1.SchemeGroupVersion.WithResource("services"))
+	svc, _ := lookup(corev1.SchemeGroupVersion.WithResource("services"))
 	if msgs := svc.NameValidation("1abc", false); len(msgs) == 0 {
 		t.Error("1abc accepted as a service name (must be a DNS-1035 label)")
 	}
@@ -88,7 +88,7 @@ func TestNamespaceCreateAndUpdate(t *testing.T) {
 	if len(upd.Spec.Finalizers) != 1 || upd.Status.Phase != corev1.NamespaceActive {
 		t.Errorf("update changed finalizers/status: %+v", upd)
 	}
-	r, _ := Lookup(corev1.SchemeGroupVersion.WithResource("namespaces"))
+	r, _ := lookup(corev1.SchemeGroupVersion.WithResource("namespaces"))
 	if diff := cmp.Diff(map[string]string{"status.phase": "Active"}, map[string]string(r.Fields(ns))); diff != "" {
 		t.Errorf("fields (-want +got):\n%s", diff)
 	}
@@ -126,14 +126,14 @@ func TestNamespaceValidate(t *testing.T) {
 
 func TestNamespaceTable(t *testing.T) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Status: corev1.NamespaceStatus{Phase: "Active"}}
-	got, err := nsTable.Row(ns)
+	got, err := nsTable().Row(ns)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]interface{}{"default", "Active", "<unknown>"}, got); diff != "" {
 		t.Errorf("row (-want +got):\n%s", diff)
 	}
-	if _, err := nsTable.Row(&corev1.Pod{}); err == nil {
+	if _, err := nsTable().Row(&corev1.Pod{}); err == nil {
 		t.Error("a pod printed as a namespace")
 	}
 }

@@ -16,8 +16,9 @@ import (
 var nodeTaintEffects = []string{string(corev1.TaintEffectNoExecute), string(corev1.TaintEffectNoSchedule),
 	string(corev1.TaintEffectPreferNoSchedule)}
 
-func init() {
-	Register(&Resource{
+// nodeResource describes the nodes resource.
+func nodeResource() *Resource {
+	return &Resource{
 		Version: "v1", Resource: "nodes", Kind: "Node", SingularName: "node",
 		ShortNames: []string{"no"}, Subresources: []string{"status"}, HasStatus: true,
 		New:            func() runtime.Object { return &corev1.Node{} },
@@ -34,8 +35,8 @@ func init() {
 		Fields: func(obj runtime.Object) fields.Set {
 			return fields.Set{"spec.unschedulable": strconv.FormatBool(obj.(*corev1.Node).Spec.Unschedulable)}
 		},
-		Table: nodeTable,
-	})
+		Table: nodeTable(),
+	}
 }
 
 // nodeDefault keeps podCIDR and podCIDRs[0] in step (as the v1 conversion does) and

@@ -12,30 +12,32 @@ import (
 
 // nodeTable prints nodes as kubectl v1.32 does: NAME STATUS ROLES AGE VERSION, and
 // INTERNAL-IP EXTERNAL-IP OS-IMAGE KERNEL-VERSION CONTAINER-RUNTIME with -o wide.
-var nodeTable = &Table{
-	Columns: []metav1.TableColumnDefinition{
-		nameColumn,
-		column("Status", "string", "The status of the node", 0),
-		column("Roles", "string", "The roles of the node", 0),
-		ageColumn,
-		column("Version", "string", corev1.NodeSystemInfo{}.SwaggerDoc()["kubeletVersion"], 0),
-		column("Internal-IP", "string", corev1.NodeStatus{}.SwaggerDoc()["addresses"], 1),
-		column("External-IP", "string", corev1.NodeStatus{}.SwaggerDoc()["addresses"], 1),
-		column("OS-Image", "string", corev1.NodeSystemInfo{}.SwaggerDoc()["osImage"], 1),
-		column("Kernel-Version", "string", corev1.NodeSystemInfo{}.SwaggerDoc()["kernelVersion"], 1),
-		column("Container-Runtime", "string", corev1.NodeSystemInfo{}.SwaggerDoc()["containerRuntimeVersion"], 1),
-	},
-	Row: func(obj runtime.Object) ([]interface{}, error) {
-		n, ok := obj.(*corev1.Node)
-		if !ok {
-			return nil, fmt.Errorf("node table: unexpected object %T", obj)
-		}
-		info := n.Status.NodeInfo
-		return []interface{}{n.Name, nodeStatus(n), stringOrNone(strings.Join(nodeRoles(n), ",")),
-			translateTimestampSince(n.CreationTimestamp), info.KubeletVersion,
-			nodeAddress(n, corev1.NodeInternalIP), nodeAddress(n, corev1.NodeExternalIP),
-			nodeOrUnknown(info.OSImage), nodeOrUnknown(info.KernelVersion), nodeOrUnknown(info.ContainerRuntimeVersion)}, nil
-	},
+func nodeTable() *Table {
+	return &Table{
+		Columns: []metav1.TableColumnDefinition{
+			nameColumn,
+			column("Status", "string", "The status of the node", 0),
+			column("Roles", "string", "The roles of the node", 0),
+			ageColumn,
+			column("Version", "string", corev1.NodeSystemInfo{}.SwaggerDoc()["kubeletVersion"], 0),
+			column("Internal-IP", "string", corev1.NodeStatus{}.SwaggerDoc()["addresses"], 1),
+			column("External-IP", "string", corev1.NodeStatus{}.SwaggerDoc()["addresses"], 1),
+			column("OS-Image", "string", corev1.NodeSystemInfo{}.SwaggerDoc()["osImage"], 1),
+			column("Kernel-Version", "string", corev1.NodeSystemInfo{}.SwaggerDoc()["kernelVersion"], 1),
+			column("Container-Runtime", "string", corev1.NodeSystemInfo{}.SwaggerDoc()["containerRuntimeVersion"], 1),
+		},
+		Row: func(obj runtime.Object) ([]interface{}, error) {
+			n, ok := obj.(*corev1.Node)
+			if !ok {
+				return nil, fmt.Errorf("node table: unexpected object %T", obj)
+			}
+			info := n.Status.NodeInfo
+			return []interface{}{n.Name, nodeStatus(n), stringOrNone(strings.Join(nodeRoles(n), ",")),
+				translateTimestampSince(n.CreationTimestamp), info.KubeletVersion,
+				nodeAddress(n, corev1.NodeInternalIP), nodeAddress(n, corev1.NodeExternalIP),
+				nodeOrUnknown(info.OSImage), nodeOrUnknown(info.KernelVersion), nodeOrUnknown(info.ContainerRuntimeVersion)}, nil
+		},
+	}
 }
 
 // nodeStatus renders Ready / NotReady / Unknown, plus ",SchedulingDisabled" when cordoned.

@@ -82,7 +82,7 @@ func TestNodeFieldsAndTable(t *testing.T) {
 			NodeInfo:   corev1.NodeSystemInfo{KubeletVersion: "v1.32.3-drover", OSImage: "Debian GNU/Linux 12", ContainerRuntimeVersion: "docker://20.10.24"},
 		},
 	}
-	r, _ := Lookup(corev1.SchemeGroupVersion.WithResource("nodes"))
+	r, _ := lookup(corev1.SchemeGroupVersion.WithResource("nodes"))
 	if got := r.Fields(ready)["spec.unschedulable"]; got != "true" {
 		t.Errorf("spec.unschedulable = %q", got)
 	}
@@ -101,7 +101,7 @@ func TestNodeFieldsAndTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := nodeTable.Row(tt.node)
+			got, err := nodeTable().Row(tt.node)
 			if err != nil {
 				t.Fatal(err)
 			}

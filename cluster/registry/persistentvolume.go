@@ -26,8 +26,9 @@ var (
 // pvBetaStorageClassAnnotation is the legacy way to name a storage class.
 const pvBetaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
 
-func init() {
-	Register(&Resource{
+// pvResource describes the persistentvolumes resource.
+func pvResource() *Resource {
+	return &Resource{
 		Version: "v1", Resource: "persistentvolumes", Kind: "PersistentVolume", SingularName: "persistentvolume",
 		ShortNames: []string{"pv"}, Subresources: []string{"status"}, HasStatus: true,
 		New:     func() runtime.Object { return &corev1.PersistentVolume{} },
@@ -42,8 +43,8 @@ func init() {
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			return pvValidateUpdate(obj.(*corev1.PersistentVolume), old.(*corev1.PersistentVolume))
 		},
-		Table: pvTable,
-	})
+		Table: pvTable(),
+	}
 }
 
 // pvDefault applies Kubernetes' v1 defaults: phase Pending, reclaim policy Retain, volume
@@ -229,41 +230,43 @@ func pvUnsetOr[T ~string](s *T) string {
 }
 
 // pvTable prints persistent volumes as kubectl v1.32 does.
-var pvTable = &Table{
-	Columns: []metav1.TableColumnDefinition{
-		nameColumn,
-		column("Capacity", "string", corev1.PersistentVolumeSpec{}.SwaggerDoc()["capacity"], 0),
-		column("Access Modes", "string", corev1.PersistentVolumeSpec{}.SwaggerDoc()["accessModes"], 0),
-		column("Reclaim Policy", "string", corev1.PersistentVolumeSpec{}.SwaggerDoc()["persistentVolumeReclaimPolicy"], 0),
-		column("Status", "string", corev1.PersistentVolumeStatus{}.SwaggerDoc()["phase"], 0),
-		column("Claim", "string", corev1.PersistentVolumeSpec{}.SwaggerDoc()["claimRef"], 0),
-		column("StorageClass", "string", "StorageClass of the pv", 0),
-		column("VolumeAttributesClass", "string", "VolumeAttributesClass of the pv", 0),
-		column("Reason", "string", corev1.PersistentVolumeStatus{}.SwaggerDoc()["reason"], 0),
-		ageColumn,
-		column("VolumeMode", "string", corev1.PersistentVolumeSpec{}.SwaggerDoc()["volumeMode"], 1),
-	},
-	Row: func(obj runtime.Object) ([]interface{}, error) {
-		pv, ok := obj.(*corev1.PersistentVolume)
-		if !ok {
-			return nil, fmt.Errorf("persistentvolume table: unexpected object %T", obj)
-		}
-		claim := ""
-		if ref := pv.Spec.ClaimRef; ref != nil {
-			claim = ref.Namespace + "/" + ref.Name
-		}
-		phase := string(pv.Status.Phase)
-		if pv.DeletionTimestamp != nil {
-			phase = "Terminating"
-		}
-		class := pv.Spec.StorageClassName
-		if a, ok := pv.Annotations[pvBetaStorageClassAnnotation]; ok {
-			class = a
-		}
-		size := pv.Spec.Capacity[corev1.ResourceStorage]
-		return []interface{}{pv.Name, size.String(), pvAccessModesString(pv.Spec.AccessModes),
-			string(pv.Spec.PersistentVolumeReclaimPolicy), phase, claim, class,
-			pvUnsetOr(pv.Spec.VolumeAttributesClassName), pv.Status.Reason,
-			translateTimestampSince(pv.CreationTimestamp), pvUnsetOr(pv.Spec.VolumeMode)}, nil
-	},
+func pvTable() *Table {
+	return &Table{
+		Columns: []metav1.TableColumnDefinition{
+			nameColumn,
+			column("Capacity", "string", corev1.PersistentVolumeSpec{}.SwaggerDoc()["capacity"], 0),
+			column("Access Modes", "string", corev1.PersistentVolumeSpec{}.SwaggerDoc()["accessModes"], 0),
+			column("Reclaim Policy", "string", corev1.PersistentVolumeSpec{}.SwaggerDoc()["persistentVolumeReclaimPolicy"], 0),
+			column("Status", "string", corev1.PersistentVolumeStatus{}.SwaggerDoc()["phase"], 0),
+			column("Claim", "string", corev1.PersistentVolumeSpec{}.SwaggerDoc()["claimRef"], 0),
+			column("StorageClass", "string", "StorageClass of the pv", 0),
+			column("VolumeAttributesClass", "string", "VolumeAttributesClass of the pv", 0),
+			column("Reason", "string", corev1.PersistentVolumeStatus{}.SwaggerDoc()["reason"], 0),
+			ageColumn,
+			column("VolumeMode", "string", corev1.PersistentVolumeSpec{}.SwaggerDoc()["volumeMode"], 1),
+		},
+		Row: func(obj runtime.Object) ([]interface{}, error) {
+			pv, ok := obj.(*corev1.PersistentVolume)
+			if !ok {
+				return nil, fmt.Errorf("persistentvolume table: unexpected object %T", obj)
+			}
+			claim := ""
+			if ref := pv.Spec.ClaimRef; ref != nil {
+				claim = ref.Namespace + "/" + ref.Name
+			}
+			phase := string(pv.Status.Phase)
+			if pv.DeletionTimestamp != nil {
+				phase = "Terminating"
+			}
+			class := pv.Spec.StorageClassName
+			if a, ok := pv.Annotations[pvBetaStorageClassAnnotation]; ok {
+				class = a
+			}
+			size := pv.Spec.Capacity[corev1.ResourceStorage]
+			return []interface{}{pv.Name, size.String(), pvAccessModesString(pv.Spec.AccessModes),
+				string(pv.Spec.PersistentVolumeReclaimPolicy), phase, claim, class,
+				pvUnsetOr(pv.Spec.VolumeAttributesClassName), pv.Status.Reason,
+				translateTimestampSince(pv.CreationTimestamp), pvUnsetOr(pv.Spec.VolumeMode)}, nil
+		},
+	}
 }

@@ -31,7 +31,7 @@ func TestPersistentVolumeDefault(t *testing.T) {
 		pv.Spec.VolumeMode == nil || *pv.Spec.VolumeMode != corev1.PersistentVolumeFilesystem {
 		t.Errorf("defaults: phase %q policy %q mode %v", pv.Status.Phase, pv.Spec.PersistentVolumeReclaimPolicy, pv.Spec.VolumeMode)
 	}
-	r, _ := Lookup(corev1.SchemeGroupVersion.WithResource("persistentvolumes"))
+	r, _ := lookup(corev1.SchemeGroupVersion.WithResource("persistentvolumes"))
 	pv.Status.Phase = corev1.VolumeBound
 	r.PrepareForCreate(pv)
 	if pv.Status.Phase != corev1.VolumePending || pv.Status.LastPhaseTransitionTime == nil {
@@ -109,7 +109,7 @@ func TestPersistentVolumeTable(t *testing.T) {
 		pv.Spec.StorageClassName = "manual"
 		pv.Status.Phase = corev1.VolumeBound
 	})
-	got, err := pvTable.Row(pv)
+	got, err := pvTable().Row(pv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestPersistentVolumeTable(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("row (-want +got):\n%s", diff)
 	}
-	if len(got) != len(pvTable.Columns) {
-		t.Errorf("%d cells for %d columns", len(got), len(pvTable.Columns))
+	if len(got) != len(pvTable().Columns) {
+		t.Errorf("%d cells for %d columns", len(got), len(pvTable().Columns))
 	}
 }

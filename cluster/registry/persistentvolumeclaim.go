@@ -11,8 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-func init() {
-	Register(&Resource{
+// pvcResource describes the persistentvolumeclaims resource.
+func pvcResource() *Resource {
+	return &Resource{
 		Version: "v1", Resource: "persistentvolumeclaims", Kind: "PersistentVolumeClaim",
 		SingularName: "persistentvolumeclaim", ShortNames: []string{"pvc"}, Namespaced: true,
 		Subresources: []string{"status"}, HasStatus: true,
@@ -26,8 +27,8 @@ func init() {
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			return pvcValidateUpdate(obj.(*corev1.PersistentVolumeClaim), old.(*corev1.PersistentVolumeClaim))
 		},
-		Table: pvcTable,
-	})
+		Table: pvcTable(),
+	}
 }
 
 // pvcDefault applies Kubernetes' v1 defaults: phase Pending, volume mode Filesystem.
@@ -88,41 +89,43 @@ func pvcValidateUpdate(pvc, old *corev1.PersistentVolumeClaim) field.ErrorList {
 }
 
 // pvcTable prints claims as kubectl v1.32 does.
-var pvcTable = &Table{
-	Columns: []metav1.TableColumnDefinition{
-		nameColumn,
-		column("Status", "string", corev1.PersistentVolumeClaimStatus{}.SwaggerDoc()["phase"], 0),
-		column("Volume", "string", corev1.PersistentVolumeClaimSpec{}.SwaggerDoc()["volumeName"], 0),
-		column("Capacity", "string", corev1.PersistentVolumeClaimStatus{}.SwaggerDoc()["capacity"], 0),
-		column("Access Modes", "string", corev1.PersistentVolumeClaimStatus{}.SwaggerDoc()["accessModes"], 0),
-		column("StorageClass", "string", "StorageClass of the pvc", 0),
-		column("VolumeAttributesClass", "string", "VolumeAttributesClass of the pvc", 0),
-		ageColumn,
-		column("VolumeMode", "string", corev1.PersistentVolumeClaimSpec{}.SwaggerDoc()["volumeMode"], 1),
-	},
-	Row: func(obj runtime.Object) ([]interface{}, error) {
-		pvc, ok := obj.(*corev1.PersistentVolumeClaim)
-		if !ok {
-			return nil, fmt.Errorf("persistentvolumeclaim table: unexpected object %T", obj)
-		}
-		phase := string(pvc.Status.Phase)
-		if pvc.DeletionTimestamp != nil {
-			phase = "Terminating"
-		}
-		capacity, modes := "", ""
-		if pvc.Spec.VolumeName != "" {
-			modes = pvAccessModesString(pvc.Status.AccessModes)
-			q := pvc.Status.Capacity[corev1.ResourceStorage]
-			capacity = q.String()
-		}
-		class := ""
-		if a, ok := pvc.Annotations[pvBetaStorageClassAnnotation]; ok {
-			class = a
-		} else if pvc.Spec.StorageClassName != nil {
-			class = *pvc.Spec.StorageClassName
-		}
-		return []interface{}{pvc.Name, phase, pvc.Spec.VolumeName, capacity, modes, class,
-			pvUnsetOr(pvc.Spec.VolumeAttributesClassName), translateTimestampSince(pvc.CreationTimestamp),
-			pvUnsetOr(pvc.Spec.VolumeMode)}, nil
-	},
+func pvcTable() *Table {
+	return &Table{
+		Columns: []metav1.TableColumnDefinition{
+			nameColumn,
+			column("Status", "string", corev1.PersistentVolumeClaimStatus{}.SwaggerDoc()["phase"], 0),
+			column("Volume", "string", corev1.PersistentVolumeClaimSpec{}.SwaggerDoc()["volumeName"], 0),
+			column("Capacity", "string", corev1.PersistentVolumeClaimStatus{}.SwaggerDoc()["capacity"], 0),
+			column("Access Modes", "string", corev1.PersistentVolumeClaimStatus{}.SwaggerDoc()["accessModes"], 0),
+			column("StorageClass", "string", "StorageClass of the pvc", 0),
+			column("VolumeAttributesClass", "string", "VolumeAttributesClass of the pvc", 0),
+			ageColumn,
+			column("VolumeMode", "string", corev1.PersistentVolumeClaimSpec{}.SwaggerDoc()["volumeMode"], 1),
+		},
+		Row: func(obj runtime.Object) ([]interface{}, error) {
+			pvc, ok := obj.(*corev1.PersistentVolumeClaim)
+			if !ok {
+				return nil, fmt.Errorf("persistentvolumeclaim table: unexpected object %T", obj)
+			}
+			phase := string(pvc.Status.Phase)
+			if pvc.DeletionTimestamp != nil {
+				phase = "Terminating"
+			}
+			capacity, modes := "", ""
+			if pvc.Spec.VolumeName != "" {
+				modes = pvAccessModesString(pvc.Status.AccessModes)
+				q := pvc.Status.Capacity[corev1.ResourceStorage]
+				capacity = q.String()
+			}
+			class := ""
+			if a, ok := pvc.Annotations[pvBetaStorageClassAnnotation]; ok {
+				class = a
+			} else if pvc.Spec.StorageClassName != nil {
+				class = *pvc.Spec.StorageClassName
+			}
+			return []interface{}{pvc.Name, phase, pvc.Spec.VolumeName, capacity, modes, class,
+				pvUnsetOr(pvc.Spec.VolumeAttributesClassName), translateTimestampSince(pvc.CreationTimestamp),
+				pvUnsetOr(pvc.Spec.VolumeMode)}, nil
+		},
+	}
 }

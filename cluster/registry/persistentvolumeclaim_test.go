@@ -110,7 +110,7 @@ func TestPersistentVolumeClaimTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := pvcTable.Row(tt.pvc)
+			got, err := pvcTable().Row(tt.pvc)
 			if err != nil {
 				t.Fatal(err)
 			}

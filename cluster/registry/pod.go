@@ -9,8 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-func init() {
-	Register(&Resource{
+// podResource describes the pods resource.
+func podResource() *Resource {
+	return &Resource{
 		Version: "v1", Resource: "pods", Kind: "Pod", SingularName: "pod",
 		ShortNames: []string{"po"}, Categories: []string{"all"}, Namespaced: true,
 		Subresources: []string{"status", "binding", "log"}, HasStatus: true,
@@ -27,7 +28,8 @@ func init() {
 			return podValidateStatusUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
 		},
 		Fields: func(obj runtime.Object) fields.Set { return podFields(obj.(*corev1.Pod)) },
-	})
+		Table:  podTable(),
+	}
 }
 
 // podDefault applies the v1 defaults of a pod: its spec, and the status mirror fields the v1

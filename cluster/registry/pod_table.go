@@ -7,11 +7,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-func init() {
-	RegisterTable(schema.GroupResource{Resource: "pods"}, &Table{
+// podTable prints pods: NAME READY STATUS RESTARTS AGE, and IP NODE NOMINATED-NODE READINESS-GATES with -o wide.
+func podTable() *Table {
+	return &Table{
 		Columns: []metav1.TableColumnDefinition{
 			nameColumn,
 			column("Ready", "string", "The aggregate readiness state of this pod for accepting traffic.", 0),
@@ -24,7 +24,7 @@ func init() {
 			column("Readiness Gates", "string", "If specified, all readiness gates will be evaluated for pod readiness. A pod is ready when all its containers are ready AND all conditions specified in the readiness gates have status equal to \"True\". More info: https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates", 1),
 		},
 		Row: func(obj runtime.Object) ([]interface{}, error) { return podRow(obj.(*corev1.Pod)), nil },
-	})
+	}
 }
 
 // podRow is one row of `kubectl get pods` (wide columns included), computed like kubectl's

@@ -39,7 +39,7 @@ func TestWorkloadResourcesRegistered(t *testing.T) {
 		{schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "cronjobs"}, "CronJob", []string{"cj"}, []string{"status"}, "Name", 10, 7},
 	}
 	for _, tt := range tests {
-		r, ok := Lookup(tt.gvr)
+		r, ok := lookup(tt.gvr)
 		if !ok {
 			t.Fatalf("%s not registered", tt.gvr)
 		}
@@ -248,7 +248,7 @@ func TestPodFields(t *testing.T) {
 // podLookup returns a registered resource with its table, failing the test if it is missing.
 func podLookup(t *testing.T, group, resource string) *Resource {
 	t.Helper()
-	r, ok := Lookup(schema.GroupVersionResource{Group: group, Version: "v1", Resource: resource})
+	r, ok := lookup(schema.GroupVersionResource{Group: group, Version: "v1", Resource: resource})
 	if !ok || r.Table == nil {
 		t.Fatalf("%s/%s not registered with a table", group, resource)
 	}

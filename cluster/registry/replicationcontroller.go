@@ -12,8 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-func init() {
-	Register(&Resource{
+// rcResource describes the replicationcontrollers resource.
+func rcResource() *Resource {
+	return &Resource{
 		Version: "v1", Resource: "replicationcontrollers", Kind: "ReplicationController",
 		SingularName: "replicationcontroller", ShortNames: []string{"rc"}, Categories: []string{"all"},
 		Namespaced: true, Subresources: []string{"status", "scale"}, HasStatus: true,
@@ -31,7 +32,8 @@ func init() {
 		Fields: func(obj runtime.Object) fields.Set {
 			return fields.Set{"status.replicas": strconv.Itoa(int(obj.(*corev1.ReplicationController).Status.Replicas))}
 		},
-	})
+		Table: rcTable(),
+	}
 }
 
 // rcDefault is Kubernetes' SetDefaults_ReplicationController: selector and labels from the

@@ -5,12 +5,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-func init() {
+// rcTable prints replication controllers as kubectl v1.32 does.
+func rcTable() *Table {
 	rcSpec, rcStatus := corev1.ReplicationControllerSpec{}.SwaggerDoc(), corev1.ReplicationControllerStatus{}.SwaggerDoc()
-	RegisterTable(schema.GroupResource{Resource: "replicationcontrollers"}, &Table{
+	return &Table{
 		Columns: append([]metav1.TableColumnDefinition{
 			nameColumn,
 			column("Desired", "integer", rcSpec["replicas"], 0),
@@ -34,5 +34,5 @@ func init() {
 				translateTimestampSince(rc.CreationTimestamp), names, images, labels.FormatLabels(rc.Spec.Selector),
 			}, nil
 		},
-	})
+	}
 }

@@ -7,7 +7,6 @@ package registry
 import (
 	"fmt"
 	"sort"
-	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -90,58 +89,57 @@ func (r *Resource) HasSubresource(sub string) bool {
 	return false
 }
 
-var (
-	mu        sync.RWMutex
-	resources = map[schema.GroupVersionResource]*Resource{}
-	tables    = map[schema.GroupResource]*Table{}
-)
-
-// Register adds a resource; each resource file calls it from init. Registering one twice panics.
-func Register(r *Resource) {
-	mu.Lock()
-	defer mu.Unlock()
-	gvr := r.GroupVersionResource()
-	if _, ok := resources[gvr]; ok {
-		panic(fmt.Sprintf("registry: %s registered twice", gvr))
-	}
-	if r.ListKind == "" {
-		r.ListKind = r.Kind + "List"
-	}
-	resources[gvr] = r
+// Resources returns every resource drover serves, as one new Set: each call builds its own
+// descriptors, so no two servers share (or race on) them.
+func Resources() *Set {
+	return NewSet(
+		// core/v1
+		cmResource(),
+		epResource(),
+		eventResource(),
+		nsResource(),
+		nodeResource(),
+		pvcResource(),
+		pvResource(),
+		podResource(),
+		rcResource(),
+		secretResource(),
+		saResource(),
+		svcResource(),
+		// batch/v1
+		cjResource(),
+		jobResource(),
+		// coordination.k8s.io/v1
+		leaseResource(),
+	)
 }
 
-// RegisterTable sets the Table of a resource; table files call it from init, so that printing
-// and strategy can live in separate files.
-func RegisterTable(gr schema.GroupResource, t *Table) {
-	mu.Lock()
-	defer mu.Unlock()
-	tables[gr] = t
+// Set is a fixed collection of resources, indexed by group, version and plural name. It is
+// never changed after NewSet, so any number of goroutines may read it.
+type Set struct {
+	byGVR  map[schema.GroupVersionResource]*Resource
+	sorted []*Resource
 }
 
-// Lookup returns the resource for group, version and plural name.
-func Lookup(gvr schema.GroupVersionResource) (*Resource, bool) {
-	mu.RLock()
-	defer mu.RUnlock()
-	r, ok := resources[gvr]
-	if ok && r.Table == nil {
-		r.Table = tables[gvr.GroupResource()]
-	}
-	return r, ok
-}
-
-// All returns every registered resource, sorted by group, version and plural name.
-func All() []*Resource {
-	mu.RLock()
-	defer mu.RUnlock()
-	out := make([]*Resource, 0, len(resources))
-	for gvr, r := range resources {
-		if r.Table == nil {
-			r.Table = tables[gvr.GroupResource()]
+// NewSet indexes rs. It copies each descriptor (filling ListKind as Kind+"List" when empty)
+// and panics when two describe the same group, version and resource: that is a programming
+// error in the list, like a bad regexp.MustCompile.
+func NewSet(rs ...*Resource) *Set {
+	s := &Set{byGVR: make(map[schema.GroupVersionResource]*Resource, len(rs))}
+	for _, r := range rs {
+		c := *r
+		if c.ListKind == "" {
+			c.ListKind = c.Kind + "List"
 		}
-		out = append(out, r)
+		gvr := c.GroupVersionResource()
+		if _, ok := s.byGVR[gvr]; ok {
+			panic(fmt.Sprintf("registry: %s listed twice", gvr))
+		}
+		s.byGVR[gvr] = &c
+		s.sorted = append(s.sorted, &c)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
+	sort.Slice(s.sorted, func(i, j int) bool {
+		a, b := s.sorted[i], s.sorted[j]
 		if a.Group != b.Group {
 			return a.Group < b.Group
 		}
@@ -150,5 +148,17 @@ func All() []*Resource {
 		}
 		return a.Resource < b.Resource
 	})
-	return out
+	return s
+}
+
+// Lookup returns the resource for group, version and plural name.
+func (s *Set) Lookup(gvr schema.GroupVersionResource) (*Resource, bool) {
+	r, ok := s.byGVR[gvr]
+	return r, ok
+}
+
+// All returns every resource of the set, sorted by group, version and plural name. The slice
+// is the caller's; the descriptors are shared and must not be modified.
+func (s *Set) All() []*Resource {
+	return append([]*Resource(nil), s.sorted...)
 }

@@ -16,8 +16,9 @@ import (
 // MaxSecretSize is the largest total size of a secret's or config map's data (1 MiB).
 const MaxSecretSize = 1 * 1024 * 1024
 
-func init() {
-	Register(&Resource{
+// secretResource describes the secrets resource.
+func secretResource() *Resource {
+	return &Resource{
 		Version: "v1", Resource: "secrets", Kind: "Secret", SingularName: "secret", Namespaced: true,
 		New:      func() runtime.Object { return &corev1.Secret{} },
 		NewList:  func() runtime.Object { return &corev1.SecretList{} },
@@ -29,8 +30,8 @@ func init() {
 		Fields: func(obj runtime.Object) fields.Set {
 			return fields.Set{"type": string(obj.(*corev1.Secret).Type)}
 		},
-		Table: secretTable,
-	})
+		Table: secretTable(),
+	}
 }
 
 // secretDefault sets type Opaque and folds stringData into data, as the v1 conversion does
@@ -104,18 +105,20 @@ func secretValidateUpdate(s, old *corev1.Secret) field.ErrorList {
 }
 
 // secretTable prints secrets: NAME TYPE DATA AGE.
-var secretTable = &Table{
-	Columns: []metav1.TableColumnDefinition{
-		nameColumn,
-		column("Type", "string", corev1.Secret{}.SwaggerDoc()["type"], 0),
-		column("Data", "string", corev1.Secret{}.SwaggerDoc()["data"], 0),
-		ageColumn,
-	},
-	Row: func(obj runtime.Object) ([]interface{}, error) {
-		s, ok := obj.(*corev1.Secret)
-		if !ok {
-			return nil, fmt.Errorf("secret table: unexpected object %T", obj)
-		}
-		return []interface{}{s.Name, string(s.Type), int64(len(s.Data)), translateTimestampSince(s.CreationTimestamp)}, nil
-	},
+func secretTable() *Table {
+	return &Table{
+		Columns: []metav1.TableColumnDefinition{
+			nameColumn,
+			column("Type", "string", corev1.Secret{}.SwaggerDoc()["type"], 0),
+			column("Data", "string", corev1.Secret{}.SwaggerDoc()["data"], 0),
+			ageColumn,
+		},
+		Row: func(obj runtime.Object) ([]interface{}, error) {
+			s, ok := obj.(*corev1.Secret)
+			if !ok {
+				return nil, fmt.Errorf("secret table: unexpected object %T", obj)
+			}
+			return []interface{}{s.Name, string(s.Type), int64(len(s.Data)), translateTimestampSince(s.CreationTimestamp)}, nil
+		},
+	}
 }

@@ -75,11 +75,11 @@ func TestSecretValidateUpdate(t *testing.T) {
 func TestSecretFieldsAndTable(t *testing.T) {
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "jenkins-agent"}, Type: "Opaque",
 		Data: map[string][]byte{"a": nil, "b": nil}}
-	r, _ := Lookup(corev1.SchemeGroupVersion.WithResource("secrets"))
+	r, _ := lookup(corev1.SchemeGroupVersion.WithResource("secrets"))
 	if got := r.Fields(s)["type"]; got != "Opaque" {
 		t.Errorf("type field = %q", got)
 	}
-	got, err := secretTable.Row(s)
+	got, err := secretTable().Row(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestConfigMapValidate(t *testing.T) {
 			}
 		})
 	}
-	got, _ := cmTable.Row(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"},
+	got, _ := cmTable().Row(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"},
 		Data: map[string]string{"a": ""}, BinaryData: map[string][]byte{"b": nil}})
 	if diff := cmp.Diff([]interface{}{"c", int64(2), "<unknown>"}, got); diff != "" {
 		t.Errorf("row (-want +got):\n%s", diff)

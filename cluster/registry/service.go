@@ -8,8 +8,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-func init() {
-	Register(&Resource{
+// svcResource describes the services resource.
+func svcResource() *Resource {
+	return &Resource{
 		Version: "v1", Resource: "services", Kind: "Service", SingularName: "service",
 		ShortNames: []string{"svc"}, Categories: []string{"all"}, Namespaced: true,
 		Subresources: []string{"status"}, HasStatus: true,
@@ -24,8 +25,8 @@ func init() {
 			return svcValidateUpdate(obj.(*corev1.Service), old.(*corev1.Service))
 		},
 		ValidateStatusUpdate: func(obj, old runtime.Object) field.ErrorList { return svcValidateStatus(obj.(*corev1.Service)) },
-		Table:                svcTable,
-	})
+		Table:                svcTable(),
+	}
 }
 
 // svcExternallyAccessible reports whether the service is reachable from outside the cluster

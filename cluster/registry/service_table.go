@@ -13,29 +13,31 @@ import (
 
 // svcTable prints services as kubectl v1.32 does: NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S)
 // AGE, and SELECTOR with -o wide.
-var svcTable = &Table{
-	Columns: []metav1.TableColumnDefinition{
-		nameColumn,
-		column("Type", "string", corev1.ServiceSpec{}.SwaggerDoc()["type"], 0),
-		column("Cluster-IP", "string", corev1.ServiceSpec{}.SwaggerDoc()["clusterIP"], 0),
-		column("External-IP", "string", corev1.ServiceSpec{}.SwaggerDoc()["externalIPs"], 0),
-		column("Port(s)", "string", corev1.ServiceSpec{}.SwaggerDoc()["ports"], 0),
-		ageColumn,
-		column("Selector", "string", corev1.ServiceSpec{}.SwaggerDoc()["selector"], 1),
-	},
-	Row: func(obj runtime.Object) ([]interface{}, error) {
-		svc, ok := obj.(*corev1.Service)
-		if !ok {
-			return nil, fmt.Errorf("service table: unexpected object %T", obj)
-		}
-		clusterIP := "<none>"
-		if len(svc.Spec.ClusterIPs) > 0 {
-			clusterIP = svc.Spec.ClusterIPs[0]
-		}
-		return []interface{}{svc.Name, string(svc.Spec.Type), clusterIP, svcExternalIP(svc),
-			stringOrNone(svcPortString(svc.Spec.Ports)), translateTimestampSince(svc.CreationTimestamp),
-			labels.FormatLabels(svc.Spec.Selector)}, nil
-	},
+func svcTable() *Table {
+	return &Table{
+		Columns: []metav1.TableColumnDefinition{
+			nameColumn,
+			column("Type", "string", corev1.ServiceSpec{}.SwaggerDoc()["type"], 0),
+			column("Cluster-IP", "string", corev1.ServiceSpec{}.SwaggerDoc()["clusterIP"], 0),
+			column("External-IP", "string", corev1.ServiceSpec{}.SwaggerDoc()["externalIPs"], 0),
+			column("Port(s)", "string", corev1.ServiceSpec{}.SwaggerDoc()["ports"], 0),
+			ageColumn,
+			column("Selector", "string", corev1.ServiceSpec{}.SwaggerDoc()["selector"], 1),
+		},
+		Row: func(obj runtime.Object) ([]interface{}, error) {
+			svc, ok := obj.(*corev1.Service)
+			if !ok {
+				return nil, fmt.Errorf("service table: unexpected object %T", obj)
+			}
+			clusterIP := "<none>"
+			if len(svc.Spec.ClusterIPs) > 0 {
+				clusterIP = svc.Spec.ClusterIPs[0]
+			}
+			return []interface{}{svc.Name, string(svc.Spec.Type), clusterIP, svcExternalIP(svc),
+				stringOrNone(svcPortString(svc.Spec.Ports)), translateTimestampSince(svc.CreationTimestamp),
+				labels.FormatLabels(svc.Spec.Selector)}, nil
+		},
+	}
 }
 
 // svcPortString renders ports as "8080:30080/TCP,50000/TCP".

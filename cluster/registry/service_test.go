@@ -206,15 +206,15 @@ func TestServiceTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := svcTable.Row(tt.svc)
+			got, err := svcTable().Row(tt.svc)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("row (-want +got):\n%s", diff)
 			}
-			if len(got) != len(svcTable.Columns) {
-				t.Errorf("%d cells for %d columns", len(got), len(svcTable.Columns))
+			if len(got) != len(svcTable().Columns) {
+				t.Errorf("%d cells for %d columns", len(got), len(svcTable().Columns))
 			}
 		})
 	}

@@ -8,28 +8,31 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-func init() {
-	Register(&Resource{
+// saResource describes the serviceaccounts resource.
+func saResource() *Resource {
+	return &Resource{
 		Version: "v1", Resource: "serviceaccounts", Kind: "ServiceAccount", SingularName: "serviceaccount",
 		ShortNames: []string{"sa"}, Namespaced: true,
 		New:     func() runtime.Object { return &corev1.ServiceAccount{} },
 		NewList: func() runtime.Object { return &corev1.ServiceAccountList{} },
-		Table:   saTable,
-	})
+		Table:   saTable(),
+	}
 }
 
 // saTable prints service accounts: NAME SECRETS AGE.
-var saTable = &Table{
-	Columns: []metav1.TableColumnDefinition{
-		nameColumn,
-		column("Secrets", "string", corev1.ServiceAccount{}.SwaggerDoc()["secrets"], 0),
-		ageColumn,
-	},
-	Row: func(obj runtime.Object) ([]interface{}, error) {
-		sa, ok := obj.(*corev1.ServiceAccount)
-		if !ok {
-			return nil, fmt.Errorf("serviceaccount table: unexpected object %T", obj)
-		}
-		return []interface{}{sa.Name, int64(len(sa.Secrets)), translateTimestampSince(sa.CreationTimestamp)}, nil
-	},
+func saTable() *Table {
+	return &Table{
+		Columns: []metav1.TableColumnDefinition{
+			nameColumn,
+			column("Secrets", "string", corev1.ServiceAccount{}.SwaggerDoc()["secrets"], 0),
+			ageColumn,
+		},
+		Row: func(obj runtime.Object) ([]interface{}, error) {
+			sa, ok := obj.(*corev1.ServiceAccount)
+			if !ok {
+				return nil, fmt.Errorf("serviceaccount table: unexpected object %T", obj)
+			}
+			return []interface{}{sa.Name, int64(len(sa.Secrets)), translateTimestampSince(sa.CreationTimestamp)}, nil
+		},
+	}
 }

@@ -1,4 +1,4 @@
-package apiserver
+package discovery
 
 import (
 	"bytes"
@@ -19,26 +19,26 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// discoveryStub is a tiny object store behind Discovery: enough REST for kubectl create and
+// stubServer is a tiny object store behind Discovery: enough REST for kubectl create and
 // apply of configmaps and pods, recording every request.
-type discoveryStub struct {
+type stubServer struct {
 	disc     http.Handler
 	mu       sync.Mutex
 	objects  map[string][]byte // by URL path
-	requests []discoveryStubRequest
+	requests []stubRequest
 }
 
-type discoveryStubRequest struct {
+type stubRequest struct {
 	method, path, query, contentType, accept string
 	body                                     []byte
 }
 
-func (s *discoveryStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *stubServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = append(s.requests, discoveryStubRequest{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Content-Type"), r.Header.Get("Accept"), body})
-	if IsDiscoveryPath(r.URL.Path) {
+	s.requests = append(s.requests, stubRequest{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Content-Type"), r.Header.Get("Accept"), body})
+	if IsPath(r.URL.Path) {
 		s.disc.ServeHTTP(w, r)
 		return
 	}
@@ -46,7 +46,7 @@ func (s *discoveryStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPost:
 		var obj map[string]interface{}
 		if err := json.Unmarshal(body, &obj); err != nil {
-			discoveryWriteStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
+			writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
 			return
 		}
 		name := obj["metadata"].(map[string]interface{})["name"].(string)
@@ -57,29 +57,29 @@ func (s *discoveryStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeJSON(w, http.StatusOK, b)
 			return
 		}
-		discoveryWriteStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "not found")
+		writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "not found")
 	case http.MethodPatch:
 		b, ok := s.objects[r.URL.Path]
 		if !ok {
-			discoveryWriteStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "not found")
+			writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "not found")
 			return
 		}
 		s.writeJSON(w, http.StatusOK, b) // good enough: kubectl only prints the name
 	default:
-		discoveryWriteStatus(w, http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed, r.Method)
+		writeStatus(w, http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed, r.Method)
 	}
 }
 
-func (s *discoveryStub) writeJSON(w http.ResponseWriter, code int, b []byte) {
+func (s *stubServer) writeJSON(w http.ResponseWriter, code int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_, _ = w.Write(b)
 }
 
-func (s *discoveryStub) find(method, path string) []discoveryStubRequest {
+func (s *stubServer) find(method, path string) []stubRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []discoveryStubRequest
+	var out []stubRequest
 	for _, r := range s.requests {
 		if r.method == method && r.path == path {
 			out = append(out, r)
@@ -88,8 +88,8 @@ func (s *discoveryStub) find(method, path string) []discoveryStubRequest {
 	return out
 }
 
-// discoveryKubectl finds the real kubectl or skips (fails with DROVER_E2E=1).
-func discoveryKubectl(t *testing.T) string {
+// kubectlPath finds the real kubectl or skips (fails with DROVER_E2E=1).
+func kubectlPath(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("kubectl")
 	if err != nil {
@@ -101,10 +101,10 @@ func discoveryKubectl(t *testing.T) string {
 	return path
 }
 
-// discoveryKubectlEnv starts the stub server and writes a kubeconfig for it.
-func discoveryKubectlEnv(t *testing.T) (*discoveryStub, func(args ...string) (string, string, error)) {
-	kubectl := discoveryKubectl(t)
-	stub := &discoveryStub{disc: NewDiscovery(discoveryTestResources(), VersionInfo()), objects: map[string][]byte{}}
+// kubectlEnv starts the stub server and writes a kubeconfig for it.
+func kubectlEnv(t *testing.T) (*stubServer, func(args ...string) (string, string, error)) {
+	kubectl := kubectlPath(t)
+	stub := &stubServer{disc: New(testResources(), testVersion()), objects: map[string][]byte{}}
 	srv := httptest.NewTLSServer(stub)
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
@@ -141,7 +141,7 @@ current-context: x
 	return stub, run
 }
 
-func discoveryWriteManifest(t *testing.T, name string, obj interface{}) string {
+func writeManifest(t *testing.T, name string, obj interface{}) string {
 	t.Helper()
 	b, err := yaml.Marshal(obj)
 	if err != nil {
@@ -155,7 +155,7 @@ func discoveryWriteManifest(t *testing.T, name string, obj interface{}) string {
 }
 
 func TestKubectlCreateUsesServerSideFieldValidation(t *testing.T) {
-	stub, kubectl := discoveryKubectlEnv(t)
+	stub, kubectl := kubectlEnv(t)
 	pod := map[string]interface{}{
 		"apiVersion": "v1", "kind": "Pod",
 		"metadata": map[string]interface{}{"name": "web"},
@@ -163,7 +163,7 @@ func TestKubectlCreateUsesServerSideFieldValidation(t *testing.T) {
 			map[string]interface{}{"name": "c", "image": "nginx", "ports": []interface{}{map[string]interface{}{"containerPort": 80}}},
 		}},
 	}
-	out, errOut, err := kubectl("create", "-f", discoveryWriteManifest(t, "pod.yaml", pod))
+	out, errOut, err := kubectl("create", "-f", writeManifest(t, "pod.yaml", pod))
 	if err != nil {
 		t.Fatalf("kubectl create: %v\nstdout: %s\nstderr: %s", err, out, errOut)
 	}
@@ -183,13 +183,13 @@ func TestKubectlCreateUsesServerSideFieldValidation(t *testing.T) {
 }
 
 func TestKubectlApplyCreatesThenPatches(t *testing.T) {
-	stub, kubectl := discoveryKubectlEnv(t)
+	stub, kubectl := kubectlEnv(t)
 	cm := map[string]interface{}{
 		"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]interface{}{"name": "settings"},
 		"data":     map[string]interface{}{"a": "1"},
 	}
-	out, errOut, err := kubectl("apply", "-f", discoveryWriteManifest(t, "cm.yaml", cm))
+	out, errOut, err := kubectl("apply", "-f", writeManifest(t, "cm.yaml", cm))
 	if err != nil {
 		t.Fatalf("kubectl apply (create): %v\nstdout: %s\nstderr: %s", err, out, errOut)
 	}
@@ -198,7 +198,7 @@ func TestKubectlApplyCreatesThenPatches(t *testing.T) {
 		t.Fatalf("apply create requests = %+v, want one POST with fieldValidation=Strict", posts)
 	}
 	cm["data"] = map[string]interface{}{"a": "2"}
-	out, errOut, err = kubectl("apply", "-f", discoveryWriteManifest(t, "cm2.yaml", cm))
+	out, errOut, err = kubectl("apply", "-f", writeManifest(t, "cm2.yaml", cm))
 	if err != nil {
 		t.Fatalf("kubectl apply (patch): %v\nstdout: %s\nstderr: %s", err, out, errOut)
 	}
@@ -222,7 +222,7 @@ func TestKubectlApplyCreatesThenPatches(t *testing.T) {
 }
 
 func TestKubectlAPIResources(t *testing.T) {
-	_, kubectl := discoveryKubectlEnv(t)
+	_, kubectl := kubectlEnv(t)
 	out, errOut, err := kubectl("api-resources", "--no-headers")
 	if err != nil {
 		t.Fatalf("kubectl api-resources: %v\nstdout: %s\nstderr: %s", err, out, errOut)
@@ -245,13 +245,13 @@ func TestKubectlAPIResources(t *testing.T) {
 			t.Errorf("api-resources %s = %q, want %q", name, got[name], cols)
 		}
 	}
-	if len(got) != len(discoveryTestResources()) {
-		t.Errorf("api-resources listed %d resources, want %d:\n%s", len(got), len(discoveryTestResources()), out)
+	if len(got) != len(testResources()) {
+		t.Errorf("api-resources listed %d resources, want %d:\n%s", len(got), len(testResources()), out)
 	}
 }
 
 func TestKubectlScaleUsesScaleSubresource(t *testing.T) {
-	stub, kubectl := discoveryKubectlEnv(t)
+	stub, kubectl := kubectlEnv(t)
 	rc := `{"apiVersion":"v1","kind":"ReplicationController","metadata":{"name":"jenkins","namespace":"default","resourceVersion":"5"},"spec":{"replicas":1}}`
 	stub.objects["/api/v1/namespaces/default/replicationcontrollers/jenkins"] = []byte(rc)
 	stub.objects["/api/v1/namespaces/default/replicationcontrollers/jenkins/scale"] = []byte(
@@ -273,13 +273,13 @@ func TestKubectlScaleUsesScaleSubresource(t *testing.T) {
 // kubectl 1.32 validates it on the client with the OpenAPI v2 document: good items pass,
 // a misspelt field is refused before anything is sent.
 func TestKubectlListValidatesOnClientWithOpenAPIV2(t *testing.T) {
-	stub, kubectl := discoveryKubectlEnv(t)
+	stub, kubectl := kubectlEnv(t)
 	list := func(field string) map[string]interface{} {
 		return map[string]interface{}{"apiVersion": "v1", "kind": "List", "items": []interface{}{
 			map[string]interface{}{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]interface{}{"name": "one"}, field: map[string]interface{}{"k": "v"}},
 		}}
 	}
-	out, errOut, err := kubectl("create", "-f", discoveryWriteManifest(t, "good.yaml", list("data")))
+	out, errOut, err := kubectl("create", "-f", writeManifest(t, "good.yaml", list("data")))
 	if err != nil {
 		t.Fatalf("kubectl create of a List: %v\nstdout: %s\nstderr: %s", err, out, errOut)
 	}
@@ -287,7 +287,7 @@ func TestKubectlListValidatesOnClientWithOpenAPIV2(t *testing.T) {
 		t.Errorf("kubectl did not fetch /openapi/v2 for a List")
 	}
 	before := len(stub.find(http.MethodPost, "/api/v1/namespaces/default/configmaps"))
-	out, errOut, err = kubectl("create", "-f", discoveryWriteManifest(t, "bad.yaml", list("dataa")))
+	out, errOut, err = kubectl("create", "-f", writeManifest(t, "bad.yaml", list("dataa")))
 	if err == nil || !strings.Contains(errOut, "dataa") {
 		t.Errorf("kubectl create of a List with a misspelt field: err=%v stderr=%s, want an error naming it", err, errOut)
 	}

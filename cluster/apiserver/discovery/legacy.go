@@ -1,12 +1,12 @@
-package apiserver
+package discovery
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// discoveryLegacyDocs returns the unaggregated discovery documents (the format every client
+// legacyDocs returns the unaggregated discovery documents (the format every client
 // understands) keyed by path: /api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version}.
-func discoveryLegacyDocs(groups []*discoveryGroup) map[string]interface{} {
+func legacyDocs(groups []*groupVersions) map[string]interface{} {
 	docs := map[string]interface{}{}
 	apiVersions := &metav1.APIVersions{
 		TypeMeta:                   metav1.TypeMeta{Kind: "APIVersions"},
@@ -18,18 +18,18 @@ func discoveryLegacyDocs(groups []*discoveryGroup) map[string]interface{} {
 	}
 	for _, g := range groups {
 		for _, v := range g.versions {
-			gv := discoveryGroupVersionString(g.name, v)
-			docs[discoveryPathOf(g.name, v)] = &metav1.APIResourceList{
+			gv := groupVersionString(g.name, v)
+			docs[pathOf(g.name, v)] = &metav1.APIResourceList{
 				TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},
 				GroupVersion: gv,
-				APIResources: discoveryAPIResources(g.byVer[v]),
+				APIResources: apiResources(g.byVer[v]),
 			}
 		}
 		if g.name == "" {
 			apiVersions.Versions = g.versions
 			continue
 		}
-		group := discoveryAPIGroup(g)
+		group := apiGroup(g)
 		docs["/apis/"+g.name] = &group
 		groupList.Groups = append(groupList.Groups, group)
 	}
@@ -38,15 +38,15 @@ func discoveryLegacyDocs(groups []*discoveryGroup) map[string]interface{} {
 	return docs
 }
 
-// discoveryAPIGroup is one named group with its versions, the first one preferred.
-func discoveryAPIGroup(g *discoveryGroup) metav1.APIGroup {
+// apiGroup is one named group with its versions, the first one preferred.
+func apiGroup(g *groupVersions) metav1.APIGroup {
 	group := metav1.APIGroup{
 		TypeMeta: metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"},
 		Name:     g.name,
 	}
 	for _, v := range g.versions {
 		group.Versions = append(group.Versions, metav1.GroupVersionForDiscovery{
-			GroupVersion: discoveryGroupVersionString(g.name, v),
+			GroupVersion: groupVersionString(g.name, v),
 			Version:      v,
 		})
 	}
@@ -54,8 +54,8 @@ func discoveryAPIGroup(g *discoveryGroup) metav1.APIGroup {
 	return group
 }
 
-// discoveryPathOf is the URL path of a group version: /api/v1 or /apis/{group}/{version}.
-func discoveryPathOf(group, version string) string {
+// pathOf is the URL path of a group version: /api/v1 or /apis/{group}/{version}.
+func pathOf(group, version string) string {
 	if group == "" {
 		return "/api/" + version
 	}

@@ -1,7 +1,10 @@
-package apiserver
+package discovery
 
-// openapiV3Doc renders the OpenAPI v3 document of one group version.
-func openapiV3Doc(paths []openapiPath, g *openapiSchemas) openapiObj {
+import "k8s.io/apimachinery/pkg/version"
+
+// openapiV3Doc renders the OpenAPI v3 document of one group version; info.GitVersion is its
+// version.
+func openapiV3Doc(paths []openapiPath, g *openapiSchemas, info version.Info) openapiObj {
 	out := openapiObj{}
 	for _, p := range paths {
 		item := openapiObj{"parameters": openapiV3PathParams(p.params)}
@@ -12,7 +15,7 @@ func openapiV3Doc(paths []openapiPath, g *openapiSchemas) openapiObj {
 	}
 	return openapiObj{
 		"openapi": "3.0.0",
-		"info":    openapiObj{"title": "Kubernetes", "version": VersionInfo().GitVersion},
+		"info":    openapiObj{"title": "Kubernetes", "version": info.GitVersion},
 		"paths":   out,
 		"components": openapiObj{
 			"schemas":         g.defs,

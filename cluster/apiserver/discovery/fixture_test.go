@@ -1,17 +1,27 @@
-package apiserver
+package discovery
 
 import (
+	goruntime "runtime"
+
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/drover-ci/drover/cluster/registry"
 )
 
-// discoveryTestResources builds resource descriptors like the ones the registry package
-// registers, without depending on its init order.
-func discoveryTestResources() []*registry.Resource {
+// testVersion is a /version answer like the API server's.
+func testVersion() version.Info {
+	return version.Info{Major: "1", Minor: "32", GitVersion: "v1.32.0-drover", GitCommit: "0123abc",
+		BuildDate: "1970-01-01T00:00:00Z", GoVersion: goruntime.Version(), Compiler: goruntime.Compiler,
+		Platform: goruntime.GOOS + "/" + goruntime.GOARCH}
+}
+
+// testResources builds resource descriptors like the ones registry.Resources returns, with
+// only what discovery reads.
+func testResources() []*registry.Resource {
 	core := func(res, kind string, ns bool, newObj, newList func() runtime.Object, subs ...string) *registry.Resource {
 		return &registry.Resource{Version: "v1", Resource: res, Kind: kind, ListKind: kind + "List",
 			Namespaced: ns, New: newObj, NewList: newList, Subresources: subs}

@@ -1,4 +1,4 @@
-package apiserver
+package discovery
 
 import (
 	"crypto/sha256"
@@ -11,18 +11,18 @@ import (
 	"github.com/drover-ci/drover/cluster/registry"
 )
 
-// discoveryVerbs are the verbs of every main resource drover serves.
-var discoveryVerbs = metav1.Verbs{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+// resourceVerbs are the verbs of every main resource drover serves.
+var resourceVerbs = metav1.Verbs{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
-// discoverySub describes how a subresource appears in discovery and OpenAPI: its verbs and the
+// subresource describes how a subresource appears in discovery and OpenAPI: its verbs and the
 // kind it accepts and returns (empty group/version/kind mean "the parent's").
-type discoverySub struct {
+type subresource struct {
 	verbs metav1.Verbs
 	gvk   schema.GroupVersionKind
 }
 
-// discoverySubresources are the subresources Kubernetes defines, as kube-apiserver lists them.
-var discoverySubresources = map[string]discoverySub{
+// subresources are the subresources Kubernetes defines, as kube-apiserver lists them.
+var subresources = map[string]subresource{
 	"status":   {verbs: metav1.Verbs{"get", "patch", "update"}},
 	"scale":    {verbs: metav1.Verbs{"get", "patch", "update"}, gvk: schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}},
 	"binding":  {verbs: metav1.Verbs{"create"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "Binding"}},
@@ -31,12 +31,12 @@ var discoverySubresources = map[string]discoverySub{
 	"eviction": {verbs: metav1.Verbs{"create"}, gvk: schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}},
 }
 
-// discoverySubFor returns the discovery facts of a subresource of r; unknown subresources are
+// subresourceOf returns the discovery facts of a subresource of r; unknown subresources are
 // treated like status (get, patch and update of the parent kind).
-func discoverySubFor(r *registry.Resource, sub string) discoverySub {
-	d, ok := discoverySubresources[sub]
+func subresourceOf(r *registry.Resource, sub string) subresource {
+	d, ok := subresources[sub]
 	if !ok {
-		d = discoverySubresources["status"]
+		d = subresources["status"]
 	}
 	if d.gvk.Kind == "" {
 		d.gvk = r.GroupVersionKind()
@@ -44,21 +44,21 @@ func discoverySubFor(r *registry.Resource, sub string) discoverySub {
 	return d
 }
 
-// discoveryGroupVersions groups resources by group version, keeping group order stable: the
+// groupsOf groups resources by group version, keeping group order stable: the
 // core group first, then groups by name; within a group, versions as they come.
-type discoveryGroup struct {
+type groupVersions struct {
 	name     string
 	versions []string
 	byVer    map[string][]*registry.Resource
 }
 
-func discoveryGroups(resources []*registry.Resource) []*discoveryGroup {
-	idx := map[string]*discoveryGroup{}
-	var out []*discoveryGroup
+func groupsOf(resources []*registry.Resource) []*groupVersions {
+	idx := map[string]*groupVersions{}
+	var out []*groupVersions
 	for _, r := range resources {
 		g := idx[r.Group]
 		if g == nil {
-			g = &discoveryGroup{name: r.Group, byVer: map[string][]*registry.Resource{}}
+			g = &groupVersions{name: r.Group, byVer: map[string][]*registry.Resource{}}
 			idx[r.Group] = g
 			out = append(out, g)
 		}
@@ -76,23 +76,23 @@ func discoveryGroups(resources []*registry.Resource) []*discoveryGroup {
 	return out
 }
 
-// discoveryAPIResources lists a group version's resources and subresources the way
+// apiResources lists a group version's resources and subresources the way
 // /api/v1 and /apis/{group}/{version} show them.
-func discoveryAPIResources(rs []*registry.Resource) []metav1.APIResource {
+func apiResources(rs []*registry.Resource) []metav1.APIResource {
 	var out []metav1.APIResource
 	for _, r := range rs {
 		out = append(out, metav1.APIResource{
 			Name:               r.Resource,
-			SingularName:       discoverySingular(r),
+			SingularName:       singular(r),
 			Namespaced:         r.Namespaced,
 			Kind:               r.Kind,
-			Verbs:              discoveryVerbs,
+			Verbs:              resourceVerbs,
 			ShortNames:         r.ShortNames,
 			Categories:         r.Categories,
-			StorageVersionHash: discoveryStorageHash(r),
+			StorageVersionHash: storageHash(r),
 		})
 		for _, sub := range r.Subresources {
-			d := discoverySubFor(r, sub)
+			d := subresourceOf(r, sub)
 			e := metav1.APIResource{
 				Name:       r.Resource + "/" + sub,
 				Namespaced: r.Namespaced,
@@ -108,14 +108,14 @@ func discoveryAPIResources(rs []*registry.Resource) []metav1.APIResource {
 	return out
 }
 
-func discoverySingular(r *registry.Resource) string {
+func singular(r *registry.Resource) string {
 	if r.SingularName != "" {
 		return r.SingularName
 	}
-	return discoveryLower(r.Kind)
+	return lower(r.Kind)
 }
 
-func discoveryLower(s string) string {
+func lower(s string) string {
 	b := []byte(s)
 	for i, c := range b {
 		if c >= 'A' && c <= 'Z' {
@@ -125,14 +125,14 @@ func discoveryLower(s string) string {
 	return string(b)
 }
 
-// discoveryStorageHash is what kube-apiserver publishes as storageVersionHash: an opaque
+// storageHash is what kube-apiserver publishes as storageVersionHash: an opaque
 // digest of the stored group, version and kind.
-func discoveryStorageHash(r *registry.Resource) string {
+func storageHash(r *registry.Resource) string {
 	sum := sha256.Sum256([]byte(r.GroupVersionKind().String()))
 	return base64.StdEncoding.EncodeToString(sum[:8])
 }
 
-// discoveryGroupVersionString is "v1" for the core group and "group/version" otherwise.
-func discoveryGroupVersionString(group, version string) string {
+// groupVersionString is "v1" for the core group and "group/version" otherwise.
+func groupVersionString(group, version string) string {
 	return schema.GroupVersion{Group: group, Version: version}.String()
 }

@@ -1,4 +1,8 @@
-package apiserver
+// Package discovery serves what clients read to learn the API before they use it: discovery
+// (/api, /apis and their group versions, legacy and aggregated), /version, and the OpenAPI v2
+// and v3 documents kubectl validates and patches with. Every document is built once, from the
+// resource descriptors and the version info given to New, and served from memory with ETags.
+package discovery
 
 import (
 	"bytes"
@@ -16,21 +20,21 @@ import (
 	"github.com/drover-ci/drover/cluster/registry"
 )
 
-// discoveryDoc is one encoded answer with its validator and, when large, its gzip encoding.
-type discoveryDoc struct {
+// document is one encoded answer with its validator and, when large, its gzip encoding.
+type document struct {
 	body        []byte
 	gzipped     []byte
 	contentType string
 	etag        string
 }
 
-// discoveryGzipMin is the size from which documents are also kept gzipped (the OpenAPI
+// gzipMin is the size from which documents are also kept gzipped (the OpenAPI
 // documents: about 400 KB each, 10 times smaller gzipped).
-const discoveryGzipMin = 32 << 10
+const gzipMin = 32 << 10
 
-func discoveryNewDoc(body []byte, contentType string) *discoveryDoc {
-	d := &discoveryDoc{body: body, contentType: contentType, etag: fmt.Sprintf("\"%X\"", sha512.Sum512(body))}
-	if len(body) >= discoveryGzipMin {
+func newDocument(body []byte, contentType string) *document {
+	d := &document{body: body, contentType: contentType, etag: fmt.Sprintf("\"%X\"", sha512.Sum512(body))}
+	if len(body) >= gzipMin {
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 		_, _ = zw.Write(body)
@@ -41,50 +45,51 @@ func discoveryNewDoc(body []byte, contentType string) *discoveryDoc {
 	return d
 }
 
-// discoveryHandler serves documents encoded once, at construction.
-type discoveryHandler struct {
-	legacy  map[string]*discoveryDoc // by path
-	aggCore *discoveryDoc            // /api, aggregated
-	aggAPIs *discoveryDoc            // /apis, aggregated
-	version *discoveryDoc
+// Handler serves documents encoded once, at construction.
+type Handler struct {
+	legacy  map[string]*document // by path
+	aggCore *document            // /api, aggregated
+	aggAPIs *document            // /apis, aggregated
+	version *document
 	openapi *openapiDocs
 }
 
-// Discovery serves /api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version}, /version,
-// /openapi/v2 and /openapi/v3[/...] for the given resources.
-func NewDiscovery(resources []*registry.Resource, info version.Info) http.Handler {
-	h, err := discoveryBuild(resources, info)
+// New returns the handler of /api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version},
+// /version, /openapi/v2 and /openapi/v3[/...] for the given resources; /version answers info,
+// which is also the OpenAPI documents' version.
+func New(resources []*registry.Resource, info version.Info) *Handler {
+	h, err := build(resources, info)
 	if err != nil {
 		// Only a bug in the document builders gets here: the inputs are Go types.
-		panic(fmt.Sprintf("apiserver: building discovery documents: %v", err))
+		panic(fmt.Sprintf("discovery: building documents: %v", err))
 	}
 	return h
 }
 
-func discoveryBuild(resources []*registry.Resource, info version.Info) (*discoveryHandler, error) {
-	groups := discoveryGroups(resources)
-	h := &discoveryHandler{legacy: map[string]*discoveryDoc{}}
-	for path, doc := range discoveryLegacyDocs(groups) {
+func build(resources []*registry.Resource, info version.Info) (*Handler, error) {
+	groups := groupsOf(resources)
+	h := &Handler{legacy: map[string]*document{}}
+	for path, doc := range legacyDocs(groups) {
 		b, err := json.Marshal(doc)
 		if err != nil {
 			return nil, fmt.Errorf("encoding %s: %w", path, err)
 		}
-		h.legacy[path] = discoveryNewDoc(b, "application/json")
+		h.legacy[path] = newDocument(b, "application/json")
 	}
-	core, named := discoveryAggregatedDocs(groups)
+	core, named := aggregatedDocs(groups)
 	for _, d := range []struct {
-		dst **discoveryDoc
+		dst **document
 		v   interface{}
 	}{{&h.aggCore, core}, {&h.aggAPIs, named}, {&h.version, info}} {
 		b, err := json.Marshal(d.v)
 		if err != nil {
 			return nil, fmt.Errorf("encoding discovery: %w", err)
 		}
-		*d.dst = discoveryNewDoc(b, "application/json")
+		*d.dst = newDocument(b, "application/json")
 	}
-	h.aggCore.contentType = discoveryAggregatedType
-	h.aggAPIs.contentType = discoveryAggregatedType
-	docs, err := openapiBuild(groups)
+	h.aggCore.contentType = aggregatedType
+	h.aggAPIs.contentType = aggregatedType
+	docs, err := openapiBuild(groups, info)
 	if err != nil {
 		return nil, err
 	}
@@ -92,9 +97,9 @@ func discoveryBuild(resources []*registry.Resource, info version.Info) (*discove
 	return h, nil
 }
 
-// IsDiscoveryPath reports whether path is one of those (exact paths, not resource paths like
+// IsPath reports whether path is one of the paths New serves (exact paths, not resource paths like
 // /api/v1/pods).
-func IsDiscoveryPath(path string) bool {
+func IsPath(path string) bool {
 	if path != "/" {
 		path = strings.TrimSuffix(path, "/")
 	}
@@ -112,10 +117,10 @@ func IsDiscoveryPath(path string) bool {
 	return false
 }
 
-func (h *discoveryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		discoveryWriteStatus(w, http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed,
+		writeStatus(w, http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed,
 			fmt.Sprintf("%s is not supported on %s", r.Method, r.URL.Path))
 		return
 	}
@@ -125,17 +130,17 @@ func (h *discoveryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case path == "/version":
-		discoveryWrite(w, r, h.version)
+		write(w, r, h.version)
 	case path == "/api" || path == "/apis":
 		w.Header().Add("Vary", "Accept")
 		doc := h.legacy[path]
-		if discoveryWantsAggregated(r.Header.Get("Accept")) {
+		if wantsAggregated(r.Header.Get("Accept")) {
 			doc = h.aggCore
 			if path == "/apis" {
 				doc = h.aggAPIs
 			}
 		}
-		discoveryWrite(w, r, doc)
+		write(w, r, doc)
 	case path == "/openapi/v2":
 		h.openapi.serveV2(w, r)
 	case path == "/openapi/v3" || strings.HasPrefix(path, "/openapi/v3/"):
@@ -143,18 +148,18 @@ func (h *discoveryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		doc, ok := h.legacy[path]
 		if !ok {
-			discoveryWriteStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
+			writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
 			return
 		}
-		discoveryWrite(w, r, doc)
+		write(w, r, doc)
 	}
 }
 
-// discoveryWrite answers with a cached document, or 304 when the client has it already.
-func discoveryWrite(w http.ResponseWriter, r *http.Request, doc *discoveryDoc) {
+// write answers with a cached document, or 304 when the client has it already.
+func write(w http.ResponseWriter, r *http.Request, doc *document) {
 	w.Header().Set("Content-Type", doc.contentType)
 	w.Header().Set("Etag", doc.etag)
-	if discoveryETagMatches(r.Header.Get("If-None-Match"), doc.etag) {
+	if etagMatches(r.Header.Get("If-None-Match"), doc.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -172,7 +177,7 @@ func discoveryWrite(w http.ResponseWriter, r *http.Request, doc *discoveryDoc) {
 	}
 }
 
-func discoveryETagMatches(header, etag string) bool {
+func etagMatches(header, etag string) bool {
 	for _, t := range strings.Split(header, ",") {
 		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
 		if t == etag || t == "*" {
@@ -182,8 +187,8 @@ func discoveryETagMatches(header, etag string) bool {
 	return false
 }
 
-// discoveryWriteStatus writes a metav1.Status failure, as every Kubernetes error is.
-func discoveryWriteStatus(w http.ResponseWriter, code int, reason metav1.StatusReason, msg string) {
+// writeStatus writes a metav1.Status failure, as every Kubernetes error is.
+func writeStatus(w http.ResponseWriter, code int, reason metav1.StatusReason, msg string) {
 	st := metav1.Status{
 		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
 		Status:   metav1.StatusFailure,

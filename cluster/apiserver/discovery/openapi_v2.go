@@ -1,7 +1,10 @@
-package apiserver
+package discovery
 
-// openapiV2Doc renders the OpenAPI v2 (Swagger) document of all group versions.
-func openapiV2Doc(paths []openapiPath, g *openapiSchemas) openapiObj {
+import "k8s.io/apimachinery/pkg/version"
+
+// openapiV2Doc renders the OpenAPI v2 (Swagger) document of all group versions; info.GitVersion
+// is its version.
+func openapiV2Doc(paths []openapiPath, g *openapiSchemas, info version.Info) openapiObj {
 	out := openapiObj{}
 	for _, p := range paths {
 		item := openapiObj{"parameters": openapiV2PathParams(p.params)}
@@ -12,7 +15,7 @@ func openapiV2Doc(paths []openapiPath, g *openapiSchemas) openapiObj {
 	}
 	return openapiObj{
 		"swagger":             "2.0",
-		"info":                openapiObj{"title": "Kubernetes", "version": VersionInfo().GitVersion},
+		"info":                openapiObj{"title": "Kubernetes", "version": info.GitVersion},
 		"paths":               out,
 		"definitions":         g.defs,
 		"securityDefinitions": openapiObj{"BearerToken": openapiObj{"type": "apiKey", "name": "authorization", "in": "header", "description": "Bearer Token authentication"}},

@@ -1,4 +1,4 @@
-package apiserver
+package discovery
 
 import (
 	"mime"
@@ -10,15 +10,15 @@ import (
 	"github.com/drover-ci/drover/cluster/registry"
 )
 
-// discoveryAggregatedType is the Content-Type of aggregated discovery (apidiscovery.k8s.io/v2),
+// aggregatedType is the Content-Type of aggregated discovery (apidiscovery.k8s.io/v2),
 // which client-go 0.32 asks for first on /api and /apis: one request then gives every group,
 // version and resource, instead of one request per group version.
-const discoveryAggregatedType = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+const aggregatedType = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
-// discoveryWantsAggregated reports whether an Accept header lists aggregated discovery v2.
+// wantsAggregated reports whether an Accept header lists aggregated discovery v2.
 // client-go sends "…;v=v2;as=APIGroupDiscoveryList,…;v=v2beta1;…,application/json" and takes
 // whichever the Content-Type of the answer says.
-func discoveryWantsAggregated(accept string) bool {
+func wantsAggregated(accept string) bool {
 	for _, part := range strings.Split(accept, ",") {
 		base, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil || base != "application/json" {
@@ -31,17 +31,17 @@ func discoveryWantsAggregated(accept string) bool {
 	return false
 }
 
-// discoveryAggregatedDocs returns the aggregated documents for /api (the core group) and /apis
+// aggregatedDocs returns the aggregated documents for /api (the core group) and /apis
 // (every named group).
-func discoveryAggregatedDocs(groups []*discoveryGroup) (core, named *apidiscoveryv2.APIGroupDiscoveryList) {
-	core = discoveryNewAggregatedList()
-	named = discoveryNewAggregatedList()
+func aggregatedDocs(groups []*groupVersions) (core, named *apidiscoveryv2.APIGroupDiscoveryList) {
+	core = newAggregatedList()
+	named = newAggregatedList()
 	for _, g := range groups {
 		item := apidiscoveryv2.APIGroupDiscovery{ObjectMeta: metav1.ObjectMeta{Name: g.name}}
 		for _, v := range g.versions {
 			item.Versions = append(item.Versions, apidiscoveryv2.APIVersionDiscovery{
 				Version:   v,
-				Resources: discoveryAggregatedResources(g.byVer[v]),
+				Resources: aggregatedResources(g.byVer[v]),
 				Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent,
 			})
 		}
@@ -54,14 +54,14 @@ func discoveryAggregatedDocs(groups []*discoveryGroup) (core, named *apidiscover
 	return core, named
 }
 
-func discoveryNewAggregatedList() *apidiscoveryv2.APIGroupDiscoveryList {
+func newAggregatedList() *apidiscoveryv2.APIGroupDiscoveryList {
 	return &apidiscoveryv2.APIGroupDiscoveryList{
 		TypeMeta: metav1.TypeMeta{Kind: "APIGroupDiscoveryList", APIVersion: "apidiscovery.k8s.io/v2"},
 		Items:    []apidiscoveryv2.APIGroupDiscovery{},
 	}
 }
 
-func discoveryAggregatedResources(rs []*registry.Resource) []apidiscoveryv2.APIResourceDiscovery {
+func aggregatedResources(rs []*registry.Resource) []apidiscoveryv2.APIResourceDiscovery {
 	var out []apidiscoveryv2.APIResourceDiscovery
 	for _, r := range rs {
 		scope := apidiscoveryv2.ScopeCluster
@@ -73,13 +73,13 @@ func discoveryAggregatedResources(rs []*registry.Resource) []apidiscoveryv2.APIR
 			Resource:         r.Resource,
 			ResponseKind:     &metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
 			Scope:            scope,
-			SingularResource: discoverySingular(r),
-			Verbs:            discoveryVerbs,
+			SingularResource: singular(r),
+			Verbs:            resourceVerbs,
 			ShortNames:       r.ShortNames,
 			Categories:       r.Categories,
 		}
 		for _, sub := range r.Subresources {
-			s := discoverySubFor(r, sub)
+			s := subresourceOf(r, sub)
 			d.Subresources = append(d.Subresources, apidiscoveryv2.APISubresourceDiscovery{
 				Subresource:  sub,
 				ResponseKind: &metav1.GroupVersionKind{Group: s.gvk.Group, Version: s.gvk.Version, Kind: s.gvk.Kind},

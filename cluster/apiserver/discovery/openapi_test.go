@@ -1,4 +1,4 @@
-package apiserver
+package discovery
 
 import (
 	"encoding/json"
@@ -21,7 +21,7 @@ import (
 )
 
 func openapiTestClient(t *testing.T) *discovery.DiscoveryClient {
-	return discovery.NewDiscoveryClientForConfigOrDie(&rest.Config{Host: discoveryTestServer(t).URL})
+	return discovery.NewDiscoveryClientForConfigOrDie(&rest.Config{Host: testServer(t).URL})
 }
 
 // openapiV3PatchSupport is kubectl 1.32's check (cli-runtime supportsQueryParamV3): the first
@@ -56,7 +56,7 @@ func TestOpenAPIV3AdvertisesFieldValidation(t *testing.T) {
 	if diff := cmp.Diff(want, gvs); diff != "" {
 		t.Errorf("OpenAPI v3 group versions (-want +got):\n%s", diff)
 	}
-	for _, r := range discoveryTestResources() {
+	for _, r := range testResources() {
 		doc, err := root.GVSpec(r.GroupVersion())
 		if err != nil {
 			t.Fatalf("GVSpec(%s): %v", r.GroupVersion(), err)
@@ -131,7 +131,7 @@ func TestOpenAPIV2ProtobufForKubectl(t *testing.T) {
 		t.Fatalf("kubectl could not parse the v2 document: %v", err)
 	}
 	kinds := openapiV2Kinds(t, models)
-	for _, r := range discoveryTestResources() {
+	for _, r := range testResources() {
 		if kinds[r.GroupVersionKind()] == nil {
 			t.Errorf("no v2 model for %s", r.GroupVersionKind())
 		}
@@ -177,7 +177,7 @@ func openapiV2PatchSupport(doc *openapiv2.Document, gvk schema.GroupVersionKind,
 
 func TestOpenAPIBuildIsFastAndJSONIsValid(t *testing.T) {
 	start := time.Now()
-	docs, err := openapiBuild(discoveryGroups(discoveryTestResources()))
+	docs, err := openapiBuild(groupsOf(testResources()), testVersion())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,6 +196,23 @@ func TestOpenAPIBuildIsFastAndJSONIsValid(t *testing.T) {
 	for _, name := range []string{"io.k8s.api.core.v1.Pod", "io.k8s.api.autoscaling.v1.Scale", "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"} {
 		if _, ok := v2.Definitions[name]; !ok {
 			t.Errorf("v2 has no definition %s", name)
+		}
+	}
+}
+
+func TestOpenAPIDocumentsCarryTheVersionGiven(t *testing.T) {
+	info := testVersion()
+	info.GitVersion = "v1.32.0-drover+9.9.9"
+	docs, err := openapiBuild(groupsOf(testResources()), info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string][]byte{"v2": docs.v2JSON.body, "v3 api/v1": docs.v3["api/v1"].body, "v3 apis/batch/v1": docs.v3["apis/batch/v1"].body} {
+		var doc struct {
+			Info struct{ Version string } `json:"info"`
+		}
+		if err := json.Unmarshal(body, &doc); err != nil || doc.Info.Version != info.GitVersion {
+			t.Errorf("%s: info.version = %q (%v), want %q", name, doc.Info.Version, err, info.GitVersion)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package apiserver
+package discovery
 
 import (
 	"encoding/json"
@@ -15,14 +15,14 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-func discoveryTestServer(t *testing.T) *httptest.Server {
+func testServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(NewDiscovery(discoveryTestResources(), VersionInfo()))
+	srv := httptest.NewServer(New(testResources(), testVersion()))
 	t.Cleanup(srv.Close)
 	return srv
 }
 
-func discoveryGet(t *testing.T, url, accept string, into interface{}) *http.Response {
+func get(t *testing.T, url, accept string, into interface{}) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	if accept != "" {
@@ -43,9 +43,9 @@ func discoveryGet(t *testing.T, url, accept string, into interface{}) *http.Resp
 }
 
 func TestDiscoveryLegacyCoreResources(t *testing.T) {
-	srv := discoveryTestServer(t)
+	srv := testServer(t)
 	var list metav1.APIResourceList
-	resp := discoveryGet(t, srv.URL+"/api/v1", "application/json", &list)
+	resp := get(t, srv.URL+"/api/v1", "application/json", &list)
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}
@@ -68,7 +68,7 @@ func TestDiscoveryLegacyCoreResources(t *testing.T) {
 	}
 	pods := got["pods"]
 	pods.StorageVersionHash = ""
-	wantPods := metav1.APIResource{Name: "pods", SingularName: "pod", Namespaced: true, Kind: "Pod", Verbs: discoveryVerbs,
+	wantPods := metav1.APIResource{Name: "pods", SingularName: "pod", Namespaced: true, Kind: "Pod", Verbs: resourceVerbs,
 		ShortNames: []string{"po"}, Categories: []string{"all"}}
 	if diff := cmp.Diff(wantPods, pods); diff != "" {
 		t.Errorf("pods (-want +got):\n%s", diff)
@@ -79,14 +79,14 @@ func TestDiscoveryLegacyCoreResources(t *testing.T) {
 }
 
 func TestDiscoveryLegacyGroups(t *testing.T) {
-	srv := discoveryTestServer(t)
+	srv := testServer(t)
 	var versions metav1.APIVersions
-	discoveryGet(t, srv.URL+"/api", "application/json", &versions)
+	get(t, srv.URL+"/api", "application/json", &versions)
 	if diff := cmp.Diff([]string{"v1"}, versions.Versions); diff != "" {
 		t.Errorf("/api versions (-want +got):\n%s", diff)
 	}
 	var groups metav1.APIGroupList
-	discoveryGet(t, srv.URL+"/apis", "", &groups)
+	get(t, srv.URL+"/apis", "", &groups)
 	var names []string
 	for _, g := range groups.Groups {
 		names = append(names, g.Name+" "+g.PreferredVersion.GroupVersion)
@@ -95,28 +95,28 @@ func TestDiscoveryLegacyGroups(t *testing.T) {
 		t.Errorf("/apis groups (-want +got):\n%s", diff)
 	}
 	var group metav1.APIGroup
-	discoveryGet(t, srv.URL+"/apis/batch", "", &group)
+	get(t, srv.URL+"/apis/batch", "", &group)
 	if group.Name != "batch" || len(group.Versions) != 1 || group.Versions[0].Version != "v1" {
 		t.Errorf("/apis/batch = %+v", group)
 	}
 	var batch metav1.APIResourceList
-	discoveryGet(t, srv.URL+"/apis/batch/v1", "", &batch)
+	get(t, srv.URL+"/apis/batch/v1", "", &batch)
 	if batch.GroupVersion != "batch/v1" || len(batch.APIResources) != 4 {
 		t.Errorf("/apis/batch/v1 = %+v, want cronjobs, jobs and their status", batch)
 	}
 	var st metav1.Status
-	if resp := discoveryGet(t, srv.URL+"/apis/apps/v1", "", &st); resp.StatusCode != http.StatusNotFound || st.Reason != metav1.StatusReasonNotFound {
+	if resp := get(t, srv.URL+"/apis/apps/v1", "", &st); resp.StatusCode != http.StatusNotFound || st.Reason != metav1.StatusReasonNotFound {
 		t.Errorf("/apis/apps/v1 = %d %+v, want a 404 Status", resp.StatusCode, st)
 	}
 }
 
 func TestDiscoveryAggregatedOnlyWhenAsked(t *testing.T) {
-	srv := discoveryTestServer(t)
-	resp := discoveryGet(t, srv.URL+"/apis", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json", nil)
-	if ct := resp.Header.Get("Content-Type"); ct != discoveryAggregatedType {
+	srv := testServer(t)
+	resp := get(t, srv.URL+"/apis", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json", nil)
+	if ct := resp.Header.Get("Content-Type"); ct != aggregatedType {
 		t.Errorf("aggregated Content-Type = %q", ct)
 	}
-	resp = discoveryGet(t, srv.URL+"/apis", "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json", nil)
+	resp = get(t, srv.URL+"/apis", "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json", nil)
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("v2beta1-only Accept got Content-Type %q, want legacy application/json", ct)
 	}
@@ -125,7 +125,7 @@ func TestDiscoveryAggregatedOnlyWhenAsked(t *testing.T) {
 // client-go must see the same groups and resources whether it reads aggregated or legacy
 // discovery.
 func TestDiscoveryClientGoAggregatedMatchesLegacy(t *testing.T) {
-	srv := discoveryTestServer(t)
+	srv := testServer(t)
 	dc := discovery.NewDiscoveryClientForConfigOrDie(&rest.Config{Host: srv.URL})
 	read := func(d discovery.DiscoveryInterface) map[string][]string {
 		_, lists, err := d.ServerGroupsAndResources()
@@ -153,14 +153,14 @@ func TestDiscoveryClientGoAggregatedMatchesLegacy(t *testing.T) {
 		t.Errorf("core v1 has %d entries: %v", len(legacy["v1"]), legacy["v1"])
 	}
 	v, err := dc.ServerVersion()
-	if err != nil || v.GitVersion != VersionInfo().GitVersion {
+	if err != nil || v.GitVersion != testVersion().GitVersion {
 		t.Errorf("ServerVersion = %+v, %v", v, err)
 	}
 }
 
 func TestDiscoveryETagAndMethods(t *testing.T) {
-	srv := discoveryTestServer(t)
-	resp := discoveryGet(t, srv.URL+"/api/v1", "", nil)
+	srv := testServer(t)
+	resp := get(t, srv.URL+"/api/v1", "", nil)
 	etag := resp.Header.Get("Etag")
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1", nil)
 	req.Header.Set("If-None-Match", etag)
@@ -189,8 +189,8 @@ func TestIsDiscoveryPath(t *testing.T) {
 		"/api/v1/pods": false, "/api/v1/namespaces/default/pods": false, "/apis/batch/v1/jobs": false,
 		"/apis/batch/v1/namespaces/x/jobs": false, "/healthz": false, "/": false, "/apis//v1": false, "/apiss": false,
 	} {
-		if got := IsDiscoveryPath(path); got != want {
-			t.Errorf("IsDiscoveryPath(%q) = %v, want %v", path, got, want)
+		if got := IsPath(path); got != want {
+			t.Errorf("IsPath(%q) = %v, want %v", path, got, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package apiserver
+package discovery
 
 import (
 	"crypto/sha512"
@@ -11,6 +11,7 @@ import (
 	openapiv2 "github.com/google/gnostic-models/openapiv2"
 	"google.golang.org/protobuf/proto"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/drover-ci/drover/cluster/registry"
 )
@@ -25,10 +26,10 @@ const (
 
 // openapiDocs are the encoded OpenAPI documents.
 type openapiDocs struct {
-	v2JSON  *discoveryDoc
-	v2Proto *discoveryDoc
-	v3Root  *discoveryDoc
-	v3      map[string]*discoveryDoc // by "api/v1", "apis/batch/v1"
+	v2JSON  *document
+	v2Proto *document
+	v3Root  *document
+	v3      map[string]*document // by "api/v1", "apis/batch/v1"
 	v3Hash  map[string]string
 }
 
@@ -43,9 +44,9 @@ type openapiV3DiscoveryGV struct {
 }
 
 // openapiBuild renders and encodes the OpenAPI v2 document and the v3 documents of every
-// group version.
-func openapiBuild(groups []*discoveryGroup) (*openapiDocs, error) {
-	docs := &openapiDocs{v3: map[string]*discoveryDoc{}, v3Hash: map[string]string{}}
+// group version, with info's version.
+func openapiBuild(groups []*groupVersions, info version.Info) (*openapiDocs, error) {
+	docs := &openapiDocs{v3: map[string]*document{}, v3Hash: map[string]string{}}
 	root := openapiV3Discovery{Paths: map[string]openapiV3DiscoveryGV{}}
 	var allPaths []openapiPath
 	var all []*registry.Resource
@@ -57,12 +58,12 @@ func openapiBuild(groups []*discoveryGroup) (*openapiDocs, error) {
 			all = append(all, rs...)
 			gen := openapiNewSchemas(true)
 			openapiMarkKinds(gen, rs)
-			b, err := json.Marshal(openapiV3Doc(paths, gen))
+			b, err := json.Marshal(openapiV3Doc(paths, gen, info))
 			if err != nil {
-				return nil, fmt.Errorf("encoding OpenAPI v3 of %s: %w", discoveryGroupVersionString(g.name, v), err)
+				return nil, fmt.Errorf("encoding OpenAPI v3 of %s: %w", groupVersionString(g.name, v), err)
 			}
-			key := strings.TrimPrefix(discoveryPathOf(g.name, v), "/")
-			docs.v3[key] = discoveryNewDoc(b, "application/json")
+			key := strings.TrimPrefix(pathOf(g.name, v), "/")
+			docs.v3[key] = newDocument(b, "application/json")
 			docs.v3Hash[key] = fmt.Sprintf("%X", sha512.Sum512(b))
 			root.Paths[key] = openapiV3DiscoveryGV{ServerRelativeURL: "/openapi/v3/" + key + "?hash=" + docs.v3Hash[key]}
 		}
@@ -71,14 +72,14 @@ func openapiBuild(groups []*discoveryGroup) (*openapiDocs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding OpenAPI v3 root: %w", err)
 	}
-	docs.v3Root = discoveryNewDoc(b, "application/json")
-	return docs, openapiBuildV2(docs, allPaths, all)
+	docs.v3Root = newDocument(b, "application/json")
+	return docs, openapiBuildV2(docs, allPaths, all, info)
 }
 
-func openapiBuildV2(docs *openapiDocs, paths []openapiPath, rs []*registry.Resource) error {
+func openapiBuildV2(docs *openapiDocs, paths []openapiPath, rs []*registry.Resource, info version.Info) error {
 	gen := openapiNewSchemas(false)
 	openapiMarkKinds(gen, rs)
-	b, err := json.Marshal(openapiV2Doc(paths, gen))
+	b, err := json.Marshal(openapiV2Doc(paths, gen, info))
 	if err != nil {
 		return fmt.Errorf("encoding OpenAPI v2: %w", err)
 	}
@@ -90,8 +91,8 @@ func openapiBuildV2(docs *openapiDocs, paths []openapiPath, rs []*registry.Resou
 	if err != nil {
 		return fmt.Errorf("encoding OpenAPI v2 as protobuf: %w", err)
 	}
-	docs.v2JSON = discoveryNewDoc(b, "application/json")
-	docs.v2Proto = discoveryNewDoc(pb, openapiV2ProtoType)
+	docs.v2JSON = newDocument(b, "application/json")
+	docs.v2Proto = newDocument(pb, openapiV2ProtoType)
 	return nil
 }
 
@@ -121,7 +122,7 @@ func openapiMarkKinds(gen *openapiSchemas, rs []*registry.Resource) {
 		gen.markKind(openapiTypeOf(r.New()), r.GroupVersionKind())
 		gen.markKind(openapiTypeOf(r.NewList()), r.GroupVersion().WithKind(r.ListKind))
 		for _, sub := range r.Subresources {
-			gvk := discoverySubFor(r, sub).gvk
+			gvk := subresourceOf(r, sub).gvk
 			if t, ok := openapiSubTypes[gvk]; ok {
 				gen.markKind(t, gvk)
 			}
@@ -135,22 +136,22 @@ func (d *openapiDocs) serveV2(w http.ResponseWriter, r *http.Request) {
 	w.Header().Add("Vary", "Accept")
 	accept := r.Header.Get("Accept")
 	if strings.Contains(accept, openapiV2ProtoType) || strings.Contains(accept, openapiV2ProtoTypeDeprecated) {
-		discoveryWrite(w, r, d.v2Proto)
+		write(w, r, d.v2Proto)
 		return
 	}
-	discoveryWrite(w, r, d.v2JSON)
+	write(w, r, d.v2JSON)
 }
 
 // serveV3 answers /openapi/v3 (key "") and /openapi/v3/{key}. Documents asked for by their
 // current hash may be cached for good, as kube-apiserver allows.
 func (d *openapiDocs) serveV3(w http.ResponseWriter, r *http.Request, key string) {
 	if key == "" {
-		discoveryWrite(w, r, d.v3Root)
+		write(w, r, d.v3Root)
 		return
 	}
 	doc, ok := d.v3[key]
 	if !ok {
-		discoveryWriteStatus(w, http.StatusNotFound, "NotFound", "the server could not find the requested resource")
+		writeStatus(w, http.StatusNotFound, "NotFound", "the server could not find the requested resource")
 		return
 	}
 	if h := r.URL.Query().Get("hash"); h != "" && h == d.v3Hash[key] {
@@ -159,5 +160,5 @@ func (d *openapiDocs) serveV3(w http.ResponseWriter, r *http.Request, key string
 	} else {
 		w.Header().Set("Cache-Control", "no-cache, private")
 	}
-	discoveryWrite(w, r, doc)
+	write(w, r, doc)
 }

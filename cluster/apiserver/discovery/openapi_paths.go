@@ -1,4 +1,4 @@
-package apiserver
+package discovery
 
 import (
 	"reflect"
@@ -63,7 +63,7 @@ func openapiTypeOf(v interface{}) reflect.Type {
 func openapiResourcePaths(r *registry.Resource) []openapiPath {
 	obj, list := openapiTypeOf(r.New()), openapiTypeOf(r.NewList())
 	gvk := r.GroupVersionKind()
-	prefix := discoveryPathOf(r.Group, r.Version)
+	prefix := pathOf(r.Group, r.Version)
 	coll, params, scope := prefix+"/"+r.Resource, []string(nil), ""
 	if r.Namespaced {
 		coll, params, scope = prefix+"/namespaces/{namespace}/"+r.Resource, []string{"namespace"}, "Namespaced"
@@ -98,7 +98,7 @@ func openapiResourcePaths(r *registry.Resource) []openapiPath {
 
 // openapiSubOps are the operations of subresource sub of r, by the verbs discovery lists.
 func openapiSubOps(r *registry.Resource, sub string, id func(verb string) string) []openapiOp {
-	d := discoverySubFor(r, sub)
+	d := subresourceOf(r, sub)
 	t, ok := openapiSubTypes[d.gvk]
 	if !ok {
 		t = openapiTypeOf(r.New())

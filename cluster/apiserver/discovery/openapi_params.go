@@ -1,4 +1,4 @@
-package apiserver
+package discovery
 
 // openapiParam describes a query or path parameter.
 type openapiParam struct {
