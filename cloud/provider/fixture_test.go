@@ -44,12 +44,21 @@ type fixture struct {
 // Provider over them with cfg (url filled in) and a fake clock.
 func newFixture(t *testing.T, cfg *config.Config) *fixture {
 	t.Helper()
+	return newFixtureWith(t, cfg, jenkinstest.Options{})
+}
+
+// newFixtureWith is newFixture with a fake Jenkins started with opts.
+func newFixtureWith(t *testing.T, cfg *config.Config, opts jenkinstest.Options) *fixture {
+	t.Helper()
 	api := apiservertest.Start(t)
-	kube, err := kubernetes.NewForConfig(api.Config)
+	kube, kerr := kubernetes.NewForConfig(api.Config)
+	if kerr != nil {
+		t.Fatal(kerr)
+	}
+	jk, err := jenkinstest.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	jk := jenkinstest.New()
 	t.Cleanup(jk.Close)
 	jk.AddUser(jUser, "pw", jToken)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
