@@ -6,8 +6,8 @@
 // (environment variable, file or Secret), turns a url naming a Service
 // (jenkins.NS.svc.cluster.local, jenkins.NS.svc, jenkins.NS) into the Service's cluster IP —
 // drover's servers run on the hosts, where cluster IPs answer through drover's proxy but
-// cluster DNS is not used — and connects to Jenkins, retrying with a back-off while Jenkins
-// starts; the last error is written to the provider's status ConfigMap, where `drover jenkins
+// cluster DNS is not used — and connects to Jenkins, retrying every second while Jenkins
+// starts (reports of the failure back off up to 30 s); the last error is written to the provider's status ConfigMap, where `drover jenkins
 // status` shows it. The API token is never logged and never given to anything but the
 // Jenkins client.
 package runner
@@ -35,6 +35,9 @@ const (
 	ConfigKey       = "config.yaml"
 )
 
+// DefaultProbeEvery is Config.ProbeEvery's default.
+const DefaultProbeEvery = time.Second
+
 // Name is the controller's name in the controller manager.
 const Name = "jenkins"
 
@@ -56,9 +59,13 @@ type Config struct {
 	Connect func(context.Context, jenkins.Config) (jenkins.Client, error)
 	// Start builds the provider (default: provider.New).
 	Start func(provider.Options) (Runnable, error)
-	// RetryMin and RetryMax bound the back-off between attempts to start the provider
-	// (defaults 1 s and 30 s).
+	// RetryMin and RetryMax bound the back-off between reports (log, event) that the
+	// provider cannot start (defaults 1 s and 30 s).
 	RetryMin, RetryMax time.Duration
+	// ProbeEvery is how often a provider that cannot start is tried again, whatever the
+	// back-off (default 1 s): the provider starts within about ProbeEvery of Jenkins
+	// answering, while reports still back off.
+	ProbeEvery time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -113,6 +120,9 @@ func New(cfg Config) controller.Constructor {
 	}
 	if cfg.RetryMax < cfg.RetryMin {
 		cfg.RetryMax = max(30*time.Second, cfg.RetryMin)
+	}
+	if cfg.ProbeEvery <= 0 {
+		cfg.ProbeEvery = DefaultProbeEvery
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -12,32 +12,61 @@ import (
 	"github.com/drover-ci/drover/cloud/provider"
 )
 
-// supervise runs the provider for cfg until ctx ends, starting it again after a back-off
-// whenever it cannot start (credentials, Service, Jenkins unreachable) or stops. src is the
-// ConfigMap the configuration came from (events are recorded on it), nil for a static one.
+// supervise runs the provider for cfg until ctx ends, starting it again whenever it cannot
+// start (credentials, Service, Jenkins unreachable) or stops. Attempts come every
+// ProbeEvery, so the provider starts soon after Jenkins answers; the warning and the event
+// back off from RetryMin to RetryMax; the status ConfigMap shows each new error at once.
+// src is the ConfigMap the configuration came from (events are recorded on it), nil for a
+// static one.
 func (r *Runner) supervise(ctx context.Context, cfg *config.Config, src *corev1.ConfigMap) {
-	delay := r.cfg.RetryMin
+	rep := reporter{delay: r.cfg.RetryMin}
 	for ctx.Err() == nil {
 		started, err := r.runOnce(ctx, cfg, src)
 		if ctx.Err() != nil {
 			return
 		}
 		if started {
-			delay = r.cfg.RetryMin
+			rep = reporter{delay: r.cfg.RetryMin}
 		}
 		if err == nil {
 			err = fmt.Errorf("the provider stopped")
 		}
-		r.log.Warn("jenkins cloud: provider not running; retrying", "err", err, "retry", delay)
-		r.event(src, corev1.EventTypeWarning, "ProviderFailed", err.Error())
-		r.writeError(ctx, cfg, err)
+		report, changed := rep.failed(time.Now(), err.Error(), r.cfg.RetryMax)
+		if report {
+			r.log.Warn("jenkins cloud: provider not running; retrying", "err", err, "every", r.cfg.ProbeEvery,
+				"nextReport", rep.delay)
+			r.event(src, corev1.EventTypeWarning, "ProviderFailed", err.Error())
+		}
+		if report || changed {
+			r.writeError(ctx, cfg, err)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(delay):
+		case <-time.After(r.cfg.ProbeEvery):
 		}
-		delay = min(2*delay, r.cfg.RetryMax)
 	}
+}
+
+// reporter spaces out the reports of a provider that keeps failing to start.
+type reporter struct {
+	delay   time.Duration // back-off before the next report
+	next    time.Time     // no report before then
+	lastErr string
+}
+
+// failed records a failed attempt at now: report says whether to log it and record an
+// event (the first failure, then after each back-off, doubling up to maxDelay); changed
+// whether the error differs from the last one. The status ConfigMap is rewritten on both.
+func (p *reporter) failed(now time.Time, msg string, maxDelay time.Duration) (report, changed bool) {
+	changed = msg != p.lastErr
+	p.lastErr = msg
+	if now.Before(p.next) {
+		return false, changed
+	}
+	p.next = now.Add(p.delay)
+	p.delay = min(2*p.delay, maxDelay)
+	return true, changed
 }
 
 // runOnce resolves credentials and the url, connects to Jenkins and runs the provider until
