@@ -91,13 +91,41 @@ func TestJenkinsChartDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.URL != "http://jenkins.ci.svc.cluster.local:8080" || cfg.Credentials.Secret != "jenkins-admin" ||
-		cfg.JenkinsURL != "http://jenkins.ci.svc.cluster.local:8080/" || cfg.JenkinsTunnel != "jenkins.ci.svc.cluster.local:50000" ||
+		cfg.JenkinsURL != "http://jenkins.ci.svc.cluster.local:8080/" || cfg.JenkinsTunnel != "" ||
 		cfg.Namespace != "ci" || len(cfg.Templates) != 1 {
 		t.Errorf("cloud config = %+v", cfg)
 	}
 	tp := cfg.Templates[0]
 	if tp.Name != "default" || tp.Label != "docker" || tp.Image != "jenkins/inbound-agent:latest-jdk17" || tp.IdleMinutes != 0 {
 		t.Errorf("template = %+v", tp)
+	}
+	// WebSocket by default (the official image offers no JNLP4-connect), never with a tunnel.
+	if !tp.WebSocket || !cfg.UsesWebSocket(tp) || tp.AgentInjection {
+		t.Errorf("template = %+v, want webSocket and no agentInjection", tp)
+	}
+	if w := cfg.Warnings(); len(w) != 0 {
+		t.Errorf("warnings %q", w)
+	}
+}
+
+// agent.webSocket=false renders TCP agents through the Service's agent port;
+// agent.agentInjection=true sets the template's agentInjection.
+func TestJenkinsChartTCPAgentsAndInjection(t *testing.T) {
+	vals := map[string]any{}
+	if err := Set(vals, "agent.webSocket=false,agent.agentInjection=true"); err != nil {
+		t.Fatal(err)
+	}
+	objs := render(t, vals)
+	cfg, err := config.Load([]byte(objs["ConfigMap/drover-jenkins-cloud"].(*corev1.ConfigMap).Data["config.yaml"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tp := cfg.Templates[0]
+	if cfg.JenkinsTunnel != "jenkins.ci.svc.cluster.local:50000" || tp.WebSocket || cfg.UsesWebSocket(tp) || !tp.AgentInjection {
+		t.Errorf("tunnel %q, template %+v", cfg.JenkinsTunnel, tp)
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 type jenkinsInstallOptions struct {
 	image, adminUser, adminTokenFile, storage string
 	agentImage, agentLabel                    string
+	agentWebSocket, agentInjection            bool
 	livenessDelay                             int
 	chartDir                                  string
 	sets                                      []string
@@ -51,7 +52,12 @@ the namespace (-n, default jenkins), the Secret jenkins-admin (admin user, passw
 generated unless --admin-token-file gives the token; kept across re-runs), the ConfigMap jenkins-init
 (a core init.groovy.d script that sets up the admin and its token), the PVC jenkins-home (and a
 hostPath PV when no Available volume fits), the RC and Service jenkins, and the ConfigMap
-kube-system/drover-jenkins-cloud the provider follows. Re-running updates; nothing is duplicated.`,
+kube-system/drover-jenkins-cloud the provider follows. Re-running updates; nothing is duplicated.
+
+Agents connect over WebSocket by default: the official jenkins/jenkins image without plugins
+offers no JNLP4-connect on its TCP agent port ("invalid X-Instance-Identity"). --agent-websocket=false
+configures TCP agents through the Service's port 50000 (jenkinsTunnel) for a controller with the
+instance-identity plugin.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), s, cf, jenkinsNamespace(cmd, cf))
@@ -64,6 +70,8 @@ kube-system/drover-jenkins-cloud the provider follows. Re-running updates; nothi
 	f.StringVar(&o.storage, "storage", "8Gi", "size of the JENKINS_HOME volume claim")
 	f.StringVar(&o.agentImage, "agent-image", "jenkins/inbound-agent:latest-jdk17", "image of the default agent template")
 	f.StringVar(&o.agentLabel, "agent-label", "docker", "label(s) of the default agent template")
+	f.BoolVar(&o.agentWebSocket, "agent-websocket", true, "agents connect over WebSocket (false: TCP through the agent port, which needs the instance-identity plugin on the controller)")
+	f.BoolVar(&o.agentInjection, "agent-injection", false, "run the controller's agent.jar in --agent-image (any image with java) instead of the image's own agent")
 	f.IntVar(&o.livenessDelay, "liveness-delay", 90, "initialDelaySeconds of the controller's liveness probe")
 	f.StringVar(&o.chartDir, "chart", "", "render this chart directory instead of the embedded charts/jenkins")
 	f.StringArrayVar(&o.sets, "set", nil, "chart value KEY=VALUE (repeatable; applied after the flags above)")
@@ -156,7 +164,8 @@ func (o *jenkinsInstallOptions) render(fsys fs.FS, ns, password, token string, c
 		"admin":           map[string]any{"user": o.adminUser, "password": password, "token": token},
 		"persistence":     map[string]any{"size": o.storage, "createVolume": createVolume},
 		"livenessDelay":   int64(o.livenessDelay),
-		"agent":           map[string]any{"image": o.agentImage, "label": o.agentLabel},
+		"agent": map[string]any{"image": o.agentImage, "label": o.agentLabel,
+			"webSocket": o.agentWebSocket, "agentInjection": o.agentInjection},
 	}
 	for _, a := range o.sets {
 		if err := chart.Set(vals, a); err != nil {

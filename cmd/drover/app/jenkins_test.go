@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/yaml"
 
 	"github.com/drover-ci/drover/cloud/config"
 	"github.com/drover-ci/drover/cloud/provider"
@@ -281,6 +282,49 @@ func TestJenkinsInstallDryRun(t *testing.T) {
 	if strings.Contains(out.String(), "b64") || strings.Contains(out.String(), "token: ") {
 		t.Errorf("dry run shows Secret data:\n%s", out.String())
 	}
+	// WebSocket agents by default, never with a tunnel; no agent injection.
+	cfg := dryRunCloudConfig(t, out.String())
+	if tp := cfg.Templates[0]; !tp.WebSocket || tp.AgentInjection || cfg.JenkinsTunnel != "" {
+		t.Errorf("default cloud config: tunnel %q, template %+v", cfg.JenkinsTunnel, tp)
+	}
+}
+
+func TestJenkinsInstallAgentFlags(t *testing.T) {
+	var out bytes.Buffer
+	err := Run(context.Background(), []string{"jenkins", "install", "--dry-run", "-n", "ci", "--agent-injection",
+		"--agent-websocket=false", "--agent-image", "maven:3-eclipse-temurin-17"}, Streams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := dryRunCloudConfig(t, out.String())
+	tp := cfg.Templates[0]
+	if !tp.AgentInjection || tp.WebSocket || tp.Image != "maven:3-eclipse-temurin-17" || cfg.JenkinsTunnel != "jenkins.ci.svc.cluster.local:50000" {
+		t.Errorf("cloud config: tunnel %q, template %+v", cfg.JenkinsTunnel, tp)
+	}
+}
+
+// dryRunCloudConfig is the provider configuration in a dry run's ConfigMap drover-jenkins-cloud.
+func dryRunCloudConfig(t *testing.T, manifest string) *config.Config {
+	t.Helper()
+	for _, doc := range strings.Split(manifest, "\n---\n") {
+		if !strings.Contains(doc, "name: drover-jenkins-cloud") {
+			continue
+		}
+		var cm corev1.ConfigMap
+		if err := yaml.Unmarshal([]byte(doc), &cm); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load([]byte(cm.Data["config.yaml"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	t.Fatalf("no ConfigMap drover-jenkins-cloud in:\n%s", manifest)
+	return nil
 }
 
 func sampleStatus(now time.Time) provider.Status {
