@@ -116,13 +116,16 @@ func printJenkinsStatus(out io.Writer, st provider.Status, now time.Time) {
 	if len(st.Queue) == 0 {
 		fmt.Fprintln(out, "empty")
 	} else {
-		table(out, "ID\tTASK\tLABEL\tAGE\tTEMPLATE\tWAITING", func(w io.Writer) {
+		table(out, "ID\tTASK\tLABEL\tAGE\tTEMPLATE\tJENKINS SAYS\tWAITING", func(w io.Writer) {
 			for _, q := range st.Queue {
 				waiting := q.Waiting
-				if waiting == "" {
+				switch {
+				case waiting == "" && q.Agent != "":
+					waiting = "an agent is coming: " + q.Agent
+				case waiting == "":
 					waiting = "an agent is coming"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", strconv.FormatInt(q.ID, 10), q.Task, dash(q.Label), age(q.Since), dash(q.Template), oneLine(waiting))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", strconv.FormatInt(q.ID, 10), q.Task, dash(q.Label), age(q.Since), dash(q.Template), dash(oneLine(q.Why)), oneLine(waiting))
 			}
 		})
 	}
