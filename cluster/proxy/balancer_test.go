@@ -1,18 +1,10 @@
 package proxy
 
 import (
-	"context"
-	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/drover-ci/drover/internal/uptest"
 )
 
 type clock struct{ t time.Time }
@@ -79,101 +71,5 @@ func TestBalancerAffinity(t *testing.T) {
 	}
 	if len(seen) != 2 {
 		t.Errorf("without affinity one client saw %v, want both backends", seen)
-	}
-}
-
-func TestLoopbackCountsAndKeepsForeignAddresses(t *testing.T) {
-	var calls []string
-	l := NewLoopback("lo")
-	l.run = func(_ context.Context, args ...string) ([]byte, error) {
-		calls = append(calls, strings.Join(args, " "))
-		if strings.Contains(args[2], "10.96.0.1/") && args[1] == "add" {
-			return []byte("RTNETLINK answers: File exists"), errors.New("exit status 2")
-		}
-		return nil, nil
-	}
-	ctx := context.Background()
-	for _, step := range []func() error{
-		func() error { return l.Add(ctx, "10.96.0.10") },
-		func() error { return l.Add(ctx, "10.96.0.10") },
-		func() error { return l.Remove(ctx, "10.96.0.10") },
-		func() error { return l.Add(ctx, "10.96.0.1") },
-		func() error { return l.Remove(ctx, "10.96.0.1") },
-		func() error { return l.Remove(ctx, "10.96.0.10") },
-		func() error { return l.Remove(ctx, "10.96.0.10") },
-	} {
-		if err := step(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := []string{"addr add 10.96.0.10/32 dev lo", "addr add 10.96.0.1/32 dev lo", "addr del 10.96.0.10/32 dev lo"}
-	if diff := cmp.Diff(want, calls); diff != "" {
-		t.Errorf("ip commands (-want +got):\n%s", diff)
-	}
-	if err := l.Add(ctx, "not-an-ip"); err == nil {
-		t.Error("Add of a malformed address: no error")
-	}
-	l.run = func(context.Context, ...string) ([]byte, error) {
-		return []byte("RTNETLINK answers: Operation not permitted"), errors.New("exit status 2")
-	}
-	if err := l.Add(ctx, "10.96.0.11"); err == nil || !strings.Contains(err.Error(), "Operation not permitted") {
-		t.Errorf("Add when ip fails: %v, want its message", err)
-	}
-}
-
-// TestLoopbackReal adds and removes a 127.0.0.0/8 address on lo (root only).
-func TestLoopbackReal(t *testing.T) {
-	l := NewLoopback("lo")
-	if err := l.Check(); err != nil {
-		uptest.RequireE2E(t, err.Error())
-	}
-	ctx := context.Background()
-	const ip = "127.77.0.1"
-	has := func() bool {
-		out, err := exec.Command("ip", "-4", "addr", "show", "dev", "lo").Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Contains(string(out), ip+"/32")
-	}
-	if has() {
-		t.Skipf("%s is on lo already", ip)
-	}
-	if err := l.Add(ctx, ip); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "addr", "del", ip+"/32", "dev", "lo").Run() })
-	if !has() {
-		t.Errorf("%s not on lo after Add", ip)
-	}
-	if err := l.Remove(ctx, ip); err != nil {
-		t.Fatal(err)
-	}
-	if has() {
-		t.Errorf("%s still on lo after Remove", ip)
-	}
-}
-
-func TestNetAdminFromStatus(t *testing.T) {
-	dir := t.TempDir()
-	for _, tt := range []struct {
-		status string
-		want   bool
-		err    bool
-	}{
-		{"Name:\tdrover\nCapEff:\t000001ffffffffff\n", true, false},
-		{"CapEff:\t0000000000001000\n", true, false},
-		{"CapEff:\t0000000000000fff\n", false, false},
-		{"CapEff:\tzz\n", false, true},
-		{"Name:\tdrover\n", false, true},
-	} {
-		path := filepath.Join(dir, "status")
-		if err := os.WriteFile(path, []byte(tt.status), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		got, err := netAdmin(path)
-		if got != tt.want || (err != nil) != tt.err {
-			t.Errorf("%q: %v, %v; want %v, error %v", tt.status, got, err, tt.want, tt.err)
-		}
 	}
 }
