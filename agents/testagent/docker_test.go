@@ -157,3 +157,25 @@ func between(s, a, b string) string {
 	v, _, _ := strings.Cut(rest, b)
 	return v
 }
+
+// The image refuses JENKINS_WEB_SOCKET with JENKINS_TUNNEL as the
+// jenkins/inbound-agent image does: remoting's message, exit status 0.
+func TestDockerWebSocketWithTunnelExitsZero(t *testing.T) {
+	dockerEngine(t)
+	name := fmt.Sprintf("drover-jt-ws-%d", os.Getpid())
+	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name).Run() })
+	cmd := exec.Command("docker", "run", "--name", name, "-e", "JENKINS_URL=http://jenkins:8080/", "-e", "JENKINS_SECRET=s",
+		"-e", "JENKINS_AGENT_NAME=n", "-e", "JENKINS_WEB_SOCKET=true", "-e", "JENKINS_TUNNEL=jenkins:50000",
+		"drover/jenkins-agent-test:1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Errorf("docker run: %v, want exit status 0", err)
+	}
+	if !strings.Contains(stderr.String(), `Option "-webSocket" cannot be used with the option(s) [-direct, -tunnel]`) {
+		t.Errorf("stderr %q", stderr.String())
+	}
+	if code := docker(t, "inspect", "-f", "{{.State.ExitCode}}", name); code != "0" {
+		t.Errorf("exit code %s", code)
+	}
+}
