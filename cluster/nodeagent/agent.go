@@ -6,6 +6,7 @@
 package nodeagent
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -84,9 +85,13 @@ type Config struct {
 	Clock clock.WithTicker
 	// Probes runs probes; nil uses real HTTP/TCP probes and the runtime's Exec.
 	Probes Prober
+	// Logger receives the agent's logs (nil: slog.Default()).
+	Logger *slog.Logger
 }
 
-// Agent is one node's agent.
+// Agent is one node's agent. Each pod bound to the node has a podWorker holding what the
+// agent knows of it; the Agent holds what the node shares: the runtime, the API client, the
+// pod queue, the probes and the pause image.
 type Agent struct {
 	cfg      Config
 	log      *slog.Logger
@@ -94,17 +99,12 @@ type Agent struct {
 	queue    workqueue.TypedRateLimitingInterface[types.UID]
 	informer cache.SharedIndexInformer
 	services informers.SharedInformerFactory
+	probes   *probeManager
+	hostIP   string // set by registerNode, before any pod is synced
 
-	mu         sync.Mutex
-	pods       map[types.UID]*corev1.Pod
-	startTime  map[types.UID]time.Time
-	reported   map[types.UID]corev1.PodStatus
-	backoff    *backoff
-	probes     *probeManager
-	lastSeen   map[types.UID]string // relist fingerprint per pod
-	hostIP     string
-	pauseOK    bool
-	pullFailed map[string]time.Time
+	mu      sync.Mutex
+	workers map[types.UID]*podWorker
+	pauseOK bool
 }
 
 // New checks cfg and fills defaults.
@@ -115,57 +115,42 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Client == nil || cfg.Runtime == nil {
 		return nil, fmt.Errorf("nodeagent: client and runtime are required")
 	}
-	if cfg.Network == "" {
-		cfg.Network = "drover"
-	}
-	if cfg.Subnet == "" {
-		cfg.Subnet = "10.88.0.0/16"
-	}
-	if cfg.PodCIDRTimeout <= 0 {
-		cfg.PodCIDRTimeout = 60 * time.Second
-	}
-	if cfg.RouteResync <= 0 {
-		cfg.RouteResync = 30 * time.Second
-	}
+	cfg = withDefaults(cfg)
+	return &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeName), workers: map[types.UID]*podWorker{}}, nil
+}
+
+// withDefaults fills cfg's unset fields.
+func withDefaults(cfg Config) Config {
+	cfg.Network = cmp.Or(cfg.Network, "drover")
+	cfg.Subnet = cmp.Or(cfg.Subnet, "10.88.0.0/16")
+	cfg.PauseImage = cmp.Or(cfg.PauseImage, "drover/pause:1")
+	setDefault(&cfg.PodCIDRTimeout, 60*time.Second)
+	setDefault(&cfg.RouteResync, 30*time.Second)
+	setDefault(&cfg.Heartbeat, 10*time.Second)
+	setDefault(&cfg.LeaseDuration, 40*time.Second)
+	setDefault(&cfg.Relist, time.Second)
+	setDefault(&cfg.Workers, 8)
+	setDefault(&cfg.MaxPods, 110)
 	if cfg.HostGW && cfg.Routes == nil {
 		cfg.Routes = IPRoutes{}
-	}
-	if cfg.PauseImage == "" {
-		cfg.PauseImage = "drover/pause:1"
-	}
-	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = 10 * time.Second
-	}
-	if cfg.LeaseDuration <= 0 {
-		cfg.LeaseDuration = 40 * time.Second
-	}
-	if cfg.Relist <= 0 {
-		cfg.Relist = time.Second
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 8
-	}
-	if cfg.MaxPods <= 0 {
-		cfg.MaxPods = 110
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
-	a := &Agent{
-		cfg:        cfg,
-		log:        slog.Default().With("node", cfg.NodeName),
-		pods:       map[types.UID]*corev1.Pod{},
-		startTime:  map[types.UID]time.Time{},
-		reported:   map[types.UID]corev1.PodStatus{},
-		lastSeen:   map[types.UID]string{},
-		backoff:    newBackoff(cfg.Clock),
-		pullFailed: map[string]time.Time{},
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	if a.cfg.Probes == nil {
-		a.cfg.Probes = probe.Real{Exec: probe.RuntimeExec(cfg.Runtime)}
+	if cfg.Probes == nil {
+		cfg.Probes = probe.Real{Exec: probe.RuntimeExec(cfg.Runtime)}
 	}
-	a.probes = newProbeManager(a)
-	return a, nil
+	return cfg
+}
+
+// setDefault sets *v to def unless it is positive.
+func setDefault[T ~int | ~int64](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // Run registers the node and runs until ctx ends.
@@ -192,25 +177,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		workqueue.NewTypedItemExponentialFailureRateLimiter[types.UID](200*time.Millisecond, 10*time.Second),
 		workqueue.TypedRateLimitingQueueConfig[types.UID]{Clock: a.cfg.Clock})
 	defer a.queue.ShutDown()
-	a.informer = informers.NewSharedInformerFactoryWithOptions(a.cfg.Client, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName).String()
-		})).Core().V1().Pods().Informer()
-	if _, err := a.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj interface{}) { a.podChanged(obj) },
-		UpdateFunc: func(_, obj interface{}) { a.podChanged(obj) },
-		DeleteFunc: a.podDeleted,
-	}); err != nil {
+	a.probes = newProbeManager(a.cfg.Probes, a.cfg.Clock, a.recorder, a.queue.Add)
+	defer a.probes.stopAll()
+	if err := a.watchPods(ctx); err != nil {
 		return err
 	}
-	a.services = informers.NewSharedInformerFactory(a.cfg.Client, 0)
-	a.services.Core().V1().Services().Informer()
-	go a.informer.Run(ctx.Done())
-	a.services.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), a.informer.HasSynced) {
-		return ctx.Err()
-	}
-	a.services.WaitForCacheSync(ctx.Done())
 
 	go a.heartbeat(ctx)
 	if a.cfg.LogPort > 0 {
@@ -222,48 +193,43 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	go a.relist(ctx)
 	<-ctx.Done()
-	a.probes.stopAll()
 	return nil
 }
 
-func (a *Agent) podChanged(obj interface{}) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
+// watchPods starts the informers of the node's pods (each change queues its pod) and of the
+// services (for their environment variables), and waits for their caches.
+func (a *Agent) watchPods(ctx context.Context) error {
+	a.informer = informers.NewSharedInformerFactoryWithOptions(a.cfg.Client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName).String()
+		})).Core().V1().Pods().Informer()
+	if _, err := a.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj interface{}) { a.podChanged(obj) },
+		UpdateFunc: func(_, obj interface{}) { a.podChanged(obj) },
+		DeleteFunc: a.podDeleted,
+	}); err != nil {
+		return fmt.Errorf("pod informer: %w", err)
 	}
-	a.mu.Lock()
-	a.pods[pod.UID] = pod
-	a.mu.Unlock()
-	a.queue.Add(pod.UID)
+	a.services = informers.NewSharedInformerFactory(a.cfg.Client, 0)
+	a.services.Core().V1().Services().Informer()
+	go a.informer.Run(ctx.Done())
+	a.services.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), a.informer.HasSynced) {
+		return ctx.Err()
+	}
+	a.services.WaitForCacheSync(ctx.Done())
+	return nil
 }
 
-func (a *Agent) podDeleted(obj interface{}) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
-	}
-	a.mu.Lock()
-	delete(a.pods, pod.UID)
-	a.mu.Unlock()
-	a.queue.Add(pod.UID)
-}
-
-func (a *Agent) pod(uid types.UID) *corev1.Pod {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.pods[uid]
-}
-
+// worker syncs the pods the queue hands out. The queue never hands out a UID that is being
+// synced, so a pod's worker is only ever run by one sync at a time.
 func (a *Agent) worker(ctx context.Context) {
 	for {
 		uid, quit := a.queue.Get()
 		if quit {
 			return
 		}
-		next, err := a.syncPod(ctx, uid)
+		next, err := a.podWorker(uid).sync(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			a.log.Warn("pod sync failed", "pod", uid, "err", err)

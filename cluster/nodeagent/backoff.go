@@ -1,7 +1,6 @@
 package nodeagent
 
 import (
-	"sync"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -15,11 +14,10 @@ const (
 	backoffReset   = 10 * time.Minute
 )
 
-// backoff tracks, per key (pod uid + container, or an image pull), when the next attempt may
-// happen.
+// backoff tracks, per key (a container of one pod), when the next attempt may happen. It
+// belongs to its pod worker's sync, which never runs twice at once.
 type backoff struct {
 	clock clock.Clock
-	mu    sync.Mutex
 	m     map[string]*backoffEntry
 }
 
@@ -32,8 +30,6 @@ func newBackoff(c clock.Clock) *backoff { return &backoff{clock: c, m: map[strin
 // remaining returns how long key must still wait when its last failure was at since
 // (0: it may go now). As in the kubelet, the delay counts from the failure.
 func (b *backoff) remaining(key string, since time.Time) time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	e := b.m[key]
 	if e == nil {
 		return 0
@@ -47,8 +43,6 @@ func (b *backoff) remaining(key string, since time.Time) time.Duration {
 // advance records a new attempt of key: the first costs nothing and sets 10 s, later ones
 // double the delay up to 5 min. A container that ran for 10 min or more starts over.
 func (b *backoff) advance(key string, ranFor time.Duration) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	e := b.m[key]
 	switch {
 	case e == nil || ranFor >= backoffReset:
@@ -61,13 +55,10 @@ func (b *backoff) advance(key string, ranFor time.Duration) {
 	}
 }
 
-// forget drops every key with prefix (a pod that is gone).
-func (b *backoff) forget(prefix string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for k := range b.m {
-		if len(k) >= len(prefix) && k[:len(prefix)] == prefix {
-			delete(b.m, k)
-		}
+// delay is key's current back-off delay (10 s before any).
+func (b *backoff) delay(key string) time.Duration {
+	if e := b.m[key]; e != nil {
+		return e.delay
 	}
+	return backoffInitial
 }

@@ -15,8 +15,8 @@ import (
 // waiting reason (ErrImagePull on a fresh failure, ImagePullBackOff while backing off,
 // ErrImageNeverPull when the policy forbids pulling a missing image), a message and when to
 // retry.
-func (a *Agent) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (reason, msg string, retry time.Duration) {
-	present, err := a.cfg.Runtime.ImagePresent(ctx, c.Image)
+func (w *podWorker) ensureImage(ctx context.Context, c *corev1.Container) (reason, msg string, retry time.Duration) {
+	present, err := w.a.cfg.Runtime.ImagePresent(ctx, c.Image)
 	if err != nil {
 		return "ErrImagePull", err.Error(), backoffInitial
 	}
@@ -24,43 +24,46 @@ func (a *Agent) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 	switch {
 	case policy == corev1.PullNever && !present:
 		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
-		a.recorder.Eventf(pod, corev1.EventTypeWarning, "ErrImageNeverPull", msg)
+		w.event(corev1.EventTypeWarning, "ErrImageNeverPull", "%s", msg)
 		return "ErrImageNeverPull", msg, 10 * time.Second
 	case policy == corev1.PullNever, policy == corev1.PullIfNotPresent && present:
 		return "", "", 0
 	}
-	key := "pull/" + string(pod.UID) + "/" + c.Name
-	a.mu.Lock()
-	last := a.pullFailed[key]
-	a.mu.Unlock()
-	if wait := a.backoff.remaining(key, last); !last.IsZero() && wait > 0 {
-		return "ImagePullBackOff", fmt.Sprintf("Back-off pulling image %q", c.Image), wait
+	if last := w.pullFailed[c.Name]; !last.IsZero() {
+		if wait := w.pulls.remaining(c.Name, last); wait > 0 {
+			return "ImagePullBackOff", fmt.Sprintf("Back-off pulling image %q", c.Image), wait
+		}
 	}
-	a.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
+	if msg := w.pull(ctx, c.Image); msg != "" {
+		w.pulls.advance(c.Name, 0)
+		w.pullFailed[c.Name] = w.a.cfg.Clock.Now()
+		return "ErrImagePull", msg, backoffInitial
+	}
+	delete(w.pullFailed, c.Name)
+	return "", "", 0
+}
+
+// pull pulls image with events, logging its progress every 5 s; it returns why it failed
+// ("": it did not).
+func (w *podWorker) pull(ctx context.Context, image string) string {
+	w.event(corev1.EventTypeNormal, "Pulling", "Pulling image %q", image)
 	start := time.Now()
 	lastReport := time.Time{}
-	err = a.cfg.Runtime.Pull(ctx, c.Image, func(p container.PullProgress) {
+	err := w.a.cfg.Runtime.Pull(ctx, image, func(p container.PullProgress) {
 		if time.Since(lastReport) < 5*time.Second {
 			return
 		}
 		lastReport = time.Now()
-		a.log.Info("pulling image", "image", c.Image, "status", p.Status, "layer", p.ID, "progress", p.Progress)
+		w.a.log.Info("pulling image", "image", image, "status", p.Status, "layer", p.ID, "progress", p.Progress)
 	})
 	if err != nil {
-		a.backoff.advance(key, 0)
-		a.mu.Lock()
-		a.pullFailed[key] = a.cfg.Clock.Now()
-		a.mu.Unlock()
-		msg := fmt.Sprintf("Failed to pull image %q: %v", c.Image, err)
+		msg := fmt.Sprintf("Failed to pull image %q: %v", image, err)
 		if errors.Is(err, container.ErrImageNotFound) {
-			msg = fmt.Sprintf("Failed to pull image %q: image not found: %v", c.Image, err)
+			msg = fmt.Sprintf("Failed to pull image %q: image not found: %v", image, err)
 		}
-		a.recorder.Eventf(pod, corev1.EventTypeWarning, "Failed", msg)
-		return "ErrImagePull", msg, backoffInitial
+		w.event(corev1.EventTypeWarning, "Failed", "%s", msg)
+		return msg
 	}
-	a.mu.Lock()
-	delete(a.pullFailed, key)
-	a.mu.Unlock()
-	a.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s", c.Image, time.Since(start).Round(time.Millisecond))
-	return "", "", 0
+	w.event(corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s", image, time.Since(start).Round(time.Millisecond))
+	return ""
 }

@@ -7,11 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/drover-ci/drover/cluster/container"
 )
@@ -32,41 +31,21 @@ func (a *Agent) serveLogs(ctx context.Context) {
 func (a *Agent) LogHandler() http.Handler { return http.HandlerFunc(a.handleLogs) }
 
 func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
-	if a.cfg.Token != "" {
-		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(tok), []byte(a.cfg.Token)) != 1 {
-			http.Error(w, "Unauthorized", http.StatusUnauthorized)
-			return
-		}
+	if !a.authorized(w, r) {
+		return
 	}
-	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/containerLogs/"), "/"), "/")
-	if len(parts) != 3 {
+	ref, ok := parseContainerRef(r.URL.Path, "/containerLogs/")
+	if !ok {
 		http.Error(w, "want /containerLogs/NAMESPACE/POD/CONTAINER", http.StatusBadRequest)
 		return
 	}
 	q := r.URL.Query()
-	c, status, err := a.findLogContainer(r.Context(), parts[0], parts[1], parts[2], q.Get("previous") == "true")
+	c, status, err := a.findContainer(r.Context(), ref, q.Get("previous") == "true")
 	if err != nil {
 		http.Error(w, err.Error(), status)
 		return
 	}
-	opts := container.LogOptions{Follow: q.Get("follow") == "true", Tail: -1, Timestamps: q.Get("timestamps") == "true"}
-	if v := q.Get("tailLines"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			opts.Tail = n
-		}
-	}
-	if v := q.Get("sinceSeconds"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			opts.Since = time.Now().Add(-time.Duration(n) * time.Second)
-		}
-	}
-	if v := q.Get("sinceTime"); v != "" {
-		if t, err := time.Parse(time.RFC3339, v); err == nil {
-			opts.Since = t
-		}
-	}
-	rc, err := a.cfg.Runtime.Logs(r.Context(), c.ID, opts)
+	rc, err := a.cfg.Runtime.Logs(r.Context(), c.ID, logOptions(q))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -77,33 +56,68 @@ func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
 	copyFlushing(w, rc, q.Get("limitBytes"))
 }
 
-// findLogContainer picks the current attempt of a pod's container, or the previous one.
-func (a *Agent) findLogContainer(ctx context.Context, ns, name, cname string, previous bool) (container.Container, int, error) {
-	var pod *corev1.Pod
-	a.mu.Lock()
-	for _, p := range a.pods {
-		if p.Namespace == ns && p.Name == name {
-			pod = p
-		}
+// authorized checks that the request carries the agent's own bearer token (when it has one),
+// and answers 401 when not.
+func (a *Agent) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if a.cfg.Token == "" {
+		return true
 	}
-	a.mu.Unlock()
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if subtle.ConstantTimeCompare([]byte(tok), []byte(a.cfg.Token)) != 1 {
+		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		return false
+	}
+	return true
+}
+
+// logOptions reads `kubectl logs`' query parameters.
+func logOptions(q url.Values) container.LogOptions {
+	opts := container.LogOptions{Follow: q.Get("follow") == "true", Tail: -1, Timestamps: q.Get("timestamps") == "true"}
+	if n, err := strconv.Atoi(q.Get("tailLines")); err == nil {
+		opts.Tail = n
+	}
+	if n, err := strconv.Atoi(q.Get("sinceSeconds")); err == nil {
+		opts.Since = time.Now().Add(-time.Duration(n) * time.Second)
+	}
+	if t, err := time.Parse(time.RFC3339, q.Get("sinceTime")); err == nil {
+		opts.Since = t
+	}
+	return opts
+}
+
+// containerRef names a container of a pod: the NAMESPACE/POD/CONTAINER of a request path.
+type containerRef struct{ namespace, pod, container string }
+
+// parseContainerRef reads prefix + NAMESPACE/POD/CONTAINER.
+func parseContainerRef(path, prefix string) (containerRef, bool) {
+	parts := strings.Split(strings.Trim(strings.TrimPrefix(path, prefix), "/"), "/")
+	if len(parts) != 3 {
+		return containerRef{}, false
+	}
+	return containerRef{parts[0], parts[1], parts[2]}, true
+}
+
+// findContainer returns the current attempt of a pod's container, or the previous one, with
+// the HTTP status of the error when there is none.
+func (a *Agent) findContainer(ctx context.Context, ref containerRef, previous bool) (container.Container, int, error) {
+	pod := a.podByName(ref.namespace, ref.pod)
 	if pod == nil {
-		return container.Container{}, http.StatusNotFound, fmt.Errorf("pod %s/%s is not on node %s", ns, name, a.cfg.NodeName)
+		return container.Container{}, http.StatusNotFound, fmt.Errorf("pod %s/%s is not on node %s", ref.namespace, ref.pod, a.cfg.NodeName)
 	}
-	cs, err := a.cfg.Runtime.List(ctx, map[string]string{LabelPodUID: string(pod.UID), LabelContainer: cname})
+	cs, err := a.cfg.Runtime.List(ctx, map[string]string{LabelPodUID: string(pod.UID), LabelContainer: ref.container})
 	if err != nil {
 		return container.Container{}, http.StatusInternalServerError, err
 	}
 	view := newPodView(cs)
-	c := view.current(cname)
+	c := view.current(ref.container)
 	if previous {
-		c = view.previous(cname)
+		c = view.previous(ref.container)
 		if c == nil {
-			return container.Container{}, http.StatusBadRequest, fmt.Errorf("previous terminated container %q in pod %q not found", cname, name)
+			return container.Container{}, http.StatusBadRequest, fmt.Errorf("previous terminated container %q in pod %q not found", ref.container, ref.pod)
 		}
 	}
 	if c == nil {
-		return container.Container{}, http.StatusBadRequest, fmt.Errorf("container %q in pod %q is waiting to start: ContainerCreating", cname, name)
+		return container.Container{}, http.StatusBadRequest, fmt.Errorf("container %q in pod %q is waiting to start: ContainerCreating", ref.container, ref.pod)
 	}
 	return *c, http.StatusOK, nil
 }

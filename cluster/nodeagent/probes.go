@@ -8,6 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
 
 	"github.com/drover-ci/drover/cluster/probe"
 )
@@ -16,28 +18,41 @@ import (
 // has its own).
 type Prober = probe.Prober
 
-// probeManager runs the liveness and readiness workers of running containers: liveness
-// failure restarts the container, readiness drives the Ready condition.
+// probeManager runs the liveness and readiness probes of running containers and keeps their
+// latest results (the kubelet's prober manager and results cache). It only reports: a changed
+// result queues the pod (onChange), and the pod worker acts on it, restarting a container whose
+// liveness failed and counting readiness into the Ready condition.
 type probeManager struct {
-	a       *Agent
+	prober   Prober
+	clock    clock.Clock
+	recorder record.EventRecorder
+	onChange func(types.UID)
+
 	mu      sync.Mutex
-	workers map[string]*probeEntry // containerID/kind
+	workers map[probeKey]*probeEntry
+	results map[probeKey]probe.Result // what changed from a worker's initial result
+}
+
+// probeKey names one probe of one container instance.
+type probeKey struct {
+	containerID string
+	kind        probe.Kind
 }
 
 type probeEntry struct {
-	w      *probe.Worker
-	cancel context.CancelFunc
 	pod    types.UID
+	cancel context.CancelFunc
 }
 
-func newProbeManager(a *Agent) *probeManager {
-	return &probeManager{a: a, workers: map[string]*probeEntry{}}
+func newProbeManager(prober Prober, clk clock.Clock, recorder record.EventRecorder, onChange func(types.UID)) *probeManager {
+	return &probeManager{prober: prober, clock: clk, recorder: recorder, onChange: onChange,
+		workers: map[probeKey]*probeEntry{}, results: map[probeKey]probe.Result{}}
 }
 
-// sync starts workers for the running containers of pod and stops those of containers that no
-// longer run.
+// sync starts workers for the probes of pod's running app containers and stops (and forgets
+// the results of) those whose containers no longer run.
 func (m *probeManager) sync(pod *corev1.Pod, view *podView) {
-	live := map[string]bool{}
+	live := map[probeKey]bool{}
 	podIP := ""
 	if running(view.infra) {
 		podIP = view.infra.IP
@@ -48,86 +63,87 @@ func (m *probeManager) sync(pod *corev1.Pod, view *podView) {
 		if !running(cur) {
 			continue
 		}
-		for _, p := range []struct {
-			kind  probe.Kind
-			probe *corev1.Probe
-		}{{probe.Liveness, c.LivenessProbe}, {probe.Readiness, c.ReadinessProbe}} {
-			if p.probe == nil {
-				continue
+		target := probe.Target{PodIP: podIP, Container: c, ContainerID: cur.ID}
+		for kind, p := range map[probe.Kind]*corev1.Probe{probe.Liveness: c.LivenessProbe, probe.Readiness: c.ReadinessProbe} {
+			if p != nil {
+				key := probeKey{cur.ID, kind}
+				live[key] = true
+				m.start(pod, key, p, target, cur.StartedAt)
 			}
-			key := cur.ID + "/" + p.kind.String()
-			live[key] = true
-			m.start(pod, c, key, p.kind, p.probe, probe.Target{PodIP: podIP, Container: c, ContainerID: cur.ID}, cur.StartedAt)
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for key, e := range m.workers {
-		if e.pod == pod.UID && !live[key] {
-			e.cancel()
-			delete(m.workers, key)
-		}
-	}
+	m.stop(func(key probeKey, e *probeEntry) bool { return e.pod == pod.UID && !live[key] })
 }
 
-func (m *probeManager) start(pod *corev1.Pod, c *corev1.Container, key string, kind probe.Kind, p *corev1.Probe, target probe.Target, started time.Time) {
+// start runs a worker for probe key of target unless one runs.
+func (m *probeManager) start(pod *corev1.Pod, key probeKey, p *corev1.Probe, target probe.Target, started time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.workers[key]; ok {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	uid, name, id := pod.UID, c.Name, target.ContainerID
 	podRef := pod.DeepCopy()
 	w := probe.NewWorker(probe.WorkerConfig{
-		Kind: kind, Probe: p, Target: target, Prober: m.a.cfg.Probes, Clock: m.a.cfg.Clock, StartedAt: started,
+		Kind: key.kind, Probe: p, Target: target, Prober: m.prober, Clock: m.clock, StartedAt: started,
 		OnAttempt: func(u probe.Update) {
 			if u.Result == probe.Failure {
-				m.a.recorder.Eventf(podRef, corev1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", kind, strings.TrimSpace(u.Message))
+				m.recorder.Eventf(podRef, corev1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", key.kind, strings.TrimSpace(u.Message))
 			}
 		},
-		OnChange: func(u probe.Update) {
-			if kind == probe.Liveness && u.Result == probe.Failure {
-				m.a.recorder.Eventf(podRef, corev1.EventTypeNormal, "Killing", "Container %s failed liveness probe, will be restarted", name)
-				if err := m.a.cfg.Runtime.Stop(ctx, id, gracePeriod(podRef)); err != nil {
-					m.a.log.Warn("stop unhealthy container", "pod", podRef.Name, "container", name, "err", err)
-				}
-			}
-			m.a.queue.Add(uid)
-		},
+		OnChange: func(u probe.Update) { m.changed(podRef.UID, key, u.Result) },
 	})
-	m.workers[key] = &probeEntry{w: w, cancel: cancel, pod: uid}
+	m.workers[key] = &probeEntry{pod: pod.UID, cancel: cancel}
 	go w.Run(ctx)
+}
+
+// changed caches a worker's new result and queues its pod.
+func (m *probeManager) changed(uid types.UID, key probeKey, r probe.Result) {
+	m.mu.Lock()
+	_, running := m.workers[key]
+	if running {
+		m.results[key] = r
+	}
+	m.mu.Unlock()
+	if running {
+		m.onChange(uid)
+	}
+}
+
+// result returns the latest result of probe kind of container id: the kind's initial result
+// until its worker has decided otherwise.
+func (m *probeManager) result(id string, kind probe.Kind) probe.Result {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.results[probeKey{id, kind}]; ok {
+		return r
+	}
+	return kind.Initial()
 }
 
 // ready reports whether container id of c passes its readiness probe (true without one).
 func (m *probeManager) ready(id string, c *corev1.Container) bool {
-	if c.ReadinessProbe == nil {
-		return true
-	}
-	m.mu.Lock()
-	e := m.workers[id+"/"+probe.Readiness.String()]
-	m.mu.Unlock()
-	return e != nil && e.w.Result() == probe.Success
+	return c.ReadinessProbe == nil || m.result(id, probe.Readiness) == probe.Success
 }
 
 // forgetPod stops the workers of a pod.
 func (m *probeManager) forgetPod(uid types.UID) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for key, e := range m.workers {
-		if e.pod == uid {
-			e.cancel()
-			delete(m.workers, key)
-		}
-	}
+	m.stop(func(_ probeKey, e *probeEntry) bool { return e.pod == uid })
 }
 
 func (m *probeManager) stopAll() {
+	m.stop(func(probeKey, *probeEntry) bool { return true })
+}
+
+// stop stops the workers that match and forgets their results.
+func (m *probeManager) stop(match func(probeKey, *probeEntry) bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for key, e := range m.workers {
-		e.cancel()
-		delete(m.workers, key)
+		if match(key, e) {
+			e.cancel()
+			delete(m.workers, key)
+			delete(m.results, key)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 func (a *Agent) relist(ctx context.Context) {
 	t := a.cfg.Clock.NewTicker(a.cfg.Relist)
 	defer t.Stop()
+	seen := map[types.UID]string{} // container fingerprint per pod
 	for {
 		select {
 		case <-ctx.Done():
@@ -27,37 +28,36 @@ func (a *Agent) relist(ctx context.Context) {
 			a.log.Warn("relist containers", "err", err)
 			continue
 		}
-		a.compare(cs)
+		for _, uid := range changedPods(seen, cs) {
+			a.queue.Add(uid)
+		}
 	}
 }
 
-// compare queues the pods whose container fingerprint changed since the last relist.
-func (a *Agent) compare(cs []container.Container) {
+// changedPods returns the pods whose container fingerprint differs from the one in seen (or
+// that have no containers any more), and updates seen.
+func changedPods(seen map[types.UID]string, cs []container.Container) []types.UID {
 	now := map[types.UID][]string{}
 	for _, c := range cs {
 		uid := podUIDOf(c)
 		now[uid] = append(now[uid], fmt.Sprintf("%s:%s:%d", c.ID, c.State, c.ExitCode))
 	}
-	a.mu.Lock()
 	var changed []types.UID
 	for uid, parts := range now {
 		sort.Strings(parts)
 		fp := strings.Join(parts, ",")
-		if a.lastSeen[uid] != fp {
-			a.lastSeen[uid] = fp
+		if seen[uid] != fp {
+			seen[uid] = fp
 			changed = append(changed, uid)
 		}
 	}
-	for uid := range a.lastSeen {
+	for uid := range seen {
 		if _, ok := now[uid]; !ok {
-			delete(a.lastSeen, uid)
+			delete(seen, uid)
 			changed = append(changed, uid)
 		}
 	}
-	a.mu.Unlock()
-	for _, uid := range changed {
-		a.queue.Add(uid)
-	}
+	return changed
 }
 
 // adopt runs once after the pod cache synced: containers and volume directories of pods that

@@ -73,14 +73,15 @@ func hostnameOf(pod *corev1.Pod) string {
 	return strings.TrimRight(h, "-.")
 }
 
-// appSpec is attempt n of an app container, joining the infra container's namespaces.
-func (a *Agent) appSpec(pod *corev1.Pod, c *corev1.Container, infraID string, attempt int, env []envVar, mounts []container.Mount) container.Spec {
-	lookup := mappingOf(env)
+// appSpec is attempt n of an app (or init) container, joining the infra container's
+// namespaces.
+func (w *podWorker) appSpec(c *corev1.Container, attempt int, env []envVar, mounts []container.Mount) container.Spec {
+	pod, lookup := w.pod, mappingOf(env)
 	spec := container.Spec{
 		Name:        dockerName(pod, c.Name, attempt),
 		Image:       c.Image,
-		Labels:      containerLabels(a.cfg.NodeName, pod, c.Name, attempt, containerHash(c)),
-		NetworkMode: "container:" + infraID,
+		Labels:      containerLabels(w.a.cfg.NodeName, pod, c.Name, attempt, containerHash(c)),
+		NetworkMode: "container:" + w.infra.ID,
 		WorkingDir:  c.WorkingDir,
 		Mounts:      mounts,
 	}

@@ -13,68 +13,68 @@ import (
 	"github.com/drover-ci/drover/cluster/container"
 )
 
-// podStatus computes the pod's status from its containers, as the kubelet does.
-func (a *Agent) podStatus(pod *corev1.Pod, view *podView, res *syncResult) corev1.PodStatus {
-	st := corev1.PodStatus{QOSClass: pod.Status.QOSClass, HostIP: a.hostIP, StartTime: pod.Status.StartTime}
-	if a.hostIP != "" {
-		st.HostIPs = []corev1.HostIP{{IP: a.hostIP}}
+// status computes the pod's status from its containers, as the kubelet does.
+func (w *podWorker) status() corev1.PodStatus {
+	pod, hostIP := w.pod, w.a.hostIP
+	st := corev1.PodStatus{QOSClass: pod.Status.QOSClass, HostIP: hostIP, StartTime: w.startTime()}
+	if hostIP != "" {
+		st.HostIPs = []corev1.HostIP{{IP: hostIP}}
 	}
-	a.mu.Lock()
-	base, reported := a.reported[pod.UID]
-	if st.StartTime == nil {
-		t, ok := a.startTime[pod.UID]
-		if !ok {
-			t = a.cfg.Clock.Now()
-			a.startTime[pod.UID] = t
-		}
-		mt := metav1.NewTime(t.Truncate(time.Second))
-		st.StartTime = &mt
+	if infra := w.view.infra; running(infra) && infra.IP != "" {
+		st.PodIP = infra.IP
+		st.PodIPs = []corev1.PodIP{{IP: infra.IP}}
 	}
-	a.mu.Unlock()
-	if !reported {
-		base = pod.Status
-	}
-	if running(view.infra) && view.infra.IP != "" {
-		st.PodIP = view.infra.IP
-		st.PodIPs = []corev1.PodIP{{IP: view.infra.IP}}
-	}
-	initialized := initDone(pod, view)
 	var notInitialized []string
 	for i := range pod.Spec.InitContainers {
-		c := &pod.Spec.InitContainers[i]
-		cs := a.containerStatus(pod, c, view, res)
+		cs := w.containerStatus(&pod.Spec.InitContainers[i])
 		// A completed init container is ready; a running one is not (it has no probes).
 		t := cs.State.Terminated
 		cs.Ready = t != nil && t.ExitCode == 0
 		if !cs.Ready {
-			notInitialized = append(notInitialized, c.Name)
+			notInitialized = append(notInitialized, cs.Name)
 		}
 		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 	}
 	allReady := true
 	for i := range pod.Spec.Containers {
-		c := &pod.Spec.Containers[i]
-		cs := a.containerStatus(pod, c, view, res)
-		if !cs.Ready {
-			allReady = false
-		}
+		cs := w.containerStatus(&pod.Spec.Containers[i])
+		allReady = allReady && cs.Ready
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 	}
+	initialized := initDone(pod, w.view)
 	st.Phase = podPhase(pod.Spec.RestartPolicy, st.ContainerStatuses)
 	if !initialized {
 		st.Phase = initPhase(pod.Spec.RestartPolicy, st.InitContainerStatuses)
-		allReady = false
 	}
-	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
-		allReady = false
+	finished := st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed
+	st.Conditions = w.conditions(initialized, notInitialized, allReady && initialized && !finished, finished)
+	return st
+}
+
+// startTime is the pod's startTime: as written, or when the agent first synced it.
+func (w *podWorker) startTime() *metav1.Time {
+	if t := w.pod.Status.StartTime; t != nil {
+		return t
 	}
-	now := metav1.NewTime(a.cfg.Clock.Now().Truncate(time.Second))
-	cond := func(t corev1.PodConditionType, ok bool, reason string) corev1.PodCondition {
-		s, message := corev1.ConditionFalse, ""
+	if w.started.IsZero() {
+		w.started = w.a.cfg.Clock.Now()
+	}
+	mt := metav1.NewTime(w.started.Truncate(time.Second))
+	return &mt
+}
+
+// conditions are the pod's Initialized, Ready, ContainersReady and PodScheduled conditions;
+// one whose status did not change keeps its last transition time.
+func (w *podWorker) conditions(initialized bool, notInitialized []string, ready, finished bool) []corev1.PodCondition {
+	base := w.pod.Status
+	if w.reported != nil {
+		base = *w.reported
+	}
+	now := metav1.NewTime(w.a.cfg.Clock.Now().Truncate(time.Second))
+	cond := func(t corev1.PodConditionType, ok bool, reason, message string) corev1.PodCondition {
+		s := corev1.ConditionFalse
 		if ok {
-			s, reason = corev1.ConditionTrue, ""
-		} else if t == corev1.PodInitialized {
-			message = fmt.Sprintf("containers with incomplete status: %v", notInitialized)
+			s, reason, message = corev1.ConditionTrue, "", ""
 		}
 		c := corev1.PodCondition{Type: t, Status: s, Reason: reason, Message: message, LastTransitionTime: now}
 		for _, old := range base.Conditions {
@@ -84,23 +84,23 @@ func (a *Agent) podStatus(pod *corev1.Pod, view *podView, res *syncResult) corev
 		}
 		return c
 	}
-	notReadyReason := "ContainersNotReady"
-	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
-		notReadyReason = "PodCompleted"
+	notReady := "ContainersNotReady"
+	if finished {
+		notReady = "PodCompleted"
 	}
-	st.Conditions = []corev1.PodCondition{
-		cond(corev1.PodInitialized, initialized, "ContainersNotInitialized"),
-		cond(corev1.PodReady, allReady, notReadyReason),
-		cond(corev1.ContainersReady, allReady, notReadyReason),
-		cond(corev1.PodScheduled, true, ""),
+	return []corev1.PodCondition{
+		cond(corev1.PodInitialized, initialized, "ContainersNotInitialized",
+			fmt.Sprintf("containers with incomplete status: %v", notInitialized)),
+		cond(corev1.PodReady, ready, notReady, ""),
+		cond(corev1.ContainersReady, ready, notReady, ""),
+		cond(corev1.PodScheduled, true, "", ""),
 	}
-	return st
 }
 
 // containerStatus describes the newest attempt of c (and the one before it).
-func (a *Agent) containerStatus(pod *corev1.Pod, c *corev1.Container, view *podView, res *syncResult) corev1.ContainerStatus {
+func (w *podWorker) containerStatus(c *corev1.Container) corev1.ContainerStatus {
 	cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image}
-	cur, prev := view.current(c.Name), view.previous(c.Name)
+	cur, prev := w.view.current(c.Name), w.view.previous(c.Name)
 	if cur != nil {
 		cs.RestartCount = int32(attemptOf(*cur))
 		cs.ContainerID = "docker://" + cur.ID
@@ -109,13 +109,13 @@ func (a *Agent) containerStatus(pod *corev1.Pod, c *corev1.Container, view *podV
 	if prev != nil {
 		cs.LastTerminationState = corev1.ContainerState{Terminated: terminated(prev)}
 	}
-	w, isWaiting := res.waiting[c.Name]
+	wt, isWaiting := w.res.waiting[c.Name]
 	switch {
 	case cur != nil && cur.State == container.StateRunning:
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(cur.StartedAt)}
 		started := true
 		cs.Started = &started
-		cs.Ready = a.probes.ready(cur.ID, c)
+		cs.Ready = w.a.probes.ready(cur.ID, c)
 	case cur != nil && cur.State == container.StateExited && !isWaiting:
 		cs.State.Terminated = terminated(cur)
 		f := false
@@ -123,12 +123,12 @@ func (a *Agent) containerStatus(pod *corev1.Pod, c *corev1.Container, view *podV
 	case cur != nil && cur.State == container.StateExited:
 		// Waiting to restart: the exited attempt is the last termination.
 		cs.LastTerminationState = corev1.ContainerState{Terminated: terminated(cur)}
-		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: w.reason, Message: w.message}
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: wt.reason, Message: wt.message}
 	default:
 		if !isWaiting {
-			w = waiting{reason: "ContainerCreating"}
+			wt = waiting{reason: "ContainerCreating"}
 		}
-		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: w.reason, Message: w.message}
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: wt.reason, Message: wt.message}
 	}
 	return cs
 }
@@ -202,42 +202,46 @@ func initPhase(policy corev1.RestartPolicy, statuses []corev1.ContainerStatus) c
 	return corev1.PodPending
 }
 
-// updateStatus writes status when it differs from what was last reported.
-func (a *Agent) updateStatus(ctx context.Context, pod *corev1.Pod, status corev1.PodStatus) error {
-	a.mu.Lock()
-	last, ok := a.reported[pod.UID]
-	a.mu.Unlock()
-	if ok && apiequality.Semantic.DeepEqual(last, status) {
+// report writes status when it differs from what was last reported.
+func (w *podWorker) report(ctx context.Context, status corev1.PodStatus) error {
+	pod := w.pod
+	if w.reported != nil && apiequality.Semantic.DeepEqual(*w.reported, status) {
 		return nil
 	}
-	if !ok && apiequality.Semantic.DeepEqual(pod.Status, status) {
-		a.mu.Lock()
-		a.reported[pod.UID] = status
-		a.mu.Unlock()
+	if w.reported == nil && apiequality.Semantic.DeepEqual(pod.Status, status) {
+		w.reported = &status
 		return nil
 	}
+	written, err := w.a.updateStatus(ctx, pod, status)
+	if written {
+		w.reported = &status
+	}
+	return err
+}
+
+// updateStatus writes pod's status, retrying on a conflict, and reports whether it did. A pod
+// that is gone, or was replaced by another of the same name, is not an error.
+func (a *Agent) updateStatus(ctx context.Context, pod *corev1.Pod, status corev1.PodStatus) (bool, error) {
+	pods := a.cfg.Client.CoreV1().Pods(pod.Namespace)
 	p := pod.DeepCopy()
 	p.Status = status
-	_, err := a.cfg.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	_, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{})
 	if apierrors.IsConflict(err) {
-		fresh, gerr := a.cfg.Client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		fresh, gerr := pods.Get(ctx, pod.Name, metav1.GetOptions{})
 		if gerr != nil {
-			return fmt.Errorf("get pod for status: %w", gerr)
+			return false, fmt.Errorf("get pod for status: %w", gerr)
 		}
 		if fresh.UID != pod.UID {
-			return nil
+			return false, nil
 		}
 		fresh.Status = status
-		_, err = a.cfg.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{})
+		_, err = pods.UpdateStatus(ctx, fresh, metav1.UpdateOptions{})
 	}
-	if apierrors.IsNotFound(err) {
-		return nil
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("update pod status: %w", err)
 	}
-	if err != nil {
-		return fmt.Errorf("update pod status: %w", err)
-	}
-	a.mu.Lock()
-	a.reported[pod.UID] = status
-	a.mu.Unlock()
-	return nil
+	return true, nil
 }

@@ -49,7 +49,7 @@ func TestInitStatus(t *testing.T) {
 		if got := initDone(pod, view); got != tc.initialized {
 			t.Errorf("%s: initDone = %v", name, got)
 		}
-		st := a.podStatus(pod, view, noWait())
+		st := a.podWorker(pod.UID).with(pod, view, noWait()).status()
 		if st.Phase != tc.phase {
 			t.Errorf("%s: phase %s, want %s", name, st.Phase, tc.phase)
 		}

@@ -111,16 +111,28 @@ func TestBackoffDoublesToFiveMinutes(t *testing.T) {
 	}
 }
 
-func TestBackoffForgetByPrefix(t *testing.T) {
-	fc := clocktesting.NewFakeClock(time.Now())
-	b := newBackoff(fc)
-	for _, k := range []string{"u1/a", "u1/b", "u2/a", "pull/u1/a"} {
-		b.advance(k, 0)
+// TestForgetPodDropsBackoff: a pod's restart and pull back-offs go with its worker; another
+// pod keeps its own.
+func TestForgetPodDropsBackoff(t *testing.T) {
+	a, fc := unitAgent(t, nil)
+	u1, u2 := a.podWorker("u1"), a.podWorker("u2")
+	for _, w := range []*podWorker{u1, u2} {
+		w.restarts.advance("a", 0)
+		w.restarts.advance("b", 0)
+		w.pulls.advance("a", 0)
 	}
-	b.forget("u1/")
-	for k, want := range map[string]time.Duration{"u1/a": 0, "u1/b": 0, "u2/a": 10 * time.Second, "pull/u1/a": 10 * time.Second} {
-		if d := b.remaining(k, fc.Now()); d != want {
-			t.Errorf("after forget(u1/): remaining(%s) = %s, want %s", k, d, want)
+	a.forget(u1)
+	u1 = a.podWorker("u1")
+	for name, c := range map[string]struct {
+		b    *backoff
+		key  string
+		want time.Duration
+	}{
+		"u1 restart a": {u1.restarts, "a", 0}, "u1 restart b": {u1.restarts, "b", 0}, "u1 pull a": {u1.pulls, "a", 0},
+		"u2 restart a": {u2.restarts, "a", 10 * time.Second}, "u2 pull a": {u2.pulls, "a", 10 * time.Second},
+	} {
+		if d := c.b.remaining(c.key, fc.Now()); d != c.want {
+			t.Errorf("after forgetting u1: remaining(%s) = %s, want %s", name, d, c.want)
 		}
 	}
 }

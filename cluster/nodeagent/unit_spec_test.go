@@ -8,7 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/drover-ci/drover/cluster/container"
@@ -31,7 +33,22 @@ func unitAgent(t *testing.T, mod func(*Config)) (*Agent, *clocktesting.FakeClock
 		t.Fatal(err)
 	}
 	a.hostIP = "192.168.1.2"
+	a.probes = newProbeManager(a.cfg.Probes, fc, record.NewFakeRecorder(100), func(types.UID) {})
 	return a, fc
+}
+
+// with sets up w as a sync of pod would have: its containers as view and what the sync
+// learnt as res.
+func (w *podWorker) with(pod *corev1.Pod, view *podView, res *syncResult) *podWorker {
+	w.pod, w.view, w.res = pod, view, res
+	return w
+}
+
+// specWorker is the worker of pod on a, its infra container infraID.
+func specWorker(a *Agent, pod *corev1.Pod, infraID string) *podWorker {
+	w := a.podWorker(pod.UID)
+	w.pod, w.infra = pod, &container.Container{ID: infraID}
+	return w
 }
 
 func specPod() *corev1.Pod {
@@ -117,7 +134,7 @@ func TestAppSpec(t *testing.T) {
 		SecurityContext: &corev1.SecurityContext{Privileged: &priv, RunAsGroup: &gid}}
 	env := []envVar{{"GREETING", "hello"}, {"PORT", "8080"}}
 	mounts := []container.Mount{{Type: "bind", Source: "/data/x", Target: "/var/jenkins_home"}}
-	got := a.appSpec(pod, c, "infra123", 3, env, mounts)
+	got := specWorker(a, pod, "infra123").appSpec(c, 3, env, mounts)
 	want := container.Spec{
 		Name:  "drover_master_jenkins-1_ci_01234567_3",
 		Image: "jenkins:2",
@@ -138,13 +155,13 @@ func TestAppSpec(t *testing.T) {
 func TestAppSpecCommandOnly(t *testing.T) {
 	a, _ := unitAgent(t, nil)
 	c := &corev1.Container{Name: "c", Image: "busybox", Command: []string{"sleep", "3600"}}
-	s := a.appSpec(specPod(), c, "i", 0, nil, nil)
+	s := specWorker(a, specPod(), "i").appSpec(c, 0, nil, nil)
 	// command replaces the entrypoint and drops the image's cmd.
 	if d := cmp.Diff([]string{"sleep", "3600"}, s.Entrypoint); d != "" || s.Cmd == nil || len(s.Cmd) != 0 {
 		t.Errorf("command only: entrypoint %v cmd %#v, want [sleep 3600] and an empty (non-nil) cmd", s.Entrypoint, s.Cmd)
 	}
 	c = &corev1.Container{Name: "c", Image: "busybox", Args: []string{"-v"}}
-	s = a.appSpec(specPod(), c, "i", 0, nil, nil)
+	s = specWorker(a, specPod(), "i").appSpec(c, 0, nil, nil)
 	if s.Entrypoint != nil || len(s.Cmd) != 1 {
 		t.Errorf("args only: entrypoint %v cmd %v, want the image's entrypoint and [-v]", s.Entrypoint, s.Cmd)
 	}

@@ -79,7 +79,7 @@ func TestContainerStatusStates(t *testing.T) {
 				LastTerminationState: corev1.ContainerState{Terminated: term("c2", 2, "Error", t2, t3)}}},
 	}
 	for name, tc := range cases {
-		got := a.containerStatus(pod, c, newPodView(tc.cs), tc.res)
+		got := a.podWorker(pod.UID).with(pod, newPodView(tc.cs), tc.res).containerStatus(c)
 		tc.want.Name, tc.want.Image = "app", "app:1"
 		if d := cmp.Diff(tc.want, got); d != "" {
 			t.Errorf("%s (-want +got):\n%s", name, d)
@@ -93,7 +93,7 @@ func TestContainerStatusReadinessProbe(t *testing.T) {
 	pod.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
 		TCPSocket: &corev1.TCPSocketAction{}}}
 	cs := []container.Container{ctr("c1", "app", 0, container.StateRunning, 0, unitEpoch, time.Time{})}
-	if st := a.containerStatus(pod, &pod.Spec.Containers[0], newPodView(cs), noWait()); st.Ready {
+	if st := a.podWorker(pod.UID).with(pod, newPodView(cs), noWait()).containerStatus(&pod.Spec.Containers[0]); st.Ready {
 		t.Error("running container with a readiness probe that never ran is Ready")
 	}
 }
@@ -114,7 +114,8 @@ func TestPodStatus(t *testing.T) {
 	web := ctr("w1", "web", 0, container.StateRunning, 0, unitEpoch, time.Time{})
 
 	// One container still being created: Pending, not ready, pod IP from the infra container.
-	st := a.podStatus(pod, newPodView([]container.Container{infra, web}), noWait())
+	w := a.podWorker(pod.UID)
+	st := w.with(pod, newPodView([]container.Container{infra, web}), noWait()).status()
 	if st.Phase != corev1.PodPending || st.PodIP != "10.88.0.9" || st.HostIP != "192.168.1.2" || st.StartTime == nil {
 		t.Fatalf("pending status: phase %s podIP %q hostIP %q start %v", st.Phase, st.PodIP, st.HostIP, st.StartTime)
 	}
@@ -124,12 +125,12 @@ func TestPodStatus(t *testing.T) {
 		t.Errorf("pending conditions: %s", d)
 	}
 	start := st.StartTime.Time
-	a.reported[pod.UID] = st
+	w.reported = &st
 
 	// Both running: Running and Ready; the start time stays.
 	fc.Step(3 * time.Second)
 	side := ctr("s1", "side", 0, container.StateRunning, 0, fc.Now(), time.Time{})
-	st = a.podStatus(pod, newPodView([]container.Container{infra, web, side}), noWait())
+	st = w.with(pod, newPodView([]container.Container{infra, web, side}), noWait()).status()
 	want[corev1.PodReady], want[corev1.ContainersReady] = "True/", "True/"
 	if d := cmp.Diff(want, condMap(st)); d != "" || st.Phase != corev1.PodRunning {
 		t.Errorf("running: phase %s conditions %s", st.Phase, d)
@@ -150,9 +151,9 @@ func TestPodStatus(t *testing.T) {
 	// container gives no pod IP.
 	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
 	infra.State = container.StateExited
-	st = a.podStatus(pod, newPodView([]container.Container{infra,
+	st = w.with(pod, newPodView([]container.Container{infra,
 		ctr("w1", "web", 0, container.StateExited, 0, unitEpoch, fc.Now()),
-		ctr("s1", "side", 0, container.StateExited, 3, unitEpoch, fc.Now())}), noWait())
+		ctr("s1", "side", 0, container.StateExited, 3, unitEpoch, fc.Now())}), noWait()).status()
 	if st.Phase != corev1.PodFailed || st.PodIP != "" || condMap(st)[corev1.PodReady] != "False/PodCompleted" {
 		t.Errorf("finished pod: phase %s podIP %q ready %s", st.Phase, st.PodIP, condMap(st)[corev1.PodReady])
 	}

@@ -20,9 +20,9 @@ func TestWaitAllKeepsCompletedInit(t *testing.T) {
 		ctr("c1", "i1", 0, container.StateExited, 0, t1, t2),
 		ctr("c2", "app", 0, container.StateExited, 1, t1, t2),
 	})
-	res := noWait()
-	waitAll(pod, view, res, "ContainerCreating", "")
-	st := a.podStatus(pod, view, res)
+	w := a.podWorker(pod.UID).with(pod, view, noWait())
+	w.waitAll("ContainerCreating", "")
+	st := w.status()
 	ics := st.InitContainerStatuses[0]
 	if ics.State.Terminated == nil {
 		t.Errorf("completed init container reported %+v", ics.State)
@@ -38,9 +38,9 @@ func TestWaitAllKeepsFailedNeverInit(t *testing.T) {
 	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
 	pod.Spec.InitContainers = []corev1.Container{{Name: "i1", Image: "i1:1"}}
 	view := newPodView([]container.Container{ctr("c1", "i1", 0, container.StateExited, 1, t1, t2)})
-	res := noWait()
-	waitAll(pod, view, res, "ContainerCreating", "")
-	if st := a.podStatus(pod, view, res); st.Phase != corev1.PodFailed {
+	w := a.podWorker(pod.UID).with(pod, view, noWait())
+	w.waitAll("ContainerCreating", "")
+	if st := w.status(); st.Phase != corev1.PodFailed {
 		t.Errorf("phase %s, want Failed", st.Phase)
 	}
 }
