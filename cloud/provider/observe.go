@@ -84,11 +84,7 @@ func (p *Provider) observe(ctx context.Context, now time.Time) (*world, error) {
 		w.comps[c.Name] = c
 		w.order = append(w.order, c.Name)
 	}
-	if l, err := p.opts.Jenkins.AgentListener(ctx); err == nil {
-		w.listener = &l
-	} else {
-		p.log.Debug("could not read the agent listener", "err", err)
-	}
+	w.listener = p.agentListener(ctx, now)
 	if err := p.observeAPI(ctx, w); err != nil {
 		return nil, err
 	}
@@ -205,4 +201,27 @@ func (p *Provider) hasCaches() bool {
 		}
 	}
 	return false
+}
+
+// ListenerRefresh is how often the agent listener's headers are read again.
+const ListenerRefresh = 10 * time.Second
+
+// agentListener returns the controller's agent listener, read again when
+// older than ListenerRefresh (nil while it could never be read).
+func (p *Provider) agentListener(ctx context.Context, now time.Time) *jenkins.AgentListener {
+	p.mu.Lock()
+	l, at := p.listener, p.listenerAt
+	p.mu.Unlock()
+	if l != nil && now.Sub(at) < ListenerRefresh && !now.Before(at) {
+		return l
+	}
+	got, err := p.opts.Jenkins.AgentListener(ctx)
+	if err != nil {
+		p.log.Debug("could not read the agent listener", "err", err)
+		return l
+	}
+	p.mu.Lock()
+	p.listener, p.listenerAt = &got, now
+	p.mu.Unlock()
+	return &got
 }

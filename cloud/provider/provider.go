@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"k8s.io/utils/clock"
 
 	"github.com/drover-ci/drover/cloud/config"
+	"github.com/drover-ci/drover/cloud/jenkins"
 )
 
 // Defaults of the provider's own settings (not part of the configuration).
@@ -61,6 +63,13 @@ type Provider struct {
 	lastErr   string
 	// listenerWarned is the last listener refusal warned about.
 	listenerWarned string
+	// active and queueSig are what the last poll left for Run: work in
+	// flight, and the queue it read.
+	active   bool
+	queueSig string
+	// listener is the agent listener last read, at listenerAt.
+	listener   *jenkins.AgentListener
+	listenerAt time.Time
 }
 
 // backoff is one template's circuit breaker.
@@ -111,41 +120,84 @@ func New(opts Options) (*Provider, error) {
 // Name is the provider's name as a controller-manager loop.
 func (p *Provider) Name() string { return "jenkins-cloud" }
 
-// Run works until ctx ends: it sweeps orphans, then syncs every
-// Config.PollInterval (default 1 s), and sweeps orphans again every
-// OrphanInterval. Errors (Jenkins or the API unreachable) are logged and put
-// in Status.JenkinsError; Run keeps retrying. It returns nil when ctx ends.
+// Run works until ctx ends: it syncs at start, then every
+// Config.PollInterval (default 1 s) — and sooner when something moves:
+// every quarter of it (at least 100 ms) while work is in flight (items
+// waiting, agents starting, builds ending) or when a cheap read of the
+// queue shows it changed. Orphans are swept every OrphanInterval. Errors
+// (Jenkins or the API unreachable) are logged and put in
+// Status.JenkinsError; Run keeps retrying. It returns nil when ctx ends.
 func (p *Provider) Run(ctx context.Context) error {
 	interval := p.cfg.PollInterval.Duration
 	if interval <= 0 {
 		interval = time.Second
 	}
-	p.log.Info("Jenkins cloud provider starting", "config", p.cfg, "pollInterval", interval)
+	fast := min(interval, max(MinFastPoll, interval/4))
+	p.log.Info("Jenkins cloud provider starting", "config", p.cfg, "pollInterval", interval, "fastPoll", fast)
 	timeout := p.opts.SyncTimeout
 	if timeout <= 0 {
 		timeout = max(30*time.Second, 10*interval)
 	}
-	t := p.clock.NewTicker(interval)
+	t := p.clock.NewTicker(fast)
 	defer t.Stop()
+	var last time.Time
 	for {
-		sctx, cancel := context.WithTimeout(ctx, timeout)
-		err := p.Sync(sctx)
-		stalled := errors.Is(sctx.Err(), context.DeadlineExceeded)
-		cancel()
+		if now := p.clock.Now(); last.IsZero() || now.Sub(last) >= interval || p.moving(ctx) {
+			last = now
+			p.syncOnce(ctx, timeout)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		if stalled {
-			err = fmt.Errorf("provider: sync did not finish within %s: %w", timeout, err)
-			p.publishJenkinsError(ctx, p.clock.Now(), err)
-		}
-		p.logError(err)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C():
 		}
 	}
+}
+
+// MinFastPoll bounds the fast poll of Run from below.
+const MinFastPoll = 100 * time.Millisecond
+
+// syncOnce runs one Sync bounded by timeout and logs its error.
+func (p *Provider) syncOnce(ctx context.Context, timeout time.Duration) {
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	err := p.Sync(sctx)
+	stalled := errors.Is(sctx.Err(), context.DeadlineExceeded)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	if stalled {
+		err = fmt.Errorf("provider: sync did not finish within %s: %w", timeout, err)
+		p.publishJenkinsError(ctx, p.clock.Now(), err)
+	}
+	p.logError(err)
+}
+
+// moving reports whether a poll is due before the interval: the last one
+// left work in flight, or the queue changed since (one cheap read).
+func (p *Provider) moving(ctx context.Context) bool {
+	p.mu.Lock()
+	active, sig := p.active, p.queueSig
+	p.mu.Unlock()
+	if active {
+		return true
+	}
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	q, err := p.opts.Jenkins.Queue(qctx)
+	return err == nil && queueSignature(q) != sig
+}
+
+// queueSignature identifies a queue's items and their pending flags.
+func queueSignature(q []jenkins.QueueItem) string {
+	var b strings.Builder
+	for _, it := range q {
+		fmt.Fprintf(&b, "%d:%t:%t,", it.ID, it.Pending, it.Buildable)
+	}
+	return b.String()
 }
 
 // logError logs a sync error when it differs from the previous one (a

@@ -41,6 +41,9 @@ func (p *Provider) Sync(ctx context.Context) error {
 		}
 	}
 	st := p.report(w, d, out)
+	p.mu.Lock()
+	p.active, p.queueSig = inFlight(w, d), queueSignature(w.queue)
+	p.mu.Unlock()
 	errs = append(errs, p.publish(ctx, st))
 	return errors.Join(errs...)
 }
@@ -78,4 +81,30 @@ func (p *Provider) sweepSecrets(ctx context.Context, w *world) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// inFlight reports whether a poll left work that the next one should see
+// soon: items waiting for an agent, agents launched or starting, builds
+// ending (one-shot agents in their grace), lost builds not yet closed.
+func inFlight(w *world, d decision) bool {
+	if len(d.launches) > 0 || len(d.lost) > 0 {
+		return true
+	}
+	for _, f := range d.items {
+		if f.excluded == "" && f.template != "" {
+			return true
+		}
+	}
+	for _, x := range d.agents {
+		switch x.state {
+		case StatePending, StateStarting, StateTerminating:
+			return true
+		}
+	}
+	for _, e := range w.ledger {
+		if e.State == ledgerLost {
+			return true
+		}
+	}
+	return false
 }
