@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,24 +16,46 @@ import (
 type SyncFunc func(ctx context.Context, key string) (requeue time.Duration, err error)
 
 // RunWorkers waits for the informer caches, then runs workers goroutines taking keys from
-// queue and handing them to sync, until ctx ends; it shuts the queue down on return. name
+// queue and handing them to fn, until ctx ends. The queue is shut down as soon as ctx ends
+// (a worker blocked in Get wakes up), and RunWorkers returns only after every worker has
+// finished the sync it was in, so a controller's next term never overlaps this one. name
 // labels the log lines of failed syncs (conflicts, a stale cache, are logged at debug level).
-func RunWorkers(ctx context.Context, name string, queue workqueue.TypedRateLimitingInterface[string], synced []cache.InformerSynced, workers int, sync SyncFunc) error {
-	defer queue.ShutDown()
+func RunWorkers(ctx context.Context, name string, queue workqueue.TypedRateLimitingInterface[string], synced []cache.InformerSynced, workers int, fn SyncFunc) error {
+	stop := ShutDownOnDone(ctx, queue)
+	defer stop()
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
 	if workers < 1 {
 		workers = 1
 	}
+	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
+		wg.Add(1)
 		go func() {
-			for processNext(ctx, name, queue, sync) {
+			defer wg.Done()
+			for processNext(ctx, name, queue, fn) {
 			}
 		}()
 	}
-	<-ctx.Done()
+	wg.Wait()
 	return nil
+}
+
+// ShutDownOnDone shuts queue down when ctx ends, so that a loop blocked in queue.Get returns.
+// The returned func shuts it down at once (call it with defer when the loop returns for
+// another reason) and releases the goroutine.
+func ShutDownOnDone(ctx context.Context, queue interface{ ShutDown() }) (stop func()) {
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-done:
+		}
+		queue.ShutDown()
+	}()
+	return func() { once.Do(func() { close(done) }) }
 }
 
 // processNext syncs one key; it returns false when the queue is shut down.

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -71,20 +72,21 @@ func (c *Controller) Name() string { return "scheduler" }
 
 // Run schedules until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
+	stop := controller.ShutDownOnDone(ctx, c.queue)
+	defer stop()
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return ctx.Err()
 	}
+	// Run returns only when every goroutine it started has finished, so that the next term's
+	// scheduler never overlaps a binding of this one.
+	var wg sync.WaitGroup
 	for range BindWorkers {
-		go c.runJobs(ctx)
+		wg.Go(func() { c.runJobs(ctx) })
 	}
-	go c.periodic(ctx)
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
+	wg.Go(func() { c.periodic(ctx) })
 	for c.scheduleNext(ctx) {
 	}
+	wg.Wait()
 	return nil
 }
 

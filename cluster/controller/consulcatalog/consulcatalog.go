@@ -9,7 +9,6 @@ package consulcatalog
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sort"
 	"time"
 
@@ -70,12 +69,9 @@ func New(cfg Config) controller.Constructor {
 // Name is "consulcatalog".
 func (c *Controller) Name() string { return "consulcatalog" }
 
-// Run reconciles until ctx ends.
+// Run reconciles until ctx ends (one worker: the whole catalog is one key), every Resync and
+// on every Service change. It returns once ctx ends and the reconcile in progress is done.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
-		return ctx.Err()
-	}
 	go func() {
 		t := time.NewTicker(Resync)
 		defer t.Stop()
@@ -88,19 +84,8 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return nil
-		}
-		if err := c.Reconcile(ctx); err != nil {
-			slog.Warn("consul catalog: reconcile failed", "err", err)
-			c.queue.AddRateLimited(key)
-		} else {
-			c.queue.Forget(key)
-		}
-		c.queue.Done(key)
-	}
+	return controller.RunWorkers(ctx, c.Name(), c.queue, []cache.InformerSynced{c.synced}, 1,
+		controller.NoRequeue(func(ctx context.Context, _ string) error { return c.Reconcile(ctx) }))
 }
 
 // Entries returns the catalog services drover wants for svcs, by service ID.

@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,6 +40,39 @@ type Config struct {
 	Options controller.Options
 	// Controllers to run (default: All).
 	Controllers map[string]controller.Constructor
+	// StopTimeout bounds how long a term waits for its controllers to return once it ends
+	// (default 10 s). A controller still running then is a bug: Run returns an error naming
+	// it (the process should exit and be restarted) rather than hang before campaigning again.
+	StopTimeout time.Duration
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// DefaultStopTimeout is Config.StopTimeout's default.
+const DefaultStopTimeout = 10 * time.Second
+
+// BuildError is returned by Run when a controller cannot be built (its configuration is wrong).
+type BuildError struct {
+	Controller string
+	Err        error
+}
+
+func (e *BuildError) Error() string {
+	return fmt.Sprintf("controller manager: controller %s: %v", e.Controller, e.Err)
+}
+
+func (e *BuildError) Unwrap() error { return e.Err }
+
+// StuckError is returned by Run when controllers did not return within StopTimeout of their
+// term's end.
+type StuckError struct {
+	Controllers []string
+	Timeout     time.Duration
+}
+
+func (e *StuckError) Error() string {
+	return fmt.Sprintf("controller manager: controllers did not stop within %s of losing the lead: %s (exiting so that a supervisor restarts the process)",
+		e.Timeout, strings.Join(e.Controllers, ", "))
 }
 
 // LeaseName is the Lease in kube-system that elects the controller manager's leader.
@@ -57,6 +93,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Controllers == nil {
 		cfg.Controllers = All()
 	}
+	if cfg.StopTimeout == 0 {
+		cfg.StopTimeout = DefaultStopTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger
 	base := &resourcelock.LeaseLock{
 		LeaseMeta:  metav1ObjectMeta(LeaseName, "kube-system"),
 		Client:     cfg.Client.CoordinationV1(),
@@ -64,7 +107,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	f := &fence{identity: cfg.Identity, deadline: cfg.RenewDeadline}
 	lock := &fencedLock{Interface: base, f: f}
-	for ctx.Err() == nil {
+	// fatal ends Run: set by a term whose controllers could not be built (their configuration
+	// is wrong, and will be next term too) or did not stop in time.
+	var fatal atomic.Pointer[error]
+	for ctx.Err() == nil && fatal.Load() == nil {
 		// Each round of the election has its own context, which the fence ends when this
 		// process can no longer be sure it leads; the next round starts as a candidate.
 		rctx, cancel := context.WithCancel(ctx)
@@ -82,21 +128,30 @@ func Run(ctx context.Context, cfg Config) error {
 				OnStartedLeading: func(lctx context.Context) {
 					close(started)
 					defer term.Done()
-					slog.Info("controller manager: leading", "identity", cfg.Identity)
+					log.Info("controller manager: leading", "identity", cfg.Identity)
 					lctx, stop := context.WithCancel(lctx)
 					defer stop()
 					f.lead(lctx, cancel)
-					if err := runControllers(lctx, cfg); err != nil && lctx.Err() == nil {
-						slog.Error("controller manager: controllers stopped", "err", err)
+					err := runControllers(lctx, cfg)
+					var se *StuckError
+					var be *BuildError
+					switch {
+					case errors.As(err, &se):
+						log.Error("controller manager: controllers did not stop", "controllers", se.Controllers, "timeout", se.Timeout)
+						fatal.Store(&err)
+					case errors.As(err, &be):
+						fatal.Store(&err)
+					case err != nil && lctx.Err() == nil:
+						log.Error("controller manager: controllers stopped", "err", err)
 					}
 					// Controllers that returned on their own must not leave a Lease renewed
 					// with nothing acting behind it: give it up and stand again.
 					cancel()
 				},
-				OnStoppedLeading: func() { slog.Info("controller manager: stopped leading", "identity", cfg.Identity) },
+				OnStoppedLeading: func() { log.Info("controller manager: stopped leading", "identity", cfg.Identity) },
 				OnNewLeader: func(id string) {
 					if id != cfg.Identity {
-						slog.Info("controller manager: leader is", "identity", id)
+						log.Info("controller manager: leader is", "identity", id)
 					}
 				},
 			},
@@ -104,9 +159,12 @@ func Run(ctx context.Context, cfg Config) error {
 		cancel()
 		select {
 		case <-started:
-			term.Wait()
+			term.Wait() // bounded: runControllers gives up on its controllers after StopTimeout
 		default: // never led in this round
 		}
+	}
+	if err := fatal.Load(); err != nil {
+		return *err
 	}
 	return nil
 }
@@ -131,26 +189,63 @@ func runControllers(ctx context.Context, cfg Config) error {
 	for name, build := range cfg.Controllers {
 		c, err := build(cctx)
 		if err != nil {
-			return fmt.Errorf("controller %s: %w", name, err)
+			return &BuildError{Controller: name, Err: err}
 		}
 		ctrls = append(ctrls, c)
 	}
 	factory.Start(ctx.Done())
-	var wg sync.WaitGroup
+	running := map[string]chan struct{}{}
 	errs := make(chan error, len(ctrls))
 	for _, c := range ctrls {
-		wg.Add(1)
+		done := make(chan struct{})
+		running[c.Name()] = done
 		go func(c controller.Controller) {
-			defer wg.Done()
+			defer close(done)
 			if err := c.Run(ctx); err != nil && ctx.Err() == nil {
 				errs <- fmt.Errorf("%s: %w", c.Name(), err)
 			}
 		}(c)
 	}
-	wg.Wait()
+	if stuck := waitStopped(ctx, running, cfg.StopTimeout); len(stuck) > 0 {
+		// The stuck controllers keep their informers: do not wait for factory.Shutdown.
+		return &StuckError{Controllers: stuck, Timeout: cfg.StopTimeout}
+	}
 	factory.Shutdown()
 	close(errs)
 	return errors.Join(collect(errs)...)
+}
+
+// waitStopped waits for every controller in running to return, and once ctx has ended at most
+// timeout more; it returns the names of those still running then, sorted.
+func waitStopped(ctx context.Context, running map[string]chan struct{}, timeout time.Duration) []string {
+	var deadline <-chan time.Time
+	for _, done := range running {
+		select {
+		case <-done:
+			continue
+		case <-ctx.Done():
+		}
+		if deadline == nil {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			deadline = t.C
+		}
+		select {
+		case <-done:
+		case <-deadline:
+			var stuck []string
+			for n, d := range running {
+				select {
+				case <-d:
+				default:
+					stuck = append(stuck, n)
+				}
+			}
+			sort.Strings(stuck)
+			return stuck
+		}
+	}
+	return nil
 }
 
 func collect(ch <-chan error) []error {

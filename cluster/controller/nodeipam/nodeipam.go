@@ -104,7 +104,8 @@ func (c *Controller) nodeDeleted(obj interface{}) {
 
 // Run rebuilds the allocation from the Nodes, then serves the queue until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
+	stop := controller.ShutDownOnDone(ctx, c.queue)
+	defer stop()
 	if c.alloc == nil {
 		<-ctx.Done()
 		return nil
@@ -115,26 +116,13 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err := c.Rebuild(); err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
 	// One worker: the allocator and the maps are its alone.
-	for {
-		name, quit := c.queue.Get()
-		if quit {
-			return nil
+	return controller.RunWorkers(ctx, c.Name(), c.queue, nil, 1, controller.NoRequeue(func(ctx context.Context, name string) error {
+		if err := c.Sync(ctx, name); err != nil && ctx.Err() == nil {
+			return err
 		}
-		err := c.Sync(ctx, name)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			slog.Warn("nodeipam: sync failed", "node", name, "err", err)
-			c.queue.AddRateLimited(name)
-		default:
-			c.queue.Forget(name)
-		}
-		c.queue.Done(name)
-	}
+		return nil
+	}))
 }
 
 // ownerOf is the node that holds subnet p ("" for none).

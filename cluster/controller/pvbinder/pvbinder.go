@@ -76,33 +76,12 @@ func (c *Controller) Name() string { return "pvbinder" }
 
 // Run works until ctx ends (one worker: binding decisions must not race each other).
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return ctx.Err()
-	}
-	go func() {
-		for {
-			key, quit := c.queue.Get()
-			if quit {
-				return
-			}
-			var err error
-			if key == keyVolumes {
-				err = c.syncVolumes(ctx)
-			} else {
-				err = c.syncClaim(ctx, key)
-			}
-			if err != nil {
-				slog.Warn("pvbinder: sync failed", "key", key, "err", err)
-				c.queue.AddRateLimited(key)
-			} else {
-				c.queue.Forget(key)
-			}
-			c.queue.Done(key)
+	return controller.RunWorkers(ctx, c.Name(), c.queue, c.synced, 1, controller.NoRequeue(func(ctx context.Context, key string) error {
+		if key == keyVolumes {
+			return c.syncVolumes(ctx)
 		}
-	}()
-	<-ctx.Done()
-	return nil
+		return c.syncClaim(ctx, key)
+	}))
 }
 
 // requeuePending queues every claim still waiting for a volume.

@@ -93,7 +93,8 @@ func (c *Controller) Name() string { return "serviceip" }
 // Run rebuilds the allocations from the cache, makes sure the kubernetes service exists, and
 // then allocates with one worker (allocation is sequential by nature) until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
+	stop := controller.ShutDownOnDone(ctx, c.queue)
+	defer stop()
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
 		return ctx.Err()
 	}
@@ -104,27 +105,8 @@ func (c *Controller) Run(ctx context.Context) error {
 		slog.Warn("serviceip: kubernetes service", "err", err)
 		c.queue.AddRateLimited(kubernetesKey)
 	}
-	go func() {
-		for c.processNext(ctx) {
-		}
-	}()
-	<-ctx.Done()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		slog.Warn("serviceip: sync failed", "service", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	// The caches have synced already: RunWorkers only runs the one worker.
+	return controller.RunWorkers(ctx, c.Name(), c.queue, nil, 1, controller.NoRequeue(c.sync))
 }
 
 // rebuild marks what the existing services hold, the oldest first, so that of two services

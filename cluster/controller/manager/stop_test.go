@@ -1,0 +1,273 @@
+package manager_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/drover-ci/drover/cloud/runner"
+	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
+	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/consulcatalog"
+	"github.com/drover-ci/drover/cluster/controller/manager"
+)
+
+// stopBound is how soon after its context ends a controller must return.
+const stopBound = time.Second
+
+// slowCall is how long every write of the fake API (and every Consul call) takes while the
+// test has not ended the controllers' context: long enough that the workers are in the middle
+// of a sync when it ends. Like a real client, a call returns with the context's error as soon
+// as the context ends.
+const slowCall = 3 * time.Second
+
+// TestControllersStopWithTheirContext: every controller the manager runs returns within a
+// second of its context ending, both when its workers are idle and when they are in the middle
+// of syncs (issue 19: one that stays blocked in its queue's Get stalls every later term).
+func TestControllersStopWithTheirContext(t *testing.T) {
+	for _, name := range controllerNames(t) {
+		for _, busy := range []bool{false, true} {
+			state := "idle"
+			if busy {
+				state = "busy"
+			}
+			t.Run(name+"/"+state, func(t *testing.T) {
+				t.Parallel()
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				client := fake.NewSimpleClientset(workFor(busy)...)
+				var inflight atomic.Int32
+				client.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+					switch a.GetVerb() {
+					case "get", "list", "watch":
+						return false, nil, nil
+					}
+					inflight.Add(1)
+					defer inflight.Add(-1)
+					select {
+					case <-time.After(slowCall):
+						return false, nil, nil
+					case <-ctx.Done():
+						return true, nil, ctx.Err()
+					}
+				})
+				factory := informers.NewSharedInformerFactory(client, 0)
+				c, err := allControllers(t, busy)[name](controller.Context{Client: client, Informers: factory, Clock: clock.RealClock{},
+					Recorder: func(string) record.EventRecorder { return &record.FakeRecorder{} },
+					Options:  controller.Options{}.WithDefaults()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				factory.Start(ctx.Done())
+				done := make(chan error, 1)
+				go func() { done <- c.Run(ctx) }()
+				factory.WaitForCacheSync(ctx.Done())
+				switch {
+				case busy && name == runner.Name:
+					// The runner does nothing until its configuration exists: idle either way.
+					time.Sleep(300 * time.Millisecond)
+				case busy && name == "consulcatalog":
+					time.Sleep(300 * time.Millisecond) // in its first, slow, Consul call
+				case busy:
+					waitInflight(t, &inflight, name)
+				default:
+					time.Sleep(300 * time.Millisecond) // idle in the queue's Get
+				}
+				cancel()
+				select {
+				case <-done:
+				case <-time.After(stopBound):
+					t.Fatalf("%s did not return within %v of its context ending", name, stopBound)
+				}
+				factory.Shutdown()
+			})
+		}
+	}
+}
+
+// controllerNames names every controller of allControllers.
+func controllerNames(t *testing.T) []string {
+	var names []string
+	for n := range allControllers(t, false) {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// allControllers is every controller `drover server` may run: manager.All, the Jenkins cloud
+// runner and the Consul catalog, against a Consul that answers at once (an empty catalog) or,
+// when busy, only after slowCall.
+func allControllers(t *testing.T, busy bool) map[string]controller.Constructor {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !busy {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte("null"))
+			return
+		}
+		select {
+		case <-time.After(slowCall):
+		case <-r.Context().Done():
+		}
+		http.Error(w, "slow", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(slow.Close)
+	consul, err := consulapi.NewClient(&consulapi.Config{Address: slow.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := manager.All()
+	all[runner.Name] = runner.New(runner.Config{})
+	all["consulcatalog"] = consulcatalog.New(consulcatalog.Config{Consul: consul})
+	return all
+}
+
+// waitInflight waits until a write of the controller is in progress.
+func waitInflight(t *testing.T, inflight *atomic.Int32, name string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for inflight.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s made no write within 10 s: the test's objects give it no work", name)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// workFor returns objects that give every controller something to write: an RC and a Job
+// short of pods, a CronJob with a missed run, pending pods and a Ready node for the scheduler,
+// a Service without a cluster IP and with a selector, a Node without a pod subnet whose Lease
+// is stale, and a pending claim with a volume that fits.
+func workFor(busy bool) []runtime.Object {
+	if !busy {
+		return nil
+	}
+	old := metav1.NewTime(time.Now().Add(-10 * time.Minute))
+	one := int32(1)
+	labels := map[string]string{"app": "w"}
+	tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Image: "i"}}}}
+	rcTmpl := tmpl
+	rcTmpl.Spec.RestartPolicy = corev1.RestartPolicyAlways
+	fs := corev1.PersistentVolumeFilesystem
+	return []runtime.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
+		&corev1.ReplicationController{ObjectMeta: metav1.ObjectMeta{Name: "rc", Namespace: "default", UID: "rc-uid"},
+			Spec: corev1.ReplicationControllerSpec{Replicas: &one, Selector: labels, Template: &rcTmpl}},
+		&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "job", Namespace: "default", UID: "job-uid"},
+			Spec: batchv1.JobSpec{Template: tmpl}},
+		&batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "cron", Namespace: "default", UID: "cron-uid", CreationTimestamp: old},
+			Spec: batchv1.CronJobSpec{Schedule: "* * * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tmpl}}}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: "default", UID: "pod-uid", Labels: labels},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}}},
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", CreationTimestamp: old},
+			Status: corev1.NodeStatus{
+				Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: old}},
+				Allocatable: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110"), corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("8Gi")}}},
+		&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "n1", Namespace: corev1.NamespaceNodeLease},
+			Spec: coordinationv1.LeaseSpec{RenewTime: &metav1.MicroTime{Time: old.Time}}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "svc", Namespace: "default"},
+			Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 80}}}},
+		&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pv"},
+			Spec: corev1.PersistentVolumeSpec{Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, VolumeMode: &fs,
+				PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/pv"}}},
+			Status: corev1.PersistentVolumeStatus{Phase: corev1.VolumeAvailable}},
+		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "pvc", Namespace: "default"},
+			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, VolumeMode: &fs,
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}},
+			Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending}},
+	}
+}
+
+// stuckController ignores its context: the bug a bounded term wait must survive.
+type stuckController struct{ started chan struct{} }
+
+func (stuckController) Name() string { return "stuck" }
+func (s stuckController) Run(context.Context) error {
+	close(s.started)
+	select {} // never returns
+}
+
+// A term whose controller does not return within StopTimeout of losing the Lease ends Run with
+// an error naming that controller, instead of waiting for ever before campaigning again.
+func TestStuckControllerEndsRun(t *testing.T) {
+	srv := apiservertest.Start(t)
+	client, err := kubernetes.NewForConfig(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan struct{})
+	ended := make(chan error, 1)
+	go func() {
+		ended <- manager.Run(ctx, manager.Config{Client: client, Identity: "me",
+			LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 200 * time.Millisecond,
+			StopTimeout: 500 * time.Millisecond,
+			Controllers: map[string]controller.Constructor{
+				"stuck":     func(controller.Context) (controller.Controller, error) { return stuckController{started}, nil },
+				"endpoints": manager.All()["endpoints"],
+			}})
+	}()
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the manager did not lead within 20 s")
+	}
+	// Another holder takes the Lease: the fence ends the term at the next renewal.
+	leases := client.CoordinationV1().Leases("kube-system")
+	if err := retryOnConflict(func() error {
+		l, err := leases.Get(ctx, manager.LeaseName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		other, d := "someone-else", int32(60)
+		l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &other, &d
+		l.Spec.RenewTime = &metav1.MicroTime{Time: time.Now()}
+		_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ended:
+		var se *manager.StuckError
+		if !errors.As(err, &se) || len(se.Controllers) != 1 || se.Controllers[0] != "stuck" {
+			t.Fatalf("Run returned %v; want a StuckError naming only the controller \"stuck\"", err)
+		}
+		t.Logf("Run: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return within 15 s of losing the Lease with a stuck controller")
+	}
+}
+
+func retryOnConflict(f func() error) error {
+	var err error
+	for i := 0; i < 10; i++ {
+		if err = f(); err == nil || !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+	return err
+}
