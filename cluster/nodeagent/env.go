@@ -152,43 +152,51 @@ func valueFrom(ctx context.Context, api objects, pod *corev1.Pod, c *corev1.Cont
 		v, err := podField(pod, src.FieldRef.FieldPath)
 		return v, err == nil, err
 	case src.SecretKeyRef != nil:
-		ref := src.SecretKeyRef
-		s, err := api.secret(ctx, pod.Namespace, ref.Name)
-		if err != nil {
-			if apierrors.IsNotFound(err) && optional(ref.Optional) {
-				return "", false, nil
-			}
-			return "", false, fmt.Errorf("secret %q: %w", ref.Name, err)
-		}
-		v, ok := s.Data[ref.Key]
-		if !ok {
-			if optional(ref.Optional) {
-				return "", false, nil
-			}
-			return "", false, fmt.Errorf("couldn't find key %s in Secret %s/%s", ref.Key, pod.Namespace, ref.Name)
-		}
-		return string(v), true, nil
+		return secretKey(ctx, api, pod.Namespace, src.SecretKeyRef)
 	case src.ConfigMapKeyRef != nil:
-		ref := src.ConfigMapKeyRef
-		cm, err := api.configMap(ctx, pod.Namespace, ref.Name)
-		if err != nil {
-			if apierrors.IsNotFound(err) && optional(ref.Optional) {
-				return "", false, nil
-			}
-			return "", false, fmt.Errorf("configmap %q: %w", ref.Name, err)
-		}
-		v, ok := cm.Data[ref.Key]
-		if !ok {
-			if optional(ref.Optional) {
-				return "", false, nil
-			}
-			return "", false, fmt.Errorf("couldn't find key %s in ConfigMap %s/%s", ref.Key, pod.Namespace, ref.Name)
-		}
-		return v, true, nil
+		return configMapKey(ctx, api, pod.Namespace, src.ConfigMapKeyRef)
 	case src.ResourceFieldRef != nil:
 		return resourceField(c, src.ResourceFieldRef)
 	}
 	return "", false, nil
+}
+
+// secretKey reads a secretKeyRef; an optional one that is missing gives no variable.
+func secretKey(ctx context.Context, api objects, ns string, ref *corev1.SecretKeySelector) (string, bool, error) {
+	s, err := api.secret(ctx, ns, ref.Name)
+	if err != nil {
+		if apierrors.IsNotFound(err) && optional(ref.Optional) {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("secret %q: %w", ref.Name, err)
+	}
+	v, ok := s.Data[ref.Key]
+	if !ok {
+		if optional(ref.Optional) {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("couldn't find key %s in Secret %s/%s", ref.Key, ns, ref.Name)
+	}
+	return string(v), true, nil
+}
+
+// configMapKey reads a configMapKeyRef; an optional one that is missing gives no variable.
+func configMapKey(ctx context.Context, api objects, ns string, ref *corev1.ConfigMapKeySelector) (string, bool, error) {
+	cm, err := api.configMap(ctx, ns, ref.Name)
+	if err != nil {
+		if apierrors.IsNotFound(err) && optional(ref.Optional) {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("configmap %q: %w", ref.Name, err)
+	}
+	v, ok := cm.Data[ref.Key]
+	if !ok {
+		if optional(ref.Optional) {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("couldn't find key %s in ConfigMap %s/%s", ref.Key, ns, ref.Name)
+	}
+	return v, true, nil
 }
 
 // podField answers fieldRef paths as the kubelet does.

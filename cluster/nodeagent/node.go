@@ -32,35 +32,12 @@ func (a *Agent) registerNode(ctx context.Context) error {
 	if a.hostIP == "" {
 		a.hostIP = defaultIP()
 	}
-	nodes := a.cfg.Client.CoreV1().Nodes()
-	node, err := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName}}
-		a.setNodeMeta(node)
-		if node, err = nodes.Create(ctx, node, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("register node %s: %w", a.cfg.NodeName, err)
-		}
-	case err != nil:
-		return fmt.Errorf("get node %s: %w", a.cfg.NodeName, err)
-	default:
-		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			a.setNodeMeta(node)
-			updated, uerr := nodes.Update(ctx, node, metav1.UpdateOptions{})
-			if apierrors.IsConflict(uerr) {
-				if fresh, gerr := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{}); gerr == nil {
-					node = fresh
-				}
-			} else if uerr == nil {
-				node = updated
-			}
-			return uerr
-		})
-		if err != nil {
-			return fmt.Errorf("update node %s: %w", a.cfg.NodeName, err)
-		}
+	node, err := a.ensureNode(ctx)
+	if err != nil {
+		return err
 	}
 	// The nodeipam controller may give the new Node its podCIDR meanwhile: retry on conflict.
+	nodes := a.cfg.Client.CoreV1().Nodes()
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		// A host-gw node has no pod network until it has its podCIDR: Ready only after
 		// setupNetwork (the heartbeat posts it), so nothing is scheduled here meanwhile.
@@ -78,6 +55,39 @@ func (a *Agent) registerNode(ctx context.Context) error {
 	}
 	a.log.Info("node registered", "ip", a.hostIP, "runtime", info.RuntimeName+"://"+info.EngineVersion)
 	return nil
+}
+
+// ensureNode creates the Node, or sets the labels of the existing one (retrying on conflict).
+func (a *Agent) ensureNode(ctx context.Context) (*corev1.Node, error) {
+	nodes := a.cfg.Client.CoreV1().Nodes()
+	node, err := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName}}
+		a.setNodeMeta(node)
+		if node, err = nodes.Create(ctx, node, metav1.CreateOptions{}); err != nil {
+			return nil, fmt.Errorf("register node %s: %w", a.cfg.NodeName, err)
+		}
+		return node, nil
+	case err != nil:
+		return nil, fmt.Errorf("get node %s: %w", a.cfg.NodeName, err)
+	}
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		a.setNodeMeta(node)
+		updated, uerr := nodes.Update(ctx, node, metav1.UpdateOptions{})
+		if apierrors.IsConflict(uerr) {
+			if fresh, gerr := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{}); gerr == nil {
+				node = fresh
+			}
+		} else if uerr == nil {
+			node = updated
+		}
+		return uerr
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update node %s: %w", a.cfg.NodeName, err)
+	}
+	return node, nil
 }
 
 func (a *Agent) setNodeMeta(node *corev1.Node) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -66,35 +65,33 @@ func (m *probeManager) sync(pod *corev1.Pod, view *podView) {
 		target := probe.Target{PodIP: podIP, Container: c, ContainerID: cur.ID}
 		for kind, p := range map[probe.Kind]*corev1.Probe{probe.Liveness: c.LivenessProbe, probe.Readiness: c.ReadinessProbe} {
 			if p != nil {
-				key := probeKey{cur.ID, kind}
-				live[key] = true
-				m.start(pod, key, p, target, cur.StartedAt)
+				live[probeKey{cur.ID, kind}] = true
+				m.start(pod, probe.WorkerConfig{Kind: kind, Probe: p, Target: target, StartedAt: cur.StartedAt})
 			}
 		}
 	}
 	m.stop(func(key probeKey, e *probeEntry) bool { return e.pod == pod.UID && !live[key] })
 }
 
-// start runs a worker for probe key of target unless one runs.
-func (m *probeManager) start(pod *corev1.Pod, key probeKey, p *corev1.Probe, target probe.Target, started time.Time) {
+// start runs a worker for probe cfg.Kind of cfg.Target unless one runs.
+func (m *probeManager) start(pod *corev1.Pod, cfg probe.WorkerConfig) {
+	key := probeKey{cfg.Target.ContainerID, cfg.Kind}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.workers[key]; ok {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	podRef := pod.DeepCopy()
-	w := probe.NewWorker(probe.WorkerConfig{
-		Kind: key.kind, Probe: p, Target: target, Prober: m.prober, Clock: m.clock, StartedAt: started,
-		OnAttempt: func(u probe.Update) {
-			if u.Result == probe.Failure {
-				m.recorder.Eventf(podRef, corev1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", key.kind, strings.TrimSpace(u.Message))
-			}
-		},
-		OnChange: func(u probe.Update) { m.changed(podRef.UID, key, u.Result) },
-	})
+	cfg.Prober, cfg.Clock = m.prober, m.clock
+	cfg.OnAttempt = func(u probe.Update) {
+		if u.Result == probe.Failure {
+			m.recorder.Eventf(podRef, corev1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", key.kind, strings.TrimSpace(u.Message))
+		}
+	}
+	cfg.OnChange = func(u probe.Update) { m.changed(podRef.UID, key, u.Result) }
+	ctx, cancel := context.WithCancel(context.Background())
 	m.workers[key] = &probeEntry{pod: pod.UID, cancel: cancel}
-	go w.Run(ctx)
+	go probe.NewWorker(cfg).Run(ctx)
 }
 
 // changed caches a worker's new result and queues its pod.

@@ -27,23 +27,7 @@ func (a *Agent) infraSpec(pod *corev1.Pod) container.Spec {
 		DNSSearch:   []string{pod.Namespace + ".svc." + clusterDomain, "svc." + clusterDomain, clusterDomain},
 		DNSOptions:  []string{"ndots:5"},
 	}
-	if a.cfg.ClusterDNS != "" && (pod.Spec.DNSPolicy == "" || pod.Spec.DNSPolicy == corev1.DNSClusterFirst) {
-		spec.DNS = []string{a.cfg.ClusterDNS}
-	}
-	if pod.Spec.DNSPolicy == corev1.DNSDefault {
-		spec.DNSSearch, spec.DNSOptions = nil, nil
-	}
-	if dc := pod.Spec.DNSConfig; dc != nil {
-		spec.DNS = append(spec.DNS, dc.Nameservers...)
-		spec.DNSSearch = append(spec.DNSSearch, dc.Searches...)
-		for _, o := range dc.Options {
-			if o.Value != nil {
-				spec.DNSOptions = append(spec.DNSOptions, o.Name+":"+*o.Value)
-			} else {
-				spec.DNSOptions = append(spec.DNSOptions, o.Name)
-			}
-		}
-	}
+	a.setDNS(&spec, pod)
 	for _, ha := range pod.Spec.HostAliases {
 		for _, h := range ha.Hostnames {
 			spec.ExtraHosts = append(spec.ExtraHosts, h+":"+ha.IP)
@@ -60,6 +44,30 @@ func (a *Agent) infraSpec(pod *corev1.Pod) container.Spec {
 		}
 	}
 	return spec
+}
+
+// setDNS applies the pod's DNS policy and config: the cluster's nameserver for ClusterFirst,
+// the host's search paths for Default, and dnsConfig's additions.
+func (a *Agent) setDNS(spec *container.Spec, pod *corev1.Pod) {
+	if a.cfg.ClusterDNS != "" && (pod.Spec.DNSPolicy == "" || pod.Spec.DNSPolicy == corev1.DNSClusterFirst) {
+		spec.DNS = []string{a.cfg.ClusterDNS}
+	}
+	if pod.Spec.DNSPolicy == corev1.DNSDefault {
+		spec.DNSSearch, spec.DNSOptions = nil, nil
+	}
+	dc := pod.Spec.DNSConfig
+	if dc == nil {
+		return
+	}
+	spec.DNS = append(spec.DNS, dc.Nameservers...)
+	spec.DNSSearch = append(spec.DNSSearch, dc.Searches...)
+	for _, o := range dc.Options {
+		if o.Value != nil {
+			spec.DNSOptions = append(spec.DNSOptions, o.Name+":"+*o.Value)
+		} else {
+			spec.DNSOptions = append(spec.DNSOptions, o.Name)
+		}
+	}
 }
 
 func hostnameOf(pod *corev1.Pod) string {
@@ -96,6 +104,13 @@ func (w *podWorker) appSpec(c *corev1.Container, attempt int, env []envVar, moun
 	for _, e := range env {
 		spec.Env = append(spec.Env, e.name+"="+e.value)
 	}
+	setResources(&spec, c)
+	setSecurity(&spec, effectiveSecurity(pod, c))
+	return spec
+}
+
+// setResources applies c's memory and CPU limits and CPU request.
+func setResources(spec *container.Spec, c *corev1.Container) {
 	if m := c.Resources.Limits.Memory(); !m.IsZero() {
 		spec.MemoryLimit = m.Value()
 	}
@@ -105,18 +120,19 @@ func (w *podWorker) appSpec(c *corev1.Container, attempt int, env []envVar, moun
 	if req := c.Resources.Requests.Cpu(); !req.IsZero() {
 		spec.CPUShares = max(2, req.MilliValue()*1024/1000)
 	}
-	if sc := effectiveSecurity(pod, c); sc != nil {
-		if sc.Privileged != nil {
-			spec.Privileged = *sc.Privileged
-		}
-		if sc.RunAsUser != nil {
-			spec.User = strconv.FormatInt(*sc.RunAsUser, 10)
-			if sc.RunAsGroup != nil {
-				spec.User += ":" + strconv.FormatInt(*sc.RunAsGroup, 10)
-			}
+}
+
+// setSecurity applies a security context: privileged, and runAsUser[:runAsGroup].
+func setSecurity(spec *container.Spec, sc *corev1.SecurityContext) {
+	if sc.Privileged != nil {
+		spec.Privileged = *sc.Privileged
+	}
+	if sc.RunAsUser != nil {
+		spec.User = strconv.FormatInt(*sc.RunAsUser, 10)
+		if sc.RunAsGroup != nil {
+			spec.User += ":" + strconv.FormatInt(*sc.RunAsGroup, 10)
 		}
 	}
-	return spec
 }
 
 // effectiveSecurity merges the pod's and the container's security context (container wins).
