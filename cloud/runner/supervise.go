@@ -13,13 +13,15 @@ import (
 )
 
 // supervise runs the provider for cfg until ctx ends, starting it again whenever it cannot
-// start (credentials, Service, Jenkins unreachable) or stops. Attempts come every
-// ProbeEvery, so the provider starts soon after Jenkins answers; the warning and the event
-// back off from RetryMin to RetryMax; the status ConfigMap shows each new error at once.
+// start (credentials, Service, Jenkins unreachable) or stops. Attempts back off from
+// RetryMin but never wait more than ProbeEvery, so the provider starts soon after Jenkins
+// answers; the warning and the event back off from RetryMin to RetryMax; the status
+// ConfigMap shows each new error at once.
 // src is the ConfigMap the configuration came from (events are recorded on it), nil for a
 // static one.
 func (r *Runner) supervise(ctx context.Context, cfg *config.Config, src *corev1.ConfigMap) {
 	rep := reporter{delay: r.cfg.RetryMin}
+	wait := min(r.cfg.RetryMin, r.cfg.ProbeEvery)
 	for ctx.Err() == nil {
 		started, err := r.runOnce(ctx, cfg, src)
 		if ctx.Err() != nil {
@@ -27,6 +29,7 @@ func (r *Runner) supervise(ctx context.Context, cfg *config.Config, src *corev1.
 		}
 		if started {
 			rep = reporter{delay: r.cfg.RetryMin}
+			wait = min(r.cfg.RetryMin, r.cfg.ProbeEvery)
 		}
 		if err == nil {
 			err = fmt.Errorf("the provider stopped")
@@ -43,8 +46,9 @@ func (r *Runner) supervise(ctx context.Context, cfg *config.Config, src *corev1.
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(r.cfg.ProbeEvery):
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, r.cfg.ProbeEvery)
 	}
 }
 
