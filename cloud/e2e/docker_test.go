@@ -34,8 +34,10 @@ type cloudEnv struct {
 }
 
 // startCloud starts the fake Jenkins on all addresses (agents reach it through their bridge's
-// gateway, the host) and drover up on subnet 10.NET.0.0/16 with templates (YAML list items).
-func startCloud(t testing.TB, name string, net int, ports string, templates string) *cloudEnv {
+// gateway, the host) and drover up on subnet 10.NET.0.0/16 with templates (YAML list items);
+// top are more top-level lines of the jenkins section (%[1]d in them is NET, %[2]d the fake's
+// agent port).
+func startCloud(t testing.TB, name string, net int, ports string, templates string, top ...string) *cloudEnv {
 	t.Helper()
 	uptest.CheckDocker(t, agentImage)
 	fake, err := jenkinstest.Start(jenkinstest.Options{Addr: "0.0.0.0:0", AutoStart: true,
@@ -48,12 +50,19 @@ func startCloud(t testing.TB, name string, net int, ports string, templates stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	extra := ""
+	for _, l := range top {
+		if strings.Contains(l, "%") {
+			l = fmt.Sprintf(l, net, fake.AgentPort())
+		}
+		extra += l + "\n"
+	}
 	cfg := writeConfig(t, fmt.Sprintf(`url: http://127.0.0.1:%s
 credentials: {user: drover, tokenEnv: %s}
 jenkinsUrl: http://10.%d.0.1:%s/
 namespace: default
-templates:
-%s`, u.Port(), tokenEnv, net, u.Port(), templates))
+%stemplates:
+%s`, u.Port(), tokenEnv, net, u.Port(), extra, templates))
 	up := uptest.Start(t, uptest.Options{Name: name, Subnet: fmt.Sprintf("10.%d.0.0/16", net),
 		ServiceCIDR: fmt.Sprintf("10.%d.0.0/16", net+10), ClusterDNS: fmt.Sprintf("10.%d.0.10", net+20),
 		NodePortRange: ports, Args: []string{"--config", cfg}, Env: []string{tokenEnv + "=" + token}})
@@ -110,7 +119,18 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
     -passwordEnvVariable, SWARM_TOKEN, -fsroot, /home/jenkins/agent, -disableClientsUniqueId]
   env: [{name: SWARM_TOKEN, value: `+token+`}]
   instanceCap: 2
-`)
+- name: capped
+  label: capped
+  image: `+agentImage+`
+- name: ws
+  label: ws
+  mode: websocket
+  image: `+agentImage+`
+- name: cached
+  label: cached
+  image: `+agentImage+`
+  caches: [{name: m2, mountPath: /home/jenkins/.m2, size: 1Gi}]
+`, "containerCap: 5", "jenkinsTunnel: 10.%[1]d.0.1:%[2]d", "cacheRoot: "+t.TempDir())
 	cs := e.up.Client
 
 	t.Run("five builds, five one-shot agents", func(t *testing.T) {
@@ -155,8 +175,13 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		}
 	})
 
+	t.Run("three builds, exactly three agents", func(t *testing.T) { exactAgents(t, e) })
+	t.Run("twenty builds, containerCap 5", func(t *testing.T) { cappedAgents(t, e) })
+	t.Run("websocket template with jenkinsTunnel set", func(t *testing.T) { webSocketWithTunnel(t, e) })
+	t.Run("sticky caches", func(t *testing.T) { stickyCaches(t, e) })
+
 	t.Run("agent killed mid-build", func(t *testing.T) {
-		e.api.createJob(t, "long", "docker", "sleep 300")
+		e.api.createJob(t, "long", "docker", "sleep 8")
 		e.api.build(t, "long")
 		var node string
 		uptest.Eventually(t, 90*time.Second, "build long #1 running", func() bool {
@@ -164,6 +189,7 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 			node = b.BuiltOn
 			return ok && b.Building && node != ""
 		})
+		time.Sleep(2 * time.Second) // drover sees it busy and remembers the build on the pod
 		id := agentContainer(t, node)
 		if id == "" {
 			t.Fatalf("no agent container for %s", node)
@@ -171,14 +197,45 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		if out, err := exec.Command("docker", "kill", id).CombinedOutput(); err != nil {
 			t.Fatalf("docker kill: %v %s", err, out)
 		}
-		b := waitBuilds(t, e.api, "long", 1, 60*time.Second)[0]
-		if b.Result != "FAILURE" {
-			t.Errorf("long #1 ended %s, want FAILURE (its agent died)", b.Result)
+		b := waitBuilds(t, e.api, "long", 2, 120*time.Second)
+		if b[0].Result != "FAILURE" {
+			t.Errorf("long #1 ended %s, want FAILURE (its agent died)", b[0].Result)
+		}
+		if b[1].Result != "SUCCESS" || b[1].BuiltOn == node {
+			t.Errorf("long #2 (the requeue) ended %s on %s, want SUCCESS on another agent", b[1].Result, b[1].BuiltOn)
 		}
 		uptest.Eventually(t, 60*time.Second, "the dead agent's pod and node gone", func() bool {
 			_, err := cs.CoreV1().Pods("default").Get(context.Background(), node, metav1.GetOptions{})
 			return err != nil && len(e.nodesWithPrefix(node)) == 0
 		})
+		time.Sleep(3 * time.Second)
+		if _, ok := e.api.buildInfo("long", 3); ok {
+			t.Errorf("long #3 exists: the build was requeued more than once")
+		}
+		ev := strings.Join(events(t, cs), "\n")
+		if !strings.Contains(ev, "AgentLost: Jenkins agent "+node) || !strings.Contains(ev, "BuildRequeued:") {
+			t.Errorf("no AgentLost and BuildRequeued events for %s:\n%s", node, ev)
+		}
+		m := metrics(t, cs)
+		if !strings.Contains(m, `drover_jenkins_agents_lost_total{reason="Killed",template="docker"} 1`) ||
+			!strings.Contains(m, `drover_jenkins_builds_requeued_total{reason="Killed",template="docker"} 1`) {
+			t.Errorf("lost/requeued metrics missing:\n%s", grepLines(m, "drover_jenkins_agents_lost", "drover_jenkins_builds_requeued"))
+		}
+		if st, ok := status(cs, "default"); !ok || len(st.Requeues) != 1 || st.Requeues[0].State != "requeued" {
+			t.Errorf("status requeues %+v", st.Requeues)
+		}
+	})
+
+	t.Run("a build that exits 1 is not requeued", func(t *testing.T) {
+		e.api.createJob(t, "fails", "docker", "exit 1")
+		e.api.build(t, "fails")
+		if b := waitBuilds(t, e.api, "fails", 1, 90*time.Second)[0]; b.Result != "FAILURE" {
+			t.Fatalf("fails #1 ended %s", b.Result)
+		}
+		time.Sleep(6 * time.Second) // LostGrace and a few polls
+		if _, ok := e.api.buildInfo("fails", 2); ok {
+			t.Errorf("fails #2 exists: a build that failed by itself was requeued")
+		}
 	})
 
 	t.Run("drover restarted while agents start", func(t *testing.T) {
@@ -193,7 +250,8 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		e.up.Kill()
 		e.up.Restart()
 		cs = e.up.Client
-		for i, b := range waitBuilds(t, e.api, "restart", 3, 120*time.Second) {
+		builds := waitBuilds(t, e.api, "restart", 3, 120*time.Second)
+		for i, b := range builds {
 			if b.Result != "SUCCESS" {
 				t.Errorf("restart #%d: %s", i+1, b.Result)
 			}
@@ -202,7 +260,7 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 			return len(agentPods(t, cs, "default", "docker")) == 0 && len(e.nodesWithPrefix("docker-")) == 0
 		})
 		if n := e.createNodes() - before; n != 3 {
-			t.Errorf("%d Jenkins nodes created for 3 builds across a drover restart, want exactly 3", n)
+			t.Errorf("%d Jenkins nodes created for 3 builds across a drover restart, want exactly 3 (builds %+v)\n%s", n, builds, logGrep(e.up.Log, "jenkins-cloud"))
 		}
 	})
 

@@ -205,3 +205,27 @@ func indent(s, prefix string) string {
 	}
 	return strings.Join(lines, "\n") + "\n"
 }
+
+// grepLines keeps the lines of s that contain one of subs.
+func grepLines(s string, subs ...string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		for _, sub := range subs {
+			if strings.Contains(l, sub) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// logGrep returns the last 80 lines of the file at path that contain sub.
+func logGrep(path, sub string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(grepLines(string(b), sub), "\n")
+	return strings.Join(lines[max(0, len(lines)-80):], "\n")
+}

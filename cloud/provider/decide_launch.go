@@ -124,9 +124,12 @@ func decideLaunches(w *world, pol policy, d *decision) {
 // countAgents counts each template's agents after the actions, the items
 // with a live agent launched for them, and the template of every node.
 func countAgents(w *world, pol policy, d *decision, items []jenkins.QueueItem) (map[string]*census, map[int64]string, map[string]string) {
-	queued := map[int64]bool{}
+	queued, handed := map[int64]bool{}, map[int64]bool{}
 	for _, it := range items {
 		queued[it.ID] = true
+	}
+	for _, it := range w.queue {
+		handed[it.ID] = it.Pending
 	}
 	counts := map[string]*census{}
 	covered := map[int64]string{}
@@ -160,9 +163,13 @@ func countAgents(w *world, pol policy, d *decision, items []jenkins.QueueItem) (
 		if state != StatePending && state != StateStarting && state != StateIdle {
 			continue
 		}
-		if id, err := strconv.ParseInt(a.pod.Labels[LabelQueueItem], 10, 64); err == nil && queued[id] && covered[id] == "" {
+		id, err := strconv.ParseInt(a.pod.Labels[LabelQueueItem], 10, 64)
+		switch {
+		case err == nil && queued[id] && covered[id] == "":
 			covered[id] = a.name
-		} else {
+		case err == nil && handed[id]:
+			// Its item was just handed to an executor: most likely its own.
+		default:
 			c.free = append(c.free, a.name)
 		}
 	}

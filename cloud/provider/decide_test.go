@@ -172,6 +172,14 @@ func TestDecideWaitingReasons(t *testing.T) {
 	if q := by[9]; !strings.Contains(q.Waiting, "no template has labels matching") {
 		t.Errorf("item 9 %+v", q)
 	}
+	// An idle agent whose own item was just handed to an executor is not
+	// free for another item.
+	w = mkworld(p, []jenkins.QueueItem{qitem(2, "docker"), pending(qitem(1, "docker"))},
+		wagent{name: "a1", tmpl: "docker", item: 1, phase: corev1.PodRunning, comp: online("a1")})
+	if f := decide(w, p).items[2]; f == nil || f.agent == "a1" {
+		t.Errorf("item 2 %+v: a1 is taking its own pending item", f)
+	}
+	w = mkworld(p, queue, wagent{name: "a1", tmpl: "docker", item: 1, phase: corev1.PodPending, comp: offline("a1", false)})
 	// A failed launch: the item says so.
 	st = queueStatus(w, d, outcome{launched: []string{""}})
 	for _, q := range st {
