@@ -51,3 +51,20 @@ func (s *Server) pruneLocked() {
 	clear(s.queue[len(kept):])
 	s.queue = kept
 }
+
+// EndPending drops every pending item now, as if their windows had ended,
+// and returns how many there were. With a long PendingWindow it lets a test
+// hold the overlap open and close it exactly when it wants.
+func (s *Server) EndPending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, it := range s.queue {
+		if it.pending {
+			it.pendingUntil = s.now()
+			n++
+		}
+	}
+	s.pruneLocked()
+	return n
+}

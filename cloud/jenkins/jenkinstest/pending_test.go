@@ -177,3 +177,28 @@ func TestPendingWindowOption(t *testing.T) {
 		t.Errorf("window %v, default %v", s.pendingWindow, pendingWindowOf(Options{}))
 	}
 }
+
+// A long window holds the overlap open until EndPending closes it.
+func TestEndPending(t *testing.T) {
+	s, err := Start(Options{PendingWindow: time.Hour, Users: []User{{"u", "pw", "tok"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	createNode(t, s, "a", "", false)
+	_ = s.ConnectAgent("a")
+	s.EnqueuePipeline("p", "a")
+	s.EnqueuePipeline("p", "a")
+	if b := s.StartBuilds(); len(b) != 1 {
+		t.Fatalf("StartBuilds = %+v", b)
+	}
+	if pending, waiting, running := views(t, s); len(pending) != 1 || len(waiting) != 1 || len(running) != 1 {
+		t.Fatalf("pending %v waiting %v running %v", pending, waiting, running)
+	}
+	if n := s.EndPending(); n != 1 {
+		t.Errorf("EndPending = %d, want 1", n)
+	}
+	if pending, waiting, running := views(t, s); len(pending) != 0 || len(waiting) != 1 || len(running) != 1 {
+		t.Errorf("after EndPending: pending %v waiting %v running %v", pending, waiting, running)
+	}
+}
