@@ -19,6 +19,9 @@ type item struct {
 	// pending: an executor took the item; it stays listed until pendingUntil.
 	pending      bool
 	pendingUntil time.Time
+	// left: the build it became (nil while waiting), or cancelled.
+	build     *build
+	cancelled bool
 }
 
 // build answers POST /job/J/build: 201 with the queue item's Location. A job
@@ -87,25 +90,35 @@ func (s *Server) queueJSON(w http.ResponseWriter, r *http.Request) {
 	s.pruneLocked()
 	items := []any{}
 	for _, it := range s.queue {
-		task := map[string]any{"_class": "hudson.model.FreeStyleProject", "name": it.job.name,
-			"url": s.URL() + "/job/" + it.job.name + "/"}
-		if it.job.pipeline {
-			task["_class"] = "org.jenkinsci.plugins.workflow.support.steps.ExecutorStepExecution$PlaceholderTask"
-		} else if it.label != "" {
-			task["labelExpression"] = it.label
-		} else {
-			task["labelExpression"] = nil
-		}
-		class, buildable := "hudson.model.Queue$BuildableItem", !s.inQuietPeriod(it)
-		if !buildable {
-			class = "hudson.model.Queue$WaitingItem"
-		}
-		items = append(items, map[string]any{"_class": class,
-			"id": it.id, "why": s.whyLocked(it), "inQueueSince": it.since.UnixMilli(),
-			"buildable": buildable, "stuck": false, "blocked": false, "pending": it.pending, "task": task, "actions": actions(it.job, it.params)})
+		items = append(items, s.itemJSONLocked(it))
 	}
 	s.mu.Unlock()
 	writeJSON(w, r, map[string]any{"_class": "hudson.model.Queue", "discoverableItems": []any{}, "items": items})
+}
+
+// itemJSONLocked is a waiting (or pending) item as /queue/api/json lists it.
+func (s *Server) itemJSONLocked(it *item) map[string]any {
+	class, buildable := "hudson.model.Queue$BuildableItem", !s.inQuietPeriod(it)
+	if !buildable {
+		class = "hudson.model.Queue$WaitingItem"
+	}
+	return map[string]any{"_class": class,
+		"id": it.id, "why": s.whyLocked(it), "inQueueSince": it.since.UnixMilli(),
+		"buildable": buildable, "stuck": false, "blocked": false, "pending": it.pending,
+		"task": s.taskJSON(it), "actions": actions(it.job, it.params)}
+}
+
+func (s *Server) taskJSON(it *item) map[string]any {
+	task := map[string]any{"_class": "hudson.model.FreeStyleProject", "name": it.job.name,
+		"url": s.URL() + "/job/" + it.job.name + "/"}
+	if it.job.pipeline {
+		task["_class"] = "org.jenkinsci.plugins.workflow.support.steps.ExecutorStepExecution$PlaceholderTask"
+	} else if it.label != "" {
+		task["labelExpression"] = it.label
+	} else {
+		task["labelExpression"] = nil
+	}
+	return task
 }
 
 // whyLocked is the why text Jenkins 2.376 gives a waiting item (DESIGN §7).
@@ -144,7 +157,12 @@ func (s *Server) whyLocked(it *item) string {
 func (s *Server) cancelItem(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(r.URL.Query().Get("id"), 10, 64)
 	s.mu.Lock()
-	found := s.removeItemLocked(id) != nil
+	it := s.removeItemLocked(id)
+	if it != nil && it.build == nil {
+		it.cancelled = true
+		s.leftLocked(it)
+	}
+	found := it != nil
 	s.mu.Unlock()
 	if !found {
 		notFound(w)

@@ -53,6 +53,7 @@ type Server struct {
 	conns    map[*agentConn]bool // connected agents
 	dirty    bool                // state changed since the last save
 
+	left          []*item       // items that left the queue, newest last (see maxLeft)
 	pendingWindow time.Duration // see SetPendingWindow
 	noIdentity    bool          // see Options.NoInstanceIdentity
 	noAgentPort   bool          // see Options.DisableAgentPort
@@ -258,6 +259,7 @@ func (s *Server) routes() http.Handler {
 	m.HandleFunc("POST /job/{job}/doDelete", s.deleteJob)
 	m.HandleFunc("GET /queue/api/json", s.queueJSON)
 	m.HandleFunc("POST /queue/cancelItem", s.cancelItem)
+	m.HandleFunc("GET /queue/item/{id}/api/json", s.queueItem)
 	m.HandleFunc("GET /label/{expr}/api/json", s.label)
 	m.HandleFunc("GET /job/{job}/{num}/consoleText", s.consoleText)
 	m.HandleFunc("POST /job/{job}/{num}/stop", s.stopBuild)

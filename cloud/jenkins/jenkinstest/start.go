@@ -71,6 +71,8 @@ func (s *Server) runLocked(it *item, n *node, slot int) Build {
 	j.next++
 	j.builds[b.number] = b
 	n.running[slot] = b
+	it.build = b
+	s.leftLocked(it)
 	s.dirty = true
 	if n.conn != nil {
 		env := map[string]string{
