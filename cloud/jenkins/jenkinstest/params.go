@@ -29,7 +29,8 @@ type paramDefsXML struct {
 		XMLName xml.Name
 		Name    string   `xml:"name"`
 		Default string   `xml:"defaultValue"`
-		Choices []string `xml:"choices>a>string"`
+		Choices []string `xml:"choices>a>string"` // java.util.Arrays$ArrayList
+		Listed  []string `xml:"choices>string"`   // a plain list
 	} `xml:",any"`
 }
 
@@ -37,8 +38,8 @@ func (p paramDefsXML) defs() []ParamDef {
 	var out []ParamDef
 	for _, d := range p.Defs {
 		def := ParamDef{Class: d.XMLName.Local, Name: strings.TrimSpace(d.Name), Default: d.Default}
-		if len(d.Choices) > 0 && def.Default == "" {
-			def.Default = d.Choices[0] // a choice parameter defaults to its first choice
+		if choices := slices.Concat(d.Choices, d.Listed); len(choices) > 0 && def.Default == "" {
+			def.Default = choices[0] // a choice parameter defaults to its first choice
 		}
 		if def.Name != "" {
 			out = append(out, def)

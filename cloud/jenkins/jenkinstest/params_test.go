@@ -27,6 +27,10 @@ const paramJob = `<?xml version='1.1' encoding='UTF-8'?>
           <name>OS</name>
           <choices class="java.util.Arrays$ArrayList"><a class="string-array"><string>linux</string><string>windows</string></a></choices>
         </hudson.model.ChoiceParameterDefinition>
+        <hudson.model.ChoiceParameterDefinition>
+          <name>JDK</name>
+          <choices><string>17</string><string>21</string></choices>
+        </hudson.model.ChoiceParameterDefinition>
       </parameterDefinitions>
     </hudson.model.ParametersDefinitionProperty>
   </properties>
@@ -78,7 +82,7 @@ func TestBuildWithParameters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Parameter{{"BRANCH", "feature/x"}, {"FAST", "true"}, {"OS", "linux"}}
+	want := []Parameter{{"BRANCH", "feature/x"}, {"FAST", "true"}, {"OS", "linux"}, {"JDK", "17"}}
 	if diff := cmp.Diff(want, b1.Params); diff != "" {
 		t.Errorf("build 1 parameters (-want +got):\n%s", diff)
 	}
@@ -98,12 +102,12 @@ func TestBuildWithParameters(t *testing.T) {
 			got[p.Name] = p.Value
 		}
 	}
-	if diff := cmp.Diff(map[string]any{"BRANCH": "main", "FAST": false, "OS": "windows"}, got); diff != "" ||
+	if diff := cmp.Diff(map[string]any{"BRANCH": "main", "FAST": false, "OS": "windows", "JDK": "17"}, got); diff != "" ||
 		v.BuiltOn != "a" || v.Result != nil || v.Number != 2 {
 		t.Errorf("build 2: %s (params -want +got:\n%s)", body, diff)
 	}
 	st := s.Snapshot()
-	if len(st.Jobs) != 2 || len(st.Jobs[0].Params) != 3 || len(st.Jobs[0].Builds) != 2 || len(st.Jobs[0].Builds[1].Params) != 3 {
+	if len(st.Jobs) != 2 || len(st.Jobs[0].Params) != 4 || len(st.Jobs[0].Builds) != 2 || len(st.Jobs[0].Builds[1].Params) != 4 {
 		t.Errorf("state %+v", st.Jobs)
 	}
 }
