@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/version"
@@ -45,13 +46,20 @@ func newDocument(body []byte, contentType string) *document {
 	return d
 }
 
-// Handler serves documents encoded once, at construction.
+// Handler serves documents encoded once: discovery and /version at construction, OpenAPI on
+// the first request for it (about a third of a second of work, ten times that under the race
+// detector, which most API servers a test starts would spend for nothing).
 type Handler struct {
 	legacy  map[string]*document // by path
 	aggCore *document            // /api, aggregated
 	aggAPIs *document            // /apis, aggregated
 	version *document
-	openapi *openapiDocs
+
+	groups      []*groupVersions
+	info        version.Info
+	openapiOnce sync.Once
+	openapi     *openapiDocs
+	openapiErr  error
 }
 
 // New returns the handler of /api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version},
@@ -68,7 +76,7 @@ func New(resources []*registry.Resource, info version.Info) *Handler {
 
 func build(resources []*registry.Resource, info version.Info) (*Handler, error) {
 	groups := groupsOf(resources)
-	h := &Handler{legacy: map[string]*document{}}
+	h := &Handler{legacy: map[string]*document{}, groups: groups, info: info}
 	for path, doc := range legacyDocs(groups) {
 		b, err := json.Marshal(doc)
 		if err != nil {
@@ -89,12 +97,18 @@ func build(resources []*registry.Resource, info version.Info) (*Handler, error) 
 	}
 	h.aggCore.contentType = aggregatedType
 	h.aggAPIs.contentType = aggregatedType
-	docs, err := openapiBuild(groups, info)
-	if err != nil {
-		return nil, err
-	}
-	h.openapi = docs
 	return h, nil
+}
+
+// loadOpenAPI returns the OpenAPI documents, building them on first use; if that fails (only
+// a bug in the builders can: the inputs are Go types) it answers 500 and returns nil.
+func (h *Handler) loadOpenAPI(w http.ResponseWriter) *openapiDocs {
+	h.openapiOnce.Do(func() { h.openapi, h.openapiErr = openapiBuild(h.groups, h.info) })
+	if h.openapiErr != nil {
+		writeStatus(w, http.StatusInternalServerError, metav1.StatusReasonInternalError, "building OpenAPI: "+h.openapiErr.Error())
+		return nil
+	}
+	return h.openapi
 }
 
 // IsPath reports whether path is one of the paths New serves (exact paths, not resource paths like
@@ -142,9 +156,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		write(w, r, doc)
 	case path == "/openapi/v2":
-		h.openapi.serveV2(w, r)
+		if docs := h.loadOpenAPI(w); docs != nil {
+			docs.serveV2(w, r)
+		}
 	case path == "/openapi/v3" || strings.HasPrefix(path, "/openapi/v3/"):
-		h.openapi.serveV3(w, r, strings.TrimPrefix(strings.TrimPrefix(path, "/openapi/v3"), "/"))
+		if docs := h.loadOpenAPI(w); docs != nil {
+			docs.serveV3(w, r, strings.TrimPrefix(strings.TrimPrefix(path, "/openapi/v3"), "/"))
+		}
 	default:
 		doc, ok := h.legacy[path]
 		if !ok {

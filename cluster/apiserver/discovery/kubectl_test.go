@@ -76,6 +76,14 @@ func (s *stubServer) writeJSON(w http.ResponseWriter, code int, b []byte) {
 	_, _ = w.Write(b)
 }
 
+// put stores an object for the handler to serve (under the lock: the handler runs on the
+// server's goroutines).
+func (s *stubServer) put(path string, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.objects[path] = body
+}
+
 func (s *stubServer) find(method, path string) []stubRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -253,9 +261,9 @@ func TestKubectlAPIResources(t *testing.T) {
 func TestKubectlScaleUsesScaleSubresource(t *testing.T) {
 	stub, kubectl := kubectlEnv(t)
 	rc := `{"apiVersion":"v1","kind":"ReplicationController","metadata":{"name":"jenkins","namespace":"default","resourceVersion":"5"},"spec":{"replicas":1}}`
-	stub.objects["/api/v1/namespaces/default/replicationcontrollers/jenkins"] = []byte(rc)
-	stub.objects["/api/v1/namespaces/default/replicationcontrollers/jenkins/scale"] = []byte(
-		`{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"jenkins","namespace":"default"},"spec":{"replicas":2}}`)
+	stub.put("/api/v1/namespaces/default/replicationcontrollers/jenkins", []byte(rc))
+	stub.put("/api/v1/namespaces/default/replicationcontrollers/jenkins/scale", []byte(
+		`{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"jenkins","namespace":"default"},"spec":{"replicas":2}}`))
 	out, errOut, err := kubectl("scale", "rc", "jenkins", "--replicas=2")
 	if err != nil {
 		t.Fatalf("kubectl scale: %v\nstdout: %s\nstderr: %s", err, out, errOut)

@@ -183,8 +183,12 @@ func TestOpenAPIBuildIsFastAndJSONIsValid(t *testing.T) {
 	}
 	took := time.Since(start)
 	t.Logf("built OpenAPI in %v: v2 %d bytes JSON, %d protobuf; v3 core %d bytes", took, len(docs.v2JSON.body), len(docs.v2Proto.body), len(docs.v3["api/v1"].body))
-	if took > 2*time.Second {
-		t.Errorf("building OpenAPI took %v", took)
+	limit := 2 * time.Second
+	if raceEnabled {
+		limit *= 10 // the race detector slows this reflection-heavy code down about tenfold
+	}
+	if took > limit {
+		t.Errorf("building OpenAPI took %v (limit %v)", took, limit)
 	}
 	var v2 struct {
 		Swagger     string                     `json:"swagger"`

@@ -44,14 +44,15 @@ func subresourceOf(r *registry.Resource, sub string) subresource {
 	return d
 }
 
-// groupsOf groups resources by group version, keeping group order stable: the
-// core group first, then groups by name; within a group, versions as they come.
+// groupVersions is one API group: its versions and each version's resources.
 type groupVersions struct {
 	name     string
 	versions []string
 	byVer    map[string][]*registry.Resource
 }
 
+// groupsOf groups resources by group version, keeping group order stable: the core group
+// first, then groups by name; within a group, versions as they come.
 func groupsOf(resources []*registry.Resource) []*groupVersions {
 	idx := map[string]*groupVersions{}
 	var out []*groupVersions
