@@ -9,7 +9,10 @@
 #      the test images (scripts/images.sh), stopped again at exit unless it was already running
 #   2. gofmt (fails listing the files) and go vet
 #   3. DROVER_E2E=1 go test -count=1 ./... : with DROVER_E2E set a missing prerequisite fails
-#      a test instead of skipping it
+#      a test instead of skipping it. The unit packages run with -race; the packages that drive
+#      Docker engines, Consul, kubectl and drover processes end to end (DROVER_TEST_NORACE) run
+#      after them without it (the race detector would make them several times slower; what
+#      they run is raced through the unit packages' tests)
 #
 # Environment:
 #   DROVER_CONSUL        a Consul binary to use instead of building one
@@ -17,6 +20,8 @@
 #   DROVER_TEST_TIMEOUT  go test -timeout (default 25m)
 #   DROVER_TEST_FLAGS    extra go test flags, e.g. "-run Store -v"
 #   DROVER_TEST_PKGS     packages to vet and test (default ./...)
+#   DROVER_TEST_NORACE   extended regexp of the import paths tested without -race (default: the
+#                        end-to-end packages below); "." runs everything without -race
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -129,11 +134,24 @@ log=$work/go-test.log
 export DROVER_E2E=1
 # t.TempDir and the tests' Consul data dirs go under $work, removed on exit.
 export TMPDIR=$work
-say "DROVER_E2E=1 go test -count=1 -timeout $timeout ${DROVER_TEST_FLAGS:-} $pkgs"
-# go test runs in a session of its own; its output goes to $log and is followed on the terminal
-# until go test ends (a leaked child holding the output open cannot block the script).
-# shellcheck disable=SC2086 # flags and package lists are meant to split
-setsid go test -count=1 -timeout "$timeout" ${DROVER_TEST_FLAGS:-} $pkgs >"$log" 2>&1 &
+norace=${DROVER_TEST_NORACE:-/(cloud/e2e|cluster/ha|cluster/multihost|examples|internal)(/|$)}
+# shellcheck disable=SC2086
+all=$(go list $pkgs) || fail "go list $pkgs failed (see above)"
+race_pkgs=$(grep -vE -- "$norace" <<<"$all" || true)
+plain_pkgs=$(grep -E -- "$norace" <<<"$all" || true)
+say "DROVER_E2E=1 go test -count=1 -timeout $timeout ${DROVER_TEST_FLAGS:-}: $(wc -w <<<"$race_pkgs") packages with -race, then $(wc -w <<<"$plain_pkgs") without (matching $norace)"
+# Both go test runs share one session of their own and one log; the log is followed on the
+# terminal until they end (a leaked child holding the output open cannot block the script).
+# The session's status is the first failing run's.
+# shellcheck disable=SC2016 # expanded by the inner shell
+setsid bash -c '
+  rc=0
+  # shellcheck disable=SC2086
+  if [ -n "$3" ]; then go test -race -count=1 -timeout "$1" $2 $3 || rc=$?; fi
+  # shellcheck disable=SC2086
+  if [ -n "$4" ]; then go test -count=1 -timeout "$1" $2 $4 || { r=$?; [ "$rc" -ne 0 ] || rc=$r; }; fi
+  exit "$rc"
+' go-test "$timeout" "${DROVER_TEST_FLAGS:-}" "$race_pkgs" "$plain_pkgs" >"$log" 2>&1 &
 session=$!
 tail -n +1 -f --pid="$session" "$log" &
 follower=$!
