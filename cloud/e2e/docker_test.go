@@ -227,7 +227,9 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 	})
 
 	t.Run("a build that exits 1 is not requeued", func(t *testing.T) {
-		e.api.createJob(t, "fails", "docker", "exit 1")
+		// (A build of a few ms may end before drover ever sees its agent busy:
+		// that one-shot agent then stays idle up to a minute.)
+		e.api.createJob(t, "fails", "docker", "sleep 2; exit 1")
 		e.api.build(t, "fails")
 		if b := waitBuilds(t, e.api, "fails", 1, 90*time.Second)[0]; b.Result != "FAILURE" {
 			t.Fatalf("fails #1 ended %s", b.Result)
@@ -236,6 +238,9 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		if _, ok := e.api.buildInfo("fails", 2); ok {
 			t.Errorf("fails #2 exists: a build that failed by itself was requeued")
 		}
+		uptest.Eventually(t, 60*time.Second, "the failed build's agent gone", func() bool {
+			return len(agentPods(t, cs, "default", "docker")) == 0
+		})
 	})
 
 	t.Run("drover restarted while agents start", func(t *testing.T) {
