@@ -34,8 +34,12 @@ func (r *Runner) follow(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	// The informers stop when this returns, also early with an error (their stop channel
+	// must close before Shutdown waits for them).
+	ctx, cancel := context.WithCancel(ctx)
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
+	defer cancel()
 	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
 		return nil
 	}

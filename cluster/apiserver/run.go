@@ -19,7 +19,7 @@ import (
 	"github.com/drover-ci/drover/cluster/store"
 )
 
-// RunConfig configures Run: a complete HTTPS API server with its data directory.
+// RunConfig configures Listen: a complete HTTPS API server with its data directory.
 type RunConfig struct {
 	Store   store.Store
 	DataDir string // pki/, admin.token and kubeconfig live here
@@ -31,29 +31,54 @@ type RunConfig struct {
 	Logs http.Handler
 	// Metrics is served at /metrics without authentication (nil: prometheus.DefaultGatherer).
 	Metrics prometheus.Gatherer
-	// Ready is called once the server listens, with its URL and the kubeconfig path.
-	Ready func(url, kubeconfig string)
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
 }
 
-// Run serves the API over HTTPS with bearer-token authentication until ctx ends. On first
-// start it creates a CA, a serving certificate and an admin token in DataDir; on every start it
-// writes DataDir/kubeconfig for the admin.
-func Run(ctx context.Context, cfg RunConfig) error {
+// Listening is an API server that listens but does not serve yet: what the parts that depend
+// on it (controller manager, node agents) need to reach it, and Serve.
+type Listening struct {
+	// URL is the server's https:// URL as local clients reach it.
+	URL string
+	// Kubeconfig is the admin kubeconfig written into the data dir.
+	Kubeconfig string
+
+	ln  net.Listener
+	hs  *http.Server
+	log *slog.Logger
+}
+
+// Listen prepares the API over HTTPS with bearer-token authentication: on first start it
+// creates a CA, a serving certificate and an admin token in DataDir; on every start it writes
+// DataDir/kubeconfig for the admin. It listens at once (so that the URL is known), and serves
+// once Serve is called. ctx bounds the server's background work (the garbage collector).
+func Listen(ctx context.Context, cfg RunConfig) (*Listening, error) {
 	if cfg.DataDir == "" {
-		return errors.New("apiserver: data dir is required")
+		return nil, errors.New("apiserver: data dir is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	token, err := LoadOrCreateToken(filepath.Join(cfg.DataDir, "admin.token"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	defer ln.Close()
+	l, err := listen(ctx, cfg, token, ln)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (*Listening, error) {
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, cfg.ExtraSANs...)
 	if hn, err := os.Hostname(); err == nil {
@@ -64,14 +89,14 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 	pki, err := LoadOrCreatePKI(filepath.Join(cfg.DataDir, "pki"), hosts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeToken: token, Logs: cfg.Logs, Metrics: cfg.Metrics})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := srv.Start(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	clientHost := host
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
@@ -80,30 +105,36 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	url := "https://" + net.JoinHostPort(clientHost, port)
 	kubeconfig := filepath.Join(cfg.DataDir, "kubeconfig")
 	if err := WriteKubeconfig(kubeconfig, url, pki.CACertPEM, token); err != nil {
-		return err
+		return nil, err
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{pki.Cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
+	return &Listening{URL: url, Kubeconfig: kubeconfig, ln: ln, hs: hs, log: cfg.Logger}, nil
+}
+
+// Serve answers requests until ctx ends (then it shuts down, giving requests in flight 5 s)
+// or serving fails.
+func (l *Listening) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- hs.ServeTLS(ln, "", "") }()
-	slog.Info("API server listening", "url", url, "kubeconfig", kubeconfig)
-	if cfg.Ready != nil {
-		cfg.Ready(url, kubeconfig)
-	}
+	go func() { errc <- l.hs.ServeTLS(l.ln, "", "") }()
+	l.log.Info("API server listening", "url", l.URL, "kubeconfig", l.Kubeconfig)
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("API server: serve: %w", err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = hs.Shutdown(sctx)
+	_ = l.hs.Shutdown(sctx)
 	return nil
 }
+
+// Close releases the listener of a server that is not going to Serve.
+func (l *Listening) Close() error { return l.ln.Close() }
 
 // WriteKubeconfig writes a kubeconfig for url with the CA and a bearer token (mode 0600).
 func WriteKubeconfig(path, url string, caPEM []byte, token string) error {

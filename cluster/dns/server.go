@@ -99,8 +99,12 @@ func (s *Server) Addr() string { return s.addr }
 
 // Run syncs the caches, listens on cfg.Addr (UDP and TCP) and serves until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
+	// The informers stop when Run returns, also when it returns early with an error (their
+	// stop channel must close before Shutdown waits for them).
+	ctx, cancel := context.WithCancel(ctx)
 	s.factory.Start(ctx.Done())
 	defer s.factory.Shutdown()
+	defer cancel()
 	for typ, ok := range s.factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			return fmt.Errorf("dns: syncing the %v cache: %w", typ, ctx.Err())

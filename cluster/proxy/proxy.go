@@ -88,8 +88,12 @@ func (p *Proxy) Run(ctx context.Context) error {
 			return fmt.Errorf("proxy: event handler: %w", err)
 		}
 	}
+	// The informers stop when this returns, also early with an error (their stop channel
+	// must close before Shutdown waits for them).
+	ctx, cancel := context.WithCancel(ctx)
 	p.factory.Start(ctx.Done())
 	defer p.factory.Shutdown()
+	defer cancel()
 	for typ, ok := range p.factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			return fmt.Errorf("proxy: syncing the %v cache: %w", typ, ctx.Err())

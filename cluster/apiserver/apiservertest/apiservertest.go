@@ -36,22 +36,14 @@ func Start(t testing.TB) *Server {
 func StartWith(t testing.TB, st store.Store, dataDir string) *Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan [2]string, 1)
 	s := &Server{DataDir: dataDir, stop: cancel, done: make(chan error, 1)}
-	go func() {
-		s.done <- apiserver.Run(ctx, apiserver.RunConfig{Store: st, DataDir: dataDir, Listen: "127.0.0.1:0",
-			Ready: func(url, kc string) { ready <- [2]string{url, kc} }})
-	}()
-	select {
-	case r := <-ready:
-		s.URL, s.Kubeconfig = r[0], r[1]
-	case err := <-s.done:
+	api, err := apiserver.Listen(ctx, apiserver.RunConfig{Store: st, DataDir: dataDir, Listen: "127.0.0.1:0"})
+	if err != nil {
 		cancel()
 		t.Fatalf("API server did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("API server did not start within 30s")
 	}
+	s.URL, s.Kubeconfig = api.URL, api.Kubeconfig
+	go func() { s.done <- api.Serve(ctx) }()
 	t.Cleanup(s.Stop)
 	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Clean(s.Kubeconfig))
 	if err != nil {

@@ -106,8 +106,10 @@ func (o *controllerOptions) prepare(cmd *cobra.Command) error {
 	return nil
 }
 
-// startControllers runs the controller manager against the server's own kubeconfig.
-func (o *controllerOptions) start(ctx context.Context, kubeconfig, storeDSN string) error {
+// run runs the controller manager against the server's own kubeconfig until ctx ends; it
+// returns at once when --controllers=false, and with an error when the manager cannot go on
+// (a controller that cannot be built or does not stop), which ends the whole process.
+func (o *controllerOptions) run(ctx context.Context, kubeconfig, storeDSN string, log *slog.Logger) error {
 	if !o.enabled {
 		return nil
 	}
@@ -134,10 +136,5 @@ func (o *controllerOptions) start(ctx context.Context, kubeconfig, storeDSN stri
 		}
 		ctrls["consulcatalog"] = consulcatalog.New(consulcatalog.Config{Consul: cc})
 	}
-	go func() {
-		if err := manager.Run(ctx, manager.Config{Client: client, Options: opts, Controllers: ctrls}); err != nil {
-			slog.Error("controller manager", "err", err)
-		}
-	}()
-	return nil
+	return manager.Run(ctx, manager.Config{Client: client, Options: opts, Controllers: ctrls, Logger: log})
 }

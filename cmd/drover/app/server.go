@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/drover-ci/drover/cluster/apiserver"
 )
@@ -53,15 +54,19 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			return apiserver.Run(cmd.Context(), apiserver.RunConfig{
+			// One process, two parts: the API server and the controller manager. Either
+			// one's failure stops the other and ends the process with its error.
+			g, ctx := errgroup.WithContext(cmd.Context())
+			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: o.dataDir, Metrics: o.controllers.metrics, Listen: o.listen, ExtraSANs: o.sans,
-				Ready: func(url, kubeconfig string) {
-					fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", url, kubeconfig, kubeconfig)
-					if err := o.controllers.start(cmd.Context(), kubeconfig, o.store); err != nil {
-						slog.Error("controllers not started", "err", err)
-					}
-				},
-			})
+				Logger: slog.Default()})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
+			g.Go(func() error { return api.Serve(ctx) })
+			g.Go(func() error { return o.controllers.run(ctx, api.Kubeconfig, o.store, slog.Default()) })
+			return g.Wait()
 		},
 	}
 	o.addFlags(cmd)

@@ -3,11 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-ci/drover/cluster/apiserver"
@@ -39,10 +40,8 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()
 			no.dataDir = so.dataDir
-			// The agent serves logs to the server in-process; it exists once the server is up.
+			// The agent serves logs to the server in-process; it exists once the server listens.
 			var mu sync.Mutex
 			var logs http.Handler
 			logHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -55,51 +54,46 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 				}
 				h.ServeHTTP(w, r)
 			})
-			ready := make(chan string, 1)
-			errc := make(chan error, 2)
-			go func() {
-				errc <- apiserver.Run(ctx, apiserver.RunConfig{
-					Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.sans, Logs: logHandler,
-					Ready: func(url, kubeconfig string) {
-						fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", url, kubeconfig, kubeconfig)
-						ready <- kubeconfig
-					},
-				})
-			}()
-			var kubeconfig string
-			select {
-			case kubeconfig = <-ready:
-			case err := <-errc:
+			// One process of three parts: the API server, the controller manager and the
+			// node (agent, DNS, service proxy). Any part's failure stops the others and ends
+			// the process with its error; each part cleans up (addresses on lo, listeners)
+			// before g.Wait returns.
+			base, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			g, ctx := errgroup.WithContext(base)
+			// stop ends the parts started so far and returns err once they are done.
+			stop := func(err error) error {
+				cancel()
+				_ = g.Wait()
 				return err
 			}
-			if err := so.controllers.start(ctx, kubeconfig, so.store); err != nil {
-				return err
-			}
-			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
+				Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.sans,
+				Logs: logHandler, Logger: slog.Default()})
 			if err != nil {
-				return fmt.Errorf("loading %s: %w", kubeconfig, err)
+				return err
+			}
+			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
+			g.Go(func() error { return api.Serve(ctx) })
+			g.Go(func() error { return so.controllers.run(ctx, api.Kubeconfig, so.store, slog.Default()) })
+			cfg, err := clientcmd.BuildConfigFromFlags("", api.Kubeconfig)
+			if err != nil {
+				return stop(fmt.Errorf("loading %s: %w", api.Kubeconfig, err))
 			}
 			netsvc, err := no.netServices(cfg)
 			if err != nil {
-				return err
+				return stop(err)
 			}
 			agents, err := no.agents(ctx, cfg, s)
 			if err != nil {
-				return err
+				return stop(err)
 			}
 			mu.Lock()
 			logs = agents[0].LogHandler()
 			mu.Unlock()
-			go func() { errc <- runAgents(ctx, agents, netsvc) }()
+			g.Go(func() error { return runAgents(ctx, agents, netsvc) })
 			fmt.Fprintf(s.Out, "node %s: running pods on %s\n", no.name, no.runtime)
-			err = <-errc
-			cancel()
-			// Let the other half finish its cleanup (addresses on lo, listeners) before exiting.
-			select {
-			case <-errc:
-			case <-time.After(15 * time.Second):
-			}
-			return err
+			return g.Wait()
 		},
 	}
 	so.addFlags(cmd)
