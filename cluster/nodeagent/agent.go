@@ -3,6 +3,11 @@
 // says (restart policy with back-off, probes, volumes, graceful termination) and reporting
 // their status. Every container carries labels naming its pod, so a restarted agent adopts
 // what runs and removes what no pod owns.
+//
+// Each pod has a podWorker (podworker.go) holding what the agent knows of it; a queue runs one
+// sync of a pod at a time, in steps: pause image, volumes, infra container, service
+// environment, init containers, app containers, status. The probe manager (probes.go) only
+// reports results; the pod worker acts on them.
 package nodeagent
 
 import (

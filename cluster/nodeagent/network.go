@@ -139,26 +139,7 @@ func (a *Agent) syncRoutes(ctx context.Context, nodes []*corev1.Node) error {
 	if err != nil {
 		return err
 	}
-	own, _ := netip.ParsePrefix(a.cfg.Subnet)
-	want := map[netip.Prefix]netip.Addr{}
-	known := map[netip.Prefix]netip.Addr{} // every node's subnet, Ready or not
-	for _, n := range nodes {
-		if n.Name == a.cfg.NodeName {
-			continue
-		}
-		dst, err := netip.ParsePrefix(n.Spec.PodCIDR)
-		if err != nil || dst.Masked() == own.Masked() {
-			continue
-		}
-		via, ok := internalIP(n)
-		if !ok {
-			continue
-		}
-		known[dst] = via
-		if nodeIsReady(n) {
-			want[dst] = via
-		}
-	}
+	want, known := a.routesOf(nodes)
 	var errs []string
 	for dst, via := range have {
 		// Keep the route of a node that is merely NotReady: only gone or changed nodes lose it.
@@ -184,6 +165,31 @@ func (a *Agent) syncRoutes(ctx context.Context, nodes []*corev1.Node) error {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// routesOf returns the routes to the other nodes' pod subnets through their InternalIPs:
+// those of Ready nodes (wanted), and those of all of them (known).
+func (a *Agent) routesOf(nodes []*corev1.Node) (want, known map[netip.Prefix]netip.Addr) {
+	own, _ := netip.ParsePrefix(a.cfg.Subnet)
+	want, known = map[netip.Prefix]netip.Addr{}, map[netip.Prefix]netip.Addr{}
+	for _, n := range nodes {
+		if n.Name == a.cfg.NodeName {
+			continue
+		}
+		dst, err := netip.ParsePrefix(n.Spec.PodCIDR)
+		if err != nil || dst.Masked() == own.Masked() {
+			continue
+		}
+		via, ok := internalIP(n)
+		if !ok {
+			continue
+		}
+		known[dst] = via
+		if nodeIsReady(n) {
+			want[dst] = via
+		}
+	}
+	return want, known
 }
 
 func internalIP(n *corev1.Node) (netip.Addr, bool) {
