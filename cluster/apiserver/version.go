@@ -3,6 +3,7 @@ package apiserver
 import (
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/version"
@@ -34,17 +35,46 @@ func VersionInfo() version.Info {
 	if b := versionSemverBuild(versionDrover); b != "" && versionDrover != "dev" {
 		git += "+" + b
 	}
+	commit, tree, date := buildVCS()
 	return version.Info{
 		Major:        versionMajor,
 		Minor:        versionMinor,
 		GitVersion:   git,
-		GitCommit:    versionCommit,
-		GitTreeState: versionTreeState,
-		BuildDate:    versionBuildDate,
+		GitCommit:    commit,
+		GitTreeState: tree,
+		BuildDate:    date,
 		GoVersion:    runtime.Version(),
 		Compiler:     runtime.Compiler,
 		Platform:     runtime.GOOS + "/" + runtime.GOARCH,
 	}
+}
+
+// buildVCS returns the commit, tree state and build date set at link time or, in a build
+// without them (go build, go install), those the Go toolchain recorded from the version control
+// system (vcs.revision, vcs.modified, and the commit's time as the closest to a build date).
+func buildVCS() (commit, tree, date string) {
+	commit, tree, date = versionCommit, versionTreeState, versionBuildDate
+	if commit != "" {
+		return commit, tree, date
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return commit, tree, date
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			commit = s.Value
+		case "vcs.modified":
+			tree = "clean"
+			if s.Value == "true" {
+				tree = "dirty"
+			}
+		case "vcs.time":
+			date = s.Value
+		}
+	}
+	return commit, tree, date
 }
 
 // versionSemverBuild keeps only the characters semver allows in build metadata.

@@ -18,7 +18,9 @@ import (
 // returns the binary's path.
 func BuildDrover(dir string) (string, error) {
 	bin := filepath.Join(dir, "drover")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/drover-ci/drover/cmd/drover")
+	// -buildvcs=auto: the commit and its time reach `drover version` and /version even where
+	// GOFLAGS turns VCS stamping off (the binary is built in the checkout).
+	cmd := exec.Command("go", "build", "-buildvcs=auto", "-o", bin, "github.com/drover-ci/drover/cmd/drover")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build cmd/drover: %w\n%s", err, out)

@@ -49,7 +49,7 @@ func (o *controllerOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.nodePortRange, "node-port-range", "30000-32767", "range of NodePorts (MIN-MAX)")
 	f.DurationVar(&o.gracePeriod, "node-monitor-grace-period", 40*time.Second, "a node whose Lease is older than this becomes NotReady")
 	f.DurationVar(&o.eviction, "pod-eviction-timeout", 60*time.Second, "how long a node stays NotReady before its pods are deleted (replaced on other nodes)")
-	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "range nodes' pod subnets (Node spec.podCIDR) come from, for `drover node --host-gw` (\"none\": allocate none)")
+	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "range nodes' pod subnets (Node spec.podCIDR) come from, for drover node --host-gw (\"none\": allocate none)")
 	f.IntVar(&o.nodeCIDRMask, "node-cidr-mask-size", 24, "prefix length of each node's pod subnet within --cluster-cidr")
 	f.StringVar(&o.jenkinsConfig, "jenkins-config", "", "Jenkins cloud configuration file (YAML; instead of the \"jenkins\" section of --config; default: what drover jenkins install configured)")
 	f.StringVar(&o.consulCatalog, "consul-catalog", "", "register Services in Consul's catalog at HOST:PORT (default: the --store's Consul when it is consul://; \"off\" disables; token and TLS from CONSUL_HTTP_*)")

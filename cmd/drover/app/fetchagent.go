@@ -16,8 +16,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { extraCommands = append(extraCommands, newFetchAgentCommand) }
-
 // fetchAgentOptions are the flags of `drover fetch-agent`; the delays are fixed outside tests.
 type fetchAgentOptions struct {
 	url     string

@@ -4,8 +4,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { extraCommands = append(extraCommands, newJenkinsCommand) }
-
 // defaultJenkinsNamespace is where `drover jenkins` installs and looks when -n is not given.
 const defaultJenkinsNamespace = "jenkins"
 

@@ -20,8 +20,6 @@ import (
 	"github.com/drover-ci/drover/cluster/volume"
 )
 
-func init() { extraCommands = append(extraCommands, newNodeCommand) }
-
 // nodeOptions are the flags of `drover node` (and the node part of `drover up`).
 type nodeOptions struct {
 	name       string

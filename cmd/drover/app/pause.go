@@ -8,8 +8,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { extraCommands = append(extraCommands, newPauseCommand) }
-
 // newPauseCommand is the program of drover's pod infra image: the node agent builds that
 // image from the static drover binary itself, so no registry is needed. It holds the pod's
 // network namespace and exits on SIGTERM or SIGINT.

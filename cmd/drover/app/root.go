@@ -22,10 +22,6 @@ type Streams struct {
 	Out, ErrOut io.Writer
 }
 
-// extraCommands are added to the root command; server.go, up.go and node.go append to it from
-// their init functions.
-var extraCommands []func(Streams, *clientFlags) *cobra.Command
-
 // Run executes the drover command line with args (without the program name).
 func Run(ctx context.Context, args []string, s Streams) error {
 	root := newRootCommand(s)
@@ -63,10 +59,16 @@ func newRootCommand(s Streams) *cobra.Command {
 		newRollingUpdateCommand(s, cf),
 		newVersionCommand(s, cf),
 		newCompletionCommand(s),
+		// The processes: the orchestrator on one machine, or split over several.
+		newUpCommand(s, cf),
+		newServerCommand(s, cf),
+		newNodeCommand(s, cf),
+		// Jenkins on drover.
+		newJenkinsCommand(s, cf),
+		// Helpers that run inside drover's own images.
+		newFetchAgentCommand(s, cf),
+		newPauseCommand(s, cf),
 	)
-	for _, f := range extraCommands {
-		root.AddCommand(f(s, cf))
-	}
 	return root
 }
 

@@ -12,8 +12,6 @@ import (
 	"github.com/drover-ci/drover/cluster/apiserver"
 )
 
-func init() { extraCommands = append(extraCommands, newServerCommand) }
-
 // serverOptions are the flags of `drover server`.
 type serverOptions struct {
 	controllers      controllerOptions

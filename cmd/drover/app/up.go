@@ -14,8 +14,6 @@ import (
 	"github.com/drover-ci/drover/cluster/apiserver"
 )
 
-func init() { extraCommands = append(extraCommands, newUpCommand) }
-
 // newUpCommand runs the single-machine default: the API server on the embedded store, the
 // controllers that exist, and one node agent on the local Docker engine, in one process.
 func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {

@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/drover-ci/drover/cluster/apiserver"
 )
 
 // Version is drover's version, set at build time with
@@ -30,6 +32,9 @@ func newVersionCommand(s Streams, cf *clientFlags) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintf(s.Out, "Client Version: %s\n", clientVersion())
+			if info := apiserver.VersionInfo(); info.GitCommit != "" {
+				fmt.Fprintf(s.Out, "Client Commit: %s (%s), built %s\n", info.GitCommit, info.GitTreeState, info.BuildDate)
+			}
 			if clientOnly {
 				return nil
 			}
