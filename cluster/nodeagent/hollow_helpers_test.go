@@ -3,7 +3,9 @@ package nodeagent
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,7 +70,8 @@ func startHollow(t *testing.T) *hollowEnv {
 // startAgent runs a new Agent for the node on the env's runtime.
 func (h *hollowEnv) startAgent() *Agent {
 	h.t.Helper()
-	a, err := New(Config{NodeName: h.node, Client: h.client, Runtime: h.rt, Probes: h.rt.Prober(), Clock: h.fc, NodeIP: "127.0.0.1"})
+	a, err := New(Config{NodeName: h.node, Client: h.client, Runtime: h.rt, Probes: h.rt.Prober(), Clock: h.fc, NodeIP: "127.0.0.1",
+		Logger: testLogger(h.t)})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -76,6 +79,33 @@ func (h *hollowEnv) startAgent() *Agent {
 	h.stop, h.done = cancel, make(chan error, 1)
 	go func() { h.done <- a.Run(ctx) }()
 	return a
+}
+
+// testLogger sends an agent's logs to t.Log until t's cleanups reach it (an agent's
+// goroutines may still log a moment after it stopped).
+func testLogger(t *testing.T) *slog.Logger {
+	w := &testWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.closed = true
+	})
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+type testWriter struct {
+	t      *testing.T
+	mu     sync.Mutex
+	closed bool
+}
+
+func (w *testWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.t.Log(strings.TrimSuffix(string(b), "\n"))
+	}
+	return len(b), nil
 }
 
 // stopAgent cancels the agent and waits for Run to return.

@@ -30,7 +30,7 @@ func TestHollowHostGWNotReadyUntilPodCIDR(t *testing.T) {
 	h.stopAgent()
 	h.node = "hollow-hostgw"
 	a, err := New(Config{NodeName: h.node, Client: h.client, Runtime: h.rt, Probes: h.rt.Prober(), Clock: h.fc,
-		NodeIP: "127.0.0.1", HostGW: true, Routes: fakeRoutes{}, PodCIDRTimeout: time.Hour, Network: "hostgw"})
+		NodeIP: "127.0.0.1", HostGW: true, Routes: fakeRoutes{}, PodCIDRTimeout: time.Hour, Network: "hostgw", Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
