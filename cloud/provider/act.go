@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/drover-ci/drover/cloud/jenkins"
 )
 
@@ -147,7 +149,8 @@ func (p *Provider) actNodes(ctx context.Context, w *world, d decision) error {
 			p.log.Info("deleting the Jenkins node of a failed agent", "agent", n.name, "template", n.template)
 		case n.lost:
 			p.log.Warn("agent pod lost mid-build; deleting its Jenkins node", "agent", n.name, "template", n.template)
-			p.recordFailure(w.now, n.template, n.name, "AgentLost", lostMessage(n), nil, false)
+			ref := &corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: p.ns, Name: n.name}
+			p.recordFailure(w.now, n.template, n.name, "AgentLost", lostMessage(n), ref, false)
 			p.countLost(n.template, LostPodDeleted)
 		default:
 			p.log.Info("deleting orphan Jenkins node (no agent pod)", "agent", n.name, "template", n.template)

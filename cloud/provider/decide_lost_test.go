@@ -131,7 +131,7 @@ func TestDecideRequeue(t *testing.T) {
 		{"still building", &jenkins.Build{Job: "job", Building: true}, nil, false, ""},
 		{"not readable", nil, nil, false, ""},
 		{"succeeded", &jenkins.Build{Job: "job", Result: "SUCCESS"}, nil, false, ledgerNotRequeued},
-		{"aborted", &jenkins.Build{Job: "job", Result: "ABORTED"}, nil, false, ledgerNotRequeued},
+		{"aborted (its node deleted)", &jenkins.Build{Job: "job", Result: "ABORTED"}, nil, true, ledgerRequeued},
 		{"retryLostBuilds 0", &jenkins.Build{Job: "job", Result: "FAILURE"}, func(e *lostBuild) { e.Retries = 0 }, false, ledgerNotRequeued},
 		{"second loss of a requeue", &jenkins.Build{Job: "job", Result: "FAILURE"}, func(e *lostBuild) { e.Attempt = 2 }, false, ledgerNotRequeued},
 		{"retryLostBuilds 2, second loss", &jenkins.Build{Job: "job", Result: "FAILURE"}, func(e *lostBuild) { e.Attempt, e.Retries = 2, 2 }, true, ledgerRequeued},

@@ -182,6 +182,21 @@ func TestPodDeletedMidBuild(t *testing.T) {
 	if len(st.Failures) != 1 || st.Failures[0].Reason != "AgentLost" {
 		t.Errorf("failures %+v", st.Failures)
 	}
+	// Its build is lost (PodDeleted) and, once Jenkins has failed it, requeued.
+	f.step(time.Second)
+	if e := f.ledger()[b[0].URL]; e.Reason != LostPodDeleted || e.State != ledgerRequeued {
+		t.Errorf("ledger entry %+v, want PodDeleted requeued", e)
+	}
+	if n := f.triggers("job"); n != 2 {
+		t.Errorf("job triggered %d times, want 2", n)
+	}
+	found := false
+	for _, e := range f.events() {
+		found = found || (strings.HasPrefix(e, "Warning AgentLost") && strings.Contains(e, b[0].Node))
+	}
+	if !found {
+		t.Errorf("no AgentLost event for %s: %q", b[0].Node, f.events())
+	}
 }
 
 func TestPodFailedMidBuild(t *testing.T) {

@@ -73,7 +73,9 @@ func attempt(w *world, a *agent) int {
 
 // decideRequeues closes the lost builds (new or from the ledger) whose
 // build has ended: requeued when it did not succeed and the template's
-// retryLostBuilds allows one more attempt.
+// retryLostBuilds allows one more attempt. ABORTED counts as not succeeded:
+// Jenkins aborts a build whose node is deleted, which is how a build lost
+// with its pod ends once drover removes the node.
 func decideRequeues(w *world, pol policy, d *decision) {
 	var open []lostBuild
 	for _, e := range w.ledger {
@@ -89,7 +91,7 @@ func decideRequeues(w *world, pol policy, d *decision) {
 		}
 		r := requeueAction{entry: e, job: b.Job, params: b.Parameters}
 		switch {
-		case b.Result == "SUCCESS" || b.Result == "ABORTED":
+		case b.Result == "SUCCESS":
 			r.entry.State, r.entry.Detail = ledgerNotRequeued, "build ended "+b.Result
 		case e.Retries == 0:
 			r.entry.State, r.entry.Detail = ledgerNotRequeued, "retryLostBuilds is 0"
