@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -238,5 +239,38 @@ func TestDecideListener(t *testing.T) {
 	}
 	if w := p.cfg.Warnings(); len(w) != 2 {
 		t.Errorf("warnings %q, want one per websocket template", w)
+	}
+}
+
+// decide is pure: the world it is given is left as it was, and the same
+// world gives the same decision.
+func TestDecidePure(t *testing.T) {
+	tp := tmpl("docker")
+	tp.MinIdle = 1
+	p := pol(tp)
+	p.backoffs = map[string]backoff{"docker": {delay: BackoffInitial, until: t0.Add(-time.Second), reason: "x"}}
+	mk := func() *world {
+		return mkworld(p, []jenkins.QueueItem{qitem(2, "docker"), pending(qitem(1, "docker"))},
+			wagent{name: "a1", tmpl: "docker", item: 1, phase: corev1.PodRunning, comp: online("a1", "http://j/job/job/1/")},
+			wagent{name: "a2", tmpl: "docker", phase: corev1.PodFailed, comp: offline("a2", false)},
+			wagent{name: "a3", tmpl: "docker", phase: corev1.PodRunning, comp: online("a3"),
+				ann: map[string]string{AnnotationIdleSince: stamp(t0.Add(-time.Hour)), AnnotationConnectedAt: stamp(t0)}})
+	}
+	w, want := mk(), mk()
+	d1 := decide(w, p)
+	d2 := decide(w, p)
+	if !reflect.DeepEqual(w, want) {
+		t.Errorf("decide changed its world")
+	}
+	if len(p.backoffs) != 1 || p.backoffs["docker"].reason != "x" {
+		t.Errorf("decide changed the back-offs: %+v", p.backoffs)
+	}
+	if ids(launchesFor(d1)) != ids(launchesFor(d2)) || len(d1.agents) != len(d2.agents) || len(d1.remove) != len(d2.remove) {
+		t.Errorf("two decisions on one world differ: %+v / %+v", d1, d2)
+	}
+	for i := range d1.agents {
+		if !reflect.DeepEqual(d1.agents[i].patch, d2.agents[i].patch) || d1.agents[i].op != d2.agents[i].op {
+			t.Errorf("agent %s: %+v / %+v", d1.agents[i].agent.name, d1.agents[i], d2.agents[i])
+		}
 	}
 }
