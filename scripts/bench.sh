@@ -24,14 +24,30 @@ cleanup() {
 trap cleanup EXIT
 
 # kv_table prints each benchmark of a go test output file as "name  unit=value  …" (ns/op left
-# out), joining a benchmark's name and figures when its log lines came between them.
+# out). A result is "ITERATIONS  VALUE UNIT  VALUE UNIT …", on the benchmark's name line or,
+# when log lines came between them, on a line of its own after it: such a line takes the name of
+# the benchmark line that preceded it. A name line without a result (even one ending in "ns/op"
+# text from a log) only names what follows, and a benchmark that reports no ns/op at all is
+# still recognised (issue 19: one benchmark's name was glued onto the next one's figures).
 kv_table() {
-  awk '/^Benchmark/ && !/ns\/op/ { pending=$1; next }
-pending != "" && /ns\/op/ { $0 = pending " " $0; pending="" }
+  awk 'function result(first,   i, line) {
+  if ($first !~ /^[0-9]+$/ || NF < first + 2) return ""
+  line = ""
+  for (i = first + 1; i < NF; i += 2) {
+    if ($i !~ /^-?[0-9.e+]+$/) return ""
+    if ($(i+1) != "ns/op") line = line sprintf("%s=%s  ", $(i+1), $i)
+  }
+  return line == "" ? " " : line
+}
 /^Benchmark/ {
-  name=$1; sub(/-[0-9]+$/, "", name); line="";
-  for (i=3; i<NF; i+=2) if ($(i+1) != "ns/op") line=line sprintf("%s=%s  ", $(i+1), $(i));
-  printf "  %-28s %s\n", name, line
+  name = $1; sub(/-[0-9]+$/, "", name)
+  r = result(2)
+  if (r != "") { printf "  %-28s %s\n", name, r; pending = "" } else pending = name
+  next
+}
+pending != "" && /^[ \t]*[0-9]+\t/ {
+  r = result(1)
+  if (r != "") { printf "  %-28s %s\n", pending, r; pending = "" }
 }' "$@"
 }
 
