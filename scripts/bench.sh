@@ -105,8 +105,8 @@ rm -f "$ctlout"
 # Consul and several servers (issue "Consul and several hosts"): Consul KV writes per pod
 # lifecycle (counting proxy), controller handover after kill -9 of the leader (p50 of 10, ~4 min).
 haout=$(mktemp)
-echo "running HA benchmarks (cluster/ha)..." >&2
-go test -run '^$' -bench 'ConsulWritesPerPod|ControllerHandover' -benchtime 1x -count 1 -timeout 20m ./cluster/ha/ 2>&1 |
+echo "running HA benchmarks (internal/hatest)..." >&2
+go test -run '^$' -bench 'ConsulWritesPerPod|ControllerHandover' -benchtime 1x -count 1 -timeout 20m ./internal/hatest/ 2>&1 |
   { grep -v -e '^[IWE][0-9]\{4\} ' -e ' level=' || true; } | tee "$haout" >&2 || true
 echo
 echo "Consul and several servers (targets: consul-writes/pod <= 4; handover p50-ms <= 15000)"

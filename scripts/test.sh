@@ -134,7 +134,7 @@ log=$work/go-test.log
 export DROVER_E2E=1
 # t.TempDir and the tests' Consul data dirs go under $work, removed on exit.
 export TMPDIR=$work
-norace=${DROVER_TEST_NORACE:-/(cloud/e2e|cluster/ha|cluster/multihost|examples|internal)(/|$)}
+norace=${DROVER_TEST_NORACE:-/(cloud/e2e|examples|internal)(/|$)}
 # shellcheck disable=SC2086
 all=$(go list $pkgs) || fail "go list $pkgs failed (see above)"
 race_pkgs=$(grep -vE -- "$norace" <<<"$all" || true)

@@ -1,4 +1,4 @@
-package ha_test
+package hatest_test
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/drover-ci/drover/cluster/ha"
 	"github.com/drover-ci/drover/cluster/store/consulstore/consultest"
+	"github.com/drover-ci/drover/internal/hatest"
 )
 
 // HandoverBound is how long after kill -9 of the controller leader a new leader must have
@@ -92,10 +92,10 @@ func scale(cs kubernetes.Interface, ns, name string, replicas int32) error {
 
 // startHA runs Consul (a dev agent), three drover servers over it and three hollow nodes, and
 // waits for a controller leader and the nodes. args are more `drover server` flags.
-func startHA(t testing.TB, name string, args ...string) (*ha.Cluster, kubernetes.Interface) {
+func startHA(t testing.TB, name string, args ...string) (*hatest.Cluster, kubernetes.Interface) {
 	t.Helper()
 	agent := consultest.Start(t)
-	c := ha.Start(t, ha.Options{Bin: droverBin, Servers: 3, Store: "consul://" + agent.Addr + "/" + prefix(name), Args: args})
+	c := hatest.Start(t, hatest.Options{Bin: droverBin, Servers: 3, Store: "consul://" + agent.Addr + "/" + prefix(name), Args: args})
 	cs := c.Client("")
 	if _, err := c.WaitLeader(context.Background(), nil, 60*time.Second); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-// Package multihost runs a drover cluster of several simulated Docker hosts on one machine,
+// Package multihosttest runs a drover cluster of several simulated Docker hosts on one machine,
 // for integration tests: scripts/multihost.sh makes each host a network namespace on a
 // shared bridge with its own dockerd (and the test images), StartServer runs `drover
 // server` in the root namespace on the bridge address, and each Host runs `drover node
@@ -8,7 +8,7 @@
 // Tests using it need root, iproute2, nsenter, dockerd and the main private engine
 // (scripts/docker-up.sh, DOCKER_HOST) with the images (scripts/images.sh): without them they
 // skip, or fail under DROVER_E2E=1.
-package multihost
+package multihosttest
 
 import (
 	"bufio"

@@ -1,9 +1,9 @@
-// Package ha runs several `drover server` processes over one Consul, as a highly available
+// Package hatest runs several `drover server` processes over one Consul, as a highly available
 // control plane does, for tests and benchmarks: real processes built from cmd/drover, sharing
 // one CA and admin token, reachable one by one or through a TCP balancer (the load balancer in
 // front of the servers), with kill -9, SIGSTOP and restarts. Hollow node agents (`drover node
 // --runtime=hollow`) supply nodes without Docker.
-package ha
+package hatest
 
 import (
 	"context"

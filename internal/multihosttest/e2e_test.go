@@ -1,4 +1,4 @@
-package multihost_test
+package multihosttest_test
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/drover-ci/drover/cluster/multihost"
+	"github.com/drover-ci/drover/internal/multihosttest"
 	"github.com/drover-ci/drover/internal/uptest"
 )
 
@@ -38,7 +38,7 @@ func TestThreeHosts(t *testing.T) {
 	if out, err := exec.Command("bash", "../../examples/walkthrough/images/build.sh").CombinedOutput(); err != nil {
 		t.Fatalf("build the walkthrough's stand-in images: %v\n%s", err, out)
 	}
-	c := multihost.Start(t, 3, multihost.Options{Images: []string{"drover/pause:1", "drover/testserver:1", masterImage, agentImage}})
+	c := multihosttest.Start(t, 3, multihosttest.Options{Images: []string{"drover/pause:1", "drover/testserver:1", masterImage, agentImage}})
 	// The Lease is renewed every 10 s: a 25 s grace period marks a lost node NotReady quickly
 	// without flapping on a busy machine.
 	srv := c.StartServer("--node-monitor-grace-period", "25s", "--pod-eviction-timeout", "5s")
@@ -75,7 +75,7 @@ func TestThreeHosts(t *testing.T) {
 	t.Run("MasterSurvivesHostLoss", func(t *testing.T) { failover(t, cs, c) })
 }
 
-func podNetwork(t *testing.T, cs kubernetes.Interface, c *multihost.Cluster, h1, h3 *multihost.Host) {
+func podNetwork(t *testing.T, cs kubernetes.Interface, c *multihosttest.Cluster, h1, h3 *multihosttest.Host) {
 	ctx := context.Background()
 	web := testPod("web", h3.Name, map[string]string{"app": "web"})
 	client := testPod("client", h1.Name, map[string]string{"app": "client"})
@@ -123,7 +123,7 @@ func podNetwork(t *testing.T, cs kubernetes.Interface, c *multihost.Cluster, h1,
 	_ = cs.CoreV1().Services("default").Delete(ctx, "web", metav1.DeleteOptions{})
 }
 
-func failover(t *testing.T, cs kubernetes.Interface, c *multihost.Cluster) {
+func failover(t *testing.T, cs kubernetes.Interface, c *multihosttest.Cluster) {
 	ctx := context.Background()
 	home := filepath.Join(c.SharedDir, "jenkins")
 	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "jenkins-home"}, Spec: corev1.PersistentVolumeSpec{
@@ -167,7 +167,7 @@ func failover(t *testing.T, cs kubernetes.Interface, c *multihost.Cluster) {
 		return ok
 	})
 	lost := hostOf(c, first.Spec.NodeName)
-	var others []*multihost.Host
+	var others []*multihosttest.Host
 	for _, h := range c.Hosts {
 		if h != lost {
 			others = append(others, h)
@@ -270,7 +270,7 @@ func podIP(t *testing.T, cs kubernetes.Interface, name string) string {
 }
 
 // containerOf is the app container of pod name on host h.
-func containerOf(t *testing.T, h *multihost.Host, pod string) string {
+func containerOf(t *testing.T, h *multihosttest.Host, pod string) string {
 	t.Helper()
 	out, err := h.Docker("ps", "-q", "--filter", "label=drover.io/pod-name="+pod, "--filter", "label=drover.io/container-name=app")
 	if err != nil || out == "" {
@@ -296,7 +296,7 @@ func runningPod(cs kubernetes.Interface, selector string) (corev1.Pod, bool) {
 	return running[0], true
 }
 
-func hostOf(c *multihost.Cluster, node string) *multihost.Host {
+func hostOf(c *multihosttest.Cluster, node string) *multihosttest.Host {
 	for _, h := range c.Hosts {
 		if h.Name == node {
 			return h

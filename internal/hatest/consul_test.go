@@ -1,4 +1,4 @@
-package ha_test
+package hatest_test
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/drover-ci/drover/cluster/ha"
 	"github.com/drover-ci/drover/cluster/store/consulstore/consultest"
+	"github.com/drover-ci/drover/internal/hatest"
 )
 
 // probe writes ConfigMaps one after the other and classifies the answers.
@@ -76,7 +76,7 @@ func TestConsulLeaderLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	follower := cc.Followers(leader)[0]
-	c := ha.Start(t, ha.Options{Bin: droverBin, Servers: 2, Store: "consul://" + follower.Addr + "/" + prefix("consul")})
+	c := hatest.Start(t, hatest.Options{Bin: droverBin, Servers: 2, Store: "consul://" + follower.Addr + "/" + prefix("consul")})
 	cs := c.Client(c.Servers[0].Addr)
 	if _, err := c.WaitLeader(ctx, nil, 60*time.Second); err != nil {
 		t.Fatal(err)

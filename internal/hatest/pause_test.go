@@ -1,4 +1,4 @@
-package ha_test
+package hatest_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package ha_test
+package hatest_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/drover-ci/drover/cluster/ha"
 	"github.com/drover-ci/drover/cluster/store/consulstore/consultest"
+	"github.com/drover-ci/drover/internal/hatest"
 )
 
 // One drover server over Consul, with the Consul catalog controller on (the default for a
@@ -23,7 +23,7 @@ import (
 // queue's Get, and the manager waited for it for ever.)
 func TestLostLeaseLeadsAgain(t *testing.T) {
 	agent := consultest.Start(t)
-	c := ha.Start(t, ha.Options{Bin: droverBin, Servers: 1, Store: "consul://" + agent.Addr + "/" + prefix("relead"),
+	c := hatest.Start(t, hatest.Options{Bin: droverBin, Servers: 1, Store: "consul://" + agent.Addr + "/" + prefix("relead"),
 		Args: []string{"--consul-catalog", agent.Addr}}) // the harness turns the catalog off by default
 	cs := c.Client("")
 	ctx := context.Background()
@@ -78,7 +78,7 @@ func TestLostLeaseLeadsAgain(t *testing.T) {
 }
 
 // waitLog waits until srv's log after the harness mark names text.
-func waitLog(t *testing.T, srv *ha.Server, mark, text string, timeout time.Duration) {
+func waitLog(t *testing.T, srv *hatest.Server, mark, text string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !strings.Contains(after(srv.Log(), mark), text) {

@@ -1,4 +1,4 @@
-package ha_test
+package hatest_test
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/drover-ci/drover/cluster/ha"
 	"github.com/drover-ci/drover/cluster/store/consulstore/consultest"
+	"github.com/drover-ci/drover/internal/hatest"
 )
 
 // benchPods is how many pods BenchmarkConsulWritesPerPod takes through their lifecycle (it
@@ -31,7 +31,7 @@ func BenchmarkConsulWritesPerPod(b *testing.B) {
 	agent := consultest.Start(b)
 	pfx := prefix("writes")
 	proxy := startCountingProxy(b, agent.Addr, pfx)
-	c := ha.Start(b, ha.Options{Bin: droverBin, Servers: 1, Store: "consul://" + proxy.Addr() + "/" + pfx})
+	c := hatest.Start(b, hatest.Options{Bin: droverBin, Servers: 1, Store: "consul://" + proxy.Addr() + "/" + pfx})
 	cs := c.Client("")
 	if _, err := c.WaitLeader(context.Background(), nil, 60*time.Second); err != nil {
 		b.Fatal(err)

@@ -1,4 +1,4 @@
-package ha_test
+package hatest_test
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/drover-ci/drover/cluster/ha"
+	"github.com/drover-ci/drover/internal/hatest"
 )
 
 // droverBin is the drover binary TestMain builds for every test of the package; the environment variable
@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	droverBin, err = ha.Build(dir)
+	droverBin, err = hatest.Build(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
@@ -153,7 +153,7 @@ func (m *podMonitor) Max() (int, time.Time, []string) {
 // writer creates ConfigMaps in a stream against random servers and remembers the ones whose
 // create was acknowledged.
 type writer struct {
-	c      *ha.Cluster
+	c      *hatest.Cluster
 	ns     string
 	mu     sync.Mutex
 	acked  []string
@@ -162,7 +162,7 @@ type writer struct {
 	done   chan struct{}
 }
 
-func startWriter(t testing.TB, c *ha.Cluster, ns string) *writer {
+func startWriter(t testing.TB, c *hatest.Cluster, ns string) *writer {
 	w := &writer{c: c, ns: ns, stop: make(chan struct{}), done: make(chan struct{})}
 	clients := make([]kubernetes.Interface, len(c.Servers))
 	for i, s := range c.Servers {
