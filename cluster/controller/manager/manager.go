@@ -44,8 +44,7 @@ type Config struct {
 	// (default 10 s). A controller still running then is a bug: Run returns an error naming
 	// it (the process should exit and be restarted) rather than hang before campaigning again.
 	StopTimeout time.Duration
-	// Logger receives the manager's logs and, with a "controller" attribute naming each
-	// controller, the controllers' (nil: they are dropped).
+	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
 
@@ -98,7 +97,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.StopTimeout = DefaultStopTimeout
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.Logger = slog.Default()
 	}
 	log := cfg.Logger
 	base := &resourcelock.LeaseLock{
@@ -106,7 +105,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Client:     cfg.Client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: cfg.Identity},
 	}
-	f := &fence{identity: cfg.Identity, deadline: cfg.RenewDeadline, log: log}
+	f := &fence{identity: cfg.Identity, deadline: cfg.RenewDeadline}
 	lock := &fencedLock{Interface: base, f: f}
 	// fatal ends Run: set by a term whose controllers could not be built (their configuration
 	// is wrong, and will be next term too) or did not stop in time.
@@ -188,9 +187,7 @@ func runControllers(ctx context.Context, cfg Config) error {
 	}
 	var ctrls []controller.Controller
 	for name, build := range cfg.Controllers {
-		cc := cctx
-		cc.Logger = cfg.Logger.With("controller", name)
-		c, err := build(cc)
+		c, err := build(cctx)
 		if err != nil {
 			return &BuildError{Controller: name, Err: err}
 		}
