@@ -7,6 +7,7 @@ package controller
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"k8s.io/client-go/informers"
@@ -32,6 +33,17 @@ type Context struct {
 	Recorder func(component string) record.EventRecorder
 	Clock    clock.WithTicker
 	Options  Options
+	// Logger receives the controller's logs (the manager gives each controller its own,
+	// with a "controller" attribute naming it; nil: they are dropped, see LoggerOrDiscard).
+	Logger *slog.Logger
+}
+
+// LoggerOrDiscard is c.Logger, or a logger that drops every record when c has none.
+func (c Context) LoggerOrDiscard() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
 }
 
 // Options are the controller manager's settings (flags of drover server / drover up).

@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 // startServer runs a Server for objs on a free loopback port until the test ends.
@@ -24,7 +26,10 @@ func startServer(t testing.TB, cfg Config, objs ...runtime.Object) (*Server, *fa
 		cfg.Addr = "127.0.0.1:0"
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.Logger = slog.New(slog.DiscardHandler) // benchmarks: not a line per operation
+		if _, bench := t.(*testing.B); !bench {
+			cfg.Logger = logtest.New(t)
+		}
 	}
 	if cfg.Upstreams == nil {
 		cfg.Upstreams = []string{"127.0.0.1:1"} // unused unless the test forwards

@@ -43,7 +43,7 @@ type Config struct {
 	TTL time.Duration
 	// ForwardTimeout bounds one upstream exchange (default 2 s).
 	ForwardTimeout time.Duration
-	// Logger (default slog.Default()).
+	// Logger receives the DNS server's logs, with a "component" attribute (nil: they are dropped).
 	Logger *slog.Logger
 }
 
@@ -76,7 +76,7 @@ func New(cfg Config) *Server {
 		cfg.ForwardTimeout = 2 * time.Second
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	f := informers.NewSharedInformerFactory(cfg.Client, 0)
 	return &Server{

@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 // recordingAddrs adds nothing (127.0.0.0/8 is on lo already) and records the calls.
@@ -53,7 +55,10 @@ func startProxy(t testing.TB, cfg Config, objs ...runtime.Object) (*fake.Clients
 	addrs := &recordingAddrs{}
 	cfg.Client, cfg.Addrs = client, addrs
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.Logger = slog.New(slog.DiscardHandler) // benchmarks: not a line per operation
+		if _, bench := t.(*testing.B); !bench {
+			cfg.Logger = logtest.New(t)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

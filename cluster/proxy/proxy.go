@@ -28,7 +28,7 @@ type Config struct {
 	NodePortAddress string
 	// DialTimeout bounds connecting to one backend before the next is tried (default 2 s).
 	DialTimeout time.Duration
-	// Logger (default slog.Default()).
+	// Logger receives the proxy's logs, with a "component" attribute (nil: they are dropped).
 	Logger *slog.Logger
 	// Now is the clock of session affinity (default time.Now).
 	Now func() time.Time
@@ -54,7 +54,7 @@ func New(cfg Config) *Proxy {
 		cfg.DialTimeout = 2 * time.Second
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

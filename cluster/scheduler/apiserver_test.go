@@ -18,6 +18,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 // startScheduler runs the scheduler against a real API server the way the controller manager
@@ -28,7 +29,7 @@ func startScheduler(tb testing.TB, client kubernetes.Interface) (stop func()) {
 	bc := record.NewBroadcaster(record.WithContext(ctx))
 	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := NewController(controller.Context{Client: client, Informers: factory, Clock: clock.RealClock{},
+	c, err := NewController(controller.Context{Logger: logtest.New(tb), Client: client, Informers: factory, Clock: clock.RealClock{},
 		Recorder: func(component string) record.EventRecorder {
 			return bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
 		}})

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"log/slog"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -40,7 +39,7 @@ func (c *Controller) scheduleOne(ctx context.Context, k string) {
 		c.parked.park(k, gen)
 		c.submit(ctx, func(ctx context.Context) { c.reportUnschedulable(ctx, pod, err) })
 	default:
-		slog.Warn("scheduler: cannot place pod", "pod", k, "err", err)
+		c.log.Warn("cannot place pod", "pod", k, "err", err)
 		c.queue.AddRateLimited(k)
 	}
 }
@@ -77,7 +76,7 @@ func (c *Controller) bind(ctx context.Context, pod *corev1.Pod, node string) {
 		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) || ctx.Err() != nil {
 			return
 		}
-		slog.Warn("scheduler: binding failed", "pod", key(pod), "node", node, "err", err)
+		c.log.Warn("binding failed", "pod", key(pod), "node", node, "err", err)
 		c.queue.AddRateLimited(key(pod))
 		return
 	}
@@ -109,7 +108,7 @@ func (c *Controller) reportUnschedulable(ctx context.Context, pod *corev1.Pod, c
 		return err
 	})
 	if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
-		slog.Warn("scheduler: cannot update pod status", "pod", key(pod), "err", err)
+		c.log.Warn("cannot update pod status", "pod", key(pod), "err", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -41,6 +42,7 @@ type Controller struct {
 	queue    workqueue.TypedRateLimitingInterface[string]
 	parked   *parking
 	jobs     chan func(context.Context)
+	log      *slog.Logger
 }
 
 // NewController builds the scheduler from the controller manager's context.
@@ -60,6 +62,7 @@ func NewController(cc controller.Context) (controller.Controller, error) {
 		queue:    queue,
 		parked:   newParking(queue),
 		jobs:     make(chan func(context.Context), 4*BindWorkers),
+		log:      cc.LoggerOrDiscard(),
 	}
 	if err := c.watch(cc); err != nil {
 		return nil, err

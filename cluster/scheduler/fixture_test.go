@@ -17,6 +17,7 @@ import (
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 var podsGVR = corev1.SchemeGroupVersion.WithResource("pods")
@@ -44,7 +45,7 @@ func newFixture(t *testing.T, hideBinds bool, objs ...runtime.Object) *fixture {
 		clock: testingclock.NewFakeClock(time.Unix(1_700_000_000, 0)), hideBinds: hideBinds, eventsDone: make(chan struct{})}
 	f.client.PrependReactor("create", "pods", f.bindReactor)
 	factory := informers.NewSharedInformerFactory(f.client, 0)
-	c, err := NewController(controller.Context{Client: f.client, Informers: factory, Clock: f.clock,
+	c, err := NewController(controller.Context{Logger: logtest.New(t), Client: f.client, Informers: factory, Clock: f.clock,
 		Recorder: func(string) record.EventRecorder { return f.recorder }})
 	if err != nil {
 		t.Fatal(err)
