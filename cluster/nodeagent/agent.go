@@ -55,13 +55,10 @@ type Config struct {
 	Network string
 	Subnet  string
 	// HostGW takes the pod subnet from the Node's spec.podCIDR (nodeipam; waited for up to
-	// PodCIDRTimeout, default 60 s) instead of Subnet, and keeps host routes to the other
-	// nodes' pod subnets through their InternalIPs in Routes (default IPRoutes), reconciled on
-	// Node events and every RouteResync (default 30 s): pods reach pods on every host.
+	// PodCIDRTimeout, default 60 s) instead of Subnet. The host routes through which pods reach
+	// the pods of other hosts are kept beside the agent, by a hostgw.Router.
 	HostGW         bool
 	PodCIDRTimeout time.Duration
-	Routes         RouteTable
-	RouteResync    time.Duration
 	// PauseImage is the infra container image (default "drover/pause:1"); EnsurePauseImage,
 	// when set, is called before the first pod starts to build it locally.
 	PauseImage       string
@@ -130,15 +127,11 @@ func withDefaults(cfg Config) Config {
 	cfg.Subnet = cmp.Or(cfg.Subnet, "10.88.0.0/16")
 	cfg.PauseImage = cmp.Or(cfg.PauseImage, "drover/pause:1")
 	setDefault(&cfg.PodCIDRTimeout, 60*time.Second)
-	setDefault(&cfg.RouteResync, 30*time.Second)
 	setDefault(&cfg.Heartbeat, 10*time.Second)
 	setDefault(&cfg.LeaseDuration, 40*time.Second)
 	setDefault(&cfg.Relist, time.Second)
 	setDefault(&cfg.Workers, 8)
 	setDefault(&cfg.MaxPods, 110)
-	if cfg.HostGW && cfg.Routes == nil {
-		cfg.Routes = IPRoutes{}
-	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
@@ -173,9 +166,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("pod network %s (%s): %w", a.cfg.Network, a.cfg.Subnet, err)
 	}
 	a.log.Info("pod network ready", "network", a.cfg.Network, "subnet", a.cfg.Subnet, "gateway", gw)
-	if a.cfg.HostGW {
-		go a.runRoutes(ctx)
-	}
 
 	// The queue's delays (back-off requeues) run on cfg.Clock, so a fake clock drives them too.
 	a.queue = workqueue.NewTypedRateLimitingQueueWithConfig(

@@ -3,23 +3,17 @@ package nodeagent
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // A host-gw node registers NotReady ("network not ready") while it waits for its podCIDR, so
 // nothing is scheduled onto a node without a pod network, and turns Ready once it has one.
 func TestHollowHostGWNotReadyUntilPodCIDR(t *testing.T) {
-	if os.Geteuid() != 0 {
-		uptest.RequireE2E(t, "host-gw turns on IPv4 forwarding (/proc/sys/net/ipv4/ip_forward): needs root")
-	}
 	h := startHollow(t)
 	// The env's own agent has registered; once its Lease exists it is past start-up and stops
 	// cleanly. This test runs a host-gw agent of its own instead.
@@ -30,7 +24,7 @@ func TestHollowHostGWNotReadyUntilPodCIDR(t *testing.T) {
 	h.stopAgent()
 	h.node = "hollow-hostgw"
 	a, err := New(Config{NodeName: h.node, Client: h.client, Runtime: h.rt, Probes: h.rt.Prober(), Clock: h.fc,
-		NodeIP: "127.0.0.1", HostGW: true, Routes: fakeRoutes{}, PodCIDRTimeout: time.Hour, Network: "hostgw", Logger: testLogger(t)})
+		NodeIP: "127.0.0.1", HostGW: true, PodCIDRTimeout: time.Hour, Network: "hostgw", Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/drover-ci/drover/cluster/dns"
+	"github.com/drover-ci/drover/cluster/hostgw"
 	"github.com/drover-ci/drover/cluster/proxy"
 )
 
@@ -63,6 +64,25 @@ func (o *nodeOptions) netServices(cfg *rest.Config) (func(context.Context) error
 	}
 	clusterDNS := o.clusterDNS
 	return func(ctx context.Context) error { return n.run(ctx, client, addrs, clusterDNS) }, nil
+}
+
+// routes returns what keeps this host's routes to the other nodes' pod subnets, with
+// --host-gw (nil without it, and on hollow nodes).
+func (o *nodeOptions) routes(cfg *rest.Config) (func(context.Context) error, error) {
+	if !o.hostGW || o.runtime == "hollow" {
+		return nil, nil
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.UserAgent = "drover-node-hostgw"
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("API client: %w", err)
+	}
+	r, err := hostgw.New(hostgw.Config{NodeName: o.name, Client: client})
+	if err != nil {
+		return nil, err
+	}
+	return r.Run, nil
 }
 
 func (n netOptions) validate(clusterDNS string) error {

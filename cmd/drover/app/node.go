@@ -103,11 +103,15 @@ func newNodeCommand(s Streams, cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			routes, err := o.routes(cfg)
+			if err != nil {
+				return err
+			}
 			agents, err := o.agents(cmd.Context(), cfg, s)
 			if err != nil {
 				return err
 			}
-			return runAgents(cmd.Context(), agents, netsvc)
+			return runAgents(cmd.Context(), agents, netsvc, routes)
 		},
 	}
 	o.addFlags(cmd, true)

@@ -82,6 +82,10 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			if err != nil {
 				return stop(err)
 			}
+			routes, err := no.routes(cfg)
+			if err != nil {
+				return stop(err)
+			}
 			agents, err := no.agents(ctx, cfg, s)
 			if err != nil {
 				return stop(err)
@@ -89,7 +93,7 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			mu.Lock()
 			logs = agents[0].LogHandler()
 			mu.Unlock()
-			g.Go(func() error { return runAgents(ctx, agents, netsvc) })
+			g.Go(func() error { return runAgents(ctx, agents, netsvc, routes) })
 			fmt.Fprintf(s.Out, "node %s: running pods on %s\n", no.name, no.runtime)
 			return g.Wait()
 		},
