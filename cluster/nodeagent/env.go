@@ -9,6 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/drover-ci/drover/cluster/downward"
 )
 
 // serviceEnv returns the docker-link style variables of the services a pod sees: for service
@@ -149,8 +151,11 @@ func envFromSource(ctx context.Context, api objects, ns string, from corev1.EnvF
 func valueFrom(ctx context.Context, api objects, pod *corev1.Pod, c *corev1.Container, src *corev1.EnvVarSource) (string, bool, error) {
 	switch {
 	case src.FieldRef != nil:
-		v, err := podField(pod, src.FieldRef.FieldPath)
-		return v, err == nil, err
+		v, ok := downward.PodField(pod, src.FieldRef.FieldPath, downward.Env)
+		if !ok {
+			return "", false, fmt.Errorf("unsupported fieldRef %q", src.FieldRef.FieldPath)
+		}
+		return v, true, nil
 	case src.SecretKeyRef != nil:
 		return secretKey(ctx, api, pod.Namespace, src.SecretKeyRef)
 	case src.ConfigMapKeyRef != nil:
@@ -197,36 +202,6 @@ func configMapKey(ctx context.Context, api objects, ns string, ref *corev1.Confi
 		return "", false, fmt.Errorf("couldn't find key %s in ConfigMap %s/%s", ref.Key, ns, ref.Name)
 	}
 	return v, true, nil
-}
-
-// podField answers fieldRef paths as the kubelet does.
-func podField(pod *corev1.Pod, path string) (string, error) {
-	switch path {
-	case "metadata.name":
-		return pod.Name, nil
-	case "metadata.namespace":
-		return pod.Namespace, nil
-	case "metadata.uid":
-		return string(pod.UID), nil
-	case "spec.nodeName":
-		return pod.Spec.NodeName, nil
-	case "spec.serviceAccountName":
-		return pod.Spec.ServiceAccountName, nil
-	case "status.podIP":
-		return pod.Status.PodIP, nil
-	case "status.hostIP":
-		return pod.Status.HostIP, nil
-	}
-	for _, kind := range []string{"labels", "annotations"} {
-		if key, ok := strings.CutPrefix(path, "metadata."+kind+"['"); ok {
-			key = strings.TrimSuffix(key, "']")
-			if kind == "labels" {
-				return pod.Labels[key], nil
-			}
-			return pod.Annotations[key], nil
-		}
-	}
-	return "", fmt.Errorf("unsupported fieldRef %q", path)
 }
 
 func resourceField(c *corev1.Container, ref *corev1.ResourceFieldSelector) (string, bool, error) {

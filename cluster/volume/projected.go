@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/drover-ci/drover/cluster/downward"
 )
 
 // projectedPayload gathers the files of a projected volume's secret, configMap and
@@ -57,18 +57,17 @@ func (m *Manager) projection(ctx context.Context, pod *corev1.Pod, s *corev1.Vol
 	return nil, errors.New("projection type is not supported on this node")
 }
 
-// downwardPayload returns the files of downward API items: fieldRef metadata.name,
-// metadata.namespace, metadata.uid, metadata.labels, metadata.annotations and
-// metadata.labels['k'] / metadata.annotations['k']. resourceFieldRef is not supported.
+// downwardPayload returns the files of downward API items: the fieldRefs a volume may use
+// (downward.Volume). resourceFieldRef is not supported.
 func downwardPayload(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, defaultMode *int32) (map[string]file, error) {
 	files := make(map[string]file, len(items))
 	for _, it := range items {
 		if it.FieldRef == nil {
 			return nil, fmt.Errorf("downwardAPI %s: only fieldRef is supported on this node", it.Path)
 		}
-		v, err := podField(pod, it.FieldRef.FieldPath)
-		if err != nil {
-			return nil, fmt.Errorf("downwardAPI %s: %w", it.Path, err)
+		v, ok := downward.PodField(pod, it.FieldRef.FieldPath, downward.Volume)
+		if !ok {
+			return nil, fmt.Errorf("downwardAPI %s: unsupported fieldPath %q", it.Path, it.FieldRef.FieldPath)
 		}
 		mode := fileMode(defaultMode)
 		if it.Mode != nil {
@@ -77,48 +76,4 @@ func downwardPayload(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, defa
 		files[it.Path] = file{data: []byte(v), mode: mode}
 	}
 	return files, nil
-}
-
-func podField(pod *corev1.Pod, path string) (string, error) {
-	switch path {
-	case "metadata.name":
-		return pod.Name, nil
-	case "metadata.namespace":
-		return pod.Namespace, nil
-	case "metadata.uid":
-		return string(pod.UID), nil
-	case "metadata.labels":
-		return formatMap(pod.Labels), nil
-	case "metadata.annotations":
-		return formatMap(pod.Annotations), nil
-	}
-	for prefix, m := range map[string]map[string]string{"metadata.labels": pod.Labels, "metadata.annotations": pod.Annotations} {
-		if key, ok := subscript(path, prefix); ok {
-			return m[key], nil
-		}
-	}
-	return "", fmt.Errorf("unsupported fieldPath %q", path)
-}
-
-// subscript parses prefix['key'].
-func subscript(path, prefix string) (string, bool) {
-	rest, ok := strings.CutPrefix(path, prefix+"['")
-	if !ok {
-		return "", false
-	}
-	return strings.CutSuffix(rest, "']")
-}
-
-// formatMap renders labels or annotations as kubelet does: sorted key="value" lines.
-func formatMap(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	lines := make([]string, len(keys))
-	for i, k := range keys {
-		lines[i] = fmt.Sprintf("%s=%q", k, m[k])
-	}
-	return strings.Join(lines, "\n")
 }
