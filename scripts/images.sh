@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # images.sh builds drover's test images on the engine at $DOCKER_HOST, without a registry:
 # FROM scratch images holding one static Go program from cluster/container/images/<name>.
-# Idempotent: an image that exists is kept unless FORCE=1.
+# Idempotent: the program is always built (Go's cache makes that cheap), and an image whose
+# drover.program-sha256 label matches the program is kept; one built from other code is
+# rebuilt (FORCE=1 rebuilds every image).
 #
 #   eval "$(scripts/docker-up.sh)" && scripts/images.sh
 set -euo pipefail
@@ -12,16 +14,26 @@ export DOCKER_BUILDKIT=0 # the engine is 20.10 and buildx may be missing: the cl
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# current IMAGE FILE: the image exists and was built from FILE (same sha256 label).
+current() {
+	local want have
+	[ "${FORCE:-0}" != 1 ] || return 1
+	want=$(sha256sum "$2" | cut -d' ' -f1)
+	have=$(docker image inspect -f '{{ index .Config.Labels "drover.program-sha256" }}' "$1" 2>/dev/null) || return 1
+	[ "$have" = "$want" ]
+}
+
 for name in pause testserver exit; do
 	image="drover/$name:1"
-	if [ "${FORCE:-0}" != 1 ] && docker image inspect "$image" >/dev/null 2>&1; then
+	mkdir -p "$tmp/$name"
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$tmp/$name/$name" "./cluster/container/images/$name"
+	if current "$image" "$tmp/$name/$name"; then
 		echo "images: $image present" >&2
 		continue
 	fi
-	mkdir -p "$tmp/$name"
-	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$tmp/$name/$name" "./cluster/container/images/$name"
 	printf 'FROM scratch\nCOPY %s /%s\nENTRYPOINT ["/%s"]\n' "$name" "$name" "$name" >"$tmp/$name/Dockerfile"
-	if ! docker build -q -t "$image" --label drover.test-image=1 "$tmp/$name" >"$tmp/build.log" 2>&1; then
+	if ! docker build -q -t "$image" --label drover.test-image=1 \
+		--label "drover.program-sha256=$(sha256sum "$tmp/$name/$name" | cut -d' ' -f1)" "$tmp/$name" >"$tmp/build.log" 2>&1; then
 		cat "$tmp/build.log" >&2
 		exit 1
 	fi
@@ -32,14 +44,15 @@ done
 # entrypoint, java and swarm-client; the fake Jenkins 2.376 (cloud/jenkins/jenkinstest/fakejenkins).
 jenkins_image() { # image dir binary package dockerfile
 	local image=$1 dir=$tmp/$2
-	if [ "${FORCE:-0}" != 1 ] && docker image inspect "$image" >/dev/null 2>&1; then
+	mkdir -p "$dir"
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$dir/$3" "$4"
+	if current "$image" "$dir/$3"; then
 		echo "images: $image present" >&2
 		return
 	fi
-	mkdir -p "$dir"
-	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$dir/$3" "$4"
 	printf '%s\n' "$5" >"$dir/Dockerfile"
-	if ! docker build -q -t "$image" --label drover.test-image=1 "$dir" >"$tmp/build.log" 2>&1; then
+	if ! docker build -q -t "$image" --label drover.test-image=1 \
+		--label "drover.program-sha256=$(sha256sum "$dir/$3" | cut -d' ' -f1)" "$dir" >"$tmp/build.log" 2>&1; then
 		cat "$tmp/build.log" >&2
 		exit 1
 	fi

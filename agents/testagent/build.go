@@ -57,7 +57,7 @@ func (a *agent) runStep(ctx context.Context, script, dir string, env []string, l
 			return runSh(ctx, script, dir, env, logLine)
 		}
 	}
-	return interpret(ctx, script, env, logLine)
+	return interpret(ctx, script, dir, env, logLine)
 }
 
 // runSh runs script with /bin/sh -xe, as Jenkins' Shell builder does.
@@ -109,11 +109,12 @@ func runSh(ctx context.Context, script, dir string, env []string, logLine func(s
 }
 
 // interpret runs script without a shell (a FROM-scratch image): statements
-// separated by newlines, ";" or "&&", each `sleep N`, `echo WORDS`,
-// `exit N`, `true`, `false` or `:`, with $VAR and ${VAR} taken from env.
-// Like `sh -e`, the first failing statement ends the step with its status;
-// an unknown command is 127.
-func interpret(ctx context.Context, script string, env []string, logLine func(string)) int {
+// separated by newlines, ";" or "&&", each `sleep N`, `echo WORDS` (also
+// `> FILE` or `>> FILE`), `cat FILE`, `test -f|-e|-d PATH`, `mkdir -p DIR`,
+// `exit N`, `true`, `false` or `:`, with $VAR and ${VAR} taken from env and
+// relative paths taken from dir (the workspace). Like `sh -e`, the first
+// failing statement ends the step with its status; an unknown command is 127.
+func interpret(ctx context.Context, script, dir string, env []string, logLine func(string)) int {
 	vars := map[string]string{}
 	for _, kv := range env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -131,8 +132,8 @@ func interpret(ctx context.Context, script string, env []string, logLine func(st
 		case "true", ":":
 		case "false":
 			code = 1
-		case "echo":
-			logLine(strings.Join(words[1:], " "))
+		case "echo", "cat", "test", "mkdir":
+			code = fileCommand(words, dir, logLine)
 		case "sleep":
 			secs := 0.0
 			if len(words) > 1 {
