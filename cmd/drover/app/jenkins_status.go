@@ -88,6 +88,15 @@ func printJenkinsStatus(out io.Writer, st provider.Status, now time.Time) {
 	fmt.Fprintf(out, "Namespace:      %s\n", st.Namespace)
 	fmt.Fprintf(out, "Container cap:  %s\n", capText(st.ContainerCap))
 	fmt.Fprintf(out, "Updated:        %s ago\n", age(st.UpdatedAt))
+	if l := st.Listener; l != nil {
+		fmt.Fprintf(out, "Agent listener: %s\n", listenerText(*l))
+	}
+	if len(st.Warnings) > 0 {
+		fmt.Fprintln(out, "\nWARNINGS")
+		for _, w := range st.Warnings {
+			fmt.Fprintf(out, "  %s\n", oneLine(w))
+		}
+	}
 
 	fmt.Fprintln(out, "\nTEMPLATES")
 	table(out, "NAME\tLABEL\tMODE\tCAP\tMIN-IDLE\tDEMAND\tPENDING\tSTARTING\tIDLE\tBUSY\tOFFLINE\tBACK-OFF", func(w io.Writer) {
@@ -130,6 +139,15 @@ func printJenkinsStatus(out io.Writer, st provider.Status, now time.Time) {
 		})
 	}
 
+	if len(st.Requeues) > 0 {
+		fmt.Fprintln(out, "\nBUILDS LOST TO INFRASTRUCTURE")
+		table(out, "AGE\tBUILD\tTEMPLATE\tAGENT\tREASON\tATTEMPT\tSTATE\tDETAIL", func(w io.Writer) {
+			for i := len(st.Requeues) - 1; i >= 0; i-- { // newest first
+				r := st.Requeues[i]
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", age(r.LostAt), r.Build, r.Template, dash(r.Agent), r.Reason, r.Attempt, r.State, dash(oneLine(r.Detail)))
+			}
+		})
+	}
 	if len(st.Failures) > 0 {
 		fmt.Fprintln(out, "\nRECENT FAILURES")
 		table(out, "AGE\tTEMPLATE\tAGENT\tREASON\tMESSAGE", func(w io.Writer) {
@@ -147,6 +165,19 @@ func table(out io.Writer, header string, rows func(w io.Writer)) {
 	fmt.Fprintln(w, header)
 	rows(w)
 	w.Flush()
+}
+
+// listenerText says what the controller's TCP agent listener offers and what follows for agents.
+func listenerText(l provider.ListenerStatus) string {
+	switch {
+	case !l.Enabled:
+		return "disabled (TCP agents cannot connect; WebSocket agents can)"
+	case l.JNLP4:
+		return fmt.Sprintf("port %d, %s", l.Port, strings.Join(l.Protocols, ", "))
+	default:
+		return fmt.Sprintf("port %d, %s: no JNLP4-connect (TCP agents cannot connect: install the instance-identity plugin, or use WebSocket agents)",
+			l.Port, dash(strings.Join(l.Protocols, ", ")))
+	}
 }
 
 func capText(n int) string {

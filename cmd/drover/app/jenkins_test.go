@@ -385,7 +385,34 @@ func TestJenkinsStatusTables(t *testing.T) {
 			t.Errorf("no %q in:\n%s", h, out)
 		}
 	}
+	// Requeues, warnings and the agent listener (issue 11).
 	st := sampleStatus(now)
+	st.Listener = &provider.ListenerStatus{Enabled: true, Port: 50000, Protocols: []string{"Ping"}}
+	st.Warnings = []string{"jenkins.templates[1].mode: websocket agents ignore jenkinsTunnel"}
+	st.Requeues = []provider.RequeueStatus{{Build: "job/build-app/7/", Template: "default", Agent: "default-k3j4h",
+		Reason: "OOMKilled", LostAt: now.Add(-30 * time.Second), Attempt: 1, State: "requeued", Detail: "queue item 44"}}
+	b.Reset()
+	printJenkinsStatus(&b, st, now)
+	for _, want := range []string{
+		"Agent listener: port 50000, Ping: no JNLP4-connect (TCP agents cannot connect: install the instance-identity plugin",
+		"WARNINGS\n  jenkins.templates[1].mode: websocket agents ignore jenkinsTunnel",
+		"BUILDS LOST TO INFRASTRUCTURE",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in:\n%s", want, b.String())
+		}
+	}
+	found := false
+	for _, l := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(l, "30s ") && strings.Contains(l, "job/build-app/7/") && strings.Contains(l, "OOMKilled") &&
+			strings.Contains(l, "requeued") && strings.Contains(l, "queue item 44") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no line for the requeued build in:\n%s", b.String())
+	}
+	st = sampleStatus(now)
 	st.JenkinsError = "jenkins: connect http://10.96.0.12:8080: status 401"
 	b.Reset()
 	printJenkinsStatus(&b, st, now)
