@@ -13,6 +13,8 @@ import (
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
+
+	"github.com/drover-ci/drover/cluster/container"
 )
 
 // PauseImage is the default name of drover's pod infra image.
@@ -51,16 +53,11 @@ func ensureScratchImage(ctx context.Context, cli client.APIClient, image, def, b
 	return BuildScratchImage(ctx, cli, image, binary, name, args...)
 }
 
-// ToolsImage is the default name of drover's tools image: the drover binary at /drover with
-// entrypoint ["/drover"], so pods run drover's own helpers (e.g. `drover fetch-agent` in the
-// Jenkins agents' init container) without a registry.
-const ToolsImage = "drover/tools:1"
-
-// EnsureToolsImage builds image (default ToolsImage) unless the engine has it: a FROM scratch
+// EnsureToolsImage builds image (default container.ToolsImage) unless the engine has it: a FROM scratch
 // image holding the static executable binary (default: this process's executable) as /drover,
 // with entrypoint ["/drover"]. binary must be statically linked (CGO_ENABLED=0).
 func EnsureToolsImage(ctx context.Context, cli client.APIClient, image, binary string) error {
-	return ensureScratchImage(ctx, cli, image, ToolsImage, binary, "drover")
+	return ensureScratchImage(ctx, cli, image, container.ToolsImage, binary, "drover")
 }
 
 // BuildScratchImage builds image FROM scratch with the static executable binary as /name and

@@ -168,7 +168,7 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams) (
 		if err := docker.EnsurePauseImage(ctx, rt.Client(), o.pauseImage, "", "pause"); err != nil {
 			return err
 		}
-		return docker.EnsureToolsImage(ctx, rt.Client(), docker.ToolsImage, "")
+		return docker.EnsureToolsImage(ctx, rt.Client(), container.ToolsImage, "")
 	}
 	a, err := nodeagent.New(c)
 	if err != nil {
