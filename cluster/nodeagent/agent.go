@@ -5,7 +5,7 @@
 // what runs and removes what no pod owns.
 //
 // Each pod has a podWorker (podworker.go) holding what the agent knows of it; a queue runs one
-// sync of a pod at a time, in steps: pause image, volumes, infra container, service
+// sync of a pod at a time, in steps: node images, volumes, infra container, service
 // environment, init containers, app containers, status. The probe manager (probes.go) only
 // reports results; the pod worker acts on them.
 package nodeagent
@@ -59,10 +59,12 @@ type Config struct {
 	// the pods of other hosts are kept beside the agent, by a hostgw.Router.
 	HostGW         bool
 	PodCIDRTimeout time.Duration
-	// PauseImage is the infra container image (default "drover/pause:1"); EnsurePauseImage,
-	// when set, is called before the first pod starts to build it locally.
-	PauseImage       string
-	EnsurePauseImage func(ctx context.Context) error
+	// PauseImage is the infra container image (default "drover/pause:1"). EnsureImages, when
+	// set, makes the images the node provides itself (built locally: the pause image and, with
+	// Docker, the tools image); it is called before the first pod starts, and again when an
+	// infra container cannot be created.
+	PauseImage   string
+	EnsureImages func(ctx context.Context) error
 	// ClusterDNS is the nameserver for ClusterFirst pods ("" leaves Docker's default).
 	ClusterDNS string
 	// NodeIP is the node's InternalIP ("" picks the address of the default route).
@@ -93,7 +95,7 @@ type Config struct {
 
 // Agent is one node's agent. Each pod bound to the node has a podWorker holding what the
 // agent knows of it; the Agent holds what the node shares: the runtime, the API client, the
-// pod queue, the probes and the pause image.
+// pod queue, the probes and the node images.
 type Agent struct {
 	cfg      Config
 	log      *slog.Logger
@@ -104,9 +106,9 @@ type Agent struct {
 	probes   *probeManager
 	hostIP   string // set by registerNode, before any pod is synced
 
-	mu      sync.Mutex
-	workers map[types.UID]*podWorker
-	pauseOK bool
+	mu       sync.Mutex
+	workers  map[types.UID]*podWorker
+	imagesOK bool
 }
 
 // New checks cfg and fills defaults.

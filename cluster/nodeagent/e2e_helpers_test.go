@@ -87,7 +87,7 @@ type e2e struct {
 type e2eOptions struct {
 	network, subnet string
 	pauseImage      string
-	ensurePause     func(ctx context.Context) error
+	ensureImages    func(ctx context.Context) error
 	noAgent         bool
 }
 
@@ -111,7 +111,7 @@ func startE2E(t *testing.T, opt e2eOptions) *e2e {
 	cfg := nodeagent.Config{
 		NodeName: e.node, Client: client, Runtime: rt,
 		Volumes: volume.NewManager(e.volRoot, client, e.node),
-		Network: opt.network, Subnet: opt.subnet, PauseImage: opt.pauseImage, EnsurePauseImage: opt.ensurePause,
+		Network: opt.network, Subnet: opt.subnet, PauseImage: opt.pauseImage, EnsureImages: opt.ensureImages,
 		NodeIP: "127.0.0.1", LogPort: freePort(t), Token: srv.Config.BearerToken,
 		Heartbeat: 2 * time.Second, Relist: 500 * time.Millisecond,
 	}

@@ -28,7 +28,7 @@ func TestE2EInfraRecreated(t *testing.T) {
 		_ = cli.NetworkRemove(ctx, network)
 	})
 	e := startE2E(t, e2eOptions{network: network, subnet: "10.90.1.0/24", pauseImage: pause,
-		ensurePause: func(ctx context.Context) error {
+		ensureImages: func(ctx context.Context) error {
 			if _, _, err := cli.ImageInspectWithRaw(ctx, pause); err == nil {
 				return nil
 			}

@@ -79,9 +79,9 @@ func (a *Agent) createInfra(ctx context.Context, spec container.Spec) (string, e
 		return id, nil
 	}
 	a.mu.Lock()
-	a.pauseOK = false
+	a.imagesOK = false
 	a.mu.Unlock()
-	if perr := a.ensurePause(ctx); perr != nil {
+	if perr := a.ensureImages(ctx); perr != nil {
 		return "", errors.Join(err, perr)
 	}
 	if _, nerr := a.cfg.Runtime.EnsureNetwork(ctx, a.cfg.Network, a.cfg.Subnet); nerr != nil {
@@ -102,19 +102,19 @@ func (a *Agent) createStart(ctx context.Context, spec container.Spec) (string, e
 	return id, nil
 }
 
-// ensurePause builds the pause image once.
-func (a *Agent) ensurePause(ctx context.Context) error {
+// ensureImages makes the node's own images (EnsureImages) once.
+func (a *Agent) ensureImages(ctx context.Context) error {
 	a.mu.Lock()
-	ok := a.pauseOK
+	ok := a.imagesOK
 	a.mu.Unlock()
-	if ok || a.cfg.EnsurePauseImage == nil {
+	if ok || a.cfg.EnsureImages == nil {
 		return nil
 	}
-	if err := a.cfg.EnsurePauseImage(ctx); err != nil {
-		return fmt.Errorf("pause image: %w", err)
+	if err := a.cfg.EnsureImages(ctx); err != nil {
+		return fmt.Errorf("node images: %w", err)
 	}
 	a.mu.Lock()
-	a.pauseOK = true
+	a.imagesOK = true
 	a.mu.Unlock()
 	return nil
 }

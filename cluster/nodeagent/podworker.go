@@ -140,7 +140,7 @@ func (w *podWorker) sync(ctx context.Context) (time.Duration, error) {
 // why the containers wait (in w.res) and ends the sequence.
 func (w *podWorker) syncContainers(ctx context.Context) {
 	steps := []func(context.Context) bool{
-		w.ensurePauseImage,
+		w.ensureImages,
 		w.setupVolumes,
 		w.ensureInfra,
 		w.loadServiceEnv,

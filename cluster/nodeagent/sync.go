@@ -30,9 +30,9 @@ func (r *syncResult) again(d time.Duration) {
 	}
 }
 
-// ensurePauseImage is the first step: the node's pause image exists.
-func (w *podWorker) ensurePauseImage(ctx context.Context) bool {
-	if err := w.a.ensurePause(ctx); err != nil {
+// ensureImages is the first step: the images the node builds itself (the pause image) exist.
+func (w *podWorker) ensureImages(ctx context.Context) bool {
+	if err := w.a.ensureImages(ctx); err != nil {
 		w.waitAll("ContainerCreating", err.Error())
 		w.res.again(5 * time.Second)
 		return false

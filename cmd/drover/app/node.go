@@ -164,7 +164,7 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams) (
 	// Both images are built from this binary when missing: the pause image for infra
 	// containers, the tools image (drover at /drover) for pods that run drover's helpers,
 	// such as the Jenkins agents' `drover fetch-agent` init container.
-	c.EnsurePauseImage = func(ctx context.Context) error {
+	c.EnsureImages = func(ctx context.Context) error {
 		if err := docker.EnsurePauseImage(ctx, rt.Client(), o.pauseImage, "", "pause"); err != nil {
 			return err
 		}
