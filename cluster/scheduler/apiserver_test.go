@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +20,7 @@ import (
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/internal/logtest"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // startScheduler runs the scheduler against a real API server the way the controller manager
@@ -106,7 +108,7 @@ func TestSchedulerAgainstAPIServer(t *testing.T) {
 	stop := startScheduler(t, client)
 	defer stop()
 	ctx := context.Background()
-	waitFor(t, "50 pods bound", func() bool { return countBound(t, client) == 50 })
+	uptest.Eventually(t, 10*time.Second, "50 pods bound", func() bool { return countBound(t, client) == 50 })
 
 	// 15 more: 10 fit, 5 do not, and say why.
 	extra := make([]string, 15)
@@ -117,7 +119,7 @@ func TestSchedulerAgainstAPIServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "60 bound, 5 unschedulable", func() bool { return countBound(t, client) == 60 && countUnschedulable(t, client) == 5 })
+	uptest.Eventually(t, 10*time.Second, "60 bound, 5 unschedulable", func() bool { return countBound(t, client) == 60 && countUnschedulable(t, client) == 5 })
 	pods, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +142,7 @@ func TestSchedulerAgainstAPIServer(t *testing.T) {
 	}
 	// a fourth node takes the rest
 	createNodes(t, client, []*corev1.Node{hollowNode("node-d", withAlloc("2", "8Gi", "110"))})
-	waitFor(t, "all 65 bound", func() bool { return countBound(t, client) == 65 })
+	uptest.Eventually(t, 10*time.Second, "all 65 bound", func() bool { return countBound(t, client) == 65 })
 }
 
 func countBound(tb testing.TB, client kubernetes.Interface) int {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 func put(rev int64, key string) Event {
@@ -257,7 +259,7 @@ func TestHubCancelAndClose(t *testing.T) {
 	if got := collect(t, ch, 1<<62); len(got) != 0 {
 		t.Errorf("cancelled watch got %v", got)
 	}
-	waitFor(t, func() bool { return h.Watchers() == 1 })
+	uptest.Eventually(t, 5*time.Second, "one watcher", func() bool { return h.Watchers() == 1 })
 	h.Close()
 	if got := collect(t, other, 1<<62); len(got) != 0 {
 		t.Errorf("closed watch got %v", got)
@@ -267,17 +269,6 @@ func TestHubCancelAndClose(t *testing.T) {
 	}
 	h.Publish(put(1, "k")) // must not panic on closed channels
 	h.Close()
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // fanout publishes one event to n watchers and returns how long until all received it.

@@ -1,7 +1,6 @@
 package walkthrough_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -39,7 +38,7 @@ func TestWalkthroughOnDocker(t *testing.T) {
 	}
 	base := "http://" + ip + ":8080"
 	// An agent reaches the master by the service's DNS name and registers.
-	eventually(t, 60*time.Second, "an agent registered with the master through http://jenkins:8080", func() bool {
+	uptest.Eventually(t, 60*time.Second, "an agent registered with the master through http://jenkins:8080", func() bool {
 		return strings.TrimSpace(httpGet(base+"/agents")) != ""
 	})
 
@@ -72,7 +71,7 @@ func TestWalkthroughOnDocker(t *testing.T) {
 	}
 	k.must("delete", "pod", master)
 	var newMaster string
-	eventually(t, 90*time.Second, "a new master pod running", func() bool {
+	uptest.Eventually(t, 90*time.Second, "a new master pod running", func() bool {
 		pods := runningPods(k, "name=jenkins")
 		if len(pods) == 1 && pods[0] != master {
 			newMaster = pods[0]
@@ -80,13 +79,13 @@ func TestWalkthroughOnDocker(t *testing.T) {
 		}
 		return false
 	})
-	eventually(t, 60*time.Second, "the new master to answer with the old JENKINS_HOME", func() bool {
+	uptest.Eventually(t, 60*time.Second, "the new master to answer with the old JENKINS_HOME", func() bool {
 		return httpGet(base+"/read") == "before-the-crash"
 	})
 	if got := k.must("get", "svc", "jenkins", "-o", "jsonpath={.spec.clusterIP}"); got != ip {
 		t.Errorf("service address changed: %s → %s", ip, got)
 	}
-	eventually(t, 60*time.Second, "the v2 agents registered again with the new master "+newMaster, func() bool {
+	uptest.Eventually(t, 60*time.Second, "the v2 agents registered again with the new master "+newMaster, func() bool {
 		return len(strings.Fields(httpGet(base+"/agents"))) >= 1
 	})
 	t.Logf("master %s replaced by %s; agents %v", master, newMaster, v2)
@@ -94,7 +93,7 @@ func TestWalkthroughOnDocker(t *testing.T) {
 	// jenkins-slave went with the rolling update; jenkins-slave-v2 is not in the folder.
 	k.must("delete", "-f", ".", "--ignore-not-found")
 	k.must("delete", "rc", "jenkins-slave-v2")
-	eventually(t, 60*time.Second, "every pod gone", func() bool { return len(runningPods(k, "")) == 0 })
+	uptest.Eventually(t, 60*time.Second, "every pod gone", func() bool { return len(runningPods(k, "")) == 0 })
 }
 
 type walkEnv struct {
@@ -154,7 +153,7 @@ func runningPods(k *kubectl, selector string) []string {
 func waitRunning(t testing.TB, k *kubectl, selector string, n int) []string {
 	t.Helper()
 	var pods []string
-	eventually(t, 90*time.Second, fmt.Sprintf("%d running pods with %s", n, selector), func() bool {
+	uptest.Eventually(t, 90*time.Second, fmt.Sprintf("%d running pods with %s", n, selector), func() bool {
 		pods = runningPods(k, selector)
 		return len(pods) == n
 	})
@@ -184,19 +183,6 @@ func httpPost(url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
-}
-
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 }
 
 func tail(s string, n int) string {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // kubectl runs kubectl against srv and returns its combined output.
@@ -25,10 +26,7 @@ type kubectl struct {
 func newKubectl(t *testing.T) *kubectl {
 	t.Helper()
 	if _, err := exec.LookPath("kubectl"); err != nil {
-		if os.Getenv("DROVER_E2E") == "1" {
-			t.Fatalf("kubectl not found on PATH (DROVER_E2E=1 requires it): %v", err)
-		}
-		t.Skip("kubectl not found on PATH")
+		uptest.RequireE2E(t, "kubectl not found on PATH: "+err.Error())
 	}
 	srv := apiservertest.Start(t)
 	return &kubectl{t: t, kubeconfig: srv.Kubeconfig}
@@ -109,7 +107,7 @@ func TestWalkthroughWithKubectl(t *testing.T) {
 	// get pods -w sees a create.
 	watchOut := k.watch(t, "get", "pods", "-w")
 	k.must("run", "watched", "--image=busybox:1.36", "--restart=Never")
-	waitFor(t, "kubectl get pods -w to show the new pod", func() bool { return strings.Contains(watchOut(), "watched") })
+	uptest.Eventually(t, 30*time.Second, "kubectl get pods -w to show the new pod", func() bool { return strings.Contains(watchOut(), "watched") })
 
 	// scale updates the spec.
 	k.must("scale", "rc", "jenkins-slave", "--replicas=2")
@@ -199,14 +197,3 @@ func (k *kubectl) watch(t *testing.T, args ...string) func() string {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}

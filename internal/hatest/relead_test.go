@@ -13,6 +13,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/store/consulstore/consultest"
 	"github.com/drover-ci/drover/internal/hatest"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // One drover server over Consul, with the Consul catalog controller on (the default for a
@@ -80,13 +81,8 @@ func TestLostLeaseLeadsAgain(t *testing.T) {
 // waitLog waits until srv's log after the harness mark names text.
 func waitLog(t *testing.T, srv *hatest.Server, mark, text string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(after(srv.Log(), mark), text) {
-		if time.Now().After(deadline) {
-			t.Fatalf("server %d did not log %q within %v of %q", srv.Index, text, timeout, mark)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	uptest.Eventually(t, timeout, fmt.Sprintf("server %d to log %q after %q", srv.Index, text, mark),
+		func() bool { return strings.Contains(after(srv.Log(), mark), text) })
 }
 
 // waitCatalog waits until Consul's catalog lists the service name.

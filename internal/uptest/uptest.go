@@ -235,14 +235,17 @@ func (e *Env) cleanup() {
 
 func (e *Env) tail(n int) string { return proctest.TailLines(e.Log, n) }
 
-// Eventually polls cond every 250 ms until it holds, failing the test after d.
+// Eventually polls cond until it holds, failing the test after d with "timed out after d
+// waiting for what". It polls at once, then after 1 ms, backing off (doubling) to every
+// 250 ms, so a unit test's quick condition is seen quickly and an end-to-end test's slow one
+// (an HTTP request, a kubectl run) is not hammered.
 func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
-	for !cond() {
+	for wait := time.Millisecond; !cond(); wait = min(2*wait, 250*time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(wait)
 	}
 }

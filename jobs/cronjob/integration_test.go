@@ -14,6 +14,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/controllertest"
+	"github.com/drover-ci/drover/internal/uptest"
 	"github.com/drover-ci/drover/jobs/cronjob"
 )
 
@@ -28,17 +29,6 @@ func startController(t testing.TB) (kubernetes.Interface, *testingclock.FakeCloc
 		return cronjob.New(cc)
 	})
 	return cs, clk
-}
-
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func everyMinute(name string, policy batchv1.ConcurrencyPolicy) *batchv1.CronJob {
@@ -70,8 +60,8 @@ func TestIntegrationScheduleForbidAndCompletion(t *testing.T) {
 	first := cj.CreationTimestamp.Truncate(time.Minute).Add(time.Minute)
 	clk.SetTime(first.Add(time.Second))
 	name1 := cronjob.JobName("tick", first)
-	eventually(t, "the first job", func() bool { return jobExists(cs, name1) })
-	eventually(t, "status with the active job", func() bool {
+	uptest.Eventually(t, 20*time.Second, "the first job", func() bool { return jobExists(cs, name1) })
+	uptest.Eventually(t, 20*time.Second, "status with the active job", func() bool {
 		got, err := cs.BatchV1().CronJobs("default").Get(ctx, "tick", metav1.GetOptions{})
 		return err == nil && len(got.Status.Active) == 1 && got.Status.LastScheduleTime != nil &&
 			got.Status.LastScheduleTime.Time.Equal(first)
@@ -87,8 +77,8 @@ func TestIntegrationScheduleForbidAndCompletion(t *testing.T) {
 
 	// The first job completes: the missed run starts, and lastSuccessfulTime is recorded.
 	complete(t, cs, name1, second)
-	eventually(t, "the catch-up job", func() bool { return jobExists(cs, cronjob.JobName("tick", second)) })
-	eventually(t, "lastSuccessfulTime", func() bool {
+	uptest.Eventually(t, 20*time.Second, "the catch-up job", func() bool { return jobExists(cs, cronjob.JobName("tick", second)) })
+	uptest.Eventually(t, 20*time.Second, "lastSuccessfulTime", func() bool {
 		got, err := cs.BatchV1().CronJobs("default").Get(ctx, "tick", metav1.GetOptions{})
 		return err == nil && got.Status.LastSuccessfulTime != nil && len(got.Status.Active) == 1 &&
 			got.Status.Active[0].Name == cronjob.JobName("tick", second)
@@ -107,17 +97,17 @@ func TestIntegrationReplace(t *testing.T) {
 	}
 	first := cj.CreationTimestamp.Truncate(time.Minute).Add(time.Minute)
 	clk.SetTime(first.Add(time.Second))
-	eventually(t, "the first job", func() bool { return jobExists(cs, cronjob.JobName("swap", first)) })
-	eventually(t, "the first job active", func() bool {
+	uptest.Eventually(t, 20*time.Second, "the first job", func() bool { return jobExists(cs, cronjob.JobName("swap", first)) })
+	uptest.Eventually(t, 20*time.Second, "the first job active", func() bool {
 		got, err := cs.BatchV1().CronJobs("default").Get(ctx, "swap", metav1.GetOptions{})
 		return err == nil && len(got.Status.Active) == 1
 	})
 	second := first.Add(time.Minute)
 	clk.SetTime(second.Add(time.Second))
-	eventually(t, "the second job replacing the first", func() bool {
+	uptest.Eventually(t, 20*time.Second, "the second job replacing the first", func() bool {
 		return jobExists(cs, cronjob.JobName("swap", second)) && !jobExists(cs, cronjob.JobName("swap", first))
 	})
-	eventually(t, "only the second job active", func() bool {
+	uptest.Eventually(t, 20*time.Second, "only the second job active", func() bool {
 		got, err := cs.BatchV1().CronJobs("default").Get(ctx, "swap", metav1.GetOptions{})
 		return err == nil && len(got.Status.Active) == 1 && got.Status.Active[0].Name == cronjob.JobName("swap", second)
 	})
@@ -157,12 +147,12 @@ func TestIntegrationHistoryLimit(t *testing.T) {
 	first := cj.CreationTimestamp.Truncate(time.Minute).Add(time.Minute)
 	second := first.Add(time.Minute)
 	clk.SetTime(first.Add(time.Second))
-	eventually(t, "the first job", func() bool { return jobExists(cs, cronjob.JobName("keep", first)) })
+	uptest.Eventually(t, 20*time.Second, "the first job", func() bool { return jobExists(cs, cronjob.JobName("keep", first)) })
 	complete(t, cs, cronjob.JobName("keep", first), first.Add(10*time.Second))
 	clk.SetTime(second.Add(time.Second))
-	eventually(t, "the second job", func() bool { return jobExists(cs, cronjob.JobName("keep", second)) })
+	uptest.Eventually(t, 20*time.Second, "the second job", func() bool { return jobExists(cs, cronjob.JobName("keep", second)) })
 	complete(t, cs, cronjob.JobName("keep", second), second.Add(10*time.Second))
-	eventually(t, "the oldest finished job deleted", func() bool { return !jobExists(cs, cronjob.JobName("keep", first)) })
+	uptest.Eventually(t, 20*time.Second, "the oldest finished job deleted", func() bool { return !jobExists(cs, cronjob.JobName("keep", first)) })
 	if !jobExists(cs, cronjob.JobName("keep", second)) {
 		t.Error("the newest finished job was deleted too")
 	}

@@ -2,7 +2,7 @@ package docker
 
 import (
 	"context"
-	"os"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 
 	"github.com/drover-ci/drover/cluster/container/runtimetest"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // engine connects to the engine at DOCKER_HOST and builds the test images it lacks. Without
@@ -20,10 +21,7 @@ func engine(t testing.TB) *Runtime {
 	defer cancel()
 	rt, err := New(ctx)
 	if err != nil {
-		if os.Getenv("DROVER_E2E") == "1" {
-			t.Fatalf("DROVER_E2E=1 but no Docker engine: %v (eval \"$(scripts/docker-up.sh)\")", err)
-		}
-		t.Skipf("no Docker engine (start one with scripts/docker-up.sh): %v", err)
+		uptest.RequireE2E(t, fmt.Sprintf("no Docker engine (start one with eval \"$(scripts/docker-up.sh)\"): %v", err))
 	}
 	t.Cleanup(func() { rt.Close() })
 	bctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

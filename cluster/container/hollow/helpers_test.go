@@ -8,6 +8,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/drover-ci/drover/cluster/container"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -51,13 +52,7 @@ func stopAsync(r *Runtime, ctx context.Context, id string, grace time.Duration) 
 // waitTimer waits until the fake clock has a pending timer (a Stop has scheduled its kill).
 func waitTimer(t *testing.T, fc *clocktesting.FakeClock) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !fc.HasWaiters() {
-		if time.Now().After(deadline) {
-			t.Fatal("no timer was scheduled")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	uptest.Eventually(t, 5*time.Second, "a timer to be scheduled", fc.HasWaiters)
 }
 
 func recv(t *testing.T, ch <-chan error) error {

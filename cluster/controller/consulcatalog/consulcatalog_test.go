@@ -13,6 +13,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/store/consulstore/consultest"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 func jenkins(ip string) *corev1.Service {
@@ -46,14 +47,14 @@ func TestCatalogFollowsServices(t *testing.T) {
 	factory.Start(ctx.Done())
 	go func() { _ = ci.Run(ctx) }()
 
-	waitFor(t, "jenkins.service.consul → 10.96.0.20", func() bool { return lookupA(agent.DNSAddr, "jenkins.service.consul.") == "10.96.0.20" })
+	uptest.Eventually(t, 20*time.Second, "jenkins.service.consul → 10.96.0.20", func() bool { return lookupA(agent.DNSAddr, "jenkins.service.consul.") == "10.96.0.20" })
 	if got := srvPort(agent.DNSAddr, "http.jenkins.service.consul."); got != 8080 {
 		t.Errorf("SRV http.jenkins.service.consul port = %d, want 8080", got)
 	}
 	if got := lookupA(agent.DNSAddr, "db.service.consul."); got != "" {
 		t.Errorf("headless service registered: %s", got)
 	}
-	waitFor(t, "the leftover entry removed", func() bool {
+	uptest.Eventually(t, 20*time.Second, "the leftover entry removed", func() bool {
 		svcs, _, err := consul.Catalog().Service("old", "", nil)
 		return err == nil && len(svcs) == 0
 	})
@@ -63,12 +64,12 @@ func TestCatalogFollowsServices(t *testing.T) {
 	if _, err := client.CoreV1().Services("default").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the new http port in Consul", func() bool { return srvPort(agent.DNSAddr, "http.jenkins.service.consul.") == 8081 })
+	uptest.Eventually(t, 20*time.Second, "the new http port in Consul", func() bool { return srvPort(agent.DNSAddr, "http.jenkins.service.consul.") == 8081 })
 
 	if err := client.CoreV1().Services("default").Delete(ctx, "jenkins", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "jenkins gone from Consul", func() bool {
+	uptest.Eventually(t, 20*time.Second, "jenkins gone from Consul", func() bool {
 		svcs, _, err := consul.Catalog().Service("jenkins", "", nil)
 		return err == nil && len(svcs) == 0
 	})
@@ -102,15 +103,4 @@ func srvPort(server, name string) int {
 		}
 	}
 	return 0
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

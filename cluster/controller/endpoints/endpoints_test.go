@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 func jenkinsService() *corev1.Service {
@@ -103,7 +104,7 @@ func TestControllerWritesAndFollows(t *testing.T) {
 	factory.Start(ctx.Done())
 	go func() { _ = c.Run(ctx) }()
 
-	eventually(t, "endpoints with the pod not ready", func() bool {
+	uptest.Eventually(t, 10*time.Second, "endpoints with the pod not ready", func() bool {
 		ep, err := client.CoreV1().Endpoints("default").Get(ctx, "jenkins", metav1.GetOptions{})
 		return err == nil && len(ep.Subsets) == 1 && len(ep.Subsets[0].NotReadyAddresses) == 1 && ep.Labels["app"] == "jenkins"
 	})
@@ -111,26 +112,15 @@ func TestControllerWritesAndFollows(t *testing.T) {
 	if _, err := client.CoreV1().Pods("default").UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the pod in addresses once ready", func() bool {
+	uptest.Eventually(t, 10*time.Second, "the pod in addresses once ready", func() bool {
 		ep, err := client.CoreV1().Endpoints("default").Get(ctx, "jenkins", metav1.GetOptions{})
 		return err == nil && len(ep.Subsets) == 1 && len(ep.Subsets[0].Addresses) == 1 && ep.Subsets[0].Addresses[0].IP == "10.88.0.2"
 	})
 	if err := client.CoreV1().Services("default").Delete(ctx, "jenkins", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "endpoints deleted with the service", func() bool {
+	uptest.Eventually(t, 10*time.Second, "endpoints deleted with the service", func() bool {
 		_, err := client.CoreV1().Endpoints("default").Get(ctx, "jenkins", metav1.GetOptions{})
 		return err != nil
 	})
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

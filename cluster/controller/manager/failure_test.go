@@ -15,6 +15,7 @@ import (
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/manager"
 	"github.com/drover-ci/drover/cluster/nodeagent"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // TestHollowNodeFailure: three hollow nodes run an RC's pods; one node stops heartbeating; it
@@ -70,7 +71,7 @@ func TestHollowNodeFailure(t *testing.T) {
 		return out
 	}
 	var victim string
-	waitFor(t, 30*time.Second, "6 running pods spread over the 3 nodes", func() bool {
+	uptest.Eventually(t, 30*time.Second, "6 running pods spread over the 3 nodes", func() bool {
 		m := perNode()
 		if m["hollow-0"]+m["hollow-1"]+m["hollow-2"] != 6 {
 			return false
@@ -83,7 +84,7 @@ func TestHollowNodeFailure(t *testing.T) {
 		return len(m) >= 2
 	})
 	stops[victim]() // its heartbeats stop
-	waitFor(t, 20*time.Second, victim+" NotReady", func() bool {
+	uptest.Eventually(t, 20*time.Second, victim+" NotReady", func() bool {
 		n, err := client.CoreV1().Nodes().Get(ctx, victim, metav1.GetOptions{})
 		if err != nil {
 			return false
@@ -95,7 +96,7 @@ func TestHollowNodeFailure(t *testing.T) {
 		}
 		return false
 	})
-	waitFor(t, 40*time.Second, "6 running pods on the two live nodes", func() bool {
+	uptest.Eventually(t, 40*time.Second, "6 running pods on the two live nodes", func() bool {
 		m := perNode()
 		return m[victim] == 0 && sum(m) == 6
 	})
@@ -107,15 +108,4 @@ func sum(m map[string]int) int {
 		n += v
 	}
 	return n
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

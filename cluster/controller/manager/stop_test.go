@@ -30,6 +30,7 @@ import (
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/consulcatalog"
 	"github.com/drover-ci/drover/cluster/controller/manager"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // stopBound is how soon after its context ends a controller must return.
@@ -145,13 +146,8 @@ func allControllers(t *testing.T, busy bool) map[string]controller.Constructor {
 // waitInflight waits until a write of the controller is in progress.
 func waitInflight(t *testing.T, inflight *atomic.Int32, name string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for inflight.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s made no write within 10 s: the test's objects give it no work", name)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	uptest.Eventually(t, 10*time.Second, "a write of "+name+" (none: the test's objects give it no work)",
+		func() bool { return inflight.Load() != 0 })
 }
 
 // workFor returns objects that give every controller something to write: an RC and a Job

@@ -2,6 +2,7 @@ package nodelifecycle
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 func readyNode(name string, at time.Time) *corev1.Node {
@@ -114,12 +116,8 @@ func nodeReady(t *testing.T, client *fake.Clientset, name string) corev1.Conditi
 
 func waitLease(t *testing.T, c *Controller, node string, at time.Time) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if l, err := c.leases.Leases(corev1.NamespaceNodeLease).Get(node); err == nil && l.Spec.RenewTime.Time.Equal(at) {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("lease of %s not seen renewed at %s", node, at)
+	uptest.Eventually(t, 5*time.Second, fmt.Sprintf("the lease of %s seen renewed at %s", node, at), func() bool {
+		l, err := c.leases.Leases(corev1.NamespaceNodeLease).Get(node)
+		return err == nil && l.Spec.RenewTime.Time.Equal(at)
+	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/volume"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 func pv(name, size, path string, policy corev1.PersistentVolumeReclaimPolicy, modes ...corev1.PersistentVolumeAccessMode) *corev1.PersistentVolume {
@@ -87,7 +88,7 @@ func TestBindThenReleaseAndDelete(t *testing.T) {
 	factory.Start(ctx.Done())
 	go func() { _ = c.Run(ctx) }()
 
-	eventually(t, "claim bound to keep", func() bool {
+	uptest.Eventually(t, 10*time.Second, "claim bound to keep", func() bool {
 		cl, err := client.CoreV1().PersistentVolumeClaims("default").Get(ctx, "home", metav1.GetOptions{})
 		v, _ := client.CoreV1().PersistentVolumes().Get(ctx, "keep", metav1.GetOptions{})
 		return err == nil && cl.Spec.VolumeName == "keep" && cl.Status.Phase == corev1.ClaimBound &&
@@ -96,7 +97,7 @@ func TestBindThenReleaseAndDelete(t *testing.T) {
 	if err := client.CoreV1().PersistentVolumeClaims("default").Delete(ctx, "home", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "Retain volume released", func() bool {
+	uptest.Eventually(t, 10*time.Second, "Retain volume released", func() bool {
 		v, err := client.CoreV1().PersistentVolumes().Get(ctx, "keep", metav1.GetOptions{})
 		return err == nil && v.Status.Phase == corev1.VolumeReleased
 	})
@@ -110,20 +111,9 @@ func TestBindThenReleaseAndDelete(t *testing.T) {
 	if _, err := client.CoreV1().PersistentVolumes().Create(ctx, del, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "Delete volume removed with its directory", func() bool {
+	uptest.Eventually(t, 10*time.Second, "Delete volume removed with its directory", func() bool {
 		_, err := client.CoreV1().PersistentVolumes().Get(ctx, "scratch", metav1.GetOptions{})
 		_, serr := os.Stat(made)
 		return err != nil && os.IsNotExist(serr)
 	})
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -12,23 +12,13 @@ import (
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
 	"github.com/drover-ci/drover/cluster/controller/controllertest"
 	"github.com/drover-ci/drover/cluster/controller/replication"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // startManager runs the replication manager against a real API server until the test ends.
 func startManager(t *testing.T) (*apiservertest.Server, kubernetes.Interface) {
 	t.Helper()
 	return controllertest.Run(t, replication.New)
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // activePods lists the pods of the namespace matching selector that are not being deleted.
@@ -83,7 +73,7 @@ func TestIntegrationScaleAndReplace(t *testing.T) {
 			return len(activePods(t, cs, "name=web")) == n && st.Replicas == int32(n) && st.ObservedGeneration >= rc.Generation
 		}
 	}
-	eventually(t, "3 pods", hasPods(3))
+	uptest.Eventually(t, 20*time.Second, "3 pods", hasPods(3))
 	for _, p := range activePods(t, cs, "name=web") {
 		if ref := metav1.GetControllerOf(&p); ref == nil || ref.UID != rc.UID {
 			t.Errorf("pod %s controller = %+v", p.Name, ref)
@@ -100,14 +90,14 @@ func TestIntegrationScaleAndReplace(t *testing.T) {
 			t.Fatal(err)
 		}
 		rc = rcStatus(t, cs, "web")
-		eventually(t, "scaled pods", hasPods(int(n)))
+		uptest.Eventually(t, 20*time.Second, "scaled pods", hasPods(int(n)))
 	}
 
 	victim := activePods(t, cs, "name=web")[0].Name
 	if err := cs.CoreV1().Pods("default").Delete(ctx, victim, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "a replacement pod", func() bool {
+	uptest.Eventually(t, 20*time.Second, "a replacement pod", func() bool {
 		pods := activePods(t, cs, "name=web")
 		return len(pods) == 1 && pods[0].Name != victim
 	})
@@ -129,7 +119,7 @@ func TestIntegrationAdoptsOrphans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the orphan adopted and one more pod", func() bool {
+	uptest.Eventually(t, 20*time.Second, "the orphan adopted and one more pod", func() bool {
 		pods := activePods(t, cs, "name=web")
 		if len(pods) != 2 {
 			return false
@@ -150,7 +140,7 @@ func TestIntegrationAdoptsOrphans(t *testing.T) {
 	if _, err := cs.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the relabelled pod released and replaced", func() bool {
+	uptest.Eventually(t, 20*time.Second, "the relabelled pod released and replaced", func() bool {
 		p, err := cs.CoreV1().Pods("default").Get(ctx, "orphan", metav1.GetOptions{})
 		return err == nil && len(p.OwnerReferences) == 0 && len(activePods(t, cs, "name=web")) == 2
 	})

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/drover-ci/drover/cmd/drover/app"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // playKubelet marks every pod Running and Ready until ctx ends, standing in for a node agent.
@@ -86,7 +87,7 @@ func TestIntegrationRollingUpdate(t *testing.T) {
 	const walkthrough = "../../../examples/walkthrough"
 	drover(t, srv.Kubeconfig, "create", "-f", walkthrough+"/jenkins-slaves.yml")
 	drover(t, srv.Kubeconfig, "scale", "rc/jenkins-slave", "--replicas=2")
-	eventually(t, "2 ready old pods", func() bool {
+	uptest.Eventually(t, 20*time.Second, "2 ready old pods", func() bool {
 		rc := rcStatus(t, cs, "jenkins-slave")
 		return rc.Status.ReadyReplicas == 2 && rc.Status.Replicas == 2
 	})

@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/drover-ci/drover/internal/proctest"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 // Version is the Consul release the harness expects.
@@ -108,10 +109,7 @@ func requireBinary(t testing.TB) string {
 	bin := Binary()
 	if _, err := os.Stat(bin); err != nil {
 		msg := fmt.Sprintf("consul binary %s not found (%v): run scripts/consul-build.sh or set DROVER_CONSUL", bin, err)
-		if os.Getenv("DROVER_E2E") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		uptest.RequireE2E(t, msg)
 	}
 	return bin
 }
