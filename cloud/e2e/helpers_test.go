@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -53,13 +54,20 @@ func (j jenkinsAPI) do(method, path, ctype string, body []byte) (int, []byte, er
 // createJob creates a freestyle job restricted to label running the shell command.
 func (j jenkinsAPI) createJob(t testing.TB, name, label, command string) {
 	t.Helper()
-	xml := fmt.Sprintf(`<?xml version='1.1' encoding='UTF-8'?>
+	config := fmt.Sprintf(`<?xml version='1.1' encoding='UTF-8'?>
 <project><assignedNode>%s</assignedNode><canRoam>false</canRoam><concurrentBuild>true</concurrentBuild>
-<builders><hudson.tasks.Shell><command>%s</command></hudson.tasks.Shell></builders></project>`, label, command)
-	code, body, err := j.do("POST", "/createItem?name="+name, "application/xml", []byte(xml))
+<builders><hudson.tasks.Shell><command>%s</command></hudson.tasks.Shell></builders></project>`, xmlText(label), xmlText(command))
+	code, body, err := j.do("POST", "/createItem?name="+name, "application/xml", []byte(config))
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("create job %s: %d %v %s", name, code, err, body)
 	}
+}
+
+// xmlText escapes s for XML character data (a label expression's &&, a script's && and <).
+func xmlText(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
 }
 
 // build queues a build of job and returns its queue item id.

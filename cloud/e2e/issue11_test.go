@@ -74,21 +74,25 @@ func webSocketWithTunnel(t *testing.T, e *cloudEnv) {
 // two concurrent builds lease two different ones.
 func stickyCaches(t *testing.T, e *cloudEnv) {
 	pw := watchPods(t, e.up.Client, "cached")
+	// The first build writes into the cache; the second, of another job on the same template,
+	// fails unless it finds that file (the test agent's interpreter runs both as sh would).
+	e.api.createJob(t, "cache-write", "cached", "echo from-the-first-build > /home/jenkins/.m2/marker && sleep 3")
+	e.api.createJob(t, "cache-read", "cached", "test -f /home/jenkins/.m2/marker && cat /home/jenkins/.m2/marker && sleep 3")
 	e.api.createJob(t, "cache", "cached", "sleep 3")
-	claimOf := func(n int) string {
-		b := waitBuilds(t, e.api, "cache", n, 120*time.Second)[n-1]
+	claimOf := func(job string, n int) string {
+		b := waitBuilds(t, e.api, job, n, 120*time.Second)[n-1]
 		if b.Result != "SUCCESS" {
-			t.Fatalf("cache #%d: %s", n, b.Result)
+			t.Fatalf("%s #%d: %s", job, n, b.Result)
 		}
 		return pw.claimsOf()[b.BuiltOn]
 	}
-	e.api.build(t, "cache")
-	first := claimOf(1)
+	e.api.build(t, "cache-write")
+	first := claimOf("cache-write", 1)
 	uptest.Eventually(t, 60*time.Second, "the first cached agent gone", func() bool {
 		return len(agentPods(t, e.up.Client, "default", "cached")) == 0
 	})
-	e.api.build(t, "cache")
-	second := claimOf(2)
+	e.api.build(t, "cache-read")
+	second := claimOf("cache-read", 1) // SUCCESS: it read the first build's file
 	if first == "" || second != first {
 		t.Errorf("successive builds leased %q then %q, want the same cache", first, second)
 	}
@@ -97,7 +101,7 @@ func stickyCaches(t *testing.T, e *cloudEnv) {
 	})
 	e.api.build(t, "cache")
 	e.api.build(t, "cache")
-	a, b := claimOf(3), claimOf(4)
+	a, b := claimOf("cache", 1), claimOf("cache", 2)
 	if a == "" || b == "" || a == b {
 		t.Errorf("concurrent builds leased %q and %q, want two different caches", a, b)
 	}
