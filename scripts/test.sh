@@ -43,7 +43,7 @@ follower=""
 session_pids() {
   local stat line
   for stat in /proc/[0-9]*/stat; do
-    read -r line <"$stat" 2>/dev/null || continue
+    { read -r line <"$stat"; } 2>/dev/null || continue
     # fields after "(comm) ": state ppid pgrp session
     read -r _ _ _ sid _ <<<"${line##*) }"
     [ "$sid" = "$1" ] && printf '%s\n' "${stat//[!0-9]/}"
