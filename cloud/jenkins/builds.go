@@ -29,9 +29,11 @@ type Build struct {
 	// BuiltOn is the node the build ran on ("" for the built-in node).
 	BuiltOn    string
 	Parameters []Parameter
+	// QueueID is the id of the queue item the build was started from.
+	QueueID int64
 }
 
-const buildTree = "url,number,building,result,builtOn,actions[parameters[name,value]]"
+const buildTree = "url,number,queueId,building,result,builtOn,actions[parameters[name,value]]"
 
 type buildJSON struct {
 	URL      string `json:"url"`
@@ -39,6 +41,7 @@ type buildJSON struct {
 	Building bool   `json:"building"`
 	Result   string `json:"result"`
 	BuiltOn  string `json:"builtOn"`
+	QueueID  int64  `json:"queueId"`
 	Actions  []struct {
 		Parameters []struct {
 			Name  string          `json:"name"`
@@ -58,7 +61,7 @@ func (g *Gojenkins) Build(ctx context.Context, buildURL string) (Build, error) {
 		}
 		return Build{}, fmt.Errorf("jenkins: build %s: %w", buildURL, err)
 	}
-	out := Build{URL: b.URL, Number: b.Number, Building: b.Building, Result: b.Result, BuiltOn: b.BuiltOn}
+	out := Build{URL: b.URL, Number: b.Number, Building: b.Building, Result: b.Result, BuiltOn: b.BuiltOn, QueueID: b.QueueID}
 	if out.URL == "" {
 		out.URL = buildURL
 	}

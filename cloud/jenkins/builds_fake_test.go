@@ -42,7 +42,7 @@ func TestTriggerAndReadBuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := c.Build(ctx(t), b1.URL)
-	want := jenkins.Build{URL: b1.URL, Job: "plain", Number: 1, Building: true, BuiltOn: "a1"}
+	want := jenkins.Build{URL: b1.URL, Job: "plain", Number: 1, Building: true, BuiltOn: "a1", QueueID: 1}
 	if diff := cmp.Diff(want, got); err != nil || diff != "" {
 		t.Errorf("running build (-want +got):\n%s%v", diff, err)
 	}
@@ -55,7 +55,7 @@ func TestTriggerAndReadBuilds(t *testing.T) {
 	}
 	// A path works as well as the URL; the answer's url is Jenkins' own.
 	got, err = c.Build(ctx(t), "job/param/1/")
-	want = jenkins.Build{URL: b2.URL, Job: "param", Number: 1, Building: true, BuiltOn: "a1", Parameters: params}
+	want = jenkins.Build{URL: b2.URL, Job: "param", Number: 1, Building: true, BuiltOn: "a1", Parameters: params, QueueID: 2}
 	if diff := cmp.Diff(want, got); err != nil || diff != "" {
 		t.Errorf("parameterized build (-want +got):\n%s%v", diff, err)
 	}

@@ -151,7 +151,7 @@ func decideLost(w *world, t config.Template, x *agentAction, d *decision) (agent
 		return x.end(opRetire, "lost ("+reason+")"), true
 	}
 	d.lost = append(d.lost, lostBuild{Build: build, Template: t.Name, Agent: a.name, Reason: reason,
-		LostAt: w.now, State: ledgerLost, Attempt: attempt(w, a), Retries: t.Retries()})
+		LostAt: w.now, State: ledgerLost, Attempt: attempt(w, a, build), Retries: t.Retries()})
 	return x.fail("AgentLost", fmt.Sprintf("%s: %s (build %s)", reason, msg, build), false), true
 }
 

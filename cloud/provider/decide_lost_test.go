@@ -188,6 +188,19 @@ func TestDecideLostAndRequeuedAtOnce(t *testing.T) {
 	if len(d.lost) != 1 || d.lost[0].Attempt != 2 || len(d.requeues) != 1 || d.requeues[0].trigger {
 		t.Errorf("second loss: lost %+v requeues %+v, want attempt 2 not requeued", d.lost, d.requeues)
 	}
+	// The agent was launched for item 42 but its build came from item 7, the requeue of
+	// another lost build: Jenkins' queueId of the build decides, not the agent's label.
+	w.ledger["http://j/job/job/0/"] = lostBuild{Build: "http://j/job/job/0/", State: ledgerRequeued, Attempt: 1, Retries: 1, QueueItem: 7}
+	w.builds[build1] = jenkins.Build{URL: build1, Job: "job", Result: "FAILURE", QueueID: 7}
+	d = decide(w, p)
+	if len(d.lost) != 1 || d.lost[0].Attempt != 2 || len(d.requeues) != 1 || d.requeues[0].trigger {
+		t.Errorf("loss of a build from item 7: lost %+v requeues %+v, want attempt 2 not requeued", d.lost, d.requeues)
+	}
+	w.builds[build1] = jenkins.Build{URL: build1, Job: "job", Result: "FAILURE", QueueID: 42}
+	d = decide(w, p)
+	if len(d.lost) != 1 || d.lost[0].Attempt != 1 || len(d.requeues) != 1 || !d.requeues[0].trigger {
+		t.Errorf("loss of a build from item 42 (not a requeue): lost %+v requeues %+v, want attempt 1 requeued", d.lost, d.requeues)
+	}
 	// A busy node whose pod is gone: its build is lost (PodDeleted).
 	w = mkworld(p, nil)
 	w.comps["gone"], w.order = online("gone", build1), []string{"gone"}

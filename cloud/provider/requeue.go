@@ -56,12 +56,16 @@ type requeueAction struct {
 	params  []jenkins.Parameter
 }
 
-// attempt is the attempt number of the build an agent ran: one more than
-// that of the requeue whose queue item the agent was launched for.
-func attempt(w *world, a *agent) int {
-	id, err := strconv.ParseInt(a.pod.Labels[LabelQueueItem], 10, 64)
-	if err != nil {
-		return 1
+// attempt is the attempt number of build, which agent a ran: one more than
+// that of the requeue whose queue item the build was started from (Jenkins'
+// queueId of the build, else the queue item the agent was launched for).
+func attempt(w *world, a *agent, build string) int {
+	id := w.builds[build].QueueID
+	if id == 0 {
+		var err error
+		if id, err = strconv.ParseInt(a.pod.Labels[LabelQueueItem], 10, 64); err != nil {
+			return 1
+		}
 	}
 	for _, e := range w.ledger {
 		if e.QueueItem == id && e.State == ledgerRequeued {

@@ -31,6 +31,7 @@ type build struct {
 	result   string
 	log      []string // console lines the agent sent
 	params   []Parameter
+	queueID  int64 // the queue item it was started from (queueId in its JSON)
 }
 
 func (b *build) finish(result string) {
@@ -103,7 +104,7 @@ func (s *Server) buildInfo(w http.ResponseWriter, r *http.Request) {
 				result = b.result
 			}
 			v = map[string]any{"_class": "hudson.model.FreeStyleBuild", "number": b.number,
-				"building": b.building, "result": result, "builtOn": b.node, "url": s.buildURL(b),
+				"building": b.building, "result": result, "builtOn": b.node, "url": s.buildURL(b), "queueId": b.queueID,
 				"actions": actions(j, b.params)}
 		}
 	}

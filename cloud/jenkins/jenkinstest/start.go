@@ -67,7 +67,7 @@ func (s *Server) startLocked(it *item) (Build, bool) {
 func (s *Server) runLocked(it *item, n *node, slot int) Build {
 	s.takeLocked(it)
 	j := it.job
-	b := &build{job: j.name, number: j.next, node: n.Name, building: true, params: it.params}
+	b := &build{job: j.name, number: j.next, node: n.Name, building: true, params: it.params, queueID: it.id}
 	j.next++
 	j.builds[b.number] = b
 	n.running[slot] = b
