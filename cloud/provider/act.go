@@ -53,7 +53,7 @@ func (p *Provider) act(ctx context.Context, w *world, d decision) (outcome, erro
 	for name, replicas := range d.swarm {
 		errs = append(errs, p.scaleSwarm(ctx, w, name, replicas))
 	}
-	errs = append(errs, p.actProbe(ctx, d.probe))
+	errs = append(errs, p.actSentinel(ctx, d.sentinel))
 	if len(d.listenerRefuses) > 0 {
 		p.warnListener(w, d.listenerRefuses)
 	}
@@ -244,22 +244,22 @@ func (p *Provider) actLaunches(ctx context.Context, w *world, d decision) ([]str
 	return names, errors.Join(lerrs...)
 }
 
-// actProbe creates or deletes the label probe node.
-func (p *Provider) actProbe(ctx context.Context, probe string) error {
-	name := ProbeNodePrefix + p.ns
-	switch probe {
+// actSentinel creates or deletes the label sentinel node.
+func (p *Provider) actSentinel(ctx context.Context, op string) error {
+	name := SentinelNodePrefix + p.ns
+	switch op {
 	case "create":
-		err := p.opts.Jenkins.CreateInboundNode(ctx, jenkins.NodeSpec{Name: name, Description: probeDescription,
+		err := p.opts.Jenkins.CreateInboundNode(ctx, jenkins.NodeSpec{Name: name, Description: sentinelDescription,
 			Executors: 1, Mode: "EXCLUSIVE"})
 		if err != nil {
-			return fmt.Errorf("provider: create label probe node: %w", err)
+			return fmt.Errorf("provider: create label sentinel node: %w", err)
 		}
-		p.log.Info("created the label probe node (a queued item names no label)", "node", name)
+		p.log.Info("created the label sentinel node (a queued item names no label)", "node", name)
 	case "delete":
 		if err := p.deleteNode(ctx, name); err != nil {
 			return err
 		}
-		p.log.Info("deleted the label probe node", "node", name)
+		p.log.Info("deleted the label sentinel node", "node", name)
 	}
 	return nil
 }

@@ -42,8 +42,8 @@ type decision struct {
 	stages []stageObs
 	// connected are the templates with an agent that connected (back-off ends).
 	connected []string
-	// probe is "create", "delete" or "" for the label probe node.
-	probe string
+	// sentinel is "create", "delete" or "" for the label sentinel node.
+	sentinel string
 	// templates are the per-template status lines, by name.
 	templates map[string]*TemplateStatus
 	// items are, by queue item id, its template, the agent coming for it
@@ -88,7 +88,7 @@ func decide(w *world, pol policy) decision {
 	decideNodes(w, pol, &d)
 	decideRequeues(w, pol, &d)
 	decideLaunches(w, pol, &d)
-	d.probe = decideProbe(w, pol)
+	d.sentinel = decideSentinel(w, pol)
 	return d
 }
 

@@ -242,7 +242,7 @@ func decideSwarm(d *decision, t config.Template, minIdle int, c *census, its []j
 
 // allowed applies a template's back-off to the planner's launch count:
 // while it backs off nothing is launched; once the back-off has expired one
-// probe agent may be launched when none of the template's agents is still
+// trial agent may be launched when none of the template's agents is still
 // starting. It returns the number allowed and, when limited, why.
 func allowed(backoffs map[string]backoff, template string, launch int, c planner.Agents, now time.Time) (int, string) {
 	b, ok := backoffs[template]
@@ -253,10 +253,10 @@ func allowed(backoffs map[string]backoff, template string, launch int, c planner
 		return 0, fmt.Sprintf("backing off until %s after %s", b.until.UTC().Format(time.RFC3339), b.reason)
 	}
 	if c.Pending+c.Starting > 0 {
-		return 0, "backing off: waiting for the probe agent to connect after " + b.reason
+		return 0, "backing off: waiting for the trial agent to connect after " + b.reason
 	}
 	if launch > 1 {
-		return 1, "backing off: launching one probe agent after " + b.reason
+		return 1, "backing off: launching one trial agent after " + b.reason
 	}
 	return 1, ""
 }

@@ -48,9 +48,9 @@ func decideNodes(w *world, pol policy, d *decision) {
 	}
 }
 
-// decideProbe creates the label probe when a buildable item names no label
+// decideSentinel creates the label sentinel when a buildable item names no label
 // and deletes it when no item without a labelExpression is queued any more.
-func decideProbe(w *world, pol policy) string {
+func decideSentinel(w *world, pol policy) string {
 	need, keep := false, false
 	for _, it := range w.queue {
 		if it.LabelExpression != "" || it.Pending {
@@ -61,7 +61,7 @@ func decideProbe(w *world, pol policy) string {
 			need = true
 		}
 	}
-	_, exists := w.comps[ProbeNodePrefix+pol.ns]
+	_, exists := w.comps[SentinelNodePrefix+pol.ns]
 	switch {
 	case need && !exists && anyTemplateLabelled(pol):
 		return "create"
@@ -72,7 +72,7 @@ func decideProbe(w *world, pol policy) string {
 }
 
 // anyTemplateLabelled reports whether some template has labels (else the
-// probe could not help: unlabelled items go to the unlabelled templates).
+// sentinel could not help: unlabelled items go to the unlabelled templates).
 func anyTemplateLabelled(pol policy) bool {
 	for _, t := range pol.cfg.Templates {
 		if len(t.Labels()) > 0 {

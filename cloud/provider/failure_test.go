@@ -67,7 +67,7 @@ func TestImagePullFailureBacksOff(t *testing.T) {
 			t.Errorf("queue item %d waiting %q", q.ID, q.Waiting)
 		}
 	}
-	// Ten minutes of polls every second: one probe agent at a time, the
+	// Ten minutes of polls every second: one trial agent at a time, the
 	// back-off doubling after each failure (10 s, 20 s, 40 s, ...).
 	for i := 0; i < 600; i++ {
 		f.clock.Step(time.Second)

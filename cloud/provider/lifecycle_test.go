@@ -444,7 +444,7 @@ func TestLabelProbeForPipelineItems(t *testing.T) {
 	if n := len(f.pods()); n != 0 {
 		t.Fatalf("pods %d before the label is known", n)
 	}
-	if _, ok := f.jk.Node(ProbeNodePrefix + "default"); !ok {
+	if _, ok := f.jk.Node(SentinelNodePrefix + "default"); !ok {
 		t.Fatal("no probe node")
 	}
 	f.sync()
@@ -453,7 +453,7 @@ func TestLabelProbeForPipelineItems(t *testing.T) {
 		t.Fatalf("pods %+v", ps)
 	}
 	f.step(DefaultOrphanInterval) // the probe is not an orphan
-	if _, ok := f.jk.Node(ProbeNodePrefix + "default"); !ok {
+	if _, ok := f.jk.Node(SentinelNodePrefix + "default"); !ok {
 		t.Fatal("probe deleted while the item waits")
 	}
 	if len(f.pods()) != 1 {
@@ -464,7 +464,7 @@ func TestLabelProbeForPipelineItems(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.step(time.Second)
-	if _, ok := f.jk.Node(ProbeNodePrefix + "default"); ok {
+	if _, ok := f.jk.Node(SentinelNodePrefix + "default"); ok {
 		t.Error("probe left after the item started")
 	}
 }
