@@ -11,9 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/drover-ci/drover/cluster/controller/controllertest"
 )
@@ -28,11 +26,7 @@ func TestMain(m *testing.M) {
 
 // fixture is a controller over a fake clientset whose informer caches the test fills by hand.
 type fixture struct {
-	*controllertest.Fake
-	t      *testing.T
-	client *fake.Clientset
-	c      *Controller
-	clock  *testingclock.FakeClock
+	*controllertest.Fixture[*Controller]
 }
 
 func newFixture(t *testing.T, now time.Time, objs ...runtime.Object) *fixture {
@@ -43,28 +37,19 @@ func newFixture(t *testing.T, now time.Time, objs ...runtime.Object) *fixture {
 		j.UID = types.UID("uid-" + j.Name)
 		return false, nil, nil
 	})
-	f := &fixture{Fake: ff, t: t, client: ff.Client, clock: ff.Clock}
-	f.c = controllertest.Build[*Controller](t, ff, New)
-	f.Cache(t, objs...)
-	return f
-}
-
-// cache puts an object into the informer caches, as a watch event would.
-func (f *fixture) cache(o runtime.Object) {
-	f.t.Helper()
-	f.Cache(f.t, o)
+	return &fixture{controllertest.NewFixture[*Controller](t, ff, New, objs...)}
 }
 
 // sync runs one sync of cronjob default/name and returns its requeue delay and the writes it made.
 func (f *fixture) sync(name string) (time.Duration, []k8stesting.Action) {
-	f.t.Helper()
-	f.client.ClearActions()
-	after, err := f.c.sync(context.Background(), "default/"+name)
-	if err != nil {
-		f.t.Fatalf("sync: %v", err)
-	}
+	f.T.Helper()
+	var after time.Duration
+	actions := f.Actions("sync", func(ctx context.Context) (err error) {
+		after, err = f.C.sync(ctx, "default/"+name)
+		return err
+	})
 	var writes []k8stesting.Action
-	for _, a := range f.client.Actions() {
+	for _, a := range actions {
 		if a.GetVerb() != "get" && a.GetVerb() != "list" && a.GetVerb() != "watch" {
 			writes = append(writes, a)
 		}
@@ -77,13 +62,7 @@ func (f *fixture) events() []string { return f.Events() }
 
 // created lists the Jobs created by actions.
 func created(actions []k8stesting.Action) []*batchv1.Job {
-	var out []*batchv1.Job
-	for _, a := range actions {
-		if a.GetVerb() == "create" && a.GetResource().Resource == "jobs" {
-			out = append(out, a.(k8stesting.CreateAction).GetObject().(*batchv1.Job))
-		}
-	}
-	return out
+	return controllertest.Created[*batchv1.Job](actions, "jobs")
 }
 
 // createdNames lists the names of the Jobs created by actions.
@@ -113,13 +92,10 @@ func deleted(t *testing.T, actions []k8stesting.Action) []string {
 
 // status is the last status the actions wrote, or nil.
 func status(actions []k8stesting.Action) *batchv1.CronJobStatus {
-	var out *batchv1.CronJobStatus
-	for _, a := range actions {
-		if a.GetVerb() == "update" && a.GetSubresource() == "status" {
-			out = &a.(k8stesting.UpdateAction).GetObject().(*batchv1.CronJob).Status
-		}
+	if cj, ok := controllertest.LastStatus[*batchv1.CronJob](actions); ok {
+		return &cj.Status
 	}
-	return out
+	return nil
 }
 
 func testCronJob(name, schedule string, mutate func(*batchv1.CronJob)) *batchv1.CronJob {

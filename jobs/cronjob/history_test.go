@@ -70,7 +70,7 @@ func TestRestartNeverDuplicates(t *testing.T) {
 	cj := testCronJob("cj", "*/5 * * * *", nil)
 	existing := ownedJob(cj, at(3, 5), "")
 	f := newFixture(t, at(3, 6), cj)
-	if err := f.client.Tracker().Add(existing); err != nil { // in the API, not in the cache
+	if err := f.Client.Tracker().Add(existing); err != nil { // in the API, not in the cache
 		t.Fatal(err)
 	}
 	_, actions := f.sync("cj")
@@ -78,7 +78,7 @@ func TestRestartNeverDuplicates(t *testing.T) {
 	if st == nil || !st.LastScheduleTime.Time.Equal(at(3, 5)) || len(st.Active) != 1 || st.Active[0].UID != existing.UID {
 		t.Errorf("status %+v, want the existing job recorded", st)
 	}
-	list, err := f.client.BatchV1().Jobs("default").List(context.Background(), metav1.ListOptions{})
+	list, err := f.Client.BatchV1().Jobs("default").List(context.Background(), metav1.ListOptions{})
 	if err != nil || len(list.Items) != 1 {
 		t.Errorf("jobs %v (%v), want exactly one", list, err)
 	}

@@ -41,8 +41,8 @@ func TestForbidSkipsWhileAJobIsActive(t *testing.T) {
 	}
 	// When the job finishes, the missed run starts.
 	done := ownedJob(cj, at(3, 0), batchv1.JobComplete)
-	f.cache(done)
-	f.clock.SetTime(at(4, 5))
+	f.Put(done)
+	f.Clock.SetTime(at(4, 5))
 	_, actions = f.sync("cj")
 	if diff := cmp.Diff([]string{minute(at(4, 0))}, createdNames(actions)); diff != "" {
 		t.Errorf("after finish, created (-want +got):\n%s", diff)
@@ -120,10 +120,10 @@ func TestMissingActiveJobIsDropped(t *testing.T) {
 func TestLaggingCacheKeepsActiveJob(t *testing.T) {
 	cj, j := withRunning(batchv1.ForbidConcurrent)
 	f := newFixture(t, at(3, 30), cj)
-	if _, err := f.client.Tracker().Get(jobsGVR, "default", j.Name); err == nil {
+	if _, err := f.Client.Tracker().Get(jobsGVR, "default", j.Name); err == nil {
 		t.Fatal("job unexpectedly in the API")
 	}
-	if err := f.client.Tracker().Add(j); err != nil { // in the API, not yet in the cache
+	if err := f.Client.Tracker().Add(j); err != nil { // in the API, not yet in the cache
 		t.Fatal(err)
 	}
 	_, actions := f.sync("cj")

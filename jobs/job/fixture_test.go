@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -9,9 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/drover-ci/drover/cluster/controller/controllertest"
 )
@@ -20,67 +19,36 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // fixture is the controller over a fake clientset whose informer caches the test fills by hand.
 type fixture struct {
-	*controllertest.Fake
-	t      *testing.T
-	client *fake.Clientset
-	c      *Controller
-	clock  *testingclock.FakeClock
+	*controllertest.Fixture[*Controller]
 }
 
 func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	t.Helper()
 	ff := controllertest.NewFake(t0, 100, objs...)
 	ff.NamePods()
-	f := &fixture{Fake: ff, t: t, client: ff.Client, clock: ff.Clock}
-	f.c = controllertest.Build[*Controller](t, ff, New)
-	f.Cache(t, objs...)
-	return f
-}
-
-func (f *fixture) cache(o runtime.Object) {
-	f.t.Helper()
-	f.Cache(f.t, o)
+	return &fixture{controllertest.NewFixture[*Controller](t, ff, New, objs...)}
 }
 
 // sync runs one sync of default/<name> and returns the actions it issued.
 func (f *fixture) sync(name string) []k8stesting.Action {
-	f.t.Helper()
-	f.client.ClearActions()
-	if err := f.c.sync(f.t.Context(), "default/"+name); err != nil {
-		f.t.Fatalf("sync %s: %v", name, err)
-	}
-	return f.client.Actions()
+	f.T.Helper()
+	return f.Actions("sync "+name, func(ctx context.Context) error { return f.C.sync(ctx, "default/"+name) })
 }
 
 func created(actions []k8stesting.Action) []*corev1.Pod {
-	var out []*corev1.Pod
-	for _, a := range actions {
-		if a.GetVerb() == "create" && a.GetResource().Resource == "pods" {
-			out = append(out, a.(k8stesting.CreateAction).GetObject().(*corev1.Pod))
-		}
-	}
-	return out
+	return controllertest.Created[*corev1.Pod](actions, "pods")
 }
 
 func deleted(actions []k8stesting.Action, resource string) []string {
-	var out []string
-	for _, a := range actions {
-		if a.GetVerb() == "delete" && a.GetResource().Resource == resource {
-			out = append(out, a.(k8stesting.DeleteAction).GetName())
-		}
-	}
-	return out
+	return controllertest.Deleted(actions, resource)
 }
 
 // statusOf is the status the sync wrote, or nil.
 func statusOf(actions []k8stesting.Action) *batchv1.JobStatus {
-	var st *batchv1.JobStatus
-	for _, a := range actions {
-		if a.GetVerb() == "update" && a.GetSubresource() == "status" {
-			st = &a.(k8stesting.UpdateAction).GetObject().(*batchv1.Job).Status
-		}
+	if j, ok := controllertest.LastStatus[*batchv1.Job](actions); ok {
+		return &j.Status
 	}
-	return st
+	return nil
 }
 
 func newJob(name string, completions, parallelism int32) *batchv1.Job {

@@ -14,17 +14,17 @@ func TestPodEventsSatisfyExpectations(t *testing.T) {
 		t.Fatalf("created %d pods, want 2", len(pods))
 	}
 	pods[0].Name, pods[1].Name = "p0", "p1" // the recorded actions hold the objects before naming
-	if f.c.exp.Satisfied("default/j") {
+	if f.C.exp.Satisfied("default/j") {
 		t.Fatal("expectations satisfied before the informer saw the pods")
 	}
-	f.cache(pods[0])
-	f.c.addPod(pods[0])
-	if f.c.exp.Satisfied("default/j") {
+	f.Put(pods[0])
+	f.C.addPod(pods[0])
+	if f.C.exp.Satisfied("default/j") {
 		t.Fatal("expectations satisfied after one of two pods was seen")
 	}
-	f.cache(pods[1])
-	f.c.addPod(pods[1])
-	if !f.c.exp.Satisfied("default/j") {
+	f.Put(pods[1])
+	f.C.addPod(pods[1])
+	if !f.C.exp.Satisfied("default/j") {
 		t.Fatal("expectations not satisfied after both pods were seen")
 	}
 	if n := len(created(f.sync("j"))); n != 0 {
@@ -32,7 +32,7 @@ func TestPodEventsSatisfyExpectations(t *testing.T) {
 	}
 	// A pod of another job (or none) is not credited to this one.
 	other := newJob("other", 1, 1)
-	if _, ok := f.c.ownerKey(podOf(other, "x", corev1.PodRunning, t0)); ok {
+	if _, ok := f.C.ownerKey(podOf(other, "x", corev1.PodRunning, t0)); ok {
 		t.Error("a pod of an unknown job resolved to a job")
 	}
 }

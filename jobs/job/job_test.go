@@ -87,7 +87,7 @@ func TestBackoffBetweenFailures(t *testing.T) {
 		podOf(job, "f1", corev1.PodFailed, t0.Add(-time.Minute)), podOf(job, "f2", corev1.PodFailed, t0)}
 	job.Spec.Completions = ptr(int32(2))
 	f := newFixture(t, job, objs[0], objs[1], objs[2])
-	f.clock.SetTime(t0.Add(19 * time.Second))
+	f.Clock.SetTime(t0.Add(19 * time.Second))
 	acts := f.sync("j")
 	if n := len(created(acts)); n != 0 {
 		t.Fatalf("created %d pods within the back-off, want 0", n)
@@ -95,7 +95,7 @@ func TestBackoffBetweenFailures(t *testing.T) {
 	if st := statusOf(acts); st == nil || st.Failed != 2 || st.Succeeded != 1 {
 		t.Errorf("status = %+v, want failed 2 succeeded 1", st)
 	}
-	f.clock.SetTime(t0.Add(20 * time.Second))
+	f.Clock.SetTime(t0.Add(20 * time.Second))
 	if n := len(created(f.sync("j"))); n != 1 {
 		t.Errorf("created %d pods after the back-off, want 1", n)
 	}
@@ -158,7 +158,7 @@ func TestDeadlineWinsOverBackoffLimit(t *testing.T) {
 	job.Spec.ActiveDeadlineSeconds = ptr(int64(10))
 	job.Status.StartTime = &metav1.Time{Time: t0}
 	f := newFixture(t, job, podOf(job, "f1", corev1.PodFailed, t0), podOf(job, "run", corev1.PodRunning, t0))
-	f.clock.SetTime(t0.Add(10 * time.Second))
+	f.Clock.SetTime(t0.Add(10 * time.Second))
 	acts := f.sync("j")
 	c := cond(statusOf(acts), batchv1.JobFailed)
 	if c == nil || c.Reason != batchv1.JobReasonDeadlineExceeded {
@@ -172,7 +172,7 @@ func TestDeadlineWinsOverBackoffLimit(t *testing.T) {
 	job2.Spec.ActiveDeadlineSeconds = ptr(int64(10))
 	job2.Status.StartTime = &metav1.Time{Time: t0}
 	f = newFixture(t, job2, podOf(job2, "run", corev1.PodRunning, t0))
-	f.clock.SetTime(t0.Add(9 * time.Second))
+	f.Clock.SetTime(t0.Add(9 * time.Second))
 	if c := cond(statusOf(f.sync("k")), batchv1.JobFailed); c != nil {
 		t.Errorf("failed before the deadline: %+v", c)
 	}
@@ -185,11 +185,11 @@ func TestTTLAfterFinished(t *testing.T) {
 	job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue,
 		LastTransitionTime: metav1.NewTime(t0)}}
 	f := newFixture(t, job)
-	f.clock.SetTime(t0.Add(59 * time.Second))
+	f.Clock.SetTime(t0.Add(59 * time.Second))
 	if got := deleted(f.sync("j"), "jobs"); len(got) != 0 {
 		t.Fatalf("deleted %v before the TTL", got)
 	}
-	f.clock.SetTime(t0.Add(60 * time.Second))
+	f.Clock.SetTime(t0.Add(60 * time.Second))
 	acts := f.sync("j")
 	if diff := cmp.Diff([]string{"j"}, deleted(acts, "jobs")); diff != "" {
 		t.Fatalf("deleted jobs (-want +got):\n%s", diff)
@@ -202,7 +202,7 @@ func TestTTLAfterFinished(t *testing.T) {
 	job2 := newJob("k", 1, 1)
 	job2.Status.Conditions = job.Status.Conditions
 	f = newFixture(t, job2)
-	f.clock.SetTime(t0.Add(time.Hour))
+	f.Clock.SetTime(t0.Add(time.Hour))
 	if got := f.sync("k"); len(got) != 0 {
 		t.Errorf("finished job without TTL: actions %v", got)
 	}
@@ -229,7 +229,7 @@ func TestSuspendAndResume(t *testing.T) {
 	resumed.Spec.Suspend = ptr(false)
 	resumed.Status = *st
 	f = newFixture(t, resumed)
-	f.clock.SetTime(t0.Add(time.Minute))
+	f.Clock.SetTime(t0.Add(time.Minute))
 	acts = f.sync("j")
 	st = statusOf(acts)
 	if c := cond(st, batchv1.JobSuspended); c == nil || c.Status != corev1.ConditionFalse || c.Reason != ReasonResumed {

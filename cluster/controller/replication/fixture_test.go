@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -9,9 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/drover-ci/drover/cluster/controller/controllertest"
 )
@@ -19,72 +18,40 @@ import (
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // fixture is a controller over a fake clientset whose informer caches the test fills by hand
-// (the sample-controller style): nothing reaches the caches unless the test puts it there.
+// (the sample-controller style): nothing reaches the caches unless the test puts it there (Put).
 type fixture struct {
-	*controllertest.Fake
-	t      *testing.T
-	client *fake.Clientset
-	c      *Controller
-	clock  *testingclock.FakeClock
+	*controllertest.Fixture[*Controller]
 }
 
 func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	t.Helper()
 	ff := controllertest.NewFake(t0, 100, objs...)
 	ff.NamePods()
-	f := &fixture{Fake: ff, t: t, client: ff.Client, clock: ff.Clock}
-	f.c = controllertest.Build[*Controller](t, ff, New)
-	f.Cache(t, objs...)
-	return f
-}
-
-// cache puts an object into the informer caches, as a watch event would.
-func (f *fixture) cache(o runtime.Object) {
-	f.t.Helper()
-	f.Cache(f.t, o)
+	return &fixture{controllertest.NewFixture[*Controller](t, ff, New, objs...)}
 }
 
 // sync runs one sync of the controller key and clears the actions it issued into the result.
 func (f *fixture) sync(key string) []k8stesting.Action {
-	f.t.Helper()
-	f.client.ClearActions()
-	if err := f.c.sync(f.t.Context(), key); err != nil {
-		f.t.Fatalf("sync %s: %v", key, err)
-	}
-	return f.client.Actions()
+	f.T.Helper()
+	return f.Actions("sync "+key, func(ctx context.Context) error { return f.C.sync(ctx, key) })
 }
 
 // created returns the pods the actions created.
 func created(actions []k8stesting.Action) []*corev1.Pod {
-	var out []*corev1.Pod
-	for _, a := range actions {
-		if a.GetVerb() == "create" && a.GetResource().Resource == "pods" {
-			out = append(out, a.(k8stesting.CreateAction).GetObject().(*corev1.Pod))
-		}
-	}
-	return out
+	return controllertest.Created[*corev1.Pod](actions, "pods")
 }
 
 // deleted returns the names of the pods the actions deleted, sorted.
 func deleted(actions []k8stesting.Action) []string {
-	var out []string
-	for _, a := range actions {
-		if a.GetVerb() == "delete" && a.GetResource().Resource == "pods" {
-			out = append(out, a.(k8stesting.DeleteAction).GetName())
-		}
-	}
-	return sorted(out)
+	return sorted(controllertest.Deleted(actions, "pods"))
 }
 
 // statusOf returns the status the last status update wrote, or nil.
 func statusOf(actions []k8stesting.Action) *corev1.ReplicationControllerStatus {
-	var st *corev1.ReplicationControllerStatus
-	for _, a := range actions {
-		if a.GetVerb() == "update" && a.GetSubresource() == "status" {
-			st = &a.(k8stesting.UpdateAction).GetObject().(*corev1.ReplicationController).Status
-		}
+	if rc, ok := controllertest.LastStatus[*corev1.ReplicationController](actions); ok {
+		return &rc.Status
 	}
-	return st
+	return nil
 }
 
 func (f *fixture) events() []string { return f.Events() }

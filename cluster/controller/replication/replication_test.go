@@ -35,7 +35,7 @@ func TestSyncCreatesUpToReplicasFromTemplate(t *testing.T) {
 	if n := countPrefix(f.events(), "Normal SuccessfulCreate Created pod: jenkins-slave-"); n != 3 {
 		t.Errorf("%d SuccessfulCreate events, want 3", n)
 	}
-	if adds, _ := f.c.exp.Pending("default/jenkins-slave"); adds != 3 {
+	if adds, _ := f.C.exp.Pending("default/jenkins-slave"); adds != 3 {
 		t.Errorf("pending creations = %d, want 3", adds)
 	}
 	st := statusOf(actions)
@@ -56,7 +56,7 @@ func TestExpectationsPreventDoubleCreation(t *testing.T) {
 			t.Fatalf("sync %d with a lagging cache created %d more pods", i+2, len(got))
 		}
 	}
-	f.clock.Step(ExpectationsTimeout + time.Second)
+	f.Clock.Step(ExpectationsTimeout + time.Second)
 	if got := created(f.sync("default/web")); len(got) != 2 {
 		t.Fatalf("after the expectations timeout: created %d, want 2", len(got))
 	}
@@ -65,16 +65,16 @@ func TestExpectationsPreventDoubleCreation(t *testing.T) {
 	// nothing to do.
 	f2 := newFixture(t, rc)
 	f2.sync("default/web")
-	list, err := f2.client.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{})
+	list, err := f2.Client.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{})
 	if err != nil || len(list.Items) != 2 {
 		t.Fatalf("pods in the API: %v, %v", list, err)
 	}
 	for i := range list.Items {
 		p := &list.Items[i]
-		f2.cache(p)
-		f2.c.addPod(p)
+		f2.Put(p)
+		f2.C.addPod(p)
 	}
-	if adds, _ := f2.c.exp.Pending("default/web"); adds != 0 {
+	if adds, _ := f2.C.exp.Pending("default/web"); adds != 0 {
 		t.Fatalf("pending creations after the informer showed them = %d", adds)
 	}
 	actions := f2.sync("default/web")
@@ -103,7 +103,7 @@ func TestSyncDeletesSurplusInKubernetesOrder(t *testing.T) {
 	if n := countPrefix(f.events(), "Normal SuccessfulDelete"); n != 3 {
 		t.Errorf("%d SuccessfulDelete events", n)
 	}
-	if _, dels := f.c.exp.Pending("default/web"); dels != 3 {
+	if _, dels := f.C.exp.Pending("default/web"); dels != 3 {
 		t.Errorf("pending deletions = %d, want 3", dels)
 	}
 	if got := deleted(f.sync("default/web")); len(got) != 0 {
@@ -111,10 +111,10 @@ func TestSyncDeletesSurplusInKubernetesOrder(t *testing.T) {
 	}
 	// A graceful deletion seen as an update, then the delete itself: counted once each.
 	for _, p := range []*corev1.Pod{unassigned, pending, notReady} {
-		f.c.deletePod(p)
-		f.c.deletePod(p)
+		f.C.deletePod(p)
+		f.C.deletePod(p)
 	}
-	if !f.c.exp.Satisfied("default/web") {
+	if !f.C.exp.Satisfied("default/web") {
 		t.Error("expectations not satisfied after the deletions were observed")
 	}
 }
@@ -168,14 +168,14 @@ func TestClaimAdoptsOrphansAndReleasesMismatches(t *testing.T) {
 	if diff := cmp.Diff([]string{"orphan", "strayed"}, sorted(patched)); diff != "" {
 		t.Errorf("patched pods (-want +got):\n%s", diff)
 	}
-	got, err := f.client.CoreV1().Pods("default").Get(t.Context(), "orphan", metav1.GetOptions{})
+	got, err := f.Client.CoreV1().Pods("default").Get(t.Context(), "orphan", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ref := metav1.GetControllerOf(got); ref == nil || ref.UID != rc.UID || !*ref.BlockOwnerDeletion {
 		t.Errorf("orphan's controller after adoption = %+v", ref)
 	}
-	got, err = f.client.CoreV1().Pods("default").Get(t.Context(), "strayed", metav1.GetOptions{})
+	got, err = f.Client.CoreV1().Pods("default").Get(t.Context(), "strayed", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,15 +191,15 @@ func TestClaimAdoptsOrphansAndReleasesMismatches(t *testing.T) {
 func TestCreateFailureSetsReplicaFailure(t *testing.T) {
 	rc := newRC("web", 4)
 	f := newFixture(t, rc)
-	f.client.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+	f.Client.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New("quota exceeded")
 	})
-	f.client.ClearActions()
-	err := f.c.sync(t.Context(), "default/web")
+	f.Client.ClearActions()
+	err := f.C.sync(t.Context(), "default/web")
 	if err == nil {
 		t.Fatal("sync with failing creates returned no error")
 	}
-	actions := f.client.Actions()
+	actions := f.Client.Actions()
 	if n := len(created(actions)); n != 1 {
 		t.Errorf("tried %d creates, want 1 (slow start stops after the first failed batch)", n)
 	}
@@ -211,7 +211,7 @@ func TestCreateFailureSetsReplicaFailure(t *testing.T) {
 	if n := countPrefix(f.events(), "Warning FailedCreate Error creating: quota exceeded"); n != 1 {
 		t.Errorf("%d FailedCreate events", n)
 	}
-	if !f.c.exp.Satisfied("default/web") {
+	if !f.C.exp.Satisfied("default/web") {
 		t.Error("failed creates still expected")
 	}
 }
