@@ -153,9 +153,11 @@ func setDefault[T ~int | ~int64](v *T, def T) {
 	}
 }
 
-// Run registers the node and runs until ctx ends.
+// Run registers the node and runs until ctx ends. Before it returns, the pod syncs and probes
+// in flight end (waited for up to shutdownWait), so their last events are still recorded.
 func (a *Agent) Run(ctx context.Context) error {
-	bc := record.NewBroadcaster(record.WithContext(ctx))
+	// The broadcaster outlives ctx: it is shut down once the syncs and probes are done.
+	bc := record.NewBroadcaster(record.WithContext(context.WithoutCancel(ctx)))
 	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.cfg.Client.CoreV1().Events("")})
 	defer bc.Shutdown()
 	a.recorder = bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "drover-node", Host: a.cfg.NodeName})
@@ -173,24 +175,67 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[types.UID](200*time.Millisecond, 10*time.Second),
 		workqueue.TypedRateLimitingQueueConfig[types.UID]{Clock: a.cfg.Clock})
-	defer a.queue.ShutDown()
 	a.probes = newProbeManager(a.cfg.Probes, a.cfg.Clock, a.recorder, a.queue.Add)
-	defer a.probes.stopAll()
+	var wg sync.WaitGroup
+	defer a.shutdown(&wg)
 	if err := a.watchPods(ctx); err != nil {
 		return err
 	}
 
-	go a.heartbeat(ctx)
+	goRun := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(ctx)
+		}()
+	}
+	goRun(a.heartbeat)
 	if a.cfg.LogPort > 0 {
-		go a.serveLogs(ctx)
+		goRun(a.serveLogs)
 	}
 	a.adopt(ctx)
 	for i := 0; i < a.cfg.Workers; i++ {
-		go a.worker(ctx)
+		goRun(a.worker)
 	}
-	go a.relist(ctx)
+	goRun(a.relist)
 	<-ctx.Done()
 	return nil
+}
+
+// shutdownWait bounds how long Run waits, once ctx has ended, for the pod syncs and probes in
+// flight (their calls fail fast on the ended ctx; a stuck one is left behind).
+const shutdownWait = 10 * time.Second
+
+// shutdown stops the pod queue and waits for Run's goroutines (the pod workers among them),
+// then stops the probes and waits for them, up to shutdownWait in all.
+func (a *Agent) shutdown(wg *sync.WaitGroup) {
+	deadline := time.Now().Add(shutdownWait)
+	a.queue.ShutDown()
+	if !waitUntil(wg.Wait, deadline) {
+		a.log.Warn("stopping with pod syncs still running", "waited", shutdownWait)
+	}
+	a.probes.stopAll()
+	if !waitUntil(a.probes.wait, deadline) {
+		a.log.Warn("stopping with probes still running", "waited", shutdownWait)
+	}
+}
+
+// waitUntil calls wait and reports whether it returned before deadline (real time: ctx has
+// ended, and a fake clock may no longer move).
+func waitUntil(wait func(), deadline time.Time) bool {
+	done := make(chan struct{})
+	go func() {
+		wait()
+		close(done)
+	}()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // watchPods starts the informers of the node's pods (each change queues its pod) and of the

@@ -30,6 +30,8 @@ type probeManager struct {
 	mu      sync.Mutex
 	workers map[probeKey]*probeEntry
 	results map[probeKey]probe.Result // what changed from a worker's initial result
+	stopped bool                      // stopAll was called: no more workers start
+	running sync.WaitGroup            // the workers' goroutines (Add under mu, before stopped)
 }
 
 // probeKey names one probe of one container instance.
@@ -78,7 +80,7 @@ func (m *probeManager) start(pod *corev1.Pod, cfg probe.WorkerConfig) {
 	key := probeKey{cfg.Target.ContainerID, cfg.Kind}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.workers[key]; ok {
+	if _, ok := m.workers[key]; ok || m.stopped {
 		return
 	}
 	podRef := pod.DeepCopy()
@@ -91,7 +93,11 @@ func (m *probeManager) start(pod *corev1.Pod, cfg probe.WorkerConfig) {
 	cfg.OnChange = func(u probe.Update) { m.changed(podRef.UID, key, u.Result) }
 	ctx, cancel := context.WithCancel(context.Background())
 	m.workers[key] = &probeEntry{pod: pod.UID, cancel: cancel}
-	go probe.NewWorker(cfg).Run(ctx)
+	m.running.Add(1)
+	go func() {
+		defer m.running.Done()
+		probe.NewWorker(cfg).Run(ctx)
+	}()
 }
 
 // changed caches a worker's new result and queues its pod.
@@ -128,9 +134,16 @@ func (m *probeManager) forgetPod(uid types.UID) {
 	m.stop(func(_ probeKey, e *probeEntry) bool { return e.pod == uid })
 }
 
+// stopAll stops every worker and starts no more; wait then waits for their goroutines (and
+// so for their callbacks) to end.
 func (m *probeManager) stopAll() {
+	m.mu.Lock()
+	m.stopped = true
+	m.mu.Unlock()
 	m.stop(func(probeKey, *probeEntry) bool { return true })
 }
+
+func (m *probeManager) wait() { m.running.Wait() }
 
 // stop stops the workers that match and forgets their results.
 func (m *probeManager) stop(match func(probeKey, *probeEntry) bool) {
