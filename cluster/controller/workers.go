@@ -18,9 +18,10 @@ type SyncFunc func(ctx context.Context, key string) (requeue time.Duration, err 
 // RunWorkers waits for the informer caches, then runs workers goroutines taking keys from
 // queue and handing them to fn, until ctx ends. The queue is shut down as soon as ctx ends
 // (a worker blocked in Get wakes up), and RunWorkers returns only after every worker has
-// finished the sync it was in, so a controller's next term never overlaps this one. name
-// labels the log lines of failed syncs (conflicts, a stale cache, are logged at debug level).
-func RunWorkers(ctx context.Context, name string, queue workqueue.TypedRateLimitingInterface[string], synced []cache.InformerSynced, workers int, fn SyncFunc) error {
+// finished the sync it was in, so a controller's next term never overlaps this one. Failed
+// syncs are logged to log (the controller's logger), at warn level; conflicts, a stale cache
+// the retry will correct, at debug level.
+func RunWorkers(ctx context.Context, log *slog.Logger, queue workqueue.TypedRateLimitingInterface[string], synced []cache.InformerSynced, workers int, fn SyncFunc) error {
 	stop := ShutDownOnDone(ctx, queue)
 	defer stop()
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
@@ -34,7 +35,7 @@ func RunWorkers(ctx context.Context, name string, queue workqueue.TypedRateLimit
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for processNext(ctx, name, queue, fn) {
+			for processNext(ctx, log, queue, fn) {
 			}
 		}()
 	}
@@ -59,7 +60,7 @@ func ShutDownOnDone(ctx context.Context, queue interface{ ShutDown() }) (stop fu
 }
 
 // processNext syncs one key; it returns false when the queue is shut down.
-func processNext(ctx context.Context, name string, queue workqueue.TypedRateLimitingInterface[string], sync SyncFunc) bool {
+func processNext(ctx context.Context, log *slog.Logger, queue workqueue.TypedRateLimitingInterface[string], sync SyncFunc) bool {
 	key, quit := queue.Get()
 	if quit {
 		return false
@@ -71,7 +72,7 @@ func processNext(ctx context.Context, name string, queue workqueue.TypedRateLimi
 		if apierrors.IsConflict(err) {
 			level = slog.LevelDebug // a stale cache; the retry reads the newer object
 		}
-		slog.Log(ctx, level, name+": sync failed", "key", key, "err", err)
+		log.Log(ctx, level, "sync failed", "key", key, "err", err)
 		queue.AddRateLimited(key)
 		return true
 	}

@@ -1,14 +1,21 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 // TestRunWorkers: a failing sync is retried, a requeue brings the key back, and Run ends with
@@ -40,7 +47,7 @@ func TestRunWorkers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ended := make(chan error, 1)
 	go func() {
-		ended <- RunWorkers(ctx, "test", q, []cache.InformerSynced{func() bool { return true }}, 2, sync)
+		ended <- RunWorkers(ctx, logtest.New(t), q, []cache.InformerSynced{func() bool { return true }}, 2, sync)
 	}()
 	q.Add("flaky")
 	q.Add("again")
@@ -56,4 +63,58 @@ func TestRunWorkers(t *testing.T) {
 	if !q.ShuttingDown() {
 		t.Error("queue not shut down")
 	}
+}
+
+// TestRunWorkersLogs: a failed sync is logged to the controller's logger with its key, at
+// warn level, but a conflict (a stale cache the retry corrects) only at debug level.
+func TestRunWorkersLogs(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("controller", "test")
+	q := workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Hour, time.Hour))
+	synced := make(chan string, 2)
+	sync := func(_ context.Context, key string) (time.Duration, error) {
+		defer func() { synced <- key }()
+		if key == "stale" {
+			return 0, apierrors.NewConflict(schema.GroupResource{Resource: "pods"}, "p", errors.New("changed"))
+		}
+		return 0, errors.New("boom")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ended := make(chan error, 1)
+	go func() { ended <- RunWorkers(ctx, log, q, nil, 1, sync) }()
+	q.Add("stale")
+	q.Add("broken")
+	<-synced
+	<-synced
+	cancel()
+	if err := <-ended; err != nil {
+		t.Fatalf("RunWorkers: %v", err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		`level=DEBUG msg="sync failed" controller=test key=stale`,
+		`level=WARN msg="sync failed" controller=test key=broken err=boom`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logged:\n%s\nwant a line with %s", out, want)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

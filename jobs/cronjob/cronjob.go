@@ -8,6 +8,7 @@ package cronjob
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -37,6 +38,7 @@ type Controller struct {
 	recorder record.EventRecorder
 	clock    clock.WithTicker
 	workers  int
+	log      *slog.Logger
 }
 
 // New builds the CronJob controller from the manager's context.
@@ -52,6 +54,7 @@ func New(cc controller.Context) (controller.Controller, error) {
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cronjob", Clock: clk}),
 		clock:   clk,
 		workers: cc.Options.WithDefaults().Workers,
+		log:     cc.LoggerOrDiscard(),
 	}
 	c.recorder = cc.EventRecorder(Component)
 	if _, err := cjInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -80,7 +83,7 @@ func (c *Controller) Name() string { return "cronjob" }
 
 // Run works until ctx ends; each sync says when the CronJob is next due.
 func (c *Controller) Run(ctx context.Context) error {
-	return controller.RunWorkers(ctx, "cronjob", c.queue, c.synced, c.workers, c.sync)
+	return controller.RunWorkers(ctx, c.log, c.queue, c.synced, c.workers, c.sync)
 }
 
 func (c *Controller) enqueue(obj interface{}) {

@@ -9,6 +9,7 @@ package job
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -41,6 +42,7 @@ type Controller struct {
 	recorder record.EventRecorder
 	clock    clock.Clock
 	workers  int
+	log      *slog.Logger
 }
 
 // New builds the Job controller from the manager's context.
@@ -58,6 +60,7 @@ func New(cc controller.Context) (controller.Controller, error) {
 		recorder: cc.EventRecorder(Component),
 		clock:    clk,
 		workers:  cc.Options.WithDefaults().Workers,
+		log:      cc.LoggerOrDiscard(),
 	}
 	if _, err := jobInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -81,7 +84,7 @@ func (c *Controller) Name() string { return "job" }
 
 // Run works until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	return controller.RunWorkers(ctx, "job", c.queue, c.synced, c.workers, controller.NoRequeue(c.sync))
+	return controller.RunWorkers(ctx, c.log, c.queue, c.synced, c.workers, controller.NoRequeue(c.sync))
 }
 
 func (c *Controller) enqueue(obj interface{}) {

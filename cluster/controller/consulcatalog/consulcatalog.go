@@ -9,6 +9,7 @@ package consulcatalog
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"time"
 
@@ -42,6 +43,7 @@ type Controller struct {
 	services corelisters.ServiceLister
 	synced   cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
+	log      *slog.Logger
 }
 
 // New returns a constructor for the manager.
@@ -55,7 +57,8 @@ func New(cfg Config) controller.Constructor {
 	return func(cc controller.Context) (controller.Controller, error) {
 		inf := cc.Informers.Core().V1().Services()
 		c := &Controller{cfg: cfg, services: inf.Lister(), synced: inf.Informer().HasSynced,
-			queue: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())}
+			queue: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
+			log:   cc.LoggerOrDiscard()}
 		all := func(interface{}) { c.queue.Add("all") }
 		if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc: all, UpdateFunc: func(_, n interface{}) { all(n) }, DeleteFunc: all,
@@ -84,7 +87,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	return controller.RunWorkers(ctx, c.Name(), c.queue, []cache.InformerSynced{c.synced}, 1,
+	return controller.RunWorkers(ctx, c.log, c.queue, []cache.InformerSynced{c.synced}, 1,
 		controller.NoRequeue(func(ctx context.Context, _ string) error { return c.Reconcile(ctx) }))
 }
 

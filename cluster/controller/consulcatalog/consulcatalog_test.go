@@ -13,6 +13,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/store/consulstore/consultest"
+	"github.com/drover-ci/drover/internal/logtest"
 	"github.com/drover-ci/drover/internal/uptest"
 )
 
@@ -40,7 +41,7 @@ func TestCatalogFollowsServices(t *testing.T) {
 		Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Ports: []corev1.ServicePort{{Port: 5432}}}}
 	client := fake.NewSimpleClientset(jenkins("10.96.0.20"), headless)
 	factory := informers.NewSharedInformerFactory(client, 0)
-	ci, err := New(Config{Consul: consul})(controller.Context{Client: client, Informers: factory})
+	ci, err := New(Config{Consul: consul})(controller.Context{Logger: logtest.New(t), Client: client, Informers: factory})
 	if err != nil {
 		t.Fatal(err)
 	}

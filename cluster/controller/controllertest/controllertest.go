@@ -23,6 +23,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 // Fake is what a controller under a unit test is built from: a fake clientset, an informer
@@ -54,11 +55,13 @@ func (f *Fake) Context() controller.Context {
 		Recorder: func(string) record.EventRecorder { return f.Recorder }}
 }
 
-// Build builds a controller with newController from f's Context and returns it as C, its
-// concrete type; it fails t when building fails.
+// Build builds a controller with newController from f's Context, logging to t, and returns it
+// as C, its concrete type; it fails t when building fails.
 func Build[C controller.Controller](t testing.TB, f *Fake, newController func(controller.Context) (controller.Controller, error)) C {
 	t.Helper()
-	c, err := newController(f.Context())
+	cc := f.Context()
+	cc.Logger = logtest.New(t)
+	c, err := newController(cc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,8 +119,9 @@ func (f *Fake) Events() []string {
 }
 
 // Run starts a real API server (apiservertest.Start), builds a controller with newController
-// over a clientset of it and shared informers (newController may set more of the Context, such
-// as a Clock, before building), starts the informers and runs the controller until the test ends.
+// over a clientset of it and shared informers, logging to t (newController may set more of the
+// Context, such as a Clock, before building), starts the informers and runs the controller until
+// the test ends.
 func Run(t testing.TB, newController func(controller.Context) (controller.Controller, error)) (
 	*apiservertest.Server, kubernetes.Interface) {
 	t.Helper()
@@ -127,7 +131,7 @@ func Run(t testing.TB, newController func(controller.Context) (controller.Contro
 		t.Fatal(err)
 	}
 	factory := informers.NewSharedInformerFactory(cs, 0)
-	c, err := newController(controller.Context{Client: cs, Informers: factory})
+	c, err := newController(controller.Context{Client: cs, Informers: factory, Logger: logtest.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ package endpoints
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,6 +30,7 @@ type Controller struct {
 	synced    []cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[string]
 	workers   int
+	log       *slog.Logger
 }
 
 // New builds the controller from the manager's context.
@@ -44,6 +46,7 @@ func New(cc controller.Context) (controller.Controller, error) {
 		synced:    []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced, epInf.Informer().HasSynced},
 		queue:     workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
 		workers:   cc.Options.WithDefaults().Workers,
+		log:       cc.LoggerOrDiscard(),
 	}
 	enqueueSvc := func(obj interface{}) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
@@ -76,7 +79,7 @@ func (c *Controller) Name() string { return "endpoints" }
 
 // Run works until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	return controller.RunWorkers(ctx, "endpoints", c.queue, c.synced, c.workers, controller.NoRequeue(c.sync))
+	return controller.RunWorkers(ctx, c.log, c.queue, c.synced, c.workers, controller.NoRequeue(c.sync))
 }
 
 // podChanged queues the services in the pod's namespace that select it.

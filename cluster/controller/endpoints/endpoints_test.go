@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/internal/logtest"
 	"github.com/drover-ci/drover/internal/uptest"
 )
 
@@ -94,7 +95,7 @@ func TestControllerWritesAndFollows(t *testing.T) {
 	p := pod("a", "10.88.0.2", false, corev1.ContainerPort{Name: "web", ContainerPort: 8080})
 	client := fake.NewSimpleClientset(jenkinsService(), p)
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := New(controller.Context{Client: client, Informers: factory,
+	c, err := New(controller.Context{Logger: logtest.New(t), Client: client, Informers: factory,
 		Recorder: func(string) record.EventRecorder { return record.NewFakeRecorder(10) }})
 	if err != nil {
 		t.Fatal(err)

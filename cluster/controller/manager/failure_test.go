@@ -15,6 +15,7 @@ import (
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/manager"
 	"github.com/drover-ci/drover/cluster/nodeagent"
+	"github.com/drover-ci/drover/internal/logtest"
 	"github.com/drover-ci/drover/internal/uptest"
 )
 
@@ -30,7 +31,7 @@ func TestHollowNodeFailure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		_ = manager.Run(ctx, manager.Config{Client: client, Identity: "test",
+		_ = manager.Run(ctx, manager.Config{Logger: logtest.New(t), Client: client, Identity: "test",
 			LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 500 * time.Millisecond,
 			Options: controller.Options{NodeMonitorGracePeriod: 3 * time.Second, PodEvictionTimeout: 3 * time.Second}})
 	}()

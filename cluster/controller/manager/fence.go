@@ -20,6 +20,7 @@ import (
 type fence struct {
 	identity string
 	deadline time.Duration // RenewDeadline
+	log      *slog.Logger
 
 	mu      sync.Mutex
 	renewed time.Time          // start of the last write of the Lease naming us
@@ -58,7 +59,7 @@ func (f *fence) trip(why string) {
 	f.cancel = nil
 	f.mu.Unlock()
 	if cancel != nil {
-		slog.Warn("controller manager: stopping the controllers: "+why, "identity", f.identity)
+		f.log.Warn("controller manager: stopping the controllers: "+why, "identity", f.identity)
 		cancel()
 	}
 }

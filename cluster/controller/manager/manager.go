@@ -44,7 +44,8 @@ type Config struct {
 	// (default 10 s). A controller still running then is a bug: Run returns an error naming
 	// it (the process should exit and be restarted) rather than hang before campaigning again.
 	StopTimeout time.Duration
-	// Logger (default slog.Default()).
+	// Logger receives the manager's logs and, with a "controller" attribute naming each
+	// controller, the controllers' (nil: they are dropped).
 	Logger *slog.Logger
 }
 
@@ -97,7 +98,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.StopTimeout = DefaultStopTimeout
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	log := cfg.Logger
 	base := &resourcelock.LeaseLock{
@@ -105,7 +106,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Client:     cfg.Client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: cfg.Identity},
 	}
-	f := &fence{identity: cfg.Identity, deadline: cfg.RenewDeadline}
+	f := &fence{identity: cfg.Identity, deadline: cfg.RenewDeadline, log: log}
 	lock := &fencedLock{Interface: base, f: f}
 	// fatal ends Run: set by a term whose controllers could not be built (their configuration
 	// is wrong, and will be next term too) or did not stop in time.
@@ -187,7 +188,9 @@ func runControllers(ctx context.Context, cfg Config) error {
 	}
 	var ctrls []controller.Controller
 	for name, build := range cfg.Controllers {
-		c, err := build(cctx)
+		cc := cctx
+		cc.Logger = cfg.Logger.With("controller", name)
+		c, err := build(cc)
 		if err != nil {
 			return &BuildError{Controller: name, Err: err}
 		}

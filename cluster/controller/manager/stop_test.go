@@ -30,6 +30,7 @@ import (
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/consulcatalog"
 	"github.com/drover-ci/drover/cluster/controller/manager"
+	"github.com/drover-ci/drover/internal/logtest"
 	"github.com/drover-ci/drover/internal/uptest"
 )
 
@@ -73,7 +74,7 @@ func TestControllersStopWithTheirContext(t *testing.T) {
 					}
 				})
 				factory := informers.NewSharedInformerFactory(client, 0)
-				c, err := allControllers(t, busy)[name](controller.Context{Client: client, Informers: factory, Clock: clock.RealClock{},
+				c, err := allControllers(t, busy)[name](controller.Context{Logger: logtest.New(t), Client: client, Informers: factory, Clock: clock.RealClock{},
 					Recorder: func(string) record.EventRecorder { return &record.FakeRecorder{} },
 					Options:  controller.Options{}.WithDefaults()})
 				if err != nil {
@@ -218,7 +219,7 @@ func TestStuckControllerEndsRun(t *testing.T) {
 	started := make(chan struct{})
 	ended := make(chan error, 1)
 	go func() {
-		ended <- manager.Run(ctx, manager.Config{Client: client, Identity: "me",
+		ended <- manager.Run(ctx, manager.Config{Logger: logtest.New(t), Client: client, Identity: "me",
 			LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 200 * time.Millisecond,
 			StopTimeout: 500 * time.Millisecond,
 			Controllers: map[string]controller.Constructor{

@@ -46,12 +46,13 @@ type Controller struct {
 	// again from a lagging cache gets the same one.
 	owner     map[string]netip.Prefix
 	exhausted map[string]bool // nodes told CIDRNotAvailable since the last release
+	log       *slog.Logger
 }
 
 // New builds the controller from the manager's context.
 func New(cc controller.Context) (controller.Controller, error) {
 	opts := cc.Options.WithDefaults()
-	c := &Controller{client: cc.Client, owner: map[string]netip.Prefix{}, exhausted: map[string]bool{}}
+	c := &Controller{client: cc.Client, owner: map[string]netip.Prefix{}, exhausted: map[string]bool{}, log: cc.LoggerOrDiscard()}
 	if opts.ClusterCIDR != "none" {
 		a, err := NewAllocator(opts.ClusterCIDR, opts.NodeCIDRMaskSize)
 		if err != nil {
@@ -117,7 +118,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	// One worker: the allocator and the maps are its alone.
-	return controller.RunWorkers(ctx, c.Name(), c.queue, nil, 1, controller.NoRequeue(func(ctx context.Context, name string) error {
+	return controller.RunWorkers(ctx, c.log, c.queue, nil, 1, controller.NoRequeue(func(ctx context.Context, name string) error {
 		if err := c.Sync(ctx, name); err != nil && ctx.Err() == nil {
 			return err
 		}
@@ -152,12 +153,12 @@ func (c *Controller) Rebuild() error {
 		}
 		if err := c.alloc.Occupy(p); err != nil {
 			// Outside the cluster CIDR (set by hand, or a changed --cluster-cidr): left alone.
-			slog.Info("nodeipam: node's podCIDR is not from the cluster CIDR; left as is", "node", n.Name, "podCIDR", p, "err", err)
+			c.log.Warn("node's podCIDR is not from the cluster CIDR; left as is", "node", n.Name, "podCIDR", p, "err", err)
 			continue
 		}
 		c.owner[n.Name] = p
 	}
-	slog.Info("nodeipam: allocation rebuilt", "clusterCIDR", c.alloc.ClusterCIDR(), "used", c.alloc.Used(), "free", c.alloc.Free())
+	c.log.Info("allocation rebuilt", "clusterCIDR", c.alloc.ClusterCIDR(), "used", c.alloc.Used(), "free", c.alloc.Free())
 	return nil
 }
 
@@ -180,7 +181,7 @@ func (c *Controller) Sync(ctx context.Context, name string) error {
 			} else if other := c.ownerOf(p); other != "" && other != name {
 				c.recorder.Eventf(n, corev1.EventTypeWarning, ReasonCIDRCollision,
 					"Node %s has pod subnet %s, which node %s already has: pods of one of them are unreachable", name, p, other)
-				slog.Warn("nodeipam: two nodes have the same pod subnet", "node", name, "other", other, "podCIDR", p)
+				c.log.Warn("two nodes have the same pod subnet", "node", name, "other", other, "podCIDR", p)
 			}
 		}
 		return nil
@@ -189,12 +190,14 @@ func (c *Controller) Sync(ctx context.Context, name string) error {
 	if !ok {
 		p, err = c.alloc.Next()
 		if err != nil {
+			level := slog.LevelDebug // told already
 			if !c.exhausted[name] {
 				c.exhausted[name] = true
 				c.recorder.Eventf(n, corev1.EventTypeWarning, ReasonCIDRNotAvailable,
 					"Node %s status is now: %s (no free /%d left in %s)", name, ReasonCIDRNotAvailable, c.alloc.MaskSize(), c.alloc.ClusterCIDR())
+				level = slog.LevelWarn
 			}
-			slog.Warn("nodeipam: no pod subnet left", "node", name, "clusterCIDR", c.alloc.ClusterCIDR())
+			c.log.Log(ctx, level, "no pod subnet left", "node", name, "clusterCIDR", c.alloc.ClusterCIDR())
 			return nil // requeued when a node is deleted
 		}
 		c.owner[name] = p
@@ -210,7 +213,7 @@ func (c *Controller) Sync(ctx context.Context, name string) error {
 		// Keep the subnet reserved for this node: the retry (conflict: a newer Node) uses it.
 		return fmt.Errorf("set podCIDR %s: %w", p, err)
 	}
-	slog.Info("nodeipam: pod subnet assigned", "node", name, "podCIDR", p)
+	c.log.Info("pod subnet assigned", "node", name, "podCIDR", p)
 	c.recorder.Eventf(n, corev1.EventTypeNormal, ReasonCIDRAssigned, "Node %s was given pod subnet %s", name, p)
 	return nil
 }
@@ -223,7 +226,7 @@ func (c *Controller) release(name string) {
 	}
 	delete(c.owner, name)
 	c.alloc.Release(p)
-	slog.Info("nodeipam: pod subnet released", "node", name, "podCIDR", p)
+	c.log.Info("pod subnet released", "node", name, "podCIDR", p)
 	for waiting := range c.exhausted {
 		delete(c.exhausted, waiting)
 		c.queue.Add(waiting)

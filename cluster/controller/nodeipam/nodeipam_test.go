@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 func TestAllocatorOrderReleaseAndFull(t *testing.T) {
@@ -86,7 +87,7 @@ func start(t *testing.T, client kubernetes.Interface, cidr string) *env {
 	t.Helper()
 	factory := informers.NewSharedInformerFactory(client, 0)
 	rec := record.NewFakeRecorder(100)
-	c, err := New(controller.Context{Client: client, Informers: factory,
+	c, err := New(controller.Context{Logger: logtest.New(t), Client: client, Informers: factory,
 		Recorder: func(string) record.EventRecorder { return rec },
 		Options:  controller.Options{ClusterCIDR: cidr, NodeCIDRMaskSize: 24}})
 	if err != nil {

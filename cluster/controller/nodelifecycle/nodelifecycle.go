@@ -46,6 +46,7 @@ type Controller struct {
 	grace    time.Duration
 	eviction time.Duration
 	recorder record.EventRecorder
+	log      *slog.Logger
 }
 
 // New builds the controller from the manager's context.
@@ -66,6 +67,7 @@ func New(cc controller.Context) (controller.Controller, error) {
 		client: cc.Client, nodes: nodeInf.Lister(), leases: leaseInf.Lister(), pods: podInf.Lister(),
 		synced: []cache.InformerSynced{nodeInf.Informer().HasSynced, leaseInf.Informer().HasSynced, podInf.Informer().HasSynced},
 		clock:  clk, grace: opts.NodeMonitorGracePeriod, eviction: opts.PodEvictionTimeout, recorder: rec,
+		log: cc.LoggerOrDiscard(),
 	}, nil
 }
 
@@ -97,7 +99,11 @@ func (c *Controller) MonitorOnce(ctx context.Context) {
 	}
 	for _, n := range nodes {
 		if err := c.monitor(ctx, n); err != nil && ctx.Err() == nil {
-			slog.Warn("node lifecycle", "node", n.Name, "err", err)
+			level := slog.LevelWarn
+			if apierrors.IsConflict(err) {
+				level = slog.LevelDebug // the node changed meanwhile; the next check sees it
+			}
+			c.log.Log(ctx, level, "node check failed", "node", n.Name, "err", err)
 		}
 	}
 }
@@ -160,7 +166,7 @@ func (c *Controller) markUnknown(ctx context.Context, n *corev1.Node, now time.T
 	if _, err := c.client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("mark node unknown: %w", err)
 	}
-	slog.Info("node stopped reporting", "node", n.Name, "grace", c.grace)
+	c.log.Warn("node stopped reporting", "node", n.Name, "grace", c.grace)
 	return c.setTaints(ctx, n.Name, true)
 }
 
@@ -228,7 +234,7 @@ func (c *Controller) evict(ctx context.Context, n *corev1.Node) error {
 			return fmt.Errorf("evict pod %s/%s: %w", p.Namespace, p.Name, err)
 		}
 		c.recorder.Eventf(&p, corev1.EventTypeNormal, "NodeControllerEviction", "Marking for deletion Pod %s from Node %s", p.Name, n.Name)
-		slog.Info("evicted pod from unreachable node", "pod", p.Namespace+"/"+p.Name, "node", n.Name)
+		c.log.Info("evicted pod from unreachable node", "pod", p.Namespace+"/"+p.Name, "node", n.Name)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/internal/logtest"
 	"github.com/drover-ci/drover/internal/uptest"
 )
 
@@ -48,7 +49,7 @@ func TestStaleLeaseThenEviction(t *testing.T) {
 		readyNode("n1", start), readyNode("n2", start), lease("n1", start), lease("n2", start),
 		boundPod("a", "n1"), boundPod("b", "n2"))
 	factory := informers.NewSharedInformerFactory(client, 0)
-	ci, err := New(controller.Context{Client: client, Informers: factory, Clock: clk,
+	ci, err := New(controller.Context{Logger: logtest.New(t), Client: client, Informers: factory, Clock: clk,
 		Options: controller.Options{NodeMonitorGracePeriod: 40 * time.Second, PodEvictionTimeout: 60 * time.Second}})
 	if err != nil {
 		t.Fatal(err)

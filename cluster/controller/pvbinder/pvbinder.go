@@ -37,6 +37,7 @@ type Controller struct {
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	recorder record.EventRecorder
+	log      *slog.Logger
 }
 
 // New builds the binder from the manager's context.
@@ -50,7 +51,7 @@ func New(cc controller.Context) (controller.Controller, error) {
 	c := &Controller{client: cc.Client, pvs: pvInf.Lister(), pvcs: pvcInf.Lister(),
 		synced:   []cache.InformerSynced{pvInf.Informer().HasSynced, pvcInf.Informer().HasSynced},
 		queue:    workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
-		recorder: rec}
+		recorder: rec, log: cc.LoggerOrDiscard()}
 	claimChanged := func(obj interface{}) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 			c.queue.Add(key)
@@ -76,7 +77,7 @@ func (c *Controller) Name() string { return "pvbinder" }
 
 // Run works until ctx ends (one worker: binding decisions must not race each other).
 func (c *Controller) Run(ctx context.Context) error {
-	return controller.RunWorkers(ctx, c.Name(), c.queue, c.synced, 1, controller.NoRequeue(func(ctx context.Context, key string) error {
+	return controller.RunWorkers(ctx, c.log, c.queue, c.synced, 1, controller.NoRequeue(func(ctx context.Context, key string) error {
 		if key == keyVolumes {
 			return c.syncVolumes(ctx)
 		}
@@ -152,7 +153,7 @@ func (c *Controller) bind(ctx context.Context, pv *corev1.PersistentVolume, pvc 
 	if _, err := c.client.CoreV1().PersistentVolumeClaims(pvc.Namespace).UpdateStatus(ctx, claim, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("claim %s/%s status: %w", pvc.Namespace, pvc.Name, err)
 	}
-	slog.Info("bound claim", "claim", pvc.Namespace+"/"+pvc.Name, "volume", pv.Name)
+	c.log.Info("bound claim", "claim", pvc.Namespace+"/"+pvc.Name, "volume", pv.Name)
 	return nil
 }
 
@@ -211,9 +212,9 @@ func (c *Controller) deleteVolume(ctx context.Context, pv *corev1.PersistentVolu
 			if err := os.RemoveAll(hp.Path); err != nil {
 				return fmt.Errorf("delete directory of volume %s: %w", pv.Name, err)
 			}
-			slog.Info("deleted volume directory", "volume", pv.Name, "path", hp.Path)
+			c.log.Info("deleted volume directory", "volume", pv.Name, "path", hp.Path)
 		} else {
-			slog.Info("volume directory kept: drover did not create it", "volume", pv.Name, "path", hp.Path)
+			c.log.Info("volume directory kept: drover did not create it", "volume", pv.Name, "path", hp.Path)
 		}
 	}
 	err := c.client.CoreV1().PersistentVolumes().Delete(ctx, pv.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pv.UID}})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/volume"
+	"github.com/drover-ci/drover/internal/logtest"
 	"github.com/drover-ci/drover/internal/uptest"
 )
 
@@ -79,7 +80,7 @@ func TestBindThenReleaseAndDelete(t *testing.T) {
 	keep.UID = "uid-keep"
 	client := fake.NewSimpleClientset(keep, pvc("home", "1Gi", rwo))
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := New(controller.Context{Client: client, Informers: factory})
+	c, err := New(controller.Context{Logger: logtest.New(t), Client: client, Informers: factory})
 	if err != nil {
 		t.Fatal(err)
 	}

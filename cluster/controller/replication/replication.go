@@ -8,6 +8,7 @@ package replication
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,6 +41,7 @@ type Controller struct {
 	recorder record.EventRecorder
 	clock    clock.Clock
 	workers  int
+	log      *slog.Logger
 }
 
 // New builds the replication manager from the manager's context.
@@ -56,6 +58,7 @@ func New(cc controller.Context) (controller.Controller, error) {
 		exp:     newExpectations(clk),
 		clock:   clk,
 		workers: cc.Options.WithDefaults().Workers,
+		log:     cc.LoggerOrDiscard(),
 	}
 	c.recorder = cc.EventRecorder(Component)
 	if _, err := rcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -80,7 +83,7 @@ func (c *Controller) Name() string { return "replication" }
 
 // Run works until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	return controller.RunWorkers(ctx, "replication", c.queue, c.synced, c.workers, controller.NoRequeue(c.sync))
+	return controller.RunWorkers(ctx, c.log, c.queue, c.synced, c.workers, controller.NoRequeue(c.sync))
 }
 
 func (c *Controller) enqueue(obj interface{}) {

@@ -16,13 +16,14 @@ import (
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/serviceip"
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 // run starts a serviceip controller until the returned stop is called.
 func run(t *testing.T, cs kubernetes.Interface, rec record.EventRecorder) (stop func()) {
 	t.Helper()
 	factory := informers.NewSharedInformerFactory(cs, 0)
-	c, err := serviceip.New(controller.Context{Client: cs, Informers: factory,
+	c, err := serviceip.New(controller.Context{Logger: logtest.New(t), Client: cs, Informers: factory,
 		Recorder: func(string) record.EventRecorder { return rec }})
 	if err != nil {
 		t.Fatal(err)

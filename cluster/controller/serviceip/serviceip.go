@@ -17,6 +17,7 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -48,6 +49,7 @@ type Controller struct {
 	recorder record.EventRecorder
 	st       *state
 	apiAddr  netip.AddrPort // the API server's address for the kubernetes Endpoints, if known
+	log      *slog.Logger
 }
 
 // New builds the controller from the manager's context (Options.ServiceCIDR, NodePortMin/Max).
@@ -70,6 +72,7 @@ func New(cc controller.Context) (controller.Controller, error) {
 		recorder: &record.FakeRecorder{},
 		st:       newState(ips, ports),
 		apiAddr:  apiServerAddress(cc.Client),
+		log:      cc.LoggerOrDiscard(),
 	}
 	if cc.Recorder != nil {
 		c.recorder = cc.Recorder(Component)
@@ -102,11 +105,15 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	if err := c.ensureKubernetes(ctx); err != nil {
-		slog.Warn("serviceip: kubernetes service", "err", err)
+		level := slog.LevelWarn
+		if apierrors.IsConflict(err) {
+			level = slog.LevelDebug // written meanwhile; the retry reads the newer object
+		}
+		c.log.Log(ctx, level, "cannot ensure the kubernetes service; retrying", "err", err)
 		c.queue.AddRateLimited(kubernetesKey)
 	}
 	// The caches have synced already: RunWorkers only runs the one worker.
-	return controller.RunWorkers(ctx, c.Name(), c.queue, nil, 1, controller.NoRequeue(c.sync))
+	return controller.RunWorkers(ctx, c.log, c.queue, nil, 1, controller.NoRequeue(c.sync))
 }
 
 // rebuild marks what the existing services hold, the oldest first, so that of two services
@@ -133,7 +140,7 @@ func (c *Controller) rebuild() error {
 			_ = c.st.claimPort(key, port)
 		}
 	}
-	slog.Info("serviceip: allocations rebuilt", "services", len(svcs),
+	c.log.Info("allocations rebuilt", "services", len(svcs),
 		"freeIPs", c.st.ips.Free(), "freeNodePorts", c.st.ports.Free())
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -43,7 +44,7 @@ func newFixture(t *testing.T, svcs ...*corev1.Service) *fixture {
 	}
 	f := &fixture{t: t, client: fake.NewSimpleClientset(objs...), recorder: record.NewFakeRecorder(100)}
 	factory := informers.NewSharedInformerFactory(f.client, 0)
-	c, err := New(controller.Context{Client: f.client, Informers: factory,
+	c, err := New(controller.Context{Logger: logtest.New(t), Client: f.client, Informers: factory,
 		Recorder: func(string) record.EventRecorder { return f.recorder },
 		Options:  controller.Options{ServiceCIDR: "10.96.0.0/29", NodePortMin: 30000, NodePortMax: 30002}})
 	if err != nil {
