@@ -128,7 +128,7 @@ func (o *controllerOptions) run(ctx context.Context, kubeconfig, storeDSN string
 		return err
 	}
 	ctrls := manager.All()
-	ctrls[runner.Name] = runner.New(runner.Config{Static: o.jenkins, Registerer: o.metrics})
+	ctrls[runner.Name] = runner.New(runner.Config{Static: o.jenkins, Registerer: o.metrics, Logger: log})
 	if addr := o.catalogAddress(storeDSN); addr != "" {
 		cc, err := consulstore.ConfigFromEnv(addr, "").Client()
 		if err != nil {

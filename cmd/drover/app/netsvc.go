@@ -41,7 +41,8 @@ func (o *netOptions) addFlags(f *pflag.FlagSet) {
 // netServices checks that this node can serve cluster DNS and service IPs and returns what
 // runs them (nil when both are off, or on hollow nodes, whose pods have no real addresses).
 // Call it before agents: with --dns=false and no --cluster-dns given, pods keep Docker's resolver.
-func (o *nodeOptions) netServices(cfg *rest.Config) (func(context.Context) error, error) {
+// Both log to log.
+func (o *nodeOptions) netServices(cfg *rest.Config, log *slog.Logger) (func(context.Context) error, error) {
 	n := o.net
 	if !n.dns && n.flags != nil && !n.flags.Changed("cluster-dns") {
 		o.clusterDNS = ""
@@ -63,12 +64,12 @@ func (o *nodeOptions) netServices(cfg *rest.Config) (func(context.Context) error
 		return nil, fmt.Errorf("API client: %w", err)
 	}
 	clusterDNS := o.clusterDNS
-	return func(ctx context.Context) error { return n.run(ctx, client, addrs, clusterDNS) }, nil
+	return func(ctx context.Context) error { return n.run(ctx, client, addrs, clusterDNS, log) }, nil
 }
 
 // routes returns what keeps this host's routes to the other nodes' pod subnets, with
-// --host-gw (nil without it, and on hollow nodes).
-func (o *nodeOptions) routes(cfg *rest.Config) (func(context.Context) error, error) {
+// --host-gw (nil without it, and on hollow nodes), logging to log.
+func (o *nodeOptions) routes(cfg *rest.Config, log *slog.Logger) (func(context.Context) error, error) {
 	if !o.hostGW || o.runtime == "hollow" {
 		return nil, nil
 	}
@@ -78,7 +79,7 @@ func (o *nodeOptions) routes(cfg *rest.Config) (func(context.Context) error, err
 	if err != nil {
 		return nil, fmt.Errorf("API client: %w", err)
 	}
-	r, err := hostgw.New(hostgw.Config{NodeName: o.name, Client: client})
+	r, err := hostgw.New(hostgw.Config{NodeName: o.name, Client: client, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +116,7 @@ func (n netOptions) offFlags() string {
 }
 
 // run serves cluster DNS on clusterDNS:53 and proxies services until ctx ends or one fails.
-func (n netOptions) run(ctx context.Context, client kubernetes.Interface, addrs proxy.AddrManager, clusterDNS string) error {
+func (n netOptions) run(ctx context.Context, client kubernetes.Interface, addrs proxy.AddrManager, clusterDNS string, log *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	if n.dns {
 		if err := addrs.Add(ctx, clusterDNS); err != nil {
@@ -123,14 +124,14 @@ func (n netOptions) run(ctx context.Context, client kubernetes.Interface, addrs 
 		}
 		defer func() {
 			if err := addrs.Remove(context.Background(), clusterDNS); err != nil {
-				slog.Warn("removing the cluster DNS address", "ip", clusterDNS, "err", err)
+				log.Warn("removing the cluster DNS address", "ip", clusterDNS, "err", err)
 			}
 		}()
-		s := dns.New(dns.Config{Client: client, Addr: net.JoinHostPort(clusterDNS, "53")})
+		s := dns.New(dns.Config{Client: client, Addr: net.JoinHostPort(clusterDNS, "53"), Logger: log})
 		g.Go(func() error { return s.Run(ctx) })
 	}
 	if n.proxy {
-		p := proxy.New(proxy.Config{Client: client, Addrs: addrs, NodePortAddress: n.nodePortAddress})
+		p := proxy.New(proxy.Config{Client: client, Addrs: addrs, NodePortAddress: n.nodePortAddress, Logger: log})
 		g.Go(func() error { return p.Run(ctx) })
 	}
 	return g.Wait()

@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/drover-ci/drover/cluster/proxy"
-
+	"github.com/drover-ci/drover/internal/logtest"
 	"github.com/drover-ci/drover/internal/uptest"
 )
 
@@ -48,7 +48,7 @@ func TestNetServicesFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		o := nodeFlags(t, tt.args...)
-		run, err := o.netServices(cfg)
+		run, err := o.netServices(cfg, logtest.New(t))
 		if tt.wantErr == "" && (err != nil || run != nil) {
 			t.Errorf("%v: %v, run set %v; want nothing to run", tt.args, err, run != nil)
 		}
@@ -96,7 +96,7 @@ func TestNetServicesRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- netOptions{dns: true, proxy: true}.run(ctx, client, proxy.NoAddrs{}, "127.96.2.53")
+		done <- netOptions{dns: true, proxy: true}.run(ctx, client, proxy.NoAddrs{}, "127.96.2.53", logtest.New(t))
 	}()
 	defer func() {
 		cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -83,15 +84,17 @@ func (o *nodeOptions) validate() error {
 
 func newNodeCommand(s Streams, cf *clientFlags) *cobra.Command {
 	o := &nodeOptions{}
-	var logLevel string
+	var logging logOptions
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run a node agent: the pods bound to this node as Docker containers (or hollow nodes)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := setupLogging(s, logLevel); err != nil {
+			log, restore, err := logging.setup(s.ErrOut)
+			if err != nil {
 				return err
 			}
+			defer restore()
 			if err := o.validate(); err != nil {
 				return err
 			}
@@ -99,15 +102,15 @@ func newNodeCommand(s Streams, cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("loading kubeconfig: %w", err)
 			}
-			netsvc, err := o.netServices(cfg)
+			netsvc, err := o.netServices(cfg, log)
 			if err != nil {
 				return err
 			}
-			routes, err := o.routes(cfg)
+			routes, err := o.routes(cfg, log)
 			if err != nil {
 				return err
 			}
-			agents, err := o.agents(cmd.Context(), cfg, s)
+			agents, err := o.agents(cmd.Context(), cfg, s, log)
 			if err != nil {
 				return err
 			}
@@ -115,12 +118,12 @@ func newNodeCommand(s Streams, cf *clientFlags) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd, true)
-	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	logging.addFlags(cmd.Flags())
 	return cmd
 }
 
-// agents builds the node agents the options ask for.
-func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams) ([]*nodeagent.Agent, error) {
+// agents builds the node agents the options ask for, logging to log.
+func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams, log *slog.Logger) ([]*nodeagent.Agent, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = 50, 100
 	cfg.UserAgent = "drover-node"
@@ -131,7 +134,7 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams) (
 	base := nodeagent.Config{
 		Client: client, Network: o.network, Subnet: o.subnet, NodeIP: o.nodeIP, ClusterDNS: o.clusterDNS,
 		HostGW: o.hostGW && o.runtime == "docker", PodCIDRTimeout: o.cidrWait,
-		PauseImage: o.pauseImage, Token: cfg.BearerToken, Labels: o.labels,
+		PauseImage: o.pauseImage, Token: cfg.BearerToken, Labels: o.labels, Logger: log,
 	}
 	if o.runtime == "hollow" {
 		var out []*nodeagent.Agent

@@ -2,7 +2,6 @@ package app
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -20,7 +19,7 @@ type serverOptions struct {
 	store            string
 	consulDatacenter string
 	sans             []string
-	logLevel         string
+	logging          logOptions
 }
 
 func (o *serverOptions) addFlags(cmd *cobra.Command) {
@@ -30,7 +29,7 @@ func (o *serverOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.store, "store", "", "where state lives: bolt://PATH (default DATA-DIR/state.db), consul://HOST:PORT/PREFIX or memory://")
 	f.StringVar(&o.consulDatacenter, "consul-datacenter", "", "Consul datacenter (default: the agent's own)")
 	f.StringSliceVar(&o.sans, "tls-san", nil, "extra host names or IPs for the serving certificate")
-	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	o.logging.addFlags(f)
 	o.controllers.addFlags(cmd)
 }
 
@@ -41,13 +40,15 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 		Short: "Run the API server (Kubernetes v1 REST over HTTPS) on bolt, Consul or memory storage",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := setupLogging(s, o.logLevel); err != nil {
+			log, restore, err := o.logging.setup(s.ErrOut)
+			if err != nil {
 				return err
 			}
+			defer restore()
 			if err := o.controllers.prepare(cmd); err != nil {
 				return err
 			}
-			st, err := openStore(o.store, o.dataDir, o.consulDatacenter)
+			st, err := openStore(o.store, o.dataDir, o.consulDatacenter, log)
 			if err != nil {
 				return err
 			}
@@ -57,13 +58,13 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			g, ctx := errgroup.WithContext(cmd.Context())
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: o.dataDir, Metrics: o.controllers.metrics, Listen: o.listen, ExtraSANs: o.sans,
-				Logger: slog.Default()})
+				Logger: log})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
 			g.Go(func() error { return api.Serve(ctx) })
-			g.Go(func() error { return o.controllers.run(ctx, api.Kubeconfig, o.store, slog.Default()) })
+			g.Go(func() error { return o.controllers.run(ctx, api.Kubeconfig, o.store, log) })
 			return g.Wait()
 		},
 	}
@@ -76,14 +77,4 @@ func defaultDataDir() string {
 		return filepath.Join(home, ".local", "share", "drover")
 	}
 	return "/var/lib/drover"
-}
-
-// setupLogging sends slog text logs to stderr at the given level.
-func setupLogging(s Streams, level string) error {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(s.ErrOut, &slog.HandlerOptions{Level: l})))
-	return nil
 }

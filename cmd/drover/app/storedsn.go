@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,8 +15,9 @@ import (
 )
 
 // openStore opens the store a DSN names: bolt://PATH (default DIR/state.db), consul://HOST:PORT/PREFIX
-// (ACL token, TLS and datacenter from the CONSUL_HTTP_* environment) or memory://.
-func openStore(dsn, dataDir, consulDatacenter string) (store.Store, error) {
+// (ACL token, TLS and datacenter from the CONSUL_HTTP_* environment) or memory://. Consul's
+// watch loop logs to log.
+func openStore(dsn, dataDir, consulDatacenter string, log *slog.Logger) (store.Store, error) {
 	if dsn == "" {
 		dsn = "bolt://" + filepath.Join(dataDir, "state.db")
 	}
@@ -47,6 +49,7 @@ func openStore(dsn, dataDir, consulDatacenter string) (store.Store, error) {
 		if consulDatacenter != "" {
 			cfg.Datacenter = consulDatacenter
 		}
+		cfg.Logger = log
 		return consulstore.New(cfg)
 	}
 	return nil, fmt.Errorf("--store %q: unknown scheme %q (want bolt, consul or memory)", dsn, scheme)

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"sync"
 
@@ -24,16 +23,18 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 		Short: "Run drover on this machine: API server (embedded store) and a node agent on the local Docker engine",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := setupLogging(s, so.logLevel); err != nil {
+			log, restore, err := so.logging.setup(s.ErrOut)
+			if err != nil {
 				return err
 			}
+			defer restore()
 			if err := no.validate(); err != nil {
 				return err
 			}
 			if err := so.controllers.prepare(cmd); err != nil {
 				return err
 			}
-			st, err := openStore(so.store, so.dataDir, so.consulDatacenter)
+			st, err := openStore(so.store, so.dataDir, so.consulDatacenter, log)
 			if err != nil {
 				return err
 			}
@@ -67,26 +68,26 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.sans,
-				Logs: logHandler, Logger: slog.Default()})
+				Logs: logHandler, Logger: log})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
 			g.Go(func() error { return api.Serve(ctx) })
-			g.Go(func() error { return so.controllers.run(ctx, api.Kubeconfig, so.store, slog.Default()) })
+			g.Go(func() error { return so.controllers.run(ctx, api.Kubeconfig, so.store, log) })
 			cfg, err := clientcmd.BuildConfigFromFlags("", api.Kubeconfig)
 			if err != nil {
 				return stop(fmt.Errorf("loading %s: %w", api.Kubeconfig, err))
 			}
-			netsvc, err := no.netServices(cfg)
+			netsvc, err := no.netServices(cfg, log)
 			if err != nil {
 				return stop(err)
 			}
-			routes, err := no.routes(cfg)
+			routes, err := no.routes(cfg, log)
 			if err != nil {
 				return stop(err)
 			}
-			agents, err := no.agents(ctx, cfg, s)
+			agents, err := no.agents(ctx, cfg, s, log)
 			if err != nil {
 				return stop(err)
 			}
