@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -85,7 +84,7 @@ func (c *collector) run(ctx context.Context) {
 	go c.work(ctx)
 	for ctx.Err() == nil {
 		if err := c.follow(ctx); err != nil && ctx.Err() == nil {
-			slog.Warn("garbage collector: watch ended, re-listing", "err", err)
+			c.s.log.Warn("garbage collector: watch ended, re-listing", "err", err)
 			time.Sleep(time.Second)
 		}
 	}
@@ -141,7 +140,7 @@ func (c *collector) observe(ev store.Event) {
 	}
 	obj, err := decodeObject(res, ev.Value, ev.Revision)
 	if err != nil {
-		slog.Warn("garbage collector: undecodable object", "key", ev.Key, "err", err)
+		c.s.log.Warn("garbage collector: undecodable object", "key", ev.Key, "err", err)
 		return
 	}
 	m := accessor(obj)
@@ -233,7 +232,7 @@ func (c *collector) work(ctx context.Context) {
 		case errRequeue(err):
 			c.queue.AddAfter(it, time.Second)
 		default:
-			slog.Warn("garbage collector: retrying", "item", it.key, "err", err)
+			c.s.log.Warn("garbage collector: retrying", "item", it.key, "err", err)
 			c.queue.AddRateLimited(it)
 		}
 		c.queue.Done(it)

@@ -91,7 +91,8 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	if err != nil {
 		return nil, err
 	}
-	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeToken: token, Logs: cfg.Logs, Metrics: cfg.Metrics})
+	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeToken: token, Logs: cfg.Logs,
+		Metrics: cfg.Metrics, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,8 @@ type Config struct {
 	// Resources are the resources served (nil: registry.Resources(), all of drover's). It
 	// must include namespaces.
 	Resources *registry.Set
+	// Logger receives the server's logs (nil: they are dropped).
+	Logger *slog.Logger
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
@@ -54,6 +56,7 @@ type Server struct {
 	resources  *registry.Set
 	namespaces *registry.Resource
 	discovery  *discovery.Handler
+	log        *slog.Logger
 	gc         *collector
 }
 
@@ -71,7 +74,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("apiserver: Config.Resources has no namespaces resource")
 	}
 	s := &Server{store: cfg.Store, tokens: cfg.Tokens, now: cfg.Now, logs: cfg.Logs, nodeToken: cfg.NodeToken,
-		resources: resources, namespaces: ns}
+		resources: resources, namespaces: ns, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -130,7 +136,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		s.serveResource(w, r)
 	})
-	return logRequests(mux)
+	return s.logRequests(mux)
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
@@ -149,16 +155,42 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	s.health(w, r)
 }
 
-// logRequests logs each request at debug level, and slow ones at info.
-func logRequests(next http.Handler) http.Handler {
+// logRequests logs each request at debug level, slow ones at info, and those that failed with
+// a server error (5xx, noted by writeError) at warn.
+func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		next.ServeHTTP(w, r)
+		fw := &failureWriter{ResponseWriter: w}
+		next.ServeHTTP(fw, r)
 		d := time.Since(start)
+		if fw.code >= 500 {
+			s.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "code", fw.code, "reason", fw.reason, "message", fw.message)
+		}
 		level := slog.LevelDebug
 		if d > time.Second && r.URL.Query().Get("watch") == "" {
 			level = slog.LevelInfo
 		}
-		slog.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "duration", d)
+		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "duration", d)
 	})
+}
+
+// failureWriter carries the server error writeError answered with to logRequests.
+type failureWriter struct {
+	http.ResponseWriter
+	code            int
+	reason, message string
+}
+
+func (f *failureWriter) noteFailure(code int, reason, message string) {
+	f.code, f.reason, f.message = code, reason, message
+}
+
+// Unwrap lets http.ResponseController reach the connection (watch flushing, hijacking).
+func (f *failureWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
+
+// Flush passes flushes on (watches stream through it).
+func (f *failureWriter) Flush() {
+	if fl, ok := f.ResponseWriter.(http.Flusher); ok {
+		fl.Flush()
+	}
 }

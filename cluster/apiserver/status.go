@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -64,8 +63,8 @@ func writeError(w http.ResponseWriter, err error) {
 		code = http.StatusInternalServerError
 		st.Code = int32(code)
 	}
-	if code >= 500 {
-		slog.Warn("request failed", "code", code, "reason", st.Reason, "message", st.Message)
+	if n, ok := w.(interface{ noteFailure(int, string, string) }); ok && code >= 500 {
+		n.noteFailure(code, string(st.Reason), st.Message)
 	}
 	if st.Details != nil && st.Details.RetryAfterSeconds > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(st.Details.RetryAfterSeconds))

@@ -1,12 +1,12 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/drover-ci/drover/cluster/apiserver"
 )
@@ -54,8 +54,10 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			defer st.Close()
 			// One process, two parts: the API server and the controller manager. Either
-			// one's failure stops the other and ends the process with its error.
-			g, ctx := errgroup.WithContext(cmd.Context())
+			// one's failure stops the other and ends the process with its error; the API
+			// server stops last.
+			p := newParts(cmd.Context())
+			ctx := p.Context()
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: o.dataDir, Metrics: o.controllers.metrics, Listen: o.listen, ExtraSANs: o.sans,
 				Logger: log})
@@ -63,9 +65,9 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
-			g.Go(func() error { return api.Serve(ctx) })
-			g.Go(func() error { return o.controllers.run(ctx, api.Kubeconfig, o.store, log) })
-			return g.Wait()
+			p.Server(api.Serve)
+			p.Go(func(ctx context.Context) error { return o.controllers.run(ctx, api.Kubeconfig, o.store, log) })
+			return p.Wait()
 		},
 	}
 	o.addFlags(cmd)

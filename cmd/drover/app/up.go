@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-ci/drover/cluster/apiserver"
@@ -56,14 +55,15 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			// One process of three parts: the API server, the controller manager and the
 			// node (agent, DNS, service proxy). Any part's failure stops the others and ends
 			// the process with its error; each part cleans up (addresses on lo, listeners)
-			// before g.Wait returns.
+			// before Wait returns, and the API server stops last.
 			base, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
-			g, ctx := errgroup.WithContext(base)
+			p := newParts(base)
+			ctx := p.Context()
 			// stop ends the parts started so far and returns err once they are done.
 			stop := func(err error) error {
 				cancel()
-				_ = g.Wait()
+				_ = p.Wait()
 				return err
 			}
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
@@ -73,8 +73,8 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
-			g.Go(func() error { return api.Serve(ctx) })
-			g.Go(func() error { return so.controllers.run(ctx, api.Kubeconfig, so.store, log) })
+			p.Server(api.Serve)
+			p.Go(func(ctx context.Context) error { return so.controllers.run(ctx, api.Kubeconfig, so.store, log) })
 			cfg, err := clientcmd.BuildConfigFromFlags("", api.Kubeconfig)
 			if err != nil {
 				return stop(fmt.Errorf("loading %s: %w", api.Kubeconfig, err))
@@ -94,9 +94,9 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			mu.Lock()
 			logs = agents[0].LogHandler()
 			mu.Unlock()
-			g.Go(func() error { return runAgents(ctx, agents, netsvc, routes) })
+			p.Go(func(ctx context.Context) error { return runAgents(ctx, agents, netsvc, routes) })
 			fmt.Fprintf(s.Out, "node %s: running pods on %s\n", no.name, no.runtime)
-			return g.Wait()
+			return p.Wait()
 		},
 	}
 	so.addFlags(cmd)
