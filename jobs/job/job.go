@@ -38,7 +38,7 @@ type Controller struct {
 	pods     corelisters.PodLister
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
-	exp      *expectations
+	exp      *controller.Expectations
 	recorder record.EventRecorder
 	clock    clock.Clock
 	workers  int
@@ -56,7 +56,7 @@ func New(cc controller.Context) (controller.Controller, error) {
 		pods:     podInf.Lister(),
 		synced:   []cache.InformerSynced{jobInf.Informer().HasSynced, podInf.Informer().HasSynced},
 		queue:    workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
-		exp:      newExpectations(clk),
+		exp:      controller.NewExpectations(clk),
 		recorder: cc.EventRecorder(Component),
 		clock:    clk,
 		workers:  cc.Options.WithDefaults().Workers,

@@ -38,7 +38,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	// Read expectations before the pods: a pod seen after is already credited.
 	if !c.exp.Satisfied(key) {
 		// Pod events wake the job; this is the fallback should the informer never report them.
-		c.enqueueAfter(key, ExpectationsTimeout)
+		c.enqueueAfter(key, controller.ExpectationsTimeout)
 		return nil
 	}
 	pods, err := c.ownedPods(cached)

@@ -37,7 +37,7 @@ type Controller struct {
 	pods     corelisters.PodLister
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
-	exp      *expectations
+	exp      *controller.Expectations
 	recorder record.EventRecorder
 	clock    clock.Clock
 	workers  int
@@ -55,7 +55,7 @@ func New(cc controller.Context) (controller.Controller, error) {
 		pods:    podInf.Lister(),
 		synced:  []cache.InformerSynced{rcInf.Informer().HasSynced, podInf.Informer().HasSynced},
 		queue:   workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
-		exp:     newExpectations(clk),
+		exp:     controller.NewExpectations(clk),
 		clock:   clk,
 		workers: cc.Options.WithDefaults().Workers,
 		log:     cc.LoggerOrDiscard(),

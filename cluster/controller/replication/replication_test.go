@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/drover-ci/drover/cluster/controller"
 )
 
 func sorted(s []string) []string { slices.Sort(s); return s }
@@ -56,7 +58,7 @@ func TestExpectationsPreventDoubleCreation(t *testing.T) {
 			t.Fatalf("sync %d with a lagging cache created %d more pods", i+2, len(got))
 		}
 	}
-	f.Clock.Step(ExpectationsTimeout + time.Second)
+	f.Clock.Step(controller.ExpectationsTimeout + time.Second)
 	if got := created(f.sync("default/web")); len(got) != 2 {
 		t.Fatalf("after the expectations timeout: created %d, want 2", len(got))
 	}
