@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/drover-ci/drover/cloud/config"
+	"github.com/drover-ci/drover/cluster/container"
 )
 
 // Labels on the objects the provider creates.
@@ -31,7 +32,7 @@ const (
 // ToolsImage is the image every node agent builds from its own drover
 // binary (FROM scratch, the binary at /drover); agentInjection runs its
 // `drover fetch-agent` as an init container.
-const ToolsImage = "drover/tools:1"
+const ToolsImage = container.ToolsImage
 
 // Names in agent pods.
 const (
