@@ -129,21 +129,8 @@ func Run(ctx context.Context, cfg Config) error {
 				OnStartedLeading: func(lctx context.Context) {
 					close(started)
 					defer term.Done()
-					log.Info("controller manager: leading", "identity", cfg.Identity)
-					lctx, stop := context.WithCancel(lctx)
-					defer stop()
-					f.lead(lctx, cancel)
-					err := runControllers(lctx, cfg)
-					var se *StuckError
-					var be *BuildError
-					switch {
-					case errors.As(err, &se):
-						log.Error("controller manager: controllers did not stop", "controllers", se.Controllers, "timeout", se.Timeout)
+					if err := lead(lctx, cfg, f, cancel); err != nil {
 						fatal.Store(&err)
-					case errors.As(err, &be):
-						fatal.Store(&err)
-					case err != nil && lctx.Err() == nil:
-						log.Error("controller manager: controllers stopped", "err", err)
 					}
 					// Controllers that returned on their own must not leave a Lease renewed
 					// with nothing acting behind it: give it up and stand again.
@@ -166,6 +153,29 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if err := fatal.Load(); err != nil {
 		return *err
+	}
+	return nil
+}
+
+// lead runs the controllers of one term, fenced, until the term ends; it returns the errors
+// that must end Run (a controller that cannot be built or did not stop) and logs the others.
+func lead(ctx context.Context, cfg Config, f *fence, endRound context.CancelFunc) error {
+	log := cfg.Logger
+	log.Info("controller manager: leading", "identity", cfg.Identity)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	f.lead(ctx, endRound)
+	err := runControllers(ctx, cfg)
+	var se *StuckError
+	var be *BuildError
+	switch {
+	case errors.As(err, &se):
+		log.Error("controller manager: controllers did not stop", "controllers", se.Controllers, "timeout", se.Timeout)
+		return err
+	case errors.As(err, &be):
+		return err
+	case err != nil && ctx.Err() == nil:
+		log.Error("controller manager: controllers stopped", "err", err)
 	}
 	return nil
 }
