@@ -78,6 +78,14 @@ func printJenkinsStatus(out io.Writer, st provider.Status, now time.Time) {
 		}
 		return duration.HumanDuration(now.Sub(t))
 	}
+	printStatusHeader(out, st, age)
+	printTemplates(out, st.Templates, now)
+	printAgentsAndQueue(out, st, age)
+	printLosses(out, st, age)
+}
+
+// printStatusHeader prints Jenkins' address and state, the listener and the warnings.
+func printStatusHeader(out io.Writer, st provider.Status, age func(time.Time) string) {
 	jenkins := st.JenkinsURL
 	if st.JenkinsError != "" {
 		jenkins += "  ERROR: " + st.JenkinsError
@@ -97,10 +105,12 @@ func printJenkinsStatus(out io.Writer, st provider.Status, now time.Time) {
 			fmt.Fprintf(out, "  %s\n", oneLine(w))
 		}
 	}
+}
 
+func printTemplates(out io.Writer, templates []provider.TemplateStatus, now time.Time) {
 	fmt.Fprintln(out, "\nTEMPLATES")
 	table(out, "NAME\tLABEL\tMODE\tCAP\tMIN-IDLE\tDEMAND\tPENDING\tSTARTING\tIDLE\tBUSY\tOFFLINE\tBACK-OFF", func(w io.Writer) {
-		for _, t := range st.Templates {
+		for _, t := range templates {
 			backoff := "-"
 			if t.BackoffUntil != nil && t.BackoffUntil.After(now) {
 				backoff = fmt.Sprintf("%s left: %s", duration.HumanDuration(t.BackoffUntil.Sub(now)), t.BackoffReason)
@@ -109,7 +119,9 @@ func printJenkinsStatus(out io.Writer, st provider.Status, now time.Time) {
 				t.MinIdle, t.Demand, t.Pending, t.Starting, t.Idle, t.Busy, t.Offline, backoff)
 		}
 	})
+}
 
+func printAgentsAndQueue(out io.Writer, st provider.Status, age func(time.Time) string) {
 	fmt.Fprintln(out, "\nAGENTS")
 	if len(st.Agents) == 0 {
 		fmt.Fprintln(out, "none")
@@ -120,29 +132,31 @@ func printJenkinsStatus(out io.Writer, st provider.Status, now time.Time) {
 			}
 		})
 	}
-
 	fmt.Fprintln(out, "\nQUEUE")
 	if len(st.Queue) == 0 {
 		fmt.Fprintln(out, "empty")
-	} else {
-		table(out, "ID\tTASK\tLABEL\tAGE\tTEMPLATE\tJENKINS SAYS\tWAITING", func(w io.Writer) {
-			for _, q := range st.Queue {
-				waiting := q.Waiting
-				switch {
-				case waiting == "" && q.Agent != "":
-					waiting = "an agent is coming: " + q.Agent
-				case waiting == "":
-					waiting = "an agent is coming"
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", strconv.FormatInt(q.ID, 10), q.Task, dash(q.Label), age(q.Since), dash(q.Template), dash(oneLine(q.Why)), oneLine(waiting))
-			}
-		})
+		return
 	}
+	table(out, "ID\tTASK\tLABEL\tAGE\tTEMPLATE\tJENKINS SAYS\tWAITING", func(w io.Writer) {
+		for _, q := range st.Queue {
+			waiting := q.Waiting
+			switch {
+			case waiting == "" && q.Agent != "":
+				waiting = "an agent is coming: " + q.Agent
+			case waiting == "":
+				waiting = "an agent is coming"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", strconv.FormatInt(q.ID, 10), q.Task, dash(q.Label), age(q.Since), dash(q.Template), dash(oneLine(q.Why)), oneLine(waiting))
+		}
+	})
+}
 
+// printLosses prints the builds lost to infrastructure and the recent agent failures, newest first.
+func printLosses(out io.Writer, st provider.Status, age func(time.Time) string) {
 	if len(st.Requeues) > 0 {
 		fmt.Fprintln(out, "\nBUILDS LOST TO INFRASTRUCTURE")
 		table(out, "AGE\tBUILD\tTEMPLATE\tAGENT\tREASON\tATTEMPT\tSTATE\tDETAIL", func(w io.Writer) {
-			for i := len(st.Requeues) - 1; i >= 0; i-- { // newest first
+			for i := len(st.Requeues) - 1; i >= 0; i-- {
 				r := st.Requeues[i]
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", age(r.LostAt), r.Build, r.Template, dash(r.Agent), r.Reason, r.Attempt, r.State, dash(oneLine(r.Detail)))
 			}
@@ -151,7 +165,7 @@ func printJenkinsStatus(out io.Writer, st provider.Status, now time.Time) {
 	if len(st.Failures) > 0 {
 		fmt.Fprintln(out, "\nRECENT FAILURES")
 		table(out, "AGE\tTEMPLATE\tAGENT\tREASON\tMESSAGE", func(w io.Writer) {
-			for i := len(st.Failures) - 1; i >= 0; i-- { // newest first
+			for i := len(st.Failures) - 1; i >= 0; i-- {
 				f := st.Failures[i]
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", age(f.Time), f.Template, f.Agent, f.Reason, oneLine(f.Message))
 			}
