@@ -84,7 +84,8 @@ func TestSwarmThroughJava(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	waitFor(t, "viajava online", 20*time.Second, func() bool { return online(s, "viajava") })
-	if !strings.Contains(out.String(), "connected as viajava") {
-		t.Errorf("output:\n%s", out)
-	}
+	// Jenkins marks the node online before the client prints that it connected.
+	waitFor(t, "the client saying it connected", 10*time.Second, func() bool {
+		return strings.Contains(out.String(), "connected as viajava")
+	})
 }
