@@ -95,3 +95,14 @@ func (o Options) WithDefaults() Options {
 
 // Constructor builds a controller from the shared context.
 type Constructor func(Context) (Controller, error)
+
+// Construct makes a Constructor of a controller package's New, which returns its concrete type.
+func Construct[C Controller](newController func(Context) (C, error)) Constructor {
+	return func(cc Context) (Controller, error) {
+		c, err := newController(cc)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}

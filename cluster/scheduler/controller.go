@@ -46,7 +46,7 @@ type Controller struct {
 }
 
 // NewController builds the scheduler from the controller manager's context.
-func NewController(cc controller.Context) (controller.Controller, error) {
+func NewController(cc controller.Context) (*Controller, error) {
 	clk := cc.Clock
 	if clk == nil {
 		clk = clock.RealClock{}

@@ -50,7 +50,7 @@ func newFixture(t *testing.T, hideBinds bool, objs ...runtime.Object) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.ctrl = c.(*Controller)
+	f.ctrl = c
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -42,7 +42,7 @@ type Controller struct {
 }
 
 // New builds the CronJob controller from the manager's context.
-func New(cc controller.Context) (controller.Controller, error) {
+func New(cc controller.Context) (*Controller, error) {
 	cjInf := cc.Informers.Batch().V1().CronJobs()
 	jobInf := cc.Informers.Batch().V1().Jobs()
 	clk := cc.ClockOrReal()

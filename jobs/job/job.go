@@ -46,7 +46,7 @@ type Controller struct {
 }
 
 // New builds the Job controller from the manager's context.
-func New(cc controller.Context) (controller.Controller, error) {
+func New(cc controller.Context) (*Controller, error) {
 	jobInf := cc.Informers.Batch().V1().Jobs()
 	podInf := cc.Informers.Core().V1().Pods()
 	clk := cc.ClockOrReal()

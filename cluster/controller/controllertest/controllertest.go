@@ -57,7 +57,7 @@ func (f *Fake) Context() controller.Context {
 
 // Build builds a controller with newController from f's Context, logging to t, and returns it
 // as C, its concrete type; it fails t when building fails.
-func Build[C controller.Controller](t testing.TB, f *Fake, newController func(controller.Context) (controller.Controller, error)) C {
+func Build[C controller.Controller](t testing.TB, f *Fake, newController func(controller.Context) (C, error)) C {
 	t.Helper()
 	cc := f.Context()
 	cc.Logger = logtest.New(t)
@@ -65,7 +65,7 @@ func Build[C controller.Controller](t testing.TB, f *Fake, newController func(co
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.(C)
+	return c
 }
 
 // NamePods makes the clientset name the pods created with only a GenerateName as the API
@@ -122,7 +122,7 @@ func (f *Fake) Events() []string {
 // over a clientset of it and shared informers, logging to t (newController may set more of the
 // Context, such as a Clock, before building), starts the informers and runs the controller until
 // the test ends.
-func Run(t testing.TB, newController func(controller.Context) (controller.Controller, error)) (
+func Run[C controller.Controller](t testing.TB, newController func(controller.Context) (C, error)) (
 	*apiservertest.Server, kubernetes.Interface) {
 	t.Helper()
 	srv := apiservertest.Start(t)

@@ -22,7 +22,7 @@ type Fixture[C controller.Controller] struct {
 // NewFixture builds a controller with newController over f (see Build) and puts objs into
 // f's informer caches (usually the objects f's clientset was made with).
 func NewFixture[C controller.Controller](t testing.TB, f *Fake,
-	newController func(controller.Context) (controller.Controller, error), objs ...runtime.Object) *Fixture[C] {
+	newController func(controller.Context) (C, error), objs ...runtime.Object) *Fixture[C] {
 	t.Helper()
 	x := &Fixture[C]{Fake: f, T: t, C: Build[C](t, f, newController)}
 	f.Cache(t, objs...)

@@ -47,7 +47,7 @@ func TestFixture(t *testing.T) {
 	rc := &corev1.ReplicationController{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"}}
 	fake := NewFake(time.Now(), 10, old, rc)
 	fake.NamePods()
-	f := NewFixture[*podWriter](t, fake, func(cc controller.Context) (controller.Controller, error) {
+	f := NewFixture[*podWriter](t, fake, func(cc controller.Context) (*podWriter, error) {
 		return &podWriter{cc: cc}, nil
 	}, old)
 	if _, err := f.Informers.Core().V1().Pods().Lister().Pods("ns").Get("old"); err != nil {

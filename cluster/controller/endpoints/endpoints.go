@@ -34,7 +34,7 @@ type Controller struct {
 }
 
 // New builds the controller from the manager's context.
-func New(cc controller.Context) (controller.Controller, error) {
+func New(cc controller.Context) (*Controller, error) {
 	svcInf := cc.Informers.Core().V1().Services()
 	podInf := cc.Informers.Core().V1().Pods()
 	epInf := cc.Informers.Core().V1().Endpoints()

@@ -18,15 +18,15 @@ import (
 // All returns every controller drover has, by name. Each controller package adds itself here.
 func All() map[string]controller.Constructor {
 	return map[string]controller.Constructor{
-		"cronjob":       cronjob.New,
-		"endpoints":     endpoints.New,
-		"job":           job.New,
-		"nodeipam":      nodeipam.New,
-		"nodelifecycle": nodelifecycle.New,
-		"pvbinder":      pvbinder.New,
-		"replication":   replication.New,
-		"scheduler":     scheduler.NewController,
-		"serviceip":     serviceip.New,
+		"cronjob":       controller.Construct(cronjob.New),
+		"endpoints":     controller.Construct(endpoints.New),
+		"job":           controller.Construct(job.New),
+		"nodeipam":      controller.Construct(nodeipam.New),
+		"nodelifecycle": controller.Construct(nodelifecycle.New),
+		"pvbinder":      controller.Construct(pvbinder.New),
+		"replication":   controller.Construct(replication.New),
+		"scheduler":     controller.Construct(scheduler.NewController),
+		"serviceip":     controller.Construct(serviceip.New),
 	}
 }
 

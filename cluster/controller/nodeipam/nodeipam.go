@@ -50,7 +50,7 @@ type Controller struct {
 }
 
 // New builds the controller from the manager's context.
-func New(cc controller.Context) (controller.Controller, error) {
+func New(cc controller.Context) (*Controller, error) {
 	opts := cc.Options.WithDefaults()
 	c := &Controller{client: cc.Client, owner: map[string]netip.Prefix{}, exhausted: map[string]bool{}, log: cc.LoggerOrDiscard()}
 	if opts.ClusterCIDR != "none" {

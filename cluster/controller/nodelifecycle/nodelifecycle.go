@@ -50,7 +50,7 @@ type Controller struct {
 }
 
 // New builds the controller from the manager's context.
-func New(cc controller.Context) (controller.Controller, error) {
+func New(cc controller.Context) (*Controller, error) {
 	opts := cc.Options.WithDefaults()
 	nodeInf := cc.Informers.Core().V1().Nodes()
 	leaseInf := cc.Informers.Coordination().V1().Leases()

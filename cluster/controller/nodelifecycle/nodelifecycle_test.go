@@ -49,12 +49,11 @@ func TestStaleLeaseThenEviction(t *testing.T) {
 		readyNode("n1", start), readyNode("n2", start), lease("n1", start), lease("n2", start),
 		boundPod("a", "n1"), boundPod("b", "n2"))
 	factory := informers.NewSharedInformerFactory(client, 0)
-	ci, err := New(controller.Context{Logger: logtest.New(t), Client: client, Informers: factory, Clock: clk,
+	c, err := New(controller.Context{Logger: logtest.New(t), Client: client, Informers: factory, Clock: clk,
 		Options: controller.Options{NodeMonitorGracePeriod: 40 * time.Second, PodEvictionTimeout: 60 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := ci.(*Controller)
 	ctx := context.Background()
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())

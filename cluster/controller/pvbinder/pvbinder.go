@@ -19,7 +19,6 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/drover-ci/drover/cluster/controller"
-	"github.com/drover-ci/drover/cluster/volume"
 )
 
 // Annotations Kubernetes' binder sets.
@@ -41,7 +40,7 @@ type Controller struct {
 }
 
 // New builds the binder from the manager's context.
-func New(cc controller.Context) (controller.Controller, error) {
+func New(cc controller.Context) (*Controller, error) {
 	pvInf := cc.Informers.Core().V1().PersistentVolumes()
 	pvcInf := cc.Informers.Core().V1().PersistentVolumeClaims()
 	var rec record.EventRecorder = &record.FakeRecorder{}
@@ -71,6 +70,12 @@ func New(cc controller.Context) (controller.Controller, error) {
 	}
 	return c, nil
 }
+
+// createdMarker is the file the node agent's volume manager (volume.CreatedMarker) leaves in a
+// hostPath directory it created for a PersistentVolume: only such a directory is deleted when
+// its volume is reclaimed. Spelled here so that the controller does not import the node's volume
+// code for one name; TestCreatedMarker keeps the two equal.
+const createdMarker = ".drover-created"
 
 // Name is "pvbinder".
 func (c *Controller) Name() string { return "pvbinder" }
@@ -208,7 +213,7 @@ func (c *Controller) syncVolume(ctx context.Context, pv *corev1.PersistentVolume
 // when drover created it, then the PersistentVolume.
 func (c *Controller) deleteVolume(ctx context.Context, pv *corev1.PersistentVolume) error {
 	if hp := pv.Spec.HostPath; hp != nil {
-		if _, err := os.Stat(filepath.Join(hp.Path, volume.CreatedMarker)); err == nil {
+		if _, err := os.Stat(filepath.Join(hp.Path, createdMarker)); err == nil {
 			if err := os.RemoveAll(hp.Path); err != nil {
 				return fmt.Errorf("delete directory of volume %s: %w", pv.Name, err)
 			}

@@ -118,3 +118,10 @@ func TestBindThenReleaseAndDelete(t *testing.T) {
 		return err != nil && os.IsNotExist(serr)
 	})
 }
+
+// The marker the reclaimer looks for is the one the volume manager writes.
+func TestCreatedMarker(t *testing.T) {
+	if createdMarker != volume.CreatedMarker {
+		t.Fatalf("pvbinder looks for %q, the volume manager writes %q", createdMarker, volume.CreatedMarker)
+	}
+}

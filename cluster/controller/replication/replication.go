@@ -45,7 +45,7 @@ type Controller struct {
 }
 
 // New builds the replication manager from the manager's context.
-func New(cc controller.Context) (controller.Controller, error) {
+func New(cc controller.Context) (*Controller, error) {
 	rcInf := cc.Informers.Core().V1().ReplicationControllers()
 	podInf := cc.Informers.Core().V1().Pods()
 	clk := cc.ClockOrReal()

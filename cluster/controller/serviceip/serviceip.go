@@ -53,7 +53,7 @@ type Controller struct {
 }
 
 // New builds the controller from the manager's context (Options.ServiceCIDR, NodePortMin/Max).
-func New(cc controller.Context) (controller.Controller, error) {
+func New(cc controller.Context) (*Controller, error) {
 	opts := cc.Options.WithDefaults()
 	ips, err := NewIPRange(opts.ServiceCIDR)
 	if err != nil {

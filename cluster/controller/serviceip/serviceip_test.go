@@ -50,7 +50,7 @@ func newFixture(t *testing.T, svcs ...*corev1.Service) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.c = c.(*Controller)
+	f.c = c
 	indexer := factory.Core().V1().Services().Informer().GetIndexer()
 	f.indexer = indexer
 	for _, s := range svcs {
