@@ -1,10 +1,14 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/spf13/pflag"
 	"k8s.io/klog/v2"
@@ -44,11 +48,66 @@ func (o logOptions) setup(w io.Writer) (logger *slog.Logger, restore func(), err
 	logger = slog.New(h)
 	prev, prevOut, prevFlags := slog.Default(), log.Writer(), log.Flags()
 	slog.SetDefault(logger)
-	klog.SetSlogLogger(logger)
+	prevKlog := klogTo(h)
 	return logger, func() {
-		klog.ClearLogger()
+		klogTo(prevKlog)
 		slog.SetDefault(prev)
 		log.SetOutput(prevOut)
 		log.SetFlags(prevFlags)
 	}, nil
+}
+
+// klog's backend is a process global that is not safe to change while goroutines log through
+// it (client-go's reflectors of a command that just returned may still be stopping). It is set
+// once, to klogSink, and each command swaps the handler behind it atomically.
+var (
+	klogOnce    sync.Once
+	klogHandler atomic.Pointer[slog.Handler]
+)
+
+// klogTo sends klog's output to h (nil: nowhere) and returns the handler it went to before.
+func klogTo(h slog.Handler) (prev slog.Handler) {
+	klogOnce.Do(func() { klog.SetSlogLogger(slog.New(swapHandler{})) })
+	var p *slog.Handler
+	if h != nil {
+		p = &h
+	}
+	if old := klogHandler.Swap(p); old != nil {
+		return *old
+	}
+	return nil
+}
+
+// swapHandler is klog's slog handler: it hands each record to the handler klogTo set last, with
+// the attributes and groups klog added on the way (ops).
+type swapHandler struct {
+	ops []func(slog.Handler) slog.Handler
+}
+
+func (s swapHandler) current() slog.Handler {
+	p := klogHandler.Load()
+	if p == nil {
+		return slog.DiscardHandler
+	}
+	h := *p
+	for _, op := range s.ops {
+		h = op(h)
+	}
+	return h
+}
+
+func (s swapHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return s.current().Enabled(ctx, l)
+}
+
+func (s swapHandler) Handle(ctx context.Context, r slog.Record) error {
+	return s.current().Handle(ctx, r)
+}
+
+func (s swapHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return swapHandler{ops: append(slices.Clip(s.ops), func(h slog.Handler) slog.Handler { return h.WithAttrs(attrs) })}
+}
+
+func (s swapHandler) WithGroup(name string) slog.Handler {
+	return swapHandler{ops: append(slices.Clip(s.ops), func(h slog.Handler) slog.Handler { return h.WithGroup(name) })}
 }
