@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/util/retry"
 )
 
 func newScaleCommand(s Streams, cf *clientFlags) *cobra.Command {
@@ -51,23 +52,27 @@ func newScaleCommand(s Streams, cf *clientFlags) *cobra.Command {
 	return cmd
 }
 
-// scaleObject sets spec.replicas through the scale subresource; the update carries the
-// resourceVersion read, so a concurrent change makes it fail rather than be overwritten.
+// scaleObject sets spec.replicas through the scale subresource. The update carries the
+// resourceVersion read, so a concurrent change is never overwritten: on a conflict (the
+// controller wrote the status meanwhile) it reads again, checks --current-replicas again and
+// retries, as kubectl scale does.
 func scaleObject(ctx context.Context, rc dynamic.ResourceInterface, name string, replicas, current int) error {
-	scale, err := rc.Get(ctx, name, metav1.GetOptions{}, "scale")
-	if err != nil {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		scale, err := rc.Get(ctx, name, metav1.GetOptions{}, "scale")
+		if err != nil {
+			return err
+		}
+		have, _, err := unstructured.NestedInt64(scale.Object, "spec", "replicas")
+		if err != nil {
+			return fmt.Errorf("reading spec.replicas of the scale: %w", err)
+		}
+		if current >= 0 && int64(current) != have {
+			return fmt.Errorf("expected replicas to be %d, was %d", current, have)
+		}
+		if err := unstructured.SetNestedField(scale.Object, int64(replicas), "spec", "replicas"); err != nil {
+			return err
+		}
+		_, err = rc.Update(ctx, scale, metav1.UpdateOptions{}, "scale")
 		return err
-	}
-	have, _, err := unstructured.NestedInt64(scale.Object, "spec", "replicas")
-	if err != nil {
-		return fmt.Errorf("reading spec.replicas of the scale: %w", err)
-	}
-	if current >= 0 && int64(current) != have {
-		return fmt.Errorf("expected replicas to be %d, was %d", current, have)
-	}
-	if err := unstructured.SetNestedField(scale.Object, int64(replicas), "spec", "replicas"); err != nil {
-		return err
-	}
-	_, err = rc.Update(ctx, scale, metav1.UpdateOptions{}, "scale")
-	return err
+	})
 }
