@@ -71,6 +71,12 @@ func (g *Gojenkins) Build(ctx context.Context, buildURL string) (Build, error) {
 	}
 	for _, a := range b.Actions {
 		for _, p := range a.Parameters {
+			// Jenkins exports no value for a password parameter (nor for file
+			// parameters): leave it out, so that a requeue gets the job's default
+			// rather than an empty string.
+			if v := strings.TrimSpace(string(p.Value)); v == "" || v == "null" {
+				continue
+			}
 			out.Parameters = append(out.Parameters, Parameter{Name: p.Name, Value: paramValue(p.Value)})
 		}
 	}
