@@ -40,6 +40,9 @@ func (c *Config) Validate() error {
 	if c.PollInterval.Duration < 0 {
 		add("pollInterval", "must not be negative")
 	}
+	if r := c.CacheRoot; r != "" && (!path.IsAbs(r) || path.Clean(r) != r) {
+		add("cacheRoot", "must be an absolute, clean path (it holds the caches' hostPath volumes), got %q", r)
+	}
 	seen := map[string]int{}
 	for i, t := range c.Templates {
 		p := fmt.Sprintf("templates[%d]", i)
