@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/drover-ci/drover/agents/render"
 	"github.com/drover-ci/drover/cloud/provider"
 
 	"github.com/drover-ci/drover/internal/uptest"
@@ -154,7 +155,7 @@ func waitBuilds(t testing.TB, j jenkinsAPI, job string, n int, d time.Duration) 
 // agentPods lists the live agent pods of template (all when template is "").
 func agentPods(t testing.TB, cs kubernetes.Interface, ns, template string) []corev1.Pod {
 	t.Helper()
-	sel := provider.LabelTemplate
+	sel := render.LabelTemplate
 	if template != "" {
 		sel += "=" + template
 	}
@@ -186,7 +187,7 @@ func status(cs kubernetes.Interface, ns string) (provider.Status, bool) {
 func agentContainer(t testing.TB, pod string) string {
 	t.Helper()
 	out, err := exec.Command("docker", "ps", "-q", "--filter", "label=drover.io/pod-name="+pod,
-		"--filter", "label=drover.io/container-name="+provider.AgentContainer).Output()
+		"--filter", "label=drover.io/container-name="+render.AgentContainer).Output()
 	if err != nil {
 		t.Fatalf("docker ps: %v", err)
 	}

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/drover-ci/drover/cloud/provider"
+	"github.com/drover-ci/drover/agents/render"
 )
 
 // podWatch counts the agent pods of a template created while it runs (from
@@ -29,7 +29,7 @@ type podWatch struct {
 func watchPods(t testing.TB, cs kubernetes.Interface, template string) *podWatch {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	sel := provider.LabelTemplate + "=" + template
+	sel := render.LabelTemplate + "=" + template
 	list, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		cancel()

@@ -16,20 +16,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
-	"github.com/drover-ci/drover/agents/render"
 	"github.com/drover-ci/drover/cloud/config"
 	"github.com/drover-ci/drover/cloud/jenkins"
-)
-
-// Labels on the objects the provider creates (defined with the pods they
-// label, in agents/render).
-const (
-	LabelAgent     = render.LabelAgent
-	LabelTemplate  = render.LabelTemplate
-	LabelQueueItem = render.LabelQueueItem
-	LabelCache     = render.LabelCache
-	// AgentContainer is the name of the agent container.
-	AgentContainer = render.AgentContainer
 )
 
 // StatusConfigMap is the ConfigMap (in the provider's namespace) the leader

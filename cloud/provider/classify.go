@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/drover-ci/drover/agents/render"
 	"github.com/drover-ci/drover/cloud/config"
 )
 
@@ -154,7 +155,7 @@ func lostReason(a *agent, nodes map[string]*corev1.Node) (string, string) {
 		return LostEvicted, "pod evicted: " + pod.Status.Message
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
-		if t := cs.State.Terminated; t != nil && cs.Name == AgentContainer {
+		if t := cs.State.Terminated; t != nil && cs.Name == render.AgentContainer {
 			switch {
 			case t.Reason == "OOMKilled":
 				return LostOOMKilled, fmt.Sprintf("container %s OOM-killed (exit code %d)", cs.Name, t.ExitCode)

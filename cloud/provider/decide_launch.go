@@ -36,7 +36,7 @@ type census struct {
 func demand(w *world, d *decision) []jenkins.QueueItem {
 	running := map[int64]string{}
 	for _, a := range w.agents {
-		if id, err := strconv.ParseInt(a.pod.Labels[LabelQueueItem], 10, 64); err == nil && a.busy() {
+		if id, err := strconv.ParseInt(a.pod.Labels[render.LabelQueueItem], 10, 64); err == nil && a.busy() {
 			running[id] = a.name
 		}
 	}
@@ -163,7 +163,7 @@ func countAgents(w *world, pol policy, d *decision, items []jenkins.QueueItem) (
 		if state != StatePending && state != StateStarting && state != StateIdle {
 			continue
 		}
-		id, err := strconv.ParseInt(a.pod.Labels[LabelQueueItem], 10, 64)
+		id, err := strconv.ParseInt(a.pod.Labels[render.LabelQueueItem], 10, 64)
 		switch {
 		case err == nil && queued[id] && covered[id] == "":
 			covered[id] = a.name

@@ -19,7 +19,7 @@ const build1 = "http://j/job/job/1/"
 func terminated(reason string, code int32) func(*corev1.Pod) {
 	return func(p *corev1.Pod) {
 		p.Status.Phase = corev1.PodFailed
-		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: AgentContainer,
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: render.AgentContainer,
 			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: reason, ExitCode: code}}}}
 	}
 }

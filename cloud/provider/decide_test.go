@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/drover-ci/drover/agents/render"
 	"github.com/drover-ci/drover/cloud/config"
 	"github.com/drover-ci/drover/cloud/jenkins"
 )
@@ -58,11 +59,11 @@ func mkworld(p policy, queue []jenkins.QueueItem, agents ...wagent) *world {
 				{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}}}
 	for _, wa := range agents {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: wa.name, Namespace: "default",
-			Labels:      map[string]string{LabelAgent: wa.name, LabelTemplate: wa.tmpl},
+			Labels:      map[string]string{render.LabelAgent: wa.name, render.LabelTemplate: wa.tmpl},
 			Annotations: map[string]string{AnnotationCreatedAt: stamp(t0.Add(-time.Minute))}},
 			Spec: corev1.PodSpec{NodeName: "n1"}, Status: corev1.PodStatus{Phase: wa.phase}}
 		if wa.item > 0 {
-			pod.Labels[LabelQueueItem] = strconv.FormatInt(wa.item, 10)
+			pod.Labels[render.LabelQueueItem] = strconv.FormatInt(wa.item, 10)
 		}
 		for k, v := range wa.ann {
 			pod.Annotations[k] = v

@@ -1,8 +1,6 @@
 package provider
 
 import (
-	"github.com/drover-ci/drover/agents/render"
-
 	"context"
 	"errors"
 	"strings"
@@ -12,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/drover-ci/drover/agents/render"
 	"github.com/drover-ci/drover/cloud/config"
 	"github.com/drover-ci/drover/cloud/jenkins"
 )
@@ -37,7 +36,7 @@ func TestImagePullFailureBacksOff(t *testing.T) {
 		for _, p := range f.pods() {
 			created[p.Name] = true
 			f.setPod(p.Name, func(s *corev1.PodStatus) {
-				s.ContainerStatuses = []corev1.ContainerStatus{{Name: AgentContainer, State: corev1.ContainerState{
+				s.ContainerStatuses = []corev1.ContainerStatus{{Name: render.AgentContainer, State: corev1.ContainerState{
 					Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: `pull access denied for jenkins/nope`}}}}
 			})
 		}
@@ -109,7 +108,7 @@ func TestPodFailedBeforeConnect(t *testing.T) {
 	name := f.pods()[0].Name
 	f.setPod(name, func(s *corev1.PodStatus) {
 		s.Phase = corev1.PodFailed
-		s.ContainerStatuses = []corev1.ContainerStatus{{Name: AgentContainer, State: corev1.ContainerState{
+		s.ContainerStatuses = []corev1.ContainerStatus{{Name: render.AgentContainer, State: corev1.ContainerState{
 			Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", Message: "no java"}}}}
 	})
 	f.step(time.Second)
@@ -265,7 +264,7 @@ func TestOrphans(t *testing.T) {
 
 func TestOrphanSecret(t *testing.T) {
 	f := newFixture(t, oneTemplate(docker("docker")))
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "docker-old00", Labels: map[string]string{LabelAgent: "docker-old00", LabelTemplate: "docker"}},
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "docker-old00", Labels: map[string]string{render.LabelAgent: "docker-old00", render.LabelTemplate: "docker"}},
 		Data: map[string][]byte{render.SecretKey: []byte("x")}}
 	if _, err := f.kube.CoreV1().Secrets("default").Create(f.ctx, s, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -291,7 +290,7 @@ func TestLaunchUndo(t *testing.T) {
 	if n := len(f.nodes()); n != 0 {
 		t.Errorf("half-created agent: %d nodes", n)
 	}
-	l, _ := f.kube.CoreV1().Secrets("default").List(f.ctx, metav1.ListOptions{LabelSelector: LabelAgent})
+	l, _ := f.kube.CoreV1().Secrets("default").List(f.ctx, metav1.ListOptions{LabelSelector: render.LabelAgent})
 	if len(l.Items) != 0 {
 		t.Errorf("half-created agent: %d secrets", len(l.Items))
 	}
@@ -504,7 +503,7 @@ func TestBackoffGrowsOncePerSync(t *testing.T) {
 	}
 	for _, p := range ps {
 		f.setPod(p.Name, func(s *corev1.PodStatus) {
-			s.ContainerStatuses = []corev1.ContainerStatus{{Name: AgentContainer, State: corev1.ContainerState{
+			s.ContainerStatuses = []corev1.ContainerStatus{{Name: render.AgentContainer, State: corev1.ContainerState{
 				Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "nope"}}}}
 		})
 	}
@@ -527,7 +526,7 @@ func TestBackoffGrowsOncePerSync(t *testing.T) {
 		t.Fatalf("probe pods %d", len(ps))
 	}
 	f.setPod(ps[0].Name, func(s *corev1.PodStatus) {
-		s.ContainerStatuses = []corev1.ContainerStatus{{Name: AgentContainer, State: corev1.ContainerState{
+		s.ContainerStatuses = []corev1.ContainerStatus{{Name: render.AgentContainer, State: corev1.ContainerState{
 			Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "nope"}}}}
 	})
 	f.step(time.Second)

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/drover-ci/drover/agents/render"
 	"github.com/drover-ci/drover/cloud/config"
 	"github.com/drover-ci/drover/cloud/jenkins"
 	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
@@ -130,7 +131,7 @@ func (f *fixture) queue(job, label string, n int) {
 // pods lists the agent pods (deleted ones excluded).
 func (f *fixture) pods() []corev1.Pod {
 	f.t.Helper()
-	l, err := f.kube.CoreV1().Pods("default").List(f.ctx, metav1.ListOptions{LabelSelector: LabelTemplate})
+	l, err := f.kube.CoreV1().Pods("default").List(f.ctx, metav1.ListOptions{LabelSelector: render.LabelTemplate})
 	if err != nil {
 		f.t.Fatal(err)
 	}

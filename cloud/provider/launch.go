@@ -49,7 +49,7 @@ func (p *Provider) launch(ctx context.Context, t config.Template, l launch, deci
 	if err != nil {
 		return p.undo(ctx, name, err, false)
 	}
-	labels := map[string]string{LabelAgent: name, LabelTemplate: t.Name}
+	labels := map[string]string{render.LabelAgent: name, render.LabelTemplate: t.Name}
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.ns, Labels: labels},
 		Type: corev1.SecretTypeOpaque, Data: map[string][]byte{render.SecretKey: []byte(secret)}}
 	if _, err := p.opts.Kube.CoreV1().Secrets(p.ns).Create(ctx, sec, metav1.CreateOptions{}); err != nil {

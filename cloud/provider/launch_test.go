@@ -1,8 +1,6 @@
 package provider
 
 import (
-	"github.com/drover-ci/drover/agents/render"
-
 	"encoding/json"
 	"regexp"
 	"strings"
@@ -11,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/drover-ci/drover/agents/render"
 	"github.com/drover-ci/drover/cloud/config"
 )
 
@@ -51,10 +50,10 @@ func TestFiveQueuedBuildsFiveAgents(t *testing.T) {
 			n.Mode != "EXCLUSIVE" || !strings.Contains(n.Description, "drover") || !strings.Contains(n.Description, "docker") {
 			t.Errorf("node %+v", n)
 		}
-		if p.Labels[LabelAgent] != p.Name || p.Labels[LabelTemplate] != "docker" || p.Labels[LabelQueueItem] == "" {
+		if p.Labels[render.LabelAgent] != p.Name || p.Labels[render.LabelTemplate] != "docker" || p.Labels[render.LabelQueueItem] == "" {
 			t.Errorf("pod %s labels %v", p.Name, p.Labels)
 		}
-		items[p.Labels[LabelQueueItem]] = true
+		items[p.Labels[render.LabelQueueItem]] = true
 		if p.Spec.RestartPolicy != corev1.RestartPolicyNever {
 			t.Errorf("restartPolicy %s", p.Spec.RestartPolicy)
 		}
@@ -84,7 +83,7 @@ func TestFiveQueuedBuildsFiveAgents(t *testing.T) {
 		if string(s.Data[render.SecretKey]) != secret {
 			t.Errorf("secret %s holds the wrong value", p.Name)
 		}
-		if len(s.OwnerReferences) != 1 || s.OwnerReferences[0].UID != p.UID || s.Labels[LabelAgent] != p.Name {
+		if len(s.OwnerReferences) != 1 || s.OwnerReferences[0].UID != p.UID || s.Labels[render.LabelAgent] != p.Name {
 			t.Errorf("secret %s owners %+v labels %v", p.Name, s.OwnerReferences, s.Labels)
 		}
 		mounted := false

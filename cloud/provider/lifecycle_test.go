@@ -1,8 +1,6 @@
 package provider
 
 import (
-	"github.com/drover-ci/drover/agents/render"
-
 	"context"
 	"encoding/json"
 	"sort"
@@ -13,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/drover-ci/drover/agents/render"
 	"github.com/drover-ci/drover/cloud/config"
 	"github.com/drover-ci/drover/cloud/jenkins"
 	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
@@ -77,7 +76,7 @@ func TestLabelExpressions(t *testing.T) {
 	f.sync()
 	got := map[string]int{}
 	for _, p := range f.pods() {
-		got[p.Labels[LabelTemplate]]++
+		got[p.Labels[render.LabelTemplate]]++
 	}
 	if got["lin"] != 2 || got["win"] != 1 {
 		t.Errorf("pods per template %v, want lin 2, win 1", got)
@@ -94,7 +93,7 @@ func TestUnlabelledTemplateNormalMode(t *testing.T) {
 	f.queue("free", "", 1)
 	f.sync()
 	pods := f.pods()
-	if len(pods) != 1 || pods[0].Labels[LabelTemplate] != "any" {
+	if len(pods) != 1 || pods[0].Labels[render.LabelTemplate] != "any" {
 		t.Fatalf("pods %d", len(pods))
 	}
 	if n, _ := f.jk.Node(pods[0].Name); n.Mode != "NORMAL" {
@@ -161,7 +160,7 @@ func TestOneShot(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// job2 got its own agent.
-	if ps := f.pods(); len(ps) != 1 || ps[0].Labels[LabelQueueItem] == "" {
+	if ps := f.pods(); len(ps) != 1 || ps[0].Labels[render.LabelQueueItem] == "" {
 		t.Errorf("pods for job2: %+v", ps)
 	}
 	if testutilCount(f.metrics.Stage, "docker", StageBuildStarted) != 1 || testutilCount(f.metrics.Stage, "docker", StageConnected) != 1 ||
@@ -222,7 +221,7 @@ func TestMinIdleKeepsWarmPool(t *testing.T) {
 		t.Fatalf("warm pods %d, want 2", len(pods))
 	}
 	for _, p := range pods {
-		if _, ok := p.Labels[LabelQueueItem]; ok {
+		if _, ok := p.Labels[render.LabelQueueItem]; ok {
 			t.Errorf("warm pod with queue item label")
 		}
 	}
@@ -281,7 +280,7 @@ func TestSwarmReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rc.Labels[LabelTemplate] != "sw" || rc.Spec.Template.Spec.Containers[0].Image != "swarm-client:1" {
+		if rc.Labels[render.LabelTemplate] != "sw" || rc.Spec.Template.Spec.Containers[0].Image != "swarm-client:1" {
 			t.Errorf("rc %+v", rc.ObjectMeta)
 		}
 		return *rc.Spec.Replicas
@@ -377,7 +376,7 @@ func TestSwarmCountsBusyAgents(t *testing.T) {
 	tp := config.Template{Name: "sw", Label: "swarm", Image: "swarm-client:1", Mode: config.ModeSwarm}
 	f := newFixture(t, oneTemplate(tp))
 	// A pod of the RC and the node its swarm client registered.
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "jenkins-swarm-sw-abcde", Labels: map[string]string{LabelTemplate: "sw"}},
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "jenkins-swarm-sw-abcde", Labels: map[string]string{render.LabelTemplate: "sw"}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "swarm", Image: "swarm-client:1"}}}}
 	if _, err := f.kube.CoreV1().Pods("default").Create(f.ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -449,7 +448,7 @@ func TestLabelProbeForPipelineItems(t *testing.T) {
 	}
 	f.sync()
 	ps := f.pods()
-	if len(ps) != 1 || ps[0].Labels[LabelTemplate] != "lin" {
+	if len(ps) != 1 || ps[0].Labels[render.LabelTemplate] != "lin" {
 		t.Fatalf("pods %+v", ps)
 	}
 	f.step(DefaultOrphanInterval) // the probe is not an orphan
@@ -586,7 +585,7 @@ func TestSwarmScaleDownSparesBusyAgents(t *testing.T) {
 	tp := config.Template{Name: "sw", Label: "swarm", Image: "swarm-client:1", Mode: config.ModeSwarm}
 	f := newFixture(t, oneTemplate(tp))
 	agent := func(pod, node string) {
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod, Labels: map[string]string{LabelTemplate: "sw"}},
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod, Labels: map[string]string{render.LabelTemplate: "sw"}},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "swarm", Image: "swarm-client:1"}}}}
 		if _, err := f.kube.CoreV1().Pods("default").Create(f.ctx, p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -632,7 +631,7 @@ func TestSwarmScaleDownSparesBusyAgents(t *testing.T) {
 	costs := func() map[string]string {
 		out := map[string]string{}
 		for _, p := range f.pods() {
-			out[p.Name] = p.Annotations[DeletionCostAnnotation] + "@" + p.ResourceVersion
+			out[p.Name] = p.Annotations[render.DeletionCostAnnotation] + "@" + p.ResourceVersion
 		}
 		return out
 	}
@@ -645,8 +644,8 @@ func TestSwarmScaleDownSparesBusyAgents(t *testing.T) {
 		t.Fatalf("replicas %d after the queue drained, want 1 (the busy agent)", r)
 	}
 	c := costs()
-	if !strings.HasPrefix(c["jenkins-swarm-sw-busy1"], DeletionCostBusy+"@") || !strings.HasPrefix(c["jenkins-swarm-sw-idle1"], DeletionCostIdle+"@") {
-		t.Errorf("deletion costs %v, want busy %s, idle %s", c, DeletionCostBusy, DeletionCostIdle)
+	if !strings.HasPrefix(c["jenkins-swarm-sw-busy1"], render.DeletionCostBusy+"@") || !strings.HasPrefix(c["jenkins-swarm-sw-idle1"], render.DeletionCostIdle+"@") {
+		t.Errorf("deletion costs %v, want busy %s, idle %s", c, render.DeletionCostBusy, render.DeletionCostIdle)
 	}
 	// Up and down again: unchanged costs are not rewritten.
 	f.queue("m", "swarm", 2)

@@ -26,7 +26,7 @@ func TestNoInstanceIdentity(t *testing.T) {
 	f.sync()
 	f.step(time.Second)
 	ps := f.pods()
-	if len(ps) != 1 || ps[0].Labels[LabelTemplate] != "ws" {
+	if len(ps) != 1 || ps[0].Labels[render.LabelTemplate] != "ws" {
 		t.Fatalf("pods %d (want one websocket agent)", len(ps))
 	}
 	st := f.p.Status()
@@ -100,7 +100,7 @@ func TestCacheClaimsCreatedAndReused(t *testing.T) {
 	if len(got) != 2 || !got[c0] || !got[c1] {
 		t.Errorf("claims after the agents went %v, want %s and %s again", got, c0, c1)
 	}
-	list, _ := f.kube.CoreV1().PersistentVolumeClaims("default").List(f.ctx, metav1.ListOptions{LabelSelector: LabelCache})
+	list, _ := f.kube.CoreV1().PersistentVolumeClaims("default").List(f.ctx, metav1.ListOptions{LabelSelector: render.LabelCache})
 	if len(list.Items) != 2 {
 		t.Errorf("%d claims, want 2", len(list.Items))
 	}

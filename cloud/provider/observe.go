@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/drover-ci/drover/agents/render"
 	"github.com/drover-ci/drover/cloud/config"
 	"github.com/drover-ci/drover/cloud/jenkins"
 )
@@ -96,7 +97,7 @@ func (p *Provider) observe(ctx context.Context, now time.Time) (*world, error) {
 // claims, the nodes and the requeue ledger.
 func (p *Provider) observeAPI(ctx context.Context, w *world) error {
 	core := p.opts.Kube.CoreV1()
-	pods, err := core.Pods(p.ns).List(ctx, metav1.ListOptions{LabelSelector: LabelTemplate})
+	pods, err := core.Pods(p.ns).List(ctx, metav1.ListOptions{LabelSelector: render.LabelTemplate})
 	if err != nil {
 		return fmt.Errorf("provider: list agent pods: %w", err)
 	}
@@ -107,7 +108,7 @@ func (p *Provider) observeAPI(ctx context.Context, w *world) error {
 		}
 	}
 	if p.hasCaches() {
-		claims, err := core.PersistentVolumeClaims(p.ns).List(ctx, metav1.ListOptions{LabelSelector: LabelCache})
+		claims, err := core.PersistentVolumeClaims(p.ns).List(ctx, metav1.ListOptions{LabelSelector: render.LabelCache})
 		if err != nil {
 			return fmt.Errorf("provider: list cache claims: %w", err)
 		}
@@ -132,7 +133,7 @@ func (p *Provider) observeAPI(ctx context.Context, w *world) error {
 
 // pairAgent makes the agent of one pod (nil for a pod that is no agent).
 func (p *Provider) pairAgent(w *world, pod *corev1.Pod) *agent {
-	tmpl := pod.Labels[LabelTemplate]
+	tmpl := pod.Labels[render.LabelTemplate]
 	if t, ok := p.template(tmpl); ok && t.Mode == config.ModeSwarm {
 		a := &agent{name: pod.Name, template: tmpl, pod: pod, swarm: true}
 		for _, n := range w.order {
@@ -144,7 +145,7 @@ func (p *Provider) pairAgent(w *world, pod *corev1.Pod) *agent {
 		a.state = classify(a)
 		return a
 	}
-	node := pod.Labels[LabelAgent]
+	node := pod.Labels[render.LabelAgent]
 	if node == "" {
 		return nil
 	}

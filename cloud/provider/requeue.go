@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/drover-ci/drover/agents/render"
 	"github.com/drover-ci/drover/cloud/jenkins"
 )
 
@@ -63,7 +64,7 @@ func attempt(w *world, a *agent, build string) int {
 	id := w.builds[build].QueueID
 	if id == 0 {
 		var err error
-		if id, err = strconv.ParseInt(a.pod.Labels[LabelQueueItem], 10, 64); err != nil {
+		if id, err = strconv.ParseInt(a.pod.Labels[render.LabelQueueItem], 10, 64); err != nil {
 			return 1
 		}
 	}

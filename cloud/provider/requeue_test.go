@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/drover-ci/drover/agents/render"
 	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
 )
 
@@ -21,7 +22,7 @@ func (f *fixture) killAgent(name string) {
 	}
 	f.setPod(name, func(s *corev1.PodStatus) {
 		s.Phase = corev1.PodFailed
-		s.ContainerStatuses = []corev1.ContainerStatus{{Name: AgentContainer, State: corev1.ContainerState{
+		s.ContainerStatuses = []corev1.ContainerStatus{{Name: render.AgentContainer, State: corev1.ContainerState{
 			Terminated: &corev1.ContainerStateTerminated{Reason: "Error", ExitCode: 137}}}}
 	})
 }

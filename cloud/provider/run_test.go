@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/drover-ci/drover/agents/render"
 	"github.com/drover-ci/drover/cloud/config"
 	"github.com/drover-ci/drover/cloud/jenkins"
 	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
@@ -85,7 +86,7 @@ func BenchmarkQueueToPod(b *testing.B) {
 	}
 	post("/createItem?name=bench", "application/xml",
 		"<project><assignedNode>docker</assignedNode><concurrentBuild>true</concurrentBuild></project>")
-	w, err := kube.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: LabelQueueItem})
+	w, err := kube.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: render.LabelQueueItem})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func BenchmarkQueueToPod(b *testing.B) {
 				if !ok {
 					b.Fatal("watch ended")
 				}
-				if po, isPod := ev.Object.(*corev1.Pod); isPod && ev.Type == watch.Added && po.Labels[LabelQueueItem] == id {
+				if po, isPod := ev.Object.(*corev1.Pod); isPod && ev.Type == watch.Added && po.Labels[render.LabelQueueItem] == id {
 					pod = po
 				}
 			case <-time.After(30 * time.Second):

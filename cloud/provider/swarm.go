@@ -11,14 +11,6 @@ import (
 	"github.com/drover-ci/drover/agents/render"
 )
 
-// Swarm names, defined with the swarm RC in agents/render.
-const (
-	SwarmPrefix            = render.SwarmPrefix
-	DeletionCostAnnotation = render.DeletionCostAnnotation
-	DeletionCostBusy       = render.DeletionCostBusy
-	DeletionCostIdle       = render.DeletionCostIdle
-)
-
 // setDeletionCosts marks the pods of swarm template t with their deletion
 // cost (busy agents high, others low), writing only changed values.
 func (p *Provider) setDeletionCosts(ctx context.Context, w *world, t string) error {
@@ -27,14 +19,14 @@ func (p *Provider) setDeletionCosts(ctx context.Context, w *world, t string) err
 		if !a.swarm || a.template != t || a.pod.DeletionTimestamp != nil {
 			continue
 		}
-		cost := DeletionCostIdle
+		cost := render.DeletionCostIdle
 		if a.busy() {
-			cost = DeletionCostBusy
+			cost = render.DeletionCostBusy
 		}
-		if a.pod.Annotations[DeletionCostAnnotation] == cost {
+		if a.pod.Annotations[render.DeletionCostAnnotation] == cost {
 			continue
 		}
-		if err := p.patchPod(ctx, a.pod.Name, map[string]any{DeletionCostAnnotation: cost}); err != nil {
+		if err := p.patchPod(ctx, a.pod.Name, map[string]any{render.DeletionCostAnnotation: cost}); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -50,7 +42,7 @@ func (p *Provider) scaleSwarm(ctx context.Context, w *world, template string, re
 		return nil
 	}
 	rcs := p.opts.Kube.CoreV1().ReplicationControllers(p.ns)
-	name := SwarmPrefix + t.Name
+	name := render.SwarmPrefix + t.Name
 	rc, err := rcs.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		_, err = rcs.Create(ctx, render.SwarmController(p.cfg, t, p.ns, replicas), metav1.CreateOptions{})

@@ -7,6 +7,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-ci/drover/agents/render"
 )
 
 // errJenkins marks an observe error that came from Jenkins.
@@ -55,7 +57,7 @@ func jenkinsErr(err error) error {
 
 // sweepSecrets deletes agent Secrets with no pod, older than SecretOrphanAge.
 func (p *Provider) sweepSecrets(ctx context.Context, w *world) error {
-	list, err := p.opts.Kube.CoreV1().Secrets(p.ns).List(ctx, metav1.ListOptions{LabelSelector: LabelAgent})
+	list, err := p.opts.Kube.CoreV1().Secrets(p.ns).List(ctx, metav1.ListOptions{LabelSelector: render.LabelAgent})
 	if err != nil {
 		return fmt.Errorf("provider: list agent secrets: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/drover-ci/drover/agents/render"
 	"github.com/drover-ci/drover/cloud/provider"
 	"github.com/drover-ci/drover/cloud/runner"
 )
@@ -83,7 +84,7 @@ type uninstallStep struct {
 
 // deleteAgentPods removes the agent pods (and their Secrets) the provider left in ns.
 func deleteAgentPods(ctx context.Context, kube kubernetes.Interface, ns string, s Streams) error {
-	sel := metav1.ListOptions{LabelSelector: provider.LabelAgent}
+	sel := metav1.ListOptions{LabelSelector: render.LabelAgent}
 	pods, err := kube.CoreV1().Pods(ns).List(ctx, sel)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("listing agent pods: %w", err)
