@@ -174,6 +174,9 @@ func TestEnsurePauseImage(t *testing.T) {
 	if err := rt.Start(ctx, id); err != nil {
 		t.Fatal(err)
 	}
+	// A Go program cannot catch a SIGTERM that arrives before its runtime has started and
+	// main has asked for it (it then exits 2, or as PID 1 ignores it): give it that moment.
+	time.Sleep(500 * time.Millisecond)
 	start := time.Now()
 	if err := rt.Stop(ctx, id, 10*time.Second); err != nil {
 		t.Fatal(err)
