@@ -5,6 +5,7 @@
 #
 #   1. prerequisites: go, kubectl (the e2e tests drive the real kubectl), a Consul binary
 #      (scripts/consul-build.sh, exported as DROVER_CONSUL; the tests start their own agents),
+#      a Helm v3 binary (scripts/helm.sh, exported as DROVER_HELM; the chart tests drive it),
 #      and Docker: a private dockerd (scripts/docker-up.sh installs docker.io when missing) with
 #      the test images (scripts/images.sh), stopped again at exit unless it was already running
 #   2. gofmt (fails listing the files) and go vet
@@ -18,6 +19,7 @@
 #
 # Environment:
 #   DROVER_CONSUL        a Consul binary to use instead of building one
+#   DROVER_HELM          a helm (v3) binary to use instead of building one
 #   DROVER_KEEP_DOCKER=1 leave the private dockerd running after the tests
 #   DROVER_TEST_TIMEOUT  go test -timeout (default 25m)
 #   DROVER_TEST_FLAGS    extra go test flags, e.g. "-run Store -v"
@@ -111,6 +113,17 @@ else
 fi
 export DROVER_CONSUL
 say "consul: $DROVER_CONSUL ($("$DROVER_CONSUL" version | head -n1))"
+
+if [ -n "${DROVER_HELM:-}" ]; then
+  [ -x "$DROVER_HELM" ] || fail "DROVER_HELM=$DROVER_HELM is not an executable file"
+else
+  say "helm: scripts/helm.sh (go install from the module proxy the first time, then cached)"
+  DROVER_HELM=$(scripts/helm.sh) || fail "building helm failed (see the output above)"
+  DROVER_HELM=$(printf '%s\n' "$DROVER_HELM" | tail -n1)
+  [ -x "$DROVER_HELM" ] || fail "scripts/helm.sh printed '$DROVER_HELM', not a binary"
+fi
+export DROVER_HELM
+say "helm: $DROVER_HELM ($("$DROVER_HELM" version --short))"
 
 # Docker: a private engine for the node agent's tests. One that already answers is reused
 # (and left running); one this script starts is stopped at exit.
