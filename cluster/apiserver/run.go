@@ -33,6 +33,8 @@ type RunConfig struct {
 	Metrics prometheus.Gatherer
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// MetricResolution is the resource metrics scrape interval (0: 15 s; negative: off).
+	MetricResolution time.Duration
 }
 
 // Listening is an API server that listens but does not serve yet: what the parts that depend
@@ -92,7 +94,7 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 		return nil, err
 	}
 	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeToken: token, Logs: cfg.Logs,
-		Metrics: cfg.Metrics, Logger: cfg.Logger})
+		Metrics: cfg.Metrics, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution})
 	if err != nil {
 		return nil, err
 	}

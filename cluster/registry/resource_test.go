@@ -14,8 +14,8 @@ func lookup(gvr schema.GroupVersionResource) (*Resource, bool) {
 
 func TestResourcesSortedWithTables(t *testing.T) {
 	all := Resources().All()
-	if len(all) != 15 {
-		t.Errorf("%d resources, want 15", len(all))
+	if len(all) != 17 {
+		t.Errorf("%d resources, want 17", len(all))
 	}
 	for i, r := range all {
 		if r.Table == nil {

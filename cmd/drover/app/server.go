@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/drover-ci/drover/cluster/apiserver"
+	"github.com/drover-ci/drover/cluster/resourcemetrics"
 )
 
 // serverOptions are the flags of `drover server`.
@@ -20,6 +22,15 @@ type serverOptions struct {
 	consulDatacenter string
 	sans             []string
 	logging          logOptions
+	metricResolution time.Duration
+}
+
+// metricResolutionConfig is the API server's MetricResolution for the flag (0: off).
+func (o *serverOptions) metricResolutionConfig() time.Duration {
+	if o.metricResolution <= 0 {
+		return -1
+	}
+	return o.metricResolution
 }
 
 func (o *serverOptions) addFlags(cmd *cobra.Command) {
@@ -29,6 +40,7 @@ func (o *serverOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.store, "store", "", "where state lives: bolt://PATH (default DATA-DIR/state.db), consul://HOST:PORT/PREFIX or memory://")
 	f.StringVar(&o.consulDatacenter, "consul-datacenter", "", "Consul datacenter (default: the agent's own)")
 	f.StringSliceVar(&o.sans, "tls-san", nil, "extra host names or IPs for the serving certificate")
+	f.DurationVar(&o.metricResolution, "metric-resolution", resourcemetrics.DefaultResolution, "how often the node agents' resource metrics are scraped for metrics.k8s.io (kubectl top, the HPA); 0 turns the metrics API off")
 	o.logging.addFlags(f)
 	o.controllers.addFlags(cmd)
 }
@@ -60,7 +72,7 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			ctx := p.Context()
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: o.dataDir, Metrics: o.controllers.metrics, Listen: o.listen, ExtraSANs: o.sans,
-				Logger: log})
+				Logger: log, MetricResolution: o.metricResolutionConfig()})
 			if err != nil {
 				return err
 			}
