@@ -58,6 +58,18 @@ type Resource struct {
 	Fields func(obj runtime.Object) fields.Set
 	// Table converts objects for `kubectl get`; nil gives NAME and AGE.
 	Table *Table
+	// Scale serves the scale subresource (list "scale" in Subresources too).
+	Scale *Scale
+}
+
+// Scale maps a resource to the autoscaling/v1 Scale that `kubectl scale` and the
+// HorizontalPodAutoscaler read and write.
+type Scale struct {
+	// Get returns spec.replicas, status.replicas and status.selector (the label selector in
+	// its string form, e.g. "app=web").
+	Get func(obj runtime.Object) (spec, status int32, selector string)
+	// Set sets spec.replicas.
+	Set func(obj runtime.Object, replicas int32)
 }
 
 // Table is the server-side printing of a resource: column definitions and one row per object.
@@ -113,6 +125,14 @@ func Resources() *Set {
 		secretResource(),
 		saResource(),
 		svcResource(),
+		// apps/v1
+		crResource(),
+		dsResource(),
+		deploymentResource(),
+		rsResource(),
+		stsResource(),
+		// autoscaling/v2
+		hpaResource(),
 		// batch/v1
 		cjResource(),
 		jobResource(),
@@ -121,6 +141,8 @@ func Resources() *Set {
 		// metrics.k8s.io/v1beta1 (computed, not stored)
 		nodeMetricsResource(),
 		podMetricsResource(),
+		// policy/v1
+		pdbResource(),
 	)
 }
 
