@@ -60,6 +60,19 @@ type Resource struct {
 	Table *Table
 	// Scale serves the scale subresource (list "scale" in Subresources too).
 	Scale *Scale
+	// Storage, when set, makes this resource a view of another version of the same resource
+	// (same group and plural name, so the same store keys): objects are stored in that
+	// version and converted on the way in and out, as Kubernetes serves several versions of
+	// one resource from one storage version.
+	Storage *Storage
+}
+
+// Storage converts between a resource's version and the version its objects are stored in.
+type Storage struct {
+	Kind        schema.GroupVersionKind // the stored group, version and kind
+	New         func() runtime.Object   // an empty stored object
+	ToStorage   func(obj runtime.Object) (runtime.Object, error)
+	FromStorage func(stored runtime.Object) (runtime.Object, error)
 }
 
 // Scale maps a resource to the autoscaling/v1 Scale that `kubectl scale` and the
@@ -131,7 +144,8 @@ func Resources() *Set {
 		deploymentResource(),
 		rsResource(),
 		stsResource(),
-		// autoscaling/v2
+		// autoscaling/v1, v2
+		hpaV1Resource(),
 		hpaResource(),
 		// batch/v1
 		cjResource(),
