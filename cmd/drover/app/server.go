@@ -21,6 +21,7 @@ type serverOptions struct {
 	store            string
 	consulDatacenter string
 	sans             []string
+	anonymousMetrics bool
 	logging          logOptions
 	metricResolution time.Duration
 }
@@ -41,6 +42,7 @@ func (o *serverOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.consulDatacenter, "consul-datacenter", "", "Consul datacenter (default: the agent's own)")
 	f.StringSliceVar(&o.sans, "tls-san", nil, "extra host names or IPs for the serving certificate")
 	f.DurationVar(&o.metricResolution, "metric-resolution", resourcemetrics.DefaultResolution, "how often the node agents' resource metrics are scraped for metrics.k8s.io (kubectl top, the HPA); 0 turns the metrics API off")
+	f.BoolVar(&o.anonymousMetrics, "metrics-anonymous", false, "serve /metrics without authentication (for a Prometheus without the admin token); by default it needs the bearer token like the API")
 	o.logging.addFlags(f)
 	o.controllers.addFlags(cmd)
 }
@@ -72,7 +74,7 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			ctx := p.Context()
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: o.dataDir, Metrics: o.controllers.metrics, Listen: o.listen, ExtraSANs: o.sans,
-				Logger: log, MetricResolution: o.metricResolutionConfig()})
+				AnonymousMetrics: o.anonymousMetrics, Logger: log, MetricResolution: o.metricResolutionConfig()})
 			if err != nil {
 				return err
 			}
