@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -84,7 +85,7 @@ func (f *Fake) NamePods() {
 }
 
 // Cache puts objects into the informer caches, as watch events would. It knows Pods,
-// ReplicationControllers, Jobs and CronJobs and ignores other kinds.
+// ReplicationControllers, Jobs, CronJobs, Deployments and ReplicaSets and ignores other kinds.
 func (f *Fake) Cache(t testing.TB, objs ...runtime.Object) {
 	t.Helper()
 	for _, o := range objs {
@@ -98,6 +99,10 @@ func (f *Fake) Cache(t testing.TB, objs ...runtime.Object) {
 			err = f.Informers.Batch().V1().Jobs().Informer().GetIndexer().Add(o)
 		case *batchv1.CronJob:
 			err = f.Informers.Batch().V1().CronJobs().Informer().GetIndexer().Add(o)
+		case *appsv1.Deployment:
+			err = f.Informers.Apps().V1().Deployments().Informer().GetIndexer().Add(o)
+		case *appsv1.ReplicaSet:
+			err = f.Informers.Apps().V1().ReplicaSets().Informer().GetIndexer().Add(o)
 		}
 		if err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/deployment"
 	"github.com/drover-ci/drover/cluster/controller/endpoints"
 	"github.com/drover-ci/drover/cluster/controller/nodeipam"
 	"github.com/drover-ci/drover/cluster/controller/nodelifecycle"
@@ -19,6 +20,7 @@ import (
 func All() map[string]controller.Constructor {
 	return map[string]controller.Constructor{
 		"cronjob":       controller.Construct(cronjob.New),
+		"deployment":    controller.Construct(deployment.New),
 		"endpoints":     controller.Construct(endpoints.New),
 		"job":           controller.Construct(job.New),
 		"nodeipam":      controller.Construct(nodeipam.New),
