@@ -34,9 +34,10 @@ type Config struct {
 	// server proxies to the node agent's log port with NodeToken.
 	Logs      http.Handler
 	NodeToken string
-	// Metrics is served at /metrics in the Prometheus text format, without
-	// authentication like a scrape endpoint (nil: prometheus.DefaultGatherer).
-	Metrics prometheus.Gatherer
+	// Metrics is served at /metrics in the Prometheus text format (nil:
+	// prometheus.DefaultGatherer), to authenticated clients unless AnonymousMetrics.
+	Metrics          prometheus.Gatherer
+	AnonymousMetrics bool
 	// Resources are the resources served (nil: registry.Resources(), all of drover's). It
 	// must include namespaces.
 	Resources *registry.Set
@@ -53,6 +54,7 @@ type Server struct {
 	logs       http.Handler
 	nodeToken  string
 	metrics    prometheus.Gatherer
+	anonMetric bool
 	resources  *registry.Set
 	namespaces *registry.Resource
 	discovery  *discovery.Handler
@@ -74,7 +76,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("apiserver: Config.Resources has no namespaces resource")
 	}
 	s := &Server{store: cfg.Store, tokens: cfg.Tokens, now: cfg.Now, logs: cfg.Logs, nodeToken: cfg.NodeToken,
-		resources: resources, namespaces: ns, log: cfg.Logger}
+		resources: resources, namespaces: ns, log: cfg.Logger, anonMetric: cfg.AnonymousMetrics}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -103,14 +105,21 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// Handler returns the HTTP handler: health endpoints, /metrics and /version without authentication,
-// everything else behind the bearer token check.
+// Handler returns the HTTP handler: health endpoints and /version without authentication (and
+// /metrics with Config.AnonymousMetrics), everything else behind the bearer token check.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", s.health)
 	mux.HandleFunc("/livez", s.health)
 	mux.HandleFunc("/readyz", s.ready)
-	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		if !s.anonMetric && !s.authenticated(r) {
+			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", func(w http.ResponseWriter, r *http.Request) {
 		if !s.authenticated(r) {
 			writeError(w, apierrors.NewUnauthorized("Unauthorized"))

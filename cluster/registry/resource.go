@@ -55,6 +55,31 @@ type Resource struct {
 	Fields func(obj runtime.Object) fields.Set
 	// Table converts objects for `kubectl get`; nil gives NAME and AGE.
 	Table *Table
+	// Scale serves the scale subresource (list "scale" in Subresources too).
+	Scale *Scale
+	// Storage, when set, makes this resource a view of another version of the same resource
+	// (same group and plural name, so the same store keys): objects are stored in that
+	// version and converted on the way in and out, as Kubernetes serves several versions of
+	// one resource from one storage version.
+	Storage *Storage
+}
+
+// Storage converts between a resource's version and the version its objects are stored in.
+type Storage struct {
+	Kind        schema.GroupVersionKind // the stored group, version and kind
+	New         func() runtime.Object   // an empty stored object
+	ToStorage   func(obj runtime.Object) (runtime.Object, error)
+	FromStorage func(stored runtime.Object) (runtime.Object, error)
+}
+
+// Scale maps a resource to the autoscaling/v1 Scale that `kubectl scale` and the
+// HorizontalPodAutoscaler read and write.
+type Scale struct {
+	// Get returns spec.replicas, status.replicas and status.selector (the label selector in
+	// its string form, e.g. "app=web").
+	Get func(obj runtime.Object) (spec, status int32, selector string)
+	// Set sets spec.replicas.
+	Set func(obj runtime.Object, replicas int32)
 }
 
 // Table is the server-side printing of a resource: column definitions and one row per object.
@@ -106,11 +131,22 @@ func Resources() *Set {
 		secretResource(),
 		saResource(),
 		svcResource(),
+		// apps/v1
+		crResource(),
+		dsResource(),
+		deploymentResource(),
+		rsResource(),
+		stsResource(),
+		// autoscaling/v1, v2
+		hpaV1Resource(),
+		hpaResource(),
 		// batch/v1
 		cjResource(),
 		jobResource(),
 		// coordination.k8s.io/v1
 		leaseResource(),
+		// policy/v1
+		pdbResource(),
 	)
 }
 

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"slices"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -58,14 +59,15 @@ func backoffRemaining(s podSet, now time.Time) time.Duration {
 	return max(0, lastFailure.Add(backoffDelay(failures)).Sub(now))
 }
 
-// pastBackoffLimitOnFailure counts container restarts of active pods towards the backoff
-// limit when the pods restart in place (restartPolicy OnFailure), as Kubernetes does.
-func pastBackoffLimitOnFailure(job *batchv1.Job, active []*corev1.Pod) bool {
+// pastBackoffLimitOnFailure counts container restarts of the pods not finished (active and
+// terminating: a pod being deleted keeps the restarts it made) towards the backoff limit when
+// the pods restart in place (restartPolicy OnFailure), as Kubernetes does.
+func pastBackoffLimitOnFailure(job *batchv1.Job, s podSet) bool {
 	if job.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyOnFailure {
 		return false
 	}
 	var restarts int32
-	for _, p := range active {
+	for _, p := range slices.Concat(s.active, s.terminating) {
 		for _, cs := range p.Status.InitContainerStatuses {
 			restarts += cs.RestartCount
 		}

@@ -19,6 +19,7 @@ type serverOptions struct {
 	store            string
 	consulDatacenter string
 	sans             []string
+	anonymousMetrics bool
 	logging          logOptions
 }
 
@@ -29,6 +30,7 @@ func (o *serverOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.store, "store", "", "where state lives: bolt://PATH (default DATA-DIR/state.db), consul://HOST:PORT/PREFIX or memory://")
 	f.StringVar(&o.consulDatacenter, "consul-datacenter", "", "Consul datacenter (default: the agent's own)")
 	f.StringSliceVar(&o.sans, "tls-san", nil, "extra host names or IPs for the serving certificate")
+	f.BoolVar(&o.anonymousMetrics, "metrics-anonymous", false, "serve /metrics without authentication (for a Prometheus without the admin token); by default it needs the bearer token like the API")
 	o.logging.addFlags(f)
 	o.controllers.addFlags(cmd)
 }
@@ -60,7 +62,7 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			ctx := p.Context()
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: o.dataDir, Metrics: o.controllers.metrics, Listen: o.listen, ExtraSANs: o.sans,
-				Logger: log})
+				AnonymousMetrics: o.anonymousMetrics, Logger: log})
 			if err != nil {
 				return err
 			}

@@ -68,7 +68,7 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.sans,
-				Logs: logHandler, Logger: log})
+				AnonymousMetrics: so.anonymousMetrics, Logs: logHandler, Logger: log})
 			if err != nil {
 				return err
 			}
