@@ -35,6 +35,8 @@ type RunConfig struct {
 	AnonymousMetrics bool
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// MetricResolution is the resource metrics scrape interval (0: 15 s; negative: off).
+	MetricResolution time.Duration
 }
 
 // Listening is an API server that listens but does not serve yet: what the parts that depend
@@ -94,7 +96,7 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 		return nil, err
 	}
 	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeToken: token, Logs: cfg.Logs,
-		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, Logger: cfg.Logger})
+		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution})
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/apiserver/discovery"
 	"github.com/drover-ci/drover/cluster/registry"
+	"github.com/drover-ci/drover/cluster/resourcemetrics"
 	"github.com/drover-ci/drover/cluster/store"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	Resources *registry.Set
 	// Logger receives the server's logs (nil: they are dropped).
 	Logger *slog.Logger
+	// MetricResolution is how often the resource metrics collector scrapes the node agents
+	// for metrics.k8s.io (0: resourcemetrics.DefaultResolution, 15 s; negative: off).
+	MetricResolution time.Duration
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
@@ -60,6 +64,7 @@ type Server struct {
 	discovery  *discovery.Handler
 	log        *slog.Logger
 	gc         *collector
+	rmetrics   *resourcemetrics.Collector // nil: off
 }
 
 // New builds a Server over cfg.Store.
@@ -89,6 +94,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.discovery = discovery.New(resources.All(), VersionInfo())
 	s.gc = newCollector(s)
+	if cfg.MetricResolution >= 0 {
+		s.rmetrics = s.newResourceMetrics(cfg.MetricResolution)
+	}
 	return s, nil
 }
 
@@ -102,6 +110,9 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	go s.gc.run(ctx)
+	if s.rmetrics != nil {
+		go s.rmetrics.Run(ctx)
+	}
 	return nil
 }
 
