@@ -69,7 +69,7 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.sans,
-				AnonymousMetrics: so.anonymousMetrics, Logs: logHandler, Logger: log, MetricResolution: so.metricResolutionConfig()})
+				AnonymousMetrics: so.anonymousMetrics, Limits: so.limits(), MaxConnections: so.maxConnections, Logs: logHandler, Logger: log, MetricResolution: so.metricResolutionConfig()})
 			if err != nil {
 				return err
 			}
