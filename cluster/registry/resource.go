@@ -28,9 +28,17 @@ type Resource struct {
 	Namespaced   bool
 	// Subresources served besides the main resource: "status", "scale", "binding", "log".
 	Subresources []string
+	// Verbs, when set, are the only verbs served, and the resource is not stored: the API
+	// server computes it (ReadOnlyVerbs, metrics.k8s.io). nil: every verb of a stored resource.
+	Verbs []string
 	// HasStatus: updates of the main resource keep the stored status, and status updates keep
-	// everything but status (and labels/annotations are kept by both, as in Kubernetes).
+	// everything but status (and labels/annotations are kept by both, as in Kubernetes, but see
+	// StatusSetsAnnotations).
 	HasStatus bool
+	// StatusSetsAnnotations: a status update may change the annotations (Kubernetes'
+	// deploymentStatusStrategy keeps only labels: the Deployment controller records the
+	// deployment.kubernetes.io/revision annotation through status).
+	StatusSetsAnnotations bool
 
 	New     func() runtime.Object // empty typed object, e.g. &corev1.Pod{}
 	NewList func() runtime.Object // empty typed list, e.g. &corev1.PodList{}
@@ -104,6 +112,10 @@ func (r *Resource) GroupVersionKind() schema.GroupVersionKind {
 	return r.GroupVersion().WithKind(r.Kind)
 }
 
+// Stored reports whether the resource lives in the store (every resource but the computed
+// ones, which set Verbs).
+func (r *Resource) Stored() bool { return r.Verbs == nil }
+
 // HasSubresource reports whether sub is served for this resource.
 func (r *Resource) HasSubresource(sub string) bool {
 	for _, s := range r.Subresources {
@@ -145,6 +157,9 @@ func Resources() *Set {
 		jobResource(),
 		// coordination.k8s.io/v1
 		leaseResource(),
+		// metrics.k8s.io/v1beta1 (computed, not stored)
+		nodeMetricsResource(),
+		podMetricsResource(),
 		// policy/v1
 		pdbResource(),
 	)

@@ -348,3 +348,16 @@ func TestFinishedJobStopsActivePods(t *testing.T) {
 		t.Error("a finished job created pods")
 	}
 }
+
+// TestHugeActiveDeadline: an activeDeadlineSeconds beyond what a Duration holds is a deadline
+// far away, not an overflow into the past that failed the job at once.
+func TestHugeActiveDeadline(t *testing.T) {
+	job := newJob("j", 1, 1)
+	job.Spec.ActiveDeadlineSeconds = ptr(int64(9223372036854775807))
+	job.Status.StartTime = &metav1.Time{Time: t0}
+	f := newFixture(t, job, podOf(job, "run", corev1.PodRunning, t0))
+	f.Clock.SetTime(t0.Add(time.Hour))
+	if c := cond(statusOf(f.sync("j")), batchv1.JobFailed); c != nil {
+		t.Errorf("failed at once: %+v", c)
+	}
+}

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -94,7 +95,9 @@ func deadlineRemaining(job *batchv1.Job, now time.Time) (time.Duration, bool) {
 	if job.Spec.ActiveDeadlineSeconds == nil || job.Status.StartTime == nil || suspended(job) {
 		return 0, false
 	}
-	end := job.Status.StartTime.Add(time.Duration(*job.Spec.ActiveDeadlineSeconds) * time.Second)
+	// Capped to what a Duration holds: a larger deadline overflowed to a negative one and
+	// failed the job at once.
+	end := job.Status.StartTime.Add(time.Duration(min(*job.Spec.ActiveDeadlineSeconds, int64(math.MaxInt64/time.Second))) * time.Second)
 	return end.Sub(now), true
 }
 

@@ -92,7 +92,7 @@ func apiResources(rs []*registry.Resource) []metav1.APIResource {
 			SingularName:       singular(r),
 			Namespaced:         r.Namespaced,
 			Kind:               r.Kind,
-			Verbs:              resourceVerbs,
+			Verbs:              verbsOf(r),
 			ShortNames:         r.ShortNames,
 			Categories:         r.Categories,
 			StorageVersionHash: storageHash(r),
@@ -112,6 +112,14 @@ func apiResources(rs []*registry.Resource) []metav1.APIResource {
 		}
 	}
 	return out
+}
+
+// verbsOf is the verbs r serves: its own (a computed resource), else every verb.
+func verbsOf(r *registry.Resource) metav1.Verbs {
+	if r.Verbs != nil {
+		return metav1.Verbs(r.Verbs)
+	}
+	return resourceVerbs
 }
 
 func singular(r *registry.Resource) string {
