@@ -15,7 +15,8 @@ import (
 
 var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
 
-// serveSubresource handles status, scale, binding, log and finalize.
+// serveSubresource handles status, scale, binding, log, finalize, the streaming subresources
+// (exec, attach, portforward) and proxy.
 func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req *request) {
 	switch {
 	case req.subresource == "status" || req.subresource == "finalize":
@@ -36,6 +37,10 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req *r
 		s.serveBinding(w, r, req)
 	case req.subresource == "log" && req.verb == "get":
 		s.serveLog(w, r, req)
+	case req.subresource == "exec" || req.subresource == "attach" || req.subresource == "portforward":
+		s.serveStream(w, r, req)
+	case req.subresource == "proxy":
+		s.serveProxy(w, r, req)
 	default:
 		writeError(w, apierrors.NewMethodNotSupported(req.gr(), r.Method))
 	}

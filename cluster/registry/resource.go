@@ -26,7 +26,8 @@ type Resource struct {
 	ShortNames   []string
 	Categories   []string // e.g. "all"
 	Namespaced   bool
-	// Subresources served besides the main resource: "status", "scale", "binding", "log".
+	// Subresources served besides the main resource: "status", "scale", "binding", "log", and
+	// the connect subresources "exec", "attach", "portforward", "proxy".
 	Subresources []string
 	// HasStatus: updates of the main resource keep the stored status, and status updates keep
 	// everything but status (and labels/annotations are kept by both, as in Kubernetes).
