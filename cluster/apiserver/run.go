@@ -27,10 +27,14 @@ type RunConfig struct {
 	// ExtraSANs are added to the serving certificate (localhost, 127.0.0.1, ::1, the host
 	// name and the listen host are always there).
 	ExtraSANs []string
-	// Metrics is served at /metrics without authentication (nil: prometheus.DefaultGatherer).
-	Metrics prometheus.Gatherer
+	// Metrics is served at /metrics (nil: prometheus.DefaultGatherer), to authenticated
+	// clients unless AnonymousMetrics.
+	Metrics          prometheus.Gatherer
+	AnonymousMetrics bool
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// MetricResolution is the resource metrics scrape interval (0: 15 s; negative: off).
+	MetricResolution time.Duration
 }
 
 // Listening is an API server that listens but does not serve yet: what the parts that depend
@@ -99,7 +103,7 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	}
 	nodeTLS := &tls.Config{Certificates: []tls.Certificate{kubeletClient}, RootCAs: pki.CAPool(), MinVersion: tls.VersionTLS12}
 	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeTLS: nodeTLS,
-		Metrics: cfg.Metrics, Logger: cfg.Logger})
+		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution})
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 var (
 	ErrNotFound      = errors.New("container: not found")       // no such container
 	ErrImageNotFound = errors.New("container: image not found") // image absent (Create) or unknown to the registry (Pull)
+	ErrNotRunning    = errors.New("container: not running")     // Stats of a container that is not running
 )
 
 // Runtime runs containers on one host.
@@ -54,6 +55,24 @@ type Runtime interface {
 	// running container id (a pod's infra container) until either side closes. A connection
 	// the pod refuses is an error; one it resets after connecting ends the copy without one.
 	PortForward(ctx context.Context, id string, port int, stream io.ReadWriteCloser) error
+	// Stats samples a running container's resource usage: cumulative CPU time and current
+	// memory (ErrNotRunning when it is not running). Rates are the caller's to compute from
+	// two samples, as metrics-server does from the kubelet's cumulative counters.
+	Stats(ctx context.Context, id string) (Stats, error)
+}
+
+// Stats is one sample of a container's resource usage.
+type Stats struct {
+	// Time is when the sample was taken.
+	Time time.Time
+	// CPUUsageNanoSeconds is the CPU time the container has used since it started, on all
+	// cores (the cgroup's cpuacct.usage).
+	CPUUsageNanoSeconds uint64
+	// MemoryUsageBytes is the cgroup's memory usage, page cache included.
+	MemoryUsageBytes uint64
+	// MemoryWorkingSetBytes is what the kubelet reports and evicts on: usage minus the
+	// inactive file cache (never below 0).
+	MemoryWorkingSetBytes uint64
 }
 
 // Streams are the standard streams of an ExecStream or Attach. A nil Stdin, Stdout or Stderr

@@ -54,6 +54,7 @@ func (a *Agent) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/exec/{namespace}/{pod}/{container}", a.handleExec)
 	mux.HandleFunc("/attach/{namespace}/{pod}/{container}", a.handleAttach)
 	mux.HandleFunc("/portForward/{namespace}/{pod}", a.handlePortForward)
+	a.RegisterMetrics(mux) // GET /metrics/resource (resourcemetrics.go)
 }
 
 // serve runs the HTTPS server on cfg.Port until ctx ends.

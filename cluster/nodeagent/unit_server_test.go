@@ -45,7 +45,7 @@ func TestServerAcceptsOnlyTheAPIServer(t *testing.T) {
 	srv := &http.Server{Handler: a.Handler(), ErrorLog: nil}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	url := "https://" + ln.Addr().String() + "/exec/default/p/c?command=true&output=1"
+	base := "https://" + ln.Addr().String()
 
 	issue := func(p *apiserver.PKI, cn string) []tls.Certificate {
 		c, err := p.IssueClient(cn)
@@ -66,7 +66,18 @@ func TestServerAcceptsOnlyTheAPIServer(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.CAPool(), Certificates: tc.certs}}}
-			resp, err := c.Get(url)
+			for _, path := range []string{"/metrics/resource", "/containerLogs/default/p/c", "/attach/default/p/c?output=1", "/portForward/default/p"} {
+				resp, err := c.Get(base + path)
+				if err == nil {
+					resp.Body.Close()
+					if !tc.ok {
+						t.Errorf("GET %s as %s answered %s, want the handshake refused", path, tc.name, resp.Status)
+					}
+				} else if tc.ok {
+					t.Errorf("GET %s as the API server: %v", path, err)
+				}
+			}
+			resp, err := c.Get(base + "/exec/default/p/c?command=true&output=1")
 			if !tc.ok {
 				if err == nil {
 					resp.Body.Close()
