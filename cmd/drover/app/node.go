@@ -177,6 +177,10 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams, l
 	if c.TLS, err = o.serverTLS(cfg); err != nil {
 		return nil, err
 	}
+	if !c.HostGW {
+		// The Node's spec.podCIDR is the subnet its pods really get, not one from nodeipam.
+		c.PodCIDR = o.subnet
+	}
 	c.Volumes = volume.NewManager(filepath.Join(o.dataDir, "pods"), client, o.name)
 	// Both images are built from this binary when missing: the pause image for infra
 	// containers, the tools image (drover at /drover) for pods that run drover's helpers,
