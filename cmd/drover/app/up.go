@@ -71,7 +71,7 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 				Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.sans,
 				AnonymousMetrics: so.anonymousMetrics, Logs: logHandler, Logger: log, MetricResolution: so.metricResolutionConfig()})
 			if err != nil {
-				return err
+				return hintSeveral(err, "--listen")
 			}
 			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
 			p.Server(api.Serve)
@@ -95,7 +95,7 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			mu.Lock()
 			logs = agents[0].Handler()
 			mu.Unlock()
-			p.Go(func(ctx context.Context) error { return runAgents(ctx, agents, netsvc, routes) })
+			p.Go(func(ctx context.Context) error { return hintSeveral(runAgents(ctx, agents, netsvc, routes), "") })
 			fmt.Fprintf(s.Out, "node %s: running pods on %s\n", no.name, no.runtime)
 			return p.Wait()
 		},
