@@ -1,0 +1,208 @@
+package uptest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// makeUp runs scripts/up.sh (what `make up` runs) on a fresh data dir with the given
+// DROVER_JENKINS mode and drover up flags of its own, and returns its combined output as it
+// grows; the script is interrupted (Ctrl-C) when the test ends.
+func makeUp(t *testing.T, mode string, args ...string) (output func() string, done <-chan struct{}) {
+	t.Helper()
+	if os.Getenv("DOCKER_HOST") == "" {
+		RequireE2E(t, "DOCKER_HOST is not set (make test sets it)")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", filepath.Join(root, "scripts/up.sh"))
+	cmd.Args = append(cmd.Args, args...)
+	cmd.Env = append(os.Environ(), "DROVER_DATA_DIR="+filepath.Join(t.TempDir(), "data"), "DROVER_JENKINS="+mode)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	var mu sync.Mutex
+	var out strings.Builder
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s := bufio.NewScanner(pr)
+		for s.Scan() {
+			mu.Lock()
+			out.WriteString(s.Text() + "\n")
+			mu.Unlock()
+		}
+	}()
+	ended := make(chan struct{})
+	go func() { _ = cmd.Wait(); pw.Close(); close(ended) }()
+	output = func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		select {
+		case <-ended:
+		case <-time.After(60 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-ended
+		}
+		if t.Failed() {
+			t.Logf("scripts/up.sh output:\n%s", output())
+		}
+	})
+	return output, ended
+}
+
+// TestMakeUpRunsJenkins: `make up` with the local stand-in images on a fresh data dir brings
+// up Jenkins and its cloud, prints where Jenkins answers, the admin user and the command that
+// prints the password; with those alone a build runs on an agent pod and succeeds.
+func TestMakeUpRunsJenkins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs make up")
+	}
+	out, ended := makeUp(t, "local", "--listen", "127.0.0.1:0", "--node-name", fmt.Sprintf("makeup-%d", os.Getpid()),
+		"--network", "drover-makeup", "--subnet", "10.185.0.0/16", "--service-cidr", "10.186.0.0/16",
+		"--cluster-dns", "10.186.0.10", "--node-port-range", "32500-32549")
+	var url, user, passwordCmd string
+	deadline := time.Now().Add(6 * time.Minute)
+	for url == "" || user == "" || passwordCmd == "" {
+		select {
+		case <-ended:
+			t.Fatalf("scripts/up.sh ended before printing the Jenkins URL")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scripts/up.sh printed no Jenkins URL, user and password command within 6 minutes")
+		}
+		time.Sleep(time.Second)
+		text := out()
+		url = firstMatch(text, `Jenkins URL:\s+(http://\S+)`)
+		user = firstMatch(text, `admin user:\s+(\S+)`)
+		passwordCmd = firstMatch(text, `password:\s+(bin/drover .*jenkins password)`)
+	}
+	root, _ := filepath.Abs("../..")
+	pw, err := exec.Command("bash", "-c", "cd "+root+" && "+passwordCmd).Output()
+	if err != nil {
+		t.Fatalf("the printed password command %q: %v", passwordCmd, err)
+	}
+	j := &browserJenkins{base: strings.TrimSuffix(url, "/"), user: user, password: strings.TrimSpace(string(pw))}
+	j.post(t, "/createItem?name=hello", "application/xml", `<?xml version='1.1' encoding='UTF-8'?>
+<project><assignedNode>docker</assignedNode><builders><hudson.tasks.Shell><command>echo hello from make up</command></hudson.tasks.Shell></builders></project>`)
+	j.post(t, "/job/hello/build?delay=0sec", "", "")
+	Eventually(t, 3*time.Minute, "build hello #1 SUCCESS on an agent pod", func() bool {
+		var b struct {
+			Building bool   `json:"building"`
+			Result   string `json:"result"`
+			BuiltOn  string `json:"builtOn"`
+		}
+		body, code := j.get(t, "/job/hello/1/api/json")
+		if code != http.StatusOK || json.Unmarshal(body, &b) != nil || b.Building || b.Result == "" {
+			return false
+		}
+		if b.Result != "SUCCESS" || b.BuiltOn == "" {
+			t.Fatalf("build hello #1: %s on %q", b.Result, b.BuiltOn)
+		}
+		return true
+	})
+}
+
+// TestMakeUpWithoutJenkins: DROVER_JENKINS=none brings up the orchestrator alone.
+func TestMakeUpWithoutJenkins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs make up")
+	}
+	out, ended := makeUp(t, "none", "--listen", "127.0.0.1:0", "--node-name", fmt.Sprintf("makeup-none-%d", os.Getpid()),
+		"--network", "drover-makeup-none", "--subnet", "10.187.0.0/16", "--service-cidr", "10.188.0.0/16",
+		"--cluster-dns", "10.188.0.10", "--node-port-range", "32550-32599")
+	Eventually(t, 2*time.Minute, "drover up's node running pods", func() bool {
+		select {
+		case <-ended:
+			t.Fatalf("scripts/up.sh ended:\n%s", out())
+		default:
+		}
+		return strings.Contains(out(), "running pods on docker")
+	})
+	if strings.Contains(out(), "Jenkins") && !strings.Contains(out(), "examples/walkthrough") {
+		t.Errorf("DROVER_JENKINS=none mentions Jenkins:\n%s", out())
+	}
+	if strings.Contains(out(), "drover jenkins install") {
+		t.Errorf("DROVER_JENKINS=none installed Jenkins:\n%s", out())
+	}
+}
+
+func firstMatch(text, re string) string {
+	if m := regexp.MustCompile(re).FindStringSubmatch(text); m != nil {
+		return strings.TrimSpace(m[1])
+	}
+	return ""
+}
+
+// browserJenkins talks to Jenkins as a person with a password does: POSTs carry a crumb.
+type browserJenkins struct {
+	base, user, password string
+	crumbField, crumb    string
+}
+
+func (j *browserJenkins) do(t *testing.T, method, path, ctype, body string) ([]byte, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, j.base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(j.user, j.password)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if method == http.MethodPost {
+		if j.crumb == "" {
+			b, code := j.do(t, http.MethodGet, "/crumbIssuer/api/json", "", "")
+			var c struct {
+				Crumb             string `json:"crumb"`
+				CrumbRequestField string `json:"crumbRequestField"`
+			}
+			if code != http.StatusOK || json.Unmarshal(b, &c) != nil {
+				t.Fatalf("crumb: HTTP %d %s", code, b)
+			}
+			j.crumbField, j.crumb = c.CrumbRequestField, c.Crumb
+		}
+		req.Header.Set(j.crumbField, j.crumb)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return b, resp.StatusCode
+}
+
+func (j *browserJenkins) get(t *testing.T, path string) ([]byte, int) {
+	return j.do(t, http.MethodGet, path, "", "")
+}
+
+func (j *browserJenkins) post(t *testing.T, path, ctype, body string) {
+	t.Helper()
+	var b []byte
+	var code int
+	Eventually(t, 2*time.Minute, "POST "+path, func() bool {
+		b, code = j.do(t, http.MethodPost, path, ctype, body)
+		return code/100 == 2
+	})
+	_ = b
+}
