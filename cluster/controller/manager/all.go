@@ -10,6 +10,7 @@ import (
 	"github.com/drover-ci/drover/cluster/controller/pvbinder"
 	"github.com/drover-ci/drover/cluster/controller/replication"
 	"github.com/drover-ci/drover/cluster/controller/serviceip"
+	"github.com/drover-ci/drover/cluster/controller/statefulset"
 	"github.com/drover-ci/drover/cluster/scheduler"
 	"github.com/drover-ci/drover/jobs/cronjob"
 	"github.com/drover-ci/drover/jobs/job"
@@ -27,6 +28,7 @@ func All() map[string]controller.Constructor {
 		"replication":   controller.Construct(replication.New),
 		"scheduler":     controller.Construct(scheduler.NewController),
 		"serviceip":     controller.Construct(serviceip.New),
+		"statefulset":   controller.Construct(statefulset.New),
 	}
 }
 
