@@ -174,9 +174,9 @@ func splitDocs(s string) []string {
 }
 
 // installOrder is Helm's InstallOrder (the kinds drover has, in Helm's sequence).
-var installOrder = []string{"Namespace", "ResourceQuota", "LimitRange", "ServiceAccount", "Secret", "ConfigMap",
-	"StorageClass", "PersistentVolume", "PersistentVolumeClaim", "Service", "Pod", "ReplicationController",
-	"Job", "CronJob"}
+var installOrder = []string{"Namespace", "ResourceQuota", "LimitRange", "PodDisruptionBudget", "ServiceAccount",
+	"Secret", "ConfigMap", "StorageClass", "PersistentVolume", "PersistentVolumeClaim", "Service", "DaemonSet", "Pod",
+	"ReplicationController", "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob"}
 
 func kindRank(kind string) int {
 	for i, k := range installOrder {

@@ -24,6 +24,9 @@ import (
 // maxBody bounds request bodies (Kubernetes' limit is 3 MiB).
 const maxBody = 3 << 20
 
+// errEmptyBody is readBody's answer to a blank body: a 400 where a body is required.
+var errEmptyBody = badRequest("the request body is empty")
+
 // readBody reads a JSON or YAML request body and returns it as JSON.
 func readBody(r *http.Request) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
@@ -34,7 +37,7 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, statusError(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, "the request body is larger than 3 MiB")
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {
-		return nil, badRequest("the request body is empty")
+		return nil, errEmptyBody
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {

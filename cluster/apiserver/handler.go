@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -153,8 +154,15 @@ func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, r
 func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 	opts := &metav1.DeleteOptions{}
 	if r.ContentLength != 0 && r.Body != nil {
+		// A body that cannot be read or decoded refuses the request: its options (a dry run,
+		// a precondition) would otherwise be dropped and the object deleted anyway.
 		data, err := readBody(r)
-		if err == nil {
+		switch {
+		case errors.Is(err, errEmptyBody):
+			// No options: a blank body (or a chunked one with no bytes) is none.
+		case err != nil:
+			return nil, err
+		default:
 			// DeleteOptions is served in every group version (client-go's typed clients send
 			// e.g. batch/v1), as in Kubernetes.
 			gv := deleteOptionsVersion(data)

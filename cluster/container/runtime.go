@@ -14,6 +14,7 @@ import (
 var (
 	ErrNotFound      = errors.New("container: not found")       // no such container
 	ErrImageNotFound = errors.New("container: image not found") // image absent (Create) or unknown to the registry (Pull)
+	ErrNotRunning    = errors.New("container: not running")     // Stats of a container that is not running
 )
 
 // Runtime runs containers on one host.
@@ -43,6 +44,24 @@ type Runtime interface {
 	Logs(ctx context.Context, id string, opts LogOptions) (io.ReadCloser, error)
 	// Exec runs cmd in a running container and returns its exit code and combined output.
 	Exec(ctx context.Context, id string, cmd []string, timeout time.Duration) (ExecResult, error)
+	// Stats samples a running container's resource usage: cumulative CPU time and current
+	// memory (ErrNotRunning when it is not running). Rates are the caller's to compute from
+	// two samples, as metrics-server does from the kubelet's cumulative counters.
+	Stats(ctx context.Context, id string) (Stats, error)
+}
+
+// Stats is one sample of a container's resource usage.
+type Stats struct {
+	// Time is when the sample was taken.
+	Time time.Time
+	// CPUUsageNanoSeconds is the CPU time the container has used since it started, on all
+	// cores (the cgroup's cpuacct.usage).
+	CPUUsageNanoSeconds uint64
+	// MemoryUsageBytes is the cgroup's memory usage, page cache included.
+	MemoryUsageBytes uint64
+	// MemoryWorkingSetBytes is what the kubelet reports and evicts on: usage minus the
+	// inactive file cache (never below 0).
+	MemoryWorkingSetBytes uint64
 }
 
 // Info describes the host.

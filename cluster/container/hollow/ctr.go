@@ -37,6 +37,7 @@ type ctr struct {
 	logs      []logLine
 	exec      map[string]container.ExecResult // SetExecResult overrides
 	changed   chan struct{}                   // closed (and reset) on every change; made lazily
+	usage     usage
 }
 
 type logLine struct {

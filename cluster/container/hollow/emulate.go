@@ -18,7 +18,7 @@ type execFunc func(cmd []string, healthy bool) (container.ExecResult, time.Durat
 // emulate returns the behaviour of drover's own test images (cluster/container/images), so
 // the conformance suite and node agent tests can use one image name for docker and hollow:
 // pause, exit (args, SLEEP, EXIT_CODE, TERM_CODE, IGNORE_TERM, ALLOC_MB, exec modes) and
-// testserver (exec probe modes, TERM_DELAY). It returns nil for other images.
+// testserver (exec probe modes, TERM_DELAY, BURN_CPU). It returns nil for other images.
 func emulate(spec container.Spec) *Script {
 	switch normalizeImage(spec.Image) {
 	case normalizeImage(images.Names["pause"]):
@@ -120,7 +120,12 @@ func testServer(spec container.Spec) *Script {
 	if port == "" {
 		port = "8080"
 	}
+	var burn uint64
+	if c, err := strconv.ParseFloat(env["BURN_CPU"], 64); err == nil && c > 0 {
+		burn = uint64(c * 1e9)
+	}
 	return &Script{
+		CPUNanoCores: burn,
 		TermExitCode: new(int), StopAfter: duration(env["TERM_DELAY"]),
 		Logs: []string{"listening on :" + port}, TermLogs: []string{"terminating"},
 		execFn: func(cmd []string, healthy bool) (container.ExecResult, time.Duration, bool) {

@@ -36,6 +36,9 @@ type Options struct {
 	PullDelay time.Duration
 	// Info overrides the defaults of Info field by field (non-zero fields win).
 	Info container.Info
+	// Usage, when set, gives the simulated usage of every running container Stats samples
+	// (ok false: the container's own, see Stats). It is called without the runtime's lock.
+	Usage func(c container.Container) (u Usage, ok bool)
 }
 
 // Runtime is the hollow container.Runtime. Create it with New.
@@ -44,6 +47,7 @@ type Runtime struct {
 	scripts   map[string]*Script
 	pullDelay time.Duration
 	info      container.Info
+	usageFn   func(container.Container) (Usage, bool)
 
 	mu       sync.Mutex
 	byID     map[string]*ctr
@@ -62,6 +66,7 @@ func New(opts Options) *Runtime {
 		scripts:   make(map[string]*Script, len(opts.Scripts)),
 		pullDelay: opts.PullDelay,
 		info:      defaultInfo(opts.Info),
+		usageFn:   opts.Usage,
 		byID:      map[string]*ctr{},
 		byName:    map[string]*ctr{},
 		images:    map[string]imageState{},

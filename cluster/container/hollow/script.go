@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"github.com/drover-ci/drover/cluster/container"
 )
 
@@ -37,6 +39,10 @@ type Script struct {
 	execFn execFunc
 	// HTTPUnhealthy makes httpGet probes of the hollow Prober fail until SetHTTPHealth.
 	HTTPUnhealthy bool
+	// CPUNanoCores and MemoryBytes are the usage Stats reports while the container runs
+	// (memory 0: 2 MiB).
+	CPUNanoCores uint64
+	MemoryBytes  uint64
 }
 
 // Environment variables that script a container (they override the image's Script):
@@ -51,6 +57,8 @@ type Script struct {
 //	HOLLOW_LOGS=LINES        log lines at start, separated by newlines or "|"
 //	HOLLOW_EXEC_EXIT_CODE=N  exit code of Exec for unscripted commands
 //	HOLLOW_HTTP_HEALTHY=false    httpGet probes fail until SetHTTPHealth
+//	HOLLOW_CPU=QUANTITY      CPU the container uses, in cores (e.g. 250m, 1.5)
+//	HOLLOW_MEMORY=QUANTITY   its memory working set (e.g. 64Mi)
 const (
 	EnvExitCode      = "HOLLOW_EXIT_CODE"
 	EnvRunFor        = "HOLLOW_RUN_FOR"
@@ -62,6 +70,8 @@ const (
 	EnvLogs          = "HOLLOW_LOGS"
 	EnvExecExitCode  = "HOLLOW_EXEC_EXIT_CODE"
 	EnvHTTPHealthy   = "HOLLOW_HTTP_HEALTHY"
+	EnvCPU           = "HOLLOW_CPU"
+	EnvMemory        = "HOLLOW_MEMORY"
 )
 
 // withEnv returns s overridden by the HOLLOW_* variables of env, or s itself when there are
@@ -108,6 +118,14 @@ func applyEnv(s *Script, k, v string) {
 		s.ExecExitCode = atoi(v)
 	case EnvHTTPHealthy:
 		s.HTTPUnhealthy = !truthy(v)
+	case EnvCPU:
+		if q, err := resource.ParseQuantity(strings.TrimSpace(v)); err == nil && q.Sign() > 0 {
+			s.CPUNanoCores = uint64(q.ScaledValue(resource.Nano))
+		}
+	case EnvMemory:
+		if q, err := resource.ParseQuantity(strings.TrimSpace(v)); err == nil && q.Sign() > 0 {
+			s.MemoryBytes = uint64(q.Value())
+		}
 	}
 }
 

@@ -20,6 +20,7 @@ func (s *suite) testNotFound(t *testing.T) {
 		"Stop":    func() error { return s.rt.Stop(ctx, id, time.Second) },
 		"Remove":  func() error { return s.rt.Remove(ctx, id) },
 		"Logs":    func() error { _, err := s.rt.Logs(ctx, id, container.LogOptions{Tail: -1}); return err },
+		"Stats":   func() error { _, err := s.rt.Stats(ctx, id); return err },
 		"Exec": func() error {
 			_, err := s.rt.Exec(ctx, id, []string{"/exit", "exec", "0", "0"}, 5*time.Second)
 			return err

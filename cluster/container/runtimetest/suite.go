@@ -13,12 +13,14 @@
 //     $ALLOC_MB above the memory limit it is OOM-killed (OOMKilled, exit code 137).
 //     Exec: "/exit exec CODE SLEEP WORDS..." prints WORDS one a line, sleeps SLEEP seconds
 //     and exits CODE; "/exit env" prints the container's environment, one KEY=value a line;
-//   - the server image (only with real traffic) is cluster/container/images/testserver.
+//   - the server image is cluster/container/images/testserver; without real traffic only its
+//     $BURN_CPU (keep that many cores busy) is needed.
 //
 // Conventions the suite checks: Container.Name has no leading "/"; Remove, Start, Stop,
 // Inspect, Logs and Exec of an unknown ID fail with container.ErrNotFound; Create with an
 // absent image fails with container.ErrImageNotFound; Stop of an exited container succeeds;
 // an Exec that outlives its timeout fails with an error wrapping context.DeadlineExceeded;
+// Stats of a container that is not running fails with container.ErrNotRunning;
 // LogOptions.Tail < 0 means all lines; Logs with Timestamps prefix each line with an
 // RFC 3339 time and a space.
 package runtimetest
@@ -115,6 +117,8 @@ func Run(t *testing.T, rt container.Runtime, opts Options) {
 		{"Network", s.testNetwork},
 		{"SharedLocalhost", s.testSharedLocalhost},
 		{"OOMKilled", s.testOOM},
+		{"Stats", s.testStats},
+		{"StatsStopped", s.testStatsStopped},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

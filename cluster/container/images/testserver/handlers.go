@@ -20,6 +20,7 @@ type server struct {
 	tcpAddr string
 	mu      sync.Mutex
 	tcp     net.Listener
+	burn    burner
 }
 
 func newServer() *server { return &server{} }
@@ -36,6 +37,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("POST /exit", exit)
 	mux.HandleFunc("/get", get)
 	mux.HandleFunc("/lookup", lookup)
+	mux.HandleFunc("POST /burn", s.burn.serveBurn)
 	mux.HandleFunc("POST /tcp-off", func(w http.ResponseWriter, r *http.Request) { s.tcpOff() })
 	mux.HandleFunc("POST /tcp-on", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.tcpOn(); err != nil {

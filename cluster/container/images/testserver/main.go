@@ -9,6 +9,7 @@
 //	POST /exit?code=N    exits with code N
 //	GET  /get?url=U      fetches U and answers with its status and body
 //	POST /tcp-off, /tcp-on  closes and reopens the TCP listener
+//	POST /burn?cpu=CORES keeps CORES of CPU busy from now on (0 stops); $BURN_CPU sets it at start
 //
 // It logs one line per request to stdout. On SIGTERM or SIGINT it logs "terminating", waits
 // $TERM_DELAY seconds and exits 0.
@@ -40,6 +41,9 @@ func main() {
 		if err := s.tcpOn(); err != nil {
 			log.Fatalf("tcp: %v", err)
 		}
+	}
+	if c, err := strconv.ParseFloat(os.Getenv("BURN_CPU"), 64); err == nil {
+		s.burn.set(c)
 	}
 	go terminate()
 	addr := ":" + port()
