@@ -237,7 +237,9 @@ func isReady(pod *corev1.Pod) bool {
 	return c != nil && c.Status == corev1.ConditionTrue
 }
 
-func isRunningAndReady(pod *corev1.Pod) bool { return pod.Status.Phase == corev1.PodRunning && isReady(pod) }
+func isRunningAndReady(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodRunning && isReady(pod)
+}
 
 // isRunningAndAvailable: running and ready for more than minReadySeconds at now (Kubernetes'
 // IsPodAvailable).
