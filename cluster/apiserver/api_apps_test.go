@@ -67,6 +67,8 @@ func TestAppsInvalidSpecsAre422WithFieldPathAndStoreNothing(t *testing.T) {
 			appsBody("apps/v1", "StatefulSet", "s1", appsSpecs["StatefulSet"], `"replicas":2`, `"replicas":-1`), "spec.replicas"},
 		{"statefulset empty selector", apps + "statefulsets",
 			appsBody("apps/v1", "StatefulSet", "s2", appsSpecs["StatefulSet"], appsSelector, `{}`), "spec.selector"},
+		{"statefulset name not a DNS label", apps + "statefulsets",
+			appsBody("apps/v1", "StatefulSet", "db.one", appsSpecs["StatefulSet"]), "metadata.name"},
 		{"daemonset selector not matching", apps + "daemonsets",
 			appsBody("apps/v1", "DaemonSet", "ds1", appsSpecs["DaemonSet"], `"app":"web"}}`, `"app":"db"}}`), "spec.template.metadata.labels"},
 		{"daemonset surge and unavailable", apps + "daemonsets",

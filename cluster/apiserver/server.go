@@ -4,9 +4,12 @@
 package apiserver
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/apiserver/discovery"
 	"github.com/drover-ci/drover/cluster/registry"
+	"github.com/drover-ci/drover/cluster/resourcemetrics"
 	"github.com/drover-ci/drover/cluster/store"
 )
 
@@ -30,34 +34,40 @@ type Config struct {
 	Tokens map[string]string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
-	// Logs serves pods/log for a node agent in the same process (optional); otherwise the
-	// server proxies to the node agent's log port with NodeToken.
-	Logs      http.Handler
-	NodeToken string
-	// Metrics is served at /metrics in the Prometheus text format, without
-	// authentication like a scrape endpoint (nil: prometheus.DefaultGatherer).
-	Metrics prometheus.Gatherer
+	// NodeTLS is the client TLS configuration for node agents (the API server's client
+	// certificate, drover's CA as roots): pods/log, exec, attach and portforward are proxied
+	// to a pod's node agent with it, and resource metrics scraped. Nil: those answer 503.
+	NodeTLS *tls.Config
+	// Metrics is served at /metrics in the Prometheus text format (nil:
+	// prometheus.DefaultGatherer), to authenticated clients unless AnonymousMetrics.
+	Metrics          prometheus.Gatherer
+	AnonymousMetrics bool
 	// Resources are the resources served (nil: registry.Resources(), all of drover's). It
 	// must include namespaces.
 	Resources *registry.Set
 	// Logger receives the server's logs (nil: they are dropped).
 	Logger *slog.Logger
+	// MetricResolution is how often the resource metrics collector scrapes the node agents
+	// for metrics.k8s.io (0: resourcemetrics.DefaultResolution, 15 s; negative: off).
+	MetricResolution time.Duration
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
 // background loops (garbage collection and namespace cleanup).
 type Server struct {
-	store      store.Store
-	tokens     map[string]string
-	now        func() time.Time
-	logs       http.Handler
-	nodeToken  string
-	metrics    prometheus.Gatherer
-	resources  *registry.Set
-	namespaces *registry.Resource
-	discovery  *discovery.Handler
-	log        *slog.Logger
-	gc         *collector
+	store  store.Store
+	tokens map[string]string
+	now    func() time.Time
+	// nodeTransport reaches node agents (nil without Config.NodeTLS).
+	nodeTransport *http.Transport
+	metrics       prometheus.Gatherer
+	anonMetric    bool
+	resources     *registry.Set
+	namespaces    *registry.Resource
+	discovery     *discovery.Handler
+	log           *slog.Logger
+	gc            *collector
+	rmetrics      *resourcemetrics.Collector // nil: off
 }
 
 // New builds a Server over cfg.Store.
@@ -73,8 +83,8 @@ func New(cfg Config) (*Server, error) {
 	if !ok {
 		return nil, fmt.Errorf("apiserver: Config.Resources has no namespaces resource")
 	}
-	s := &Server{store: cfg.Store, tokens: cfg.Tokens, now: cfg.Now, logs: cfg.Logs, nodeToken: cfg.NodeToken,
-		resources: resources, namespaces: ns, log: cfg.Logger}
+	s := &Server{store: cfg.Store, tokens: cfg.Tokens, now: cfg.Now,
+		resources: resources, namespaces: ns, log: cfg.Logger, anonMetric: cfg.AnonymousMetrics}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -85,8 +95,15 @@ func New(cfg Config) (*Server, error) {
 	if s.metrics == nil {
 		s.metrics = prometheus.DefaultGatherer
 	}
+	if cfg.NodeTLS != nil {
+		s.nodeTransport = &http.Transport{TLSClientConfig: cfg.NodeTLS, ResponseHeaderTimeout: 30 * time.Second,
+			DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, IdleConnTimeout: 90 * time.Second}
+	}
 	s.discovery = discovery.New(resources.All(), VersionInfo())
 	s.gc = newCollector(s)
+	if cfg.MetricResolution >= 0 {
+		s.rmetrics = s.newResourceMetrics(cfg.MetricResolution)
+	}
 	return s, nil
 }
 
@@ -100,17 +117,27 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	go s.gc.run(ctx)
+	if s.rmetrics != nil {
+		go s.rmetrics.Run(ctx)
+	}
 	return nil
 }
 
-// Handler returns the HTTP handler: health endpoints, /metrics and /version without authentication,
-// everything else behind the bearer token check.
+// Handler returns the HTTP handler: health endpoints and /version without authentication (and
+// /metrics with Config.AnonymousMetrics), everything else behind the bearer token check.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", s.health)
 	mux.HandleFunc("/livez", s.health)
 	mux.HandleFunc("/readyz", s.ready)
-	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		if !s.anonMetric && !s.authenticated(r) {
+			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", func(w http.ResponseWriter, r *http.Request) {
 		if !s.authenticated(r) {
 			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
@@ -183,6 +210,15 @@ type failureWriter struct {
 
 func (f *failureWriter) noteFailure(code int, reason, message string) {
 	f.code, f.reason, f.message = code, reason, message
+}
+
+// Hijack passes hijacking on (exec, attach, port-forward and proxied WebSocket upgrades).
+func (f *failureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := f.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, fmt.Errorf("the connection cannot be hijacked")
+	}
+	return hj.Hijack()
 }
 
 // Unwrap lets http.ResponseController reach the connection (watch flushing, hijacking).

@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/drover-ci/drover/cluster/registry"
 )
@@ -28,7 +29,12 @@ var subresources = map[string]subresource{
 	"binding":  {verbs: metav1.Verbs{"create"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "Binding"}},
 	"log":      {verbs: metav1.Verbs{"get"}},
 	"finalize": {verbs: metav1.Verbs{"update"}},
-	"eviction": {verbs: metav1.Verbs{"create"}, gvk: schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}},
+	// The connect subresources: what kube-apiserver lists for them.
+	"exec":        {verbs: metav1.Verbs{"create", "get"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "PodExecOptions"}},
+	"attach":      {verbs: metav1.Verbs{"create", "get"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "PodAttachOptions"}},
+	"portforward": {verbs: metav1.Verbs{"create", "get"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "PodPortForwardOptions"}},
+	"proxy":       {verbs: metav1.Verbs{"create", "delete", "get", "patch", "update"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "PodProxyOptions"}},
+	"eviction":    {verbs: metav1.Verbs{"create"}, gvk: schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}},
 }
 
 // subresourceOf returns the discovery facts of a subresource of r; unknown subresources are
@@ -41,6 +47,9 @@ func subresourceOf(r *registry.Resource, sub string) subresource {
 	if d.gvk.Kind == "" {
 		d.gvk = r.GroupVersionKind()
 	}
+	if sub == "proxy" {
+		d.gvk.Kind = r.Kind + "ProxyOptions" // PodProxyOptions, ServiceProxyOptions, NodeProxyOptions
+	}
 	return d
 }
 
@@ -52,7 +61,7 @@ type groupVersions struct {
 }
 
 // groupsOf groups resources by group version, keeping group order stable: the core group
-// first, then groups by name; within a group, versions as they come.
+// first, then groups by name; within a group, versions in Kubernetes' priority order.
 func groupsOf(resources []*registry.Resource) []*groupVersions {
 	idx := map[string]*groupVersions{}
 	var out []*groupVersions
@@ -70,6 +79,10 @@ func groupsOf(resources []*registry.Resource) []*groupVersions {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
 	for _, g := range out {
+		// Kubernetes' order, the preferred version first: v2, v1, v1beta1, …
+		sort.SliceStable(g.versions, func(i, j int) bool {
+			return version.CompareKubeAwareVersionStrings(g.versions[i], g.versions[j]) > 0
+		})
 		for _, rs := range g.byVer {
 			sort.SliceStable(rs, func(i, j int) bool { return rs[i].Resource < rs[j].Resource })
 		}
@@ -87,7 +100,7 @@ func apiResources(rs []*registry.Resource) []metav1.APIResource {
 			SingularName:       singular(r),
 			Namespaced:         r.Namespaced,
 			Kind:               r.Kind,
-			Verbs:              resourceVerbs,
+			Verbs:              verbsOf(r),
 			ShortNames:         r.ShortNames,
 			Categories:         r.Categories,
 			StorageVersionHash: storageHash(r),
@@ -107,6 +120,14 @@ func apiResources(rs []*registry.Resource) []metav1.APIResource {
 		}
 	}
 	return out
+}
+
+// verbsOf is the verbs r serves: its own (a computed resource), else every verb.
+func verbsOf(r *registry.Resource) metav1.Verbs {
+	if r.Verbs != nil {
+		return metav1.Verbs(r.Verbs)
+	}
+	return resourceVerbs
 }
 
 func singular(r *registry.Resource) string {

@@ -4,6 +4,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/daemonset"
+	"github.com/drover-ci/drover/cluster/controller/deployment"
+	"github.com/drover-ci/drover/cluster/controller/disruption"
 	"github.com/drover-ci/drover/cluster/controller/endpoints"
 	"github.com/drover-ci/drover/cluster/controller/nodeipam"
 	"github.com/drover-ci/drover/cluster/controller/nodelifecycle"
@@ -20,12 +23,16 @@ import (
 func All() map[string]controller.Constructor {
 	return map[string]controller.Constructor{
 		"cronjob":       controller.Construct(cronjob.New),
+		"daemonset":     controller.Construct(daemonset.New),
+		"deployment":    controller.Construct(deployment.New),
+		"disruption":    controller.Construct(disruption.New),
 		"endpoints":     controller.Construct(endpoints.New),
 		"job":           controller.Construct(job.New),
 		"nodeipam":      controller.Construct(nodeipam.New),
 		"nodelifecycle": controller.Construct(nodelifecycle.New),
 		"pvbinder":      controller.Construct(pvbinder.New),
 		"replication":   controller.Construct(replication.New),
+		"replicaset":    controller.Construct(replication.NewReplicaSet),
 		"scheduler":     controller.Construct(scheduler.NewController),
 		"serviceip":     controller.Construct(serviceip.New),
 		"statefulset":   controller.Construct(statefulset.New),
