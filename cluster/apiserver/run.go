@@ -27,8 +27,6 @@ type RunConfig struct {
 	// ExtraSANs are added to the serving certificate (localhost, 127.0.0.1, ::1, the host
 	// name and the listen host are always there).
 	ExtraSANs []string
-	// Logs serves pods/log for a node agent in the same process (drover up).
-	Logs http.Handler
 	// Metrics is served at /metrics (nil: prometheus.DefaultGatherer), to authenticated
 	// clients unless AnonymousMetrics.
 	Metrics          prometheus.Gatherer
@@ -44,6 +42,9 @@ type RunConfig struct {
 type Listening struct {
 	// URL is the server's https:// URL as local clients reach it.
 	URL string
+	// PKI is the server's CA (a node agent in the same process gets its serving certificate
+	// from it).
+	PKI *PKI
 	// Kubeconfig is the admin kubeconfig written into the data dir.
 	Kubeconfig string
 
@@ -95,7 +96,13 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	if err != nil {
 		return nil, err
 	}
-	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeToken: token, Logs: cfg.Logs,
+	// The API server's own credential for node agents: the admin token never leaves it.
+	kubeletClient, err := pki.kubeletClient(filepath.Join(cfg.DataDir, "pki"))
+	if err != nil {
+		return nil, err
+	}
+	nodeTLS := &tls.Config{Certificates: []tls.Certificate{kubeletClient}, RootCAs: pki.CAPool(), MinVersion: tls.VersionTLS12}
+	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeTLS: nodeTLS,
 		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution})
 	if err != nil {
 		return nil, err
@@ -118,7 +125,7 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
-	return &Listening{URL: url, Kubeconfig: kubeconfig, ln: ln, hs: hs, log: cfg.Logger}, nil
+	return &Listening{URL: url, Kubeconfig: kubeconfig, PKI: pki, ln: ln, hs: hs, log: cfg.Logger}, nil
 }
 
 // Serve answers requests until ctx ends (then it shuts down, giving requests in flight 5 s)

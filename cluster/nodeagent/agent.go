@@ -74,10 +74,11 @@ type Config struct {
 	ClusterDNS string
 	// NodeIP is the node's InternalIP ("" picks the address of the default route).
 	NodeIP string
-	// LogPort is where the agent serves container logs to the API server (0: not served).
-	LogPort int
-	// Token authenticates the API server's log requests (the agent's own bearer token).
-	Token string
+	// Port is where the agent serves HTTPS to the API server (0: not served): container logs,
+	// exec, attach and port-forward (kubelet's paths, see server.go). TLS says with which
+	// certificate, and that only the API server's client certificate is let in.
+	Port int
+	TLS  ServerTLS
 	// Heartbeat is the Lease renewal period (default 10 s); LeaseDuration the Lease's
 	// duration (default 40 s).
 	Heartbeat     time.Duration
@@ -197,8 +198,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	goRun(a.heartbeat)
-	if a.cfg.LogPort > 0 {
-		goRun(a.serveLogs)
+	if a.cfg.Port > 0 {
+		goRun(a.serve)
 	}
 	a.adopt(ctx)
 	for i := 0; i < a.cfg.Workers; i++ {

@@ -8,6 +8,7 @@ package uptest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,8 +52,10 @@ type Env struct {
 	DataDir    string
 	Node       string
 	Network    string
-	Log        string // drover up's log file (stdout and stderr)
-	Client     kubernetes.Interface
+	// AgentPort is the node agent's HTTPS port (--log-port): logs, exec, attach, port-forward.
+	AgentPort int
+	Log       string // drover up's log file (stdout and stderr)
+	Client    kubernetes.Interface
 
 	t    testing.TB
 	args []string
@@ -132,9 +135,10 @@ func Start(t testing.TB, o Options) *Env {
 		env:     o.Env,
 	}
 	e.Kubeconfig = filepath.Join(e.DataDir, "kubeconfig")
+	e.AgentPort = freePort(t)
 	e.args = append([]string{"up", "--data-dir", e.DataDir, "--listen", "127.0.0.1:0", "--node-name", e.Node,
 		"--network", e.Network, "--subnet", o.Subnet, "--service-cidr", o.ServiceCIDR,
-		"--cluster-dns", o.ClusterDNS, "--node-port-range", o.NodePortRange, "--log-port", "0"}, o.Args...)
+		"--cluster-dns", o.ClusterDNS, "--node-port-range", o.NodePortRange, "--log-port", fmt.Sprint(e.AgentPort)}, o.Args...)
 	t.Cleanup(e.cleanup)
 	e.start()
 	return e
@@ -248,4 +252,15 @@ func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(wait)
 	}
+}
+
+// freePort is a TCP port nothing listens on at the moment.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
