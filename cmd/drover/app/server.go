@@ -76,7 +76,7 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 				Store: st, DataDir: o.dataDir, Metrics: o.controllers.metrics, Listen: o.listen, ExtraSANs: o.sans,
 				AnonymousMetrics: o.anonymousMetrics, Logger: log, MetricResolution: o.metricResolutionConfig()})
 			if err != nil {
-				return err
+				return hintSeveral(err, "--listen")
 			}
 			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
 			p.Server(api.Serve)
