@@ -26,14 +26,20 @@ type Resource struct {
 	ShortNames   []string
 	Categories   []string // e.g. "all"
 	Namespaced   bool
-	// Subresources served besides the main resource: "status", "scale", "binding", "log".
+	// Subresources served besides the main resource: "status", "scale", "binding", "log", and
+	// the connect subresources "exec", "attach", "portforward", "proxy".
 	Subresources []string
 	// Verbs, when set, are the only verbs served, and the resource is not stored: the API
 	// server computes it (ReadOnlyVerbs, metrics.k8s.io). nil: every verb of a stored resource.
 	Verbs []string
 	// HasStatus: updates of the main resource keep the stored status, and status updates keep
-	// everything but status (and labels/annotations are kept by both, as in Kubernetes).
+	// everything but status (and labels/annotations are kept by both, as in Kubernetes, but see
+	// StatusSetsAnnotations).
 	HasStatus bool
+	// StatusSetsAnnotations: a status update may change the annotations (Kubernetes'
+	// deploymentStatusStrategy keeps only labels: the Deployment controller records the
+	// deployment.kubernetes.io/revision annotation through status).
+	StatusSetsAnnotations bool
 
 	New     func() runtime.Object // empty typed object, e.g. &corev1.Pod{}
 	NewList func() runtime.Object // empty typed list, e.g. &corev1.PodList{}

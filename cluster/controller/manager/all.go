@@ -5,6 +5,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/daemonset"
+	"github.com/drover-ci/drover/cluster/controller/deployment"
 	"github.com/drover-ci/drover/cluster/controller/disruption"
 	"github.com/drover-ci/drover/cluster/controller/endpoints"
 	"github.com/drover-ci/drover/cluster/controller/nodeipam"
@@ -13,6 +14,7 @@ import (
 	"github.com/drover-ci/drover/cluster/controller/pvbinder"
 	"github.com/drover-ci/drover/cluster/controller/replication"
 	"github.com/drover-ci/drover/cluster/controller/serviceip"
+	"github.com/drover-ci/drover/cluster/controller/statefulset"
 	"github.com/drover-ci/drover/cluster/scheduler"
 	"github.com/drover-ci/drover/jobs/cronjob"
 	"github.com/drover-ci/drover/jobs/job"
@@ -23,6 +25,7 @@ func All() map[string]controller.Constructor {
 	return map[string]controller.Constructor{
 		"cronjob":       controller.Construct(cronjob.New),
 		"daemonset":     controller.Construct(daemonset.New),
+		"deployment":    controller.Construct(deployment.New),
 		"disruption":    controller.Construct(disruption.New),
 		"endpoints":     controller.Construct(endpoints.New),
 		"job":           controller.Construct(job.New),
@@ -31,8 +34,10 @@ func All() map[string]controller.Constructor {
 		"podautoscaler": controller.Construct(podautoscaler.New),
 		"pvbinder":      controller.Construct(pvbinder.New),
 		"replication":   controller.Construct(replication.New),
+		"replicaset":    controller.Construct(replication.NewReplicaSet),
 		"scheduler":     controller.Construct(scheduler.NewController),
 		"serviceip":     controller.Construct(serviceip.New),
+		"statefulset":   controller.Construct(statefulset.New),
 	}
 }
 
