@@ -31,6 +31,7 @@ func All() map[string]controller.Constructor {
 		"nodelifecycle": controller.Construct(nodelifecycle.New),
 		"pvbinder":      controller.Construct(pvbinder.New),
 		"replication":   controller.Construct(replication.New),
+		"replicaset":    controller.Construct(replication.NewReplicaSet),
 		"scheduler":     controller.Construct(scheduler.NewController),
 		"serviceip":     controller.Construct(serviceip.New),
 	}
