@@ -64,6 +64,9 @@ func (a *Agent) ensureNode(ctx context.Context) (*corev1.Node, error) {
 	switch {
 	case apierrors.IsNotFound(err):
 		node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName}}
+		if a.cfg.PodCIDR != "" {
+			node.Spec.PodCIDR, node.Spec.PodCIDRs = a.cfg.PodCIDR, []string{a.cfg.PodCIDR}
+		}
 		a.setNodeMeta(node)
 		if node, err = nodes.Create(ctx, node, metav1.CreateOptions{}); err != nil {
 			return nil, fmt.Errorf("register node %s: %w", a.cfg.NodeName, err)
@@ -115,7 +118,7 @@ func (a *Agent) nodeStatus(node *corev1.Node, info container.Info, ready bool, w
 	if a.hostIP != "" {
 		st.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.hostIP}}, st.Addresses...)
 	}
-	st.DaemonEndpoints.KubeletEndpoint.Port = int32(a.cfg.LogPort)
+	st.DaemonEndpoints.KubeletEndpoint.Port = int32(a.cfg.Port)
 	st.NodeInfo = corev1.NodeSystemInfo{
 		KernelVersion: info.KernelVersion, OSImage: info.OS, Architecture: info.Architecture,
 		OperatingSystem: "linux", ContainerRuntimeVersion: info.RuntimeName + "://" + info.EngineVersion,

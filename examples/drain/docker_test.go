@@ -2,6 +2,7 @@ package drain_test
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"slices"
 	"sort"
@@ -133,6 +134,19 @@ func TestDaemonSetFollowsNodes(t *testing.T) {
 	if !strings.Contains(hist, "\n1 ") || !strings.Contains(hist, "\n2 ") {
 		t.Errorf("rollout history lacks revisions 1 and 2:\n%s", hist)
 	}
+	// Undo brings the first template back (as revision 3) on every node.
+	k.must("rollout", "undo", "ds/node-agent")
+	k.must("rollout", "status", "ds/node-agent", "--timeout=90s")
+	onePodOn(t, cs, nodes)
+	list, err = cs.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{LabelSelector: "app=node-agent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil && len(p.Spec.Containers[0].Env) != 0 {
+			t.Errorf("pod %s on %s still has env %v after the undo", p.Name, p.Spec.NodeName, p.Spec.Containers[0].Env)
+		}
+	}
 }
 
 // availability follows the pods of app=web through a watch and keeps the fewest Ready ones
@@ -141,6 +155,7 @@ type availability struct {
 	mu     sync.Mutex
 	pods   map[string]bool // name → Ready and not terminating
 	fewest int
+	log    []string // every event, for the failure message
 }
 
 func (a *availability) observe(p *corev1.Pod, deleted bool) {
@@ -158,10 +173,12 @@ func (a *availability) observe(p *corev1.Pod, deleted bool) {
 		}
 	}
 	a.fewest = min(a.fewest, n)
+	a.log = append(a.log, fmt.Sprintf("%s %s deleted=%v terminating=%v ready=%v node=%s → %d available",
+		time.Now().Format("15:04:05.000"), p.Name, deleted, p.DeletionTimestamp != nil, ready, p.Spec.NodeName, n))
 }
 
 // TestDrainHonoursDisruptionBudget: kubectl drain of the Docker node, which runs all three pods
-// of a ReplicationController whose PodDisruptionBudget wants 2 available, evicts them one at a
+// of a Deployment whose PodDisruptionBudget wants 2 available, evicts them one at a
 // time (the eviction subresource answers 429 until a replacement is Ready on a hollow node), so
 // that never fewer than 2 are available; --dry-run=server returns without changing anything.
 func TestDrainHonoursDisruptionBudget(t *testing.T) {
@@ -169,7 +186,7 @@ func TestDrainHonoursDisruptionBudget(t *testing.T) {
 	cs := env.Client
 	ctx := t.Context()
 	k.must(append([]string{"cordon"}, hollow.Nodes...)...)
-	k.must("apply", "-f", "web-rc.yaml")
+	k.must("apply", "-f", "web-deployment.yaml")
 	uptest.Eventually(t, 90*time.Second, "3 web pods Ready on "+env.Node, func() bool {
 		return readyOn(t, cs, env.Node) == 3
 	})
@@ -198,6 +215,7 @@ func TestDrainHonoursDisruptionBudget(t *testing.T) {
 	for i := range pods.Items {
 		avail.observe(&pods.Items[i], false)
 	}
+	avail.fewest = 3 // the three pods seen, not the count while they were being added
 	w, err := cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: "app=web", ResourceVersion: pods.ResourceVersion})
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +234,10 @@ func TestDrainHonoursDisruptionBudget(t *testing.T) {
 	w.Stop()
 	<-watched
 	if err != nil {
-		t.Fatalf("drain: %v\n%s", err, out)
+		diag, _ := k.run(30*time.Second, "get", "pods,pdb,nodes", "-o", "wide")
+		pdb, _ := k.run(30*time.Second, "get", "pdb", "web", "-o", "yaml")
+		ev, _ := k.run(30*time.Second, "get", "events")
+		t.Fatalf("drain: %v\n%s\n%s\n%s\n%s", err, out, diag, pdb, ev)
 	}
 	t.Logf("drain took %s:\n%s", time.Since(start).Round(time.Second), out)
 	if !strings.Contains(out, "Cannot evict pod as it would violate the pod's disruption budget.") {
@@ -226,7 +247,7 @@ func TestDrainHonoursDisruptionBudget(t *testing.T) {
 		t.Errorf("drain output lacks the drained line:\n%s", out)
 	}
 	if avail.fewest < 2 {
-		t.Errorf("only %d web pods were available at one point, the budget wants 2", avail.fewest)
+		t.Errorf("only %d web pods were available at one point, the budget wants 2:\n%s", avail.fewest, strings.Join(avail.log, "\n"))
 	}
 	if n := readyOn(t, cs, env.Node); n != 0 {
 		t.Errorf("%d web pods still on the drained node", n)
