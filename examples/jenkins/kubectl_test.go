@@ -32,7 +32,7 @@ func TestManifestsApplyWithKubectl(t *testing.T) {
 	kubectl("-n", "jenkins", "create", "secret", "generic", "jenkins-admin", "--from-literal=user=admin",
 		"--from-literal=password=pw", "--from-literal=token=11"+strings.Repeat("0f", 16))
 	out := kubectl("apply", "-f", "jenkins.yaml")
-	for _, w := range []string{"replicationcontroller/jenkins created", "service/jenkins created", "persistentvolumeclaim/jenkins-home created",
+	for _, w := range []string{"statefulset.apps/jenkins created", "service/jenkins created",
 		"persistentvolume/jenkins-home-jenkins created", "configmap/drover-jenkins-cloud created", "configmap/jenkins-init created"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("kubectl apply output lacks %q:\n%s", w, out)
@@ -42,8 +42,8 @@ func TestManifestsApplyWithKubectl(t *testing.T) {
 	if strings.Contains(out, "created") || strings.Contains(out, "configured") {
 		t.Errorf("a second apply changed something:\n%s", out)
 	}
-	out = kubectl("get", "rc,svc,pvc", "-n", "jenkins")
-	for _, w := range []string{"replicationcontroller/jenkins", "service/jenkins", "persistentvolumeclaim/jenkins-home"} {
+	out = kubectl("get", "statefulset,svc", "-n", "jenkins")
+	for _, w := range []string{"statefulset.apps/jenkins", "service/jenkins"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("kubectl get lacks %q:\n%s", w, out)
 		}
