@@ -15,7 +15,14 @@ LDFLAGS := -X $(APISERVER).versionDrover=$(VERSION) -X $(APISERVER).versionCommi
 
 all: build
 
-build:
+# bin/drover is rebuilt only when a Go source, go.mod, go.sum, an embedded file or the commit
+# changed (make up runs this target every time; an up-to-date binary is left alone).
+SOURCES := $(shell find . -path ./bin -prune -o -path ./.git -prune -o -type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -path './charts/*' \) -print 2>/dev/null)
+GITHEAD := $(wildcard .git/HEAD .git/index)
+
+build: bin/drover
+
+bin/drover: $(SOURCES) $(GITHEAD)
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/drover ./cmd/drover
 
 up:

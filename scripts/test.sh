@@ -13,7 +13,9 @@
 #      a test instead of skipping it. The unit packages run with -race; the packages that drive
 #      Docker engines, Consul, kubectl and drover processes end to end (DROVER_TEST_NORACE) run
 #      after them without it (the race detector would make them several times slower; what
-#      they run is raced through the unit packages' tests)
+#      they run is raced through the unit packages' tests). Each test's output is printed as it
+#      is written (`go test -json` through internal/testfmt, package and test in front of each
+#      line) and kept in $DROVER_TEST_LOG_DIR/go-test-DATE.log (last.log: the newest)
 #
 # Environment:
 #   DROVER_CONSUL        a Consul binary to use instead of building one
@@ -22,6 +24,7 @@
 #   DROVER_TEST_TIMEOUT  go test -timeout (default 25m)
 #   DROVER_TEST_FLAGS    extra go test flags, e.g. "-run Store -v"
 #   DROVER_TEST_PKGS     packages to vet and test (default ./...)
+#   DROVER_TEST_LOG_DIR  where the logs of the runs are kept (default ~/.cache/drover/test-logs)
 #   DROVER_TEST_NORACE   extended regexp of the import paths tested without -race (default: the
 #                        end-to-end packages below); "." runs everything without -race
 set -euo pipefail
@@ -63,11 +66,26 @@ stop_session() {
   # shellcheck disable=SC2086
   [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
 }
+# The Docker networks drover's tests create (drover-e2e, drover-rttest, each test's own) carry
+# the label drover.io/network; those that were not there before this run are removed at exit.
+networks_before=""
+labelled_networks() {
+  [ -n "${DOCKER_HOST:-}" ] || return 0
+  docker network ls -q --filter label=drover.io/network 2>/dev/null | sort || true
+}
+remove_test_networks() {
+  [ -n "${networks_recorded:-}" ] || return 0
+  local id
+  for id in $(comm -13 <(printf '%s\n' "$networks_before") <(labelled_networks)); do
+    docker network rm "$id" >/dev/null 2>&1 || true
+  done
+}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   [ -z "$session" ] || stop_session "$session"
   [ -z "$follower" ] || kill "$follower" 2>/dev/null || true
+  remove_test_networks
   if [ -n "${docker_started:-}" ] && [ -z "${DROVER_KEEP_DOCKER:-}" ]; then
     KEEP_STATE=1 scripts/docker-down.sh >/dev/null 2>&1 || true
   fi
@@ -121,6 +139,8 @@ fi
 export DOCKER_HOST
 say "docker: $DOCKER_HOST ($(docker version --format '{{.Server.Version}}'))"
 scripts/images.sh || fail "building the test images failed (see the output above)"
+networks_before=$(labelled_networks)
+networks_recorded=1
 
 # 2. gofmt and go vet ------------------------------------------------------------------------
 say "gofmt"
@@ -143,7 +163,12 @@ go vet $pkgs || fail "go vet found problems (see above)"
 
 # 3. tests -----------------------------------------------------------------------------------
 timeout=${DROVER_TEST_TIMEOUT:-25m}
-log=$work/go-test.log
+# The log outlives the run (the temporary directory does not): one file per run under
+# $DROVER_TEST_LOG_DIR, and last.log pointing at the newest.
+log_dir=${DROVER_TEST_LOG_DIR:-$HOME/.cache/drover/test-logs}
+mkdir -p "$log_dir"
+log=$log_dir/go-test-$(date +%Y%m%d-%H%M%S).log
+ln -sfn "$(basename "$log")" "$log_dir/last.log"
 export DROVER_E2E=1
 # t.TempDir and the tests' Consul data dirs go under $work, removed on exit.
 export TMPDIR=$work
@@ -156,31 +181,42 @@ all=$(go list $pkgs) || fail "go list $pkgs failed (see above)"
 race_pkgs=$(grep -vE -- "$norace" <<<"$all" || true)
 plain_pkgs=$(grep -E -- "$norace" <<<"$all" || true)
 say "DROVER_E2E=1 go test -count=1 -timeout $timeout ${DROVER_TEST_FLAGS:-}: $(wc -w <<<"$race_pkgs") packages with -race, then $(wc -w <<<"$plain_pkgs") without (matching $norace)"
-# Both go test runs share one session of their own and one log; the log is followed on the
-# terminal until they end (a leaked child holding the output open cannot block the script).
-# The session's status is the first failing run's.
+say "every test's output is shown as it is written, and kept in $log"
+# go test -json streams each test's output as it is written (plain go test holds a package's
+# output until the package ends); internal/testfmt prints it line by line with the package
+# and test in front and writes the log. Both go test runs share one session of their own; the
+# session's status is the first failing run's.
+go build -o "$work/testfmt" ./internal/testfmt || fail "building internal/testfmt failed (see above)"
+mkfifo "$work/events"
+"$work/testfmt" -log "$log" -module "$(go list -m)" <"$work/events" &
+follower=$!
 # shellcheck disable=SC2016 # expanded by the inner shell
 setsid bash -c '
   rc=0
   # shellcheck disable=SC2086
-  if [ -n "$3" ]; then go test -race -count=1 -timeout "$1" $2 $3 || rc=$?; fi
+  if [ -n "$3" ]; then go test -json -race -count=1 -timeout "$1" $2 $3 || rc=$?; fi
   # shellcheck disable=SC2086
-  if [ -n "$4" ]; then go test -count=1 -timeout "$1" $2 $4 || { r=$?; [ "$rc" -ne 0 ] || rc=$r; }; fi
+  if [ -n "$4" ]; then go test -json -count=1 -timeout "$1" $2 $4 || { r=$?; [ "$rc" -ne 0 ] || rc=$r; }; fi
   exit "$rc"
-' go-test "$timeout" "${DROVER_TEST_FLAGS:-}" "$race_pkgs" "$plain_pkgs" >"$log" 2>&1 &
+' go-test "$timeout" "${DROVER_TEST_FLAGS:-}" "$race_pkgs" "$plain_pkgs" >"$work/events" 2>&1 &
 session=$!
-tail -n +1 -f --pid="$session" "$log" &
-follower=$!
 rc=0
 wait "$session" || rc=$?
-wait "$follower" || true
+# A process a test leaked would hold the pipe open and keep testfmt waiting: stop what is left
+# of the session, then give testfmt a moment to print the rest.
+stop_session "$session"
+session=""
+for _ in $(seq 50); do kill -0 "$follower" 2>/dev/null || break; sleep 0.2; done
+kill "$follower" 2>/dev/null || true
+wait "$follower" 2>/dev/null || true
+follower=""
 
 # summary ------------------------------------------------------------------------------------
 passed=$(grep -c '^ok ' "$log" || true)
 failed=$(grep -cE '^FAIL[[:space:]]' "$log" || true)
 notests=$(grep -c '^?' "$log" || true)
 echo
-say "summary ($(($(date +%s) - start))s): $passed packages ok, $failed failed, $notests without tests"
+say "summary ($(($(date +%s) - start))s): $passed packages ok, $failed failed, $notests without tests (log: $log)"
 if grep -qE -- '--- FAIL|^FAIL|^panic:' "$log"; then
   grep -E -- '--- FAIL|^FAIL|^panic:' "$log" | sed 's/^/    /'
 fi

@@ -8,9 +8,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/drover-ci/drover/cluster/registry"
 )
 
 var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
@@ -46,7 +47,8 @@ func subFor(req *request) string {
 	return req.subresource
 }
 
-// serveScale serves the autoscaling/v1 Scale of a replication controller.
+// serveScale serves the autoscaling/v1 Scale of a resource with a Scale hook (replication
+// controllers, deployments, replica sets, stateful sets).
 func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req *request) {
 	ctx := r.Context()
 	var obj runtime.Object
@@ -59,7 +61,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req *request
 		if data, err = readBody(r); err == nil {
 			var body runtime.Object
 			if body, err = decodeBody(w, r, data, scaleGVK, func() runtime.Object { return &autoscalingv1.Scale{} }); err == nil {
-				obj, err = s.update(ctx, req.res, req.namespace, req.name, "", setReplicas(body.(*autoscalingv1.Scale)), false, isDryRun(r))
+				obj, err = s.update(ctx, req.res, req.namespace, req.name, "", setReplicas(req.res, body.(*autoscalingv1.Scale)), false, isDryRun(r))
 			}
 		}
 	case "patch":
@@ -69,7 +71,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req *request
 			return
 		}
 		obj, err = s.update(ctx, req.res, req.namespace, req.name, "", func(cur runtime.Object) (runtime.Object, error) {
-			sc, err := scaleOf(cur)
+			sc, err := scaleOf(req.res, cur)
 			if err != nil {
 				return nil, err
 			}
@@ -81,7 +83,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req *request
 			if err != nil {
 				return nil, err
 			}
-			return setReplicas(body.(*autoscalingv1.Scale))(cur)
+			return setReplicas(req.res, body.(*autoscalingv1.Scale))(cur)
 		}, true, isDryRun(r))
 	default:
 		err = apierrors.NewMethodNotSupported(req.gr(), r.Method)
@@ -90,7 +92,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req *request
 		writeError(w, err)
 		return
 	}
-	sc, err := scaleOf(obj)
+	sc, err := scaleOf(req.res, obj)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -98,43 +100,39 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req *request
 	writeJSON(w, http.StatusOK, sc)
 }
 
-// scaleOf returns the Scale view of a replication controller.
-func scaleOf(obj runtime.Object) (*autoscalingv1.Scale, error) {
-	rc, ok := obj.(*corev1.ReplicationController)
-	if !ok {
+// scaleOf returns the Scale view of obj, a resource with a Scale hook.
+func scaleOf(res *registry.Resource, obj runtime.Object) (*autoscalingv1.Scale, error) {
+	if res.Scale == nil {
 		return nil, badRequest("scale is not supported for %T", obj)
 	}
-	replicas := int32(1)
-	if rc.Spec.Replicas != nil {
-		replicas = *rc.Spec.Replicas
-	}
+	spec, status, selector := res.Scale.Get(obj)
+	m := accessor(obj)
 	sc := &autoscalingv1.Scale{
-		ObjectMeta: metav1.ObjectMeta{Name: rc.Name, Namespace: rc.Namespace, UID: rc.UID,
-			ResourceVersion: rc.ResourceVersion, CreationTimestamp: rc.CreationTimestamp},
-		Spec:   autoscalingv1.ScaleSpec{Replicas: replicas},
-		Status: autoscalingv1.ScaleStatus{Replicas: rc.Status.Replicas, Selector: labels.SelectorFromSet(rc.Spec.Selector).String()},
+		ObjectMeta: metav1.ObjectMeta{Name: m.GetName(), Namespace: m.GetNamespace(), UID: m.GetUID(),
+			ResourceVersion: m.GetResourceVersion(), CreationTimestamp: m.GetCreationTimestamp()},
+		Spec:   autoscalingv1.ScaleSpec{Replicas: spec},
+		Status: autoscalingv1.ScaleStatus{Replicas: status, Selector: selector},
 	}
 	sc.APIVersion, sc.Kind = "autoscaling/v1", "Scale"
 	return sc, nil
 }
 
 // setReplicas is an updateFunc copying a Scale's replicas (and its resourceVersion
-// precondition) onto the replication controller.
-func setReplicas(sc *autoscalingv1.Scale) updateFunc {
+// precondition) onto the scaled object.
+func setReplicas(res *registry.Resource, sc *autoscalingv1.Scale) updateFunc {
 	return func(cur runtime.Object) (runtime.Object, error) {
-		rc, ok := cur.(*corev1.ReplicationController)
-		if !ok {
+		if res.Scale == nil {
 			return nil, badRequest("scale is not supported for %T", cur)
 		}
+		m := accessor(cur)
 		if sc.Spec.Replicas < 0 {
-			return nil, invalid("Scale", rc.Name, "autoscaling", field.ErrorList{field.Invalid(field.NewPath("spec", "replicas"), sc.Spec.Replicas, "must be greater than or equal to 0")})
+			return nil, invalid("Scale", m.GetName(), "autoscaling", field.ErrorList{field.Invalid(field.NewPath("spec", "replicas"), sc.Spec.Replicas, "must be greater than or equal to 0")})
 		}
 		if sc.ResourceVersion != "" {
-			rc.ResourceVersion = sc.ResourceVersion
+			m.SetResourceVersion(sc.ResourceVersion)
 		}
-		n := sc.Spec.Replicas
-		rc.Spec.Replicas = &n
-		return rc, nil
+		res.Scale.Set(cur, sc.Spec.Replicas)
+		return cur, nil
 	}
 }
 

@@ -33,6 +33,13 @@ func rcResource() *Resource {
 			return fields.Set{"status.replicas": strconv.Itoa(int(obj.(*corev1.ReplicationController).Status.Replicas))}
 		},
 		Table: rcTable(),
+		Scale: &Scale{
+			Get: func(obj runtime.Object) (int32, int32, string) {
+				rc := obj.(*corev1.ReplicationController)
+				return replicasOr1(rc.Spec.Replicas), rc.Status.Replicas, labels.SelectorFromSet(rc.Spec.Selector).String()
+			},
+			Set: func(obj runtime.Object, n int32) { obj.(*corev1.ReplicationController).Spec.Replicas = &n },
+		},
 	}
 }
 

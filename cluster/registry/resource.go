@@ -55,6 +55,18 @@ type Resource struct {
 	Fields func(obj runtime.Object) fields.Set
 	// Table converts objects for `kubectl get`; nil gives NAME and AGE.
 	Table *Table
+	// Scale serves the scale subresource (list "scale" in Subresources too).
+	Scale *Scale
+}
+
+// Scale maps a resource to the autoscaling/v1 Scale that `kubectl scale` and the
+// HorizontalPodAutoscaler read and write.
+type Scale struct {
+	// Get returns spec.replicas, status.replicas and status.selector (the label selector in
+	// its string form, e.g. "app=web").
+	Get func(obj runtime.Object) (spec, status int32, selector string)
+	// Set sets spec.replicas.
+	Set func(obj runtime.Object, replicas int32)
 }
 
 // Table is the server-side printing of a resource: column definitions and one row per object.
@@ -106,11 +118,21 @@ func Resources() *Set {
 		secretResource(),
 		saResource(),
 		svcResource(),
+		// apps/v1
+		crResource(),
+		dsResource(),
+		deploymentResource(),
+		rsResource(),
+		stsResource(),
+		// autoscaling/v2
+		hpaResource(),
 		// batch/v1
 		cjResource(),
 		jobResource(),
 		// coordination.k8s.io/v1
 		leaseResource(),
+		// policy/v1
+		pdbResource(),
 	)
 }
 

@@ -14,12 +14,15 @@ func lookup(gvr schema.GroupVersionResource) (*Resource, bool) {
 
 func TestResourcesSortedWithTables(t *testing.T) {
 	all := Resources().All()
-	if len(all) != 15 {
-		t.Errorf("%d resources, want 15", len(all))
+	if len(all) != 22 {
+		t.Errorf("%d resources, want 22", len(all))
 	}
 	for i, r := range all {
 		if r.Table == nil {
 			t.Errorf("%s has no table", r.GroupVersionResource())
+		}
+		if r.HasSubresource("scale") != (r.Scale != nil) {
+			t.Errorf("%s: scale subresource %v, Scale hook %v", r.GroupVersionResource(), r.HasSubresource("scale"), r.Scale != nil)
 		}
 		if r.ListKind != r.Kind+"List" {
 			t.Errorf("%s: list kind %q", r.GroupVersionResource(), r.ListKind)

@@ -22,6 +22,11 @@ wait_pods() { # selector count
 }
 
 step "stand-in images"
+if [ -z "${DOCKER_HOST:-}" ] && [ -S /tmp/drover-docker/docker.sock ] && [ ! -S /var/run/docker.sock ]; then
+  # `make up` started drover's private engine; use it rather than failing on the default socket.
+  export DOCKER_HOST=unix:///tmp/drover-docker/docker.sock
+  echo "(DOCKER_HOST unset: using drover's private engine, $DOCKER_HOST)" >&2
+fi
 bash images/build.sh
 
 step "the Jenkins master: a replication controller of size one, and its service"

@@ -9,6 +9,15 @@ set -euo pipefail
 cd "$(dirname "$0")"
 master=csanchez/jenkins-swarm:1.625.1-for-volumes
 agent=csanchez/jenkins-swarm-slave:2.0-net-tools
+# A Docker engine must answer first: say which one was asked and how to point at drover's.
+if ! err=$(docker version --format '{{.Server.Version}}' 2>&1 >/dev/null); then
+  {
+    echo "images/build.sh: no Docker engine answers at ${DOCKER_HOST:-unix:///var/run/docker.sock}:"
+    printf '  %s\n' "$err"
+    echo "  export the DOCKER_HOST that \`make up\` printed (its private engine: export DOCKER_HOST=unix:///tmp/drover-docker/docker.sock) and rerun"
+  } >&2
+  exit 1
+fi
 if [ -z "${FORCE:-}" ] && docker image inspect "$master" "$agent" >/dev/null 2>&1; then
   exit 0
 fi
@@ -23,6 +32,11 @@ printf 'FROM scratch\nCOPY jenkins /jenkins\nEXPOSE 8080 50000\nENTRYPOINT ["/je
 cp "$work/agent" "$work/a/jenkins-slave.sh"
 cp "$work/sh" "$work/a/sh"
 printf 'FROM scratch\nCOPY jenkins-slave.sh /usr/local/bin/jenkins-slave.sh\nCOPY sh /bin/sh\nENTRYPOINT ["/usr/local/bin/jenkins-slave.sh"]\n' >"$work/a/Dockerfile"
-DOCKER_BUILDKIT=0 docker build -q -t "$master" "$work/m" >/dev/null 2>&1
-DOCKER_BUILDKIT=0 docker build -q -t "$agent" "$work/a" >/dev/null 2>&1
+for pair in "$master:m" "$agent:a"; do
+  image=${pair%:*} dir=$work/${pair##*:}
+  if ! out=$(DOCKER_BUILDKIT=0 docker build -q -t "$image" "$dir" 2>&1); then
+    printf 'images/build.sh: docker build of %s failed:\n%s\n' "$image" "$out" >&2
+    exit 1
+  fi
+done
 echo "built $master and $agent" >&2
