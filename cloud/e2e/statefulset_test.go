@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -71,10 +72,23 @@ func jenkinsThroughService(t testing.TB, cs kubernetes.Interface, ns string) jen
 	return api
 }
 
-// hasJob reports whether the controller knows job (kept in its JENKINS_HOME).
+// hasJob reports whether the controller lists job (kept in its JENKINS_HOME).
 func (j jenkinsAPI) hasJob(job string) bool {
-	code, _, err := j.do("GET", "/job/"+job+"/api/json", "", nil)
-	return err == nil && code == http.StatusOK
+	var root struct {
+		Jobs []struct {
+			Name string `json:"name"`
+		} `json:"jobs"`
+	}
+	code, body, err := j.do("GET", "/api/json?tree=jobs[name]", "", nil)
+	if err != nil || code != http.StatusOK || json.Unmarshal(body, &root) != nil {
+		return false
+	}
+	for _, x := range root.Jobs {
+		if x.Name == job {
+			return true
+		}
+	}
+	return false
 }
 
 func envOf(p *corev1.Pod, name string) string {
