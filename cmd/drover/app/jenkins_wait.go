@@ -25,6 +25,9 @@ func waitForRollout(ctx context.Context, kube kubernetes.Interface, ns string, t
 	last := ""
 	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		line, done := rolloutProgress(ctx, kube, ns)
+		if ctx.Err() != nil {
+			return false, nil // the wait is ending: a request it cut short says nothing about Jenkins
+		}
 		if line != last {
 			fmt.Fprintln(s.Out, line)
 			last = line
