@@ -285,7 +285,8 @@ func TestJenkinsInstallWait(t *testing.T) {
 func TestJenkinsInstallWaitTimeout(t *testing.T) {
 	var out bytes.Buffer
 	err := waitForRollout(context.Background(), fake.NewClientset(), "jenkins", 1500*time.Millisecond, Streams{Out: &out})
-	want := "the Jenkins StatefulSet has not rolled out after 1.5s (last: waiting for statefulset/jenkins to be created)"
+	want := "the Jenkins StatefulSet has not rolled out after 1.5s (last: waiting for statefulset/jenkins to be created)\n" +
+		"  fix the cause and run install again: the StatefulSet replaces the pod"
 	if err == nil || err.Error() != want {
 		t.Errorf("waitForRollout = %v, want %q", err, want)
 	}

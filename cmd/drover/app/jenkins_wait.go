@@ -40,7 +40,8 @@ func waitForRollout(ctx context.Context, kube kubernetes.Interface, ns string, t
 		}
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		return fmt.Errorf("the Jenkins StatefulSet has not rolled out after %s (last: %s)%s", timeout, last, rolloutDiagnosis(dctx, kube, ns))
+		return fmt.Errorf("the Jenkins StatefulSet has not rolled out after %s (last: %s)%s\n  fix the cause and run install again: the StatefulSet replaces the pod",
+			timeout, last, rolloutDiagnosis(dctx, kube, ns))
 	}
 	fmt.Fprintln(s.Out, "Jenkins is up; `drover jenkins status` shows the cloud provider once it has connected.")
 	return nil
