@@ -14,8 +14,20 @@ type ParseError struct {
 }
 
 func (e *ParseError) Error() string {
-	return fmt.Sprintf("label expression %q: at %d: %s", e.Expr, e.Pos, e.Msg)
+	expr := e.Expr
+	if len(expr) > maxQuoted {
+		expr = expr[:maxQuoted] + "..."
+	}
+	return fmt.Sprintf("label expression %q: at %d: %s", expr, e.Pos, e.Msg)
 }
+
+// MaxDepth bounds how deeply an expression nests: parentheses, ! and chained binary operators
+// each add a level to its tree, which parsing and matching walk recursively. An expression from
+// a Jenkins queue item is untrusted input; a deeper one is refused, not a stack overflow.
+const MaxDepth = 1000
+
+// maxQuoted is how much of an expression an error message quotes.
+const maxQuoted = 200
 
 // Parse parses a Jenkins label expression: labels (bare, or "quoted" with
 // backslash escapes), !, &&, ||, -> and <->, and parentheses, with Jenkins'
@@ -30,7 +42,7 @@ func Parse(expr string) (Expr, error) {
 		return Expr{src: expr}, nil
 	}
 	p := &parser{src: expr, toks: toks}
-	root, err := p.binary(0)
+	root, _, err := p.binary(0)
 	if err != nil {
 		return Expr{}, err
 	}
@@ -47,6 +59,7 @@ type parser struct {
 	src  string
 	toks []token
 	i    int
+	open int // ( and ! being parsed
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -56,48 +69,62 @@ func (p *parser) errorf(pos int, format string, args ...any) error {
 	return &ParseError{Expr: p.src, Pos: pos, Msg: fmt.Sprintf(format, args...)}
 }
 
-// binary parses the operators of precedence level and above.
-func (p *parser) binary(level int) (node, error) {
+// binary parses the operators of precedence level and above; it returns the tree and its
+// height.
+func (p *parser) binary(level int) (node, int, error) {
 	if level == len(levels) {
 		return p.unary()
 	}
-	l, err := p.binary(level + 1)
+	l, lh, err := p.binary(level + 1)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for p.peek().kind == tOp && p.peek().text == levels[level] {
-		p.next()
-		r, err := p.binary(level + 1)
+		op := p.next()
+		r, rh, err := p.binary(level + 1)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		l = binary{op: levels[level], l: l, r: r}
+		l, lh = binary{op: levels[level], l: l, r: r}, max(lh, rh)+1
+		if lh > MaxDepth {
+			return nil, 0, p.tooDeep(op.pos)
+		}
 	}
-	return l, nil
+	return l, lh, nil
 }
 
-func (p *parser) unary() (node, error) {
+func (p *parser) unary() (node, int, error) {
 	t := p.next()
 	switch {
 	case t.kind == tAtom:
-		return atom(t.text), nil
-	case t.kind == tOp && t.text == "!":
-		x, err := p.unary()
-		if err != nil {
-			return nil, err
+		return atom(t.text), 1, nil
+	case t.kind == tOp && (t.text == "!" || t.text == "("):
+		// Counted on the way down, so that a deep nest is refused before it recurses deeper.
+		if p.open++; p.open > MaxDepth {
+			return nil, 0, p.tooDeep(t.pos)
 		}
-		return not{x: x}, nil
-	case t.kind == tOp && t.text == "(":
-		x, err := p.binary(0)
+		defer func() { p.open-- }()
+		if t.text == "!" {
+			x, h, err := p.unary()
+			if err != nil {
+				return nil, 0, err
+			}
+			return not{x: x}, h + 1, nil
+		}
+		x, h, err := p.binary(0)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if c := p.next(); c.kind != tOp || c.text != ")" {
-			return nil, p.errorf(c.pos, "expected ) to close ( at %d, found %s", t.pos, c)
+			return nil, 0, p.errorf(c.pos, "expected ) to close ( at %d, found %s", t.pos, c)
 		}
-		return x, nil
+		return x, h, nil
 	}
-	return nil, p.errorf(t.pos, "expected a label, ! or (, found %s", t)
+	return nil, 0, p.errorf(t.pos, "expected a label, ! or (, found %s", t)
+}
+
+func (p *parser) tooDeep(pos int) error {
+	return p.errorf(pos, "the expression nests deeper than %d levels (parentheses, ! and chained operators)", MaxDepth)
 }
 
 type tokenKind int

@@ -110,3 +110,33 @@ func TestNodeMode(t *testing.T) {
 		t.Error("TakesUnlabelled")
 	}
 }
+
+// TestParseDepthCapped: a queue item's label expression is untrusted; a million nested
+// parentheses (or !, or chained operators) are refused with a clear error instead of recursing
+// until the process dies, and the error quotes only the start of the expression.
+func TestParseDepthCapped(t *testing.T) {
+	const n = 1_000_000
+	for name, in := range map[string]string{
+		"parentheses": strings.Repeat("(", n) + "a" + strings.Repeat(")", n),
+		"unclosed":    strings.Repeat("(", n),
+		"nots":        strings.Repeat("!", n) + "a",
+		"chain":       "a" + strings.Repeat(" && a", n),
+	} {
+		_, err := Parse(in)
+		var pe *ParseError
+		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "nests deeper than 1000 levels") {
+			t.Fatalf("%s: Parse = %v, want a depth error", name, err)
+		}
+		if len(err.Error()) > 400 {
+			t.Errorf("%s: error of %d bytes quotes the whole expression", name, len(err.Error()))
+		}
+	}
+	deep := strings.Repeat("(", MaxDepth-1) + "a" + strings.Repeat(")", MaxDepth-1)
+	e, err := Parse(deep)
+	if err != nil {
+		t.Fatalf("%d levels: %v", MaxDepth-1, err)
+	}
+	if !e.Matches([]string{"a"}) {
+		t.Error("deep expression does not match its label")
+	}
+}

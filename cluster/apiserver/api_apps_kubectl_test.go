@@ -118,6 +118,23 @@ func TestKubectlAppsPolicyAutoscaling(t *testing.T) {
 		t.Errorf("replicas after scale %q, want %q", got, want)
 	}
 
+	// kubectl 1.32's autoscale creates an autoscaling/v1 autoscaler; it is stored once and
+	// read in either version (v2 preferred).
+	if out := must("autoscale", "rs/rs1", "--min=2", "--max=4", "--cpu-percent=60"); !strings.Contains(out, "horizontalpodautoscaler.autoscaling/rs1 autoscaled") {
+		t.Errorf("autoscale: %s", out)
+	}
+	got = must("get", "hpa/rs1", "-o", "jsonpath={.apiVersion} {.spec.metrics[0].resource.name} {.spec.metrics[0].resource.target.averageUtilization} {.spec.minReplicas}")
+	if want := "autoscaling/v2 cpu 60 2"; got != want {
+		t.Errorf("autoscaled hpa as v2 %q, want %q", got, want)
+	}
+	got = must("get", "horizontalpodautoscalers.v1.autoscaling/web", "-o", "jsonpath={.apiVersion} {.spec.targetCPUUtilizationPercentage} {.spec.scaleTargetRef.kind}")
+	if want := "autoscaling/v1 50 Deployment"; got != want {
+		t.Errorf("v2 hpa read as v1 %q, want %q", got, want)
+	}
+	if out := must("get", "hpa"); !regexp.MustCompile(`(?m)^rs1\s+ReplicaSet/rs1\s+cpu: <unknown>/60%\s+2\s+4\s+0\s`).MatchString(out) {
+		t.Errorf("get hpa:\n%s", out)
+	}
+
 	out = must("api-resources", "--api-group=apps")
 	for _, re := range []string{`deployments\s+deploy\s+apps/v1\s+true\s+Deployment`, `replicasets\s+rs\s+apps/v1`,
 		`statefulsets\s+sts\s+apps/v1`, `daemonsets\s+ds\s+apps/v1`, `controllerrevisions\s+apps/v1\s+true\s+ControllerRevision`} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -164,8 +165,12 @@ func (s *Server) held(res *registry.Resource, obj runtime.Object) bool {
 	return false
 }
 
+// maxSeconds is the most seconds a time.Duration holds (about 292 years); longer timeouts and
+// grace periods are capped to it rather than overflowing to negative durations.
+const maxSeconds = int64(math.MaxInt64 / time.Second)
+
 func setDeletion(m metav1.Object, now time.Time, grace int64) {
-	t := metav1.NewTime(now.Add(time.Duration(grace) * time.Second))
+	t := metav1.NewTime(now.Add(time.Duration(min(grace, maxSeconds)) * time.Second))
 	m.SetDeletionTimestamp(&t)
 	m.SetDeletionGracePeriodSeconds(&grace)
 }

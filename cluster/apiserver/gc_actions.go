@@ -102,7 +102,7 @@ func (c *collector) finalizeNamespace(ctx context.Context, ns *corev1.Namespace)
 	remaining := 0
 	bg := metav1.DeletePropagationBackground
 	for _, res := range c.s.resources.All() {
-		if !res.Namespaced {
+		if !res.Namespaced || !res.Stored() {
 			continue
 		}
 		objs, _, err := c.s.listObjects(ctx, res, ns.Name)

@@ -31,6 +31,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if !req.res.Stored() {
+		s.serveResourceMetrics(w, r, req)
+		return
+	}
 	if req.subresource != "" {
 		s.serveSubresource(w, r, req)
 		return

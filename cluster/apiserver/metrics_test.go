@@ -13,8 +13,8 @@ import (
 	"github.com/drover-ci/drover/cluster/store/memstore"
 )
 
-// /metrics serves the configured gatherer in the Prometheus text format without a token,
-// while the API itself still needs one.
+// /metrics serves the configured gatherer in the Prometheus text format; it needs the bearer
+// token like the API, unless AnonymousMetrics opens it.
 func TestMetricsEndpoint(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_test_things_total", Help: "things"})
@@ -27,6 +27,16 @@ func TestMetricsEndpoint(t *testing.T) {
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 	resp, err := http.Get(hs.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("GET /metrics without a token = %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodGet, hs.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer secret")
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,5 +58,27 @@ func TestMetricsEndpoint(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET /api/v1/pods without a token = %d, want 401", resp.StatusCode)
+	}
+}
+
+// With AnonymousMetrics (drover server --metrics-anonymous) /metrics answers without a token;
+// the API still needs one.
+func TestMetricsAnonymous(t *testing.T) {
+	srv, err := apiserver.New(apiserver.Config{Store: memstore.New(), Tokens: map[string]string{"secret": "admin"},
+		Metrics: prometheus.NewRegistry(), AnonymousMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	for path, want := range map[string]int{"/metrics": http.StatusOK, "/api/v1/pods": http.StatusUnauthorized} {
+		resp, err := http.Get(hs.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s without a token = %d, want %d", path, resp.StatusCode, want)
+		}
 	}
 }

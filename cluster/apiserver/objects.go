@@ -48,7 +48,15 @@ func encodeObject(res *registry.Resource, obj runtime.Object) ([]byte, error) {
 	rv := m.GetResourceVersion()
 	m.SetResourceVersion("")
 	obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
-	b, err := json.Marshal(obj)
+	stored := obj
+	if res.Storage != nil {
+		if stored, err = res.Storage.ToStorage(obj); err != nil {
+			m.SetResourceVersion(rv)
+			return nil, fmt.Errorf("convert %s to %s: %w", res.Kind, res.Storage.Kind, err)
+		}
+		stored.GetObjectKind().SetGroupVersionKind(res.Storage.Kind)
+	}
+	b, err := json.Marshal(stored)
 	m.SetResourceVersion(rv)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", res.Kind, err)
@@ -59,7 +67,16 @@ func encodeObject(res *registry.Resource, obj runtime.Object) ([]byte, error) {
 // decodeObject reads a stored value and sets its resourceVersion to rev.
 func decodeObject(res *registry.Resource, value []byte, rev int64) (runtime.Object, error) {
 	obj := res.New()
-	if err := json.Unmarshal(value, obj); err != nil {
+	if res.Storage != nil {
+		stored := res.Storage.New()
+		if err := json.Unmarshal(value, stored); err != nil {
+			return nil, fmt.Errorf("decode stored %s: %w", res.Storage.Kind, err)
+		}
+		var err error
+		if obj, err = res.Storage.FromStorage(stored); err != nil {
+			return nil, fmt.Errorf("convert %s to %s: %w", res.Storage.Kind, res.Kind, err)
+		}
+	} else if err := json.Unmarshal(value, obj); err != nil {
 		return nil, fmt.Errorf("decode stored %s: %w", res.Kind, err)
 	}
 	obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())

@@ -29,10 +29,14 @@ type RunConfig struct {
 	ExtraSANs []string
 	// Logs serves pods/log for a node agent in the same process (drover up).
 	Logs http.Handler
-	// Metrics is served at /metrics without authentication (nil: prometheus.DefaultGatherer).
-	Metrics prometheus.Gatherer
+	// Metrics is served at /metrics (nil: prometheus.DefaultGatherer), to authenticated
+	// clients unless AnonymousMetrics.
+	Metrics          prometheus.Gatherer
+	AnonymousMetrics bool
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// MetricResolution is the resource metrics scrape interval (0: 15 s; negative: off).
+	MetricResolution time.Duration
 }
 
 // Listening is an API server that listens but does not serve yet: what the parts that depend
@@ -92,7 +96,7 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 		return nil, err
 	}
 	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeToken: token, Logs: cfg.Logs,
-		Metrics: cfg.Metrics, Logger: cfg.Logger})
+		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution})
 	if err != nil {
 		return nil, err
 	}

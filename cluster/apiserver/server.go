@@ -19,6 +19,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/apiserver/discovery"
 	"github.com/drover-ci/drover/cluster/registry"
+	"github.com/drover-ci/drover/cluster/resourcemetrics"
 	"github.com/drover-ci/drover/cluster/store"
 )
 
@@ -34,14 +35,18 @@ type Config struct {
 	// server proxies to the node agent's log port with NodeToken.
 	Logs      http.Handler
 	NodeToken string
-	// Metrics is served at /metrics in the Prometheus text format, without
-	// authentication like a scrape endpoint (nil: prometheus.DefaultGatherer).
-	Metrics prometheus.Gatherer
+	// Metrics is served at /metrics in the Prometheus text format (nil:
+	// prometheus.DefaultGatherer), to authenticated clients unless AnonymousMetrics.
+	Metrics          prometheus.Gatherer
+	AnonymousMetrics bool
 	// Resources are the resources served (nil: registry.Resources(), all of drover's). It
 	// must include namespaces.
 	Resources *registry.Set
 	// Logger receives the server's logs (nil: they are dropped).
 	Logger *slog.Logger
+	// MetricResolution is how often the resource metrics collector scrapes the node agents
+	// for metrics.k8s.io (0: resourcemetrics.DefaultResolution, 15 s; negative: off).
+	MetricResolution time.Duration
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
@@ -53,11 +58,13 @@ type Server struct {
 	logs       http.Handler
 	nodeToken  string
 	metrics    prometheus.Gatherer
+	anonMetric bool
 	resources  *registry.Set
 	namespaces *registry.Resource
 	discovery  *discovery.Handler
 	log        *slog.Logger
 	gc         *collector
+	rmetrics   *resourcemetrics.Collector // nil: off
 }
 
 // New builds a Server over cfg.Store.
@@ -74,7 +81,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("apiserver: Config.Resources has no namespaces resource")
 	}
 	s := &Server{store: cfg.Store, tokens: cfg.Tokens, now: cfg.Now, logs: cfg.Logs, nodeToken: cfg.NodeToken,
-		resources: resources, namespaces: ns, log: cfg.Logger}
+		resources: resources, namespaces: ns, log: cfg.Logger, anonMetric: cfg.AnonymousMetrics}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -87,6 +94,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.discovery = discovery.New(resources.All(), VersionInfo())
 	s.gc = newCollector(s)
+	if cfg.MetricResolution >= 0 {
+		s.rmetrics = s.newResourceMetrics(cfg.MetricResolution)
+	}
 	return s, nil
 }
 
@@ -100,17 +110,27 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	go s.gc.run(ctx)
+	if s.rmetrics != nil {
+		go s.rmetrics.Run(ctx)
+	}
 	return nil
 }
 
-// Handler returns the HTTP handler: health endpoints, /metrics and /version without authentication,
-// everything else behind the bearer token check.
+// Handler returns the HTTP handler: health endpoints and /version without authentication (and
+// /metrics with Config.AnonymousMetrics), everything else behind the bearer token check.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", s.health)
 	mux.HandleFunc("/livez", s.health)
 	mux.HandleFunc("/readyz", s.ready)
-	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		if !s.anonMetric && !s.authenticated(r) {
+			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", func(w http.ResponseWriter, r *http.Request) {
 		if !s.authenticated(r) {
 			writeError(w, apierrors.NewUnauthorized("Unauthorized"))

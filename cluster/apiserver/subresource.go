@@ -16,7 +16,7 @@ import (
 
 var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
 
-// serveSubresource handles status, scale, binding, log and finalize.
+// serveSubresource handles status, scale, binding, log, eviction and finalize.
 func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req *request) {
 	switch {
 	case req.subresource == "status" || req.subresource == "finalize":
@@ -37,6 +37,8 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req *r
 		s.serveBinding(w, r, req)
 	case req.subresource == "log" && req.verb == "get":
 		s.serveLog(w, r, req)
+	case req.subresource == "eviction":
+		s.serveEviction(w, r, req)
 	default:
 		writeError(w, apierrors.NewMethodNotSupported(req.gr(), r.Method))
 	}

@@ -86,7 +86,11 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 			writeError(w, badRequest("timeoutSeconds: invalid value %q", v))
 			return
 		}
-		timeout = time.Duration(n) * time.Second
+		if n > 0 {
+			// Beyond what a Duration holds the product overflows (to a negative timeout that
+			// ended the watch at once): cap it.
+			timeout = time.Duration(min(n, maxSeconds)) * time.Second
+		}
 	}
 	events, err := s.store.Watch(ctx, listPrefix(req.res, req.namespace), from)
 	ws := newWatchStream(w, r, req, s)

@@ -324,3 +324,39 @@ func TestInformerSyncsAndFollows(t *testing.T) {
 		return err == nil && len(list) == 1 && list[0].Labels["v"] == "2", err
 	})
 }
+
+// TestWatchHugeTimeoutSeconds: timeoutSeconds beyond what a Duration holds is capped, not
+// overflowed into a negative timeout that ended the watch at once; the watch delivers events,
+// and a big grace period on a delete is kept as asked rather than wrapping into the past.
+func TestWatchHugeTimeoutSeconds(t *testing.T) {
+	_, c := startClient(t)
+	ctx := testCtx(t)
+	huge := int64(9223372036854775807)
+	w, err := c.CoreV1().ConfigMaps("default").Watch(ctx, metav1.ListOptions{TimeoutSeconds: &huge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if _, err := c.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ev, ok := <-w.ResultChan()
+	if !ok || ev.Type != watch.Added {
+		t.Fatalf("watch with timeoutSeconds=%d: first event %v (open %v), want ADDED", huge, ev.Type, ok)
+	}
+	pod := newPod("p", nil)
+	pod.Spec.NodeName = "n1"
+	if _, err := c.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CoreV1().Pods("default").Delete(ctx, "p", metav1.DeleteOptions{GracePeriodSeconds: &huge}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.CoreV1().Pods("default").Get(ctx, "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dt := got.DeletionTimestamp; dt == nil || !dt.After(time.Now().Add(100*365*24*time.Hour)) {
+		t.Errorf("deletionTimestamp %v for a grace period of %d s, want centuries ahead", dt, huge)
+	}
+}

@@ -106,6 +106,8 @@ type Agent struct {
 	probes   *probeManager
 	hostIP   string // set by registerNode, before any pod is synced
 
+	nodeCPU nodeCPU // the node's cumulative CPU counter (resourcemetrics.go)
+
 	mu       sync.Mutex
 	workers  map[types.UID]*podWorker
 	imagesOK bool

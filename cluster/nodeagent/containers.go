@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -162,5 +163,6 @@ func gracePeriod(pod *corev1.Pod) time.Duration {
 	if pod.DeletionGracePeriodSeconds != nil {
 		g = *pod.DeletionGracePeriodSeconds
 	}
-	return time.Duration(g) * time.Second
+	// A grace period beyond what a Duration holds would overflow to a negative one (kill at once).
+	return time.Duration(min(g, int64(math.MaxInt64/time.Second))) * time.Second
 }

@@ -28,6 +28,7 @@ type hollowEnv struct {
 	rt     *hollow.Runtime
 	fc     *clocktesting.FakeClock
 	node   string
+	agent  *Agent             // the current agent
 	stop   context.CancelFunc // stops the current agent
 	done   chan error
 }
@@ -78,6 +79,7 @@ func (h *hollowEnv) startAgent() *Agent {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stop, h.done = cancel, make(chan error, 1)
 	go func() { h.done <- a.Run(ctx) }()
+	h.agent = a
 	return a
 }
 

@@ -16,15 +16,23 @@ import (
 )
 
 // serveLogs serves /containerLogs/NAMESPACE/POD/CONTAINER to the API server, which proxies
-// `kubectl logs` here. Requests must carry the agent's own bearer token.
+// `kubectl logs` here, and /metrics/resource, which the API server's resource metrics
+// collector scrapes. Requests must carry the agent's own bearer token.
 func (a *Agent) serveLogs(ctx context.Context) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/containerLogs/", a.handleLogs)
-	srv := &http.Server{Addr: net.JoinHostPort("", strconv.Itoa(a.cfg.LogPort)), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: net.JoinHostPort("", strconv.Itoa(a.cfg.LogPort)), Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { <-ctx.Done(); _ = srv.Close() }()
 	if err := srv.ListenAndServe(); err != nil && ctx.Err() == nil {
 		a.log.Error("log server stopped", "port", a.cfg.LogPort, "err", err)
 	}
+}
+
+// Handler returns what the agent serves to the API server (/containerLogs/ and
+// /metrics/resource), for its log port and for an API server in the same process.
+func (a *Agent) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/containerLogs/", a.handleLogs)
+	a.RegisterMetrics(mux)
+	return mux
 }
 
 // LogHandler returns the agent's log handler (for an API server in the same process).

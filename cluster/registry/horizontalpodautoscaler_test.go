@@ -95,3 +95,38 @@ func TestControllerRevisionValidationAndRow(t *testing.T) {
 		t.Errorf("row (-want +got):\n%s", d)
 	}
 }
+
+func TestHPAV1RoundTripKeepsV2Fields(t *testing.T) {
+	h := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "web", Annotations: map[string]string{"team": "ci"}},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+			MaxReplicas:    5,
+			Metrics: []autoscalingv2.MetricSpec{
+				{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{Name: corev1.ResourceMemory,
+					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: appsInt32(70)}}},
+				{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{Name: corev1.ResourceCPU,
+					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: appsInt32(50)}}},
+			},
+		},
+		Status: autoscalingv2.HorizontalPodAutoscalerStatus{CurrentReplicas: 2, Conditions: []autoscalingv2.HorizontalPodAutoscalerCondition{
+			{Type: autoscalingv2.AbleToScale, Status: corev1.ConditionTrue, Reason: "ReadyForNewScale"}}},
+	}
+	HPADefault(h)
+	v1, err := HPAV2ToV1(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *v1.Spec.TargetCPUUtilizationPercentage != 50 || v1.Annotations[hpaV1MetricsAnnotation] == "" || v1.Annotations[hpaV1ConditionsAnnotation] == "" {
+		t.Errorf("v1: %+v", v1)
+	}
+	back, err := HPAV1ToV2(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The CPU metric comes first after the trip, as in Kubernetes; nothing else is lost.
+	want := h.DeepCopy()
+	want.Spec.Metrics[0], want.Spec.Metrics[1] = want.Spec.Metrics[1], want.Spec.Metrics[0]
+	if d := cmp.Diff(want, back); d != "" {
+		t.Errorf("round trip (-want +got):\n%s", d)
+	}
+}

@@ -28,6 +28,9 @@ type Resource struct {
 	Namespaced   bool
 	// Subresources served besides the main resource: "status", "scale", "binding", "log".
 	Subresources []string
+	// Verbs, when set, are the only verbs served, and the resource is not stored: the API
+	// server computes it (ReadOnlyVerbs, metrics.k8s.io). nil: every verb of a stored resource.
+	Verbs []string
 	// HasStatus: updates of the main resource keep the stored status, and status updates keep
 	// everything but status (and labels/annotations are kept by both, as in Kubernetes).
 	HasStatus bool
@@ -57,6 +60,19 @@ type Resource struct {
 	Table *Table
 	// Scale serves the scale subresource (list "scale" in Subresources too).
 	Scale *Scale
+	// Storage, when set, makes this resource a view of another version of the same resource
+	// (same group and plural name, so the same store keys): objects are stored in that
+	// version and converted on the way in and out, as Kubernetes serves several versions of
+	// one resource from one storage version.
+	Storage *Storage
+}
+
+// Storage converts between a resource's version and the version its objects are stored in.
+type Storage struct {
+	Kind        schema.GroupVersionKind // the stored group, version and kind
+	New         func() runtime.Object   // an empty stored object
+	ToStorage   func(obj runtime.Object) (runtime.Object, error)
+	FromStorage func(stored runtime.Object) (runtime.Object, error)
 }
 
 // Scale maps a resource to the autoscaling/v1 Scale that `kubectl scale` and the
@@ -91,6 +107,10 @@ func (r *Resource) GroupVersionKind() schema.GroupVersionKind {
 	return r.GroupVersion().WithKind(r.Kind)
 }
 
+// Stored reports whether the resource lives in the store (every resource but the computed
+// ones, which set Verbs).
+func (r *Resource) Stored() bool { return r.Verbs == nil }
+
 // HasSubresource reports whether sub is served for this resource.
 func (r *Resource) HasSubresource(sub string) bool {
 	for _, s := range r.Subresources {
@@ -124,13 +144,17 @@ func Resources() *Set {
 		deploymentResource(),
 		rsResource(),
 		stsResource(),
-		// autoscaling/v2
+		// autoscaling/v1, v2
+		hpaV1Resource(),
 		hpaResource(),
 		// batch/v1
 		cjResource(),
 		jobResource(),
 		// coordination.k8s.io/v1
 		leaseResource(),
+		// metrics.k8s.io/v1beta1 (computed, not stored)
+		nodeMetricsResource(),
+		podMetricsResource(),
 		// policy/v1
 		pdbResource(),
 	)

@@ -14,8 +14,8 @@ func lookup(gvr schema.GroupVersionResource) (*Resource, bool) {
 
 func TestResourcesSortedWithTables(t *testing.T) {
 	all := Resources().All()
-	if len(all) != 22 {
-		t.Errorf("%d resources, want 22", len(all))
+	if len(all) != 25 {
+		t.Errorf("%d resources, want 25", len(all))
 	}
 	for i, r := range all {
 		if r.Table == nil {

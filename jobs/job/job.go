@@ -3,7 +3,9 @@
 // Indexed completion modes, backoffLimit with exponential back-off between pod failures,
 // activeDeadlineSeconds, suspend, ttlSecondsAfterFinished — and reports the Job's status.
 // Finished pods are kept (their logs stay) until the Job is deleted; the API server's garbage
-// collector then removes them through their controller ownerReference.
+// collector then removes them through their controller ownerReference. A finished Job's pods
+// that still run are deleted (counted failed, and in status.terminating until they are gone),
+// and a Job this controller has just finished is never acted on from a stale informer copy.
 package job
 
 import (
@@ -39,6 +41,7 @@ type Controller struct {
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	exp      *controller.Expectations
+	finished finishedJobs
 	recorder record.EventRecorder
 	clock    clock.Clock
 	workers  int
@@ -98,6 +101,7 @@ func (c *Controller) enqueueAfter(key string, d time.Duration) { c.queue.AddAfte
 func (c *Controller) jobDeleted(obj interface{}) {
 	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 		c.exp.Forget(key)
+		c.finished.forget(key)
 		c.queue.Add(key)
 	}
 }

@@ -184,6 +184,7 @@ func TestTTLAfterFinished(t *testing.T) {
 	job.Status.CompletionTime = &metav1.Time{Time: t0}
 	job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue,
 		LastTransitionTime: metav1.NewTime(t0)}}
+	job.Status.Ready, job.Status.Terminating = ptr(int32(0)), ptr(int32(0))
 	f := newFixture(t, job)
 	f.Clock.SetTime(t0.Add(59 * time.Second))
 	if got := deleted(f.sync("j"), "jobs"); len(got) != 0 {
@@ -200,7 +201,8 @@ func TestTTLAfterFinished(t *testing.T) {
 	}
 	// A finished job without a TTL stays.
 	job2 := newJob("k", 1, 1)
-	job2.Status.Conditions = job.Status.Conditions
+	job2.Status = job.Status
+	job2.Status.CompletionTime = nil
 	f = newFixture(t, job2)
 	f.Clock.SetTime(t0.Add(time.Hour))
 	if got := f.sync("k"); len(got) != 0 {
@@ -286,5 +288,76 @@ func TestFormatIndexes(t *testing.T) {
 		if got := formatIndexes(idx); got != want {
 			t.Errorf("formatIndexes(%v) = %q, want %q", idx, got, want)
 		}
+	}
+}
+
+// TestOnFailureStaleJobAfterBackoffLimit: the sync that fails a Job deletes its pod; the pod's
+// deletion wakes the Job again while the informer still holds the copy from before the Failed
+// condition. That sync must not create a replacement: neither for the terminating pod (its
+// restarts still count) nor for one already gone (the controller remembers what it finished).
+func TestOnFailureStaleJobAfterBackoffLimit(t *testing.T) {
+	job := newJob("j", 1, 1)
+	job.Spec.BackoffLimit = ptr(int32(1))
+	job.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+	p := podOf(job, "run", corev1.PodRunning, t0)
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", RestartCount: 1}}
+	f := newFixture(t, job, p)
+	acts := f.sync("j")
+	st := statusOf(acts)
+	if c := cond(st, batchv1.JobFailed); c == nil || c.Reason != batchv1.JobReasonBackoffLimitExceeded {
+		t.Fatalf("failed condition = %+v", c)
+	}
+	if st.Failed != 1 || st.Active != 0 || *st.Terminating != 1 {
+		t.Errorf("status failed %d active %d terminating %d, want 1 0 1 (the stopped pod counts as failed)", st.Failed, st.Active, *st.Terminating)
+	}
+	// The pod is now terminating; the job informer still has the old job.
+	terminating := p.DeepCopy()
+	terminating.DeletionTimestamp = &metav1.Time{Time: t0}
+	f.Put(terminating)
+	f.C.exp.DeletionObserved("default/j", "default/run")
+	if got := created(f.sync("j")); len(got) != 0 {
+		t.Fatalf("created %d pods for a Job it has just failed (stale copy, pod terminating)", len(got))
+	}
+	// And once the pod is gone, still on the stale copy.
+	g := newFixture(t, job, p)
+	g.sync("j")
+	if err := g.Informers.Core().V1().Pods().Informer().GetIndexer().Delete(p); err != nil {
+		t.Fatal(err)
+	}
+	g.C.exp.DeletionObserved("default/j", "default/run")
+	if got := created(g.sync("j")); len(got) != 0 {
+		t.Fatalf("created %d pods for a Job it has just failed (stale copy, pod gone)", len(got))
+	}
+}
+
+// TestFinishedJobStopsActivePods: a pod of a finished Job that still runs is deleted, and the
+// Job's status.terminating follows its pods until they are gone.
+func TestFinishedJobStopsActivePods(t *testing.T) {
+	job := newJob("j", 1, 1)
+	job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailed, Status: corev1.ConditionTrue,
+		Reason: batchv1.JobReasonBackoffLimitExceeded, LastTransitionTime: metav1.NewTime(t0)}}
+	f := newFixture(t, job, podOf(job, "late", corev1.PodRunning, t0))
+	acts := f.sync("j")
+	if diff := cmp.Diff([]string{"late"}, deleted(acts, "pods")); diff != "" {
+		t.Errorf("deleted (-want +got):\n%s", diff)
+	}
+	if st := statusOf(acts); st == nil || *st.Terminating != 1 || st.Active != 0 {
+		t.Errorf("status %+v, want terminating 1, active 0", st)
+	}
+	if len(created(acts)) != 0 {
+		t.Error("a finished job created pods")
+	}
+}
+
+// TestHugeActiveDeadline: an activeDeadlineSeconds beyond what a Duration holds is a deadline
+// far away, not an overflow into the past that failed the job at once.
+func TestHugeActiveDeadline(t *testing.T) {
+	job := newJob("j", 1, 1)
+	job.Spec.ActiveDeadlineSeconds = ptr(int64(9223372036854775807))
+	job.Status.StartTime = &metav1.Time{Time: t0}
+	f := newFixture(t, job, podOf(job, "run", corev1.PodRunning, t0))
+	f.Clock.SetTime(t0.Add(time.Hour))
+	if c := cond(statusOf(f.sync("j")), batchv1.JobFailed); c != nil {
+		t.Errorf("failed at once: %+v", c)
 	}
 }

@@ -20,10 +20,10 @@ import (
 // JobCompletionIndexEnv is the environment variable that carries an Indexed Job pod's index.
 const JobCompletionIndexEnv = "JOB_COMPLETION_INDEX"
 
-// podSet is a job's owned pods by state.
+// podSet is a job's owned pods by state: terminating ones are being deleted but have not
+// finished (Kubernetes' status.terminating counts them).
 type podSet struct {
-	active, succeeded, failed []*corev1.Pod
-	terminating               int
+	active, succeeded, failed, terminating []*corev1.Pod
 }
 
 func classify(pods []*corev1.Pod) podSet {
@@ -35,7 +35,7 @@ func classify(pods []*corev1.Pod) podSet {
 		case p.Status.Phase == corev1.PodFailed:
 			s.failed = append(s.failed, p)
 		case p.DeletionTimestamp != nil:
-			s.terminating++
+			s.terminating = append(s.terminating, p)
 		default:
 			s.active = append(s.active, p)
 		}

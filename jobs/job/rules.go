@@ -1,6 +1,8 @@
 package job
 
 import (
+	"math"
+	"slices"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -58,14 +60,15 @@ func backoffRemaining(s podSet, now time.Time) time.Duration {
 	return max(0, lastFailure.Add(backoffDelay(failures)).Sub(now))
 }
 
-// pastBackoffLimitOnFailure counts container restarts of active pods towards the backoff
-// limit when the pods restart in place (restartPolicy OnFailure), as Kubernetes does.
-func pastBackoffLimitOnFailure(job *batchv1.Job, active []*corev1.Pod) bool {
+// pastBackoffLimitOnFailure counts container restarts of the pods not finished (active and
+// terminating: a pod being deleted keeps the restarts it made) towards the backoff limit when
+// the pods restart in place (restartPolicy OnFailure), as Kubernetes does.
+func pastBackoffLimitOnFailure(job *batchv1.Job, s podSet) bool {
 	if job.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyOnFailure {
 		return false
 	}
 	var restarts int32
-	for _, p := range active {
+	for _, p := range slices.Concat(s.active, s.terminating) {
 		for _, cs := range p.Status.InitContainerStatuses {
 			restarts += cs.RestartCount
 		}
@@ -92,7 +95,9 @@ func deadlineRemaining(job *batchv1.Job, now time.Time) (time.Duration, bool) {
 	if job.Spec.ActiveDeadlineSeconds == nil || job.Status.StartTime == nil || suspended(job) {
 		return 0, false
 	}
-	end := job.Status.StartTime.Add(time.Duration(*job.Spec.ActiveDeadlineSeconds) * time.Second)
+	// Capped to what a Duration holds: a larger deadline overflowed to a negative one and
+	// failed the job at once.
+	end := job.Status.StartTime.Add(time.Duration(min(*job.Spec.ActiveDeadlineSeconds, int64(math.MaxInt64/time.Second))) * time.Second)
 	return end.Sub(now), true
 }
 

@@ -35,6 +35,12 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if cond := finishedCondition(cached); cond != nil {
 		return c.cleanUpFinished(ctx, key, cached, cond)
 	}
+	if c.finished.has(key, cached.UID) {
+		// This controller finished the job and the informer has not shown it yet: acting on
+		// the stale copy would start a replacement for the pods it has just deleted.
+		c.enqueueAfter(key, staleRetry)
+		return nil
+	}
 	// Read expectations before the pods: a pod seen after is already credited.
 	if !c.exp.Satisfied(key) {
 		// Pod events wake the job; this is the fallback should the informer never report them.
@@ -55,6 +61,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err := c.writeStatus(ctx, cached, job); err != nil {
 		return err
 	}
+	if finishedCondition(job) != nil {
+		c.finished.add(key, job.UID)
+	}
 	if left, ok := deadlineRemaining(job, now); ok && finishedCondition(job) == nil {
 		c.enqueueAfter(key, left)
 	}
@@ -69,7 +78,7 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, s
 			setCondition(st, batchv1.JobSuspended, corev1.ConditionTrue, ReasonSuspended, "Job suspended", now)
 			c.recorder.Event(job, corev1.EventTypeNormal, "Suspended", "Job suspended")
 		}
-		return c.stop(ctx, key, job, s)
+		return c.stop(ctx, key, job, s, false)
 	}
 	if cond := condition(st, batchv1.JobSuspended); cond != nil && cond.Status == corev1.ConditionTrue {
 		setCondition(st, batchv1.JobSuspended, corev1.ConditionFalse, ReasonResumed, "Job resumed", now)
@@ -83,14 +92,14 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, s
 	if reason, msg := failure(job, s, now); reason != "" {
 		setCondition(st, batchv1.JobFailed, corev1.ConditionTrue, reason, msg, now)
 		c.recorder.Event(job, corev1.EventTypeWarning, reason, msg)
-		return c.stop(ctx, key, job, s)
+		return c.stop(ctx, key, job, s, true)
 	}
 	if complete(job, s) {
 		setCondition(st, batchv1.JobComplete, corev1.ConditionTrue, batchv1.JobReasonCompletionsReached, "Reached expected number of succeeded pods", now)
 		t := metav1.NewTime(now)
 		st.CompletionTime = &t
 		c.recorder.Event(job, corev1.EventTypeNormal, "Completed", "Job completed")
-		return c.stop(ctx, key, job, s)
+		return c.stop(ctx, key, job, s, true)
 	}
 	return c.scale(ctx, key, job, s, now)
 }
@@ -100,7 +109,7 @@ func failure(job *batchv1.Job, s podSet, now time.Time) (reason, msg string) {
 	if left, ok := deadlineRemaining(job, now); ok && left <= 0 {
 		return batchv1.JobReasonDeadlineExceeded, "Job was active longer than specified deadline"
 	}
-	if job.Status.Failed > backoffLimit(job) || pastBackoffLimitOnFailure(job, s.active) {
+	if job.Status.Failed > backoffLimit(job) || pastBackoffLimitOnFailure(job, s) {
 		return batchv1.JobReasonBackoffLimitExceeded, "Job has reached the specified backoff limit"
 	}
 	return "", ""
@@ -114,11 +123,16 @@ func complete(job *batchv1.Job, s podSet) bool {
 	return job.Status.Succeeded >= *job.Spec.Completions
 }
 
-// stop deletes the job's active pods and reports none active.
-func (c *Controller) stop(ctx context.Context, key string, job *batchv1.Job, s podSet) error {
+// stop deletes the job's active pods and reports none active. When the job finishes, the pods
+// it stops count as failed ("when the job is considered finished, every non-terminated pod is
+// considered failed", as in Kubernetes).
+func (c *Controller) stop(ctx context.Context, key string, job *batchv1.Job, s podSet, finishing bool) error {
 	job.Status.Active = 0
 	job.Status.Ready = ptr(int32(0))
-	job.Status.Terminating = ptr(int32(s.terminating + len(s.active)))
+	job.Status.Terminating = ptr(int32(len(s.terminating) + len(s.active)))
+	if finishing {
+		job.Status.Failed += int32(len(s.active))
+	}
 	if len(s.active) == 0 {
 		return nil
 	}
@@ -140,7 +154,7 @@ func (c *Controller) scale(ctx context.Context, key string, job *batchv1.Job, s 
 	st := &job.Status
 	st.Active = int32(len(s.active) - len(victims))
 	st.Ready = ptr(ready(s.active))
-	st.Terminating = ptr(int32(s.terminating + len(victims)))
+	st.Terminating = ptr(int32(len(s.terminating) + len(victims)))
 	if len(victims) > 0 {
 		c.exp.Expect(key, 0, podKeys(victims))
 		return controller.DeletePods(ctx, c.client, c.exp, c.recorder, key, job, victims)
@@ -201,8 +215,14 @@ func (c *Controller) writeStatus(ctx context.Context, old, job *batchv1.Job) err
 	return nil
 }
 
-// cleanUpFinished deletes a finished job once ttlSecondsAfterFinished have passed.
+// cleanUpFinished deletes the pods of a finished job that still run (none should; one created
+// before the job finished is stopped), keeps status.terminating up to date while its pods go,
+// and deletes the job once ttlSecondsAfterFinished have passed.
 func (c *Controller) cleanUpFinished(ctx context.Context, key string, job *batchv1.Job, cond *batchv1.JobCondition) error {
+	c.finished.forget(key)
+	if err := c.stopFinished(ctx, key, job); err != nil {
+		return err
+	}
 	if job.Spec.TTLSecondsAfterFinished == nil || job.DeletionTimestamp != nil {
 		return nil
 	}
@@ -220,6 +240,32 @@ func (c *Controller) cleanUpFinished(ctx context.Context, key string, job *batch
 		return fmt.Errorf("delete finished job %s: %w", key, err)
 	}
 	return nil
+}
+
+// stopFinished deletes the active pods of a finished job and writes its active, ready and
+// terminating counts.
+func (c *Controller) stopFinished(ctx context.Context, key string, cached *batchv1.Job) error {
+	if !c.exp.Satisfied(key) {
+		c.enqueueAfter(key, controller.ExpectationsTimeout)
+		return nil
+	}
+	pods, err := c.ownedPods(cached)
+	if err != nil {
+		return err
+	}
+	s := classify(pods)
+	job := cached.DeepCopy()
+	job.Status.Active = 0
+	job.Status.Ready = ptr(int32(0))
+	job.Status.Terminating = ptr(int32(len(s.terminating) + len(s.active)))
+	if err := c.writeStatus(ctx, cached, job); err != nil {
+		return err
+	}
+	if len(s.active) == 0 {
+		return nil
+	}
+	c.exp.Expect(key, 0, podKeys(s.active))
+	return controller.DeletePods(ctx, c.client, c.exp, c.recorder, key, job, s.active)
 }
 
 // deleteJob deletes the job with background propagation, if it is still the same job.

@@ -35,9 +35,26 @@ func Start(t testing.TB) *Server {
 // The server stops (and the store is left open) when the test ends, or when Stop is called.
 func StartWith(t testing.TB, st store.Store, dataDir string) *Server {
 	t.Helper()
+	return StartConfig(t, apiserver.RunConfig{Store: st, DataDir: dataDir})
+}
+
+// StartConfig runs an API server with cfg until the test ends: Store defaults to a fresh
+// in-memory store, DataDir to a temporary directory, Listen to a free loopback port.
+func StartConfig(t testing.TB, cfg apiserver.RunConfig) *Server {
+	t.Helper()
+	if cfg.Store == nil {
+		cfg.Store = memstore.New()
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	dataDir := cfg.DataDir
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{DataDir: dataDir, stop: cancel, done: make(chan error, 1)}
-	api, err := apiserver.Listen(ctx, apiserver.RunConfig{Store: st, DataDir: dataDir, Listen: "127.0.0.1:0"})
+	api, err := apiserver.Listen(ctx, cfg)
 	if err != nil {
 		cancel()
 		t.Fatalf("API server did not start: %v", err)
@@ -45,12 +62,12 @@ func StartWith(t testing.TB, st store.Store, dataDir string) *Server {
 	s.URL, s.Kubeconfig = api.URL, api.Kubeconfig
 	go func() { s.done <- api.Serve(ctx) }()
 	t.Cleanup(s.Stop)
-	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Clean(s.Kubeconfig))
+	rc, err := clientcmd.BuildConfigFromFlags("", filepath.Clean(s.Kubeconfig))
 	if err != nil {
 		t.Fatalf("load kubeconfig: %v", err)
 	}
-	cfg.QPS, cfg.Burst = 1000, 1000
-	s.Config = cfg
+	rc.QPS, rc.Burst = 1000, 1000
+	s.Config = rc
 	return s
 }
 

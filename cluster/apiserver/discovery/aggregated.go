@@ -74,7 +74,7 @@ func aggregatedResources(rs []*registry.Resource) []apidiscoveryv2.APIResourceDi
 			ResponseKind:     &metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
 			Scope:            scope,
 			SingularResource: singular(r),
-			Verbs:            resourceVerbs,
+			Verbs:            verbsOf(r),
 			ShortNames:       r.ShortNames,
 			Categories:       r.Categories,
 		}

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -93,7 +94,30 @@ func openapiResourcePaths(r *registry.Resource) []openapiPath {
 		p.ops = openapiSubOps(r, sub, func(verb string) string { return id(verb, openapiCamel(sub)) })
 		paths = append(paths, p)
 	}
+	if r.Verbs != nil {
+		return onlyVerbs(paths, r.Verbs)
+	}
 	return paths
+}
+
+// onlyVerbs keeps the operations of paths whose verbs are in verbs, and the paths left with any.
+func onlyVerbs(paths []openapiPath, verbs []string) []openapiPath {
+	verbOf := map[string]string{"list": "list", "post": "create", "deletecollection": "deletecollection",
+		"get": "get", "put": "update", "patch": "patch", "delete": "delete"}
+	var out []openapiPath
+	for _, p := range paths {
+		var ops []openapiOp
+		for _, op := range p.ops {
+			if slices.Contains(verbs, verbOf[op.action]) {
+				ops = append(ops, op)
+			}
+		}
+		if len(ops) > 0 {
+			p.ops = ops
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // openapiSubOps are the operations of subresource sub of r, by the verbs discovery lists.

@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/drover-ci/drover/cluster/registry"
 )
@@ -52,7 +53,7 @@ type groupVersions struct {
 }
 
 // groupsOf groups resources by group version, keeping group order stable: the core group
-// first, then groups by name; within a group, versions as they come.
+// first, then groups by name; within a group, versions in Kubernetes' priority order.
 func groupsOf(resources []*registry.Resource) []*groupVersions {
 	idx := map[string]*groupVersions{}
 	var out []*groupVersions
@@ -70,6 +71,10 @@ func groupsOf(resources []*registry.Resource) []*groupVersions {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
 	for _, g := range out {
+		// Kubernetes' order, the preferred version first: v2, v1, v1beta1, …
+		sort.SliceStable(g.versions, func(i, j int) bool {
+			return version.CompareKubeAwareVersionStrings(g.versions[i], g.versions[j]) > 0
+		})
 		for _, rs := range g.byVer {
 			sort.SliceStable(rs, func(i, j int) bool { return rs[i].Resource < rs[j].Resource })
 		}
@@ -87,7 +92,7 @@ func apiResources(rs []*registry.Resource) []metav1.APIResource {
 			SingularName:       singular(r),
 			Namespaced:         r.Namespaced,
 			Kind:               r.Kind,
-			Verbs:              resourceVerbs,
+			Verbs:              verbsOf(r),
 			ShortNames:         r.ShortNames,
 			Categories:         r.Categories,
 			StorageVersionHash: storageHash(r),
@@ -107,6 +112,14 @@ func apiResources(rs []*registry.Resource) []metav1.APIResource {
 		}
 	}
 	return out
+}
+
+// verbsOf is the verbs r serves: its own (a computed resource), else every verb.
+func verbsOf(r *registry.Resource) metav1.Verbs {
+	if r.Verbs != nil {
+		return metav1.Verbs(r.Verbs)
+	}
+	return resourceVerbs
 }
 
 func singular(r *registry.Resource) string {

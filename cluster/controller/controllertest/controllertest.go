@@ -12,11 +12,13 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/kubernetes/scheme"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
 	testingclock "k8s.io/utils/clock/testing"
@@ -83,8 +85,8 @@ func (f *Fake) NamePods() {
 	})
 }
 
-// Cache puts objects into the informer caches, as watch events would. It knows Pods,
-// ReplicationControllers, Jobs and CronJobs and ignores other kinds.
+// Cache puts objects into the informer caches, as watch events would. Any kind of client-go's
+// scheme goes to the informer of its resource (ForResource).
 func (f *Fake) Cache(t testing.TB, objs ...runtime.Object) {
 	t.Helper()
 	for _, o := range objs {
@@ -98,11 +100,27 @@ func (f *Fake) Cache(t testing.TB, objs ...runtime.Object) {
 			err = f.Informers.Batch().V1().Jobs().Informer().GetIndexer().Add(o)
 		case *batchv1.CronJob:
 			err = f.Informers.Batch().V1().CronJobs().Informer().GetIndexer().Add(o)
+		default:
+			err = f.cacheAny(o)
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// cacheAny adds o to the shared informer of its kind's resource.
+func (f *Fake) cacheAny(o runtime.Object) error {
+	gvks, _, err := scheme.Scheme.ObjectKinds(o)
+	if err != nil {
+		return err
+	}
+	gvr, _ := meta.UnsafeGuessKindToResource(gvks[0])
+	inf, err := f.Informers.ForResource(gvr)
+	if err != nil {
+		return err
+	}
+	return inf.Informer().GetIndexer().Add(o)
 }
 
 // Events drains the events recorded so far.

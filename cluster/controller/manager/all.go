@@ -4,6 +4,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/daemonset"
+	"github.com/drover-ci/drover/cluster/controller/disruption"
 	"github.com/drover-ci/drover/cluster/controller/endpoints"
 	"github.com/drover-ci/drover/cluster/controller/nodeipam"
 	"github.com/drover-ci/drover/cluster/controller/nodelifecycle"
@@ -19,6 +21,8 @@ import (
 func All() map[string]controller.Constructor {
 	return map[string]controller.Constructor{
 		"cronjob":       controller.Construct(cronjob.New),
+		"daemonset":     controller.Construct(daemonset.New),
+		"disruption":    controller.Construct(disruption.New),
 		"endpoints":     controller.Construct(endpoints.New),
 		"job":           controller.Construct(job.New),
 		"nodeipam":      controller.Construct(nodeipam.New),

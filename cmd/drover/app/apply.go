@@ -41,6 +41,10 @@ annotation, as kubectl does), the new configuration and the live object.`,
 		Example: `  drover apply -f examples/walkthrough/`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			fv, err := ff.fieldValidation()
+			if err != nil {
+				return err
+			}
 			c, err := cf.connect()
 			if err != nil {
 				return err
@@ -51,7 +55,7 @@ annotation, as kubectl does), the new configuration and the live object.`,
 			}
 			var errs []error
 			for _, d := range docs {
-				res, err := applyDocument(cmd.Context(), c, d)
+				res, err := applyDocument(cmd.Context(), c, d, fv)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s: %w", d.where, err))
 					continue
@@ -62,11 +66,13 @@ annotation, as kubectl does), the new configuration and the live object.`,
 		},
 	}
 	addFileFlags(cmd, &ff, "that contains the configuration to apply")
+	addValidateFlag(cmd, &ff)
 	return cmd
 }
 
 // applyDocument creates the document's object if absent, else patches it; conflicts are retried.
-func applyDocument(ctx context.Context, c *clients, d document) (applyResult, error) {
+// fieldValidation is the server's treatment of unknown fields (metav1.FieldValidation*).
+func applyDocument(ctx context.Context, c *clients, d document, fieldValidation string) (applyResult, error) {
 	modified, err := annotateLastApplied(d.obj)
 	if err != nil {
 		return "", err
@@ -74,7 +80,7 @@ func applyDocument(ctx context.Context, c *clients, d document) (applyResult, er
 	rc := c.resourceClient(d.mapping, d.obj.GetNamespace())
 	var res applyResult
 	for attempt := 0; attempt < 5; attempt++ {
-		res, err = applyOnce(ctx, rc, d.obj, modified)
+		res, err = applyOnce(ctx, rc, d.obj, modified, fieldValidation)
 		if !apierrors.IsConflict(err) {
 			break
 		}
@@ -82,14 +88,15 @@ func applyDocument(ctx context.Context, c *clients, d document) (applyResult, er
 	return res, err
 }
 
-func applyOnce(ctx context.Context, rc dynamic.ResourceInterface, obj *unstructured.Unstructured, modified []byte) (applyResult, error) {
+func applyOnce(ctx context.Context, rc dynamic.ResourceInterface, obj *unstructured.Unstructured, modified []byte,
+	fieldValidation string) (applyResult, error) {
 	current, err := rc.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		create := &unstructured.Unstructured{}
 		if err := json.Unmarshal(modified, &create.Object); err != nil {
 			return "", err
 		}
-		if _, err := rc.Create(ctx, create, metav1.CreateOptions{}); err != nil {
+		if _, err := rc.Create(ctx, create, metav1.CreateOptions{FieldValidation: fieldValidation}); err != nil {
 			return "", err
 		}
 		return applyCreated, nil
@@ -104,7 +111,7 @@ func applyOnce(ctx context.Context, rc dynamic.ResourceInterface, obj *unstructu
 	if string(patch) == "{}" {
 		return applyUnchanged, nil
 	}
-	if _, err := rc.Patch(ctx, obj.GetName(), pt, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := rc.Patch(ctx, obj.GetName(), pt, patch, metav1.PatchOptions{FieldValidation: fieldValidation}); err != nil {
 		return "", err
 	}
 	return applyConfigured, nil

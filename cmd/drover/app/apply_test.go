@@ -153,7 +153,7 @@ func TestApplyOnceDecisions(t *testing.T) {
 		want     applyResult
 	}{v2, applyConfigured})
 	for i, s := range steps {
-		got, err := applyOnce(t.Context(), rc, obj, s.modified)
+		got, err := applyOnce(t.Context(), rc, obj, s.modified, "Strict")
 		if err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}

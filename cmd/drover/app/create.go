@@ -18,6 +18,10 @@ func newCreateCommand(s Streams, cf *clientFlags) *cobra.Command {
   cat pod.json | drover create -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			fv, err := ff.fieldValidation()
+			if err != nil {
+				return err
+			}
 			c, err := cf.connect()
 			if err != nil {
 				return err
@@ -26,10 +30,11 @@ func newCreateCommand(s Streams, cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return createAll(cmd.Context(), c, s, docs)
+			return createAll(cmd.Context(), c, s, docs, fv)
 		},
 	}
 	addFileFlags(cmd, &ff, "that contains the resources to create")
+	addValidateFlag(cmd, &ff)
 	cmd.AddCommand(newCreateJobCommand(s, cf))
 	return cmd
 }
@@ -39,11 +44,19 @@ func addFileFlags(cmd *cobra.Command, ff *fileFlags, what string) {
 	cmd.Flags().BoolVarP(&ff.recursive, "recursive", "R", false, "process directories recursively")
 }
 
+// addValidateFlag adds --validate, kubectl's flag of the same name, to create and apply.
+func addValidateFlag(cmd *cobra.Command, ff *fileFlags) {
+	cmd.Flags().StringVar(&ff.validate, "validate", "strict",
+		"how the server treats unknown or duplicate fields: strict (refuse the object, naming the field), warn, or ignore")
+}
+
 // createAll creates every document, reporting each result; failures do not stop the others.
-func createAll(ctx context.Context, c *clients, s Streams, docs []document) error {
+// fieldValidation is the server's treatment of unknown fields (metav1.FieldValidation*).
+func createAll(ctx context.Context, c *clients, s Streams, docs []document, fieldValidation string) error {
 	var errs []error
 	for _, d := range docs {
-		created, err := c.resourceClient(d.mapping, d.obj.GetNamespace()).Create(ctx, d.obj, metav1.CreateOptions{})
+		created, err := c.resourceClient(d.mapping, d.obj.GetNamespace()).Create(ctx, d.obj,
+			metav1.CreateOptions{FieldValidation: fieldValidation})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", d.where, err))
 			continue

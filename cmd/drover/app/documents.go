@@ -4,12 +4,30 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // fileFlags are the -f and -R flags of create, apply and delete.
 type fileFlags struct {
 	filenames []string
 	recursive bool
+	validate  string // --validate: strict (kubectl's default), warn, ignore; true and false as kubectl takes them
+}
+
+// fieldValidation is the fieldValidation query parameter --validate asks for: the server
+// refuses (Strict), warns of (Warn) or drops (Ignore) unknown and duplicate fields.
+func (ff fileFlags) fieldValidation() (string, error) {
+	switch strings.ToLower(ff.validate) {
+	case "", "strict", "true":
+		return metav1.FieldValidationStrict, nil
+	case "warn":
+		return metav1.FieldValidationWarn, nil
+	case "ignore", "false":
+		return metav1.FieldValidationIgnore, nil
+	}
+	return "", fmt.Errorf("invalid --validate %q: must be one of strict (or true), warn, ignore (or false)", ff.validate)
 }
 
 // loadDocuments reads, parses and maps every document of the -f sources. It reports every

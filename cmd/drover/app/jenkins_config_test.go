@@ -96,10 +96,11 @@ func TestJenkinsConfigStatic(t *testing.T) {
 	cfg := writeFile(t, "drover.yaml", "log-level: debug\njenkins:\n  url: "+j.URL()+
 		"\n  credentials: {user: admin, tokenEnv: DROVER_JENKINS_TOKEN}\n  namespace: default\n  jenkinsUrl: http://jenkins.default.svc.cluster.local:8080/\n")
 	out := &lockedBuffer{}
+	dataDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, []string{"server", "--config", cfg, "--data-dir", t.TempDir(), "--store", "memory://", "--listen", "127.0.0.1:0"},
+		done <- Run(ctx, []string{"server", "--config", cfg, "--data-dir", dataDir, "--store", "memory://", "--listen", "127.0.0.1:0"},
 			Streams{In: strings.NewReader(""), Out: out, ErrOut: out})
 	}()
 	defer func() {
@@ -115,8 +116,11 @@ func TestJenkinsConfigStatic(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	var body string
 	for {
-		if m := url.FindStringSubmatch(out.String()); m != nil {
-			if resp, err := hc.Get(m[1] + "/metrics"); err == nil {
+		admin, _ := os.ReadFile(filepath.Join(dataDir, "admin.token"))
+		if m := url.FindStringSubmatch(out.String()); m != nil && len(admin) > 0 {
+			req, _ := http.NewRequest(http.MethodGet, m[1]+"/metrics", nil)
+			req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(admin)))
+			if resp, err := hc.Do(req); err == nil {
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				body = string(b)

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/drover-ci/drover/cluster/apiserver"
+	"github.com/drover-ci/drover/cluster/resourcemetrics"
 )
 
 // serverOptions are the flags of `drover server`.
@@ -19,7 +21,17 @@ type serverOptions struct {
 	store            string
 	consulDatacenter string
 	sans             []string
+	anonymousMetrics bool
 	logging          logOptions
+	metricResolution time.Duration
+}
+
+// metricResolutionConfig is the API server's MetricResolution for the flag (0: off).
+func (o *serverOptions) metricResolutionConfig() time.Duration {
+	if o.metricResolution <= 0 {
+		return -1
+	}
+	return o.metricResolution
 }
 
 func (o *serverOptions) addFlags(cmd *cobra.Command) {
@@ -29,6 +41,8 @@ func (o *serverOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.store, "store", "", "where state lives: bolt://PATH (default DATA-DIR/state.db), consul://HOST:PORT/PREFIX or memory://")
 	f.StringVar(&o.consulDatacenter, "consul-datacenter", "", "Consul datacenter (default: the agent's own)")
 	f.StringSliceVar(&o.sans, "tls-san", nil, "extra host names or IPs for the serving certificate")
+	f.DurationVar(&o.metricResolution, "metric-resolution", resourcemetrics.DefaultResolution, "how often the node agents' resource metrics are scraped for metrics.k8s.io (kubectl top, the HPA); 0 turns the metrics API off")
+	f.BoolVar(&o.anonymousMetrics, "metrics-anonymous", false, "serve /metrics without authentication (for a Prometheus without the admin token); by default it needs the bearer token like the API")
 	o.logging.addFlags(f)
 	o.controllers.addFlags(cmd)
 }
@@ -60,7 +74,7 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			ctx := p.Context()
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: o.dataDir, Metrics: o.controllers.metrics, Listen: o.listen, ExtraSANs: o.sans,
-				Logger: log})
+				AnonymousMetrics: o.anonymousMetrics, Logger: log, MetricResolution: o.metricResolutionConfig()})
 			if err != nil {
 				return err
 			}

@@ -39,7 +39,8 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			defer st.Close()
 			no.dataDir = so.dataDir
-			// The agent serves logs to the server in-process; it exists once the server listens.
+			// The agent serves logs and resource metrics to the server in-process; it exists
+			// once the server listens.
 			var mu sync.Mutex
 			var logs http.Handler
 			logHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -68,7 +69,7 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.sans,
-				Logs: logHandler, Logger: log})
+				AnonymousMetrics: so.anonymousMetrics, Logs: logHandler, Logger: log, MetricResolution: so.metricResolutionConfig()})
 			if err != nil {
 				return err
 			}
@@ -92,7 +93,7 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 				return stop(err)
 			}
 			mu.Lock()
-			logs = agents[0].LogHandler()
+			logs = agents[0].Handler()
 			mu.Unlock()
 			p.Go(func(ctx context.Context) error { return runAgents(ctx, agents, netsvc, routes) })
 			fmt.Fprintf(s.Out, "node %s: running pods on %s\n", no.name, no.runtime)
