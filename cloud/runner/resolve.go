@@ -72,6 +72,31 @@ func ServiceHost(host string) (name, ns string, must bool) {
 	return "", "", false
 }
 
+// WaitingError is a reason the provider cannot start yet that is expected while Jenkins is
+// being installed or restarted — its Service not created yet, no cluster IP yet, no ready pod
+// behind it — rather than a failure: it is reported as a Normal event and in the status, not
+// as a ProviderFailed warning.
+type WaitingError struct{ Msg string }
+
+func (e *WaitingError) Error() string { return e.Msg }
+
+// hasReadyEndpoints reports whether the Endpoints of Service ns/name list a ready address.
+func (r *Runner) hasReadyEndpoints(ctx context.Context, ns, name string) (bool, error) {
+	ep, err := r.client.CoreV1().Endpoints(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, ss := range ep.Subsets {
+		if len(ss.Addresses) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // resolveURL replaces a host naming a Service by the Service's cluster IP (the port stays).
 func (r *Runner) resolveURL(ctx context.Context, raw string) (string, error) {
 	u, err := url.Parse(raw)
@@ -86,12 +111,23 @@ func (r *Runner) resolveURL(ctx context.Context, raw string) (string, error) {
 	if apierrors.IsNotFound(err) && !must {
 		return raw, nil
 	}
+	if apierrors.IsNotFound(err) {
+		return "", &WaitingError{fmt.Sprintf("url %s: Service %s/%s does not exist yet", raw, ns, name)}
+	}
 	if err != nil {
 		return "", fmt.Errorf("url %s: Service %s/%s: %w", raw, ns, name, err)
 	}
 	ip := svc.Spec.ClusterIP
 	if ip == "" || ip == corev1.ClusterIPNone {
-		return "", fmt.Errorf("url %s: Service %s/%s has no cluster IP (yet)", raw, ns, name)
+		return "", &WaitingError{fmt.Sprintf("url %s: Service %s/%s has no cluster IP yet", raw, ns, name)}
+	}
+	// Connecting to a cluster IP with nothing behind it fails with a bare EOF or a reset: say
+	// what is missing instead.
+	if ready, err := r.hasReadyEndpoints(ctx, ns, name); err != nil {
+		return "", fmt.Errorf("url %s: Endpoints %s/%s: %w", raw, ns, name, err)
+	} else if !ready {
+		return "", &WaitingError{fmt.Sprintf("url %s: Service %s/%s has no ready endpoints yet: "+
+			"the Jenkins controller pod is not running or not Ready (kubectl get pods -n %s)", raw, ns, name, ns)}
 	}
 	if port := u.Port(); port != "" {
 		u.Host = net.JoinHostPort(ip, port)

@@ -27,6 +27,7 @@ import (
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/store/memstore"
+	"github.com/drover-ci/drover/internal/uptest"
 )
 
 const token = "11deadbeefdeadbeefdeadbeefdeadbeef" // the fake Jenkins' API token for admin
@@ -132,12 +133,24 @@ func (h *harness) jenkinsService(ns string) (port int) {
 	if _, err := h.kube.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		h.t.Fatal(err)
 	}
+	h.readyEndpoints(ns)
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "jenkins-admin", Namespace: ns},
 		Data: map[string][]byte{"user": []byte("admin"), "token": []byte(token)}}
 	if _, err := h.kube.CoreV1().Secrets(ns).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
 		h.t.Fatal(err)
 	}
 	return port
+}
+
+// readyEndpoints gives the Service jenkins in ns a ready address, as the endpoints controller
+// does once the Jenkins pod is Ready.
+func (h *harness) readyEndpoints(ns string) {
+	h.t.Helper()
+	ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "jenkins", Namespace: ns},
+		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "10.244.0.9"}}}}}
+	if _, err := h.kube.CoreV1().Endpoints(ns).Create(ctxT(h.t), ep, metav1.CreateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 func (h *harness) writeConfig(yaml string) {
@@ -249,6 +262,63 @@ func TestInvalidConfigMap(t *testing.T) {
 	}
 }
 
+// The order a first install creates things in: the cloud ConfigMap before the Service, then
+// the Service before its pod is Ready. The runner waits through both — Normal
+// WaitingForJenkins events and the reason in the status, never a ProviderFailed warning or a
+// bare EOF — and starts the provider once the Service has a ready endpoint.
+func TestWaitsForServiceAndEndpoints(t *testing.T) {
+	h := start(t, Config{})
+	ctx := ctxT(t)
+	u, _ := url.Parse(h.jenkins.URL())
+	port, _ := strconv.Atoi(u.Port())
+	if _, err := h.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ci"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "jenkins-admin", Namespace: "ci"},
+		Data: map[string][]byte{"user": []byte("admin"), "token": []byte(token)}}
+	if _, err := h.kube.CoreV1().Secrets("ci").Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.writeConfig(cloudConfig(port, ""))
+	statusSays := func(want string) {
+		t.Helper()
+		uptest.Eventually(t, 20*time.Second, "status error containing "+want, func() bool {
+			cm, err := h.kube.CoreV1().ConfigMaps("ci").Get(ctx, provider.StatusConfigMap, metav1.GetOptions{})
+			var st provider.Status
+			return err == nil && json.Unmarshal([]byte(cm.Data[provider.StatusKey]), &st) == nil &&
+				strings.Contains(st.JenkinsError, want)
+		})
+	}
+	statusSays("Service ci/jenkins does not exist yet")
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "jenkins", Namespace: "ci"},
+		Spec: corev1.ServiceSpec{ClusterIP: "127.0.0.1", Selector: map[string]string{"app": "jenkins"},
+			Ports: []corev1.ServicePort{{Name: "http", Port: int32(port)}}}}
+	if _, err := h.kube.CoreV1().Services("ci").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	statusSays("Service ci/jenkins has no ready endpoints yet")
+	select {
+	case <-h.started:
+		t.Fatal("provider started without a ready endpoint")
+	default:
+	}
+	h.readyEndpoints("ci")
+	h.waitStarted()
+	var waiting int
+	for len(h.recorder.Events) > 0 {
+		ev := <-h.recorder.Events
+		if strings.Contains(ev, "ProviderFailed") {
+			t.Errorf("event %q while Jenkins was being installed", ev)
+		}
+		if strings.HasPrefix(ev, "Normal WaitingForJenkins") {
+			waiting++
+		}
+	}
+	if waiting == 0 {
+		t.Error("no Normal WaitingForJenkins event")
+	}
+}
+
 // A wrong token: Jenkins refuses, the runner retries, the error is in the status ConfigMap,
 // and the token is in neither the status, the events nor the logs.
 func TestJenkinsErrorInStatus(t *testing.T) {
@@ -357,9 +427,9 @@ func TestResolveURL(t *testing.T) {
 		{"http://jenkins.ci.svc.cluster.local:" + p + "/", "http://127.0.0.1:" + p + "/", ""},
 		{"http://jenkins.ci.svc:" + p, "http://127.0.0.1:" + p, ""},
 		{"https://jenkins.ci/x", "https://127.0.0.1/x", ""},
-		{"http://jenkins.other/", "http://jenkins.other/", ""},          // no such Service: a host name
-		{"http://example.com:8080/", "http://example.com:8080/", ""},    // no such Service either
-		{"http://jenkins.nope.svc.cluster.local:8080", "", "not found"}, // must be a Service
+		{"http://jenkins.other/", "http://jenkins.other/", ""},                   // no such Service: a host name
+		{"http://example.com:8080/", "http://example.com:8080/", ""},             // no such Service either
+		{"http://jenkins.nope.svc.cluster.local:8080", "", "does not exist yet"}, // must be a Service
 	} {
 		got, err := h.runner.resolveURL(ctxT(t), tc.in)
 		if tc.err != "" {

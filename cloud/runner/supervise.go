@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,7 +36,14 @@ func (r *Runner) supervise(ctx context.Context, cfg *config.Config, src *corev1.
 			err = fmt.Errorf("the provider stopped")
 		}
 		report, changed := rep.failed(time.Now(), err.Error(), r.cfg.RetryMax)
-		if report {
+		var waiting *WaitingError
+		switch {
+		case !report:
+		case errors.As(err, &waiting):
+			// Jenkins is being installed or restarted: normal, not a failure.
+			r.log.Info("jenkins cloud: waiting for Jenkins", "reason", err, "every", r.cfg.ProbeEvery)
+			r.event(src, corev1.EventTypeNormal, "WaitingForJenkins", err.Error())
+		default:
 			r.log.Warn("jenkins cloud: provider not running; retrying", "err", err, "every", r.cfg.ProbeEvery,
 				"nextReport", rep.delay)
 			r.event(src, corev1.EventTypeWarning, "ProviderFailed", err.Error())

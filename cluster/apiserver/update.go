@@ -98,7 +98,9 @@ func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runt
 	case sub == "status":
 		// Only status changes; metadata a client owns stays as stored.
 		m.SetLabels(om.GetLabels())
-		m.SetAnnotations(om.GetAnnotations())
+		if !res.StatusSetsAnnotations {
+			m.SetAnnotations(om.GetAnnotations())
+		}
 		m.SetFinalizers(om.GetFinalizers())
 		m.SetOwnerReferences(om.GetOwnerReferences())
 		copyAllButStatus(obj, old)

@@ -59,6 +59,11 @@ type Config struct {
 	// the pods of other hosts are kept beside the agent, by a hostgw.Router.
 	HostGW         bool
 	PodCIDRTimeout time.Duration
+	// PodCIDR is the spec.podCIDR a Node this agent creates gets: the pod subnet it really
+	// uses when that is not from nodeipam (a Docker node without HostGW passes its Subnet), so
+	// that the Node tells the truth. "" leaves the field to nodeipam. An existing Node's
+	// podCIDR is never changed (the field is immutable once set).
+	PodCIDR string
 	// PauseImage is the infra container image (default "drover/pause:1"). EnsureImages, when
 	// set, makes the images the node provides itself (built locally: the pause image and, with
 	// Docker, the tools image); it is called before the first pod starts, and again when an

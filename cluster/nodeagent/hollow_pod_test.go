@@ -43,6 +43,19 @@ func TestHollowPodRunning(t *testing.T) {
 	h.waitEvents("web", "Created", "Started")
 }
 
+// TestHollowPodWithEmptyDir: a hollow node runs a pod that mounts an emptyDir (it failed with
+// CreateContainerConfigError "cannot find volume" before: no volume manager, no mount source).
+func TestHollowPodWithEmptyDir(t *testing.T) {
+	h := startHollow(t)
+	pod := hollowPod("scratch", hollowContainer("server"))
+	pod.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}
+	h.create(pod)
+	h.waitPod("scratch", "Running and Ready", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodRunning && isReady(p)
+	})
+}
+
 func TestHollowNodeAndLease(t *testing.T) {
 	h := startHollow(t)
 	n := h.waitNode(nodeReady)

@@ -64,6 +64,9 @@ func (a *Agent) ensureNode(ctx context.Context) (*corev1.Node, error) {
 	switch {
 	case apierrors.IsNotFound(err):
 		node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName}}
+		if a.cfg.PodCIDR != "" {
+			node.Spec.PodCIDR, node.Spec.PodCIDRs = a.cfg.PodCIDR, []string{a.cfg.PodCIDR}
+		}
 		a.setNodeMeta(node)
 		if node, err = nodes.Create(ctx, node, metav1.CreateOptions{}); err != nil {
 			return nil, fmt.Errorf("register node %s: %w", a.cfg.NodeName, err)

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/drover-ci/drover/cluster/container"
+	"github.com/drover-ci/drover/cluster/volume"
 )
 
 // waiting is why a container is not running, for its status.
@@ -50,6 +51,13 @@ func (w *podWorker) setupVolumes(ctx context.Context) bool {
 	if w.a.cfg.Volumes == nil {
 		if !hollowVolumesOK(pod) {
 			w.event(corev1.EventTypeWarning, "FailedMount", "this node cannot mount volumes")
+			return true
+		}
+		// A node without a volume manager (hollow) takes emptyDir volumes as placeholders its
+		// simulated containers never touch, so their mounts resolve.
+		w.volumes = make(map[string]volume.Source, len(pod.Spec.Volumes))
+		for _, v := range pod.Spec.Volumes {
+			w.volumes[v.Name] = volume.Source{HostPath: "/hollow/" + string(pod.UID) + "/volumes/" + v.Name}
 		}
 		return true
 	}

@@ -32,8 +32,13 @@ type Resource struct {
 	// server computes it (ReadOnlyVerbs, metrics.k8s.io). nil: every verb of a stored resource.
 	Verbs []string
 	// HasStatus: updates of the main resource keep the stored status, and status updates keep
-	// everything but status (and labels/annotations are kept by both, as in Kubernetes).
+	// everything but status (and labels/annotations are kept by both, as in Kubernetes, but see
+	// StatusSetsAnnotations).
 	HasStatus bool
+	// StatusSetsAnnotations: a status update may change the annotations (Kubernetes'
+	// deploymentStatusStrategy keeps only labels: the Deployment controller records the
+	// deployment.kubernetes.io/revision annotation through status).
+	StatusSetsAnnotations bool
 
 	New     func() runtime.Object // empty typed object, e.g. &corev1.Pod{}
 	NewList func() runtime.Object // empty typed list, e.g. &corev1.PodList{}

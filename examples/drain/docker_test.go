@@ -2,6 +2,7 @@ package drain_test
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"slices"
 	"sort"
@@ -141,6 +142,7 @@ type availability struct {
 	mu     sync.Mutex
 	pods   map[string]bool // name → Ready and not terminating
 	fewest int
+	log    []string // every event, for the failure message
 }
 
 func (a *availability) observe(p *corev1.Pod, deleted bool) {
@@ -158,6 +160,8 @@ func (a *availability) observe(p *corev1.Pod, deleted bool) {
 		}
 	}
 	a.fewest = min(a.fewest, n)
+	a.log = append(a.log, fmt.Sprintf("%s %s deleted=%v terminating=%v ready=%v node=%s → %d available",
+		time.Now().Format("15:04:05.000"), p.Name, deleted, p.DeletionTimestamp != nil, ready, p.Spec.NodeName, n))
 }
 
 // TestDrainHonoursDisruptionBudget: kubectl drain of the Docker node, which runs all three pods
@@ -198,6 +202,7 @@ func TestDrainHonoursDisruptionBudget(t *testing.T) {
 	for i := range pods.Items {
 		avail.observe(&pods.Items[i], false)
 	}
+	avail.fewest = 3 // the three pods seen, not the count while they were being added
 	w, err := cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: "app=web", ResourceVersion: pods.ResourceVersion})
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +221,10 @@ func TestDrainHonoursDisruptionBudget(t *testing.T) {
 	w.Stop()
 	<-watched
 	if err != nil {
-		t.Fatalf("drain: %v\n%s", err, out)
+		diag, _ := k.run(30*time.Second, "get", "pods,pdb,nodes", "-o", "wide")
+		pdb, _ := k.run(30*time.Second, "get", "pdb", "web", "-o", "yaml")
+		ev, _ := k.run(30*time.Second, "get", "events")
+		t.Fatalf("drain: %v\n%s\n%s\n%s\n%s", err, out, diag, pdb, ev)
 	}
 	t.Logf("drain took %s:\n%s", time.Since(start).Round(time.Second), out)
 	if !strings.Contains(out, "Cannot evict pod as it would violate the pod's disruption budget.") {
@@ -226,7 +234,7 @@ func TestDrainHonoursDisruptionBudget(t *testing.T) {
 		t.Errorf("drain output lacks the drained line:\n%s", out)
 	}
 	if avail.fewest < 2 {
-		t.Errorf("only %d web pods were available at one point, the budget wants 2", avail.fewest)
+		t.Errorf("only %d web pods were available at one point, the budget wants 2:\n%s", avail.fewest, strings.Join(avail.log, "\n"))
 	}
 	if n := readyOn(t, cs, env.Node); n != 0 {
 		t.Errorf("%d web pods still on the drained node", n)

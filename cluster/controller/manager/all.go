@@ -5,6 +5,7 @@ import (
 
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/daemonset"
+	"github.com/drover-ci/drover/cluster/controller/deployment"
 	"github.com/drover-ci/drover/cluster/controller/disruption"
 	"github.com/drover-ci/drover/cluster/controller/endpoints"
 	"github.com/drover-ci/drover/cluster/controller/nodeipam"
@@ -22,6 +23,7 @@ func All() map[string]controller.Constructor {
 	return map[string]controller.Constructor{
 		"cronjob":       controller.Construct(cronjob.New),
 		"daemonset":     controller.Construct(daemonset.New),
+		"deployment":    controller.Construct(deployment.New),
 		"disruption":    controller.Construct(disruption.New),
 		"endpoints":     controller.Construct(endpoints.New),
 		"job":           controller.Construct(job.New),
@@ -29,6 +31,7 @@ func All() map[string]controller.Constructor {
 		"nodelifecycle": controller.Construct(nodelifecycle.New),
 		"pvbinder":      controller.Construct(pvbinder.New),
 		"replication":   controller.Construct(replication.New),
+		"replicaset":    controller.Construct(replication.NewReplicaSet),
 		"scheduler":     controller.Construct(scheduler.NewController),
 		"serviceip":     controller.Construct(serviceip.New),
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
@@ -81,7 +82,31 @@ func (l *fencedLock) Update(ctx context.Context, r resourcelock.LeaderElectionRe
 	start := time.Now()
 	err := l.Interface.Update(ctx, r)
 	l.wrote(r, start, err)
+	if r.HolderIdentity == "" && apierrors.IsConflict(err) {
+		return l.release(ctx, r)
+	}
 	return err
+}
+
+// release retries the elector's release (an update naming no holder) that conflicted: a renewal
+// cancelled by the stop may still have been applied, so the elector's copy of the Lease is one
+// write behind ("Failed to release lock" on every other shutdown). The Lease is read again and
+// released if it still names this process; if another holds it there is nothing to release.
+func (l *fencedLock) release(ctx context.Context, r resourcelock.LeaderElectionRecord) error {
+	for {
+		cur, _, err := l.Interface.Get(ctx)
+		if err != nil {
+			return err
+		}
+		if cur.HolderIdentity != l.f.identity {
+			return nil
+		}
+		r.LeaderTransitions = cur.LeaderTransitions
+		err = l.Interface.Update(ctx, r)
+		if !apierrors.IsConflict(err) {
+			return err
+		}
+	}
 }
 
 func (l *fencedLock) wrote(r resourcelock.LeaderElectionRecord, start time.Time, err error) {

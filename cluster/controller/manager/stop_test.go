@@ -154,7 +154,7 @@ func waitInflight(t *testing.T, inflight *atomic.Int32, name string) {
 		func() bool { return inflight.Load() != 0 })
 }
 
-// workFor returns objects that give every controller something to write: an RC and a Job
+// workFor returns objects that give every controller something to write: an RC, a Deployment and a Job
 // short of pods, a CronJob with a missed run, pending pods and a Ready node for the scheduler,
 // a Service without a cluster IP and with a selector, a Node without a pod subnet whose Lease
 // is stale, and a pending claim with a volume that fits.
@@ -175,6 +175,9 @@ func workFor(busy bool) []runtime.Object {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
 		&corev1.ReplicationController{ObjectMeta: metav1.ObjectMeta{Name: "rc", Namespace: "default", UID: "rc-uid"},
 			Spec: corev1.ReplicationControllerSpec{Replicas: &one, Selector: labels, Template: &rcTmpl}},
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "deploy", Namespace: "default", UID: "deploy-uid"},
+			Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: rcTmpl,
+				Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}}},
 		&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "job", Namespace: "default", UID: "job-uid"},
 			Spec: batchv1.JobSpec{Template: tmpl}},
 		&batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "cron", Namespace: "default", UID: "cron-uid", CreationTimestamp: old},
@@ -200,6 +203,9 @@ func workFor(busy bool) []runtime.Object {
 			Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending}},
 		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "ds", Namespace: "default", UID: "ds-uid"},
 			Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: rcTmpl}},
+		&appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "rs", Namespace: "default", UID: "rs-uid"},
+			Spec: appsv1.ReplicaSetSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "rs"}},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "rs"}}, Spec: rcTmpl.Spec}}},
 		&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "pdb", Namespace: "default"},
 			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: &minAvailable, Selector: &metav1.LabelSelector{MatchLabels: labels}}},
 	}

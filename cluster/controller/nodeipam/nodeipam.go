@@ -152,8 +152,9 @@ func (c *Controller) Rebuild() error {
 			continue
 		}
 		if err := c.alloc.Occupy(p); err != nil {
-			// Outside the cluster CIDR (set by hand, or a changed --cluster-cidr): left alone.
-			c.log.Warn("node's podCIDR is not from the cluster CIDR; left as is", "node", n.Name, "podCIDR", p, "err", err)
+			// Outside the cluster CIDR (a node agent's own --subnet, set by hand, or a changed
+			// --cluster-cidr): left alone.
+			c.log.Info("node's podCIDR is not from the cluster CIDR; left as is", "node", n.Name, "podCIDR", p, "err", err)
 			continue
 		}
 		c.owner[n.Name] = p

@@ -3,6 +3,7 @@ package replication
 import (
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -93,11 +94,12 @@ func (c *Controller) deletePod(obj interface{}) {
 }
 
 // resolveRef returns the controller a controller reference names, if it is ours and still exists.
-func (c *Controller) resolveRef(ns string, ref *metav1.OwnerReference) *corev1.ReplicationController {
-	if ref.Kind != rcKind.Kind || ref.APIVersion != rcKind.GroupVersion().String() {
+func (c *Controller) resolveRef(ns string, ref *metav1.OwnerReference) *appsv1.ReplicaSet {
+	gvk := c.kind.gvk()
+	if ref.Kind != gvk.Kind || ref.APIVersion != gvk.GroupVersion().String() {
 		return nil
 	}
-	rc, err := c.rcs.ReplicationControllers(ns).Get(ref.Name)
+	rc, err := c.kind.get(ns, ref.Name)
 	if err != nil || rc.UID != ref.UID {
 		return nil
 	}
@@ -105,17 +107,18 @@ func (c *Controller) resolveRef(ns string, ref *metav1.OwnerReference) *corev1.R
 }
 
 // selectingControllers lists the controllers of the pod's namespace whose selector matches it.
-func (c *Controller) selectingControllers(pod *corev1.Pod) []*corev1.ReplicationController {
+func (c *Controller) selectingControllers(pod *corev1.Pod) []*appsv1.ReplicaSet {
 	if len(pod.Labels) == 0 {
 		return nil
 	}
-	all, err := c.rcs.ReplicationControllers(pod.Namespace).List(labels.Everything())
+	all, err := c.kind.list(pod.Namespace)
 	if err != nil {
 		return nil
 	}
-	var out []*corev1.ReplicationController
+	var out []*appsv1.ReplicaSet
 	for _, rc := range all {
-		if len(rc.Spec.Selector) > 0 && labels.SelectorFromSet(rc.Spec.Selector).Matches(labels.Set(pod.Labels)) {
+		sel, err := metav1.LabelSelectorAsSelector(rc.Spec.Selector)
+		if err == nil && !sel.Empty() && sel.Matches(labels.Set(pod.Labels)) {
 			out = append(out, rc)
 		}
 	}

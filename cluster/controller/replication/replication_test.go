@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -250,13 +251,13 @@ func TestCalculateStatusAvailability(t *testing.T) {
 	fresh := ready(newPod("fresh", rc, true, 2), now.Add(-10*time.Second))
 	partial := newPod("partial", rc, true, 3)
 	partial.Labels = map[string]string{"name": "web"}
-	st := calculateStatus(rc, []*corev1.Pod{long, fresh, partial}, nil, now)
-	want := corev1.ReplicationControllerStatus{Replicas: 3, FullyLabeledReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 1, ObservedGeneration: 2}
+	st := calculateStatus(rcToRS(rc), []*corev1.Pod{long, fresh, partial}, nil, now)
+	want := appsv1.ReplicaSetStatus{Replicas: 3, FullyLabeledReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 1, ObservedGeneration: 2}
 	if diff := cmp.Diff(want, st); diff != "" {
 		t.Errorf("status (-want +got):\n%s", diff)
 	}
 	rc.Status.Conditions = []corev1.ReplicationControllerCondition{{Type: corev1.ReplicationControllerReplicaFailure}}
-	if st := calculateStatus(rc, nil, nil, now); len(st.Conditions) != 0 {
+	if st := calculateStatus(rcToRS(rc), nil, nil, now); len(st.Conditions) != 0 {
 		t.Errorf("ReplicaFailure kept after a successful sync: %+v", st.Conditions)
 	}
 }

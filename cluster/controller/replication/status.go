@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,14 +15,11 @@ import (
 // calculateStatus is the status the controller reports for its owned active pods
 // (Kubernetes' calculateStatus): counts, observedGeneration, and a ReplicaFailure condition
 // while creating or deleting pods fails.
-func calculateStatus(rc *corev1.ReplicationController, pods []*corev1.Pod, manageErr error, now time.Time) corev1.ReplicationControllerStatus {
+func calculateStatus(rc *appsv1.ReplicaSet, pods []*corev1.Pod, manageErr error, now time.Time) appsv1.ReplicaSetStatus {
 	st := *rc.Status.DeepCopy()
 	st.Replicas = int32(len(pods))
 	st.FullyLabeledReplicas, st.ReadyReplicas, st.AvailableReplicas = 0, 0, 0
-	var tmpl labels.Selector = labels.Nothing()
-	if rc.Spec.Template != nil {
-		tmpl = labels.SelectorFromSet(rc.Spec.Template.Labels)
-	}
+	tmpl := labels.SelectorFromSet(rc.Spec.Template.Labels)
 	for _, p := range pods {
 		if tmpl.Matches(labels.Set(p.Labels)) {
 			st.FullyLabeledReplicas++
@@ -34,15 +32,15 @@ func calculateStatus(rc *corev1.ReplicationController, pods []*corev1.Pod, manag
 		}
 	}
 	st.ObservedGeneration = rc.Generation
-	failure := conditionIndex(st.Conditions, corev1.ReplicationControllerReplicaFailure)
+	failure := conditionIndex(st.Conditions, appsv1.ReplicaSetReplicaFailure)
 	switch {
 	case manageErr != nil && failure < 0:
 		reason := "FailedCreate"
 		if len(pods) > int(replicasOf(rc)) {
 			reason = "FailedDelete"
 		}
-		st.Conditions = append(st.Conditions, corev1.ReplicationControllerCondition{
-			Type: corev1.ReplicationControllerReplicaFailure, Status: corev1.ConditionTrue,
+		st.Conditions = append(st.Conditions, appsv1.ReplicaSetCondition{
+			Type: appsv1.ReplicaSetReplicaFailure, Status: corev1.ConditionTrue,
 			LastTransitionTime: metav1.NewTime(now), Reason: reason, Message: manageErr.Error(),
 		})
 	case manageErr == nil && failure >= 0:
@@ -61,7 +59,7 @@ func available(p *corev1.Pod, minReadySeconds int32, now time.Time) bool {
 	return c != nil && !c.LastTransitionTime.IsZero() && !c.LastTransitionTime.Add(d).After(now)
 }
 
-func conditionIndex(conds []corev1.ReplicationControllerCondition, t corev1.ReplicationControllerConditionType) int {
+func conditionIndex(conds []appsv1.ReplicaSetCondition, t appsv1.ReplicaSetConditionType) int {
 	for i := range conds {
 		if conds[i].Type == t {
 			return i
@@ -72,23 +70,22 @@ func conditionIndex(conds []corev1.ReplicationControllerCondition, t corev1.Repl
 
 // updateStatus writes st unless the controller already reports it; on a conflict it retries
 // once on the latest object, as Kubernetes' updateReplicaSetStatus does.
-func (c *Controller) updateStatus(ctx context.Context, rc *corev1.ReplicationController, st corev1.ReplicationControllerStatus) (*corev1.ReplicationController, error) {
+func (c *Controller) updateStatus(ctx context.Context, rc *appsv1.ReplicaSet, st appsv1.ReplicaSetStatus) (*appsv1.ReplicaSet, error) {
 	if apiequality.Semantic.DeepEqual(rc.Status, st) {
 		return rc, nil
 	}
-	client := c.client.CoreV1().ReplicationControllers(rc.Namespace)
 	next := rc.DeepCopy()
 	var err error
 	for i := 0; i < 2; i++ {
 		next.Status = st
-		var out *corev1.ReplicationController
-		if out, err = client.UpdateStatus(ctx, next, metav1.UpdateOptions{}); err == nil {
+		var out *appsv1.ReplicaSet
+		if out, err = c.kind.updateStatus(ctx, next); err == nil {
 			return out, nil
 		}
 		if i == 1 {
 			break
 		}
-		fresh, gerr := client.Get(ctx, rc.Name, metav1.GetOptions{})
+		fresh, gerr := c.kind.fresh(ctx, rc.Namespace, rc.Name)
 		if gerr != nil {
 			return nil, fmt.Errorf("status of %s/%s: %w", rc.Namespace, rc.Name, gerr)
 		}

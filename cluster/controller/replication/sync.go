@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,7 +22,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return nil
 	}
-	rc, err := c.rcs.ReplicationControllers(ns).Get(name)
+	rc, err := c.kind.get(ns, name)
 	if apierrors.IsNotFound(err) {
 		c.exp.Forget(key)
 		return nil
@@ -56,8 +57,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 
 // claimPods adopts the orphans the controller selects and releases the pods it owns but no
 // longer selects (Kubernetes' ControllerRefManager.ClaimPods); it returns the pods it owns.
-func (c *Controller) claimPods(ctx context.Context, rc *corev1.ReplicationController, pods []*corev1.Pod) ([]*corev1.Pod, error) {
-	sel := labels.SelectorFromSet(rc.Spec.Selector)
+func (c *Controller) claimPods(ctx context.Context, rc *appsv1.ReplicaSet, pods []*corev1.Pod) ([]*corev1.Pod, error) {
+	sel, err := metav1.LabelSelectorAsSelector(rc.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("selector of %s/%s: %w", rc.Namespace, rc.Name, err)
+	}
 	var owned []*corev1.Pod
 	var errs []error
 	canAdopt := -1 // unknown until an orphan needs it: -1 unknown, 0 no, 1 yes
@@ -93,8 +97,8 @@ func (c *Controller) claimPods(ctx context.Context, rc *corev1.ReplicationContro
 
 // checkCanAdopt asks the API server (not the cache) whether rc still exists, is the same
 // object and is not being deleted, before it takes new pods: 1 yes, 0 no.
-func (c *Controller) checkCanAdopt(ctx context.Context, rc *corev1.ReplicationController) int {
-	fresh, err := c.client.CoreV1().ReplicationControllers(rc.Namespace).Get(ctx, rc.Name, metav1.GetOptions{})
+func (c *Controller) checkCanAdopt(ctx context.Context, rc *appsv1.ReplicaSet) int {
+	fresh, err := c.kind.fresh(ctx, rc.Namespace, rc.Name)
 	if err != nil || fresh.UID != rc.UID || fresh.DeletionTimestamp != nil {
 		return 0
 	}
@@ -108,11 +112,11 @@ type refPatch struct {
 	} `json:"metadata"`
 }
 
-func (c *Controller) adopt(ctx context.Context, rc *corev1.ReplicationController, pod *corev1.Pod) (*corev1.Pod, error) {
+func (c *Controller) adopt(ctx context.Context, rc *appsv1.ReplicaSet, pod *corev1.Pod) (*corev1.Pod, error) {
 	var p refPatch
 	p.Metadata.UID = pod.UID
 	p.Metadata.OwnerReferences = []map[string]interface{}{{
-		"apiVersion": rcKind.GroupVersion().String(), "kind": rcKind.Kind, "name": rc.Name, "uid": rc.UID,
+		"apiVersion": c.kind.gvk().GroupVersion().String(), "kind": c.kind.gvk().Kind, "name": rc.Name, "uid": rc.UID,
 		"controller": true, "blockOwnerDeletion": true,
 	}}
 	out, err := c.patchPod(ctx, pod, p)
@@ -125,7 +129,7 @@ func (c *Controller) adopt(ctx context.Context, rc *corev1.ReplicationController
 	return out, nil
 }
 
-func (c *Controller) release(ctx context.Context, rc *corev1.ReplicationController, pod *corev1.Pod) error {
+func (c *Controller) release(ctx context.Context, rc *appsv1.ReplicaSet, pod *corev1.Pod) error {
 	var p refPatch
 	p.Metadata.UID = pod.UID
 	p.Metadata.OwnerReferences = []map[string]interface{}{{"$patch": "delete", "uid": rc.UID}}
@@ -158,7 +162,7 @@ func activePods(pods []*corev1.Pod) []*corev1.Pod {
 	return out
 }
 
-func replicasOf(rc *corev1.ReplicationController) int32 {
+func replicasOf(rc *appsv1.ReplicaSet) int32 {
 	if rc.Spec.Replicas == nil {
 		return 1
 	}

@@ -36,7 +36,7 @@ type loop struct {
 
 // init reads the prefix once and returns the index the watch starts from.
 func (l *loop) init(ctx context.Context) (uint64, error) {
-	pairs, meta, err := l.kv.List(l.s.prefix, (&api.QueryOptions{}).WithContext(ctx))
+	pairs, meta, err := l.kv.List(l.s.prefix, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
 	if err != nil {
 		return 0, err
 	}

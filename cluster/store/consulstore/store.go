@@ -82,9 +82,10 @@ func (s *Store) observe(rev int64) int64 {
 	}
 }
 
-// Get returns the value under key.
+// Get returns the value under key. Reads are `consistent` (checked with the raft leader), as
+// every read may decide a write: the default mode can answer from a deposed leader.
 func (s *Store) Get(ctx context.Context, key string) (store.KV, error) {
-	p, _, err := s.kv.Get(s.prefix+encodeKey(key), (&api.QueryOptions{}).WithContext(ctx))
+	p, _, err := s.kv.Get(s.prefix+encodeKey(key), (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
 	if err != nil {
 		return store.KV{}, wrap(ctx, "get", key, err)
 	}
@@ -104,7 +105,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, err
 	if unaddressable(enc) {
 		query = enc[:strings.LastIndexByte(enc, '/')+1]
 	}
-	pairs, meta, err := s.kv.List(s.prefix+query, (&api.QueryOptions{}).WithContext(ctx))
+	pairs, meta, err := s.kv.List(s.prefix+query, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
 	if err != nil {
 		return nil, 0, wrap(ctx, "list", prefix, err)
 	}
@@ -140,7 +141,7 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 	if p := s.watchErr.Load(); p != nil {
 		return s.seen.Load(), fmt.Errorf("consulstore: watch of %q failing: %w: %w", s.prefix, store.ErrUnavailable, *p)
 	}
-	if _, _, err := s.kv.Get(s.prefix+readyKey, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
+	if _, _, err := s.kv.Get(s.prefix+readyKey, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx)); err != nil {
 		return s.seen.Load(), wrap(ctx, "read", readyKey, err)
 	}
 	return s.seen.Load(), nil

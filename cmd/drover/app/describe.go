@@ -160,7 +160,7 @@ func describeGeneric(w *descWriter, obj *unstructured.Unstructured) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		w.value(0, titleCase(k), obj.Object[k])
+		w.field(0, k, obj.Object[k])
 	}
 }
 

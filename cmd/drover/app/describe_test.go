@@ -68,9 +68,40 @@ func TestDescribeGeneric(t *testing.T) {
 	if err := describeObject(t.Context(), &clients{typed: fake.NewSimpleClientset()}, &out, obj); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Name:", "cfg", "Data:", "  Jenkins Url:", "http://j:8080", "  Retries:", "Events:", "<none>"} {
+	for _, want := range []string{"Name:", "cfg", "Data:", "jenkinsUrl=http://j:8080", "retries=3", "Events:", "<none>"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("describe lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// The keys of labels, selectors and other user maps deep in a spec are printed as written
+// (a CronJob's pod template labels were title-cased: "App.kubernetes.io/name").
+func TestDescribeGenericKeepsUserKeys(t *testing.T) {
+	obj := yamlObject(t, `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: backup, namespace: default}
+spec:
+  schedule: "0 2 * * *"
+  jobTemplate:
+    spec:
+      template:
+        metadata: {labels: {app.kubernetes.io/name: backup, tier: ops}}
+        spec:
+          restartPolicy: OnFailure
+          nodeSelector: {disktype: ssd}
+          containers: [{name: tar, image: busybox:1.36, resources: {limits: {memory: 64Mi}}}]
+`)
+	var out bytes.Buffer
+	if err := describeObject(t.Context(), &clients{typed: fake.NewSimpleClientset()}, &out, obj); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"app.kubernetes.io/name=backup", "tier=ops", "disktype=ssd", "memory=64Mi", "Restart Policy:", "Job Template:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("describe lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "App.kubernetes.io") || strings.Contains(out.String(), "Disktype") {
+		t.Errorf("describe title-cased a label key:\n%s", out.String())
 	}
 }

@@ -27,7 +27,7 @@ func (d *descWriter) value(level int, key string, v interface{}) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			d.value(level+1, titleCase(k), x[k])
+			d.field(level+1, k, x[k])
 		}
 	case []interface{}:
 		if len(x) == 0 {
@@ -51,6 +51,32 @@ func (d *descWriter) value(level int, key string, v interface{}) {
 	default:
 		d.line(level, key, x)
 	}
+}
+
+// field writes the value of the JSON field name: a map whose keys are data (labels,
+// annotations, selectors, a ConfigMap's data, resource quantities) as key=value lines with
+// the keys as written, anything else through value under a title-cased heading.
+func (d *descWriter) field(level int, name string, v interface{}) {
+	if m, ok := v.(map[string]interface{}); ok && freeFormMap(name) {
+		kv := make(map[string]string, len(m))
+		for k, x := range m {
+			kv[k] = fmt.Sprint(x)
+		}
+		d.multi(level, titleCase(name), keyValues(kv, "="))
+		return
+	}
+	d.value(level, titleCase(name), v)
+}
+
+// freeFormMap reports whether the Kubernetes field name is a map whose keys are the user's,
+// not field names.
+func freeFormMap(name string) bool {
+	switch name {
+	case "labels", "annotations", "nodeSelector", "matchLabels", "selector", "data", "binaryData",
+		"stringData", "limits", "requests", "capacity", "allocatable", "hard", "used", "parameters":
+		return true
+	}
+	return false
 }
 
 func scalars(list []interface{}) bool {

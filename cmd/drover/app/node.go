@@ -163,6 +163,10 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams, l
 	}
 	c := base
 	c.NodeName, c.Runtime, c.LogPort = o.name, rt, o.logPort
+	if !c.HostGW {
+		// The Node's spec.podCIDR is the subnet its pods really get, not one from nodeipam.
+		c.PodCIDR = o.subnet
+	}
 	c.Volumes = volume.NewManager(filepath.Join(o.dataDir, "pods"), client, o.name)
 	// Both images are built from this binary when missing: the pause image for infra
 	// containers, the tools image (drover at /drover) for pods that run drover's helpers,
