@@ -71,3 +71,35 @@ ENV JENKINS_HOME=/var/jenkins_home
 WORKDIR /var/jenkins_home
 EXPOSE 8080 50000
 ENTRYPOINT ["/usr/local/bin/fakejenkins"]'
+
+# drover/shell:1 (issue 15): a shell and the tools kubectl exec, cp and attach tests use (sh,
+# cat, tar, stty, sha256sum, ...), copied with their shared libraries from this host: no
+# registry is reachable, and the other images have no shell.
+shell_tools="sh cat tar stty sleep sha256sum ls mkdir rm head true env wc dd mv cp find id uname date tty printf echo"
+dir=$tmp/shell
+mkdir -p "$dir/rootfs/tmp"
+for tool in $shell_tools; do
+	path=$(command -v "$tool" 2>/dev/null | grep / || true)
+	[ -z "$path" ] && path=$(ls /usr/bin/"$tool" /bin/"$tool" 2>/dev/null | head -1)
+	[ -n "$path" ] || { echo "images: $tool not found on this host (needed for drover/shell:1)" >&2; exit 1; }
+	path=$(readlink -f "$path")
+	mkdir -p "$dir/rootfs/bin"
+	cp "$path" "$dir/rootfs/bin/$tool"
+	ldd "$path" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
+		mkdir -p "$dir/rootfs$(dirname "$lib")"
+		cp -L "$lib" "$dir/rootfs$lib"
+	done
+done
+mkdir -p "$dir/rootfs/usr" && ln -s ../bin "$dir/rootfs/usr/bin"
+(cd "$dir/rootfs" && find . -type f | sort | xargs sha256sum) >"$dir/manifest"
+if current drover/shell:1 "$dir/manifest"; then
+	echo "images: drover/shell:1 present" >&2
+else
+	printf 'FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin\nCMD ["/bin/sh"]\n' >"$dir/Dockerfile"
+	if ! docker build -q -t drover/shell:1 --label drover.test-image=1 \
+		--label "drover.program-sha256=$(sha256sum "$dir/manifest" | cut -d' ' -f1)" "$dir" >"$tmp/build.log" 2>&1; then
+		cat "$tmp/build.log" >&2
+		exit 1
+	fi
+	echo "images: built drover/shell:1" >&2
+fi

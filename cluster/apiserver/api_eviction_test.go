@@ -12,6 +12,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 )
@@ -293,4 +294,30 @@ func TestEvictionInDiscovery(t *testing.T) {
 		}
 	}
 	t.Fatal("discovery does not list pods/eviction (kubectl drain would fall back to DELETE)")
+}
+
+func TestEvictionHonoursDeleteOptions(t *testing.T) {
+	t.Parallel()
+	_, cs := startClient(t)
+	ctx := testCtx(t)
+	p := runningPod(t, cs, "a", true)
+	budget(t, cs, "web", 1, 2, 1)
+	// A UID precondition that does not match: 409, and the budget gets its disruption back.
+	wrong := types.UID("not-" + string(p.UID))
+	err := evict(ctx, cs, "a", &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &wrong}})
+	if !apierrors.IsConflict(err) {
+		t.Fatalf("eviction with a wrong uid precondition: %v, want 409", err)
+	}
+	pdb, _ := cs.PolicyV1().PodDisruptionBudgets("default").Get(ctx, "web", metav1.GetOptions{})
+	if len(pdb.Status.DisruptedPods) != 0 || pdb.Status.DisruptionsAllowed != 1 {
+		t.Errorf("after a failed eviction: disruptedPods %v, allowed %d; want the pod taken out and 1 again", pdb.Status.DisruptedPods, pdb.Status.DisruptionsAllowed)
+	}
+	// gracePeriodSeconds 0: the pod goes at once instead of waiting for its node agent.
+	zero := int64(0)
+	if err := evict(ctx, cs, "a", &metav1.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &p.UID}}); err != nil {
+		t.Fatalf("evict with grace 0: %v", err)
+	}
+	if _, err := cs.CoreV1().Pods("default").Get(ctx, "a", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("pod after an eviction with grace 0: %v, want it gone", err)
+	}
 }

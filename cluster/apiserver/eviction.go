@@ -321,15 +321,21 @@ func (s *Server) checkAndDecrement(ctx context.Context, res *registry.Resource, 
 	return err
 }
 
-// returnDisruption takes the pod out of the budget's disruptedPods after its deletion failed,
-// so that the disruption controller counts it as healthy again at once instead of after
-// DeletionTimeout (best effort: the entry expires anyway).
+// returnDisruption gives the disruption back after the pod's deletion failed: while the pod is
+// still in disruptedPods (every count made since left it out), it is taken out and
+// disruptionsAllowed raised by one, in one write conditioned on the budget as read, so the
+// budget is as if the eviction had not been asked for. Best effort: otherwise the disruption
+// controller drops the entry after DeletionTimeout.
 func (s *Server) returnDisruption(res *registry.Resource, ns, name, podName string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := s.update(ctx, res, ns, name, "status", func(cur runtime.Object) (runtime.Object, error) {
 		pdb := cur.(*policyv1.PodDisruptionBudget)
-		delete(pdb.Status.DisruptedPods, podName)
+		if _, ok := pdb.Status.DisruptedPods[podName]; ok {
+			delete(pdb.Status.DisruptedPods, podName)
+			pdb.Status.DisruptionsAllowed++
+			pdbhelper.UpdateDisruptionAllowedCondition(pdb)
+		}
 		return pdb, nil
 	}, true, false)
 	if err != nil {

@@ -22,6 +22,83 @@ import (
 type PKI struct {
 	CACertPEM []byte
 	Cert      tls.Certificate
+
+	caCert *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+}
+
+// KubeletClientName is the common name of the API server's client certificate for node agents
+// (cluster/nodeagent's APIServerClientName): node agents let in no other caller.
+const KubeletClientName = "drover-apiserver-kubelet-client"
+
+// CAPool is a pool holding the CA.
+func (p *PKI) CAPool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(p.caCert)
+	return pool
+}
+
+// IssueServing issues a serving certificate for hosts (names and IPs) from the CA, in memory:
+// what a node agent in the same process serves with.
+func (p *PKI) IssueServing(cn string, hosts []string) (tls.Certificate, error) {
+	return p.issue(cn, hosts, x509.ExtKeyUsageServerAuth)
+}
+
+// IssueClient issues a client certificate named cn from the CA, in memory.
+func (p *PKI) IssueClient(cn string) (tls.Certificate, error) {
+	return p.issue(cn, nil, x509.ExtKeyUsageClientAuth)
+}
+
+// kubeletClient loads DIR/apiserver-kubelet-client.{crt,key}, (re)issuing it from the CA when
+// it is missing, expiring or from another CA: the credential the API server presents to node
+// agents. Every API server over the same CA has one (each issues its own at start).
+func (p *PKI) kubeletClient(dir string) (tls.Certificate, error) {
+	crtPath, keyPath := filepath.Join(dir, "apiserver-kubelet-client.crt"), filepath.Join(dir, "apiserver-kubelet-client.key")
+	if cert, err := tls.LoadX509KeyPair(crtPath, keyPath); err == nil && covers(cert, p.caCert, nil) {
+		return cert, nil
+	}
+	cert, err := p.issue(KubeletClientName, nil, x509.ExtKeyUsageClientAuth)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := writePEM(crtPath, "CERTIFICATE", cert.Certificate[0], 0o644); err != nil {
+		return tls.Certificate{}, err
+	}
+	kb, err := x509.MarshalECPrivateKey(cert.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := writePEM(keyPath, "EC PRIVATE KEY", kb, 0o600); err != nil {
+		return tls.Certificate{}, err
+	}
+	return cert, nil
+}
+
+func (p *PKI) issue(cn string, hosts []string, usage x509.ExtKeyUsage) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("generate key for %s: %w", cn, err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().AddDate(1, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else if h != "" {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("issue certificate for %s: %w", cn, err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // LoadOrCreatePKI reads DIR/pki/{ca,apiserver}.{crt,key}, creating the CA on first start and
@@ -36,7 +113,7 @@ func LoadOrCreatePKI(dir string, hosts []string) (*PKI, error) {
 	}
 	crtPath, keyPath := filepath.Join(dir, "apiserver.crt"), filepath.Join(dir, "apiserver.key")
 	if cert, err := tls.LoadX509KeyPair(crtPath, keyPath); err == nil && covers(cert, caCert, hosts) {
-		return &PKI{CACertPEM: caPEM, Cert: cert}, nil
+		return &PKI{CACertPEM: caPEM, Cert: cert, caCert: caCert, caKey: caKey}, nil
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -75,7 +152,7 @@ func LoadOrCreatePKI(dir string, hosts []string) (*PKI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load serving certificate: %w", err)
 	}
-	return &PKI{CACertPEM: caPEM, Cert: cert}, nil
+	return &PKI{CACertPEM: caPEM, Cert: cert, caCert: caCert, caKey: caKey}, nil
 }
 
 func loadOrCreateCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, []byte, error) {

@@ -17,7 +17,9 @@ type request struct {
 	namespace   string
 	name        string
 	subresource string
-	verb        string // get list watch create update patch delete deletecollection
+	// rest is the path after a proxy subresource ("" or "/…", its trailing slash kept).
+	rest string
+	verb string // get list watch create update patch delete deletecollection
 }
 
 // parseRequest reads the path and method. It returns ok=false when the path is not a resource
@@ -57,7 +59,14 @@ func parseRequest(r *http.Request, resources *registry.Set) (*request, bool, err
 	if len(segs) > 1 {
 		req.subresource = segs[1]
 	}
-	if len(segs) > 2 {
+	if len(segs) > 2 && req.subresource == "proxy" {
+		req.rest = "/" + strings.Join(segs[2:], "/")
+		if strings.HasSuffix(r.URL.Path, "/") {
+			req.rest += "/"
+		}
+	} else if len(segs) == 2 && req.subresource == "proxy" && strings.HasSuffix(r.URL.Path, "/") {
+		req.rest = "/"
+	} else if len(segs) > 2 {
 		return nil, true, apierrors.NewNotFound(gv.WithResource(resource).GroupResource(), strings.Join(segs, "/"))
 	}
 	res, found := resources.Lookup(gv.WithResource(resource))

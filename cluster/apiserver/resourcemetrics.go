@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -47,17 +46,15 @@ func (s *Server) newResourceMetrics(resolution time.Duration) *resourcemetrics.C
 	})
 }
 
-var metricsClient = &http.Client{Timeout: 10 * time.Second}
-
-// fetchResourceMetrics GETs node's /metrics/resource. A node that publishes no port is the
-// agent in this process (drover up), when there is one (Config.Logs).
+// fetchResourceMetrics GETs node's /metrics/resource over TLS with the API server's client
+// certificate, like pods/log.
 func (s *Server) fetchResourceMetrics(ctx context.Context, node *corev1.Node) (io.ReadCloser, error) {
 	port := int(node.Status.DaemonEndpoints.KubeletEndpoint.Port)
-	if port == 0 && s.logs != nil {
-		return s.fetchLocal(ctx)
-	}
 	if port == 0 {
 		return nil, fmt.Errorf("node %s serves no metrics", node.Name)
+	}
+	if s.nodeTransport == nil {
+		return nil, fmt.Errorf("no credential for node agents")
 	}
 	host := "127.0.0.1"
 	for _, a := range node.Status.Addresses {
@@ -66,24 +63,37 @@ func (s *Server) fetchResourceMetrics(ctx context.Context, node *corev1.Node) (i
 			break
 		}
 	}
-	u := url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: "/metrics/resource"}
+	u := url.URL{Scheme: "https", Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: "/metrics/resource"}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	if s.nodeToken != "" {
-		req.Header.Set("Authorization", "Bearer "+s.nodeToken)
-	}
-	resp, err := metricsClient.Do(req)
+	resp, err := s.nodeTransport.RoundTrip(req)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		resp.Body.Close()
+		cancel()
 		return nil, fmt.Errorf("node %s: %s: %s", node.Name, resp.Status, strings.TrimSpace(string(msg)))
 	}
-	return resp.Body, nil
+	return cancelOnClose{resp.Body, cancel}, nil
+}
+
+// cancelOnClose ends a request's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // serveResourceMetrics answers get and list of metrics.k8s.io pods and nodes from the
@@ -174,31 +184,3 @@ func methodVerb(r *http.Request, req *request) string {
 	}
 	return r.Method
 }
-
-// fetchLocal asks the in-process agent's handler.
-func (s *Server) fetchLocal(ctx context.Context) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "/metrics/resource", nil)
-	if err != nil {
-		return nil, err
-	}
-	if s.nodeToken != "" {
-		req.Header.Set("Authorization", "Bearer "+s.nodeToken)
-	}
-	w := &bufferWriter{header: http.Header{}, code: http.StatusOK}
-	s.logs.ServeHTTP(w, req)
-	if w.code != http.StatusOK {
-		return nil, fmt.Errorf("local node agent: %d: %s", w.code, strings.TrimSpace(w.body.String()))
-	}
-	return io.NopCloser(&w.body), nil
-}
-
-// bufferWriter is an http.ResponseWriter into memory.
-type bufferWriter struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (b *bufferWriter) Header() http.Header         { return b.header }
-func (b *bufferWriter) WriteHeader(code int)        { b.code = code }
-func (b *bufferWriter) Write(p []byte) (int, error) { return b.body.Write(p) }

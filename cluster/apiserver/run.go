@@ -27,14 +27,16 @@ type RunConfig struct {
 	// ExtraSANs are added to the serving certificate (localhost, 127.0.0.1, ::1, the host
 	// name and the listen host are always there).
 	ExtraSANs []string
-	// Logs serves pods/log for a node agent in the same process (drover up).
-	Logs http.Handler
 	// Metrics is served at /metrics (nil: prometheus.DefaultGatherer), to authenticated
 	// clients unless AnonymousMetrics.
 	Metrics          prometheus.Gatherer
 	AnonymousMetrics bool
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// Limits caps requests in flight (zero value: Kubernetes' defaults); MaxConnections the
+	// connections held (0: DefaultMaxConnections, half the open-file limit).
+	Limits         Limits
+	MaxConnections int
 	// MetricResolution is the resource metrics scrape interval (0: 15 s; negative: off).
 	MetricResolution time.Duration
 }
@@ -44,10 +46,13 @@ type RunConfig struct {
 type Listening struct {
 	// URL is the server's https:// URL as local clients reach it.
 	URL string
+	// PKI is the server's CA (a node agent in the same process gets its serving certificate
+	// from it).
+	PKI *PKI
 	// Kubeconfig is the admin kubeconfig written into the data dir.
 	Kubeconfig string
 
-	ln  net.Listener
+	ln  *connLimiter
 	hs  *http.Server
 	log *slog.Logger
 }
@@ -95,8 +100,15 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	if err != nil {
 		return nil, err
 	}
-	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeToken: token, Logs: cfg.Logs,
-		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution})
+	// The API server's own credential for node agents: the admin token never leaves it.
+	kubeletClient, err := pki.kubeletClient(filepath.Join(cfg.DataDir, "pki"))
+	if err != nil {
+		return nil, err
+	}
+	nodeTLS := &tls.Config{Certificates: []tls.Certificate{kubeletClient}, RootCAs: pki.CAPool(), MinVersion: tls.VersionTLS12}
+	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeTLS: nodeTLS,
+		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution,
+		Limits: cfg.Limits})
 	if err != nil {
 		return nil, err
 	}
@@ -112,20 +124,34 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	if err := WriteKubeconfig(kubeconfig, url, pki.CACertPEM, token); err != nil {
 		return nil, err
 	}
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{pki.Cert}, MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"h2", "http/1.1"}}
+	maxConns := cfg.MaxConnections
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConnections()
+	}
+	limited := newConnLimiter(ln, tlsCfg, maxConns, cfg.Logger)
+	// The timeouts of Kubernetes' API server where it has them: a client gets ReadHeaderTimeout
+	// for its TLS handshake and each request's headers, bodies bodyTimeout (see bodyDeadline:
+	// ReadTimeout itself would end watches), and an idle keep-alive connection is closed after
+	// IdleTimeout. Accept errors are logged by the connLimiter; ErrorLog's are handshake noise.
 	hs := &http.Server{
 		Handler:           srv.Handler(),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{pki.Cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ConnState:         limited.connState,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
-	return &Listening{URL: url, Kubeconfig: kubeconfig, ln: ln, hs: hs, log: cfg.Logger}, nil
+	return &Listening{URL: url, Kubeconfig: kubeconfig, PKI: pki, ln: limited, hs: hs, log: cfg.Logger}, nil
 }
 
 // Serve answers requests until ctx ends (then it shuts down, giving requests in flight 5 s)
 // or serving fails.
 func (l *Listening) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- l.hs.ServeTLS(l.ln, "", "") }()
+	go func() { errc <- l.hs.Serve(l.ln) }() // the connLimiter serves TLS
 	l.log.Info("API server listening", "url", l.URL, "kubeconfig", l.Kubeconfig)
 	select {
 	case err := <-errc:

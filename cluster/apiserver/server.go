@@ -4,9 +4,12 @@
 package apiserver
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -31,10 +34,10 @@ type Config struct {
 	Tokens map[string]string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
-	// Logs serves pods/log for a node agent in the same process (optional); otherwise the
-	// server proxies to the node agent's log port with NodeToken.
-	Logs      http.Handler
-	NodeToken string
+	// NodeTLS is the client TLS configuration for node agents (the API server's client
+	// certificate, drover's CA as roots): pods/log, exec, attach and portforward are proxied
+	// to a pod's node agent with it, and resource metrics scraped. Nil: those answer 503.
+	NodeTLS *tls.Config
 	// Metrics is served at /metrics in the Prometheus text format (nil:
 	// prometheus.DefaultGatherer), to authenticated clients unless AnonymousMetrics.
 	Metrics          prometheus.Gatherer
@@ -47,24 +50,27 @@ type Config struct {
 	// MetricResolution is how often the resource metrics collector scrapes the node agents
 	// for metrics.k8s.io (0: resourcemetrics.DefaultResolution, 15 s; negative: off).
 	MetricResolution time.Duration
+	// Limits caps the requests in flight (zero value: Kubernetes' defaults).
+	Limits Limits
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
 // background loops (garbage collection and namespace cleanup).
 type Server struct {
-	store      store.Store
-	tokens     map[string]string
-	now        func() time.Time
-	logs       http.Handler
-	nodeToken  string
-	metrics    prometheus.Gatherer
-	anonMetric bool
-	resources  *registry.Set
-	namespaces *registry.Resource
-	discovery  *discovery.Handler
-	log        *slog.Logger
-	gc         *collector
-	rmetrics   *resourcemetrics.Collector // nil: off
+	store  store.Store
+	tokens map[string]string
+	now    func() time.Time
+	// nodeTransport reaches node agents (nil without Config.NodeTLS).
+	nodeTransport *http.Transport
+	metrics       prometheus.Gatherer
+	anonMetric    bool
+	resources     *registry.Set
+	namespaces    *registry.Resource
+	discovery     *discovery.Handler
+	log           *slog.Logger
+	gc            *collector
+	rmetrics      *resourcemetrics.Collector // nil: off
+	inflight      *inflight
 }
 
 // New builds a Server over cfg.Store.
@@ -80,7 +86,7 @@ func New(cfg Config) (*Server, error) {
 	if !ok {
 		return nil, fmt.Errorf("apiserver: Config.Resources has no namespaces resource")
 	}
-	s := &Server{store: cfg.Store, tokens: cfg.Tokens, now: cfg.Now, logs: cfg.Logs, nodeToken: cfg.NodeToken,
+	s := &Server{store: cfg.Store, tokens: cfg.Tokens, now: cfg.Now,
 		resources: resources, namespaces: ns, log: cfg.Logger, anonMetric: cfg.AnonymousMetrics}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -92,8 +98,13 @@ func New(cfg Config) (*Server, error) {
 	if s.metrics == nil {
 		s.metrics = prometheus.DefaultGatherer
 	}
+	if cfg.NodeTLS != nil {
+		s.nodeTransport = &http.Transport{TLSClientConfig: cfg.NodeTLS, ResponseHeaderTimeout: 30 * time.Second,
+			DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, IdleConnTimeout: 90 * time.Second}
+	}
 	s.discovery = discovery.New(resources.All(), VersionInfo())
 	s.gc = newCollector(s)
+	s.inflight = newInflight(cfg.Limits)
 	if cfg.MetricResolution >= 0 {
 		s.rmetrics = s.newResourceMetrics(cfg.MetricResolution)
 	}
@@ -156,7 +167,22 @@ func (s *Server) Handler() http.Handler {
 		}
 		s.serveResource(w, r)
 	})
-	return s.logRequests(mux)
+	return s.logRequests(s.inflight.limit(bodyDeadline(mux)))
+}
+
+// bodyTimeout bounds reading a request's body (the http.Server's ReadTimeout would also cut
+// watches and streams short: over HTTP/1 its deadline stays on the connection while the
+// response streams, and ends the request's context when it passes).
+const bodyTimeout = 60 * time.Second
+
+// bodyDeadline gives requests with a body bodyTimeout to send it.
+func bodyDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody && !longRunning(r) {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
@@ -203,6 +229,15 @@ type failureWriter struct {
 
 func (f *failureWriter) noteFailure(code int, reason, message string) {
 	f.code, f.reason, f.message = code, reason, message
+}
+
+// Hijack passes hijacking on (exec, attach, port-forward and proxied WebSocket upgrades).
+func (f *failureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := f.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, fmt.Errorf("the connection cannot be hijacked")
+	}
+	return hj.Hijack()
 }
 
 // Unwrap lets http.ResponseController reach the connection (watch flushing, hijacking).

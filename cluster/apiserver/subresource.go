@@ -16,7 +16,8 @@ import (
 
 var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
 
-// serveSubresource handles status, scale, binding, log, eviction and finalize.
+// serveSubresource handles status, scale, binding, log, eviction, finalize, the streaming
+// subresources (exec, attach, portforward) and proxy.
 func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req *request) {
 	switch {
 	case req.subresource == "status" || req.subresource == "finalize":
@@ -39,6 +40,10 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req *r
 		s.serveLog(w, r, req)
 	case req.subresource == "eviction":
 		s.serveEviction(w, r, req)
+	case req.subresource == "exec" || req.subresource == "attach" || req.subresource == "portforward":
+		s.serveStream(w, r, req)
+	case req.subresource == "proxy":
+		s.serveProxy(w, r, req)
 	default:
 		writeError(w, apierrors.NewMethodNotSupported(req.gr(), r.Method))
 	}

@@ -44,6 +44,17 @@ type Runtime interface {
 	Logs(ctx context.Context, id string, opts LogOptions) (io.ReadCloser, error)
 	// Exec runs cmd in a running container and returns its exit code and combined output.
 	Exec(ctx context.Context, id string, cmd []string, timeout time.Duration) (ExecResult, error)
+	// ExecStream runs cmd in a running container with its standard streams connected to s
+	// (kubectl exec) and returns the command's exit code once it has ended and its output has
+	// been written.
+	ExecStream(ctx context.Context, id string, cmd []string, s Streams) (exitCode int, err error)
+	// Attach connects s to a running container's own standard streams (kubectl attach) until
+	// the container's output ends or ctx ends.
+	Attach(ctx context.Context, id string, s Streams) error
+	// PortForward copies stream to and from port (TCP) in the network namespace of the
+	// running container id (a pod's infra container) until either side closes. A connection
+	// the pod refuses is an error; one it resets after connecting ends the copy without one.
+	PortForward(ctx context.Context, id string, port int, stream io.ReadWriteCloser) error
 	// Stats samples a running container's resource usage: cumulative CPU time and current
 	// memory (ErrNotRunning when it is not running). Rates are the caller's to compute from
 	// two samples, as metrics-server does from the kubelet's cumulative counters.
@@ -63,6 +74,19 @@ type Stats struct {
 	// inactive file cache (never below 0).
 	MemoryWorkingSetBytes uint64
 }
+
+// Streams are the standard streams of an ExecStream or Attach. A nil Stdin, Stdout or Stderr
+// is not attached; with TTY the process gets a terminal and all its output goes to Stdout.
+type Streams struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	TTY            bool
+	// Resize carries the terminal's size, first and after each change (TTY only; may be nil).
+	Resize <-chan TerminalSize
+}
+
+// TerminalSize is a terminal's size in characters.
+type TerminalSize struct{ Width, Height uint16 }
 
 // Info describes the host.
 type Info struct {
@@ -161,6 +185,7 @@ type Container struct {
 	StartedAt  time.Time
 	FinishedAt time.Time
 	IP         string // address on its network (infra containers)
+	Pid        int    // the main process's PID on the host while running (0: unknown or not running)
 }
 
 // LogOptions selects log output.

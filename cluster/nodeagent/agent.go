@@ -64,6 +64,10 @@ type Config struct {
 	// that the Node tells the truth. "" leaves the field to nodeipam. An existing Node's
 	// podCIDR is never changed (the field is immutable once set).
 	PodCIDR string
+	// ClusterID marks the containers this agent makes (LabelCluster) and keeps its hands off
+	// those of another drover on the same Docker engine ("" : no mark, every container with
+	// this node's name is this agent's, as before). See ClusterID().
+	ClusterID string
 	// PauseImage is the infra container image (default "drover/pause:1"). EnsureImages, when
 	// set, makes the images the node provides itself (built locally: the pause image and, with
 	// Docker, the tools image); it is called before the first pod starts, and again when an
@@ -74,10 +78,11 @@ type Config struct {
 	ClusterDNS string
 	// NodeIP is the node's InternalIP ("" picks the address of the default route).
 	NodeIP string
-	// LogPort is where the agent serves container logs to the API server (0: not served).
-	LogPort int
-	// Token authenticates the API server's log requests (the agent's own bearer token).
-	Token string
+	// Port is where the agent serves HTTPS to the API server (0: not served): container logs,
+	// exec, attach and port-forward (kubelet's paths, see server.go). TLS says with which
+	// certificate, and that only the API server's client certificate is let in.
+	Port int
+	TLS  ServerTLS
 	// Heartbeat is the Lease renewal period (default 10 s); LeaseDuration the Lease's
 	// duration (default 40 s).
 	Heartbeat     time.Duration
@@ -197,8 +202,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	goRun(a.heartbeat)
-	if a.cfg.LogPort > 0 {
-		goRun(a.serveLogs)
+	if a.cfg.Port > 0 {
+		goRun(a.serve)
 	}
 	a.adopt(ctx)
 	for i := 0; i < a.cfg.Workers; i++ {

@@ -112,7 +112,8 @@ func startE2E(t *testing.T, opt e2eOptions) *e2e {
 		NodeName: e.node, Client: client, Runtime: rt,
 		Volumes: volume.NewManager(e.volRoot, client, e.node),
 		Network: opt.network, Subnet: opt.subnet, PauseImage: opt.pauseImage, EnsureImages: opt.ensureImages,
-		NodeIP: "127.0.0.1", LogPort: freePort(t), Token: srv.Config.BearerToken,
+		NodeIP: "127.0.0.1", Port: freePort(t),
+		TLS:       nodeagent.ServerTLS{ClientCA: srv.PKI.CAPool(), Issue: srv.PKI.IssueServing},
 		Heartbeat: 2 * time.Second, Relist: 500 * time.Millisecond,
 	}
 	a, err := nodeagent.New(cfg)

@@ -10,9 +10,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes/fake"
-
-	"github.com/drover-ci/drover/cluster/container/hollow"
 )
 
 // TestHollowResourceMetrics: /metrics/resource reports each running app container's
@@ -61,27 +58,6 @@ func TestHollowResourceMetrics(t *testing.T) {
 	}
 	if got := nodeValue(second, "node_memory_working_set_bytes"); got != 66<<20 {
 		t.Errorf("node working set %v, want 66 MiB", got)
-	}
-}
-
-// TestResourceMetricsNeedsToken: without the agent's token the endpoint answers 401.
-func TestResourceMetricsNeedsToken(t *testing.T) {
-	a, err := New(Config{NodeName: "n", Client: fake.NewClientset(), Runtime: hollow.New(hollow.Options{}), Token: "secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	a.RegisterMetrics(mux)
-	for tok, want := range map[string]int{"": http.StatusUnauthorized, "wrong": http.StatusUnauthorized, "secret": http.StatusOK} {
-		req := httptest.NewRequest(http.MethodGet, "/metrics/resource", nil)
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, req)
-		if rec.Code != want {
-			t.Errorf("token %q: %d, want %d", tok, rec.Code, want)
-		}
 	}
 }
 

@@ -2,51 +2,20 @@ package nodeagent
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/drover-ci/drover/cluster/container"
 )
 
-// serveLogs serves /containerLogs/NAMESPACE/POD/CONTAINER to the API server, which proxies
-// `kubectl logs` here, and /metrics/resource, which the API server's resource metrics
-// collector scrapes. Requests must carry the agent's own bearer token.
-func (a *Agent) serveLogs(ctx context.Context) {
-	srv := &http.Server{Addr: net.JoinHostPort("", strconv.Itoa(a.cfg.LogPort)), Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { <-ctx.Done(); _ = srv.Close() }()
-	if err := srv.ListenAndServe(); err != nil && ctx.Err() == nil {
-		a.log.Error("log server stopped", "port", a.cfg.LogPort, "err", err)
-	}
-}
-
-// Handler returns what the agent serves to the API server (/containerLogs/ and
-// /metrics/resource), for its log port and for an API server in the same process.
-func (a *Agent) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/containerLogs/", a.handleLogs)
-	a.RegisterMetrics(mux)
-	return mux
-}
-
-// LogHandler returns the agent's log handler (for an API server in the same process).
-func (a *Agent) LogHandler() http.Handler { return http.HandlerFunc(a.handleLogs) }
-
+// handleLogs serves GET /containerLogs/NAMESPACE/POD/CONTAINER: the API server proxies
+// `kubectl logs` here.
 func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
-	if !a.authorized(w, r) {
-		return
-	}
-	ref, ok := parseContainerRef(r.URL.Path, "/containerLogs/")
-	if !ok {
-		http.Error(w, "want /containerLogs/NAMESPACE/POD/CONTAINER", http.StatusBadRequest)
-		return
-	}
+	ref := refOf(r)
 	q := r.URL.Query()
 	c, status, err := a.findContainer(r.Context(), ref, q.Get("previous") == "true")
 	if err != nil {
@@ -62,20 +31,6 @@ func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(http.StatusOK)
 	copyFlushing(w, rc, q.Get("limitBytes"))
-}
-
-// authorized checks that the request carries the agent's own bearer token (when it has one),
-// and answers 401 when not.
-func (a *Agent) authorized(w http.ResponseWriter, r *http.Request) bool {
-	if a.cfg.Token == "" {
-		return true
-	}
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if subtle.ConstantTimeCompare([]byte(tok), []byte(a.cfg.Token)) != 1 {
-		http.Error(w, "Unauthorized", http.StatusUnauthorized)
-		return false
-	}
-	return true
 }
 
 // logOptions reads `kubectl logs`' query parameters.
@@ -96,13 +51,9 @@ func logOptions(q url.Values) container.LogOptions {
 // containerRef names a container of a pod: the NAMESPACE/POD/CONTAINER of a request path.
 type containerRef struct{ namespace, pod, container string }
 
-// parseContainerRef reads prefix + NAMESPACE/POD/CONTAINER.
-func parseContainerRef(path, prefix string) (containerRef, bool) {
-	parts := strings.Split(strings.Trim(strings.TrimPrefix(path, prefix), "/"), "/")
-	if len(parts) != 3 {
-		return containerRef{}, false
-	}
-	return containerRef{parts[0], parts[1], parts[2]}, true
+// refOf is the container a request path names ({namespace}/{pod}/{container}).
+func refOf(r *http.Request) containerRef {
+	return containerRef{r.PathValue("namespace"), r.PathValue("pod"), r.PathValue("container")}
 }
 
 // findContainer returns the current attempt of a pod's container, or the previous one, with
@@ -112,7 +63,7 @@ func (a *Agent) findContainer(ctx context.Context, ref containerRef, previous bo
 	if pod == nil {
 		return container.Container{}, http.StatusNotFound, fmt.Errorf("pod %s/%s is not on node %s", ref.namespace, ref.pod, a.cfg.NodeName)
 	}
-	cs, err := a.cfg.Runtime.List(ctx, map[string]string{LabelPodUID: string(pod.UID), LabelContainer: ref.container})
+	cs, err := a.listContainers(ctx, map[string]string{LabelPodUID: string(pod.UID), LabelContainer: ref.container})
 	if err != nil {
 		return container.Container{}, http.StatusInternalServerError, err
 	}

@@ -118,7 +118,7 @@ func (a *Agent) nodeStatus(node *corev1.Node, info container.Info, ready bool, w
 	if a.hostIP != "" {
 		st.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.hostIP}}, st.Addresses...)
 	}
-	st.DaemonEndpoints.KubeletEndpoint.Port = int32(a.cfg.LogPort)
+	st.DaemonEndpoints.KubeletEndpoint.Port = int32(a.cfg.Port)
 	st.NodeInfo = corev1.NodeSystemInfo{
 		KernelVersion: info.KernelVersion, OSImage: info.OS, Architecture: info.Architecture,
 		OperatingSystem: "linux", ContainerRuntimeVersion: info.RuntimeName + "://" + info.EngineVersion,

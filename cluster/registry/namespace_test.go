@@ -17,7 +17,7 @@ func TestCoreResourcesRegistered(t *testing.T) {
 		subs       []string
 	}{
 		{corev1.SchemeGroupVersion.WithResource("namespaces"), []string{"ns"}, false, []string{"status", "finalize"}},
-		{corev1.SchemeGroupVersion.WithResource("services"), []string{"svc"}, true, []string{"status"}},
+		{corev1.SchemeGroupVersion.WithResource("services"), []string{"svc"}, true, []string{"status", "proxy"}},
 		{corev1.SchemeGroupVersion.WithResource("endpoints"), []string{"ep"}, true, nil},
 		{corev1.SchemeGroupVersion.WithResource("nodes"), []string{"no"}, false, []string{"status"}},
 		{corev1.SchemeGroupVersion.WithResource("persistentvolumes"), []string{"pv"}, false, []string{"status"}},

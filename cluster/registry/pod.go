@@ -14,7 +14,7 @@ func podResource() *Resource {
 	return &Resource{
 		Version: "v1", Resource: "pods", Kind: "Pod", SingularName: "pod",
 		ShortNames: []string{"po"}, Categories: []string{"all"}, Namespaced: true,
-		Subresources: []string{"status", "binding", "log", "eviction"}, HasStatus: true,
+		Subresources: []string{"status", "binding", "log", "eviction", "exec", "attach", "portforward", "proxy"}, HasStatus: true,
 		New:              func() runtime.Object { return &corev1.Pod{} },
 		NewList:          func() runtime.Object { return &corev1.PodList{} },
 		Default:          func(obj runtime.Object) { podDefault(obj.(*corev1.Pod)) },

@@ -26,7 +26,8 @@ type Resource struct {
 	ShortNames   []string
 	Categories   []string // e.g. "all"
 	Namespaced   bool
-	// Subresources served besides the main resource: "status", "scale", "binding", "log".
+	// Subresources served besides the main resource: "status", "scale", "binding", "log", and
+	// the connect subresources "exec", "attach", "portforward", "proxy".
 	Subresources []string
 	// Verbs, when set, are the only verbs served, and the resource is not stored: the API
 	// server computes it (ReadOnlyVerbs, metrics.k8s.io). nil: every verb of a stored resource.

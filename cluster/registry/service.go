@@ -13,7 +13,7 @@ func svcResource() *Resource {
 	return &Resource{
 		Version: "v1", Resource: "services", Kind: "Service", SingularName: "service",
 		ShortNames: []string{"svc"}, Categories: []string{"all"}, Namespaced: true,
-		Subresources: []string{"status"}, HasStatus: true,
+		Subresources: []string{"status", "proxy"}, HasStatus: true,
 		New:              func() runtime.Object { return &corev1.Service{} },
 		NewList:          func() runtime.Object { return &corev1.ServiceList{} },
 		NameValidation:   apivalidation.NameIsDNS1035Label,

@@ -6,6 +6,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -16,9 +17,12 @@ func stsResource() *Resource {
 		Group: "apps", Version: "v1", Resource: "statefulsets", Kind: "StatefulSet", SingularName: "statefulset",
 		ShortNames: []string{"sts"}, Categories: []string{"all"},
 		Namespaced: true, Subresources: []string{"status", "scale"}, HasStatus: true,
-		New:     func() runtime.Object { return &appsv1.StatefulSet{} },
-		NewList: func() runtime.Object { return &appsv1.StatefulSetList{} },
-		Default: func(obj runtime.Object) { stsDefault(obj.(*appsv1.StatefulSet)) },
+		// Kubernetes' ValidateStatefulSetName: a DNS label, since the pods' hostnames are
+		// "<name>-<ordinal>" (it once allowed subdomains, which could not make pods).
+		NameValidation: apivalidation.NameIsDNSLabel,
+		New:            func() runtime.Object { return &appsv1.StatefulSet{} },
+		NewList:        func() runtime.Object { return &appsv1.StatefulSetList{} },
+		Default:        func(obj runtime.Object) { stsDefault(obj.(*appsv1.StatefulSet)) },
 		PrepareForCreate: func(obj runtime.Object) {
 			obj.(*appsv1.StatefulSet).Status = appsv1.StatefulSetStatus{}
 		},

@@ -46,7 +46,8 @@ func startCluster(t *testing.T, nodes int) *cluster {
 	for i := 0; i < nodes; i++ {
 		name := fmt.Sprintf("hollow-%d", i)
 		a, err := nodeagent.New(nodeagent.Config{NodeName: name, Client: c.client, Runtime: hollow.New(hollow.Options{}),
-			NodeIP: "127.0.0.1", LogPort: freePort(t), Token: srv.Config.BearerToken, Logger: discard()})
+			NodeIP: "127.0.0.1", Port: freePort(t), Logger: discard(),
+			TLS: nodeagent.ServerTLS{ClientCA: srv.PKI.CAPool(), Issue: srv.PKI.IssueServing}})
 		if err != nil {
 			t.Fatal(err)
 		}

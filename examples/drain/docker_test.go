@@ -134,6 +134,19 @@ func TestDaemonSetFollowsNodes(t *testing.T) {
 	if !strings.Contains(hist, "\n1 ") || !strings.Contains(hist, "\n2 ") {
 		t.Errorf("rollout history lacks revisions 1 and 2:\n%s", hist)
 	}
+	// Undo brings the first template back (as revision 3) on every node.
+	k.must("rollout", "undo", "ds/node-agent")
+	k.must("rollout", "status", "ds/node-agent", "--timeout=90s")
+	onePodOn(t, cs, nodes)
+	list, err = cs.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{LabelSelector: "app=node-agent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil && len(p.Spec.Containers[0].Env) != 0 {
+			t.Errorf("pod %s on %s still has env %v after the undo", p.Name, p.Spec.NodeName, p.Spec.Containers[0].Env)
+		}
+	}
 }
 
 // availability follows the pods of app=web through a watch and keeps the fewest Ready ones
@@ -165,7 +178,7 @@ func (a *availability) observe(p *corev1.Pod, deleted bool) {
 }
 
 // TestDrainHonoursDisruptionBudget: kubectl drain of the Docker node, which runs all three pods
-// of a ReplicationController whose PodDisruptionBudget wants 2 available, evicts them one at a
+// of a Deployment whose PodDisruptionBudget wants 2 available, evicts them one at a
 // time (the eviction subresource answers 429 until a replacement is Ready on a hollow node), so
 // that never fewer than 2 are available; --dry-run=server returns without changing anything.
 func TestDrainHonoursDisruptionBudget(t *testing.T) {
@@ -173,7 +186,7 @@ func TestDrainHonoursDisruptionBudget(t *testing.T) {
 	cs := env.Client
 	ctx := t.Context()
 	k.must(append([]string{"cordon"}, hollow.Nodes...)...)
-	k.must("apply", "-f", "web-rc.yaml")
+	k.must("apply", "-f", "web-deployment.yaml")
 	uptest.Eventually(t, 90*time.Second, "3 web pods Ready on "+env.Node, func() bool {
 		return readyOn(t, cs, env.Node) == 3
 	})

@@ -8,6 +8,7 @@ package uptest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +30,9 @@ import (
 // must not collide with another test package's: packages run in parallel.
 type Options struct {
 	// Name prefixes the node name and names the Docker network ("drover-" + Name).
-	Name          string
+	Name string
+	// Node is the node name (default Name-PID).
+	Node          string
 	Subnet        string
 	ServiceCIDR   string
 	ClusterDNS    string
@@ -51,8 +54,10 @@ type Env struct {
 	DataDir    string
 	Node       string
 	Network    string
-	Log        string // drover up's log file (stdout and stderr)
-	Client     kubernetes.Interface
+	// AgentPort is the node agent's HTTPS port (--log-port): logs, exec, attach, port-forward.
+	AgentPort int
+	Log       string // drover up's log file (stdout and stderr)
+	Client    kubernetes.Interface
 
 	t    testing.TB
 	args []string
@@ -125,16 +130,20 @@ func Start(t testing.TB, o Options) *Env {
 	e := &Env{
 		Drover:  BuildDrover(t),
 		DataDir: filepath.Join(dir, "data"),
-		Node:    fmt.Sprintf("%s-%d", o.Name, os.Getpid()),
+		Node:    o.Node,
 		Network: "drover-" + o.Name,
 		Log:     filepath.Join(dir, "drover.log"),
 		t:       t,
 		env:     o.Env,
 	}
+	if e.Node == "" {
+		e.Node = fmt.Sprintf("%s-%d", o.Name, os.Getpid())
+	}
 	e.Kubeconfig = filepath.Join(e.DataDir, "kubeconfig")
+	e.AgentPort = freePort(t)
 	e.args = append([]string{"up", "--data-dir", e.DataDir, "--listen", "127.0.0.1:0", "--node-name", e.Node,
 		"--network", e.Network, "--subnet", o.Subnet, "--service-cidr", o.ServiceCIDR,
-		"--cluster-dns", o.ClusterDNS, "--node-port-range", o.NodePortRange, "--log-port", "0"}, o.Args...)
+		"--cluster-dns", o.ClusterDNS, "--node-port-range", o.NodePortRange, "--log-port", fmt.Sprint(e.AgentPort)}, o.Args...)
 	t.Cleanup(e.cleanup)
 	e.start()
 	return e
@@ -248,4 +257,15 @@ func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(wait)
 	}
+}
+
+// freePort is a TCP port nothing listens on at the moment.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

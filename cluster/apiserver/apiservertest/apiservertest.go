@@ -22,8 +22,11 @@ type Server struct {
 	Kubeconfig string
 	DataDir    string
 	Config     *rest.Config
-	stop       context.CancelFunc
-	done       chan error
+	// PKI is the server's CA: node agents in tests get their serving certificate and the
+	// API server's client CA from it.
+	PKI  *apiserver.PKI
+	stop context.CancelFunc
+	done chan error
 }
 
 // Start runs an API server over a fresh in-memory store until the test ends.
@@ -59,7 +62,7 @@ func StartConfig(t testing.TB, cfg apiserver.RunConfig) *Server {
 		cancel()
 		t.Fatalf("API server did not start: %v", err)
 	}
-	s.URL, s.Kubeconfig = api.URL, api.Kubeconfig
+	s.URL, s.Kubeconfig, s.PKI = api.URL, api.Kubeconfig, api.PKI
 	go func() { s.done <- api.Serve(ctx) }()
 	t.Cleanup(s.Stop)
 	rc, err := clientcmd.BuildConfigFromFlags("", filepath.Clean(s.Kubeconfig))

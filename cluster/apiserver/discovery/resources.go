@@ -29,7 +29,12 @@ var subresources = map[string]subresource{
 	"binding":  {verbs: metav1.Verbs{"create"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "Binding"}},
 	"log":      {verbs: metav1.Verbs{"get"}},
 	"finalize": {verbs: metav1.Verbs{"update"}},
-	"eviction": {verbs: metav1.Verbs{"create"}, gvk: schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}},
+	// The connect subresources: what kube-apiserver lists for them.
+	"exec":        {verbs: metav1.Verbs{"create", "get"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "PodExecOptions"}},
+	"attach":      {verbs: metav1.Verbs{"create", "get"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "PodAttachOptions"}},
+	"portforward": {verbs: metav1.Verbs{"create", "get"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "PodPortForwardOptions"}},
+	"proxy":       {verbs: metav1.Verbs{"create", "delete", "get", "patch", "update"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "PodProxyOptions"}},
+	"eviction":    {verbs: metav1.Verbs{"create"}, gvk: schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}},
 }
 
 // subresourceOf returns the discovery facts of a subresource of r; unknown subresources are
@@ -41,6 +46,9 @@ func subresourceOf(r *registry.Resource, sub string) subresource {
 	}
 	if d.gvk.Kind == "" {
 		d.gvk = r.GroupVersionKind()
+	}
+	if sub == "proxy" {
+		d.gvk.Kind = r.Kind + "ProxyOptions" // PodProxyOptions, ServiceProxyOptions, NodeProxyOptions
 	}
 	return d
 }

@@ -97,7 +97,7 @@ func fromJSON(j types.ContainerJSON) container.Container {
 	}
 	if s := j.State; s != nil {
 		c.State = state(s.Status)
-		c.ExitCode, c.OOMKilled, c.Error = s.ExitCode, s.OOMKilled, s.Error
+		c.ExitCode, c.OOMKilled, c.Error, c.Pid = s.ExitCode, s.OOMKilled, s.Error, s.Pid
 		c.StartedAt, c.FinishedAt = parseTime(s.StartedAt), parseTime(s.FinishedAt)
 		if c.State == container.StateRunning {
 			c.FinishedAt = time.Time{} // the engine keeps the previous run's end

@@ -41,6 +41,9 @@ type Options struct {
 	ExitImage    string // default "drover/exit:1"
 	ServerImage  string // default "drover/testserver:1"
 	MissingImage string // an image that is absent; default "drover/absent:0"
+	// ShellImage has cat (scripts/images.sh's drover/shell:1, the default); a simulated
+	// runtime emulates cat for it.
+	ShellImage string
 	// PullImage, when set, is an image Pull must fetch (with progress), and Pull of
 	// MissingImage must fail with ErrImageNotFound (so it should name the same registry);
 	// empty skips the test.
@@ -68,6 +71,7 @@ func (o *Options) defaults() {
 	def(&o.ExitImage, "drover/exit:1")
 	def(&o.ServerImage, "drover/testserver:1")
 	def(&o.MissingImage, "drover/absent:0")
+	def(&o.ShellImage, "drover/shell:1")
 	def(&o.Network, "drover-rttest")
 	def(&o.Subnet, "10.251.0.0/24")
 	if o.Timeout == 0 {
@@ -114,6 +118,10 @@ func Run(t *testing.T, rt container.Runtime, opts Options) {
 		{"LogsFollow", s.testLogsFollow},
 		{"Exec", s.testExec},
 		{"ExecTimeout", s.testExecTimeout},
+		{"ExecStream", s.testExecStream},
+		{"ExecStdin", s.testExecStdin},
+		{"Attach", s.testAttach},
+		{"PortForward", s.testPortForward},
 		{"Network", s.testNetwork},
 		{"SharedLocalhost", s.testSharedLocalhost},
 		{"OOMKilled", s.testOOM},

@@ -1,16 +1,20 @@
 package daemonset
 
 import (
+	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/davecgh/go-spew/spew"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/drover-ci/drover/cluster/controller/controllertest"
 )
@@ -276,5 +280,21 @@ func TestSelectingAllIsRefused(t *testing.T) {
 	}
 	if ev := f.Events(); len(ev) != 1 || !strings.Contains(ev[0], "SelectingAll") {
 		t.Fatalf("events = %v", ev)
+	}
+}
+
+// TestComputeHash: Kubernetes' hash (FNV-32a of the template as DeepHashObject's spew settings
+// print it, safe-encoded), so a DaemonSet's revisions are named as on Kubernetes.
+func TestComputeHash(t *testing.T) {
+	ds := newDS("agent")
+	h := fnv.New32a()
+	printer := spew.ConfigState{Indent: " ", SortKeys: true, DisableMethods: true, SpewKeys: true}
+	printer.Fprintf(h, "%#v", ds.Spec.Template)
+	if want, got := rand.SafeEncodeString(fmt.Sprint(h.Sum32())), computeHash(&ds.Spec.Template, nil); got != want {
+		t.Fatalf("computeHash = %q, want %q", got, want)
+	}
+	one := int32(1)
+	if computeHash(&ds.Spec.Template, &one) == computeHash(&ds.Spec.Template, nil) {
+		t.Fatal("the collision count does not change the hash")
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"sort"
 
-	"github.com/davecgh/go-spew/spew"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -18,16 +17,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/dump"
 	"k8s.io/apimachinery/pkg/util/rand"
 )
 
-// computeHash is Kubernetes' controller.ComputeHash: FNV-32a over the deep-printed template
-// (hashutil.DeepHashObject's spew settings), then the collision count, safely encoded. The
-// same template gives the same hash Kubernetes computes.
+// computeHash is Kubernetes' controller.ComputeHash: FNV-32a over the template's dump
+// (hashutil.DeepHashObject: dump.ForHash), then the collision count, safely encoded. The same
+// template gives the same hash, and revision name, as on Kubernetes.
 func computeHash(template *corev1.PodTemplateSpec, collisionCount *int32) string {
 	h := fnv.New32a()
-	printer := spew.ConfigState{Indent: " ", SortKeys: true, DisableMethods: true, SpewKeys: true}
-	printer.Fprintf(h, "%#v", *template)
+	fmt.Fprintf(h, "%v", dump.ForHash(*template))
 	if collisionCount != nil {
 		b := make([]byte, 8)
 		binary.LittleEndian.PutUint32(b, uint32(*collisionCount))

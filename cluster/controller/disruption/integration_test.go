@@ -2,10 +2,13 @@ package disruption_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -123,4 +126,62 @@ func TestIntegrationBudgetAndEviction(t *testing.T) {
 	if len(cond) != 1 || cond[0].Type != policyv1.DisruptionAllowedCondition {
 		t.Fatalf("conditions = %+v", cond)
 	}
+}
+
+// TestIntegrationScaleSubresource: pods whose controller no lister covers (here a Deployment
+// owning pods directly) are counted through the controller's scale subresource, found by
+// discovery; a controller kind without one (a DaemonSet) fails the sync safely: no disruption
+// allowed, reason SyncFailed.
+func TestIntegrationScaleSubresource(t *testing.T) {
+	_, cs := controllertest.Run(t, disruption.New)
+	ctx := t.Context()
+	five := int32(5)
+	labels := map[string]string{"app": "direct"}
+	tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "img"}}}}
+	d, err := cs.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "direct"},
+		Spec: appsv1.DeploymentSpec{Replicas: &five, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: tmpl}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := cs.AppsV1().DaemonSets("default").Create(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "daemon"},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "daemon"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "daemon"}}, Spec: tmpl.Spec}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, owner := range []struct {
+		obj  metav1.Object
+		kind string
+		app  string
+	}{{d, "Deployment", "direct"}, {d, "Deployment", "direct"}, {ds, "DaemonSet", "daemon"}} {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p%d", i), Labels: map[string]string{"app": owner.app},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(owner.obj, appsv1.SchemeGroupVersion.WithKind(owner.kind))}},
+			Spec: tmpl.Spec}
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	half := intstr.FromString("50%")
+	for _, app := range []string{"direct", "daemon"} {
+		if _, err := cs.PolicyV1().PodDisruptionBudgets("default").Create(ctx, &policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Name: app},
+			Spec:       policyv1.PodDisruptionBudgetSpec{MinAvailable: &half, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uptest.Eventually(t, 20*time.Second, "expected pods from the Deployment's scale", func() bool {
+		pdb, err := cs.PolicyV1().PodDisruptionBudgets("default").Get(ctx, "direct", metav1.GetOptions{})
+		return err == nil && pdb.Status.ExpectedPods == 5 && pdb.Status.DesiredHealthy == 3 && pdb.Status.ObservedGeneration == pdb.Generation
+	})
+	uptest.Eventually(t, 20*time.Second, "the DaemonSet's budget failed safe", func() bool {
+		pdb, err := cs.PolicyV1().PodDisruptionBudgets("default").Get(ctx, "daemon", metav1.GetOptions{})
+		if err != nil || len(pdb.Status.Conditions) != 1 {
+			return false
+		}
+		c := pdb.Status.Conditions[0]
+		return c.Reason == policyv1.SyncFailedReason && c.Status == metav1.ConditionFalse && pdb.Status.DisruptionsAllowed == 0 &&
+			strings.Contains(c.Message, "daemonsets.apps does not implement the scale subresource")
+	})
 }

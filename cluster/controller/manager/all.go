@@ -13,6 +13,7 @@ import (
 	"github.com/drover-ci/drover/cluster/controller/pvbinder"
 	"github.com/drover-ci/drover/cluster/controller/replication"
 	"github.com/drover-ci/drover/cluster/controller/serviceip"
+	"github.com/drover-ci/drover/cluster/controller/statefulset"
 	"github.com/drover-ci/drover/cluster/scheduler"
 	"github.com/drover-ci/drover/jobs/cronjob"
 	"github.com/drover-ci/drover/jobs/job"
@@ -34,6 +35,7 @@ func All() map[string]controller.Constructor {
 		"replicaset":    controller.Construct(replication.NewReplicaSet),
 		"scheduler":     controller.Construct(scheduler.NewController),
 		"serviceip":     controller.Construct(serviceip.New),
+		"statefulset":   controller.Construct(statefulset.New),
 	}
 }
 

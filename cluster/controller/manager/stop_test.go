@@ -170,6 +170,8 @@ func workFor(busy bool) []runtime.Object {
 	rcTmpl := tmpl
 	rcTmpl.Spec.RestartPolicy = corev1.RestartPolicyAlways
 	fs := corev1.PersistentVolumeFilesystem
+	stsTmpl := *rcTmpl.DeepCopy()
+	stsTmpl.Labels = map[string]string{"app": "sts"}
 	minAvailable := intstr.FromInt32(1)
 	return []runtime.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
@@ -192,6 +194,9 @@ func workFor(busy bool) []runtime.Object {
 			Spec: coordinationv1.LeaseSpec{RenewTime: &metav1.MicroTime{Time: old.Time}}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "svc", Namespace: "default"},
 			Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 80}}}},
+		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "sts", Namespace: "default", UID: "sts-uid"},
+			Spec: appsv1.StatefulSetSpec{Replicas: &one, ServiceName: "sts", Template: stsTmpl,
+				Selector: &metav1.LabelSelector{MatchLabels: stsTmpl.Labels}}},
 		&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pv"},
 			Spec: corev1.PersistentVolumeSpec{Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
 				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, VolumeMode: &fs,

@@ -82,4 +82,40 @@ spec:
 	if out := kubectl("", "get", "rs,pods", "-l", "app=web"); !strings.Contains(out, "No resources found") {
 		t.Errorf("after delete: %s", fmt.Sprint(out))
 	}
+
+	// Hollow nodes (the scale benchmark's) run ReplicaSet pods as the Docker node does.
+	hollow := env.StartHollowNodes(t, "rs-h", 3)
+	kubectl(`apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: wide}
+spec:
+  replicas: 6
+  selector: {matchLabels: {app: wide}}
+  template:
+    metadata: {labels: {app: wide}}
+    spec:
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms:
+            - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [`+strings.Join(hollow.Nodes, ", ")+`]}]
+      containers: [{name: web, image: "drover/testserver:1"}]
+`, "create", "-f", "-")
+	uptest.Eventually(t, 2*time.Minute, "6 pods Running on the hollow nodes, all ready", func() bool {
+		rs, err := cs.AppsV1().ReplicaSets("default").Get(t.Context(), "wide", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := cs.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{LabelSelector: "app=wide"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		running := 0
+		for _, p := range list.Items {
+			if p.Status.Phase == corev1.PodRunning && strings.HasPrefix(p.Spec.NodeName, "rs-h-") {
+				running++
+			}
+		}
+		return len(list.Items) == 6 && running == 6 && rs.Status.ReadyReplicas == 6
+	})
 }

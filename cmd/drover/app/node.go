@@ -1,7 +1,10 @@
 package app
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,15 +26,20 @@ import (
 
 // nodeOptions are the flags of `drover node` (and the node part of `drover up`).
 type nodeOptions struct {
-	name       string
-	runtime    string
-	count      int
-	network    string
-	subnet     string
-	hostGW     bool
-	cidrWait   time.Duration
-	nodeIP     string
-	logPort    int
+	name     string
+	runtime  string
+	count    int
+	network  string
+	subnet   string
+	hostGW   bool
+	cidrWait time.Duration
+	nodeIP   string
+	logPort  int
+	tlsCert  string
+	tlsKey   string
+	clientCA string
+	// issue, when set, issues the agent's serving certificate (drover up: the CA in process).
+	issue      func(cn string, hosts []string) (tls.Certificate, error)
 	dataDir    string
 	clusterDNS string
 	pauseImage string
@@ -50,7 +58,10 @@ func (o *nodeOptions) addFlags(cmd *cobra.Command, withDataDir bool) {
 	f.BoolVar(&o.hostGW, "host-gw", false, "several hosts: pod subnet from the Node's spec.podCIDR (drover server --cluster-cidr) instead of --subnet, and host routes to the other nodes' pod subnets via their InternalIP (set --node-ip to the address the other hosts reach)")
 	f.DurationVar(&o.cidrWait, "pod-cidr-timeout", 60*time.Second, "with --host-gw: how long to wait for the Node's podCIDR before giving up")
 	f.StringVar(&o.nodeIP, "node-ip", "", "the node's InternalIP (default: the first address of an interface that is up)")
-	f.IntVar(&o.logPort, "log-port", 10250, "port where the agent serves container logs to the API server (0: off)")
+	f.IntVar(&o.logPort, "log-port", 10250, "port where the agent serves HTTPS to the API server: container logs, exec, attach, port-forward (0: off)")
+	f.StringVar(&o.tlsCert, "tls-cert-file", "", "the agent's serving certificate (PEM), issued from drover's CA for the node's InternalIP (default: self-signed, which the API server refuses; drover up issues one itself)")
+	f.StringVar(&o.tlsKey, "tls-private-key-file", "", "the key of --tls-cert-file")
+	f.StringVar(&o.clientCA, "client-ca-file", "", "CA of the API server's client certificate, the only caller the agent lets in (default: the kubeconfig's CA, drover's)")
 	if withDataDir {
 		f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory for pod volumes (DATA-DIR/pods)")
 	}
@@ -114,12 +125,31 @@ func newNodeCommand(s Streams, cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runAgents(cmd.Context(), agents, netsvc, routes)
+			return hintSeveral(runAgents(cmd.Context(), agents, netsvc, routes), "")
 		},
 	}
 	o.addFlags(cmd, true)
 	logging.addFlags(cmd.Flags())
 	return cmd
+}
+
+// clusterIDOf is the ClusterID of the cluster whose API cfg reaches: from its CA certificate
+// (the kubeconfig's certificate-authority-data or file), which every node of the cluster has.
+func clusterIDOf(cfg *rest.Config) (string, error) {
+	ca := cfg.TLSClientConfig.CAData
+	if len(ca) == 0 && cfg.TLSClientConfig.CAFile != "" {
+		b, err := os.ReadFile(cfg.TLSClientConfig.CAFile)
+		if err != nil {
+			return "", fmt.Errorf("reading the cluster's CA certificate: %w", err)
+		}
+		ca = b
+	}
+	if len(ca) == 0 {
+		// A kubeconfig without a CA (--insecure-skip-tls-verify): no id; containers are told
+		// apart by node name only, as before.
+		return "", nil
+	}
+	return nodeagent.ClusterID(ca)
 }
 
 // agents builds the node agents the options ask for, logging to log.
@@ -134,7 +164,10 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams, l
 	base := nodeagent.Config{
 		Client: client, Network: o.network, Subnet: o.subnet, NodeIP: o.nodeIP, ClusterDNS: o.clusterDNS,
 		HostGW: o.hostGW && o.runtime == "docker", PodCIDRTimeout: o.cidrWait,
-		PauseImage: o.pauseImage, Token: cfg.BearerToken, Labels: o.labels, Logger: log,
+		PauseImage: o.pauseImage, Labels: o.labels, Logger: log,
+	}
+	if base.ClusterID, err = clusterIDOf(cfg); err != nil {
+		return nil, err
 	}
 	if o.runtime == "hollow" {
 		var out []*nodeagent.Agent
@@ -161,8 +194,12 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams, l
 	if err != nil {
 		return nil, fmt.Errorf("docker (DOCKER_HOST=%s): %w", os.Getenv("DOCKER_HOST"), err)
 	}
+	rt.SetClusterID(base.ClusterID)
 	c := base
-	c.NodeName, c.Runtime, c.LogPort = o.name, rt, o.logPort
+	c.NodeName, c.Runtime, c.Port = o.name, rt, o.logPort
+	if c.TLS, err = o.serverTLS(cfg); err != nil {
+		return nil, err
+	}
 	if !c.HostGW {
 		// The Node's spec.podCIDR is the subnet its pods really get, not one from nodeipam.
 		c.PodCIDR = o.subnet
@@ -182,6 +219,37 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams, l
 		return nil, err
 	}
 	return []*nodeagent.Agent{a}, nil
+}
+
+// serverTLS is the agent server's TLS from the flags: the serving certificate files, and the
+// client CA (else the kubeconfig's CA).
+func (o *nodeOptions) serverTLS(cfg *rest.Config) (nodeagent.ServerTLS, error) {
+	var st nodeagent.ServerTLS
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return st, errors.New("--tls-cert-file and --tls-private-key-file go together")
+	}
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return st, fmt.Errorf("--tls-cert-file: %w", err)
+		}
+		st.Cert = &cert
+	}
+	caPEM := cfg.CAData
+	if o.clientCA != "" || (len(caPEM) == 0 && cfg.CAFile != "") {
+		file := cmp.Or(o.clientCA, cfg.CAFile)
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return st, fmt.Errorf("client CA: %w", err)
+		}
+		caPEM = b
+	}
+	st.Issue = o.issue
+	st.ClientCA = x509.NewCertPool()
+	if len(caPEM) == 0 || !st.ClientCA.AppendCertsFromPEM(caPEM) {
+		return st, errors.New("no CA to verify the API server's client certificate with: give --client-ca-file or a kubeconfig with the cluster's CA")
+	}
+	return st, nil
 }
 
 func withLabel(m map[string]string, k, v string) map[string]string {

@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"sync"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
@@ -39,20 +37,6 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			defer st.Close()
 			no.dataDir = so.dataDir
-			// The agent serves logs and resource metrics to the server in-process; it exists
-			// once the server listens.
-			var mu sync.Mutex
-			var logs http.Handler
-			logHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				h := logs
-				mu.Unlock()
-				if h == nil {
-					http.Error(w, "the node agent is starting", http.StatusServiceUnavailable)
-					return
-				}
-				h.ServeHTTP(w, r)
-			})
 			// One process of three parts: the API server, the controller manager and the
 			// node (agent, DNS, service proxy). Any part's failure stops the others and ends
 			// the process with its error; each part cleans up (addresses on lo, listeners)
@@ -69,9 +53,9 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.sans,
-				AnonymousMetrics: so.anonymousMetrics, Logs: logHandler, Logger: log, MetricResolution: so.metricResolutionConfig()})
+				AnonymousMetrics: so.anonymousMetrics, Limits: so.limits(), MaxConnections: so.maxConnections, Logger: log, MetricResolution: so.metricResolutionConfig()})
 			if err != nil {
-				return err
+				return hintSeveral(err, "--listen")
 			}
 			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
 			p.Server(api.Serve)
@@ -88,14 +72,13 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			if err != nil {
 				return stop(err)
 			}
+			// The node agent's serving certificate comes from the CA in this process.
+			no.issue = api.PKI.IssueServing
 			agents, err := no.agents(ctx, cfg, s, log)
 			if err != nil {
 				return stop(err)
 			}
-			mu.Lock()
-			logs = agents[0].Handler()
-			mu.Unlock()
-			p.Go(func(ctx context.Context) error { return runAgents(ctx, agents, netsvc, routes) })
+			p.Go(func(ctx context.Context) error { return hintSeveral(runAgents(ctx, agents, netsvc, routes), "") })
 			fmt.Fprintf(s.Out, "node %s: running pods on %s\n", no.name, no.runtime)
 			return p.Wait()
 		},
