@@ -10,6 +10,7 @@ import (
 	"github.com/drover-ci/drover/cluster/controller/endpoints"
 	"github.com/drover-ci/drover/cluster/controller/nodeipam"
 	"github.com/drover-ci/drover/cluster/controller/nodelifecycle"
+	"github.com/drover-ci/drover/cluster/controller/podautoscaler"
 	"github.com/drover-ci/drover/cluster/controller/pvbinder"
 	"github.com/drover-ci/drover/cluster/controller/replication"
 	"github.com/drover-ci/drover/cluster/controller/serviceip"
@@ -30,6 +31,7 @@ func All() map[string]controller.Constructor {
 		"job":           controller.Construct(job.New),
 		"nodeipam":      controller.Construct(nodeipam.New),
 		"nodelifecycle": controller.Construct(nodelifecycle.New),
+		"podautoscaler": controller.Construct(podautoscaler.New),
 		"pvbinder":      controller.Construct(pvbinder.New),
 		"replication":   controller.Construct(replication.New),
 		"replicaset":    controller.Construct(replication.NewReplicaSet),

@@ -238,6 +238,11 @@ func TestStatefulSetOnDocker(t *testing.T) {
 		})
 	}
 
+	// The container's hostname is the pod's spec.hostname.
+	if env := httpDo(http.MethodGet, "http://"+ip0+":8080/env"); !strings.Contains(env, "HOSTNAME=web-0\n") {
+		t.Errorf("web-0's environment lacks HOSTNAME=web-0:\n%s", env)
+	}
+
 	// A deleted web-1 comes back as web-1 with the same claim and the data written before.
 	if got := httpDo(http.MethodPost, "http://"+ip1+":8080/write?path=/data/hello&data=kept-by-web-1"); got != "" {
 		t.Fatalf("write to web-1: %q", got)
@@ -312,6 +317,74 @@ func TestStatefulSetOnDocker(t *testing.T) {
 	}
 	if st := k.must("get", "sts", "web", "-o", "jsonpath={.status.replicas}/{.status.readyReplicas}"); st != "1/1" {
 		t.Errorf("status after scaling to 1: %s", st)
+	}
+
+	helmWait(t, env.Kubeconfig)
+}
+
+// helmWait: helm --wait waits for a StatefulSet's new pod (upgrade changing an env var replaces
+// the pod before helm returns) and fails when the new pod cannot become Ready (a missing image).
+func helmWait(t *testing.T, kubeconfig string) {
+	helm := uptest.RequireHelm(t)
+	chart := t.TempDir()
+	files := map[string]string{
+		"Chart.yaml":  "apiVersion: v2\nname: cache\nversion: 0.1.0\n",
+		"values.yaml": "image: drover/testserver:1\nversion: \"1\"\n",
+		"templates/sts.yaml": `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: cache
+spec:
+  serviceName: cache
+  replicas: 1
+  selector:
+    matchLabels: {app: cache}
+  template:
+    metadata:
+      labels: {app: cache}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: cache
+        image: {{ .Values.image }}
+        env: [{name: VERSION, value: {{ .Values.version | quote }}}]
+        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+`,
+	}
+	for name, body := range files {
+		p := filepath.Join(chart, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, helm, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+		cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	k := &kubectl{t: t, kubeconfig: kubeconfig}
+	if out, err := run("install", "cache", chart, "--wait", "--timeout", "2m"); err != nil {
+		t.Fatalf("helm install --wait: %v\n%s", err, out)
+	}
+	if got := k.must("get", "pod", "cache-0", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`); got != "True" {
+		t.Errorf("helm install --wait returned with cache-0 Ready=%q", got)
+	}
+	if out, err := run("upgrade", "cache", chart, "--set", "version=2", "--wait", "--timeout", "2m"); err != nil {
+		t.Fatalf("helm upgrade --wait: %v\n%s", err, out)
+	}
+	got := k.must("get", "pod", "cache-0", "-o", `jsonpath={.spec.containers[0].env[0].value}/{.status.conditions[?(@.type=="Ready")].status}`)
+	if got != "2/True" {
+		t.Errorf("helm upgrade --wait returned with cache-0 at VERSION/Ready %q, want 2/True", got)
+	}
+	out, err := run("upgrade", "cache", chart, "--set", "image=drover/missing:1", "--wait", "--timeout", "20s")
+	if err == nil {
+		t.Errorf("helm upgrade --wait to a missing image succeeded:\n%s", out)
 	}
 }
 

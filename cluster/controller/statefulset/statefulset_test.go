@@ -452,3 +452,28 @@ func (f *fixture) finishTermination(name string) {
 	}
 	f.check(f.Client.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("pods"), "default", name))
 }
+
+// TestRevisionNameCollision: when the hashed name is taken by another revision's data, the
+// collision count goes up, names the revision anew and is kept in the status.
+func TestRevisionNameCollision(t *testing.T) {
+	set := newSet(1)
+	want, err := newRevision(set, 1, ptr(int32(0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	squatter := &appsv1.ControllerRevision{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: "default",
+		Labels: map[string]string{"app": "other"}}, Data: runtime.RawExtension{Raw: []byte(`{"other":true}`)}, Revision: 1}
+	f := newFixture(t, set, squatter)
+	f.step()
+	st := f.set().Status
+	if st.CollisionCount == nil || *st.CollisionCount != 1 {
+		t.Fatalf("collisionCount %v, want 1", st.CollisionCount)
+	}
+	if st.UpdateRevision == want.Name || !strings.HasPrefix(st.UpdateRevision, "web-") {
+		t.Errorf("update revision %s, want another name than the squatter's %s", st.UpdateRevision, want.Name)
+	}
+	f.settle()
+	if st := f.set().Status; *st.CollisionCount != 1 || len(f.revisions()) != 2 {
+		t.Errorf("after settling: collisionCount %d, %d revisions (want 1 and the squatter plus ours)", *st.CollisionCount, len(f.revisions()))
+	}
+}
