@@ -56,7 +56,8 @@ func TestHollowAutoscaling(t *testing.T) {
 			return hollow.Usage{NanoCores: uint64(load.Load()) * 1e6, MemoryBytes: 32 << 20}, true
 		}})
 		a, err := nodeagent.New(nodeagent.Config{NodeName: fmt.Sprintf("hollow-%d", i), Client: client, Runtime: rt, Probes: rt.Prober(),
-			NodeIP: "127.0.0.1", LogPort: freePort(t), Token: srv.Config.BearerToken, Logger: logtest.New(t)})
+			NodeIP: "127.0.0.1", Port: freePort(t), Logger: logtest.New(t),
+			TLS: nodeagent.ServerTLS{ClientCA: srv.PKI.CAPool(), Issue: srv.PKI.IssueServing}})
 		if err != nil {
 			t.Fatal(err)
 		}
