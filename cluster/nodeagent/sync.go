@@ -53,8 +53,9 @@ func (w *podWorker) setupVolumes(ctx context.Context) bool {
 			w.event(corev1.EventTypeWarning, "FailedMount", "this node cannot mount volumes")
 			return true
 		}
-		// A node without a volume manager (hollow) takes emptyDir volumes as placeholders its
-		// simulated containers never touch, so their mounts resolve.
+		// A node without a volume manager (hollow) takes emptyDir and claim volumes (a
+		// StatefulSet's) as placeholders its simulated containers never touch, so their
+		// mounts resolve.
 		w.volumes = make(map[string]volume.Source, len(pod.Spec.Volumes))
 		for _, v := range pod.Spec.Volumes {
 			w.volumes[v.Name] = volume.Source{HostPath: "/hollow/" + string(pod.UID) + "/volumes/" + v.Name}
@@ -166,10 +167,11 @@ func (w *podWorker) pruneAttempts(ctx context.Context) {
 	}
 }
 
-// hollowVolumesOK: pods on nodes without a volume manager may still declare emptyDirs.
+// hollowVolumesOK: pods on nodes without a volume manager may still declare emptyDirs and
+// claims (a StatefulSet's), which such a node simulates.
 func hollowVolumesOK(pod *corev1.Pod) bool {
 	for _, v := range pod.Spec.Volumes {
-		if v.EmptyDir == nil {
+		if v.EmptyDir == nil && v.PersistentVolumeClaim == nil {
 			return false
 		}
 	}
