@@ -110,6 +110,8 @@ for _ in $(seq 1 240); do
 done
 [ -n "$ready" ] || fail "drover up's node was not Ready within 2 minutes (see its output above)"
 
+# JENKINS_HOME lives in the data dir, with the rest of this drover's state.
+install_flags+=(--set "persistence.hostPath=$data_dir/volumes/jenkins-home")
 say "installing Jenkins ($jenkins_image, agents $agent_image): drover jenkins install"
 if ! drover jenkins install --image "$jenkins_image" --agent-image "$agent_image" "${install_flags[@]}" >&2; then
   fail "drover jenkins install failed (see above); drover stays stopped, its state in $data_dir"

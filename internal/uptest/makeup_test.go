@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +22,7 @@ import (
 // makeUp runs scripts/up.sh (what `make up` runs) on a fresh data dir with the given
 // DROVER_JENKINS mode and drover up flags of its own, and returns its combined output as it
 // grows; the script is interrupted (Ctrl-C) when the test ends.
-func makeUp(t *testing.T, mode string, args ...string) (output func() string, done <-chan struct{}) {
+func makeUp(t *testing.T, mode, node, network string, args ...string) (output func() string, done <-chan struct{}) {
 	t.Helper()
 	if os.Getenv("DOCKER_HOST") == "" {
 		RequireE2E(t, "DOCKER_HOST is not set (make test sets it)")
@@ -30,9 +31,11 @@ func makeUp(t *testing.T, mode string, args ...string) (output func() string, do
 	if err != nil {
 		t.Fatal(err)
 	}
+	_ = exec.Command("docker", "network", "rm", network).Run() // left by a run that crashed
 	cmd := exec.Command("bash", filepath.Join(root, "scripts/up.sh"))
-	cmd.Args = append(cmd.Args, args...)
-	cmd.Env = append(os.Environ(), "DROVER_DATA_DIR="+filepath.Join(t.TempDir(), "data"), "DROVER_JENKINS="+mode)
+	cmd.Args = append(cmd.Args, append([]string{"--node-name", node, "--network", network}, args...)...)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cmd.Env = append(os.Environ(), "DROVER_DATA_DIR="+dataDir, "DROVER_JENKINS="+mode)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -63,6 +66,13 @@ func makeUp(t *testing.T, mode string, args ...string) (output func() string, do
 		if t.Failed() {
 			t.Logf("scripts/up.sh output:\n%s", output())
 		}
+		// drover up leaves its pods' containers running when it stops (a restart adopts them).
+		ids, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=drover.io/node="+node).Output()
+		if f := strings.Fields(string(ids)); len(f) > 0 {
+			_ = exec.Command("docker", append([]string{"rm", "-f"}, f...)...).Run()
+		}
+		_ = exec.Command("docker", "network", "rm", network).Run()
+		unmountUnder(dataDir) // the pods' secret volumes (tmpfs), kept for their containers
 	})
 	return output, ended
 }
@@ -74,8 +84,7 @@ func TestMakeUpRunsJenkins(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs make up")
 	}
-	out, ended := makeUp(t, "local", "--listen", "127.0.0.1:0", "--node-name", fmt.Sprintf("makeup-%d", os.Getpid()),
-		"--network", "drover-makeup", "--subnet", "10.185.0.0/16", "--service-cidr", "10.186.0.0/16",
+	out, ended := makeUp(t, "local", fmt.Sprintf("makeup-%d", os.Getpid()), "drover-makeup", "--listen", "127.0.0.1:0", "--subnet", "10.185.0.0/16", "--service-cidr", "10.186.0.0/16",
 		"--cluster-dns", "10.186.0.10", "--node-port-range", "32500-32549")
 	var url, user, passwordCmd string
 	deadline := time.Now().Add(6 * time.Minute)
@@ -125,8 +134,7 @@ func TestMakeUpWithoutJenkins(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs make up")
 	}
-	out, ended := makeUp(t, "none", "--listen", "127.0.0.1:0", "--node-name", fmt.Sprintf("makeup-none-%d", os.Getpid()),
-		"--network", "drover-makeup-none", "--subnet", "10.187.0.0/16", "--service-cidr", "10.188.0.0/16",
+	out, ended := makeUp(t, "none", fmt.Sprintf("makeup-none-%d", os.Getpid()), "drover-makeup-none", "--listen", "127.0.0.1:0", "--subnet", "10.187.0.0/16", "--service-cidr", "10.188.0.0/16",
 		"--cluster-dns", "10.188.0.10", "--node-port-range", "32550-32599")
 	Eventually(t, 2*time.Minute, "drover up's node running pods", func() bool {
 		select {
@@ -144,6 +152,23 @@ func TestMakeUpWithoutJenkins(t *testing.T) {
 	}
 }
 
+// unmountUnder unmounts (lazily) every mount point below dir, deepest first.
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
+			points = append(points, f[1])
+		}
+	}
+	for i := len(points) - 1; i >= 0; i-- {
+		_ = syscall.Unmount(points[i], syscall.MNT_DETACH)
+	}
+}
+
 func firstMatch(text, re string) string {
 	if m := regexp.MustCompile(re).FindStringSubmatch(text); m != nil {
 		return strings.TrimSpace(m[1])
@@ -151,10 +176,12 @@ func firstMatch(text, re string) string {
 	return ""
 }
 
-// browserJenkins talks to Jenkins as a person with a password does: POSTs carry a crumb.
+// browserJenkins talks to Jenkins as a person with a password does: POSTs carry a crumb, which
+// Jenkins binds to the session cookie it was issued with.
 type browserJenkins struct {
 	base, user, password string
 	crumbField, crumb    string
+	client               *http.Client
 }
 
 func (j *browserJenkins) do(t *testing.T, method, path, ctype, body string) ([]byte, int) {
@@ -183,7 +210,11 @@ func (j *browserJenkins) do(t *testing.T, method, path, ctype, body string) ([]b
 		}
 		req.Header.Set(j.crumbField, j.crumb)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	if j.client == nil {
+		jar, _ := cookiejar.New(nil)
+		j.client = &http.Client{Jar: jar}
+	}
+	resp, err := j.client.Do(req)
 	if err != nil {
 		return nil, 0
 	}
@@ -200,9 +231,16 @@ func (j *browserJenkins) post(t *testing.T, path, ctype, body string) {
 	t.Helper()
 	var b []byte
 	var code int
-	Eventually(t, 2*time.Minute, "POST "+path, func() bool {
-		b, code = j.do(t, http.MethodPost, path, ctype, body)
-		return code/100 == 2
-	})
-	_ = b
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+		if b, code = j.do(t, http.MethodPost, path, ctype, body); code/100 == 2 {
+			return
+		}
+		t.Logf("POST %s: HTTP %d %.200s", path, code, b)
+		if time.Now().After(deadline) {
+			t.Fatalf("POST %s: HTTP %d %s", path, code, b)
+		}
+		if code == http.StatusForbidden {
+			j.crumb = "" // a crumb from a session Jenkins no longer has: ask again
+		}
+	}
 }
