@@ -52,6 +52,8 @@ pending != "" && /^[ \t]*[0-9]+\t/ {
 }
 
 echo "running benchmarks (benchtime $benchtime)..." >&2
+# ./cluster/apiserver/ includes BenchmarkGetIdleFlood20k: authenticated GET p50/p99 quiet and
+# while two helper processes hold 20,000 idle keep-alive connections (issue 16), in one run.
 go test -run '^$' -bench . -benchtime "$benchtime" -count 1 \
   ./cluster/apiserver/ ./cluster/store/ ./cluster/store/boltstore/ | tee "$out" >&2
 
@@ -71,13 +73,17 @@ if [ -z "${DROVER_BENCH_SKIP_NODE:-}" ]; then
 fi
 
 # Controllers and service discovery (issue "Controllers"): scheduler throughput with 1,000
-# nodes, DNS lookups (in process, and from a pod through `drover up`), proxy vs direct.
+# nodes, DNS lookups (in process, and from a pod through `drover up`), proxy vs direct, a
+# Deployment's rolling update against an RC's scale-down/up (issue 13).
 ctlout=$(mktemp)
 echo "running controller and networking benchmarks..." >&2
 {
   go test -run '^$' -bench 'Scheduler1000Nodes' -benchtime 1x -count 1 ./cluster/scheduler/
   go test -run '^$' -bench 'Lookup' -benchtime 5000x -count 1 ./cluster/dns/
   go test -run '^$' -bench 'Throughput' -benchtime 20x -count 1 ./cluster/proxy/
+  # A 30-replica Deployment's rolling update on hollow nodes against recreating 30 pods
+  # through an RC scaled to 0 and back (issue 13).
+  go test -run '^$' -bench 'RollingUpdate30' -benchtime 3x -count 1 ./cluster/controller/deployment/
   if [ -z "${DROVER_BENCH_SKIP_NODE:-}" ]; then
     go test -run '^$' -bench 'DNSLookupFromPod' -benchtime 1x -count 1 ./examples/walkthrough/
   fi

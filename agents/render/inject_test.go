@@ -40,7 +40,7 @@ func TestAgentPodInjectionAndWebSocket(t *testing.T) {
 		t.Errorf("init container %+v", ic)
 	}
 	c := pod.Spec.Containers[0]
-	want := "java -cp /drover-agent/agent.jar hudson.remoting.jnlp.Main -headless -url $(JENKINS_URL) -webSocket -workDir $(JENKINS_AGENT_WORKDIR) $(JENKINS_SECRET) $(JENKINS_AGENT_NAME)"
+	want := "java -jar /drover-agent/agent.jar -jnlpUrl http://jenkins.internal:8080/computer/$(JENKINS_AGENT_NAME)/jenkins-agent.jnlp -secret @/var/run/drover/jenkins-agent/secret -workDir $(JENKINS_AGENT_WORKDIR)"
 	if got := strings.Join(c.Command, " "); got != want {
 		t.Errorf("command %q\nwant    %q", got, want)
 	}
@@ -76,5 +76,50 @@ func TestAgentPodInjectionAndWebSocket(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d workspace volumes", n)
+	}
+}
+
+// TestAgentSecretNeverInSpec: in every mode (inbound, WebSocket, agentInjection with either)
+// the agent secret reaches the container only as a file of its Secret's volume: no command or
+// argument refers to it, no environment variable holds it or a reference to its value
+// (JENKINS_SECRET is "@FILE", which remoting and the inbound-agent entrypoint read).
+func TestAgentSecretNeverInSpec(t *testing.T) {
+	for _, injection := range []bool{false, true} {
+		for _, mode := range []string{"", config.ModeWebSocket} {
+			tp := docker()
+			tp.AgentInjection = injection
+			if mode != "" {
+				tp.Mode = mode
+			}
+			cfg := &config.Config{URL: "http://jenkins.internal:8080", Templates: []config.Template{tp}}
+			cfg.Default()
+			pod := AgentPod(cfg, cfg.Templates[0], Agent{Namespace: "ns", Node: "docker-abcde"})
+			c := pod.Spec.Containers[0]
+			line := strings.Join(append(append([]string{}, c.Command...), c.Args...), " ")
+			if strings.Contains(line, "JENKINS_SECRET") {
+				t.Errorf("injection %v mode %q: command line refers to the secret: %q", injection, mode, line)
+			}
+			for _, e := range c.Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+					t.Errorf("injection %v mode %q: env %s from a Secret", injection, mode, e.Name)
+				}
+			}
+			if v := envOf(c)["JENKINS_SECRET"].Value; v != "@"+SecretFile {
+				t.Errorf("injection %v mode %q: JENKINS_SECRET=%q, want @%s", injection, mode, v, SecretFile)
+			}
+			mounted := false
+			for _, m := range c.VolumeMounts {
+				mounted = mounted || (m.Name == SecretVolume && m.MountPath == SecretDir && m.ReadOnly)
+			}
+			var vol *corev1.SecretVolumeSource
+			for _, v := range pod.Spec.Volumes {
+				if v.Name == SecretVolume {
+					vol = v.Secret
+				}
+			}
+			if !mounted || vol == nil || vol.SecretName != "docker-abcde" {
+				t.Errorf("injection %v mode %q: secret volume %+v mounted %v", injection, mode, vol, mounted)
+			}
+		}
 	}
 }

@@ -45,6 +45,12 @@ const (
 	// WorkspaceVolume is the volume mounted at remoteFS; a template volume
 	// of that name replaces the default emptyDir.
 	WorkspaceVolume = "workspace"
+	// SecretVolume is the agent's Secret as a volume, mounted read-only at SecretDir in the
+	// agent container: remoting reads the secret from SecretFile (`-secret @FILE`), so it is
+	// never on a command line (the host's process list, docker inspect) nor in the environment.
+	SecretVolume = "jenkins-agent-secret"
+	SecretDir    = "/var/run/drover/jenkins-agent"
+	SecretFile   = SecretDir + "/" + SecretKey
 	// AgentJarVolume is the emptyDir agentInjection shares between containers.
 	AgentJarVolume = "drover-agent"
 	// AgentJarDir is where AgentJarVolume is mounted.

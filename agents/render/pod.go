@@ -27,9 +27,11 @@ type Agent struct {
 }
 
 // AgentPod builds the pod of inbound agent a of template t (the Jenkins
-// node and the Secret named a.Node must exist). The agent secret is read
-// from the Secret through a secretKeyRef, never written in the spec. A
-// WebSocket agent never gets the tunnel.
+// node and the Secret named a.Node must exist). The agent secret is the
+// Secret mounted as a file (SecretFile), which JENKINS_SECRET names as
+// "@FILE" and remoting reads: it is never written in the spec, an
+// environment variable or a command line. A WebSocket agent never gets the
+// tunnel.
 func AgentPod(c *config.Config, t config.Template, a Agent) *corev1.Pod {
 	labels := map[string]string{LabelAgent: a.Node, LabelTemplate: t.Name}
 	if a.QueueItem > 0 {
@@ -41,6 +43,10 @@ func AgentPod(c *config.Config, t config.Template, a Agent) *corev1.Pod {
 	}
 	spec := corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, NodeSelector: t.NodeSelector}
 	addVolumes(&spec, &main, t, a.Caches)
+	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: SecretVolume, VolumeSource: corev1.VolumeSource{
+		Secret: &corev1.SecretVolumeSource{SecretName: a.Node,
+			Items: []corev1.KeyToPath{{Key: SecretKey, Path: SecretKey}}}}})
+	main.VolumeMounts = append(main.VolumeMounts, corev1.VolumeMount{Name: SecretVolume, MountPath: SecretDir, ReadOnly: true})
 	if t.AgentInjection {
 		inject(c, t, &spec, &main)
 	}
@@ -64,8 +70,7 @@ func agentEnv(c *config.Config, t config.Template, node string) []corev1.EnvVar 
 	env := []corev1.EnvVar{
 		{Name: "JENKINS_URL", Value: AgentURL(c)},
 		{Name: "JENKINS_AGENT_NAME", Value: node},
-		{Name: "JENKINS_SECRET", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: node}, Key: SecretKey}}},
+		{Name: "JENKINS_SECRET", Value: "@" + SecretFile},
 		{Name: "JENKINS_AGENT_WORKDIR", Value: RemoteFS(t)},
 	}
 	if tunnel := Tunnel(c, t); tunnel != "" {
@@ -134,12 +139,13 @@ func inject(c *config.Config, t config.Template, spec *corev1.PodSpec, main *cor
 	if len(t.Command) > 0 {
 		return
 	}
-	cmd := []string{"java", "-cp", jar, "hudson.remoting.jnlp.Main", "-headless", "-url", "$(JENKINS_URL)"}
+	// agent.jar's own launcher: it reads "-secret @FILE" (hudson.remoting.jnlp.Main takes the
+	// secret only as an argument) and the rest — URL, name, -webSocket — from the node's jnlp
+	// file, as the controller's "run from agent command line" instructions do.
+	jnlp := strings.TrimRight(AgentURL(c), "/") + "/computer/$(JENKINS_AGENT_NAME)/jenkins-agent.jnlp"
+	cmd := []string{"java", "-jar", jar, "-jnlpUrl", jnlp, "-secret", "@" + SecretFile}
 	if Tunnel(c, t) != "" {
 		cmd = append(cmd, "-tunnel", "$(JENKINS_TUNNEL)")
 	}
-	if c.UsesWebSocket(t) {
-		cmd = append(cmd, "-webSocket")
-	}
-	main.Command = append(cmd, "-workDir", "$(JENKINS_AGENT_WORKDIR)", "$(JENKINS_SECRET)", "$(JENKINS_AGENT_NAME)")
+	main.Command = append(cmd, "-workDir", "$(JENKINS_AGENT_WORKDIR)")
 }

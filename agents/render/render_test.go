@@ -113,9 +113,7 @@ func TestWebSocketNeverTunnels(t *testing.T) {
 			if strings.Contains(strings.Join(ctr.Command, " "), "-tunnel") {
 				t.Errorf("websocket agent command %q", ctr.Command)
 			}
-			if injection && !strings.Contains(strings.Join(ctr.Command, " "), "-webSocket") {
-				t.Errorf("injected websocket agent command %q lacks -webSocket", ctr.Command)
-			}
+			// An injected agent takes -webSocket from its node's jnlp file (agent.jar -jnlpUrl).
 		}
 	}
 	// An inbound TCP agent keeps the tunnel.

@@ -192,6 +192,7 @@ func parseLauncher(args []string) (Config, error) {
 	fs.StringVar(&c.JNLPURL, "jnlpUrl", "", "URL of the jnlp file")
 	fs.StringVar(&c.Secret, "secret", "", "secret or @file")
 	fs.StringVar(&c.WorkDir, "workDir", "", "work directory")
+	fs.StringVar(&c.Tunnel, "tunnel", "", "HOST:PORT of the agent port")
 	fs.BoolVar(&c.NoReconnect, "noReconnect", false, "exit when the connection drops")
 	fs.Bool("headless", false, "ignored")
 	fs.String("internalDir", "remoting", "ignored")

@@ -289,6 +289,22 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		if b.Result != "SUCCESS" || !strings.HasPrefix(b.BuiltOn, "inject-") {
 			t.Fatalf("injected #1: %s on %q (pod %s)", b.Result, b.BuiltOn, pod)
 		}
+		// The agent read its secret from the Secret's volume (-secret @FILE): docker inspect
+		// (command, arguments, environment) of its containers holds no secret.
+		secret := e.fake.Secret(pod)
+		ids, err := exec.Command("docker", "ps", "-aq", "--filter", "label=drover.io/pod-name="+pod).Output()
+		if err != nil || len(strings.Fields(string(ids))) == 0 {
+			t.Fatalf("containers of pod %s: %v", pod, err)
+		}
+		for _, id := range strings.Fields(string(ids)) {
+			out, err := exec.Command("docker", "inspect", id).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(out), secret) {
+				t.Errorf("docker inspect of pod %s's container %s shows the agent secret", pod, id)
+			}
+		}
 	})
 
 	t.Run("swarm template scales its RC", func(t *testing.T) {

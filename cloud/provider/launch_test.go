@@ -67,9 +67,15 @@ func TestFiveQueuedBuildsFiveAgents(t *testing.T) {
 		if _, ok := env["JENKINS_WEB_SOCKET"]; ok {
 			t.Errorf("inbound mode has JENKINS_WEB_SOCKET")
 		}
-		ref := env["JENKINS_SECRET"].ValueFrom
-		if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != p.Name || ref.SecretKeyRef.Key != render.SecretKey {
-			t.Errorf("JENKINS_SECRET = %+v", env["JENKINS_SECRET"])
+		if env["JENKINS_SECRET"].Value != "@"+render.SecretFile {
+			t.Errorf("JENKINS_SECRET = %+v, want the @FILE of the Secret's volume", env["JENKINS_SECRET"])
+		}
+		secretVolume := false
+		for _, v := range p.Spec.Volumes {
+			secretVolume = secretVolume || (v.Name == render.SecretVolume && v.Secret != nil && v.Secret.SecretName == p.Name)
+		}
+		if !secretVolume {
+			t.Errorf("%s: no volume of its Secret %s", p.Name, p.Name)
 		}
 		js, _ := json.Marshal(p)
 		secret := f.jk.Secret(p.Name)

@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -253,5 +254,63 @@ func TestScaleSubresourceServesEveryScalableKind(t *testing.T) {
 		sc.Spec.Replicas, sc.ResourceVersion = -1, ""
 		_, err = c.set(sc)
 		wantStatus(t, c.kind+" negative scale", err, 422)
+	}
+}
+
+// An autoscaler is one object served in autoscaling/v1 and v2: written through either, read
+// and watched through either, and an update through v1 keeps what only v2 can say.
+func TestHPAServedInTwoVersions(t *testing.T) {
+	t.Parallel()
+	_, cs := startClient(t)
+	ctx := testCtx(t)
+	v1c, v2c := cs.AutoscalingV1().HorizontalPodAutoscalers("default"), cs.AutoscalingV2().HorizontalPodAutoscalers("default")
+	w, err := v1c.Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	seventy := int32(70)
+	h1, err := v1c.Create(ctx, &autoscalingv1.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: autoscalingv1.HorizontalPodAutoscalerSpec{MaxReplicas: 4, TargetCPUUtilizationPercentage: &seventy,
+			ScaleTargetRef: autoscalingv1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *h1.Spec.MinReplicas != 1 {
+		t.Errorf("v1 minReplicas default: %v", *h1.Spec.MinReplicas)
+	}
+	h2, err := v2c.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h2.Spec.Metrics) != 1 || *h2.Spec.Metrics[0].Resource.Target.AverageUtilization != 70 {
+		t.Fatalf("v1 autoscaler read as v2: %+v", h2.Spec.Metrics)
+	}
+	h2.Spec.Metrics = append(h2.Spec.Metrics, autoscalingv2.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType,
+		Resource: &autoscalingv2.ResourceMetricSource{Name: corev1.ResourceMemory, Target: autoscalingv2.MetricTarget{
+			Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &seventy}}})
+	if _, err := v2c.Update(ctx, h2, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h1, err = v1c.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1.Spec.MaxReplicas = 6
+	if _, err := v1c.Update(ctx, h1, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h2, err = v2c.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h2.Spec.MaxReplicas != 6 || len(h2.Spec.Metrics) != 2 || h2.Spec.Metrics[1].Resource.Name != corev1.ResourceMemory || len(h2.Annotations) != 0 {
+		t.Errorf("after a v1 update, v2 reads max %d metrics %+v annotations %v", h2.Spec.MaxReplicas, h2.Spec.Metrics, h2.Annotations)
+	}
+	for i := 0; i < 3; i++ {
+		ev := <-w.ResultChan()
+		if _, ok := ev.Object.(*autoscalingv1.HorizontalPodAutoscaler); !ok {
+			t.Fatalf("v1 watch event %d: %T", i, ev.Object)
+		}
 	}
 }

@@ -33,6 +33,10 @@ type RunConfig struct {
 	AnonymousMetrics bool
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// Limits caps requests in flight (zero value: Kubernetes' defaults); MaxConnections the
+	// connections held (0: DefaultMaxConnections, half the open-file limit).
+	Limits         Limits
+	MaxConnections int
 	// MetricResolution is the resource metrics scrape interval (0: 15 s; negative: off).
 	MetricResolution time.Duration
 }
@@ -48,7 +52,7 @@ type Listening struct {
 	// Kubeconfig is the admin kubeconfig written into the data dir.
 	Kubeconfig string
 
-	ln  net.Listener
+	ln  *connLimiter
 	hs  *http.Server
 	log *slog.Logger
 }
@@ -103,7 +107,8 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	}
 	nodeTLS := &tls.Config{Certificates: []tls.Certificate{kubeletClient}, RootCAs: pki.CAPool(), MinVersion: tls.VersionTLS12}
 	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeTLS: nodeTLS,
-		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution})
+		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution,
+		Limits: cfg.Limits})
 	if err != nil {
 		return nil, err
 	}
@@ -119,20 +124,34 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	if err := WriteKubeconfig(kubeconfig, url, pki.CACertPEM, token); err != nil {
 		return nil, err
 	}
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{pki.Cert}, MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"h2", "http/1.1"}}
+	maxConns := cfg.MaxConnections
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConnections()
+	}
+	limited := newConnLimiter(ln, tlsCfg, maxConns, cfg.Logger)
+	// The timeouts of Kubernetes' API server where it has them: a client gets ReadHeaderTimeout
+	// for its TLS handshake and each request's headers, bodies bodyTimeout (see bodyDeadline:
+	// ReadTimeout itself would end watches), and an idle keep-alive connection is closed after
+	// IdleTimeout. Accept errors are logged by the connLimiter; ErrorLog's are handshake noise.
 	hs := &http.Server{
 		Handler:           srv.Handler(),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{pki.Cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ConnState:         limited.connState,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
-	return &Listening{URL: url, Kubeconfig: kubeconfig, PKI: pki, ln: ln, hs: hs, log: cfg.Logger}, nil
+	return &Listening{URL: url, Kubeconfig: kubeconfig, PKI: pki, ln: limited, hs: hs, log: cfg.Logger}, nil
 }
 
 // Serve answers requests until ctx ends (then it shuts down, giving requests in flight 5 s)
 // or serving fails.
 func (l *Listening) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- l.hs.ServeTLS(l.ln, "", "") }()
+	go func() { errc <- l.hs.Serve(l.ln) }() // the connLimiter serves TLS
 	l.log.Info("API server listening", "url", l.URL, "kubeconfig", l.Kubeconfig)
 	select {
 	case err := <-errc:

@@ -50,6 +50,8 @@ type Config struct {
 	// MetricResolution is how often the resource metrics collector scrapes the node agents
 	// for metrics.k8s.io (0: resourcemetrics.DefaultResolution, 15 s; negative: off).
 	MetricResolution time.Duration
+	// Limits caps the requests in flight (zero value: Kubernetes' defaults).
+	Limits Limits
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
@@ -68,6 +70,7 @@ type Server struct {
 	log           *slog.Logger
 	gc            *collector
 	rmetrics      *resourcemetrics.Collector // nil: off
+	inflight      *inflight
 }
 
 // New builds a Server over cfg.Store.
@@ -101,6 +104,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.discovery = discovery.New(resources.All(), VersionInfo())
 	s.gc = newCollector(s)
+	s.inflight = newInflight(cfg.Limits)
 	if cfg.MetricResolution >= 0 {
 		s.rmetrics = s.newResourceMetrics(cfg.MetricResolution)
 	}
@@ -163,7 +167,22 @@ func (s *Server) Handler() http.Handler {
 		}
 		s.serveResource(w, r)
 	})
-	return s.logRequests(mux)
+	return s.logRequests(s.inflight.limit(bodyDeadline(mux)))
+}
+
+// bodyTimeout bounds reading a request's body (the http.Server's ReadTimeout would also cut
+// watches and streams short: over HTTP/1 its deadline stays on the connection while the
+// response streams, and ends the request's context when it passes).
+const bodyTimeout = 60 * time.Second
+
+// bodyDeadline gives requests with a body bodyTimeout to send it.
+func bodyDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody && !longRunning(r) {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {

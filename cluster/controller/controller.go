@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
+	metricsv1beta1 "k8s.io/metrics/pkg/client/clientset/versioned/typed/metrics/v1beta1"
 	"k8s.io/utils/clock"
 )
 
@@ -27,7 +28,10 @@ type Controller interface {
 
 // Context is what a controller is built from.
 type Context struct {
-	Client    kubernetes.Interface
+	Client kubernetes.Interface
+	// Metrics reads the resource metrics API (metrics.k8s.io/v1beta1; nil: none, the
+	// autoscaler then reports that it cannot get metrics).
+	Metrics   metricsv1beta1.MetricsV1beta1Interface
 	Informers informers.SharedInformerFactory
 	// Recorder returns an event recorder whose events name component.
 	Recorder func(component string) record.EventRecorder

@@ -64,6 +64,10 @@ type Config struct {
 	// that the Node tells the truth. "" leaves the field to nodeipam. An existing Node's
 	// podCIDR is never changed (the field is immutable once set).
 	PodCIDR string
+	// ClusterID marks the containers this agent makes (LabelCluster) and keeps its hands off
+	// those of another drover on the same Docker engine ("" : no mark, every container with
+	// this node's name is this agent's, as before). See ClusterID().
+	ClusterID string
 	// PauseImage is the infra container image (default "drover/pause:1"). EnsureImages, when
 	// set, makes the images the node provides itself (built locally: the pause image and, with
 	// Docker, the tools image); it is called before the first pod starts, and again when an

@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,4 +101,27 @@ func TestHollowNodeAndLease(t *testing.T) {
 		}
 		return d > 0, l.Spec.RenewTime.String()
 	})
+}
+
+// TestHollowPodMountsVolumes: a hollow node mounts nothing, but a pod whose containers mount
+// an emptyDir and a claim (a StatefulSet's pods do) runs and says nothing about volumes it
+// simulates.
+func TestHollowPodMountsVolumes(t *testing.T) {
+	h := startHollow(t)
+	c := hollowContainer("server")
+	c.VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}, {Name: "data", MountPath: "/data"}}
+	pod := hollowPod("web-0", c)
+	pod.Spec.Volumes = []corev1.Volume{
+		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-web-0"}}},
+	}
+	h.create(pod)
+	h.waitPod("web-0", "Running and Ready", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodRunning && isReady(p)
+	})
+	for _, e := range h.events("web-0") {
+		if strings.HasPrefix(e, "FailedMount") {
+			t.Errorf("events %v: a FailedMount for volumes a hollow node simulates", h.events("web-0"))
+		}
+	}
 }

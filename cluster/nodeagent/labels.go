@@ -1,6 +1,11 @@
 package nodeagent
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,8 +19,11 @@ import (
 // Labels on every container drover creates. They let a restarted node agent adopt what runs
 // (no duplicates, restart counts kept) and remove what no pod owns.
 const (
-	LabelManaged   = "drover.io/managed"
-	LabelNode      = "drover.io/node"
+	LabelManaged = "drover.io/managed"
+	LabelNode    = "drover.io/node"
+	// LabelCluster is the ClusterID of the drover whose node agent made the container: two
+	// drovers on one Docker engine (even with the same node name) leave each other's alone.
+	LabelCluster   = "drover.io/cluster"
 	LabelPodUID    = "drover.io/pod-uid"
 	LabelPodNS     = "drover.io/pod-namespace"
 	LabelPodName   = "drover.io/pod-name"
@@ -29,10 +37,10 @@ const (
 )
 
 // containerLabels are the labels of attempt n of container name in pod.
-func containerLabels(node string, pod *corev1.Pod, name string, attempt int, hash string) map[string]string {
-	return map[string]string{
+func (a *Agent) containerLabels(pod *corev1.Pod, name string, attempt int, hash string) map[string]string {
+	l := map[string]string{
 		LabelManaged:   "true",
-		LabelNode:      node,
+		LabelNode:      a.cfg.NodeName,
 		LabelPodUID:    string(pod.UID),
 		LabelPodNS:     pod.Namespace,
 		LabelPodName:   pod.Name,
@@ -40,6 +48,44 @@ func containerLabels(node string, pod *corev1.Pod, name string, attempt int, has
 		LabelAttempt:   strconv.Itoa(attempt),
 		LabelHash:      hash,
 	}
+	if a.cfg.ClusterID != "" {
+		l[LabelCluster] = a.cfg.ClusterID
+	}
+	return l
+}
+
+// listContainers lists this node's containers matching match (the node label is added): those
+// of another drover on the same engine (another LabelCluster) are left out. Containers without
+// the label (made before it existed) are this agent's if their node label says so.
+func (a *Agent) listContainers(ctx context.Context, match map[string]string) ([]container.Container, error) {
+	m := make(map[string]string, len(match)+1)
+	for k, v := range match {
+		m[k] = v
+	}
+	m[LabelNode] = a.cfg.NodeName
+	cs, err := a.cfg.Runtime.List(ctx, m)
+	if err != nil || a.cfg.ClusterID == "" {
+		return cs, err
+	}
+	own := cs[:0]
+	for _, c := range cs {
+		if id := c.Labels[LabelCluster]; id == "" || id == a.cfg.ClusterID {
+			own = append(own, c)
+		}
+	}
+	return own, nil
+}
+
+// ClusterID names a drover cluster for LabelCluster: the first 16 hex digits of the SHA-256 of
+// its CA certificate (the first PEM block of caPEM), which every server and node of the cluster
+// has, so no new state is needed to agree on it.
+func ClusterID(caPEM []byte) (string, error) {
+	b, _ := pem.Decode(caPEM)
+	if b == nil {
+		return "", errors.New("cluster id: no PEM block in the CA certificate")
+	}
+	sum := sha256.Sum256(b.Bytes)
+	return hex.EncodeToString(sum[:8]), nil
 }
 
 // dockerName is a unique, readable engine name for attempt n of a container.

@@ -63,7 +63,7 @@ func (a *Agent) findContainer(ctx context.Context, ref containerRef, previous bo
 	if pod == nil {
 		return container.Container{}, http.StatusNotFound, fmt.Errorf("pod %s/%s is not on node %s", ref.namespace, ref.pod, a.cfg.NodeName)
 	}
-	cs, err := a.cfg.Runtime.List(ctx, map[string]string{LabelPodUID: string(pod.UID), LabelContainer: ref.container})
+	cs, err := a.listContainers(ctx, map[string]string{LabelPodUID: string(pod.UID), LabelContainer: ref.container})
 	if err != nil {
 		return container.Container{}, http.StatusInternalServerError, err
 	}

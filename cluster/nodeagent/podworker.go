@@ -181,7 +181,7 @@ func (w *podWorker) syncStatus(ctx context.Context) (time.Duration, error) {
 
 // list returns the pod's containers on this node.
 func (w *podWorker) list(ctx context.Context) (*podView, error) {
-	cs, err := w.a.cfg.Runtime.List(ctx, map[string]string{LabelPodUID: string(w.uid), LabelNode: w.a.cfg.NodeName})
+	cs, err := w.a.listContainers(ctx, map[string]string{LabelPodUID: string(w.uid)})
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}

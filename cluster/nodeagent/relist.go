@@ -23,7 +23,7 @@ func (a *Agent) relist(ctx context.Context) {
 			return
 		case <-t.C():
 		}
-		cs, err := a.cfg.Runtime.List(ctx, map[string]string{LabelNode: a.cfg.NodeName})
+		cs, err := a.listContainers(ctx, nil)
 		if err != nil {
 			a.log.Warn("relist containers", "err", err)
 			continue
@@ -64,7 +64,7 @@ func changedPods(seen map[types.UID]string, cs []container.Container) []types.UI
 // no longer exist are queued for removal; running containers of existing pods are simply
 // used by their pod's next sync (labels carry the restart counts), so none is duplicated.
 func (a *Agent) adopt(ctx context.Context) {
-	cs, err := a.cfg.Runtime.List(ctx, map[string]string{LabelNode: a.cfg.NodeName})
+	cs, err := a.listContainers(ctx, nil)
 	if err != nil {
 		a.log.Warn("adopt: list containers", "err", err)
 		return

@@ -74,7 +74,7 @@ func (a *Agent) handleResourceMetrics(w http.ResponseWriter, r *http.Request) {
 
 // sampleContainers takes the stats of the node's running pod containers, a few at a time.
 func (a *Agent) sampleContainers(ctx context.Context) ([]sample, error) {
-	cs, err := a.cfg.Runtime.List(ctx, map[string]string{LabelManaged: "true", LabelNode: a.cfg.NodeName})
+	cs, err := a.listContainers(ctx, map[string]string{LabelManaged: "true"})
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}

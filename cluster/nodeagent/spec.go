@@ -21,7 +21,7 @@ func (a *Agent) infraSpec(pod *corev1.Pod) container.Spec {
 	spec := container.Spec{
 		Name:        dockerName(pod, infraName, 0),
 		Image:       a.cfg.PauseImage,
-		Labels:      containerLabels(a.cfg.NodeName, pod, infraName, 0, ""),
+		Labels:      a.containerLabels(pod, infraName, 0, ""),
 		Hostname:    hostnameOf(pod),
 		NetworkMode: a.cfg.Network,
 		DNSSearch:   []string{pod.Namespace + ".svc." + clusterDomain, "svc." + clusterDomain, clusterDomain},
@@ -88,7 +88,7 @@ func (w *podWorker) appSpec(c *corev1.Container, attempt int, env []envVar, moun
 	spec := container.Spec{
 		Name:        dockerName(pod, c.Name, attempt),
 		Image:       c.Image,
-		Labels:      containerLabels(w.a.cfg.NodeName, pod, c.Name, attempt, containerHash(c)),
+		Labels:      w.a.containerLabels(pod, c.Name, attempt, containerHash(c)),
 		NetworkMode: "container:" + w.infra.ID,
 		WorkingDir:  c.WorkingDir,
 		Mounts:      mounts,

@@ -59,6 +59,12 @@ func (w *podWorker) setupVolumes(ctx context.Context) bool {
 		for _, v := range pod.Spec.Volumes {
 			w.volumes[v.Name] = volume.Source{HostPath: "/hollow/" + string(pod.UID) + "/volumes/" + v.Name}
 		}
+		// Nothing is mounted (hollow runtimes ignore mounts), but every declared volume
+		// resolves, so containers that mount them run.
+		w.volumes = make(map[string]volume.Source, len(pod.Spec.Volumes))
+		for _, v := range pod.Spec.Volumes {
+			w.volumes[v.Name] = volume.Source{}
+		}
 		return true
 	}
 	sources, err := w.a.cfg.Volumes.Setup(ctx, pod)
@@ -166,10 +172,11 @@ func (w *podWorker) pruneAttempts(ctx context.Context) {
 	}
 }
 
-// hollowVolumesOK: pods on nodes without a volume manager may still declare emptyDirs.
+// hollowVolumesOK: pods on nodes without a volume manager may still declare emptyDirs and
+// claims (a StatefulSet's), which such a node simulates.
 func hollowVolumesOK(pod *corev1.Pod) bool {
 	for _, v := range pod.Spec.Volumes {
-		if v.EmptyDir == nil {
+		if v.EmptyDir == nil && v.PersistentVolumeClaim == nil {
 			return false
 		}
 	}

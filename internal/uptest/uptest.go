@@ -30,7 +30,9 @@ import (
 // must not collide with another test package's: packages run in parallel.
 type Options struct {
 	// Name prefixes the node name and names the Docker network ("drover-" + Name).
-	Name          string
+	Name string
+	// Node is the node name (default Name-PID).
+	Node          string
 	Subnet        string
 	ServiceCIDR   string
 	ClusterDNS    string
@@ -128,11 +130,14 @@ func Start(t testing.TB, o Options) *Env {
 	e := &Env{
 		Drover:  BuildDrover(t),
 		DataDir: filepath.Join(dir, "data"),
-		Node:    fmt.Sprintf("%s-%d", o.Name, os.Getpid()),
+		Node:    o.Node,
 		Network: "drover-" + o.Name,
 		Log:     filepath.Join(dir, "drover.log"),
 		t:       t,
 		env:     o.Env,
+	}
+	if e.Node == "" {
+		e.Node = fmt.Sprintf("%s-%d", o.Name, os.Getpid())
 	}
 	e.Kubeconfig = filepath.Join(e.DataDir, "kubeconfig")
 	e.AgentPort = freePort(t)

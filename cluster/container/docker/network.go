@@ -14,6 +14,19 @@ import (
 // NetworkLabel marks the networks drover creates.
 const NetworkLabel = "drover.io/network"
 
+// ClusterLabel names the drover cluster that created a network (the node agent's ClusterID).
+const ClusterLabel = "drover.io/cluster"
+
+// ForeignNetworkError is EnsureNetwork's answer for a network of the wanted name that another
+// drover on the same engine created.
+type ForeignNetworkError struct {
+	Name, Cluster, Own string
+}
+
+func (e *ForeignNetworkError) Error() string {
+	return fmt.Sprintf("docker: network %s belongs to another drover on this Docker engine (cluster %s; this one is %s)", e.Name, e.Cluster, e.Own)
+}
+
 // EnsureNetwork creates the bridge network name with subnet and the subnet's first host as
 // gateway unless it exists, and returns the gateway. An existing network with another subnet
 // is an error: drover does not move pods between subnets.
@@ -26,6 +39,9 @@ func (r *Runtime) EnsureNetwork(ctx context.Context, name, subnet string) (strin
 	for attempt := 0; ; attempt++ {
 		nw, err := r.cli.NetworkInspect(ctx, name, types.NetworkInspectOptions{})
 		if err == nil {
+			if other := nw.Labels[ClusterLabel]; other != "" && r.clusterID != "" && other != r.clusterID {
+				return "", &ForeignNetworkError{Name: name, Cluster: other, Own: r.clusterID}
+			}
 			return existingGateway(nw, ipnet)
 		}
 		if !errdefs.IsNotFound(err) {
@@ -35,7 +51,7 @@ func (r *Runtime) EnsureNetwork(ctx context.Context, name, subnet string) (strin
 			CheckDuplicate: true,
 			Driver:         "bridge",
 			IPAM:           &network.IPAM{Config: []network.IPAMConfig{{Subnet: ipnet.String(), Gateway: gateway}}},
-			Labels:         map[string]string{NetworkLabel: "1"},
+			Labels:         r.networkLabels(),
 		})
 		if err == nil {
 			return gateway, nil
@@ -45,6 +61,14 @@ func (r *Runtime) EnsureNetwork(ctx context.Context, name, subnet string) (strin
 		}
 		// Someone else created it meanwhile: inspect again.
 	}
+}
+
+func (r *Runtime) networkLabels() map[string]string {
+	l := map[string]string{NetworkLabel: "1"}
+	if r.clusterID != "" {
+		l[ClusterLabel] = r.clusterID
+	}
+	return l
 }
 
 func existingGateway(nw types.NetworkResource, want *net.IPNet) (string, error) {

@@ -19,7 +19,14 @@ import (
 type Runtime struct {
 	cli   *client.Client
 	cache inspectCache
+	// clusterID marks the networks this runtime creates (ClusterLabel); see SetClusterID.
+	clusterID string
 }
+
+// SetClusterID makes the networks this runtime creates carry ClusterLabel=id and EnsureNetwork
+// refuse a network of the same name that another drover (another id) created. Call it before
+// the runtime is used.
+func (r *Runtime) SetClusterID(id string) { r.clusterID = id }
 
 var _ container.Runtime = (*Runtime)(nil)
 

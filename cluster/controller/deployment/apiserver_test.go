@@ -1,11 +1,14 @@
 package deployment_test
 
 import (
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -88,5 +91,25 @@ func testDeployment(name, image string, replicas int32, surge, unavailable intst
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
 				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable}},
 		},
+	}
+}
+
+// TestKubectlRefusesZeroSurgeAndUnavailable: the real kubectl applying a Deployment whose
+// maxSurge and maxUnavailable are both 0 gets Kubernetes' 422 with the field path, and
+// nothing is stored.
+func TestKubectlRefusesZeroSurgeAndUnavailable(t *testing.T) {
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		uptest.RequireE2E(t, "kubectl not found on PATH")
+	}
+	srv, cs := controllertest.Run(t, deployment.New)
+	cmd := exec.CommandContext(t.Context(), "kubectl", "--kubeconfig", srv.Kubeconfig, "apply", "-f", "-")
+	cmd.Stdin = strings.NewReader(zeroZeroManifest)
+	out, err := cmd.CombinedOutput()
+	want := "The Deployment \"stuck\" is invalid: spec.strategy.rollingUpdate.maxUnavailable: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:\"\"}: may not be 0 when `maxSurge` is 0"
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("kubectl apply: %v\n%s\nwant %s", err, out, want)
+	}
+	if _, err := cs.AppsV1().Deployments("default").Get(t.Context(), "stuck", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the refused Deployment: %v, want NotFound", err)
 	}
 }

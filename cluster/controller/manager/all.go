@@ -10,9 +10,11 @@ import (
 	"github.com/drover-ci/drover/cluster/controller/endpoints"
 	"github.com/drover-ci/drover/cluster/controller/nodeipam"
 	"github.com/drover-ci/drover/cluster/controller/nodelifecycle"
+	"github.com/drover-ci/drover/cluster/controller/podautoscaler"
 	"github.com/drover-ci/drover/cluster/controller/pvbinder"
 	"github.com/drover-ci/drover/cluster/controller/replication"
 	"github.com/drover-ci/drover/cluster/controller/serviceip"
+	"github.com/drover-ci/drover/cluster/controller/statefulset"
 	"github.com/drover-ci/drover/cluster/scheduler"
 	"github.com/drover-ci/drover/jobs/cronjob"
 	"github.com/drover-ci/drover/jobs/job"
@@ -29,11 +31,13 @@ func All() map[string]controller.Constructor {
 		"job":           controller.Construct(job.New),
 		"nodeipam":      controller.Construct(nodeipam.New),
 		"nodelifecycle": controller.Construct(nodelifecycle.New),
+		"podautoscaler": controller.Construct(podautoscaler.New),
 		"pvbinder":      controller.Construct(pvbinder.New),
 		"replication":   controller.Construct(replication.New),
 		"replicaset":    controller.Construct(replication.NewReplicaSet),
 		"scheduler":     controller.Construct(scheduler.NewController),
 		"serviceip":     controller.Construct(serviceip.New),
+		"statefulset":   controller.Construct(statefulset.New),
 	}
 }
 

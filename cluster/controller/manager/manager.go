@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
+	metricsv1beta1 "k8s.io/metrics/pkg/client/clientset/versioned/typed/metrics/v1beta1"
 	"k8s.io/utils/clock"
 
 	"github.com/drover-ci/drover/cluster/controller"
@@ -31,6 +32,8 @@ import (
 // Config configures the manager.
 type Config struct {
 	Client kubernetes.Interface
+	// Metrics reads metrics.k8s.io for the autoscaler (optional).
+	Metrics metricsv1beta1.MetricsV1beta1Interface
 	// Identity names this process in the Lease (default host name + pid).
 	Identity string
 	// Lease timing (defaults 10 s, 7 s, 1 s: a new leader acts 10–12 s after a crash; measured
@@ -189,6 +192,7 @@ func runControllers(ctx context.Context, cfg Config) error {
 	factory := informers.NewSharedInformerFactory(cfg.Client, 0)
 	cctx := controller.Context{
 		Client:    cfg.Client,
+		Metrics:   cfg.Metrics,
 		Informers: factory,
 		Recorder: func(component string) record.EventRecorder {
 			return bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})

@@ -12,6 +12,8 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -61,6 +63,7 @@ func TestControllersStopWithTheirContext(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				client := fake.NewSimpleClientset(workFor(busy)...)
+				client.PrependReactor("get", "replicationcontrollers", rcScale) // the fake has no scale subresource
 				var inflight atomic.Int32
 				client.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 					switch a.GetVerb() {
@@ -147,6 +150,15 @@ func allControllers(t *testing.T, busy bool) map[string]controller.Constructor {
 	return all
 }
 
+// rcScale answers get replicationcontrollers/rc/scale, which the fake clientset cannot.
+func rcScale(a k8stesting.Action) (bool, runtime.Object, error) {
+	if a.GetSubresource() != "scale" {
+		return false, nil, nil
+	}
+	return true, &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: "rc", Namespace: "default"},
+		Spec: autoscalingv1.ScaleSpec{Replicas: 1}, Status: autoscalingv1.ScaleStatus{Replicas: 1, Selector: "app=w"}}, nil
+}
+
 // waitInflight waits until a write of the controller is in progress.
 func waitInflight(t *testing.T, inflight *atomic.Int32, name string) {
 	t.Helper()
@@ -170,6 +182,8 @@ func workFor(busy bool) []runtime.Object {
 	rcTmpl := tmpl
 	rcTmpl.Spec.RestartPolicy = corev1.RestartPolicyAlways
 	fs := corev1.PersistentVolumeFilesystem
+	stsTmpl := *rcTmpl.DeepCopy()
+	stsTmpl.Labels = map[string]string{"app": "sts"}
 	minAvailable := intstr.FromInt32(1)
 	return []runtime.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
@@ -182,6 +196,9 @@ func workFor(busy bool) []runtime.Object {
 			Spec: batchv1.JobSpec{Template: tmpl}},
 		&batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "cron", Namespace: "default", UID: "cron-uid", CreationTimestamp: old},
 			Spec: batchv1.CronJobSpec{Schedule: "* * * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tmpl}}}},
+		&autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "hpa", Namespace: "default"},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: &one, MaxReplicas: 3,
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "v1", Kind: "ReplicationController", Name: "rc"}}},
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: "default", UID: "pod-uid", Labels: labels},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}}},
 		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", CreationTimestamp: old},
@@ -192,6 +209,9 @@ func workFor(busy bool) []runtime.Object {
 			Spec: coordinationv1.LeaseSpec{RenewTime: &metav1.MicroTime{Time: old.Time}}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "svc", Namespace: "default"},
 			Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 80}}}},
+		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "sts", Namespace: "default", UID: "sts-uid"},
+			Spec: appsv1.StatefulSetSpec{Replicas: &one, ServiceName: "sts", Template: stsTmpl,
+				Selector: &metav1.LabelSelector{MatchLabels: stsTmpl.Labels}}},
 		&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pv"},
 			Spec: corev1.PersistentVolumeSpec{Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
 				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, VolumeMode: &fs,

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"github.com/drover-ci/drover/cloud/config"
 	"github.com/drover-ci/drover/cloud/runner"
@@ -127,6 +128,10 @@ func (o *controllerOptions) run(ctx context.Context, kubeconfig, storeDSN string
 	if err != nil {
 		return err
 	}
+	metrics, err := metricsclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
 	ctrls := manager.All()
 	ctrls[runner.Name] = runner.New(runner.Config{Static: o.jenkins, Registerer: o.metrics, Logger: log})
 	if addr := o.catalogAddress(storeDSN); addr != "" {
@@ -136,5 +141,5 @@ func (o *controllerOptions) run(ctx context.Context, kubeconfig, storeDSN string
 		}
 		ctrls["consulcatalog"] = consulcatalog.New(consulcatalog.Config{Consul: cc})
 	}
-	return manager.Run(ctx, manager.Config{Client: client, Options: opts, Controllers: ctrls, Logger: log})
+	return manager.Run(ctx, manager.Config{Client: client, Metrics: metrics.MetricsV1beta1(), Options: opts, Controllers: ctrls, Logger: log})
 }

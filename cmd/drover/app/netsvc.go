@@ -8,12 +8,14 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/drover-ci/drover/cluster/container/docker"
 	"github.com/drover-ci/drover/cluster/dns"
 	"github.com/drover-ci/drover/cluster/hostgw"
 	"github.com/drover-ci/drover/cluster/proxy"
@@ -116,6 +118,24 @@ func (n netOptions) offFlags() string {
 }
 
 // run serves cluster DNS on clusterDNS:53 and proxies services until ctx ends or one fails.
+// severalHint closes the errors a second drover on one host gets for taking the first one's
+// defaults.
+const severalHint = "; several drovers on one host each need their own --listen, --network and --subnet, " +
+	"--service-cidr and --cluster-dns, and --node-port-range (docs/operations.md, \"Several drovers on one host\")"
+
+// hintSeveral adds to err the flags to set when it is a second drover's clash with the first
+// one's defaults: an address in use, or the first one's Docker network.
+func hintSeveral(err error, flag string) error {
+	var foreign *docker.ForeignNetworkError
+	switch {
+	case errors.As(err, &foreign):
+		return fmt.Errorf("%w: give this drover a network of its own (--network NAME --subnet CIDR)%s", err, severalHint)
+	case errors.Is(err, syscall.EADDRINUSE) && flag != "":
+		return fmt.Errorf("%w: another process (another drover?) has it; give this one its own %s%s", err, flag, severalHint)
+	}
+	return err
+}
+
 func (n netOptions) run(ctx context.Context, client kubernetes.Interface, addrs proxy.AddrManager, clusterDNS string, log *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	if n.dns {
@@ -128,7 +148,14 @@ func (n netOptions) run(ctx context.Context, client kubernetes.Interface, addrs 
 			}
 		}()
 		s := dns.New(dns.Config{Client: client, Addr: net.JoinHostPort(clusterDNS, "53"), Logger: log})
-		g.Go(func() error { return s.Run(ctx) })
+		g.Go(func() error {
+			err := s.Run(ctx)
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("%w: another drover on this host (or a DNS server) serves --cluster-dns %s; give this one "+
+					"its own service range and DNS address (--service-cidr, --cluster-dns inside it)%s", err, clusterDNS, severalHint)
+			}
+			return err
+		})
 	}
 	if n.proxy {
 		p := proxy.New(proxy.Config{Client: client, Addrs: addrs, NodePortAddress: n.nodePortAddress, Logger: log})

@@ -125,12 +125,31 @@ func newNodeCommand(s Streams, cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runAgents(cmd.Context(), agents, netsvc, routes)
+			return hintSeveral(runAgents(cmd.Context(), agents, netsvc, routes), "")
 		},
 	}
 	o.addFlags(cmd, true)
 	logging.addFlags(cmd.Flags())
 	return cmd
+}
+
+// clusterIDOf is the ClusterID of the cluster whose API cfg reaches: from its CA certificate
+// (the kubeconfig's certificate-authority-data or file), which every node of the cluster has.
+func clusterIDOf(cfg *rest.Config) (string, error) {
+	ca := cfg.TLSClientConfig.CAData
+	if len(ca) == 0 && cfg.TLSClientConfig.CAFile != "" {
+		b, err := os.ReadFile(cfg.TLSClientConfig.CAFile)
+		if err != nil {
+			return "", fmt.Errorf("reading the cluster's CA certificate: %w", err)
+		}
+		ca = b
+	}
+	if len(ca) == 0 {
+		// A kubeconfig without a CA (--insecure-skip-tls-verify): no id; containers are told
+		// apart by node name only, as before.
+		return "", nil
+	}
+	return nodeagent.ClusterID(ca)
 }
 
 // agents builds the node agents the options ask for, logging to log.
@@ -146,6 +165,9 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams, l
 		Client: client, Network: o.network, Subnet: o.subnet, NodeIP: o.nodeIP, ClusterDNS: o.clusterDNS,
 		HostGW: o.hostGW && o.runtime == "docker", PodCIDRTimeout: o.cidrWait,
 		PauseImage: o.pauseImage, Labels: o.labels, Logger: log,
+	}
+	if base.ClusterID, err = clusterIDOf(cfg); err != nil {
+		return nil, err
 	}
 	if o.runtime == "hollow" {
 		var out []*nodeagent.Agent
@@ -172,6 +194,7 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams, l
 	if err != nil {
 		return nil, fmt.Errorf("docker (DOCKER_HOST=%s): %w", os.Getenv("DOCKER_HOST"), err)
 	}
+	rt.SetClusterID(base.ClusterID)
 	c := base
 	c.NodeName, c.Runtime, c.Port = o.name, rt, o.logPort
 	if c.TLS, err = o.serverTLS(cfg); err != nil {

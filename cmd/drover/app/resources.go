@@ -85,7 +85,14 @@ func (c *clients) resolveType(typ string) ([]*meta.RESTMapping, error) {
 	if c.categories != nil {
 		if grs, ok := c.categories.Expand(strings.ToLower(typ)); ok && len(grs) > 0 {
 			var out []*meta.RESTMapping
+			seen := map[schema.GroupResource]bool{}
 			for _, gr := range grs {
+				// A resource served in several versions (autoscaling/v1 and v2 HPAs) is
+				// listed once per version: take it once, in its preferred version.
+				if seen[gr] {
+					continue
+				}
+				seen[gr] = true
 				m, err := c.mappingFor(gr.String())
 				if err != nil {
 					return nil, fmt.Errorf("category %q: %w", typ, err)

@@ -22,6 +22,9 @@ type serverOptions struct {
 	consulDatacenter string
 	sans             []string
 	anonymousMetrics bool
+	maxInflight      int
+	maxMutating      int
+	maxConnections   int
 	logging          logOptions
 	metricResolution time.Duration
 }
@@ -43,6 +46,9 @@ func (o *serverOptions) addFlags(cmd *cobra.Command) {
 	f.StringSliceVar(&o.sans, "tls-san", nil, "extra host names or IPs for the serving certificate")
 	f.DurationVar(&o.metricResolution, "metric-resolution", resourcemetrics.DefaultResolution, "how often the node agents' resource metrics are scraped for metrics.k8s.io (kubectl top, the HPA); 0 turns the metrics API off")
 	f.BoolVar(&o.anonymousMetrics, "metrics-anonymous", false, "serve /metrics without authentication (for a Prometheus without the admin token); by default it needs the bearer token like the API")
+	f.IntVar(&o.maxInflight, "max-requests-inflight", apiserver.DefaultMaxRequestsInFlight, "the most read-only requests served at once (watches and logs not counted); more are answered 429 with Retry-After; 0: no limit")
+	f.IntVar(&o.maxMutating, "max-mutating-requests-inflight", apiserver.DefaultMaxMutatingRequestsInFlight, "the most mutating requests served at once (node and controller-manager heartbeats have a budget of their own); more are answered 429 with Retry-After; 0: no limit")
+	f.IntVar(&o.maxConnections, "max-connections", 0, "the most client connections held; at the cap a new one replaces the one idle longest (0: half the open-file limit)")
 	o.logging.addFlags(f)
 	o.controllers.addFlags(cmd)
 }
@@ -74,9 +80,9 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			ctx := p.Context()
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: o.dataDir, Metrics: o.controllers.metrics, Listen: o.listen, ExtraSANs: o.sans,
-				AnonymousMetrics: o.anonymousMetrics, Logger: log, MetricResolution: o.metricResolutionConfig()})
+				AnonymousMetrics: o.anonymousMetrics, Limits: o.limits(), MaxConnections: o.maxConnections, Logger: log, MetricResolution: o.metricResolutionConfig()})
 			if err != nil {
-				return err
+				return hintSeveral(err, "--listen")
 			}
 			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
 			p.Server(api.Serve)
@@ -86,6 +92,18 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 	}
 	o.addFlags(cmd)
 	return cmd
+}
+
+// limits are the API server's in-flight caps from the flags (0 there means none, as in
+// Kubernetes).
+func (o *serverOptions) limits() apiserver.Limits {
+	unlimited := func(n int) int {
+		if n <= 0 {
+			return -1
+		}
+		return n
+	}
+	return apiserver.Limits{ReadOnly: unlimited(o.maxInflight), Mutating: unlimited(o.maxMutating)}
 }
 
 func defaultDataDir() string {

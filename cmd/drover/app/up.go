@@ -53,9 +53,9 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.sans,
-				AnonymousMetrics: so.anonymousMetrics, Logger: log, MetricResolution: so.metricResolutionConfig()})
+				AnonymousMetrics: so.anonymousMetrics, Limits: so.limits(), MaxConnections: so.maxConnections, Logger: log, MetricResolution: so.metricResolutionConfig()})
 			if err != nil {
-				return err
+				return hintSeveral(err, "--listen")
 			}
 			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
 			p.Server(api.Serve)
@@ -78,7 +78,7 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			if err != nil {
 				return stop(err)
 			}
-			p.Go(func(ctx context.Context) error { return runAgents(ctx, agents, netsvc, routes) })
+			p.Go(func(ctx context.Context) error { return hintSeveral(runAgents(ctx, agents, netsvc, routes), "") })
 			fmt.Fprintf(s.Out, "node %s: running pods on %s\n", no.name, no.runtime)
 			return p.Wait()
 		},
