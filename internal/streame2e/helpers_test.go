@@ -31,7 +31,7 @@ var (
 )
 
 // start runs one drover up for the package (its network and ranges are this package's own).
-func start(t *testing.T) *uptest.Env {
+func start(t testing.TB) *uptest.Env {
 	t.Helper()
 	return uptest.Start(t, uptest.Options{Name: "stream", Subnet: "10.130.0.0/16", ServiceCIDR: "10.131.0.0/16",
 		ClusterDNS: "10.132.0.10", NodePortRange: "32900-32999", NeedKubectl: true,
@@ -70,7 +70,7 @@ var protocols = []struct {
 }
 
 // createPod creates pod and waits until it runs with every container ready.
-func createPod(t *testing.T, env *uptest.Env, pod *corev1.Pod) *corev1.Pod {
+func createPod(t testing.TB, env *uptest.Env, pod *corev1.Pod) *corev1.Pod {
 	t.Helper()
 	ctx := context.Background()
 	if pod.Namespace == "" {

@@ -134,7 +134,7 @@ func testAttach(t *testing.T, env *uptest.Env) {
 }
 
 // portForward runs kubectl port-forward TARGET LOCAL:REMOTE... and waits until it listens.
-func portForward(t *testing.T, env *uptest.Env, extraEnv []string, target string, remotes ...string) ([]int, *exec.Cmd) {
+func portForward(t testing.TB, env *uptest.Env, extraEnv []string, target string, remotes ...string) ([]int, *exec.Cmd) {
 	t.Helper()
 	args := []string{"--kubeconfig", env.Kubeconfig, "port-forward", "--address", "127.0.0.1", target}
 	var locals []int
@@ -174,7 +174,7 @@ func portForward(t *testing.T, env *uptest.Env, extraEnv []string, target string
 	return locals, cmd
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
