@@ -33,6 +33,7 @@ func TestIntoThePods(t *testing.T) {
 	t.Run("PortForward", func(t *testing.T) { testPortForward(t, env) })
 	t.Run("Proxy", func(t *testing.T) { testProxy(t, env) })
 	t.Run("Security", func(t *testing.T) { testSecurity(t, env) })
+	t.Run("DroverVerbs", func(t *testing.T) { testDroverVerbs(t, env) })
 }
 
 // testExec: stdout and stderr apart, the command's exit code as kubectl's, stdin round trip,
