@@ -23,6 +23,11 @@ func TestClusterNames(t *testing.T) {
 	s, _ := startServer(t, Config{},
 		service("default", "jenkins", "10.96.0.20", httpPort, jnlpPort),
 		agents, ext,
+		// Kubernetes sets hostnames on any service's addresses; only headless ones get names.
+		endpoints("default", "jenkins", corev1.EndpointSubset{
+			Addresses: []corev1.EndpointAddress{{IP: "10.88.0.3", Hostname: "web-0"}},
+			Ports:     []corev1.EndpointPort{{Name: "http", Port: 8080, Protocol: corev1.ProtocolTCP}},
+		}),
 		endpoints("ci", "agents", corev1.EndpointSubset{
 			Addresses: []corev1.EndpointAddress{
 				{IP: "10.88.0.7", Hostname: "web-0"},
@@ -69,7 +74,8 @@ func TestClusterNames(t *testing.T) {
 			[]string{"web-0.agents.ci" + zone + "\t5\tIN\tA\t10.88.0.7"}, nil},
 		{"10-88-0-6.agents.ci" + zone, dns.TypeA, dns.RcodeSuccess,
 			[]string{"10-88-0-6.agents.ci" + zone + "\t5\tIN\tA\t10.88.0.6"}, nil},
-		{"10-88-0-9.agents.ci" + zone, dns.TypeA, dns.RcodeNameError, nil, nil}, // not ready
+		{"10-88-0-9.agents.ci" + zone, dns.TypeA, dns.RcodeNameError, nil, nil},   // not ready
+		{"web-0.jenkins.default" + zone, dns.TypeA, dns.RcodeNameError, nil, nil}, // not headless
 		{"mirror.ci" + zone, dns.TypeA, dns.RcodeSuccess,
 			[]string{"mirror.ci" + zone + "\t5\tIN\tCNAME\tmirror.example.org."}, nil},
 		{"10-88-0-5.ci.pod.cluster.local.", dns.TypeA, dns.RcodeSuccess,

@@ -39,11 +39,12 @@ func (s *Server) serviceRecords(ns, name string) records {
 	return r
 }
 
-// hostRecords are the records of <host>.<svc>.<ns>.svc: the endpoint address whose hostname
-// (or dashed IP when it has none) is host.
+// hostRecords are the records of <host>.<svc>.<ns>.svc of a headless service: the endpoint
+// address whose hostname (or dashed IP when it has none) is host. A service with a cluster IP
+// has no such names (as in Kubernetes' DNS).
 func (s *Server) hostRecords(ns, name, host string) records {
 	svc, err := s.services.Services(ns).Get(name)
-	if err != nil {
+	if err != nil || !headless(svc) {
 		return records{}
 	}
 	var r records

@@ -89,6 +89,31 @@ func TestSubsetsPublishNotReady(t *testing.T) {
 	}
 }
 
+// TestSubsetsHostname: an address names the pod's hostname when the pod's subdomain is the
+// service (a StatefulSet's pods and their governing service), as Kubernetes' endpoints
+// controller does, whether or not the service is headless.
+func TestSubsetsHostname(t *testing.T) {
+	web := corev1.ContainerPort{Name: "web", ContainerPort: 8080}
+	member := pod("web-0", "10.88.0.2", true, web)
+	member.Spec.Hostname, member.Spec.Subdomain = "web-0", "jenkins"
+	other := pod("web-1", "10.88.0.3", true, web)
+	other.Spec.Hostname, other.Spec.Subdomain = "web-1", "elsewhere"
+	for _, ip := range []string{"10.96.0.20", corev1.ClusterIPNone} {
+		svc := jenkinsService()
+		svc.Spec.ClusterIP = ip
+		got := Subsets(svc, []*corev1.Pod{member, other})
+		if len(got) != 1 || len(got[0].Addresses) != 2 {
+			t.Fatalf("clusterIP %s: subsets %+v", ip, got)
+		}
+		if h := got[0].Addresses[0].Hostname; h != "web-0" {
+			t.Errorf("clusterIP %s: web-0's address hostname %q, want web-0", ip, h)
+		}
+		if h := got[0].Addresses[1].Hostname; h != "" {
+			t.Errorf("clusterIP %s: web-1 (subdomain elsewhere) has hostname %q", ip, h)
+		}
+	}
+}
+
 // TestControllerWritesAndFollows runs the controller on a fake clientset: it creates the
 // Endpoints, follows a pod becoming ready, and deletes them with the service.
 func TestControllerWritesAndFollows(t *testing.T) {

@@ -52,7 +52,9 @@ func Subsets(svc *corev1.Service, pods []*corev1.Pod) []corev1.EndpointSubset {
 			n := pod.Spec.NodeName
 			addr.NodeName = &n
 		}
-		if svc.Spec.ClusterIP == corev1.ClusterIPNone && pod.Spec.Hostname != "" && pod.Spec.Subdomain == svc.Name {
+		// Kubernetes' ShouldSetHostname: any service the pod names as its subdomain (cluster
+		// DNS serves the name for headless services only).
+		if pod.Spec.Hostname != "" && pod.Spec.Subdomain == svc.Name && pod.Namespace == svc.Namespace {
 			addr.Hostname = pod.Spec.Hostname
 		}
 		if podReady(pod) || svc.Spec.PublishNotReadyAddresses {

@@ -383,6 +383,26 @@ func TestAdoptsOrphans(t *testing.T) {
 	if ref := metav1.GetControllerOf(f.pod("other")); ref != nil {
 		t.Errorf("other adopted: %+v", ref)
 	}
+	// Once Running and Ready, the adopted pod gets its identity labels (Kubernetes'
+	// UpdateStatefulPod), and, being at no revision, is replaced by the rolling update.
+	f.run("web-0", true)
+	acts := f.step()
+	var updated *corev1.Pod
+	for _, a := range acts {
+		if a.GetVerb() == "update" && a.GetResource().Resource == "pods" {
+			updated = a.(k8stesting.UpdateAction).GetObject().(*corev1.Pod)
+		}
+	}
+	if updated == nil || updated.Labels[appsv1.StatefulSetPodNameLabel] != "web-0" || updated.Labels[appsv1.PodIndexLabel] != "0" {
+		t.Errorf("adopted web-0 not given its identity labels: %+v", updated)
+	}
+	if got := deletedPods(acts); !slices.Equal(got, []string{"web-0"}) {
+		t.Errorf("deleted %v, want the adopted web-0 (no revision) for the update", got)
+	}
+	f.settle()
+	if p := f.pod("web-0"); p.UID == "uid-orphan" || podRevision(p) != f.set().Status.UpdateRevision {
+		t.Errorf("web-0 uid %s revision %s, want a new pod at the update revision", p.UID, podRevision(p))
+	}
 }
 
 // TestRetentionWhenScaledDelete: with whenScaled Delete, a scaled-away pod's claim gets the
