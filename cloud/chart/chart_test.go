@@ -6,7 +6,10 @@ import (
 	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/drover-ci/drover/charts"
@@ -43,31 +46,69 @@ func TestJenkinsChartDefaults(t *testing.T) {
 		kinds = append(kinds, k)
 	}
 	want := []string{"ConfigMap/drover-jenkins-cloud", "ConfigMap/jenkins-init", "Namespace/ci", "PersistentVolume/jenkins-home-ci",
-		"PersistentVolumeClaim/jenkins-home", "ReplicationController/jenkins", "Service/jenkins"}
+		"Service/jenkins", "StatefulSet/jenkins"}
 	if d := cmp.Diff(want, sortedKeys(objs)); d != "" {
 		t.Errorf("objects (-want +got):\n%s", d)
 	}
-	rc := objs["ReplicationController/jenkins"].(*corev1.ReplicationController)
-	ctr := rc.Spec.Template.Spec.Containers[0]
-	if *rc.Spec.Replicas != 1 || ctr.Image != "jenkins/jenkins:lts-jdk17" || rc.Namespace != "ci" {
-		t.Errorf("rc: replicas %d image %q namespace %q", *rc.Spec.Replicas, ctr.Image, rc.Namespace)
+	sts := objs["StatefulSet/jenkins"].(*appsv1.StatefulSet)
+	ctr := sts.Spec.Template.Spec.Containers[0]
+	if *sts.Spec.Replicas != 1 || ctr.Image != "jenkins/jenkins:lts-jdk17" || sts.Namespace != "ci" {
+		t.Errorf("statefulset: replicas %d image %q namespace %q", *sts.Spec.Replicas, ctr.Image, sts.Namespace)
 	}
-	if ic := rc.Spec.Template.Spec.InitContainers; len(ic) != 1 || ic[0].Image != ctr.Image || *ic[0].SecurityContext.RunAsUser != 0 {
+	// Governed by the Service jenkins (as in the official chart); Parallel so that a pod of a
+	// broken revision does not block the rollback; rolling updates.
+	if sts.Spec.ServiceName != "jenkins" || sts.Spec.PodManagementPolicy != appsv1.ParallelPodManagement ||
+		sts.Spec.UpdateStrategy.Type != appsv1.RollingUpdateStatefulSetStrategyType {
+		t.Errorf("statefulset spec: serviceName %q, podManagementPolicy %q, updateStrategy %+v",
+			sts.Spec.ServiceName, sts.Spec.PodManagementPolicy, sts.Spec.UpdateStrategy)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(sts.Spec.Selector)
+	if err != nil || !sel.Matches(labels.Set(sts.Spec.Template.Labels)) {
+		t.Errorf("selector %v does not match the template's labels %v (%v)", sts.Spec.Selector, sts.Spec.Template.Labels, err)
+	}
+	if ic := sts.Spec.Template.Spec.InitContainers; len(ic) != 1 || ic[0].Image != ctr.Image || *ic[0].SecurityContext.RunAsUser != 0 {
 		t.Errorf("init containers = %+v", ic)
 	}
 	if p := ctr.LivenessProbe; p == nil || p.HTTPGet.Path != "/login" || p.InitialDelaySeconds != 90 {
 		t.Errorf("liveness probe = %+v", p)
 	}
+	if p := ctr.ReadinessProbe; p == nil || p.HTTPGet.Path != "/login" {
+		t.Errorf("readiness probe = %+v", p)
+	}
+	if m := ctr.VolumeMounts[0]; m.Name != "jenkins-home" || m.MountPath != "/var/jenkins_home" {
+		t.Errorf("JENKINS_HOME mount = %+v", m)
+	}
 	if m := ctr.VolumeMounts[1]; m.MountPath != "/usr/share/jenkins/ref/init.groovy.d/drover-admin.groovy.override" || m.SubPath != "drover-admin.groovy" {
 		t.Errorf("init script mount = %+v", m)
 	}
-	pvc := objs["PersistentVolumeClaim/jenkins-home"].(*corev1.PersistentVolumeClaim)
-	if pvc.Spec.VolumeName != "jenkins-home-ci" || pvc.Spec.Resources.Requests.Storage().String() != "8Gi" {
-		t.Errorf("pvc spec = %+v", pvc.Spec)
+	if env := envValue(ctr.Env, "JAVA_OPTS"); env != "-Djenkins.install.runSetupWizard=false" {
+		t.Errorf("JAVA_OPTS = %q", env)
+	}
+	// JENKINS_HOME is the claim template's (no volume of that name in the pod template).
+	for _, v := range sts.Spec.Template.Spec.Volumes {
+		if v.Name == "jenkins-home" {
+			t.Errorf("the pod template has a volume jenkins-home: %+v", v)
+		}
+	}
+	if n := len(sts.Spec.VolumeClaimTemplates); n != 1 {
+		t.Fatalf("%d volumeClaimTemplates", n)
+	}
+	vct := sts.Spec.VolumeClaimTemplates[0]
+	if vct.Name != "jenkins-home" || vct.Spec.VolumeName != "jenkins-home-ci" || vct.Spec.Resources.Requests.Storage().String() != "8Gi" ||
+		vct.Spec.StorageClassName == nil || *vct.Spec.StorageClassName != "" {
+		t.Errorf("volumeClaimTemplate = %+v", vct)
+	}
+	if p := sts.Spec.PersistentVolumeClaimRetentionPolicy; p == nil || p.WhenDeleted != appsv1.RetainPersistentVolumeClaimRetentionPolicyType ||
+		p.WhenScaled != appsv1.RetainPersistentVolumeClaimRetentionPolicyType {
+		t.Errorf("claim retention = %+v", p)
 	}
 	pv := objs["PersistentVolume/jenkins-home-ci"].(*corev1.PersistentVolume)
-	if pv.Spec.HostPath.Path != "/var/lib/drover/volumes/jenkins-home-ci" {
-		t.Errorf("pv hostPath = %q", pv.Spec.HostPath.Path)
+	if pv.Spec.HostPath.Path != "/var/lib/drover/volumes/jenkins-home-ci" || pv.Spec.PersistentVolumeReclaimPolicy != corev1.PersistentVolumeReclaimRetain {
+		t.Errorf("pv = %+v", pv.Spec)
+	}
+	// The volume is reserved for the claim of pod jenkins-0 (CLAIMTEMPLATE-SET-ORDINAL).
+	if r := pv.Spec.ClaimRef; r == nil || r.Namespace != "ci" || r.Name != "jenkins-home-jenkins-0" || r.UID != "" {
+		t.Errorf("pv claimRef = %+v", r)
 	}
 	svc := objs["Service/jenkins"].(*corev1.Service)
 	if len(svc.Spec.Ports) != 2 || svc.Spec.Ports[0].Port != 8080 || svc.Spec.Ports[1].Port != 50000 {
@@ -132,11 +173,13 @@ func TestJenkinsChartTCPAgentsAndInjection(t *testing.T) {
 func TestJenkinsChartValues(t *testing.T) {
 	vals := map[string]any{}
 	for _, s := range []string{"image=my/jenkins:2", "admin.password=pw,admin.token=11aa", "persistence.createVolume=false",
-		"persistence.size=20Gi", "livenessDelay=5", "agent.label=docker linux", "createNamespace=false", "volumePermissions=false"} {
+		"persistence.size=20Gi", "livenessDelay=5", "agent.label=docker linux", "createNamespace=false", "volumePermissions=false",
+		"javaOpts=-Xmx1g -Dx=y"} {
 		if err := Set(vals, s); err != nil {
 			t.Fatal(err)
 		}
 	}
+	vals["extraEnv"] = []any{map[string]any{"name": "GREETING", "value": "hello"}}
 	objs := render(t, vals)
 	if _, ok := objs["PersistentVolume/jenkins-home-ci"]; ok {
 		t.Error("a PV with createVolume=false")
@@ -148,20 +191,59 @@ func TestJenkinsChartValues(t *testing.T) {
 	if string(sec.Data["user"]) != "admin" || string(sec.Data["password"]) != "pw" || string(sec.Data["token"]) != "11aa" {
 		t.Errorf("secret = %q", sec.Data)
 	}
-	rc := objs["ReplicationController/jenkins"].(*corev1.ReplicationController)
-	if n := len(rc.Spec.Template.Spec.InitContainers); n != 0 {
+	sts := objs["StatefulSet/jenkins"].(*appsv1.StatefulSet)
+	if n := len(sts.Spec.Template.Spec.InitContainers); n != 0 {
 		t.Errorf("%d init containers with volumePermissions=false", n)
 	}
-	if c := rc.Spec.Template.Spec.Containers[0]; c.Image != "my/jenkins:2" || c.LivenessProbe.InitialDelaySeconds != 5 {
+	c := sts.Spec.Template.Spec.Containers[0]
+	if c.Image != "my/jenkins:2" || c.LivenessProbe.InitialDelaySeconds != 5 {
 		t.Errorf("container = %s, delay %d", c.Image, c.LivenessProbe.InitialDelaySeconds)
 	}
-	pvc := objs["PersistentVolumeClaim/jenkins-home"].(*corev1.PersistentVolumeClaim)
-	if pvc.Spec.VolumeName != "" || pvc.Spec.Resources.Requests.Storage().String() != "20Gi" {
-		t.Errorf("pvc = %+v", pvc.Spec)
+	if v := envValue(c.Env, "JAVA_OPTS"); v != "-Djenkins.install.runSetupWizard=false -Xmx1g -Dx=y" {
+		t.Errorf("JAVA_OPTS = %q", v)
+	}
+	if v := envValue(c.Env, "GREETING"); v != "hello" {
+		t.Errorf("extraEnv GREETING = %q (env %+v)", v, c.Env)
+	}
+	vct := sts.Spec.VolumeClaimTemplates[0]
+	if vct.Spec.VolumeName != "" || vct.Spec.Resources.Requests.Storage().String() != "20Gi" {
+		t.Errorf("volumeClaimTemplate = %+v", vct.Spec)
 	}
 	cfg, _ := config.Load([]byte(objs["ConfigMap/drover-jenkins-cloud"].(*corev1.ConfigMap).Data["config.yaml"]))
 	if cfg.Templates[0].Label != "docker linux" {
 		t.Errorf("label = %q", cfg.Templates[0].Label)
+	}
+}
+
+func envValue(env []corev1.EnvVar, name string) string {
+	for _, e := range env {
+		if e.Name == name {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+// Documents come in Helm's install order: the StatefulSet after the Service that governs it and
+// after the PersistentVolume its claim binds to.
+func TestJenkinsChartInstallOrder(t *testing.T) {
+	c, err := Load(charts.Jenkins())
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := c.Render(Release{Name: "jenkins", Namespace: "ci"}, map[string]any{"admin": map[string]any{"password": "p", "token": "t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, d := range docs {
+		if len(kinds) == 0 || kinds[len(kinds)-1] != d.Kind {
+			kinds = append(kinds, d.Kind)
+		}
+	}
+	want := []string{"Namespace", "Secret", "ConfigMap", "PersistentVolume", "Service", "StatefulSet"}
+	if d := cmp.Diff(want, kinds); d != "" {
+		t.Errorf("kinds in order (-want +got):\n%s", d)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 )
 
 // TestInstalledControllerOnDocker: `drover jenkins install` (with the fake Jenkins image standing
-// in for jenkins/jenkins) brings up the controller RC, its Service and volume, and points the
+// in for jenkins/jenkins) brings up the controller StatefulSet, its Service and volume, and points the
 // cloud provider at it with nothing to type; a build on the default template's label gets an
 // agent that reaches the controller through the Service's DNS name and runs it; the
 // controller's container killed → a new one Running with the same JENKINS_HOME; uninstall keeps
@@ -73,14 +73,14 @@ func TestInstalledControllerOnDocker(t *testing.T) {
 		t.Errorf("drover jenkins status does not show the default template:\n%s", out)
 	}
 
-	// Kill the controller's container: the RC's pod gets a new one, JENKINS_HOME kept.
+	// Kill the controller's container: the StatefulSet's pod gets a new one, JENKINS_HOME kept.
 	pods, err := cs.CoreV1().Pods("jenkins").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=jenkins"})
 	if err != nil || len(pods.Items) != 1 {
 		pods, err = cs.CoreV1().Pods("jenkins").List(ctx, metav1.ListOptions{})
 	}
 	var ctl *corev1.Pod
 	for i := range pods.Items {
-		if len(pods.Items[i].OwnerReferences) > 0 && pods.Items[i].OwnerReferences[0].Kind == "ReplicationController" {
+		if len(pods.Items[i].OwnerReferences) > 0 && pods.Items[i].OwnerReferences[0].Kind == "StatefulSet" {
 			ctl = &pods.Items[i]
 		}
 	}
@@ -111,17 +111,17 @@ func TestInstalledControllerOnDocker(t *testing.T) {
 	}
 
 	drover("jenkins", "uninstall", "--namespace", "jenkins")
-	uptest.Eventually(t, 60*time.Second, "the RC and Service gone", func() bool {
-		_, e1 := cs.CoreV1().ReplicationControllers("jenkins").Get(ctx, "jenkins", metav1.GetOptions{})
+	uptest.Eventually(t, 60*time.Second, "the StatefulSet and Service gone", func() bool {
+		_, e1 := cs.AppsV1().StatefulSets("jenkins").Get(ctx, "jenkins", metav1.GetOptions{})
 		_, e2 := cs.CoreV1().Services("jenkins").Get(ctx, "jenkins", metav1.GetOptions{})
 		return e1 != nil && e2 != nil
 	})
-	if _, err := cs.CoreV1().PersistentVolumeClaims("jenkins").Get(ctx, "jenkins-home", metav1.GetOptions{}); err != nil {
+	if _, err := cs.CoreV1().PersistentVolumeClaims("jenkins").Get(ctx, "jenkins-home-jenkins-0", metav1.GetOptions{}); err != nil {
 		t.Errorf("uninstall without --delete-volume removed the claim: %v", err)
 	}
 	drover("jenkins", "uninstall", "--namespace", "jenkins", "--delete-volume")
 	uptest.Eventually(t, 60*time.Second, "the claim gone", func() bool {
-		_, err := cs.CoreV1().PersistentVolumeClaims("jenkins").Get(ctx, "jenkins-home", metav1.GetOptions{})
+		_, err := cs.CoreV1().PersistentVolumeClaims("jenkins").Get(ctx, "jenkins-home-jenkins-0", metav1.GetOptions{})
 		return err != nil
 	})
 }

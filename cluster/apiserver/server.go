@@ -71,6 +71,7 @@ type Server struct {
 	gc            *collector
 	rmetrics      *resourcemetrics.Collector // nil: off
 	inflight      *inflight
+	space         *spaceStore
 }
 
 // New builds a Server over cfg.Store.
@@ -105,6 +106,9 @@ func New(cfg Config) (*Server, error) {
 	s.discovery = discovery.New(resources.All(), VersionInfo())
 	s.gc = newCollector(s)
 	s.inflight = newInflight(cfg.Limits)
+	s.space = &spaceStore{Store: cfg.Store}
+	s.store = s.space
+	s.metrics = prometheus.Gatherers{s.metrics, storeMetrics(cfg.Store, s.space)}
 	if cfg.MetricResolution >= 0 {
 		s.rmetrics = s.newResourceMetrics(cfg.MetricResolution)
 	}
@@ -194,6 +198,10 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	if s.space.full.Load() {
+		http.Error(w, "[-]store failed: no space left on the store's disk", http.StatusServiceUnavailable)
+		return
+	}
 	if _, err := s.store.Revision(ctx); err != nil {
 		http.Error(w, "[-]store failed: "+err.Error(), http.StatusServiceUnavailable)
 		return

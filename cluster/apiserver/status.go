@@ -28,6 +28,8 @@ func storeError(err error, gr schema.GroupResource, name string) error {
 		return apierrors.NewConflict(gr, name, errors.New(conflictMessage))
 	case errors.Is(err, store.ErrCompacted):
 		return apierrors.NewResourceExpired(err.Error())
+	case errors.Is(err, store.ErrNoSpace):
+		return noSpaceError()
 	case errors.Is(err, store.ErrUnavailable):
 		e := apierrors.NewServiceUnavailable(fmt.Sprintf("storage unavailable, retry: %v", err))
 		e.ErrStatus.Details = &metav1.StatusDetails{RetryAfterSeconds: 1}

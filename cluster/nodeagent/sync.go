@@ -53,17 +53,12 @@ func (w *podWorker) setupVolumes(ctx context.Context) bool {
 			w.event(corev1.EventTypeWarning, "FailedMount", "this node cannot mount volumes")
 			return true
 		}
-		// A node without a volume manager (hollow) takes emptyDir volumes as placeholders its
-		// simulated containers never touch, so their mounts resolve.
+		// A node without a volume manager (hollow) takes emptyDir and claim volumes (a
+		// StatefulSet's) as placeholders its simulated containers never touch, so their
+		// mounts resolve.
 		w.volumes = make(map[string]volume.Source, len(pod.Spec.Volumes))
 		for _, v := range pod.Spec.Volumes {
 			w.volumes[v.Name] = volume.Source{HostPath: "/hollow/" + string(pod.UID) + "/volumes/" + v.Name}
-		}
-		// Nothing is mounted (hollow runtimes ignore mounts), but every declared volume
-		// resolves, so containers that mount them run.
-		w.volumes = make(map[string]volume.Source, len(pod.Spec.Volumes))
-		for _, v := range pod.Spec.Volumes {
-			w.volumes[v.Name] = volume.Source{}
 		}
 		return true
 	}

@@ -26,7 +26,21 @@ var (
 	ErrCompacted = errors.New("store: requested revision is older than the retained history")
 	// ErrUnavailable means the backend could not be reached; the API server answers 503.
 	ErrUnavailable = errors.New("store: backend unavailable")
+	// ErrNoSpace means a write failed because the store's disk is full (ENOSPC); the API server
+	// answers 507 and reports not ready until a write succeeds again. Deletes free space.
+	ErrNoSpace = errors.New("store: no space left on the store's disk")
 )
+
+// Usage is what a store on a local disk reports for its metrics: the bytes it takes and the
+// bytes still free on its file system.
+type Usage struct {
+	SizeBytes, FreeBytes int64
+}
+
+// UsageReporter is implemented by stores that can report their disk usage.
+type UsageReporter interface {
+	Usage() (Usage, error)
+}
 
 // KV is one stored value and the revision of its last write.
 type KV struct {

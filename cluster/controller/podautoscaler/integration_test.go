@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -25,6 +26,7 @@ import (
 	"github.com/drover-ci/drover/cluster/container"
 	"github.com/drover-ci/drover/cluster/container/hollow"
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/deployment"
 	"github.com/drover-ci/drover/cluster/controller/replication"
 	"github.com/drover-ci/drover/cluster/nodeagent"
 	"github.com/drover-ci/drover/cluster/scheduler"
@@ -33,11 +35,17 @@ import (
 )
 
 // TestHollowAutoscaling: the real API server with its metrics collector, two hollow nodes
-// whose containers all use load millicores (the test sets it), and the replication manager,
-// scheduler and autoscaler: an RC of one pod requesting 200m with an HPA (cpu 50 %, 1–4,
-// scale-down window 2 s) scales out to 4 under 400m a pod, reports status and events, and
-// back in to 1 once the load drops.
+// whose containers all use load millicores (the test sets it), and the workload controllers,
+// scheduler and autoscaler: a ReplicationController (and a Deployment) of one pod requesting
+// 200m with an HPA (cpu 50 %, 1–4, scale-down window 2 s) scales out to 4 under 400m a pod,
+// reports status and events, and back in to 1 once the load drops.
 func TestHollowAutoscaling(t *testing.T) {
+	for _, kind := range []string{"ReplicationController", "Deployment"} {
+		t.Run(kind, func(t *testing.T) { testHollowAutoscaling(t, kind) })
+	}
+}
+
+func testHollowAutoscaling(t *testing.T, kind string) {
 	var load atomic.Int64 // millicores per container
 	load.Store(400)
 	srv := apiservertest.StartConfig(t, apiserver.RunConfig{MetricResolution: 300 * time.Millisecond})
@@ -70,16 +78,28 @@ func TestHollowAutoscaling(t *testing.T) {
 
 	one, window := int32(1), int32(2)
 	labels := map[string]string{"app": "burn"}
-	rc := &corev1.ReplicationController{ObjectMeta: metav1.ObjectMeta{Name: "burn"}, Spec: corev1.ReplicationControllerSpec{
-		Replicas: &one, Selector: labels, Template: &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "app", Resources: corev1.ResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")}}}}}}}}
-	if _, err := client.CoreV1().ReplicationControllers("default").Create(ctx, rc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "app", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")}}}}}}
+	ref := autoscalingv2.CrossVersionObjectReference{APIVersion: "v1", Kind: kind, Name: "burn"}
+	if kind == "Deployment" {
+		ref.APIVersion = "apps/v1"
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "burn"}, Spec: appsv1.DeploymentSpec{
+			Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: tmpl}}
+		if _, err := client.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		rc := &corev1.ReplicationController{ObjectMeta: metav1.ObjectMeta{Name: "burn"}, Spec: corev1.ReplicationControllerSpec{
+			Replicas: &one, Selector: labels, Template: &tmpl}}
+		if _, err := client.CoreV1().ReplicationControllers("default").Create(ctx, rc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	replicas := func() int32 { return targetReplicas(t, client, kind) }
 	fifty := int32(50)
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "burn"}, Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-		ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "v1", Kind: "ReplicationController", Name: "burn"},
+		ScaleTargetRef: ref,
 		MinReplicas:    &one, MaxReplicas: 4,
 		Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
 			Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &fifty}}}},
@@ -97,7 +117,7 @@ func TestHollowAutoscaling(t *testing.T) {
 	}
 	uptest.Eventually(t, time.Minute, "the RC scaled out to 4 and the HPA reporting it", func() bool {
 		h := get()
-		return h.Status.DesiredReplicas == 4 && h.Status.CurrentReplicas == 4 && replicas(t, client) == 4
+		return h.Status.DesiredReplicas == 4 && h.Status.CurrentReplicas == 4 && replicas() == 4
 	})
 	h := get()
 	if len(h.Status.CurrentMetrics) != 1 || h.Status.CurrentMetrics[0].Resource.Current.AverageUtilization == nil ||
@@ -119,7 +139,7 @@ func TestHollowAutoscaling(t *testing.T) {
 	load.Store(10)
 	uptest.Eventually(t, time.Minute, "the RC scaled back in to 1", func() bool {
 		h := get()
-		return h.Status.DesiredReplicas == 1 && replicas(t, client) == 1
+		return h.Status.DesiredReplicas == 1 && replicas() == 1
 	})
 	if !hasEvent(t, client, "SuccessfulRescale", "New size: 1; reason: All metrics below target") {
 		t.Errorf("no scale-in event")
@@ -135,8 +155,17 @@ func cond(h *autoscalingv2.HorizontalPodAutoscaler, t string) string {
 	return ""
 }
 
-func replicas(t *testing.T, client kubernetes.Interface) int32 {
-	rc, err := client.CoreV1().ReplicationControllers("default").Get(context.Background(), "burn", metav1.GetOptions{})
+// targetReplicas is the spec.replicas of the RC or Deployment "burn".
+func targetReplicas(t *testing.T, client kubernetes.Interface, kind string) int32 {
+	ctx := context.Background()
+	if kind == "Deployment" {
+		d, err := client.AppsV1().Deployments("default").Get(ctx, "burn", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *d.Spec.Replicas
+	}
+	rc, err := client.CoreV1().ReplicationControllers("default").Get(ctx, "burn", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +188,7 @@ func hasEvent(t *testing.T, client kubernetes.Interface, reason, message string)
 	return false
 }
 
-// runControllers runs the replication manager, the scheduler and the autoscaler against the
+// runControllers runs the RC, ReplicaSet and Deployment controllers, the scheduler and the autoscaler against the
 // server until ctx ends (cancel ends it when the test does), and returns the autoscaler.
 func runControllers(t *testing.T, ctx context.Context, cancel context.CancelFunc, client kubernetes.Interface, mc metricsclient.Interface) *Controller {
 	t.Helper()
@@ -175,6 +204,14 @@ func runControllers(t *testing.T, ctx context.Context, cancel context.CancelFunc
 	if err != nil {
 		t.Fatal(err)
 	}
+	rss, err := replication.NewReplicaSet(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deploys, err := deployment.New(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sched, err := scheduler.NewController(cc)
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +222,7 @@ func runControllers(t *testing.T, ctx context.Context, cancel context.CancelFunc
 	}
 	factory.Start(ctx.Done())
 	t.Cleanup(factory.Shutdown) // after the controllers returned (cleanups run last first)
-	for _, c := range []controller.Controller{rcs, sched, hpas} {
+	for _, c := range []controller.Controller{rcs, rss, deploys, sched, hpas} {
 		done := make(chan struct{})
 		go func() { defer close(done); _ = c.Run(ctx) }()
 		t.Cleanup(func() { cancel(); <-done })

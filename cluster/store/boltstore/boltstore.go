@@ -9,8 +9,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -127,8 +130,13 @@ func decode(key, raw []byte) (store.KV, error) {
 	}, nil
 }
 
-// wrap adds context to a bbolt error; a closed database counts as an unavailable backend.
+// wrap adds context to a bbolt error; a closed database counts as an unavailable backend, and a
+// full disk is store.ErrNoSpace (bbolt words a failed file growth with %s, so its text is
+// matched too).
 func (s *Store) wrap(op, key string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), syscall.ENOSPC.Error()) {
+		return fmt.Errorf("boltstore: %s %q: %w", op, key, store.ErrNoSpace)
+	}
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return fmt.Errorf("boltstore: %s %q in %s: %w: %w", op, key, s.path, store.ErrUnavailable, err)
 	}
@@ -208,6 +216,19 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 		return 0, s.wrap("revision", "", berrors.ErrDatabaseNotOpen)
 	}
 	return s.hub.Revision(), nil
+}
+
+// Usage reports the database file's size and the free space of its file system.
+func (s *Store) Usage() (store.Usage, error) {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return store.Usage{}, fmt.Errorf("boltstore: %w", err)
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(s.path), &fs); err != nil {
+		return store.Usage{}, fmt.Errorf("boltstore: statfs: %w", err)
+	}
+	return store.Usage{SizeBytes: fi.Size(), FreeBytes: int64(fs.Bavail) * int64(fs.Bsize)}, nil
 }
 
 // Close ends every watch and closes the file. Later calls fail with store.ErrUnavailable.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,6 +67,8 @@ func applyObject(ctx context.Context, kube kubernetes.Interface, obj runtime.Obj
 			}
 			return ch
 		})
+	case *appsv1.StatefulSet:
+		return applyStatefulSet(ctx, kube.AppsV1().StatefulSets(o.Namespace), o)
 	case *corev1.ReplicationController:
 		c := core.ReplicationControllers(o.Namespace)
 		return apply(ctx, o, c.Get, c.Create, c.Update, func(cur, want *corev1.ReplicationController) bool {

@@ -16,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 
@@ -50,9 +49,12 @@ func newJenkinsInstallCommand(s Streams, cf *clientFlags) *cobra.Command {
 		Long: `install renders the jenkins chart (embedded, or --chart DIR) and creates or updates its objects:
 the namespace (-n, default jenkins), the Secret jenkins-admin (admin user, password and API token,
 generated unless --admin-token-file gives the token; kept across re-runs), the ConfigMap jenkins-init
-(a core init.groovy.d script that sets up the admin and its token), the PVC jenkins-home (and a
-hostPath PV when no Available volume fits), the RC and Service jenkins, and the ConfigMap
-kube-system/drover-jenkins-cloud the provider follows. Re-running updates; nothing is duplicated.
+(a core init.groovy.d script that sets up the admin and its token), a hostPath PV for JENKINS_HOME
+(unless an Available volume fits), the Service jenkins, the StatefulSet jenkins (one pod, jenkins-0,
+with JENKINS_HOME on its claim jenkins-home-jenkins-0) and the ConfigMap kube-system/drover-jenkins-cloud
+the provider follows. Re-running updates: a changed spec (a new --image, say) rolls the pod, and
+install waits for the new one; nothing is duplicated. An install made before the StatefulSet (the
+ReplicationController jenkins) is migrated, JENKINS_HOME's volume kept.
 
 Agents connect over WebSocket by default: the official jenkins/jenkins image without plugins
 offers no JNLP4-connect on its TCP agent port ("invalid X-Instance-Identity"). --agent-websocket=false
@@ -76,7 +78,7 @@ instance-identity plugin.`,
 	f.StringVar(&o.chartDir, "chart", "", "render this chart directory instead of the embedded charts/jenkins")
 	f.StringArrayVar(&o.sets, "set", nil, "chart value KEY=VALUE (repeatable; applied after the flags above)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the manifests (Secret values hidden) without applying them")
-	f.BoolVar(&o.wait, "wait", true, "wait for the controller pod to be Running")
+	f.BoolVar(&o.wait, "wait", true, "wait for the StatefulSet's rollout: its pod runs the new spec and is Ready")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long --wait waits")
 	return cmd
 }
@@ -124,13 +126,22 @@ func (o *jenkinsInstallOptions) run(ctx context.Context, s Streams, cf *clientFl
 	if err != nil {
 		return err
 	}
-	createVolume, err := needVolume(ctx, kube, ns, o.storage)
+	old, err := findRCInstall(ctx, kube, ns)
+	if err != nil {
+		return err
+	}
+	createVolume, err := needVolume(ctx, kube, ns, o.storage, old)
 	if err != nil {
 		return err
 	}
 	docs, err := o.render(fsys, ns, password, token, createVolume)
 	if err != nil {
 		return err
+	}
+	if old != nil {
+		if err := old.migrate(ctx, kube, ns, o.timeout, s); err != nil {
+			return fmt.Errorf("migrating to the StatefulSet: %w (running install again continues the migration)", err)
+		}
 	}
 	for _, d := range docs {
 		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode([]byte(d.YAML), nil, nil)
@@ -149,7 +160,7 @@ func (o *jenkinsInstallOptions) run(ctx context.Context, s Streams, cf *clientFl
 	if !o.wait {
 		return nil
 	}
-	return waitForJenkins(ctx, kube, ns, o.timeout, s)
+	return waitForRollout(ctx, kube, ns, o.timeout, s)
 }
 
 // render renders the chart with the flags' values, then --set.
@@ -217,16 +228,20 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// needVolume tells whether the chart should create the hostPath PV: yes unless the claim
-// already exists bound elsewhere or an Available unclaimed volume without a class fits it.
-func needVolume(ctx context.Context, kube kubernetes.Interface, ns, storage string) (bool, error) {
+// needVolume tells whether the chart should create the hostPath PV: yes unless the
+// StatefulSet's claim (or the claim of an install being migrated) is bound to another volume, or
+// an Available unclaimed volume without a class fits the new claim.
+func needVolume(ctx context.Context, kube kubernetes.Interface, ns, storage string, old *rcInstall) (bool, error) {
 	own := "jenkins-home-" + ns
-	pvc, err := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "jenkins-home", metav1.GetOptions{})
+	pvc, err := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, jenkinsClaim, metav1.GetOptions{})
 	if err == nil {
 		return pvc.Spec.VolumeName == own, nil
 	}
 	if !apierrors.IsNotFound(err) {
 		return false, err
+	}
+	if old != nil && old.volume != "" {
+		return old.volume == own, nil
 	}
 	want := resource.MustParse(storage)
 	pvs, err := kube.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
@@ -255,63 +270,4 @@ func hasMode(modes []corev1.PersistentVolumeAccessMode, m corev1.PersistentVolum
 		}
 	}
 	return false
-}
-
-// waitForJenkins prints the controller pod's progress, once a second, until it is Running.
-func waitForJenkins(ctx context.Context, kube kubernetes.Interface, ns string, timeout time.Duration, s Streams) error {
-	last := ""
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
-		pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=jenkins"})
-		line := ""
-		switch {
-		case err != nil:
-			line = "waiting: " + err.Error()
-		case len(pods.Items) == 0:
-			line = "waiting for the controller pod to be created"
-		default:
-			p := newestPod(pods.Items)
-			line = fmt.Sprintf("pod %s: %s", p.Name, podProgress(p))
-			if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
-				fmt.Fprintln(s.Out, line)
-				fmt.Fprintln(s.Out, "Jenkins is starting; `drover jenkins status` shows the cloud provider once it has connected.")
-				return true, nil
-			}
-		}
-		if line != last {
-			fmt.Fprintln(s.Out, line)
-			last = line
-		}
-		return false, nil
-	})
-	if err != nil {
-		return fmt.Errorf("the Jenkins pod is not Running after %s (last: %s)", timeout, last)
-	}
-	return nil
-}
-
-func newestPod(pods []corev1.Pod) *corev1.Pod {
-	best := &pods[0]
-	for i := range pods {
-		if pods[i].CreationTimestamp.After(best.CreationTimestamp.Time) {
-			best = &pods[i]
-		}
-	}
-	return best
-}
-
-// podProgress is the phase with the first waiting reason (ContainerCreating, ErrImagePull, …).
-func podProgress(p *corev1.Pod) string {
-	phase := string(p.Status.Phase)
-	if phase == "" {
-		phase = "Pending"
-	}
-	if p.Spec.NodeName == "" {
-		return phase + " (not scheduled yet)"
-	}
-	for _, cs := range append(append([]corev1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-		if w := cs.State.Waiting; w != nil && w.Reason != "" {
-			return fmt.Sprintf("%s (%s: %s)", phase, cs.Name, w.Reason)
-		}
-	}
-	return phase
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -66,17 +67,14 @@ func (e *jenkinsEnv) objects(ns string) map[string]bool {
 	c := e.kube.CoreV1()
 	get := func(f func() (metav1.Object, error)) func() error { return func() error { _, err := f(); return err } }
 	return map[string]bool{
-		"rc": e.exists(get(func() (metav1.Object, error) {
-			return c.ReplicationControllers(ns).Get(ctx, "jenkins", metav1.GetOptions{})
+		"sts": e.exists(get(func() (metav1.Object, error) {
+			return e.kube.AppsV1().StatefulSets(ns).Get(ctx, "jenkins", metav1.GetOptions{})
 		})),
 		"svc":    e.exists(get(func() (metav1.Object, error) { return c.Services(ns).Get(ctx, "jenkins", metav1.GetOptions{}) })),
 		"init":   e.exists(get(func() (metav1.Object, error) { return c.ConfigMaps(ns).Get(ctx, "jenkins-init", metav1.GetOptions{}) })),
 		"secret": e.exists(get(func() (metav1.Object, error) { return c.Secrets(ns).Get(ctx, "jenkins-admin", metav1.GetOptions{}) })),
 		"cloud": e.exists(get(func() (metav1.Object, error) {
 			return c.ConfigMaps(runner.ConfigNamespace).Get(ctx, runner.ConfigMapName, metav1.GetOptions{})
-		})),
-		"pvc": e.exists(get(func() (metav1.Object, error) {
-			return c.PersistentVolumeClaims(ns).Get(ctx, "jenkins-home", metav1.GetOptions{})
 		})),
 		"pv": e.exists(get(func() (metav1.Object, error) {
 			return c.PersistentVolumes().Get(ctx, "jenkins-home-"+ns, metav1.GetOptions{})
@@ -88,7 +86,7 @@ func TestJenkinsInstallUninstall(t *testing.T) {
 	e := newJenkinsEnv(t)
 	ctx := context.Background()
 	out := e.drover("jenkins", "install", "-n", "ci", "--wait=false", "--liveness-delay", "7", "--agent-label", "docker linux")
-	for _, w := range []string{"namespace/ci created", "secret/jenkins-admin created", "replicationcontroller/jenkins created",
+	for _, w := range []string{"namespace/ci created", "secret/jenkins-admin created", "statefulset/jenkins created",
 		"persistentvolume/jenkins-home-ci created", "configmap/drover-jenkins-cloud created"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("install output lacks %q:\n%s", w, out)
@@ -110,10 +108,17 @@ func TestJenkinsInstallUninstall(t *testing.T) {
 	if strings.Contains(out, token) || strings.Contains(out, password) {
 		t.Errorf("install printed a credential:\n%s", out)
 	}
-	rc, _ := e.kube.CoreV1().ReplicationControllers("ci").Get(ctx, "jenkins", metav1.GetOptions{})
-	ctr := rc.Spec.Template.Spec.Containers[0]
+	sts, _ := e.kube.AppsV1().StatefulSets("ci").Get(ctx, "jenkins", metav1.GetOptions{})
+	ctr := sts.Spec.Template.Spec.Containers[0]
 	if ctr.Image != "jenkins/jenkins:lts-jdk17" || ctr.LivenessProbe.InitialDelaySeconds != 7 {
-		t.Errorf("rc container: %s, liveness delay %d", ctr.Image, ctr.LivenessProbe.InitialDelaySeconds)
+		t.Errorf("statefulset container: %s, liveness delay %d", ctr.Image, ctr.LivenessProbe.InitialDelaySeconds)
+	}
+	if vct := sts.Spec.VolumeClaimTemplates; len(vct) != 1 || vct[0].Name != "jenkins-home" || vct[0].Spec.VolumeName != "jenkins-home-ci" {
+		t.Errorf("volumeClaimTemplates = %+v", vct)
+	}
+	if pv, _ := e.kube.CoreV1().PersistentVolumes().Get(ctx, "jenkins-home-ci", metav1.GetOptions{}); pv.Spec.ClaimRef == nil ||
+		pv.Spec.ClaimRef.Name != "jenkins-home-jenkins-0" || pv.Spec.ClaimRef.Namespace != "ci" {
+		t.Errorf("the volume is not reserved for the StatefulSet's claim: claimRef %+v", pv.Spec.ClaimRef)
 	}
 	cm, _ := e.kube.CoreV1().ConfigMaps(runner.ConfigNamespace).Get(ctx, runner.ConfigMapName, metav1.GetOptions{})
 	cfg, err := config.Load([]byte(cm.Data[runner.ConfigKey]))
@@ -131,8 +136,8 @@ func TestJenkinsInstallUninstall(t *testing.T) {
 
 	// Again: idempotent, the credentials are kept.
 	out = e.drover("jenkins", "install", "-n", "ci", "--wait=false", "--liveness-delay", "7", "--agent-label", "docker linux")
-	for _, w := range []string{"replicationcontroller/jenkins unchanged", "service/jenkins unchanged", "secret/jenkins-admin unchanged",
-		"configmap/drover-jenkins-cloud unchanged", "persistentvolumeclaim/jenkins-home unchanged"} {
+	for _, w := range []string{"statefulset/jenkins unchanged", "service/jenkins unchanged", "secret/jenkins-admin unchanged",
+		"configmap/drover-jenkins-cloud unchanged", "persistentvolume/jenkins-home-ci unchanged"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("second install output lacks %q:\n%s", w, out)
 		}
@@ -145,9 +150,9 @@ func TestJenkinsInstallUninstall(t *testing.T) {
 	if svc2.UID != svc.UID {
 		t.Error("the Service was replaced")
 	}
-	rcs, _ := e.kube.CoreV1().ReplicationControllers("ci").List(ctx, metav1.ListOptions{})
-	if len(rcs.Items) != 1 {
-		t.Errorf("%d RCs after two installs", len(rcs.Items))
+	sts2, _ := e.kube.AppsV1().StatefulSets("ci").Get(ctx, "jenkins", metav1.GetOptions{})
+	if sts2.UID != sts.UID || sts2.Generation != sts.Generation {
+		t.Errorf("a second install replaced or changed the StatefulSet (generation %d → %d)", sts.Generation, sts2.Generation)
 	}
 
 	// A new image and a given token update in place.
@@ -157,19 +162,27 @@ func TestJenkinsInstallUninstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	out = e.drover("jenkins", "install", "-n", "ci", "--wait=false", "--image", "jenkins/jenkins:2.376", "--admin-token-file", tf)
-	if !strings.Contains(out, "replicationcontroller/jenkins configured") || !strings.Contains(out, "secret/jenkins-admin configured") {
+	if !strings.Contains(out, "statefulset/jenkins configured") || !strings.Contains(out, "secret/jenkins-admin configured") {
 		t.Errorf("third install:\n%s", out)
 	}
-	rc, _ = e.kube.CoreV1().ReplicationControllers("ci").Get(ctx, "jenkins", metav1.GetOptions{})
+	sts3, _ := e.kube.AppsV1().StatefulSets("ci").Get(ctx, "jenkins", metav1.GetOptions{})
 	sec3, _ := e.kube.CoreV1().Secrets("ci").Get(ctx, "jenkins-admin", metav1.GetOptions{})
-	if rc.Spec.Template.Spec.Containers[0].Image != "jenkins/jenkins:2.376" || string(sec3.Data["token"]) != newToken || string(sec3.Data["password"]) != password {
-		t.Errorf("after the update: image %s token %q", rc.Spec.Template.Spec.Containers[0].Image, sec3.Data["token"])
+	if sts3.Spec.Template.Spec.Containers[0].Image != "jenkins/jenkins:2.376" || string(sec3.Data["token"]) != newToken || string(sec3.Data["password"]) != password {
+		t.Errorf("after the update: image %s token %q", sts3.Spec.Template.Spec.Containers[0].Image, sec3.Data["token"])
+	}
+	if sts3.UID != sts.UID || sts3.Generation == sts.Generation {
+		t.Errorf("the new image did not update the StatefulSet in place (uid kept %v, generation %d → %d)", sts3.UID == sts.UID, sts.Generation, sts3.Generation)
+	}
+	// A claim template that cannot change is kept, and install says so.
+	out = e.drover("jenkins", "install", "-n", "ci", "--wait=false", "--image", "jenkins/jenkins:2.376", "--admin-token-file", tf, "--storage", "20Gi")
+	if !strings.Contains(out, "statefulset/jenkins unchanged (its volumeClaimTemplates stay as they are") {
+		t.Errorf("install with another --storage:\n%s", out)
 	}
 
 	// Uninstall keeps the claim and the volume.
 	out = e.drover("jenkins", "uninstall", "-n", "ci")
 	got := e.objects("ci")
-	for k, want := range map[string]bool{"rc": false, "svc": false, "init": false, "secret": false, "cloud": false, "pvc": true, "pv": true} {
+	for k, want := range map[string]bool{"sts": false, "svc": false, "init": false, "secret": false, "cloud": false, "pv": true} {
 		if got[k] != want {
 			t.Errorf("after uninstall: %s exists = %v, want %v\n%s", k, got[k], want, out)
 		}
@@ -179,12 +192,9 @@ func TestJenkinsInstallUninstall(t *testing.T) {
 	e.drover("jenkins", "uninstall", "-n", "ci", "--delete-volume")
 	got = e.objects("ci")
 	for k, ok := range got {
-		if ok && k != "pvc" { // the claim may linger while its namespace terminates
+		if ok {
 			t.Errorf("after uninstall --delete-volume: %s still exists", k)
 		}
-	}
-	if pvc, err := e.kube.CoreV1().PersistentVolumeClaims("ci").Get(ctx, "jenkins-home", metav1.GetOptions{}); err == nil && pvc.DeletionTimestamp == nil {
-		t.Error("the claim is not being deleted")
 	}
 }
 
@@ -206,27 +216,31 @@ func TestJenkinsInstallUsesAvailableVolume(t *testing.T) {
 	}
 	e.drover("jenkins", "install", "--wait=false")
 	got := e.objects("jenkins")
-	if got["pv"] || !got["pvc"] {
-		t.Errorf("objects = %v, want the claim and no hostPath volume", got)
+	if got["pv"] || !got["sts"] {
+		t.Errorf("objects = %v, want the StatefulSet and no hostPath volume", got)
 	}
-	pvc, _ := e.kube.CoreV1().PersistentVolumeClaims("jenkins").Get(ctx, "jenkins-home", metav1.GetOptions{})
-	if pvc.Spec.VolumeName != "" {
-		t.Errorf("claim names volume %q", pvc.Spec.VolumeName)
+	sts, _ := e.kube.AppsV1().StatefulSets("jenkins").Get(ctx, "jenkins", metav1.GetOptions{})
+	if v := sts.Spec.VolumeClaimTemplates[0].Spec.VolumeName; v != "" {
+		t.Errorf("the claim template names volume %q", v)
 	}
 }
 
-// --wait prints the pod's progress until it is Running.
+// --wait prints the rollout's progress until the StatefulSet's pod runs the update revision
+// and is Ready (the test plays the StatefulSet controller and the node).
 func TestJenkinsInstallWait(t *testing.T) {
 	e := newJenkinsEnv(t)
 	ctx := context.Background()
 	go func() {
+		var sts *appsv1.StatefulSet
 		for {
 			time.Sleep(300 * time.Millisecond)
-			if _, err := e.kube.CoreV1().ReplicationControllers("jenkins").Get(ctx, "jenkins", metav1.GetOptions{}); err == nil {
+			s, err := e.kube.AppsV1().StatefulSets("jenkins").Get(ctx, "jenkins", metav1.GetOptions{})
+			if err == nil {
+				sts = s
 				break
 			}
 		}
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "jenkins-abcde", Labels: map[string]string{"app.kubernetes.io/name": "jenkins"}},
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "jenkins-0", Labels: sts.Spec.Template.Labels},
 			Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "jenkins", Image: "jenkins/jenkins:lts-jdk17"}}}}
 		p, err := e.kube.CoreV1().Pods("jenkins").Create(ctx, pod, metav1.CreateOptions{})
 		if err != nil {
@@ -239,31 +253,87 @@ func TestJenkinsInstallWait(t *testing.T) {
 			t.Error(err)
 			return
 		}
+		sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 1, UpdatedReplicas: 1,
+			CurrentRevision: "jenkins-1", UpdateRevision: "jenkins-1"}
+		if sts, err = e.kube.AppsV1().StatefulSets("jenkins").UpdateStatus(ctx, sts, metav1.UpdateOptions{}); err != nil {
+			t.Error(err)
+			return
+		}
 		time.Sleep(1500 * time.Millisecond)
 		p.Status.Phase = corev1.PodRunning
 		p.Status.ContainerStatuses[0].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
 		if _, err := e.kube.CoreV1().Pods("jenkins").UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Error(err)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		sts.Status.ReadyReplicas, sts.Status.AvailableReplicas, sts.Status.CurrentReplicas = 1, 1, 1
+		if _, err := e.kube.AppsV1().StatefulSets("jenkins").UpdateStatus(ctx, sts, metav1.UpdateOptions{}); err != nil {
 			t.Error(err)
 		}
 	}()
 	out := e.drover("jenkins", "install", "--timeout", "30s")
-	for _, w := range []string{"pod jenkins-abcde: Pending (jenkins: ContainerCreating)", "pod jenkins-abcde: Running"} {
+	for _, w := range []string{"pod jenkins-0: Pending (jenkins: ContainerCreating)", "statefulset/jenkins: 0 of 1 pods ready; pod jenkins-0: Running, Ready",
+		"statefulset/jenkins rolled out: revision jenkins-1, 1 of 1 pods ready; pod jenkins-0: Running, Ready", "Jenkins is up"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("install --wait output lacks %q:\n%s", w, out)
 		}
 	}
 }
 
-// Without a controller pod, the wait ends after its timeout with an error naming the last progress line.
+// Without a StatefulSet, the wait ends after its timeout with an error naming the last progress line.
 func TestJenkinsInstallWaitTimeout(t *testing.T) {
 	var out bytes.Buffer
-	err := waitForJenkins(context.Background(), fake.NewClientset(), "jenkins", 1500*time.Millisecond, Streams{Out: &out})
-	want := "the Jenkins pod is not Running after 1.5s (last: waiting for the controller pod to be created)"
+	err := waitForRollout(context.Background(), fake.NewClientset(), "jenkins", 1500*time.Millisecond, Streams{Out: &out})
+	want := "the Jenkins StatefulSet has not rolled out after 1.5s (last: waiting for statefulset/jenkins to be created)\n" +
+		"  fix the cause and run install again: the StatefulSet replaces the pod"
 	if err == nil || err.Error() != want {
-		t.Errorf("waitForJenkins = %v, want %q", err, want)
+		t.Errorf("waitForRollout = %v, want %q", err, want)
 	}
-	if got := strings.Count(out.String(), "waiting for the controller pod to be created"); got != 1 {
+	if got := strings.Count(out.String(), "waiting for statefulset/jenkins to be created"); got != 1 {
 		t.Errorf("progress line printed %d times, want once:\n%s", got, out.String())
+	}
+}
+
+// A rollout that does not finish reports what the user needs: the pod's state and last state,
+// and the newest Warning event (not an older one, not a Normal one, not another pod's).
+func TestJenkinsInstallWaitTimeoutSaysWhy(t *testing.T) {
+	one := int32(1)
+	now := time.Now()
+	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "jenkins", Namespace: "jenkins", Generation: 2},
+		Spec:   appsv1.StatefulSetSpec{Replicas: &one, UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType}},
+		Status: appsv1.StatefulSetStatus{ObservedGeneration: 2, Replicas: 1, UpdatedReplicas: 1, CurrentRevision: "jenkins-a", UpdateRevision: "jenkins-b"}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "jenkins-0", Namespace: "jenkins"}, Spec: corev1.PodSpec{NodeName: "n1"},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{Name: "jenkins",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 20s restarting failed container"}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "ContainerCannotRun", ExitCode: 127,
+				Message: `exec: "sh": executable file not found in $PATH`}}}}}}
+	ev := func(name, obj, typ, reason, msg string, age time.Duration) *corev1.Event {
+		return &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "jenkins"}, Type: typ, Reason: reason, Message: msg,
+			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: obj, Namespace: "jenkins"}, LastTimestamp: metav1.NewTime(now.Add(-age))}
+	}
+	kube := fake.NewClientset(sts, pod,
+		ev("e1", "jenkins-0", corev1.EventTypeWarning, "Failed", "Failed to pull image \"old\"", time.Minute),
+		ev("e2", "jenkins-0", corev1.EventTypeWarning, "Failed", `Error: exec: "sh": executable file not found in $PATH`, 10*time.Second),
+		ev("e3", "jenkins-0", corev1.EventTypeNormal, "Pulled", "Container image already present", time.Second),
+		ev("e4", "other-0", corev1.EventTypeWarning, "Failed", "not this one", 0))
+	var out bytes.Buffer
+	err := waitForRollout(context.Background(), kube, "jenkins", 1200*time.Millisecond, Streams{Out: &out})
+	if err == nil {
+		t.Fatal("waitForRollout succeeded")
+	}
+	for _, w := range []string{
+		"has not rolled out after 1.2s (last: statefulset/jenkins: 0 of 1 pods ready; pod jenkins-0: Running (jenkins: CrashLoopBackOff))",
+		"pod jenkins-0 container jenkins: waiting (CrashLoopBackOff): back-off 20s restarting failed container",
+		`pod jenkins-0 container jenkins last state: terminated (ContainerCannotRun, exit code 127): exec: "sh": executable file not found in $PATH`,
+		`newest warning event (pod jenkins-0): Failed: Error: exec: "sh": executable file not found in $PATH`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+	if strings.Contains(err.Error(), "not this one") || strings.Contains(err.Error(), "already present") {
+		t.Errorf("error names another event:\n%v", err)
 	}
 }
 
@@ -274,7 +344,7 @@ func TestJenkinsInstallDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"# Source: jenkins/templates/rc.yaml", "kind: ReplicationController", "storage: 20Gi", "values not shown"} {
+	for _, w := range []string{"# Source: jenkins/templates/statefulset.yaml", "kind: StatefulSet", "storage: 20Gi", "values not shown"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("dry run lacks %q:\n%s", w, out.String())
 		}

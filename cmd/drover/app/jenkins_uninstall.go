@@ -28,7 +28,7 @@ func newJenkinsUninstallCommand(s Streams, cf *clientFlags) *cobra.Command {
 			return jenkinsUninstall(cmd.Context(), c.typed, jenkinsNamespace(cmd, cf), deleteVolume, s)
 		},
 	}
-	cmd.Flags().BoolVar(&deleteVolume, "delete-volume", false, "also delete the claim jenkins-home, its hostPath volume jenkins-home-NAMESPACE and the namespace (the files on the host stay)")
+	cmd.Flags().BoolVar(&deleteVolume, "delete-volume", false, "also delete the claim jenkins-home-jenkins-0, its hostPath volume jenkins-home-NAMESPACE and the namespace (the files on the host stay)")
 	return cmd
 }
 
@@ -42,18 +42,24 @@ func jenkinsUninstall(ctx context.Context, kube kubernetes.Interface, ns string,
 	steps := []uninstallStep{
 		{"configmap/" + runner.ConfigMapName + " -n " + runner.ConfigNamespace, func() error {
 			return core.ConfigMaps(runner.ConfigNamespace).Delete(ctx, runner.ConfigMapName, opts)
-		}},
-		{"replicationcontroller/jenkins", func() error { return core.ReplicationControllers(ns).Delete(ctx, "jenkins", opts) }},
-		{"service/jenkins", func() error { return core.Services(ns).Delete(ctx, "jenkins", opts) }},
-		{"configmap/jenkins-init", func() error { return core.ConfigMaps(ns).Delete(ctx, "jenkins-init", opts) }},
-		{"configmap/" + provider.StatusConfigMap, func() error { return core.ConfigMaps(ns).Delete(ctx, provider.StatusConfigMap, opts) }},
-		{"secret/" + jenkinsAdminSecret, func() error { return core.Secrets(ns).Delete(ctx, jenkinsAdminSecret, opts) }},
+		}, false},
+		{"statefulset/" + jenkinsSet, func() error { return kube.AppsV1().StatefulSets(ns).Delete(ctx, jenkinsSet, opts) }, false},
+		{"replicationcontroller/jenkins", func() error { return core.ReplicationControllers(ns).Delete(ctx, "jenkins", opts) }, true},
+		{"service/jenkins", func() error { return core.Services(ns).Delete(ctx, "jenkins", opts) }, false},
+		{"configmap/jenkins-init", func() error { return core.ConfigMaps(ns).Delete(ctx, "jenkins-init", opts) }, false},
+		{"configmap/" + provider.StatusConfigMap, func() error { return core.ConfigMaps(ns).Delete(ctx, provider.StatusConfigMap, opts) }, false},
+		{"secret/" + jenkinsAdminSecret, func() error { return core.Secrets(ns).Delete(ctx, jenkinsAdminSecret, opts) }, false},
 	}
 	if deleteVolume {
 		steps = append(steps,
-			uninstallStep{"persistentvolumeclaim/jenkins-home", func() error { return core.PersistentVolumeClaims(ns).Delete(ctx, "jenkins-home", opts) }},
-			uninstallStep{"persistentvolume/jenkins-home-" + ns, func() error { return core.PersistentVolumes().Delete(ctx, "jenkins-home-"+ns, opts) }},
-			uninstallStep{"namespace/" + ns, func() error { return core.Namespaces().Delete(ctx, ns, opts) }},
+			uninstallStep{"persistentvolumeclaim/" + jenkinsClaim, func() error {
+				return core.PersistentVolumeClaims(ns).Delete(ctx, jenkinsClaim, opts)
+			}, false},
+			uninstallStep{"persistentvolumeclaim/" + jenkinsOldClaim, func() error {
+				return core.PersistentVolumeClaims(ns).Delete(ctx, jenkinsOldClaim, opts)
+			}, true},
+			uninstallStep{"persistentvolume/jenkins-home-" + ns, func() error { return core.PersistentVolumes().Delete(ctx, "jenkins-home-"+ns, opts) }, false},
+			uninstallStep{"namespace/" + ns, func() error { return core.Namespaces().Delete(ctx, ns, opts) }, false},
 		)
 	}
 	for _, st := range steps {
@@ -61,7 +67,9 @@ func jenkinsUninstall(ctx context.Context, kube kubernetes.Interface, ns string,
 		case err == nil:
 			fmt.Fprintf(s.Out, "%s deleted\n", st.what)
 		case apierrors.IsNotFound(err):
-			fmt.Fprintf(s.Out, "%s not found\n", st.what)
+			if !st.quiet {
+				fmt.Fprintf(s.Out, "%s not found\n", st.what)
+			}
 		default:
 			return fmt.Errorf("deleting %s: %w", st.what, err)
 		}
@@ -72,7 +80,7 @@ func jenkinsUninstall(ctx context.Context, kube kubernetes.Interface, ns string,
 		}
 	}
 	if !deleteVolume {
-		fmt.Fprintf(s.Out, "kept persistentvolumeclaim/jenkins-home in %s (and its volume): JENKINS_HOME survives a re-install; --delete-volume removes them\n", ns)
+		fmt.Fprintf(s.Out, "kept persistentvolumeclaim/%s in %s (and its volume): JENKINS_HOME survives a re-install; --delete-volume removes them\n", jenkinsClaim, ns)
 	}
 	return nil
 }
@@ -80,6 +88,9 @@ func jenkinsUninstall(ctx context.Context, kube kubernetes.Interface, ns string,
 type uninstallStep struct {
 	what string
 	del  func() error
+	// quiet: nothing is said when the object is not there (what installs before the
+	// StatefulSet made).
+	quiet bool
 }
 
 // deleteAgentPods removes the agent pods (and their Secrets) the provider left in ns.
