@@ -90,7 +90,7 @@ func deletingDependents(m metav1.Object) bool {
 // attemptToDelete is Kubernetes' attemptToDeleteItem for one dependent: with at least one solid
 // owner left the object stays and only its references to gone owners and to owners waiting for
 // their dependents are removed; with none left it is deleted (in the foreground when an owner
-// waits for it and it has dependents of its own).
+// waits for it and it has dependents of its own, breaking an ownership cycle first).
 func (c *collector) attemptToDelete(ctx context.Context, res *registry.Resource, obj runtime.Object) error {
 	m := accessor(obj)
 	refs := m.GetOwnerReferences()
@@ -130,7 +130,18 @@ func (c *collector) attemptToDelete(ctx context.Context, res *registry.Resource,
 			return out
 		})
 	case waiting > 0 && len(c.dependentKeys(m.GetUID())) > 0:
-		return c.deleteDependent(ctx, res, m, metav1.DeletePropagationForeground, true)
+		cycle, err := c.hasDependentDeletingDependents(ctx, m.GetUID())
+		if err != nil {
+			return err
+		}
+		if cycle {
+			// An owner waits for this object, and this object would wait for a dependent that
+			// itself waits: make this object's references non-blocking so the owners can go.
+			if err := c.setOwners(ctx, res, m.GetNamespace(), m.GetName(), unblockOwnerReferences); err != nil {
+				return err
+			}
+		}
+		return c.deleteDependent(ctx, res, m, metav1.DeletePropagationForeground, !cycle)
 	}
 	policy := metav1.DeletePropagationBackground
 	switch {
@@ -140,6 +151,41 @@ func (c *collector) attemptToDelete(ctx context.Context, res *registry.Resource,
 		policy = metav1.DeletePropagationForeground
 	}
 	return c.deleteDependent(ctx, res, m, policy, true)
+}
+
+func unblockOwnerReferences(rs []metav1.OwnerReference) []metav1.OwnerReference {
+	no := false
+	out := make([]metav1.OwnerReference, len(rs))
+	for i, r := range rs {
+		if r.BlockOwnerDeletion != nil && *r.BlockOwnerDeletion {
+			r.BlockOwnerDeletion = &no
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// hasDependentDeletingDependents reports whether some dependent of uid is itself in
+// foreground deletion.
+func (c *collector) hasDependentDeletingDependents(ctx context.Context, uid types.UID) (bool, error) {
+	for _, key := range c.dependentKeys(uid) {
+		dres := c.resourceOf(key)
+		if dres == nil {
+			continue
+		}
+		ns, name := splitKey(dres, key)
+		obj, _, err := c.s.getObject(ctx, dres, ns, name)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if deletingDependents(accessor(obj)) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // deleteDependent deletes the object the collector classified, on condition that it is still

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -55,5 +56,39 @@ func TestForegroundKeepsDependentsWithAnotherLiveOwner(t *testing.T) {
 		if len(p.OwnerReferences) != 1 || p.OwnerReferences[0].UID != rc2.UID {
 			t.Errorf("pod %s owners %+v, want only rc2", p.Name, p.OwnerReferences)
 		}
+	}
+}
+
+// Two objects owning each other with blocking references: a foreground deletion of one must
+// finish (Kubernetes makes the dependent's references non-blocking when it finds the cycle),
+// and both go.
+func TestForegroundThroughOwnershipCycle(t *testing.T) {
+	t.Parallel()
+	_, cs := startClient(t)
+	ctx := testCtx(t)
+	cms := cs.CoreV1().ConfigMaps("default")
+	a, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cycle-a"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	b, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cycle-b", OwnerReferences: []metav1.OwnerReference{
+		{APIVersion: "v1", Kind: "ConfigMap", Name: a.Name, UID: a.UID, BlockOwnerDeletion: &yes}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: b.Name, UID: b.UID, BlockOwnerDeletion: &yes}}
+	if _, err := cms.Update(ctx, a, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fg := metav1.DeletePropagationForeground
+	if err := cms.Delete(ctx, a.Name, metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{a.Name, b.Name} {
+		eventually(t, 10*time.Second, name+" removed", func() (bool, error) {
+			_, err := cms.Get(ctx, name, metav1.GetOptions{})
+			return gone(err)
+		})
 	}
 }
