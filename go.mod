@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/bndr/gojenkins v1.1.0
+	github.com/creack/pty v1.1.24
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc
 	github.com/docker/docker v26.1.5+incompatible
 	github.com/docker/go-connections v0.5.0
