@@ -8,6 +8,7 @@ require (
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc
 	github.com/docker/docker v26.1.5+incompatible
 	github.com/docker/go-connections v0.5.0
+	github.com/go-jose/go-jose/v4 v4.1.4
 	github.com/google/gnostic-models v0.6.8
 	github.com/google/go-cmp v0.7.0
 	github.com/hashicorp/consul/api v1.29.4
