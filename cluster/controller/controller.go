@@ -66,6 +66,9 @@ type Options struct {
 	// no pod subnets are allocated), NodeCIDRMaskSize their prefix length (default 24).
 	ClusterCIDR      string
 	NodeCIDRMaskSize int
+	// RootCA is the PEM CA bundle that verifies the API server (controller-manager's
+	// --root-ca-file): published in every namespace as the ConfigMap kube-root-ca.crt.
+	RootCA []byte
 }
 
 // WithDefaults fills the zero fields.

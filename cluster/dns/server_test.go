@@ -74,7 +74,7 @@ func TestClusterNames(t *testing.T) {
 			[]string{"web-0.agents.ci" + zone + "\t5\tIN\tA\t10.88.0.7"}, nil},
 		{"10-88-0-6.agents.ci" + zone, dns.TypeA, dns.RcodeSuccess,
 			[]string{"10-88-0-6.agents.ci" + zone + "\t5\tIN\tA\t10.88.0.6"}, nil},
-		{"10-88-0-9.agents.ci" + zone, dns.TypeA, dns.RcodeNameError, nil, nil}, // not ready
+		{"10-88-0-9.agents.ci" + zone, dns.TypeA, dns.RcodeNameError, nil, nil},   // not ready
 		{"web-0.jenkins.default" + zone, dns.TypeA, dns.RcodeNameError, nil, nil}, // not headless
 		{"mirror.ci" + zone, dns.TypeA, dns.RcodeSuccess,
 			[]string{"mirror.ci" + zone + "\t5\tIN\tCNAME\tmirror.example.org."}, nil},

@@ -2,7 +2,9 @@ package deployment_test
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -150,12 +152,16 @@ func TestDeploymentOnDocker(t *testing.T) {
 	// pause: a template change waits; resume rolls it out.
 	k.must("rollout", "pause", "deploy/web")
 	k.must("set", "image", "deploy/web", "web=drover/testserver:deploy2")
-	uptest.Eventually(t, 30*time.Second, "DeploymentPaused", func() bool {
-		return progressingReason(t, cs, "web") == "DeploymentPaused"
+	uptest.Eventually(t, 30*time.Second, "DeploymentPaused and the new image observed", func() bool {
+		d := getDeployment(t, cs, "web")
+		return progressingReason(t, cs, "web") == "DeploymentPaused" && d.Status.ObservedGeneration >= d.Generation &&
+			d.Spec.Template.Spec.Containers[0].Image == "drover/testserver:deploy2"
 	})
-	if d := getDeployment(t, cs, "web"); d.Status.UpdatedReplicas != 0 || d.Status.ObservedGeneration < d.Generation {
+	// The template is revision 2's again; paused, its ReplicaSet stays at 0.
+	if d := getDeployment(t, cs, "web"); d.Status.UpdatedReplicas != 0 || d.Status.Replicas != 4 {
 		t.Errorf("paused deployment rolled: %+v", d.Status)
 	}
+	checkImages(t, cs, "drover/testserver:1", 4)
 	k.must("rollout", "resume", "deploy/web")
 	k.must("rollout", "status", "deploy/web", "--timeout=3m")
 	checkImages(t, cs, "drover/testserver:deploy2", 4)
@@ -192,6 +198,8 @@ func TestDeploymentOnDocker(t *testing.T) {
 	if n := w.fewest(); n < 4 {
 		t.Errorf("%d Ready pods at one point, want never fewer than 4", n)
 	}
+
+	helmUpgradeWaits(t, env.Kubeconfig, cs)
 
 	// maxSurge and maxUnavailable both 0: refused with the field path, nothing stored.
 	out, err = k.run(zeroZeroManifest, "apply", "-f", "-")
@@ -260,4 +268,91 @@ func podNames(t *testing.T, cs kubernetes.Interface, app string) map[string]bool
 		}
 	}
 	return out
+}
+
+const helmDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hweb
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: hweb}
+  strategy:
+    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}
+  template:
+    metadata:
+      labels: {app: hweb}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: web
+        image: {{ .Values.image }}
+        readinessProbe:
+          httpGet: {path: /healthz, port: 8080}
+          periodSeconds: 1
+`
+
+// helmUpgradeWaits: `helm upgrade --wait` of a chart's Deployment returns only once the new
+// ReplicaSet has its pods Ready, and with an image that cannot be pulled it fails at its
+// timeout while the old pods keep running.
+func helmUpgradeWaits(t *testing.T, kubeconfig string, cs kubernetes.Interface) {
+	t.Helper()
+	helm := uptest.RequireHelm(t)
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"Chart.yaml":                "apiVersion: v2\nname: hweb\nversion: 0.1.0\n",
+		"values.yaml":               "image: drover/testserver:1\n",
+		"templates/deployment.yaml": helmDeployment,
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, helm, append(args, "--kubeconfig", kubeconfig, "--namespace", "default")...)
+		cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(dir, ".cache"), "HELM_CONFIG_HOME="+filepath.Join(dir, ".config"),
+			"HELM_DATA_HOME="+filepath.Join(dir, ".data"))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("install", "hweb", dir, "--wait", "--timeout", "3m"); err != nil {
+		t.Fatalf("helm install --wait: %v\n%s", err, out)
+	}
+	if out, err := run("upgrade", "hweb", dir, "--set", "image=drover/testserver:deploy2", "--wait", "--timeout", "3m"); err != nil {
+		t.Fatalf("helm upgrade --wait: %v\n%s", err, out)
+	}
+	// helm returned: the new ReplicaSet's pods are Ready already.
+	list, err := cs.AppsV1().ReplicaSets("default").List(t.Context(), metav1.ListOptions{LabelSelector: "app=hweb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range list.Items {
+		if rs.Spec.Template.Spec.Containers[0].Image == "drover/testserver:deploy2" && rs.Status.ReadyReplicas < 2 {
+			t.Errorf("helm upgrade --wait returned with %d Ready pods of the new image, want 2", rs.Status.ReadyReplicas)
+		}
+	}
+	out, err := run("upgrade", "hweb", dir, "--set", "image=drover/missing:1", "--wait", "--timeout", "20s")
+	t.Logf("helm upgrade --wait with a missing image (%v):\n%s", err, out)
+	if err == nil {
+		t.Errorf("helm upgrade --wait with a missing image succeeded:\n%s", out)
+	}
+	ready := 0
+	pods, err := cs.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{LabelSelector: "app=hweb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pods.Items {
+		if podReady(&pods.Items[i]) && pods.Items[i].Spec.Containers[0].Image == "drover/testserver:deploy2" {
+			ready++
+		}
+	}
+	if ready != 2 {
+		t.Errorf("%d Ready pods of the previous image after the failed upgrade, want 2", ready)
+	}
 }

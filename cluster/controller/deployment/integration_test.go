@@ -157,7 +157,8 @@ func condition(d *appsv1.Deployment, t appsv1.DeploymentConditionType) *appsv1.D
 
 // TestIntegrationBrokenImageTimesOut: a new image that cannot be pulled stalls the rollout;
 // the old pods keep running and Ready, and after progressDeadlineSeconds Progressing is
-// False with ProgressDeadlineExceeded.
+// False with ProgressDeadlineExceeded. Scaling the stalled Deployment scales its ReplicaSets
+// proportionally; a fixed image completes the rollout.
 func TestIntegrationBrokenImageTimesOut(t *testing.T) {
 	c := startCluster(t, 1, "broken:1")
 	ctx := t.Context()
@@ -180,6 +181,16 @@ func TestIntegrationBrokenImageTimesOut(t *testing.T) {
 	if cond := condition(d, appsv1.DeploymentAvailable); cond == nil || cond.Status != corev1.ConditionTrue {
 		t.Errorf("Available = %+v", cond)
 	}
+	// Scaled mid-rollout, 3 → 6 (allowed 7 with the surge pod): the 3 old and 1 new pods grow
+	// in proportion to their shares of max-replicas 4, old 3·7/4 ≈ 5, new 1·7/4 ≈ 2.
+	c.update(t, "web", func(d *appsv1.Deployment) { d.Spec.Replicas = ptr(int32(6)) })
+	uptest.Eventually(t, 30*time.Second, "the replica sets scaled in proportion", func() bool {
+		sizes := map[string]int32{}
+		for _, rs := range c.replicaSets(t, "web") {
+			sizes[rs.Spec.Template.Spec.Containers[0].Image] = *rs.Spec.Replicas
+		}
+		return sizes["img:1"] == 5 && sizes["broken:1"] == 2
+	})
 	// A fixed image resumes the rollout and it completes.
 	c.update(t, "web", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "img:3" })
 	d = c.waitComplete(t, "web", 60*time.Second)

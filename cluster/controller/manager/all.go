@@ -13,6 +13,7 @@ import (
 	"github.com/drover-ci/drover/cluster/controller/podautoscaler"
 	"github.com/drover-ci/drover/cluster/controller/pvbinder"
 	"github.com/drover-ci/drover/cluster/controller/replication"
+	"github.com/drover-ci/drover/cluster/controller/serviceaccount"
 	"github.com/drover-ci/drover/cluster/controller/serviceip"
 	"github.com/drover-ci/drover/cluster/controller/statefulset"
 	"github.com/drover-ci/drover/cluster/scheduler"
@@ -23,21 +24,22 @@ import (
 // All returns every controller drover has, by name. Each controller package adds itself here.
 func All() map[string]controller.Constructor {
 	return map[string]controller.Constructor{
-		"cronjob":       controller.Construct(cronjob.New),
-		"daemonset":     controller.Construct(daemonset.New),
-		"deployment":    controller.Construct(deployment.New),
-		"disruption":    controller.Construct(disruption.New),
-		"endpoints":     controller.Construct(endpoints.New),
-		"job":           controller.Construct(job.New),
-		"nodeipam":      controller.Construct(nodeipam.New),
-		"nodelifecycle": controller.Construct(nodelifecycle.New),
-		"podautoscaler": controller.Construct(podautoscaler.New),
-		"pvbinder":      controller.Construct(pvbinder.New),
-		"replication":   controller.Construct(replication.New),
-		"replicaset":    controller.Construct(replication.NewReplicaSet),
-		"scheduler":     controller.Construct(scheduler.NewController),
-		"serviceip":     controller.Construct(serviceip.New),
-		"statefulset":   controller.Construct(statefulset.New),
+		"cronjob":        controller.Construct(cronjob.New),
+		"daemonset":      controller.Construct(daemonset.New),
+		"deployment":     controller.Construct(deployment.New),
+		"disruption":     controller.Construct(disruption.New),
+		"endpoints":      controller.Construct(endpoints.New),
+		"job":            controller.Construct(job.New),
+		"nodeipam":       controller.Construct(nodeipam.New),
+		"nodelifecycle":  controller.Construct(nodelifecycle.New),
+		"podautoscaler":  controller.Construct(podautoscaler.New),
+		"pvbinder":       controller.Construct(pvbinder.New),
+		"replication":    controller.Construct(replication.New),
+		"replicaset":     controller.Construct(replication.NewReplicaSet),
+		"scheduler":      controller.Construct(scheduler.NewController),
+		"serviceaccount": controller.Construct(serviceaccount.New),
+		"serviceip":      controller.Construct(serviceip.New),
+		"statefulset":    controller.Construct(statefulset.New),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
@@ -122,6 +124,9 @@ func (o *controllerOptions) run(ctx context.Context, kubeconfig, storeDSN string
 	if err != nil {
 		return fmt.Errorf("loading %s: %w", kubeconfig, err)
 	}
+	if opts.RootCA, err = rootCA(cfg); err != nil {
+		return err
+	}
 	cfg.QPS, cfg.Burst = 2000, 4000 // the scheduler alone binds over 1,000 pods/s
 	cfg.UserAgent = "drover-controller-manager"
 	client, err := kubernetes.NewForConfig(cfg)
@@ -142,4 +147,20 @@ func (o *controllerOptions) run(ctx context.Context, kubeconfig, storeDSN string
 		ctrls["consulcatalog"] = consulcatalog.New(consulcatalog.Config{Consul: cc})
 	}
 	return manager.Run(ctx, manager.Config{Client: client, Metrics: metrics.MetricsV1beta1(), Options: opts, Controllers: ctrls, Logger: log})
+}
+
+// rootCA is the CA bundle of the kubeconfig the controllers use: the CA that signs the API
+// server's certificate, which pods get as kube-root-ca.crt.
+func rootCA(cfg *rest.Config) ([]byte, error) {
+	if len(cfg.CAData) > 0 {
+		return cfg.CAData, nil
+	}
+	if cfg.CAFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(cfg.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the API server's CA: %w", err)
+	}
+	return b, nil
 }
