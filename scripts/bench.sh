@@ -108,6 +108,19 @@ echo "controllers and networking (targets: scheduler >= 1000 pods/s; DNS p99 <= 
 kv_table "$ctlout"
 rm -f "$ctlout"
 
+# Into the pods (issue 15): `kubectl exec POD -- true` against `docker exec CTR true` in the same
+# run, and port-forward throughput against a direct connection to the pod IP (drover up).
+if [ -z "${DROVER_BENCH_SKIP_NODE:-}" ]; then
+  sout=$(mktemp)
+  echo "running streaming benchmarks (internal/streame2e)..." >&2
+  go test -run '^$' -bench 'BenchmarkExec|BenchmarkPortForwardThroughput' -benchtime 30x -count 1 -timeout 15m \
+    ./internal/streame2e/ 2>&1 | { grep -v -e '^[IWE][0-9]\{4\} ' -e ' level=' || true; } | tee "$sout" >&2 || true
+  echo
+  echo "into the pods (targets: exec p50-ratio <= 1.5; port-forward ratio >= 0.5)"
+  kv_table "$sout"
+  rm -f "$sout"
+fi
+
 # Consul and several servers (issue "Consul and several hosts"): Consul KV writes per pod
 # lifecycle (counting proxy), controller handover after kill -9 of the leader (p50 of 10, ~4 min).
 haout=$(mktemp)

@@ -259,7 +259,7 @@ func (c *collector) process(ctx context.Context, it gcItem) error {
 	}
 	switch it.kind {
 	case "dependent":
-		return c.orphanedDependent(ctx, res, obj)
+		return c.attemptToDelete(ctx, res, obj)
 	case "owner":
 		return c.finalizeOwner(ctx, res, obj)
 	case "namespace":
@@ -284,13 +284,6 @@ func hasFinalizer(m metav1.Object, f string) bool {
 		}
 	}
 	return false
-}
-
-func (c *collector) alive(uid types.UID) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.uids[uid]
-	return ok
 }
 
 func (c *collector) dependentKeys(uid types.UID) []string {

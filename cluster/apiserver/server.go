@@ -6,8 +6,11 @@ package apiserver
 import (
 	"bufio"
 	"context"
+	"crypto"
 	"crypto/tls"
 	"fmt"
+	"github.com/drover-ci/drover/cluster/satoken"
+	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
 	"log/slog"
 	"net"
 	"net/http"
@@ -52,6 +55,12 @@ type Config struct {
 	MetricResolution time.Duration
 	// Limits caps the requests in flight (zero value: Kubernetes' defaults).
 	Limits Limits
+	// ServiceAccountKey signs and verifies ServiceAccount tokens (nil: TokenRequest answers
+	// 503 and only the static tokens authenticate).
+	ServiceAccountKey crypto.Signer
+	// APIAudiences are the audiences a token must name to authenticate to this server
+	// (default the issuer, https://kubernetes.default.svc.cluster.local, as kube-apiserver).
+	APIAudiences []string
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
@@ -72,6 +81,8 @@ type Server struct {
 	rmetrics      *resourcemetrics.Collector // nil: off
 	inflight      *inflight
 	space         *spaceStore
+	signer        *satoken.Signer // nil: no ServiceAccount tokens
+	audiences     []string
 }
 
 // New builds a Server over cfg.Store.
@@ -102,6 +113,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.NodeTLS != nil {
 		s.nodeTransport = &http.Transport{TLSClientConfig: cfg.NodeTLS, ResponseHeaderTimeout: 30 * time.Second,
 			DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, IdleConnTimeout: 90 * time.Second}
+	}
+	s.audiences = cfg.APIAudiences
+	if len(s.audiences) == 0 {
+		s.audiences = []string{satoken.Issuer}
+	}
+	if cfg.ServiceAccountKey != nil {
+		signer, err := satoken.NewSigner(cfg.ServiceAccountKey)
+		if err != nil {
+			return nil, err
+		}
+		s.signer = signer
 	}
 	s.discovery = discovery.New(resources.All(), VersionInfo())
 	s.gc = newCollector(s)
@@ -161,9 +183,13 @@ func (s *Server) Handler() http.Handler {
 			"metadata": map[string]string{"resourceVersion": "0"}, "items": []interface{}{}})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/version" && !s.authenticated(r) {
-			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
-			return
+		if r.URL.Path != "/version" {
+			u, ok := s.authenticate(r)
+			if !ok {
+				writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+				return
+			}
+			r = r.WithContext(genericrequest.WithUser(r.Context(), u))
 		}
 		if discovery.IsPath(r.URL.Path) {
 			s.discovery.ServeHTTP(w, r)

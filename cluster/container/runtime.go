@@ -135,6 +135,7 @@ type Spec struct {
 	MemoryLimit  int64    // bytes; 0: none
 	NanoCPUs     int64    // 1e9 = one CPU; 0: none
 	CPUShares    int64
+	PidsLimit    int64 // the most processes (threads) the container may hold; 0: none
 	Privileged   bool
 	User         string // "uid" or "uid:gid"
 	StopSignal   string

@@ -93,6 +93,9 @@ type Config struct {
 	Workers int
 	// MaxPods is the pod capacity reported (default 110).
 	MaxPods int
+	// PidsLimit caps the processes of every app and init container, so that a fork bomb in a
+	// build cannot take the host (default DefaultPidsLimit; negative: no cap).
+	PidsLimit int64
 	// Labels are added to the Node.
 	Labels map[string]string
 	// Clock (default real).
@@ -123,6 +126,9 @@ type Agent struct {
 	imagesOK bool
 }
 
+// DefaultPidsLimit is every container's process cap unless Config.PidsLimit says otherwise.
+const DefaultPidsLimit = 4096
+
 // New checks cfg and fills defaults.
 func New(cfg Config) (*Agent, error) {
 	if cfg.NodeName == "" {
@@ -146,6 +152,9 @@ func withDefaults(cfg Config) Config {
 	setDefault(&cfg.Relist, time.Second)
 	setDefault(&cfg.Workers, 8)
 	setDefault(&cfg.MaxPods, 110)
+	if cfg.PidsLimit == 0 {
+		cfg.PidsLimit = DefaultPidsLimit
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}

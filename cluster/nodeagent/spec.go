@@ -105,6 +105,7 @@ func (w *podWorker) appSpec(c *corev1.Container, attempt int, env []envVar, moun
 		spec.Env = append(spec.Env, e.name+"="+e.value)
 	}
 	setResources(&spec, c)
+	spec.PidsLimit = max(0, w.a.cfg.PidsLimit)
 	setSecurity(&spec, effectiveSecurity(pod, c))
 	return spec
 }

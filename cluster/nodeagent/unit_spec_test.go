@@ -144,7 +144,7 @@ func TestAppSpec(t *testing.T) {
 		Entrypoint:  []string{"/bin/sh", "-c", "echo hello $(GREETING) $(MISSING)"},
 		Cmd:         []string{"--port=8080"},
 		Env:         []string{"GREETING=hello", "PORT=8080"},
-		MemoryLimit: 256 << 20, NanoCPUs: 1_500_000_000, CPUShares: 256,
+		MemoryLimit: 256 << 20, NanoCPUs: 1_500_000_000, CPUShares: 256, PidsLimit: DefaultPidsLimit,
 		Privileged: true, User: "1000:2000",
 	}
 	if d := cmp.Diff(want, got); d != "" {

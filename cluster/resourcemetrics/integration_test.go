@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -12,8 +13,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"github.com/drover-ci/drover/cluster/apiserver"
@@ -111,6 +114,28 @@ func TestPodAndNodeMetrics(t *testing.T) {
 	}
 	if l, err := c.metrics.MetricsV1beta1().PodMetricses("kube-system").List(ctx, metav1.ListOptions{}); err != nil || len(l.Items) != 0 {
 		t.Errorf("kube-system: %v %+v", err, l)
+	}
+	anon, err := rest.HTTPClientFor(rest.AnonymousClientConfig(c.srv.Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/apis/metrics.k8s.io/v1beta1/pods", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/busy",
+		"/apis/metrics.k8s.io/v1beta1/nodes", "/apis/metrics.k8s.io/v1beta1"} {
+		resp, err := anon.Get(c.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s without a token: %d, want 401", path, resp.StatusCode)
+		}
+	}
+	rc := c.client.CoreV1().RESTClient()
+	if err := rc.Post().AbsPath("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods").Body([]byte(`{}`)).Do(ctx).Error(); !apierrors.IsMethodNotSupported(err) {
+		t.Errorf("create PodMetrics: %v, want 405 MethodNotSupported", err)
+	}
+	if err := rc.Delete().AbsPath("/apis/metrics.k8s.io/v1beta1/nodes/" + c.nodes[0]).Do(ctx).Error(); !apierrors.IsMethodNotSupported(err) {
+		t.Errorf("delete NodeMetrics: %v, want 405 MethodNotSupported", err)
 	}
 	var nodes []string
 	uptest.Eventually(t, 30*time.Second, "metrics of both nodes", func() bool {

@@ -16,6 +16,6 @@ func main() {
 	defer stop()
 	if err := app.Run(ctx, os.Args[1:], app.Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
+		os.Exit(app.ExitCode(err))
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -144,6 +145,10 @@ func Start(t testing.TB, o Options) *Env {
 	e.args = append([]string{"up", "--data-dir", e.DataDir, "--listen", "127.0.0.1:0", "--node-name", e.Node,
 		"--network", e.Network, "--subnet", o.Subnet, "--service-cidr", o.ServiceCIDR,
 		"--cluster-dns", o.ClusterDNS, "--node-port-range", o.NodePortRange, "--log-port", fmt.Sprint(e.AgentPort)}, o.Args...)
+	// A network of this name left by an earlier run that crashed belongs to that run's cluster
+	// (another CA, another id), which drover refuses to share: remove it (Docker refuses while
+	// containers use it).
+	_ = exec.Command("docker", "network", "rm", e.Network).Run()
 	t.Cleanup(e.cleanup)
 	e.start()
 	return e
@@ -237,8 +242,28 @@ func (e *Env) cleanup() {
 		_ = exec.Command("docker", append([]string{"rm", "-f"}, f...)...).Run()
 	}
 	_ = exec.Command("docker", "network", "rm", e.Network).Run()
+	unmountUnder(e.DataDir)
 	if e.t.Failed() {
 		e.t.Logf("drover up log:\n%s", e.tail(80))
+	}
+}
+
+// unmountUnder detaches what is still mounted below dir (the tmpfs of secret volumes of pods
+// drover up had no time to tear down), deepest first, so the test's temporary directory can go.
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			points = append(points, f[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		_ = syscall.Unmount(p, syscall.MNT_DETACH)
 	}
 }
 

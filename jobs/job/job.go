@@ -116,6 +116,8 @@ func (c *Controller) addPod(obj interface{}) {
 	if key, ok := c.ownerKey(pod); ok {
 		c.exp.CreationObserved(key)
 		c.queue.Add(key)
+	} else if metav1.GetControllerOf(pod) == nil {
+		c.enqueueSelecting(pod) // an orphan: a job selecting it may adopt it
 	}
 }
 
@@ -128,6 +130,8 @@ func (c *Controller) updatePod(obj interface{}) {
 	}
 	if key, ok := c.ownerKey(pod); ok {
 		c.queue.Add(key)
+	} else if metav1.GetControllerOf(pod) == nil {
+		c.enqueueSelecting(pod) // an orphan: a job selecting it may adopt it
 	}
 }
 

@@ -47,7 +47,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		c.enqueueAfter(key, controller.ExpectationsTimeout)
 		return nil
 	}
-	pods, err := c.ownedPods(cached)
+	pods, err := c.claimPods(ctx, cached)
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,9 @@ func configs(spec container.Spec) (*dc.Config, *dc.HostConfig, *network.Networki
 			CPUShares: spec.CPUShares,
 		},
 	}
+	if spec.PidsLimit > 0 {
+		hc.Resources.PidsLimit = &spec.PidsLimit
+	}
 	mounts, err := mounts(spec.Mounts)
 	if err != nil {
 		return nil, nil, nil, err

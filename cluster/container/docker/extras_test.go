@@ -112,6 +112,7 @@ func TestCreateOptions(t *testing.T) {
 		WorkingDir:   "/work",
 		MemoryLimit:  64 << 20,
 		NanoCPUs:     5e8,
+		PidsLimit:    64,
 		PortBindings: []container.PortBinding{{ContainerPort: 8080, HostIP: "127.0.0.1", HostPort: port}},
 	})
 	base := fmt.Sprintf("http://127.0.0.1:%d/file?path=", port)
@@ -136,6 +137,15 @@ func TestCreateOptions(t *testing.T) {
 	}
 	if j.HostConfig.Memory != 64<<20 || j.HostConfig.NanoCPUs != 5e8 || j.Config.WorkingDir != "/work" {
 		t.Errorf("memory %d nanoCPUs %d workdir %q", j.HostConfig.Memory, j.HostConfig.NanoCPUs, j.Config.WorkingDir)
+	}
+	// The pids cap is the container's cgroup's (v2 at the cgroup's root, v1 under pids/).
+	if p := j.HostConfig.PidsLimit; p == nil || *p != 64 {
+		t.Errorf("PidsLimit %v, want 64", p)
+	}
+	_, v2 := call(t, "GET", base+"/sys/fs/cgroup/pids.max")
+	_, v1 := call(t, "GET", base+"/sys/fs/cgroup/pids/pids.max")
+	if strings.TrimSpace(v2) != "64" && strings.TrimSpace(v1) != "64" {
+		t.Errorf("pids.max in the container: %q (v2) %q (v1), want 64", v2, v1)
 	}
 }
 

@@ -70,12 +70,14 @@ func dialInNetns(ctx context.Context, pid, port int) (net.Conn, error) {
 }
 
 // pipe copies stream into conn (half-closing conn at stream's end) and conn's answer back
-// until conn ends, then closes both. A connection the pod resets is an ordinary end.
+// until conn ends, then closes both. A connection the pod resets is an ordinary end. Whatever
+// the client still sends once conn is gone is read and dropped: a stream nobody reads stalls
+// the SPDY connection's frame worker it hashes to, and with it every stream on that worker.
 func pipe(conn net.Conn, stream io.ReadWriteCloser) error {
-	in := make(chan struct{})
 	go func() {
-		defer close(in)
-		_, _ = io.Copy(conn, stream)
+		if _, err := io.Copy(conn, stream); err != nil {
+			_, _ = io.Copy(io.Discard, stream)
+		}
 		if tc, ok := conn.(*net.TCPConn); ok {
 			_ = tc.CloseWrite()
 		}
@@ -83,7 +85,6 @@ func pipe(conn net.Conn, stream io.ReadWriteCloser) error {
 	_, err := io.Copy(stream, conn)
 	stream.Close()
 	conn.Close()
-	<-in
 	if err == nil || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed) {
 		return nil
 	}

@@ -65,9 +65,24 @@ func New(cc controller.Context) (*Controller, error) {
 	}); err != nil {
 		return nil, err
 	}
-	// An Endpoints object changed or removed by someone else is put back.
+	// An Endpoints object of a Service changed or removed by someone else is put back. An
+	// Endpoints object with no Service of its name is the user's: syncing its key would delete
+	// it as the leftover of a deleted Service, so its changes are not followed.
+	enqueueEp := func(obj interface{}) {
+		key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+		if err != nil {
+			return
+		}
+		ns, name, err := cache.SplitMetaNamespaceKey(key)
+		if err != nil {
+			return
+		}
+		if _, err := c.services.Services(ns).Get(name); err == nil {
+			c.queue.Add(key)
+		}
+	}
 	if _, err := epInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		UpdateFunc: func(_, n interface{}) { enqueueSvc(n) }, DeleteFunc: enqueueSvc,
+		UpdateFunc: func(_, n interface{}) { enqueueEp(n) }, DeleteFunc: enqueueEp,
 	}); err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/deployment"
 	"github.com/drover-ci/drover/cluster/controller/replication"
+	"github.com/drover-ci/drover/cluster/controller/statefulset"
 	"github.com/drover-ci/drover/cluster/nodeagent"
 	"github.com/drover-ci/drover/cluster/scheduler"
 	"github.com/drover-ci/drover/internal/logtest"
@@ -36,11 +37,11 @@ import (
 
 // TestHollowAutoscaling: the real API server with its metrics collector, two hollow nodes
 // whose containers all use load millicores (the test sets it), and the workload controllers,
-// scheduler and autoscaler: a ReplicationController (and a Deployment) of one pod requesting
+// scheduler and autoscaler: a ReplicationController (a Deployment, a StatefulSet) of one pod requesting
 // 200m with an HPA (cpu 50 %, 1–4, scale-down window 2 s) scales out to 4 under 400m a pod,
 // reports status and events, and back in to 1 once the load drops.
 func TestHollowAutoscaling(t *testing.T) {
-	for _, kind := range []string{"ReplicationController", "Deployment"} {
+	for _, kind := range []string{"ReplicationController", "Deployment", "StatefulSet"} {
 		t.Run(kind, func(t *testing.T) { testHollowAutoscaling(t, kind) })
 	}
 }
@@ -82,14 +83,22 @@ func testHollowAutoscaling(t *testing.T, kind string) {
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "app", Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")}}}}}}
 	ref := autoscalingv2.CrossVersionObjectReference{APIVersion: "v1", Kind: kind, Name: "burn"}
-	if kind == "Deployment" {
+	switch kind {
+	case "Deployment":
 		ref.APIVersion = "apps/v1"
 		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "burn"}, Spec: appsv1.DeploymentSpec{
 			Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: tmpl}}
 		if _, err := client.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-	} else {
+	case "StatefulSet":
+		ref.APIVersion = "apps/v1"
+		ss := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "burn"}, Spec: appsv1.StatefulSetSpec{ServiceName: "burn",
+			Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: tmpl}}
+		if _, err := client.AppsV1().StatefulSets("default").Create(ctx, ss, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	default:
 		rc := &corev1.ReplicationController{ObjectMeta: metav1.ObjectMeta{Name: "burn"}, Spec: corev1.ReplicationControllerSpec{
 			Replicas: &one, Selector: labels, Template: &tmpl}}
 		if _, err := client.CoreV1().ReplicationControllers("default").Create(ctx, rc, metav1.CreateOptions{}); err != nil {
@@ -158,12 +167,19 @@ func cond(h *autoscalingv2.HorizontalPodAutoscaler, t string) string {
 // targetReplicas is the spec.replicas of the RC or Deployment "burn".
 func targetReplicas(t *testing.T, client kubernetes.Interface, kind string) int32 {
 	ctx := context.Background()
-	if kind == "Deployment" {
+	switch kind {
+	case "Deployment":
 		d, err := client.AppsV1().Deployments("default").Get(ctx, "burn", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return *d.Spec.Replicas
+	case "StatefulSet":
+		ss, err := client.AppsV1().StatefulSets("default").Get(ctx, "burn", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *ss.Spec.Replicas
 	}
 	rc, err := client.CoreV1().ReplicationControllers("default").Get(ctx, "burn", metav1.GetOptions{})
 	if err != nil {
@@ -188,7 +204,7 @@ func hasEvent(t *testing.T, client kubernetes.Interface, reason, message string)
 	return false
 }
 
-// runControllers runs the RC, ReplicaSet and Deployment controllers, the scheduler and the autoscaler against the
+// runControllers runs the RC, ReplicaSet, Deployment and StatefulSet controllers, the scheduler and the autoscaler against the
 // server until ctx ends (cancel ends it when the test does), and returns the autoscaler.
 func runControllers(t *testing.T, ctx context.Context, cancel context.CancelFunc, client kubernetes.Interface, mc metricsclient.Interface) *Controller {
 	t.Helper()
@@ -212,6 +228,10 @@ func runControllers(t *testing.T, ctx context.Context, cancel context.CancelFunc
 	if err != nil {
 		t.Fatal(err)
 	}
+	sets, err := statefulset.New(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sched, err := scheduler.NewController(cc)
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +242,7 @@ func runControllers(t *testing.T, ctx context.Context, cancel context.CancelFunc
 	}
 	factory.Start(ctx.Done())
 	t.Cleanup(factory.Shutdown) // after the controllers returned (cleanups run last first)
-	for _, c := range []controller.Controller{rcs, rss, deploys, sched, hpas} {
+	for _, c := range []controller.Controller{rcs, rss, deploys, sets, sched, hpas} {
 		done := make(chan struct{})
 		go func() { defer close(done); _ = c.Run(ctx) }()
 		t.Cleanup(func() { cancel(); <-done })

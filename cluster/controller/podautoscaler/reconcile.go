@@ -147,7 +147,7 @@ func (c *Controller) computeReplicas(ctx context.Context, hpa *autoscalingv2.Hor
 		}
 		proposedName = name
 	}
-	if invalid >= len(hpa.Spec.Metrics) || (invalid > 0 && replicas < hpa.Status.DesiredReplicas) {
+	if invalid >= len(hpa.Spec.Metrics) || (invalid > 0 && replicas < current) {
 		setCondition(hpa, autoscalingv2.ScalingActive, corev1.ConditionFalse, invalidCond[0], invalidCond[1], now)
 		return -1, "", statuses, fmt.Errorf("invalid metrics (%v invalid out of %v), first error is: %w", invalid, len(hpa.Spec.Metrics), firstErr)
 	}

@@ -43,6 +43,7 @@ type nodeOptions struct {
 	dataDir    string
 	clusterDNS string
 	pauseImage string
+	pidsLimit  int64
 	labels     map[string]string
 	net        netOptions
 }
@@ -52,6 +53,7 @@ func (o *nodeOptions) addFlags(cmd *cobra.Command, withDataDir bool) {
 	host, _ := os.Hostname()
 	f.StringVar(&o.name, "node-name", host, "name of the Node this agent registers (hollow nodes get -0, -1, ... appended)")
 	f.StringVar(&o.runtime, "runtime", "docker", "container runtime: docker (the engine at DOCKER_HOST) or hollow (simulated, for scale tests)")
+	f.Int64Var(&o.pidsLimit, "pids-limit", nodeagent.DefaultPidsLimit, "the most processes (threads) each container may run, so a fork bomb in a build cannot take the host (-1: no limit)")
 	f.IntVar(&o.count, "count", 1, "number of hollow nodes to run in this process (--runtime=hollow)")
 	f.StringVar(&o.network, "network", "drover", "name of the bridge network pods join")
 	f.StringVar(&o.subnet, "subnet", "10.88.0.0/16", "pod subnet of the bridge network (CIDR)")
@@ -164,7 +166,7 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams, l
 	base := nodeagent.Config{
 		Client: client, Network: o.network, Subnet: o.subnet, NodeIP: o.nodeIP, ClusterDNS: o.clusterDNS,
 		HostGW: o.hostGW && o.runtime == "docker", PodCIDRTimeout: o.cidrWait,
-		PauseImage: o.pauseImage, Labels: o.labels, Logger: log,
+		PauseImage: o.pauseImage, Labels: o.labels, Logger: log, PidsLimit: o.pidsLimit,
 	}
 	if base.ClusterID, err = clusterIDOf(cfg); err != nil {
 		return nil, err
