@@ -264,7 +264,7 @@ func TestPodRefusesUnhonouredSecurity(t *testing.T) {
 	gid := int64(1000)
 	pod := podTestPod(func(p *corev1.Pod) {
 		p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: &yes, FSGroup: &gid, SupplementalGroups: []int64{5},
-			Sysctls: []corev1.Sysctl{{Name: "net.core.somaxconn", Value: "1024"}},
+			Sysctls:        []corev1.Sysctl{{Name: "net.core.somaxconn", Value: "1024"}},
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}}
 		p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsNonRoot: &yes, ReadOnlyRootFilesystem: &yes,
 			AllowPrivilegeEscalation: &no, ProcMount: &unmasked,
