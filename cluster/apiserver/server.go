@@ -65,6 +65,9 @@ type Config struct {
 	// namespace without pod-security.kubernetes.io labels is held to for enforce, warn and
 	// audit ("": privileged, as Kubernetes).
 	PodSecurityDefault string
+	// RootCA is the CA bundle (PEM) of the API server's certificate, written into legacy
+	// ServiceAccount token Secrets as ca.crt.
+	RootCA []byte
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
@@ -88,6 +91,7 @@ type Server struct {
 	signer        *satoken.Signer // nil: no ServiceAccount tokens
 	audiences     []string
 	psa           *podSecurity
+	rootCA        []byte
 }
 
 // New builds a Server over cfg.Store.
@@ -124,6 +128,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.psa = psa
+	s.rootCA = cfg.RootCA
 	s.audiences = cfg.APIAudiences
 	if len(s.audiences) == 0 {
 		s.audiences = []string{satoken.Issuer}
