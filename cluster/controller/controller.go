@@ -69,6 +69,10 @@ type Options struct {
 	// RootCA is the PEM CA bundle that verifies the API server (controller-manager's
 	// --root-ca-file): published in every namespace as the ConfigMap kube-root-ca.crt.
 	RootCA []byte
+	// ClusterSigningCertFile and ClusterSigningKeyFile are the CA that signs approved
+	// kubelet-serving CertificateSigningRequests (controller-manager's
+	// --cluster-signing-cert-file/--cluster-signing-key-file; "": none are signed).
+	ClusterSigningCertFile, ClusterSigningKeyFile string
 }
 
 // WithDefaults fills the zero fields.
