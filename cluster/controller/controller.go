@@ -8,6 +8,7 @@ package controller
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"k8s.io/client-go/informers"
@@ -73,6 +74,10 @@ type Options struct {
 	// kubelet-serving CertificateSigningRequests (controller-manager's
 	// --cluster-signing-cert-file/--cluster-signing-key-file; "": none are signed).
 	ClusterSigningCertFile, ClusterSigningKeyFile string
+	// APIServerAddress is where pods reach the API server (--advertise-address and the
+	// listen port): the kubernetes Service's Endpoints. Invalid: the address of the
+	// controllers' own client, when pods can use it (not loopback).
+	APIServerAddress netip.AddrPort
 }
 
 // WithDefaults fills the zero fields.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -31,6 +32,8 @@ import (
 
 // controllerOptions are the controller manager's flags, shared by `drover server` and `drover up`.
 type controllerOptions struct {
+	// advertise is where pods reach the API server (set by server and up once it listens).
+	advertise     netip.AddrPort
 	enabled       bool
 	serviceCIDR   string
 	nodePortRange string
@@ -131,6 +134,7 @@ func (o *controllerOptions) run(ctx context.Context, kubeconfig, storeDSN, dataD
 	if err != nil {
 		return fmt.Errorf("loading %s: %w", kubeconfig, err)
 	}
+	opts.APIServerAddress = o.advertise
 	if opts.RootCA, err = rootCA(cfg); err != nil {
 		return err
 	}

@@ -31,6 +31,9 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			if err := so.controllers.prepare(cmd); err != nil {
 				return err
 			}
+			if _, err := advertiseAddress(so.advertise, so.listen); err != nil {
+				return err
+			}
 			st, err := openStore(so.store, so.dataDir, so.consulDatacenter, log)
 			if err != nil {
 				return err
@@ -52,16 +55,15 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 				return err
 			}
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
-				Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.sans,
+				Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.allSANs(),
 				AnonymousMetrics: so.anonymousMetrics, Limits: so.limits(), MaxConnections: so.maxConnections, Logger: log, MetricResolution: so.metricResolutionConfig()})
 			if err != nil {
 				return hintSeveral(err, "--listen")
 			}
 			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
 			p.Server(api.Serve)
-			p.Go(func(ctx context.Context) error {
-				return so.controllers.run(ctx, api.Kubeconfig, so.store, so.dataDir, log)
-			})
+			so.controllers.advertise = so.advertiseAt(api.URL)
+			p.Go(func(ctx context.Context) error { return so.controllers.run(ctx, api.Kubeconfig, so.store, so.dataDir, log) })
 			cfg, err := clientcmd.BuildConfigFromFlags("", api.Kubeconfig)
 			if err != nil {
 				return stop(fmt.Errorf("loading %s: %w", api.Kubeconfig, err))
