@@ -61,6 +61,9 @@ type Config struct {
 	// APIAudiences are the audiences a token must name to authenticate to this server
 	// (default the issuer, https://kubernetes.default.svc.cluster.local, as kube-apiserver).
 	APIAudiences []string
+	// RootCA is the CA bundle (PEM) of the API server's certificate, written into legacy
+	// ServiceAccount token Secrets as ca.crt.
+	RootCA []byte
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
@@ -83,6 +86,7 @@ type Server struct {
 	space         *spaceStore
 	signer        *satoken.Signer // nil: no ServiceAccount tokens
 	audiences     []string
+	rootCA        []byte
 }
 
 // New builds a Server over cfg.Store.
@@ -114,6 +118,7 @@ func New(cfg Config) (*Server, error) {
 		s.nodeTransport = &http.Transport{TLSClientConfig: cfg.NodeTLS, ResponseHeaderTimeout: 30 * time.Second,
 			DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, IdleConnTimeout: 90 * time.Second}
 	}
+	s.rootCA = cfg.RootCA
 	s.audiences = cfg.APIAudiences
 	if len(s.audiences) == 0 {
 		s.audiences = []string{satoken.Issuer}
