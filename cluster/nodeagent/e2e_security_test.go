@@ -1,12 +1,14 @@
 package nodeagent_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 const imgShell = "drover/shell:1"
@@ -15,18 +17,20 @@ const imgShell = "drover/shell:1"
 // capabilities, no_new_privs and seccomp mode, whether / is writable and a sysctl, then sleeps.
 const probeScript = `id; while read -r k v; do case $k in CapEff:|NoNewPrivs:|Seccomp:) echo "$k $v";; esac; done </proc/self/status
 if (echo x >/probe) 2>/dev/null; then echo rootfs=rw; else echo rootfs=ro; fi
-echo shm_rmid_forced=$(cat /proc/sys/kernel/shm_rmid_forced); echo done; exec sleep 3600`
+echo shm_rmid_forced=$(cat /proc/sys/kernel/shm_rmid_forced)
+if [ -d /cfg ]; then echo cfg=$(cat /cfg/key 2>&1); set -- $(ls -ldn /scratch); echo scratch=$1 $4
+echo x >/scratch/$C; set -- $(ls -ln /scratch/$C); echo file=$4; fi; echo done; exec sleep 3600`
 
 func shellContainer(name string) corev1.Container {
 	return corev1.Container{Name: name, Image: imgShell, ImagePullPolicy: corev1.PullNever,
-		Command: []string{"/bin/sh", "-c", probeScript}}
+		Command: []string{"/bin/sh", "-c", probeScript}, Env: []corev1.EnvVar{{Name: "C", Value: name}}}
 }
 
 // The security context is applied as the kubelet applies it, observed inside the containers:
 // runAsUser/runAsGroup, fsGroup and supplementalGroups in `id`; capabilities drop ALL + add
 // CHOWN in CapEff; allowPrivilegeEscalation: false in NoNewPrivs; readOnlyRootFilesystem in a
 // failing write to /; a safe sysctl; seccomp Unconfined vs the default profile; and the pod's
-// runAsNonRoot refuses a container whose image runs as root with the kubelet's message.
+// fsGroup owning a ConfigMap and an emptyDir volume; and the pod's runAsNonRoot refuses a container whose image runs as root with the kubelet's message.
 func TestE2ESecurityContextApplied(t *testing.T) {
 	t.Parallel()
 	e := startE2E(t, e2eOptions{})
@@ -40,7 +44,19 @@ func TestE2ESecurityContextApplied(t *testing.T) {
 	root.SecurityContext = &corev1.SecurityContext{RunAsUser: &zero, RunAsNonRoot: &no,
 		Capabilities:   &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"CHOWN"}},
 		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}}
+	for _, c := range []*corev1.Container{&user, &root} {
+		c.VolumeMounts = []corev1.VolumeMount{{Name: "cfg", MountPath: "/cfg"}, {Name: "scratch", MountPath: "/scratch"}}
+	}
+	if _, err := e.client.CoreV1().ConfigMaps("default").Create(context.Background(), &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "confined"}, Data: map[string]string{"key": "readable"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mode := int32(0o440) // only owner and group may read: the fsGroup makes it readable to uid 1000
 	pod := testPod("confined", user, root)
+	pod.Spec.Volumes = []corev1.Volume{
+		{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "confined"}, DefaultMode: &mode}}},
+		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	pod.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: &uid, RunAsGroup: &gid, RunAsNonRoot: &yes,
 		FSGroup: &fsg, SupplementalGroups: []int64{4000},
 		Sysctls: []corev1.Sysctl{{Name: "kernel.shm_rmid_forced", Value: "1"}}}
@@ -57,11 +73,14 @@ func TestE2ESecurityContextApplied(t *testing.T) {
 		})
 		return out
 	}
-	want := "uid=1000 gid=3000 groups=3000,2000,4000\nCapEff: 0000000000000000\nNoNewPrivs: 1\nSeccomp: 2\nrootfs=ro\nshm_rmid_forced=1\ndone\n"
+	// fsGroup: the ConfigMap's 0440 file is readable through the group, the emptyDir is group
+	// 2000 with setgid, so a new file in it is group 2000 (not the user's 3000).
+	vols := "cfg=readable\nscratch=drwxrwsrwx 2000\nfile=2000\n"
+	want := "uid=1000 gid=3000 groups=3000,2000,4000\nCapEff: 0000000000000000\nNoNewPrivs: 1\nSeccomp: 2\nrootfs=ro\nshm_rmid_forced=1\n" + vols + "done\n"
 	if d := cmp.Diff(want, logs("user")); d != "" {
 		t.Errorf("user container (-want +got):\n%s", d)
 	}
-	want = "uid=0 gid=3000 groups=3000,2000,4000\nCapEff: 0000000000000001\nNoNewPrivs: 0\nSeccomp: 0\nrootfs=rw\nshm_rmid_forced=1\ndone\n"
+	want = "uid=0 gid=3000 groups=3000,2000,4000\nCapEff: 0000000000000001\nNoNewPrivs: 0\nSeccomp: 0\nrootfs=rw\nshm_rmid_forced=1\n" + vols + "done\n"
 	if d := cmp.Diff(want, logs("root")); d != "" {
 		t.Errorf("root container (-want +got):\n%s", d)
 	}

@@ -75,6 +75,9 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]Source
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
 		src, err := m.setupVolume(ctx, pod, v)
+		if err == nil {
+			err = applyFSGroup(pod, v, src)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("volume %q: %w", v.Name, err))
 			continue
@@ -85,6 +88,27 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]Source
 		return nil, errors.Join(errs...)
 	}
 	return sources, nil
+}
+
+// applyFSGroup gives the pod's fsGroup the volumes the kubelet manages ownership of
+// (emptyDir, Secret, ConfigMap, downward API, projected, and claims of drover's hostPath
+// PersistentVolumes); a pod's own hostPath volume is left as it is. Secret, ConfigMap,
+// downward API and projected volumes are read-only to the kubelet, so they gain group read only.
+func applyFSGroup(pod *corev1.Pod, v *corev1.Volume, src Source) error {
+	psc := pod.Spec.SecurityContext
+	if psc == nil || psc.FSGroup == nil {
+		return nil
+	}
+	s := v.VolumeSource
+	readOnly := src.ReadOnly
+	switch {
+	case s.EmptyDir != nil, s.PersistentVolumeClaim != nil:
+	case s.Secret != nil, s.ConfigMap != nil, s.DownwardAPI != nil, s.Projected != nil:
+		readOnly = true
+	default:
+		return nil
+	}
+	return setOwnership(src.HostPath, *psc.FSGroup, psc.FSGroupChangePolicy, readOnly)
 }
 
 func (m *Manager) setupVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) (Source, error) {

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"os"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 var errNotLinux = errors.New("volumes need Linux")
@@ -14,3 +16,5 @@ func ensureTmpfs(string, os.FileMode, int64) error { return errNotLinux }
 func unmountUnder(context.Context, string) error   { return errNotLinux }
 func removeAllOneDevice(string) error              { return errNotLinux }
 func isNotEmpty(error) bool                        { return false }
+
+func setOwnership(string, int64, *corev1.PodFSGroupChangePolicy, bool) error { return errNotLinux }
