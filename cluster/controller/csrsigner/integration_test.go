@@ -10,8 +10,8 @@ import (
 	"encoding/pem"
 	"net"
 	"os/exec"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
