@@ -39,6 +39,9 @@ type RunConfig struct {
 	MaxConnections int
 	// MetricResolution is the resource metrics scrape interval (0: 15 s; negative: off).
 	MetricResolution time.Duration
+	// ServiceCIDR and NodePortMin/NodePortMax: as in Config.
+	ServiceCIDR              string
+	NodePortMin, NodePortMax int
 }
 
 // Listening is an API server that listens but does not serve yet: what the parts that depend
@@ -108,7 +111,7 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	nodeTLS := &tls.Config{Certificates: []tls.Certificate{kubeletClient}, RootCAs: pki.CAPool(), MinVersion: tls.VersionTLS12}
 	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeTLS: nodeTLS,
 		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution,
-		Limits: cfg.Limits})
+		Limits: cfg.Limits, ServiceCIDR: cfg.ServiceCIDR, NodePortMin: cfg.NodePortMin, NodePortMax: cfg.NodePortMax})
 	if err != nil {
 		return nil, err
 	}

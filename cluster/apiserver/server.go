@@ -52,6 +52,11 @@ type Config struct {
 	MetricResolution time.Duration
 	// Limits caps the requests in flight (zero value: Kubernetes' defaults).
 	Limits Limits
+	// ServiceCIDR is where Services' cluster IPs come from (default 10.96.0.0/16), NodePortMin
+	// and NodePortMax bound their node ports (default 30000-32767): the server allocates them
+	// when a Service is created or updated.
+	ServiceCIDR              string
+	NodePortMin, NodePortMax int
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
@@ -72,6 +77,7 @@ type Server struct {
 	rmetrics      *resourcemetrics.Collector // nil: off
 	inflight      *inflight
 	space         *spaceStore
+	svcRanges     serviceRanges
 }
 
 // New builds a Server over cfg.Store.
@@ -103,6 +109,11 @@ func New(cfg Config) (*Server, error) {
 		s.nodeTransport = &http.Transport{TLSClientConfig: cfg.NodeTLS, ResponseHeaderTimeout: 30 * time.Second,
 			DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, IdleConnTimeout: 90 * time.Second}
 	}
+	ranges, err := newServiceRanges(cfg.ServiceCIDR, cfg.NodePortMin, cfg.NodePortMax)
+	if err != nil {
+		return nil, err
+	}
+	s.svcRanges = ranges
 	s.discovery = discovery.New(resources.All(), VersionInfo())
 	s.gc = newCollector(s)
 	s.inflight = newInflight(cfg.Limits)
