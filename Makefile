@@ -11,7 +11,7 @@ LDFLAGS := -X $(APISERVER).versionDrover=$(VERSION) -X $(APISERVER).versionCommi
 	-X $(APISERVER).versionTreeState=$(TREE) -X $(APISERVER).versionBuildDate=$(DATE) \
 	-X github.com/drover-ci/drover/cmd/drover/app.Version=$(VERSION)
 
-.PHONY: all build up test bench vet fmt clean
+.PHONY: all build up demo test bench vet fmt clean
 
 all: build
 
@@ -27,6 +27,12 @@ bin/drover: $(SOURCES) $(GITHEAD)
 
 up:
 	scripts/up.sh
+
+# The offline demo: drover up with drover's stand-in Jenkins and agent images (no registry
+# needed), a build queued, an agent pod started for it, the build run, the agent gone; then
+# drover stops. Its state goes to ~/.local/share/drover-demo (DROVER_DATA_DIR overrides).
+demo:
+	DROVER_JENKINS=local DROVER_DEMO=1 DROVER_DATA_DIR=$${DROVER_DATA_DIR:-$$HOME/.local/share/drover-demo} scripts/up.sh
 
 test:
 	scripts/test.sh

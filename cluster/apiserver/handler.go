@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/drover-ci/drover/cluster/registry"
 )
 
 // serveResource handles every /api and /apis resource path.
@@ -32,6 +34,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !req.res.Stored() {
+		if req.res.Group == registry.AuthenticationGroup {
+			s.serveAuthentication(w, r, req)
+			return
+		}
 		s.serveResourceMetrics(w, r, req)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/drover-ci/drover/cluster/satoken"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,6 +43,8 @@ type RunConfig struct {
 	// ServiceCIDR and NodePortMin/NodePortMax: as in Config.
 	ServiceCIDR              string
 	NodePortMin, NodePortMax int
+	// Now is the server's clock (nil: time.Now); tests move it to expire tokens.
+	Now func() time.Time
 }
 
 // Listening is an API server that listens but does not serve yet: what the parts that depend
@@ -108,10 +111,17 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	if err != nil {
 		return nil, err
 	}
+	// The ServiceAccount token key: several API servers over one store need the same
+	// pki/sa.key, as they need the same CA (the store does not carry it).
+	saKey, err := satoken.LoadOrCreateKey(filepath.Join(cfg.DataDir, "pki"))
+	if err != nil {
+		return nil, err
+	}
 	nodeTLS := &tls.Config{Certificates: []tls.Certificate{kubeletClient}, RootCAs: pki.CAPool(), MinVersion: tls.VersionTLS12}
 	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeTLS: nodeTLS,
 		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution,
-		Limits: cfg.Limits, ServiceCIDR: cfg.ServiceCIDR, NodePortMin: cfg.NodePortMin, NodePortMax: cfg.NodePortMax})
+		Limits: cfg.Limits, ServiceAccountKey: saKey, Now: cfg.Now,
+		ServiceCIDR: cfg.ServiceCIDR, NodePortMin: cfg.NodePortMin, NodePortMax: cfg.NodePortMax})
 	if err != nil {
 		return nil, err
 	}

@@ -6,8 +6,11 @@ package apiserver
 import (
 	"bufio"
 	"context"
+	"crypto"
 	"crypto/tls"
 	"fmt"
+	"github.com/drover-ci/drover/cluster/satoken"
+	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
 	"log/slog"
 	"net"
 	"net/http"
@@ -57,6 +60,12 @@ type Config struct {
 	// when a Service is created or updated.
 	ServiceCIDR              string
 	NodePortMin, NodePortMax int
+	// ServiceAccountKey signs and verifies ServiceAccount tokens (nil: TokenRequest answers
+	// 503 and only the static tokens authenticate).
+	ServiceAccountKey crypto.Signer
+	// APIAudiences are the audiences a token must name to authenticate to this server
+	// (default the issuer, https://kubernetes.default.svc.cluster.local, as kube-apiserver).
+	APIAudiences []string
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
@@ -78,6 +87,8 @@ type Server struct {
 	inflight      *inflight
 	space         *spaceStore
 	svcRanges     serviceRanges
+	signer        *satoken.Signer // nil: no ServiceAccount tokens
+	audiences     []string
 }
 
 // New builds a Server over cfg.Store.
@@ -114,6 +125,17 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.svcRanges = ranges
+	s.audiences = cfg.APIAudiences
+	if len(s.audiences) == 0 {
+		s.audiences = []string{satoken.Issuer}
+	}
+	if cfg.ServiceAccountKey != nil {
+		signer, err := satoken.NewSigner(cfg.ServiceAccountKey)
+		if err != nil {
+			return nil, err
+		}
+		s.signer = signer
+	}
 	s.discovery = discovery.New(resources.All(), VersionInfo())
 	s.gc = newCollector(s)
 	s.inflight = newInflight(cfg.Limits)
@@ -172,9 +194,13 @@ func (s *Server) Handler() http.Handler {
 			"metadata": map[string]string{"resourceVersion": "0"}, "items": []interface{}{}})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/version" && !s.authenticated(r) {
-			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
-			return
+		if r.URL.Path != "/version" {
+			u, ok := s.authenticate(r)
+			if !ok {
+				writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+				return
+			}
+			r = r.WithContext(genericrequest.WithUser(r.Context(), u))
 		}
 		if discovery.IsPath(r.URL.Path) {
 			s.discovery.ServeHTTP(w, r)

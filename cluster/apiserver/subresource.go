@@ -38,6 +38,8 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req *r
 		s.serveBinding(w, r, req)
 	case req.subresource == "log" && req.verb == "get":
 		s.serveLog(w, r, req)
+	case req.subresource == "token":
+		s.serveTokenRequest(w, r, req)
 	case req.subresource == "eviction":
 		s.serveEviction(w, r, req)
 	case req.subresource == "exec" || req.subresource == "attach" || req.subresource == "portforward":

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -25,7 +26,7 @@ func TestCoreResourcesRegistered(t *testing.T) {
 		{corev1.SchemeGroupVersion.WithResource("secrets"), nil, true, nil},
 		{corev1.SchemeGroupVersion.WithResource("configmaps"), []string{"cm"}, true, nil},
 		{corev1.SchemeGroupVersion.WithResource("events"), []string{"ev"}, true, nil},
-		{corev1.SchemeGroupVersion.WithResource("serviceaccounts"), []string{"sa"}, true, nil},
+		{corev1.SchemeGroupVersion.WithResource("serviceaccounts"), []string{"sa"}, true, []string{"token"}},
 		{schema.GroupVersionResource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"}, nil, true, nil},
 	}
 	for _, tt := range tests {
@@ -40,7 +41,7 @@ func TestCoreResourcesRegistered(t *testing.T) {
 			if diff := cmp.Diff(tt.subs, r.Subresources); diff != "" {
 				t.Errorf("subresources (-want +got):\n%s", diff)
 			}
-			if r.Namespaced != tt.namespaced || r.HasStatus != (len(tt.subs) > 0) {
+			if r.Namespaced != tt.namespaced || r.HasStatus != slices.Contains(tt.subs, "status") {
 				t.Errorf("namespaced %v hasStatus %v", r.Namespaced, r.HasStatus)
 			}
 			obj, list := r.New(), r.NewList()

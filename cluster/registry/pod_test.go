@@ -254,3 +254,44 @@ func podLookup(t *testing.T, group, resource string) *Resource {
 	}
 	return r
 }
+
+// TestPodRefusesUnhonouredSecurity: security settings the node agent does not apply on Docker
+// are refused with their field path instead of being accepted and ignored; their defaults, and
+// settings Docker already gives (RuntimeDefault seccomp, Default procMount), pass.
+func TestPodRefusesUnhonouredSecurity(t *testing.T) {
+	yes, no := true, false
+	unmasked, dflt := corev1.UnmaskedProcMount, corev1.DefaultProcMount
+	gid := int64(1000)
+	pod := podTestPod(func(p *corev1.Pod) {
+		p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: &yes, FSGroup: &gid, SupplementalGroups: []int64{5},
+			Sysctls:        []corev1.Sysctl{{Name: "net.core.somaxconn", Value: "1024"}},
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}}
+		p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsNonRoot: &yes, ReadOnlyRootFilesystem: &yes,
+			AllowPrivilegeEscalation: &no, ProcMount: &unmasked,
+			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+	})
+	want := []string{
+		"spec.securityContext.runAsNonRoot: Forbidden: " + unhonoured,
+		"spec.securityContext.fsGroup: Forbidden: " + unhonoured,
+		"spec.securityContext.supplementalGroups: Forbidden: " + unhonoured,
+		"spec.securityContext.sysctls: Forbidden: " + unhonoured,
+		"spec.securityContext.seccompProfile.type: Forbidden: " + unhonoured,
+		"spec.containers[0].securityContext.runAsNonRoot: Forbidden: " + unhonoured,
+		"spec.containers[0].securityContext.capabilities: Forbidden: " + unhonoured,
+		"spec.containers[0].securityContext.readOnlyRootFilesystem: Forbidden: " + unhonoured,
+		"spec.containers[0].securityContext.allowPrivilegeEscalation: Forbidden: " + unhonoured,
+		"spec.containers[0].securityContext.procMount: Forbidden: " + unhonoured,
+	}
+	if d := cmp.Diff(want, podErrStrings(podValidate(pod))); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	ok := podTestPod(func(p *corev1.Pod) {
+		p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: &no,
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+		p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{ReadOnlyRootFilesystem: &no,
+			AllowPrivilegeEscalation: &yes, ProcMount: &dflt}
+	})
+	if errs := podValidate(ok); len(errs) > 0 {
+		t.Errorf("defaults refused: %v", errs)
+	}
+}

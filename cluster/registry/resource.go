@@ -150,6 +150,9 @@ func Resources() *Set {
 		deploymentResource(),
 		rsResource(),
 		stsResource(),
+		// authentication.k8s.io/v1 (computed, not stored)
+		selfSubjectReviewResource(),
+		tokenReviewResource(),
 		// autoscaling/v1, v2
 		hpaV1Resource(),
 		hpaResource(),

@@ -13,9 +13,11 @@ func saResource() *Resource {
 	return &Resource{
 		Version: "v1", Resource: "serviceaccounts", Kind: "ServiceAccount", SingularName: "serviceaccount",
 		ShortNames: []string{"sa"}, Namespaced: true,
-		New:     func() runtime.Object { return &corev1.ServiceAccount{} },
-		NewList: func() runtime.Object { return &corev1.ServiceAccountList{} },
-		Table:   saTable(),
+		// token: authentication.k8s.io/v1 TokenRequest, served by the API server's signer.
+		Subresources: []string{"token"},
+		New:          func() runtime.Object { return &corev1.ServiceAccount{} },
+		NewList:      func() runtime.Object { return &corev1.ServiceAccountList{} },
+		Table:        saTable(),
 	}
 }
 

@@ -145,6 +145,10 @@ func Start(t testing.TB, o Options) *Env {
 	e.args = append([]string{"up", "--data-dir", e.DataDir, "--listen", "127.0.0.1:0", "--node-name", e.Node,
 		"--network", e.Network, "--subnet", o.Subnet, "--service-cidr", o.ServiceCIDR,
 		"--cluster-dns", o.ClusterDNS, "--node-port-range", o.NodePortRange, "--log-port", fmt.Sprint(e.AgentPort)}, o.Args...)
+	// A network of this name left by an earlier run that crashed belongs to that run's cluster
+	// (another CA, another id), which drover refuses to share: remove it (Docker refuses while
+	// containers use it).
+	_ = exec.Command("docker", "network", "rm", e.Network).Run()
 	t.Cleanup(e.cleanup)
 	e.start()
 	return e

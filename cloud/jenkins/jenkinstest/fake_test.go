@@ -83,6 +83,11 @@ func TestBuildLifecycle(t *testing.T) {
 	if resp, _ := call(t, s, "POST", "/createItem?name=j", "application/xml", cfg); resp.StatusCode != 200 {
 		t.Fatalf("createItem: %d", resp.StatusCode)
 	}
+	// A real Jenkins: a project never built has lastBuild null and nextBuildNumber 1.
+	if _, body := call(t, s, "GET", "/job/j/api/json", "", ""); !strings.Contains(body, `"lastBuild":null`) ||
+		!strings.Contains(body, `"nextBuildNumber":1`) || !strings.Contains(body, `"_class":"hudson.model.FreeStyleProject"`) {
+		t.Errorf("job before its first build: %s", body)
+	}
 	r1, _ := call(t, s, "POST", "/job/j/build?delay=0sec", "", "")
 	r2, _ := call(t, s, "POST", "/job/j/build?delay=0sec", "", "")
 	loc := r1.Header.Get("Location")
@@ -112,6 +117,13 @@ func TestBuildLifecycle(t *testing.T) {
 	_, body = call(t, s, "GET", "/job/j/1/api/json?tree=building,result,builtOn", "", "")
 	if !strings.Contains(body, `"result":"SUCCESS"`) || !strings.Contains(body, `"builtOn":"l"`) || !strings.Contains(body, `"building":false`) {
 		t.Errorf("build info: %s", body)
+	}
+	if _, body := call(t, s, "GET", "/job/j/api/json", "", ""); !strings.Contains(body, `"lastBuild":{"_class":"hudson.model.FreeStyleBuild","number":1`) ||
+		!strings.Contains(body, `"nextBuildNumber":2`) {
+		t.Errorf("job after build #1: %s", body)
+	}
+	if resp, _ := call(t, s, "GET", "/job/nope/api/json", "", ""); resp.StatusCode != 404 {
+		t.Errorf("missing job: %d, want 404", resp.StatusCode)
 	}
 }
 

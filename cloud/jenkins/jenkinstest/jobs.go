@@ -116,6 +116,36 @@ func (s *Server) buildInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, v)
 }
 
+// jobInfo is GET /job/NAME/api/json as a real Jenkins answers it for a freestyle project:
+// name, url, buildable, nextBuildNumber, builds (newest first) and lastBuild (null before the
+// first build), each build as {_class, number, url}.
+func (s *Server) jobInfo(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	var v map[string]any
+	if j, ok := s.jobs[r.PathValue("job")]; ok {
+		builds := []any{}
+		var last any
+		for n := j.next - 1; n >= 1; n-- {
+			if b, ok := j.builds[n]; ok {
+				ref := map[string]any{"_class": "hudson.model.FreeStyleBuild", "number": b.number, "url": s.buildURL(b)}
+				if last == nil {
+					last = ref
+				}
+				builds = append(builds, ref)
+			}
+		}
+		v = map[string]any{"_class": "hudson.model.FreeStyleProject", "name": j.name, "fullName": j.name,
+			"url": s.URL() + "/job/" + j.name + "/", "buildable": true, "nextBuildNumber": j.next,
+			"builds": builds, "lastBuild": last, "concurrentBuild": j.concurrent}
+	}
+	s.mu.Unlock()
+	if v == nil {
+		notFound(w)
+		return
+	}
+	writeJSON(w, r, v)
+}
+
 func (s *Server) jobList() []any {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -253,6 +253,7 @@ func (s *Server) routes() http.Handler {
 	m.HandleFunc("POST /computer/{name}/toggleOffline", s.toggleOffline)
 	m.HandleFunc("POST /computer/{name}/doDelete", s.deleteNode)
 	m.HandleFunc("POST /createItem", s.createJob)
+	m.HandleFunc("GET /job/{job}/api/json", s.jobInfo)
 	m.HandleFunc("POST /job/{job}/build", s.build)
 	m.HandleFunc("POST /job/{job}/buildWithParameters", s.buildWithParameters)
 	m.HandleFunc("GET /job/{job}/{num}/api/json", s.buildInfo)

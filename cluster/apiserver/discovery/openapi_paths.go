@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	authenticationv1 "k8s.io/api/authentication/v1"
 	"reflect"
 	"slices"
 	"strings"
@@ -39,9 +40,10 @@ var (
 	// openapiSubTypes are the Go types of the kinds subresources take and return besides
 	// their parent's.
 	openapiSubTypes = map[schema.GroupVersionKind]reflect.Type{
-		{Group: "autoscaling", Version: "v1", Kind: "Scale"}: reflect.TypeOf(autoscalingv1.Scale{}),
-		{Version: "v1", Kind: "Binding"}:                     reflect.TypeOf(corev1.Binding{}),
-		{Group: "policy", Version: "v1", Kind: "Eviction"}:   reflect.TypeOf(policyv1.Eviction{}),
+		{Group: "autoscaling", Version: "v1", Kind: "Scale"}:                  reflect.TypeOf(autoscalingv1.Scale{}),
+		{Version: "v1", Kind: "Binding"}:                                      reflect.TypeOf(corev1.Binding{}),
+		{Group: "policy", Version: "v1", Kind: "Eviction"}:                    reflect.TypeOf(policyv1.Eviction{}),
+		{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}: reflect.TypeOf(authenticationv1.TokenRequest{}),
 	}
 	openapiQueryList   = []string{"allowWatchBookmarks", "continue", "fieldSelector", "labelSelector", "limit", "resourceVersion", "resourceVersionMatch", "sendInitialEvents", "timeoutSeconds", "watch"}
 	openapiQueryWrite  = []string{"dryRun", "fieldManager", "fieldValidation"}

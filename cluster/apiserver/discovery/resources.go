@@ -34,6 +34,7 @@ var subresources = map[string]subresource{
 	"attach":      {verbs: metav1.Verbs{"create", "get"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "PodAttachOptions"}},
 	"portforward": {verbs: metav1.Verbs{"create", "get"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "PodPortForwardOptions"}},
 	"proxy":       {verbs: metav1.Verbs{"create", "delete", "get", "patch", "update"}, gvk: schema.GroupVersionKind{Version: "v1", Kind: "PodProxyOptions"}},
+	"token":       {verbs: metav1.Verbs{"create"}, gvk: schema.GroupVersionKind{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}},
 	"eviction":    {verbs: metav1.Verbs{"create"}, gvk: schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}},
 }
 

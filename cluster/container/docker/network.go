@@ -24,7 +24,8 @@ type ForeignNetworkError struct {
 }
 
 func (e *ForeignNetworkError) Error() string {
-	return fmt.Sprintf("docker: network %s belongs to another drover on this Docker engine (cluster %s; this one is %s)", e.Name, e.Cluster, e.Own)
+	return fmt.Sprintf("docker: network %s belongs to another drover on this Docker engine (cluster %s; this one is %s; "+
+		"if that drover is gone for good, `docker network rm %s` frees the name)", e.Name, e.Cluster, e.Own, e.Name)
 }
 
 // EnsureNetwork creates the bridge network name with subnet and the subnet's first host as

@@ -2,6 +2,8 @@ package deployment_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,11 +20,13 @@ import (
 )
 
 // readyWatch follows the pods of app through a watch and keeps the fewest Ready pods (not
-// being deleted) seen at any event since it started.
+// being deleted) seen at any event since it started, and the events (trace) to show when a
+// test finds too few.
 type readyWatch struct {
 	mu    sync.Mutex
 	ready map[string]bool
 	min   int
+	trace []string
 	stop  func()
 	done  chan struct{}
 }
@@ -59,6 +63,7 @@ func watchReady(t *testing.T, cs kubernetes.Interface, app string) *readyWatch {
 				w.ready[p.Name] = podReady(p) && p.DeletionTimestamp == nil
 			}
 			w.min = min(w.min, w.count())
+			w.trace = append(w.trace, fmt.Sprintf("%s %s ready=%v deleting=%v phase=%s -> %d", ev.Type, p.Name, podReady(p), p.DeletionTimestamp != nil, p.Status.Phase, w.count()))
 			w.mu.Unlock()
 		}
 	}()
@@ -108,7 +113,7 @@ func TestIntegrationRollingUpdate(t *testing.T) {
 	c.update(t, "web", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "img:2" })
 	d = c.waitComplete(t, "web", 60*time.Second)
 	if n := w.fewest(); n < 4 {
-		t.Errorf("%d Ready pods at one point of the rollout, want at least 4", n)
+		t.Errorf("%d Ready pods at one point of the rollout, want at least 4\n%s", n, strings.Join(w.trace, "\n"))
 	}
 	rss := c.replicaSets(t, "web")
 	revs := map[string]string{}
@@ -142,7 +147,7 @@ func TestIntegrationRollingUpdate(t *testing.T) {
 			rs.Annotations[deployment.RevisionHistoryAnnotation] == "1" && *rs.Spec.Replicas == 4
 	})
 	if n := w.fewest(); n < 4 {
-		t.Errorf("%d Ready pods at one point of the undo, want at least 4", n)
+		t.Errorf("%d Ready pods at one point of the undo, want at least 4\n%s", n, strings.Join(w.trace, "\n"))
 	}
 }
 

@@ -55,8 +55,9 @@ func planNewReplicaSet(d *appsv1.Deployment, allRSs []*appsv1.ReplicaSet, newRS 
 // reconcileOldReplicaSets): first the unavailable pods of old ReplicaSets, oldest first, as
 // far as that does not take the Deployment below its minimum availability counting the new
 // ReplicaSet's unavailable pods; then available old pods while more than replicas -
-// maxUnavailable pods are available. oldRSs are the active old ReplicaSets; the result is in
-// the order to apply, at most one entry per ReplicaSet.
+// maxUnavailable pods are available (a ReplicaSet's available pods counted up to its
+// replicas). oldRSs are the active old ReplicaSets; the result is in the order to apply, at
+// most one entry per ReplicaSet.
 func planOldScaleDown(d *appsv1.Deployment, oldRSs []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet) []scaleTo {
 	oldCount, _, _, _ := sumReplicas(oldRSs)
 	if oldCount == 0 {
@@ -64,7 +65,7 @@ func planOldScaleDown(d *appsv1.Deployment, oldRSs []*appsv1.ReplicaSet, newRS *
 	}
 	allCount := oldCount + rsReplicas(newRS)
 	minAvail := replicas(d) - maxUnavailable(d)
-	newUnavailable := rsReplicas(newRS) - newRS.Status.AvailableReplicas
+	newUnavailable := rsReplicas(newRS) - availableWithin(newRS)
 	maxScaledDown := allCount - minAvail - newUnavailable
 	if maxScaledDown <= 0 {
 		return nil
@@ -92,8 +93,14 @@ func planOldScaleDown(d *appsv1.Deployment, oldRSs []*appsv1.ReplicaSet, newRS *
 		size[rs] -= n
 		cleaned += n
 	}
-	// Then available ones, as far as maxUnavailable allows.
-	_, _, _, available := sumReplicas(append(olds, newRS))
+	// Then available ones, as far as maxUnavailable allows. A ReplicaSet counts at most its
+	// replicas as available: its status can still count pods its controller is deleting (the
+	// status of the sync that deleted them), and counting those would take more than
+	// maxUnavailable away. (Kubernetes sums status.availableReplicas as it is.)
+	available := availableWithin(newRS)
+	for _, rs := range olds {
+		available += availableWithin(rs)
+	}
 	if available > minAvail {
 		want := available - minAvail
 		var done int32
@@ -116,6 +123,11 @@ func planOldScaleDown(d *appsv1.Deployment, oldRSs []*appsv1.ReplicaSet, newRS *
 		}
 	}
 	return out
+}
+
+// availableWithin is rs's available pods, at most its replicas.
+func availableWithin(rs *appsv1.ReplicaSet) int32 {
+	return min(rs.Status.AvailableReplicas, rsReplicas(rs))
 }
 
 // planProportionalScale spreads a change of the Deployment's replicas over its active

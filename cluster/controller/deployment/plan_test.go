@@ -210,6 +210,20 @@ func TestPlanOldScaleDown(t *testing.T) {
 // TestPlanProportionalScale: a Deployment of 10 (surge 3) mid-rollout with 8 old and 5 new
 // pods, scaled to 20 then to 5, spreads the change by the ReplicaSets' shares of
 // max-replicas (13): Kubernetes' TestScale "proportional scaling" cases.
+// TestPlanOldScaleDownStaleStatus: the old ReplicaSet was just scaled 3 → 2 and its status,
+// written by the sync that deleted the third pod, still counts 3 available (observed
+// generation current): only 1 more may go, not 2 (the integration test saw 3 Ready pods of 4
+// with maxUnavailable 0 when the status was taken as it was).
+func TestPlanOldScaleDownStaleStatus(t *testing.T) {
+	d := newDeployment("web", 4, num(1), num(0))
+	o, n := rollingPair(d, 2, 3, 3, 3)
+	o.Status.Replicas = 3
+	plan := planOldScaleDown(d, []*appsv1.ReplicaSet{o}, n)
+	if len(plan) != 1 || plan[0].replicas != 1 {
+		t.Errorf("plan %+v; want the old replica set at 1 (2 + 3 available within replicas, 1 above 4)", plan)
+	}
+}
+
 func TestPlanProportionalScale(t *testing.T) {
 	d := newDeployment("web", 10, pct("25%"), pct("25%"))
 	o, n := rollingPair(d, 8, 8, 5, 5)

@@ -14,6 +14,8 @@ func newJenkinsCommand(s Streams, cf *clientFlags) *cobra.Command {
 		Short: "Install, remove and inspect a Jenkins controller and drover's Jenkins cloud provider",
 	}
 	cmd.AddCommand(newJenkinsInstallCommand(s, cf), newJenkinsUninstallCommand(s, cf), newJenkinsStatusCommand(s, cf), newJenkinsOpenCommand(s, cf))
+	// Reaching the installed Jenkins: where it answers and who to log in as, and a build end to end.
+	cmd.AddCommand(newJenkinsInfoCommand(s, cf), newJenkinsPasswordCommand(s, cf), newJenkinsDemoCommand(s, cf))
 	return cmd
 }
 
