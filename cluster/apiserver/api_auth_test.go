@@ -133,7 +133,7 @@ func TestTableOutput(t *testing.T) {
 		{"/api/v1/namespaces/default/pods?labelSelector=t%3Dy&fieldSelector=metadata.name%3Dt2", []string{"t2"}, []string{"Name"}},
 		{"/api/v1/namespaces/default/pods/t1", []string{"t1"}, []string{"Name"}},
 		{"/api/v1/namespaces/default/replicationcontrollers", []string{"rct"}, []string{"Name", "Desired", "Current", "Ready", "Age"}},
-		{"/api/v1/namespaces/default/configmaps", nil, []string{"Name"}},
+		{"/api/v1/namespaces/default/configmaps?fieldSelector=metadata.name%3Dnone", nil, []string{"Name"}},
 		{"/api/v1/namespaces", []string{"default", "kube-node-lease", "kube-public", "kube-system"}, []string{"Name", "Status", "Age"}},
 	} {
 		r := doWith(t, hc, http.MethodGet, srv.URL+c.path, "", nil, hdr)

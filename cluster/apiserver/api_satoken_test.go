@@ -1,6 +1,7 @@
 package apiserver_test
 
 import (
+	"encoding/json"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -202,3 +203,82 @@ func TestKubectlCreateTokenWhoami(t *testing.T) {
 		t.Fatalf("a 5 minute token: %v\n%s", err, out)
 	}
 }
+
+// TestServiceAccountAdmission: pods get serviceAccountName default and the projected
+// kube-api-access volume in every container, as Kubernetes' admission adds it, unless the pod
+// or its ServiceAccount turns automount off; a missing ServiceAccount refuses the pod.
+func TestServiceAccountAdmission(t *testing.T) {
+	t.Parallel()
+	_, admin := startClient(t)
+	ctx := testCtx(t)
+	pods := admin.CoreV1().Pods("default")
+	pod, err := pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: corev1.PodSpec{
+		InitContainers: []corev1.Container{{Name: "init", Image: "busybox"}},
+		Containers: []corev1.Container{{Name: "a", Image: "busybox"}, {Name: "b", Image: "busybox",
+			VolumeMounts: []corev1.VolumeMount{{Name: "own", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"}}}},
+		Volumes: []corev1.Volume{{Name: "own", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pod.Spec.ServiceAccountName != "default" || pod.Spec.DeprecatedServiceAccount != "default" {
+		t.Errorf("serviceAccountName %q serviceAccount %q", pod.Spec.ServiceAccountName, pod.Spec.DeprecatedServiceAccount)
+	}
+	if len(pod.Spec.Volumes) != 2 || !strings.HasPrefix(pod.Spec.Volumes[1].Name, "kube-api-access-") || len(pod.Spec.Volumes[1].Name) != len("kube-api-access-")+5 {
+		t.Fatalf("volumes: %+v", pod.Spec.Volumes)
+	}
+	vol := pod.Spec.Volumes[1]
+	want := corev1.Volume{Name: vol.Name, VolumeSource: corev1.VolumeSource{Projected: apiserver.TokenVolumeSource()}}
+	if !equalJSON(t, vol, want) {
+		t.Errorf("token volume %s", mustJSON(t, vol))
+	}
+	if s := mustJSON(t, vol.Projected); s != `{"sources":[{"serviceAccountToken":{"expirationSeconds":3607,"path":"token"}},{"configMap":{"name":"kube-root-ca.crt","items":[{"key":"ca.crt","path":"ca.crt"}]}},{"downwardAPI":{"items":[{"path":"namespace","fieldRef":{"apiVersion":"v1","fieldPath":"metadata.namespace"}}]}}],"defaultMode":420}` {
+		t.Errorf("projected source %s", s)
+	}
+	mount := corev1.VolumeMount{Name: vol.Name, ReadOnly: true, MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"}
+	for _, c := range []corev1.Container{pod.Spec.InitContainers[0], pod.Spec.Containers[0]} {
+		if len(c.VolumeMounts) != 1 || c.VolumeMounts[0] != mount {
+			t.Errorf("container %s mounts %+v", c.Name, c.VolumeMounts)
+		}
+	}
+	if m := pod.Spec.Containers[1].VolumeMounts; len(m) != 1 || m[0].Name != "own" {
+		t.Errorf("a container with its own mount there got %+v", m)
+	}
+
+	off := false
+	pod, err = pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "quiet"}, Spec: corev1.PodSpec{AutomountServiceAccountToken: &off,
+		Containers: []corev1.Container{{Name: "a", Image: "busybox"}}}}, metav1.CreateOptions{})
+	if err != nil || len(pod.Spec.Volumes) != 0 || len(pod.Spec.Containers[0].VolumeMounts) != 0 {
+		t.Fatalf("automount off on the pod: %v %+v", err, pod.Spec)
+	}
+	if _, err := admin.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "agent"}, AutomountServiceAccountToken: &off}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod, err = pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "agent"}, Spec: corev1.PodSpec{ServiceAccountName: "agent",
+		Containers: []corev1.Container{{Name: "a", Image: "busybox"}}}}, metav1.CreateOptions{})
+	if err != nil || len(pod.Spec.Volumes) != 0 {
+		t.Fatalf("automount off on the ServiceAccount: %v %+v", err, pod.Spec.Volumes)
+	}
+	on := true
+	pod, err = pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "agent-on"}, Spec: corev1.PodSpec{ServiceAccountName: "agent", AutomountServiceAccountToken: &on,
+		Containers: []corev1.Container{{Name: "a", Image: "busybox"}}}}, metav1.CreateOptions{})
+	if err != nil || len(pod.Spec.Volumes) != 1 {
+		t.Fatalf("the pod's automount wins: %v %+v", err, pod.Spec.Volumes)
+	}
+
+	_, err = pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "ghostly"}, Spec: corev1.PodSpec{ServiceAccountName: "ghost",
+		Containers: []corev1.Container{{Name: "a", Image: "busybox"}}}}, metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) || err.Error() != `pods "ghostly" is forbidden: error looking up service account default/ghost: serviceaccount "ghost" not found` {
+		t.Fatalf("a missing ServiceAccount: %v", err)
+	}
+}
+
+func mustJSON(t *testing.T, v interface{}) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func equalJSON(t *testing.T, a, b interface{}) bool { return mustJSON(t, a) == mustJSON(t, b) }

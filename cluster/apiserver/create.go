@@ -47,6 +47,15 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 	if res.Default != nil {
 		res.Default(obj)
 	}
+	if pod, ok := obj.(*corev1.Pod); ok && res.Group == "" {
+		// Admission: the namespace first (NamespaceLifecycle), then ServiceAccount.
+		if err := s.checkNamespaceOpen(ctx, pod.Namespace); err != nil {
+			return nil, err
+		}
+		if err := s.admitServiceAccount(ctx, pod); err != nil {
+			return nil, err
+		}
+	}
 	if res.PrepareForCreate != nil {
 		res.PrepareForCreate(obj)
 	}

@@ -26,6 +26,10 @@ func fuzzHandler(t testing.TB) http.Handler {
 		t.Fatal(err)
 	}
 	h := srv.Handler()
+	// The default ServiceAccount pods need (no controller runs here).
+	if code, body := serve(h, http.MethodPost, "/api/v1/namespaces/default/serviceaccounts", "application/json", []byte(`{"metadata":{"name":"default"}}`)); code != http.StatusCreated {
+		t.Fatalf("create the default ServiceAccount: %d %s", code, body)
+	}
 	base := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"base","labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}}`
 	if code, body := serve(h, http.MethodPost, "/api/v1/namespaces/default/pods", "application/json", []byte(base)); code != http.StatusCreated {
 		t.Fatalf("create base pod: %d %s", code, body)

@@ -95,7 +95,10 @@ func Listen(ctx context.Context, cfg RunConfig) (*Listening, error) {
 
 func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (*Listening, error) {
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, cfg.ExtraSANs...)
+	// The kubernetes Service's names: pods reach the API server through it (rest.InClusterConfig
+	// dials the cluster IP, which the operator adds with ExtraSANs).
+	hosts := append([]string{"localhost", "127.0.0.1", "::1", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+		"kubernetes.default.svc.cluster.local"}, cfg.ExtraSANs...)
 	if hn, err := os.Hostname(); err == nil {
 		hosts = append(hosts, hn)
 	}

@@ -23,6 +23,8 @@ type Runtime interface {
 	Info(ctx context.Context) (Info, error)
 	// ImagePresent reports whether image is available locally.
 	ImagePresent(ctx context.Context, image string) (bool, error)
+	// ImageUser is the user a present image runs as ("" when it names none: root).
+	ImageUser(ctx context.Context, image string) (string, error)
 	// Pull fetches image, reporting progress lines as they come.
 	Pull(ctx context.Context, image string, progress func(PullProgress)) error
 	// EnsureNetwork creates the bridge network name with subnet (CIDR) unless it exists and
@@ -138,7 +140,19 @@ type Spec struct {
 	PidsLimit    int64 // the most processes (threads) the container may hold; 0: none
 	Privileged   bool
 	User         string // "uid" or "uid:gid"
-	StopSignal   string
+	// GroupAdd are supplementary groups (numeric gids) of the container's process.
+	GroupAdd []string
+	// CapAdd and CapDrop change the engine's default capability set ("ALL" is every one).
+	CapAdd, CapDrop []string
+	// ReadonlyRootfs mounts the container's root file system read-only.
+	ReadonlyRootfs bool
+	// NoNewPrivileges sets no_new_privs: setuid binaries and file capabilities gain nothing.
+	NoNewPrivileges bool
+	// SeccompUnconfined runs without a seccomp filter (the engine's default profile otherwise).
+	SeccompUnconfined bool
+	// Sysctls are namespaced kernel parameters set in the container's namespaces.
+	Sysctls    map[string]string
+	StopSignal string
 	// ShmSize etc. can be added when needed.
 }
 

@@ -8,6 +8,7 @@ package controller
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"k8s.io/client-go/informers"
@@ -69,6 +70,10 @@ type Options struct {
 	// RootCA is the PEM CA bundle that verifies the API server (controller-manager's
 	// --root-ca-file): published in every namespace as the ConfigMap kube-root-ca.crt.
 	RootCA []byte
+	// APIServerAddress is where pods reach the API server (--advertise-address and the
+	// listen port): the kubernetes Service's Endpoints. Invalid: the address of the
+	// controllers' own client, when pods can use it (not loopback).
+	APIServerAddress netip.AddrPort
 }
 
 // WithDefaults fills the zero fields.

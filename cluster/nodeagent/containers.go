@@ -152,7 +152,31 @@ func (w *podWorker) containerSpec(ctx context.Context, c *corev1.Container, atte
 		w.res.again(2 * time.Second)
 		return container.Spec{}, false
 	}
+	if err := w.checkNonRoot(ctx, c); err != nil {
+		w.event(corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		w.res.wait(c.Name, "CreateContainerConfigError", err.Error())
+		w.res.again(2 * time.Second)
+		return container.Spec{}, false
+	}
 	return w.appSpec(c, attempt, env, mounts), true
+}
+
+// checkNonRoot refuses to start a container with runAsNonRoot whose effective user is root,
+// as the kubelet does.
+func (w *podWorker) checkNonRoot(ctx context.Context, c *corev1.Container) error {
+	sc := effectiveSecurity(w.pod, c)
+	if sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+		return nil
+	}
+	user := ""
+	if sc.RunAsUser == nil {
+		u, err := w.a.cfg.Runtime.ImageUser(ctx, c.Image)
+		if err != nil {
+			return err
+		}
+		user = u
+	}
+	return verifyRunAsNonRoot(w.pod, c, user)
 }
 
 func gracePeriod(pod *corev1.Pod) time.Duration {

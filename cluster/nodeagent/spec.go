@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -107,6 +108,7 @@ func (w *podWorker) appSpec(c *corev1.Container, attempt int, env []envVar, moun
 	setResources(&spec, c)
 	spec.PidsLimit = max(0, w.a.cfg.PidsLimit)
 	setSecurity(&spec, effectiveSecurity(pod, c))
+	setPodSecurity(&spec, pod)
 	return spec
 }
 
@@ -123,7 +125,10 @@ func setResources(spec *container.Spec, c *corev1.Container) {
 	}
 }
 
-// setSecurity applies a security context: privileged, and runAsUser[:runAsGroup].
+// setSecurity applies a security context as the kubelet's dockershim did: privileged,
+// runAsUser[:runAsGroup], capabilities, a read-only root file system, no_new_privs for
+// allowPrivilegeEscalation: false, and an Unconfined seccomp profile (RuntimeDefault is the
+// engine's default profile).
 func setSecurity(spec *container.Spec, sc *corev1.SecurityContext) {
 	if sc.Privileged != nil {
 		spec.Privileged = *sc.Privileged
@@ -134,13 +139,49 @@ func setSecurity(spec *container.Spec, sc *corev1.SecurityContext) {
 			spec.User += ":" + strconv.FormatInt(*sc.RunAsGroup, 10)
 		}
 	}
+	if c := sc.Capabilities; c != nil {
+		for _, x := range c.Add {
+			spec.CapAdd = append(spec.CapAdd, string(x))
+		}
+		for _, x := range c.Drop {
+			spec.CapDrop = append(spec.CapDrop, string(x))
+		}
+	}
+	spec.ReadonlyRootfs = sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem
+	spec.NoNewPrivileges = sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation
+	spec.SeccompUnconfined = sc.SeccompProfile != nil && sc.SeccompProfile.Type == corev1.SeccompProfileTypeUnconfined
 }
 
-// effectiveSecurity merges the pod's and the container's security context (container wins).
+// setPodSecurity applies the pod-level settings every container shares: fsGroup and
+// supplementalGroups as supplementary groups (fsGroup first, as the kubelet orders them), and
+// sysctls.
+func setPodSecurity(spec *container.Spec, pod *corev1.Pod) {
+	psc := pod.Spec.SecurityContext
+	if psc == nil {
+		return
+	}
+	if psc.FSGroup != nil {
+		spec.GroupAdd = append(spec.GroupAdd, strconv.FormatInt(*psc.FSGroup, 10))
+	}
+	for _, g := range psc.SupplementalGroups {
+		spec.GroupAdd = append(spec.GroupAdd, strconv.FormatInt(g, 10))
+	}
+	if len(psc.Sysctls) > 0 {
+		spec.Sysctls = make(map[string]string, len(psc.Sysctls))
+		for _, s := range psc.Sysctls {
+			spec.Sysctls[s.Name] = s.Value
+		}
+	}
+}
+
+// effectiveSecurity merges the pod's and the container's security context as Kubernetes'
+// DetermineEffectiveSecurityContext does: the pod's runAsUser, runAsGroup, runAsNonRoot and
+// seccompProfile are defaults the container's own settings override.
 func effectiveSecurity(pod *corev1.Pod, c *corev1.Container) *corev1.SecurityContext {
 	out := &corev1.SecurityContext{}
 	if psc := pod.Spec.SecurityContext; psc != nil {
-		out.RunAsUser, out.RunAsGroup = psc.RunAsUser, psc.RunAsGroup
+		out.RunAsUser, out.RunAsGroup, out.RunAsNonRoot = psc.RunAsUser, psc.RunAsGroup, psc.RunAsNonRoot
+		out.SeccompProfile = psc.SeccompProfile
 	}
 	if sc := c.SecurityContext; sc != nil {
 		if sc.RunAsUser != nil {
@@ -149,9 +190,47 @@ func effectiveSecurity(pod *corev1.Pod, c *corev1.Container) *corev1.SecurityCon
 		if sc.RunAsGroup != nil {
 			out.RunAsGroup = sc.RunAsGroup
 		}
+		if sc.RunAsNonRoot != nil {
+			out.RunAsNonRoot = sc.RunAsNonRoot
+		}
+		if sc.SeccompProfile != nil {
+			out.SeccompProfile = sc.SeccompProfile
+		}
 		out.Privileged = sc.Privileged
+		out.Capabilities = sc.Capabilities
+		out.ReadOnlyRootFilesystem = sc.ReadOnlyRootFilesystem
+		out.AllowPrivilegeEscalation = sc.AllowPrivilegeEscalation
+		out.ProcMount = sc.ProcMount
 	}
 	return out
+}
+
+// verifyRunAsNonRoot is the kubelet's check before a container with runAsNonRoot starts:
+// imageUser is the image's configured user ("" is root).
+func verifyRunAsNonRoot(pod *corev1.Pod, c *corev1.Container, imageUser string) error {
+	sc := effectiveSecurity(pod, c)
+	if sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+		return nil
+	}
+	desc := fmt.Sprintf("%s_%s(%s)", pod.Name, pod.Namespace, pod.UID)
+	if sc.RunAsUser != nil {
+		if *sc.RunAsUser == 0 {
+			return fmt.Errorf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", desc, c.Name)
+		}
+		return nil
+	}
+	user, _, _ := strings.Cut(imageUser, ":")
+	if user == "" {
+		user = "0"
+	}
+	uid, err := strconv.ParseInt(user, 10, 64)
+	switch {
+	case err != nil:
+		return fmt.Errorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", user, desc, c.Name)
+	case uid == 0:
+		return fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", desc, c.Name)
+	}
+	return nil
 }
 
 func expandAll(in []string, lookup func(string) (string, bool)) []string {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/drover-ci/drover/cluster/container"
 	"github.com/drover-ci/drover/cluster/volume"
@@ -70,6 +71,10 @@ func (w *podWorker) setupVolumes(ctx context.Context) bool {
 		return false
 	}
 	w.volumes = sources
+	// Projected ServiceAccount tokens are refreshed by a later Setup: sync again then.
+	if r, ok := w.a.cfg.Volumes.(interface{ RefreshAfter(types.UID) time.Duration }); ok {
+		w.res.again(r.RefreshAfter(pod.UID))
+	}
 	return true
 }
 
@@ -171,7 +176,9 @@ func (w *podWorker) pruneAttempts(ctx context.Context) {
 // claims (a StatefulSet's), which such a node simulates.
 func hollowVolumesOK(pod *corev1.Pod) bool {
 	for _, v := range pod.Spec.Volumes {
-		if v.EmptyDir == nil && v.PersistentVolumeClaim == nil {
+		// Projected volumes (the ServiceAccount token's) are placeholders too: no token is
+		// requested for a simulated container.
+		if v.EmptyDir == nil && v.PersistentVolumeClaim == nil && v.Projected == nil {
 			return false
 		}
 	}

@@ -255,43 +255,39 @@ func podLookup(t *testing.T, group, resource string) *Resource {
 	return r
 }
 
-// TestPodRefusesUnhonouredSecurity: security settings the node agent does not apply on Docker
-// are refused with their field path instead of being accepted and ignored; their defaults, and
-// settings Docker already gives (RuntimeDefault seccomp, Default procMount), pass.
+// TestPodRefusesUnhonouredSecurity: the security settings the node agent cannot apply on
+// Docker (an unmasked /proc, an unsafe sysctl, a Localhost seccomp profile) are refused with
+// their field path; the ones it applies pass.
 func TestPodRefusesUnhonouredSecurity(t *testing.T) {
 	yes, no := true, false
 	unmasked, dflt := corev1.UnmaskedProcMount, corev1.DefaultProcMount
 	gid := int64(1000)
+	local := "p.json"
 	pod := podTestPod(func(p *corev1.Pod) {
 		p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: &yes, FSGroup: &gid, SupplementalGroups: []int64{5},
-			Sysctls:        []corev1.Sysctl{{Name: "net.core.somaxconn", Value: "1024"}},
-			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}}
+			Sysctls:        []corev1.Sysctl{{Name: "kernel.shm_rmid_forced", Value: "1"}, {Name: "net.core.somaxconn", Value: "1024"}},
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &local}}
 		p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsNonRoot: &yes, ReadOnlyRootFilesystem: &yes,
 			AllowPrivilegeEscalation: &no, ProcMount: &unmasked,
 			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
 	})
 	want := []string{
-		"spec.securityContext.runAsNonRoot: Forbidden: " + unhonoured,
-		"spec.securityContext.fsGroup: Forbidden: " + unhonoured,
-		"spec.securityContext.supplementalGroups: Forbidden: " + unhonoured,
-		"spec.securityContext.sysctls: Forbidden: " + unhonoured,
-		"spec.securityContext.seccompProfile.type: Forbidden: " + unhonoured,
-		"spec.containers[0].securityContext.runAsNonRoot: Forbidden: " + unhonoured,
-		"spec.containers[0].securityContext.capabilities: Forbidden: " + unhonoured,
-		"spec.containers[0].securityContext.readOnlyRootFilesystem: Forbidden: " + unhonoured,
-		"spec.containers[0].securityContext.allowPrivilegeEscalation: Forbidden: " + unhonoured,
+		`spec.securityContext.sysctls[1].name: Forbidden: forbidden sysctl: "net.core.somaxconn" not allowlisted`,
+		"spec.securityContext.seccompProfile.type: Forbidden: Localhost: " + unhonoured + " (the node has no seccomp profile directory)",
 		"spec.containers[0].securityContext.procMount: Forbidden: " + unhonoured,
 	}
 	if d := cmp.Diff(want, podErrStrings(podValidate(pod))); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
 	ok := podTestPod(func(p *corev1.Pod) {
-		p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: &no,
+		p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: &yes, FSGroup: &gid, SupplementalGroups: []int64{5},
+			Sysctls:        []corev1.Sysctl{{Name: "net.ipv4.ip_local_port_range", Value: "1024 65000"}},
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
-		p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{ReadOnlyRootFilesystem: &no,
-			AllowPrivilegeEscalation: &yes, ProcMount: &dflt}
+		p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{ReadOnlyRootFilesystem: &yes,
+			AllowPrivilegeEscalation: &no, ProcMount: &dflt, Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN"}, Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}}
 	})
 	if errs := podValidate(ok); len(errs) > 0 {
-		t.Errorf("defaults refused: %v", errs)
+		t.Errorf("applied settings refused: %v", errs)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -37,6 +38,16 @@ type Manager struct {
 	Root     string
 	client   kubernetes.Interface
 	nodeName string
+	// Now is the clock of token refreshes (time.Now when nil).
+	Now    func() time.Time
+	tokens tokens
+}
+
+func (m *Manager) now() time.Time {
+	if m.Now == nil {
+		return time.Now()
+	}
+	return m.Now()
 }
 
 // Source is what a pod volume mounts from on the host.
@@ -166,6 +177,7 @@ func (m *Manager) Teardown(ctx context.Context, podUID types.UID) error {
 	if err := checkName(string(podUID)); err != nil {
 		return fmt.Errorf("pod uid: %w", err)
 	}
+	m.forgetTokens(podUID)
 	dir := filepath.Join(m.Root, string(podUID), "volumes")
 	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil

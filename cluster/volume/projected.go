@@ -50,7 +50,7 @@ func (m *Manager) projection(ctx context.Context, pod *corev1.Pod, s *corev1.Vol
 	case s.DownwardAPI != nil:
 		return downwardPayload(pod, s.DownwardAPI.Items, mode)
 	case s.ServiceAccountToken != nil:
-		return nil, errors.New("serviceAccountToken projections are not supported on this node")
+		return m.serviceAccountToken(ctx, pod, s.ServiceAccountToken, mode)
 	case s.ClusterTrustBundle != nil:
 		return nil, errors.New("clusterTrustBundle projections are not supported on this node")
 	}

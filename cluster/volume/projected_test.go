@@ -49,12 +49,9 @@ func TestDownwardAPIUnsupported(t *testing.T) {
 			Items: []corev1.DownwardAPIVolumeFile{fieldItem("ip", "status.podIP")}}}},
 		corev1.Volume{Name: "b", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
 			Items: []corev1.DownwardAPIVolumeFile{{Path: "cpu", ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu"}}}}}},
-		corev1.Volume{Name: "c", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
-			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}},
 	))
 	wantContains(t, got, `volume "a": downwardAPI ip: unsupported fieldPath "status.podIP"`)
 	wantContains(t, got, `volume "b": downwardAPI cpu: only fieldRef is supported`)
-	wantContains(t, got, `volume "c": sources[0]: serviceAccountToken projections are not supported`)
 }
 
 func TestProjected(t *testing.T) {

@@ -8,10 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-ci/drover/cluster/apiserver"
+	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/serviceaccount"
 	"github.com/drover-ci/drover/cluster/store"
 	"github.com/drover-ci/drover/cluster/store/memstore"
 )
@@ -71,7 +75,27 @@ func StartConfig(t testing.TB, cfg apiserver.RunConfig) *Server {
 	}
 	rc.QPS, rc.Burst = 1000, 1000
 	s.Config = rc
+	s.runServiceAccounts(ctx, t)
 	return s
+}
+
+// runServiceAccounts runs the serviceaccount controller beside the server, as a cluster has
+// it: every namespace gets its default ServiceAccount (which pod admission requires) and
+// kube-root-ca.crt.
+func (s *Server) runServiceAccounts(ctx context.Context, t testing.TB) {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory := informers.NewSharedInformerFactory(cs, 0)
+	c, err := serviceaccount.New(controller.Context{Client: cs, Informers: factory,
+		Options: controller.Options{RootCA: s.PKI.CACertPEM, Workers: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory.Start(ctx.Done())
+	go func() { _ = c.Run(ctx) }()
 }
 
 // Stop shuts the server down and waits for it.

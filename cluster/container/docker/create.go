@@ -58,6 +58,17 @@ func configs(spec container.Spec) (*dc.Config, *dc.HostConfig, *network.Networki
 			CPUShares: spec.CPUShares,
 		},
 	}
+	hc.GroupAdd, hc.CapAdd, hc.CapDrop = spec.GroupAdd, spec.CapAdd, spec.CapDrop
+	hc.ReadonlyRootfs = spec.ReadonlyRootfs
+	if spec.NoNewPrivileges {
+		hc.SecurityOpt = append(hc.SecurityOpt, "no-new-privileges")
+	}
+	if spec.SeccompUnconfined {
+		hc.SecurityOpt = append(hc.SecurityOpt, "seccomp=unconfined")
+	}
+	if len(spec.Sysctls) > 0 {
+		hc.Sysctls = spec.Sysctls
+	}
 	if spec.PidsLimit > 0 {
 		hc.Resources.PidsLimit = &spec.PidsLimit
 	}

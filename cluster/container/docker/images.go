@@ -26,6 +26,18 @@ func (r *Runtime) ImagePresent(ctx context.Context, ref string) (bool, error) {
 	return false, fmt.Errorf("docker: inspect image %s: %w", ref, err)
 }
 
+// ImageUser is the user the image's config names ("" when none).
+func (r *Runtime) ImageUser(ctx context.Context, ref string) (string, error) {
+	ii, _, err := r.cli.ImageInspectWithRaw(ctx, ref)
+	if err != nil {
+		return "", imageErr(err, "inspect", ref)
+	}
+	if ii.Config == nil {
+		return "", nil
+	}
+	return ii.Config.User, nil
+}
+
 // Pull pulls ref, decoding the engine's JSON message stream into progress reports.
 func (r *Runtime) Pull(ctx context.Context, ref string, progress func(container.PullProgress)) error {
 	rc, err := r.cli.ImagePull(ctx, ref, image.PullOptions{})

@@ -46,6 +46,14 @@ func (r *Runtime) ImagePresent(ctx context.Context, image string) (bool, error) 
 	return r.images[normalizeImage(image)] == imagePresent, nil
 }
 
+// ImageUser is "" (root) for every present image: simulated images name no user.
+func (r *Runtime) ImageUser(ctx context.Context, image string) (string, error) {
+	if ok, _ := r.ImagePresent(ctx, image); !ok {
+		return "", fmt.Errorf("hollow: inspect image %s: %w", image, container.ErrImageNotFound)
+	}
+	return "", nil
+}
+
 // Pull makes image present after the configured pull delay, reporting progress; an
 // unpullable image fails with container.ErrImageNotFound.
 func (r *Runtime) Pull(ctx context.Context, image string, progress func(container.PullProgress)) error {

@@ -8,7 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
+	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/controllertest"
 	"github.com/drover-ci/drover/cluster/controller/serviceaccount"
@@ -61,9 +63,16 @@ func TestSync(t *testing.T) {
 }
 
 // TestAgainstAPIServer: every namespace, old and new, gets the default ServiceAccount and
-// kube-root-ca.crt from a real API server, and both come back after being deleted.
+// kube-root-ca.crt (the server's CA) from a real API server, and both come back after being
+// deleted or changed. apiservertest runs this controller beside every test server, with the
+// server's CA, as drover server does.
 func TestAgainstAPIServer(t *testing.T) {
-	_, cs := controllertest.Run(t, withCA)
+	srv := apiservertest.Start(t)
+	cs, err := kubernetes.NewForConfig(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testCA := string(srv.PKI.CACertPEM)
 	ctx := t.Context()
 	has := func(ns string) bool {
 		_, err1 := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})

@@ -70,8 +70,11 @@ func New(cc controller.Context) (*Controller, error) {
 		queue:    workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
 		recorder: &record.FakeRecorder{},
 		st:       newState(ips, ports),
-		apiAddr:  apiServerAddress(cc.Client),
+		apiAddr:  opts.APIServerAddress,
 		log:      cc.LoggerOrDiscard(),
+	}
+	if !c.apiAddr.IsValid() {
+		c.apiAddr = apiServerAddress(cc.Client)
 	}
 	if cc.Recorder != nil {
 		c.recorder = cc.Recorder(Component)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -29,6 +30,8 @@ import (
 
 // controllerOptions are the controller manager's flags, shared by `drover server` and `drover up`.
 type controllerOptions struct {
+	// advertise is where pods reach the API server (set by server and up once it listens).
+	advertise     netip.AddrPort
 	enabled       bool
 	serviceCIDR   string
 	nodePortRange string
@@ -138,6 +141,7 @@ func (o *controllerOptions) run(ctx context.Context, kubeconfig, storeDSN string
 	if err != nil {
 		return fmt.Errorf("loading %s: %w", kubeconfig, err)
 	}
+	opts.APIServerAddress = o.advertise
 	if opts.RootCA, err = rootCA(cfg); err != nil {
 		return err
 	}

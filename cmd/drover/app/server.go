@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -21,6 +22,7 @@ type serverOptions struct {
 	store            string
 	consulDatacenter string
 	sans             []string
+	advertise        string
 	anonymousMetrics bool
 	maxInflight      int
 	maxMutating      int
@@ -44,6 +46,7 @@ func (o *serverOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.store, "store", "", "where state lives: bolt://PATH (default DATA-DIR/state.db), consul://HOST:PORT/PREFIX or memory://")
 	f.StringVar(&o.consulDatacenter, "consul-datacenter", "", "Consul datacenter (default: the agent's own)")
 	f.StringSliceVar(&o.sans, "tls-san", nil, "extra host names or IPs for the serving certificate")
+	f.StringVar(&o.advertise, "advertise-address", "", "the IPv4 address pods reach the API server at (the kubernetes Service's Endpoints; default: the listen address, or the default route's when listening on all)")
 	f.DurationVar(&o.metricResolution, "metric-resolution", resourcemetrics.DefaultResolution, "how often the node agents' resource metrics are scraped for metrics.k8s.io (kubectl top, the HPA); 0 turns the metrics API off")
 	f.BoolVar(&o.anonymousMetrics, "metrics-anonymous", false, "serve /metrics without authentication (for a Prometheus without the admin token); by default it needs the bearer token like the API")
 	f.IntVar(&o.maxInflight, "max-requests-inflight", apiserver.DefaultMaxRequestsInFlight, "the most read-only requests served at once (watches and logs not counted); more are answered 429 with Retry-After; 0: no limit")
@@ -68,6 +71,9 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			if err := o.controllers.prepare(cmd); err != nil {
 				return err
 			}
+			if _, err := advertiseAddress(o.advertise, o.listen); err != nil {
+				return err
+			}
 			st, err := openStore(o.store, o.dataDir, o.consulDatacenter, log)
 			if err != nil {
 				return err
@@ -79,7 +85,7 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			p := newParts(cmd.Context())
 			ctx := p.Context()
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
-				Store: st, DataDir: o.dataDir, Metrics: o.controllers.metrics, Listen: o.listen, ExtraSANs: o.sans,
+				Store: st, DataDir: o.dataDir, Metrics: o.controllers.metrics, Listen: o.listen, ExtraSANs: o.allSANs(),
 				AnonymousMetrics: o.anonymousMetrics, Limits: o.limits(), MaxConnections: o.maxConnections, Logger: log, MetricResolution: o.metricResolutionConfig(),
 				ServiceCIDR: o.controllers.serviceCIDR, NodePortMin: o.controllers.nodePortMin(), NodePortMax: o.controllers.nodePortMax()})
 			if err != nil {
@@ -87,6 +93,7 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
 			p.Server(api.Serve)
+			o.controllers.advertise = o.advertiseAt(api.URL)
 			p.Go(func(ctx context.Context) error { return o.controllers.run(ctx, api.Kubeconfig, o.store, log) })
 			return p.Wait()
 		},
@@ -112,4 +119,20 @@ func defaultDataDir() string {
 		return filepath.Join(home, ".local", "share", "drover")
 	}
 	return "/var/lib/drover"
+}
+
+// allSANs are --tls-san and the names pods use (the kubernetes Service's cluster IP and the
+// advertise address).
+func (o *serverOptions) allSANs() []string {
+	ip, _ := advertiseAddress(o.advertise, o.listen)
+	return append(append([]string(nil), o.sans...), kubernetesSANs(o.controllers.serviceCIDR, ip)...)
+}
+
+// advertiseAt is the advertise address with the port of the API server's URL.
+func (o *serverOptions) advertiseAt(apiURL string) netip.AddrPort {
+	ip, _ := advertiseAddress(o.advertise, o.listen)
+	if !ip.IsValid() {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ip, advertisePort(apiURL))
 }

@@ -31,6 +31,9 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			if err := so.controllers.prepare(cmd); err != nil {
 				return err
 			}
+			if _, err := advertiseAddress(so.advertise, so.listen); err != nil {
+				return err
+			}
 			st, err := openStore(so.store, so.dataDir, so.consulDatacenter, log)
 			if err != nil {
 				return err
@@ -52,7 +55,7 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 				return err
 			}
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
-				Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.sans,
+				Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.allSANs(),
 				AnonymousMetrics: so.anonymousMetrics, Limits: so.limits(), MaxConnections: so.maxConnections, Logger: log, MetricResolution: so.metricResolutionConfig(),
 				ServiceCIDR: so.controllers.serviceCIDR, NodePortMin: so.controllers.nodePortMin(), NodePortMax: so.controllers.nodePortMax()})
 			if err != nil {
@@ -60,6 +63,7 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
 			p.Server(api.Serve)
+			so.controllers.advertise = so.advertiseAt(api.URL)
 			p.Go(func(ctx context.Context) error { return so.controllers.run(ctx, api.Kubeconfig, so.store, log) })
 			cfg, err := clientcmd.BuildConfigFromFlags("", api.Kubeconfig)
 			if err != nil {
