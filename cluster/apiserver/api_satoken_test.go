@@ -282,3 +282,35 @@ func mustJSON(t *testing.T, v interface{}) string {
 }
 
 func equalJSON(t *testing.T, a, b interface{}) bool { return mustJSON(t, a) == mustJSON(t, b) }
+
+// TestLegacyTokenSecret: a kubernetes.io/service-account-token Secret naming an existing
+// ServiceAccount is filled with token, ca.crt and namespace; its token authenticates as the
+// ServiceAccount while the Secret exists.
+func TestLegacyTokenSecret(t *testing.T) {
+	t.Parallel()
+	srv, admin := startClient(t)
+	ctx := testCtx(t)
+	if _, err := admin.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "ci"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := admin.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "ci-token",
+		Annotations: map[string]string{"kubernetes.io/service-account.name": "ci"}}, Type: corev1.SecretTypeServiceAccountToken}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sec.Data["token"]) == 0 || string(sec.Data["namespace"]) != "default" || !strings.Contains(string(sec.Data["ca.crt"]), "BEGIN CERTIFICATE") ||
+		sec.Annotations["kubernetes.io/service-account.uid"] == "" {
+		t.Fatalf("secret not filled: %v %v", sec.Annotations, sec.Data)
+	}
+	cs := asToken(t, srv, string(sec.Data["token"]))
+	me, err := whoami(t, cs)
+	if err != nil || me.Username != "system:serviceaccount:default:ci" {
+		t.Fatalf("legacy token: %+v %v", me, err)
+	}
+	if err := admin.CoreV1().Secrets("default").Delete(ctx, "ci-token", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := whoami(t, cs); !apierrors.IsUnauthorized(err) {
+		t.Fatalf("the token of a deleted secret: %v, want 401", err)
+	}
+}

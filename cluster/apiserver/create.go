@@ -56,6 +56,11 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 			return nil, err
 		}
 	}
+	if sec, ok := obj.(*corev1.Secret); ok && res.Group == "" && sec.Type == corev1.SecretTypeServiceAccountToken {
+		if err := s.fillLegacyToken(ctx, sec); err != nil {
+			return nil, err
+		}
+	}
 	if res.PrepareForCreate != nil {
 		res.PrepareForCreate(obj)
 	}

@@ -313,3 +313,40 @@ func userInfo(u user.Info) authenticationv1.UserInfo {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// fillLegacyToken fills a new kubernetes.io/service-account-token Secret whose ServiceAccount
+// (annotation kubernetes.io/service-account.name) exists, as Kubernetes' tokens controller
+// does: data token (a never-expiring legacy JWT), ca.crt and namespace, and the annotation
+// kubernetes.io/service-account.uid. drover does it when the Secret is created rather than
+// just after; a Secret whose ServiceAccount does not exist stays empty (Kubernetes deletes it).
+func (s *Server) fillLegacyToken(ctx context.Context, sec *corev1.Secret) error {
+	name := sec.Annotations[corev1.ServiceAccountNameKey]
+	if s.signer == nil || name == "" || len(sec.Data[corev1.ServiceAccountTokenKey]) > 0 {
+		return nil
+	}
+	obj, _, err := s.getObject(ctx, s.lookup(serviceAccountsGVR), sec.Namespace, name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	sa := obj.(*corev1.ServiceAccount)
+	if uid := sec.Annotations[corev1.ServiceAccountUIDKey]; uid != "" && uid != string(sa.UID) {
+		return nil
+	}
+	tok, err := s.signer.SignLegacy(sec.Namespace, name, string(sa.UID), sec.Name)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	sec.Annotations[corev1.ServiceAccountUIDKey] = string(sa.UID)
+	if sec.Data == nil {
+		sec.Data = map[string][]byte{}
+	}
+	sec.Data[corev1.ServiceAccountTokenKey] = []byte(tok)
+	sec.Data[corev1.ServiceAccountNamespaceKey] = []byte(sec.Namespace)
+	if len(s.rootCA) > 0 {
+		sec.Data[corev1.ServiceAccountRootCAKey] = s.rootCA
+	}
+	return nil
+}

@@ -66,6 +66,9 @@ type Config struct {
 	// APIAudiences are the audiences a token must name to authenticate to this server
 	// (default the issuer, https://kubernetes.default.svc.cluster.local, as kube-apiserver).
 	APIAudiences []string
+	// RootCA is the CA bundle (PEM) of the API server's certificate, written into legacy
+	// ServiceAccount token Secrets as ca.crt.
+	RootCA []byte
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
@@ -89,6 +92,7 @@ type Server struct {
 	svcRanges     serviceRanges
 	signer        *satoken.Signer // nil: no ServiceAccount tokens
 	audiences     []string
+	rootCA        []byte
 }
 
 // New builds a Server over cfg.Store.
@@ -125,6 +129,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.svcRanges = ranges
+	s.rootCA = cfg.RootCA
 	s.audiences = cfg.APIAudiences
 	if len(s.audiences) == 0 {
 		s.audiences = []string{satoken.Issuer}
