@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -87,13 +88,19 @@ func testRC(name string, replicas int32) *corev1.ReplicationController {
 
 func (c *cluster) scaleRC(b *testing.B, name string, n int32) {
 	rcs := c.cs.CoreV1().ReplicationControllers("default")
-	sc, err := rcs.GetScale(context.Background(), name, metav1.GetOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sc.Spec.Replicas = n
-	if _, err := rcs.UpdateScale(context.Background(), name, sc, metav1.UpdateOptions{}); err != nil {
-		b.Fatal(err)
+	for i := 0; ; i++ { // the RC's status updates can make the scale's resourceVersion stale
+		sc, err := rcs.GetScale(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sc.Spec.Replicas = n
+		_, err = rcs.UpdateScale(context.Background(), name, sc, metav1.UpdateOptions{})
+		if err == nil {
+			return
+		}
+		if !apierrors.IsConflict(err) || i > 10 {
+			b.Fatal(err)
+		}
 	}
 }
 
