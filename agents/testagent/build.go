@@ -111,7 +111,7 @@ func runSh(ctx context.Context, script, dir string, env []string, logLine func(s
 // interpret runs script without a shell (a FROM-scratch image): statements
 // separated by newlines, ";" or "&&", each `sleep N`, `echo WORDS` (also
 // `> FILE` or `>> FILE`), `cat FILE`, `test -f|-e|-d PATH`, `mkdir -p DIR`,
-// `exit N`, `true`, `false` or `:`, with $VAR and ${VAR} taken from env and
+// `env`, `exit N`, `true`, `false` or `:`, with $VAR and ${VAR} taken from env and
 // relative paths taken from dir (the workspace). Like `sh -e`, the first
 // failing statement ends the step with its status; an unknown command is 127.
 func interpret(ctx context.Context, script, dir string, env []string, logLine func(string)) int {
@@ -134,6 +134,10 @@ func interpret(ctx context.Context, script, dir string, env []string, logLine fu
 			code = 1
 		case "echo", "cat", "test", "mkdir":
 			code = fileCommand(words, dir, logLine)
+		case "env":
+			for _, kv := range env {
+				logLine(kv)
+			}
 		case "sleep":
 			secs := 0.0
 			if len(words) > 1 {

@@ -84,6 +84,31 @@ func TestJenkinsChartDefaults(t *testing.T) {
 	if env := envValue(ctr.Env, "JAVA_OPTS"); env != "-Djenkins.install.runSetupWizard=false" {
 		t.Errorf("JAVA_OPTS = %q", env)
 	}
+	// The admin credentials are files of the Secret's volume, in no container's environment
+	// (issue 16: builds inherit the controller's environment, docker inspect shows it).
+	for _, c := range append(append([]corev1.Container{}, sts.Spec.Template.Spec.InitContainers...), sts.Spec.Template.Spec.Containers...) {
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil || strings.HasPrefix(e.Name, "DROVER_ADMIN") {
+				t.Errorf("container %s: env %s = %+v: a credential in the environment", c.Name, e.Name, e)
+			}
+		}
+		if len(c.EnvFrom) != 0 {
+			t.Errorf("container %s: envFrom %+v", c.Name, c.EnvFrom)
+		}
+	}
+	if m := ctr.VolumeMounts[2]; m.Name != "admin" || m.MountPath != "/run/secrets/jenkins-admin" || !m.ReadOnly || m.SubPath != "" {
+		t.Errorf("admin secret mount = %+v", m)
+	}
+	var adminVol *corev1.Volume
+	for i, v := range sts.Spec.Template.Spec.Volumes {
+		if v.Name == "admin" {
+			adminVol = &sts.Spec.Template.Spec.Volumes[i]
+		}
+	}
+	if adminVol == nil || adminVol.Secret == nil || adminVol.Secret.SecretName != "jenkins-admin" ||
+		adminVol.Secret.DefaultMode == nil || *adminVol.Secret.DefaultMode != 0o444 || len(adminVol.Secret.Items) != 0 {
+		t.Errorf("admin volume = %+v", adminVol)
+	}
 	// JENKINS_HOME is the claim template's (no volume of that name in the pod template).
 	for _, v := range sts.Spec.Template.Spec.Volumes {
 		if v.Name == "jenkins-home" {
@@ -115,10 +140,15 @@ func TestJenkinsChartDefaults(t *testing.T) {
 		t.Errorf("service ports = %+v", svc.Spec.Ports)
 	}
 	init := objs["ConfigMap/jenkins-init"].(*corev1.ConfigMap).Data["drover-admin.groovy"]
-	for _, w := range []string{"HudsonPrivateSecurityRealm", "setAllowAnonymousRead(false)", "addFixedNewToken('drover', token)"} {
+	for _, w := range []string{"HudsonPrivateSecurityRealm", "setAllowAnonymousRead(false)", "addFixedNewToken('drover', token)",
+		"new File('/run/secrets/jenkins-admin', key)", "secret('user')", "secret('password')", "secret('token')",
+		"j.setNumExecutors(0)"} {
 		if !strings.Contains(init, w) {
 			t.Errorf("init script lacks %q", w)
 		}
+	}
+	if strings.Contains(init, "getenv") || strings.Contains(init, "DROVER_ADMIN") {
+		t.Errorf("init script reads the environment:\n%s", init)
 	}
 	cm := objs["ConfigMap/drover-jenkins-cloud"].(*corev1.ConfigMap)
 	if cm.Namespace != "kube-system" {

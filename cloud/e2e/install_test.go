@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,6 +57,50 @@ func TestInstalledControllerOnDocker(t *testing.T) {
 		code, _, err := api.do("GET", "/api/json", "", nil)
 		return err == nil && code == 200
 	})
+
+	// No credential in the controller container's environment (docker inspect shows it, and
+	// everything Jenkins starts inherits it), nor in a build's (issue 16).
+	pw, tok := string(sec.Data["password"]), string(sec.Data["token"])
+	if pw == "" || tok == "" {
+		t.Fatalf("secret jenkins-admin without password or token: %v", sec.Data)
+	}
+	ctlIDs, _ := exec.Command("docker", "ps", "-q", "--filter", "label=drover.io/pod-name=jenkins-0",
+		"--filter", "label=drover.io/pod-namespace=jenkins", "--filter", "label=drover.io/container-name=jenkins").Output()
+	if f := strings.Fields(string(ctlIDs)); len(f) != 1 {
+		t.Fatalf("controller containers %q", f)
+	}
+	var ctlEnv, ctlArgs []string
+	for format, into := range map[string]*[]string{"{{json .Config.Env}}": &ctlEnv, "{{json .Args}}": &ctlArgs} {
+		out, err := exec.Command("docker", "inspect", "-f", format, strings.TrimSpace(string(ctlIDs))).Output()
+		if err != nil || json.Unmarshal(out, into) != nil {
+			t.Fatalf("docker inspect -f %s: %v", format, err)
+		}
+	}
+	if leaks := credentialVars(ctlEnv, pw, tok); len(leaks) != 0 || len(ctlEnv) == 0 {
+		t.Errorf("the controller container's environment holds a credential in %q (%d variables)", leaks, len(ctlEnv))
+	}
+	if leaks := credentialVars(ctlArgs, pw, tok); len(leaks) != 0 {
+		t.Errorf("the controller container's arguments hold a credential (%d of them)", len(leaks))
+	}
+	api.createJob(t, "env", "docker", "env")
+	api.build(t, "env")
+	if b := waitBuilds(t, api, "env", 1, 120*time.Second)[0]; b.Result != "SUCCESS" {
+		t.Fatalf("env #1: %s on %q", b.Result, b.BuiltOn)
+	}
+	code, console, err := api.do("GET", "/job/env/1/consoleText", "", nil)
+	if err != nil || code != 200 || !strings.Contains(string(console), "JENKINS_URL=") {
+		t.Fatalf("env #1 console: %d %v\n%s", code, err, console)
+	}
+	if leaks := credentialVars(strings.Split(string(console), "\n"), pw, tok); len(leaks) != 0 {
+		t.Errorf("a build's environment holds a credential: %q", leaks)
+	}
+	// The built-in node runs no builds: it has no executors.
+	var root struct {
+		NumExecutors int `json:"numExecutors"`
+	}
+	if code, body, err := api.do("GET", "/api/json?tree=numExecutors", "", nil); err != nil || code != 200 || json.Unmarshal(body, &root) != nil || root.NumExecutors != 0 {
+		t.Errorf("built-in node: %d %v %s, want numExecutors 0", code, err, body)
+	}
 
 	api.createJob(t, "hello", "docker", "echo hello from the agent; sleep 1")
 	api.build(t, "hello")
@@ -124,4 +169,21 @@ func TestInstalledControllerOnDocker(t *testing.T) {
 		_, err := cs.CoreV1().PersistentVolumeClaims("jenkins").Get(ctx, "jenkins-home-jenkins-0", metav1.GetOptions{})
 		return err != nil
 	})
+}
+
+// credentialVars names the NAME=VALUE entries of env that hold one of the credentials, or are
+// drover's former DROVER_ADMIN_* variables (names only: the values are not to be logged).
+func credentialVars(env []string, creds ...string) []string {
+	var names []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		leak := strings.HasPrefix(name, "DROVER_ADMIN")
+		for _, c := range creds {
+			leak = leak || strings.Contains(kv, c)
+		}
+		if leak {
+			names = append(names, name)
+		}
+	}
+	return names
 }

@@ -4,9 +4,15 @@
 //
 // Environment:
 //
-//	DROVER_ADMIN_USER      the admin user (default admin)
-//	DROVER_ADMIN_TOKEN     its API token (POSTs need no crumb)
-//	DROVER_ADMIN_PASSWORD  its password (POSTs need a crumb), optional
+//	FAKE_JENKINS_ADMIN_DIR the directory of the admin's credentials (default
+//	                       /run/secrets/jenkins-admin, where charts/jenkins mounts the
+//	                       Secret jenkins-admin and its init script reads them): files user
+//	                       (default admin), token (its API token: POSTs need no crumb) and
+//	                       password (POSTs need a crumb, optional); user and token are
+//	                       trimmed, the password is taken as it is, as the init script does
+//	DROVER_ADMIN_USER, DROVER_ADMIN_TOKEN, DROVER_ADMIN_PASSWORD  used when that directory
+//	                       has no token and no password (tests running the image with docker
+//	                       run -e); the chart sets none of them
 //	JENKINS_HOME           state directory (default /var/jenkins_home): nodes, jobs,
 //	                       builds, build numbers and the queue live in
 //	                       $JENKINS_HOME/drover-fake-jenkins.json, loaded at start and
@@ -61,11 +67,14 @@ func main() {
 		StateFile: filepath.Join(home, StateFileName),
 		Logger:    log,
 	}
-	admin := env("DROVER_ADMIN_USER", "admin")
-	if tok, pw := os.Getenv("DROVER_ADMIN_TOKEN"), os.Getenv("DROVER_ADMIN_PASSWORD"); tok != "" || pw != "" {
-		opts.Users = append(opts.Users, jenkinstest.User{Name: admin, Password: pw, Token: tok})
+	dir := env("FAKE_JENKINS_ADMIN_DIR", "/run/secrets/jenkins-admin")
+	if u, ok, err := adminUser(dir, os.Getenv); err != nil {
+		log.Error("admin credentials", "err", err)
+		os.Exit(2)
+	} else if ok {
+		opts.Users = append(opts.Users, u)
 	} else {
-		log.Warn("no DROVER_ADMIN_TOKEN or DROVER_ADMIN_PASSWORD: only anonymous requests work")
+		log.Warn("no admin token or password in " + dir + " (nor DROVER_ADMIN_TOKEN or DROVER_ADMIN_PASSWORD): only anonymous requests work")
 	}
 	if err := fromEnv(&opts, os.Getenv); err != nil {
 		log.Error("configuration", "err", err)

@@ -55,8 +55,15 @@ func start(t *testing.T, bin, home string, env ...string) *fakeJenkins {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The admin's credentials as files, as charts/jenkins mounts the Secret jenkins-admin.
+	admin := t.TempDir()
+	for k, v := range map[string]string{"user": "boss", "token": "t0k"} {
+		if err := os.WriteFile(filepath.Join(admin, k), []byte(v), 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "JENKINS_HOME="+home, "DROVER_ADMIN_USER=boss", "DROVER_ADMIN_TOKEN=t0k",
+	cmd.Env = append(os.Environ(), "JENKINS_HOME="+home, "FAKE_JENKINS_ADMIN_DIR="+admin,
 		"FAKE_JENKINS_HTTP="+addr, "FAKE_JENKINS_AGENT="+freePort(t))
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = out, out
