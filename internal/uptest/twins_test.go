@@ -22,9 +22,9 @@ import (
 func TestTwoDroversOnOneEngine(t *testing.T) {
 	node := fmt.Sprintf("twin-%d", os.Getpid())
 	a := Start(t, Options{Name: "twin-a", Node: node, Subnet: "10.181.0.0/16", ServiceCIDR: "10.182.0.0/16",
-		ClusterDNS: "10.182.0.10", NodePortRange: "32400-32449", Images: []string{"drover/testserver:1"}})
+		ClusterDNS: "10.182.0.10", NodePortRange: "30000-30049", Images: []string{"drover/testserver:1"}})
 	b := Start(t, Options{Name: "twin-b", Node: node, Subnet: "10.183.0.0/16", ServiceCIDR: "10.184.0.0/16",
-		ClusterDNS: "10.184.0.10", NodePortRange: "32450-32499", Images: []string{"drover/testserver:1"}})
+		ClusterDNS: "10.184.0.10", NodePortRange: "30050-30099", Images: []string{"drover/testserver:1"}})
 	runPods(t, a.Client, "a")
 	runPods(t, b.Client, "b")
 	before := containers(t, a)
