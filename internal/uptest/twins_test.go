@@ -21,10 +21,10 @@ import (
 // running. Before containers carried their cluster's id, the restarted agent removed them.
 func TestTwoDroversOnOneEngine(t *testing.T) {
 	node := fmt.Sprintf("twin-%d", os.Getpid())
-	a := Start(t, Options{Name: "twin-a", Node: node, Subnet: "10.181.0.0/16", ServiceCIDR: "10.182.0.0/16",
-		ClusterDNS: "10.182.0.10", NodePortRange: "30000-30049", Images: []string{"drover/testserver:1"}})
-	b := Start(t, Options{Name: "twin-b", Node: node, Subnet: "10.183.0.0/16", ServiceCIDR: "10.184.0.0/16",
-		ClusterDNS: "10.184.0.10", NodePortRange: "30050-30099", Images: []string{"drover/testserver:1"}})
+	a := Start(t, Options{Name: "twin-a", Node: node, Subnet: "10.191.0.0/16", ServiceCIDR: "10.192.0.0/16",
+		ClusterDNS: "10.192.0.10", NodePortRange: "30000-30049", Images: []string{"drover/testserver:1"}})
+	b := Start(t, Options{Name: "twin-b", Node: node, Subnet: "10.193.0.0/16", ServiceCIDR: "10.194.0.0/16",
+		ClusterDNS: "10.194.0.10", NodePortRange: "30050-30099", Images: []string{"drover/testserver:1"}})
 	runPods(t, a.Client, "a")
 	runPods(t, b.Client, "b")
 	before := containers(t, a)
