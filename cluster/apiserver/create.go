@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -63,6 +64,10 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 	}
 	if res.PrepareForCreate != nil {
 		res.PrepareForCreate(obj)
+	}
+	if res.Requestor != nil {
+		u, _ := genericrequest.UserFrom(ctx)
+		res.Requestor(obj, u)
 	}
 	if errs := validateNew(res, obj); len(errs) > 0 {
 		return nil, invalid(res.Kind, m.GetName(), res.Group, errs)

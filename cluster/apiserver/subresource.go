@@ -20,7 +20,7 @@ var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
 // subresources (exec, attach, portforward) and proxy.
 func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req *request) {
 	switch {
-	case req.subresource == "status" || req.subresource == "finalize":
+	case req.subresource == "status" || req.subresource == "finalize" || req.subresource == "approval":
 		switch req.verb {
 		case "get":
 			obj, _, err := s.getObject(r.Context(), req.res, req.namespace, req.name)

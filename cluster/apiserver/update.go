@@ -115,7 +115,7 @@ func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runt
 	m.SetSelfLink("")
 	m.SetManagedFields(nil)
 	switch {
-	case sub == "status":
+	case sub == "status" || sub == "approval":
 		// Only status changes; metadata a client owns stays as stored.
 		m.SetLabels(om.GetLabels())
 		if !res.StatusSetsAnnotations {
@@ -137,6 +137,9 @@ func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runt
 	if sub == "" && res.PrepareForUpdate != nil {
 		res.PrepareForUpdate(obj, old)
 	}
+	if (sub == "status" || sub == "approval") && res.PrepareForSubresourceUpdate != nil {
+		res.PrepareForSubresourceUpdate(sub, obj, old)
+	}
 	if sub == "" && specChanged(obj, old) {
 		m.SetGeneration(om.GetGeneration() + 1)
 	}
@@ -145,6 +148,8 @@ func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runt
 	switch {
 	case sub == "status" && res.ValidateStatusUpdate != nil:
 		errs = append(errs, res.ValidateStatusUpdate(obj, old)...)
+	case sub == "approval" && res.ValidateSubresourceUpdate != nil:
+		errs = append(errs, res.ValidateSubresourceUpdate(sub, obj, old)...)
 	case (sub == "" || sub == "finalize") && res.ValidateUpdate != nil:
 		errs = append(errs, res.ValidateUpdate(obj, old)...)
 	}

@@ -70,6 +70,10 @@ type Options struct {
 	// RootCA is the PEM CA bundle that verifies the API server (controller-manager's
 	// --root-ca-file): published in every namespace as the ConfigMap kube-root-ca.crt.
 	RootCA []byte
+	// ClusterSigningCertFile and ClusterSigningKeyFile are the CA that signs approved
+	// kubelet-serving CertificateSigningRequests (controller-manager's
+	// --cluster-signing-cert-file/--cluster-signing-key-file; "": none are signed).
+	ClusterSigningCertFile, ClusterSigningKeyFile string
 	// APIServerAddress is where pods reach the API server (--advertise-address and the
 	// listen port): the kubernetes Service's Endpoints. Invalid: the address of the
 	// controllers' own client, when pods can use it (not loopback).

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/authentication/user"
 )
 
 // Resource describes one API resource. Funcs left nil do nothing (or accept everything).
@@ -59,6 +60,15 @@ type Resource struct {
 	ValidateUpdate func(obj, old runtime.Object) field.ErrorList
 	// ValidateStatusUpdate checks an update through the status subresource.
 	ValidateStatusUpdate func(obj, old runtime.Object) field.ErrorList
+	// Requestor, when set, records the authenticated user on a new object (u may be nil),
+	// as CertificateSigningRequest's spec.username, groups, uid and extra.
+	Requestor func(obj runtime.Object, u user.Info)
+	// PrepareForSubresourceUpdate copies from old what an update through an updatable
+	// subresource other than the main resource ("status", "approval") may not change.
+	PrepareForSubresourceUpdate func(sub string, obj, old runtime.Object)
+	// ValidateSubresourceUpdate checks an update through a subresource other than status
+	// (certificatesigningrequests/approval).
+	ValidateSubresourceUpdate func(sub string, obj, old runtime.Object) field.ErrorList
 	// Fields returns the resource-specific selectable fields (e.g. spec.nodeName, status.phase);
 	// the server adds metadata.name and metadata.namespace itself.
 	Fields func(obj runtime.Object) fields.Set
@@ -159,6 +169,8 @@ func Resources() *Set {
 		// batch/v1
 		cjResource(),
 		jobResource(),
+		// certificates.k8s.io/v1
+		csrResource(),
 		// coordination.k8s.io/v1
 		leaseResource(),
 		// metrics.k8s.io/v1beta1 (computed, not stored)

@@ -14,8 +14,8 @@ func lookup(gvr schema.GroupVersionResource) (*Resource, bool) {
 
 func TestResourcesSortedWithTables(t *testing.T) {
 	all := Resources().All()
-	if len(all) != 27 {
-		t.Errorf("%d resources, want 27", len(all))
+	if len(all) != 28 {
+		t.Errorf("%d resources, want 28", len(all))
 	}
 	for i, r := range all {
 		if r.Table == nil && r.Group != AuthenticationGroup { // the reviews are only created

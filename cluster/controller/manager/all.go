@@ -4,6 +4,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/csrsigner"
 	"github.com/drover-ci/drover/cluster/controller/daemonset"
 	"github.com/drover-ci/drover/cluster/controller/deployment"
 	"github.com/drover-ci/drover/cluster/controller/disruption"
@@ -25,6 +26,7 @@ import (
 func All() map[string]controller.Constructor {
 	return map[string]controller.Constructor{
 		"cronjob":        controller.Construct(cronjob.New),
+		"csrsigner":      controller.Construct(csrsigner.New),
 		"daemonset":      controller.Construct(daemonset.New),
 		"deployment":     controller.Construct(deployment.New),
 		"disruption":     controller.Construct(disruption.New),

@@ -94,6 +94,9 @@ func TestControllersStopWithTheirContext(t *testing.T) {
 				case busy && name == runner.Name:
 					// The runner does nothing until its configuration exists: idle either way.
 					time.Sleep(300 * time.Millisecond)
+				case busy && name == "csrsigner":
+					// Without a cluster signing key (none in Options here) it only waits.
+					time.Sleep(300 * time.Millisecond)
 				case busy && name == "consulcatalog":
 					time.Sleep(300 * time.Millisecond) // in its first, slow, Consul call
 				case busy:

@@ -1,12 +1,14 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +43,8 @@ type controllerOptions struct {
 	clusterCIDR   string
 	nodeCIDRMask  int
 	jenkinsConfig string
+	signingCert   string
+	signingKey    string
 
 	// Set by prepare: the static Jenkins cloud configuration (nil: follow the ConfigMap) and
 	// the registry /metrics serves.
@@ -58,6 +62,8 @@ func (o *controllerOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "range nodes' pod subnets (Node spec.podCIDR) come from, for drover node --host-gw (\"none\": allocate none)")
 	f.IntVar(&o.nodeCIDRMask, "node-cidr-mask-size", 24, "prefix length of each node's pod subnet within --cluster-cidr")
 	f.StringVar(&o.jenkinsConfig, "jenkins-config", "", "Jenkins cloud configuration file (YAML; instead of the \"jenkins\" section of --config; default: what drover jenkins install configured)")
+	f.StringVar(&o.signingCert, "cluster-signing-cert-file", "", "CA certificate (PEM) that signs approved kubelet-serving CertificateSigningRequests, the node agents' serving certificates (default: DATA-DIR/pki/ca.crt, drover's CA)")
+	f.StringVar(&o.signingKey, "cluster-signing-key-file", "", "key of --cluster-signing-cert-file (default: DATA-DIR/pki/ca.key)")
 	f.StringVar(&o.consulCatalog, "consul-catalog", "", "register Services in Consul's catalog at HOST:PORT (default: the --store's Consul when it is consul://; \"off\" disables; token and TLS from CONSUL_HTTP_*)")
 }
 
@@ -126,10 +132,11 @@ func (o *controllerOptions) prepare(cmd *cobra.Command) error {
 	return nil
 }
 
-// run runs the controller manager against the server's own kubeconfig until ctx ends; it
+// run runs the controller manager against the server's own kubeconfig until ctx ends (the CA
+// in dataDir/pki signs the node agents' serving certificates unless the flags name another); it
 // returns at once when --controllers=false, and with an error when the manager cannot go on
 // (a controller that cannot be built or does not stop), which ends the whole process.
-func (o *controllerOptions) run(ctx context.Context, kubeconfig, storeDSN string, log *slog.Logger) error {
+func (o *controllerOptions) run(ctx context.Context, kubeconfig, storeDSN, dataDir string, log *slog.Logger) error {
 	if !o.enabled {
 		return nil
 	}
@@ -144,6 +151,12 @@ func (o *controllerOptions) run(ctx context.Context, kubeconfig, storeDSN string
 	opts.APIServerAddress = o.advertise
 	if opts.RootCA, err = rootCA(cfg); err != nil {
 		return err
+	}
+	opts.ClusterSigningCertFile = cmp.Or(o.signingCert, filepath.Join(dataDir, "pki", "ca.crt"))
+	opts.ClusterSigningKeyFile = cmp.Or(o.signingKey, filepath.Join(dataDir, "pki", "ca.key"))
+	if _, err := os.Stat(opts.ClusterSigningKeyFile); o.signingKey == "" && err != nil {
+		// No CA key here (a server whose data dir holds no key): nothing is signed.
+		opts.ClusterSigningCertFile, opts.ClusterSigningKeyFile = "", ""
 	}
 	cfg.QPS, cfg.Burst = 2000, 4000 // the scheduler alone binds over 1,000 pods/s
 	cfg.UserAgent = "drover-controller-manager"

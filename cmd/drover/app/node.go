@@ -61,7 +61,7 @@ func (o *nodeOptions) addFlags(cmd *cobra.Command, withDataDir bool) {
 	f.DurationVar(&o.cidrWait, "pod-cidr-timeout", 60*time.Second, "with --host-gw: how long to wait for the Node's podCIDR before giving up")
 	f.StringVar(&o.nodeIP, "node-ip", "", "the node's InternalIP (default: the first address of an interface that is up)")
 	f.IntVar(&o.logPort, "log-port", 10250, "port where the agent serves HTTPS to the API server: container logs, exec, attach, port-forward (0: off)")
-	f.StringVar(&o.tlsCert, "tls-cert-file", "", "the agent's serving certificate (PEM), issued from drover's CA for the node's InternalIP (default: self-signed, which the API server refuses; drover up issues one itself)")
+	f.StringVar(&o.tlsCert, "tls-cert-file", "", "the agent's serving certificate (PEM), issued from drover's CA for the node's InternalIP (default: requested from the cluster through a kubernetes.io/kubelet-serving CertificateSigningRequest, which drover's controllers approve and sign, and kept as DATA-DIR/pki/kubelet-server.{crt,key}; drover up issues one itself)")
 	f.StringVar(&o.tlsKey, "tls-private-key-file", "", "the key of --tls-cert-file")
 	f.StringVar(&o.clientCA, "client-ca-file", "", "CA of the API server's client certificate, the only caller the agent lets in (default: the kubeconfig's CA, drover's)")
 	if withDataDir {
@@ -201,6 +201,10 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams, l
 	c.NodeName, c.Runtime, c.Port = o.name, rt, o.logPort
 	if c.TLS, err = o.serverTLS(cfg); err != nil {
 		return nil, err
+	}
+	if c.TLS.Cert == nil && c.TLS.Issue == nil {
+		// drover node: a kubelet-serving certificate from the cluster's CA (nodecert.go).
+		c.TLS.Issue = csrIssuer(ctx, client, filepath.Join(o.dataDir, "pki"), c.TLS.ClientCA, log)
 	}
 	if !c.HostGW {
 		// The Node's spec.podCIDR is the subnet its pods really get, not one from nodeipam.

@@ -94,7 +94,9 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
 			p.Server(api.Serve)
 			o.controllers.advertise = o.advertiseAt(api.URL)
-			p.Go(func(ctx context.Context) error { return o.controllers.run(ctx, api.Kubeconfig, o.store, log) })
+			p.Go(func(ctx context.Context) error {
+				return o.controllers.run(ctx, api.Kubeconfig, o.store, o.dataDir, log)
+			})
 			return p.Wait()
 		},
 	}

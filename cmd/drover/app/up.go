@@ -64,7 +64,9 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			fmt.Fprintf(s.Out, "drover API server at %s\nkubeconfig: %s\n  export KUBECONFIG=%s\n", api.URL, api.Kubeconfig, api.Kubeconfig)
 			p.Server(api.Serve)
 			so.controllers.advertise = so.advertiseAt(api.URL)
-			p.Go(func(ctx context.Context) error { return so.controllers.run(ctx, api.Kubeconfig, so.store, log) })
+			p.Go(func(ctx context.Context) error {
+				return so.controllers.run(ctx, api.Kubeconfig, so.store, so.dataDir, log)
+			})
 			cfg, err := clientcmd.BuildConfigFromFlags("", api.Kubeconfig)
 			if err != nil {
 				return stop(fmt.Errorf("loading %s: %w", api.Kubeconfig, err))
