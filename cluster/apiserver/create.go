@@ -76,6 +76,9 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 		if err := s.checkNamespaceOpen(ctx, m.GetNamespace()); err != nil {
 			return nil, err
 		}
+		if err := s.admitPodSecurity(ctx, res.GroupVersionResource().GroupResource(), obj); err != nil {
+			return nil, err
+		}
 	}
 	if dryRun {
 		return obj, nil

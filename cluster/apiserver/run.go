@@ -32,6 +32,8 @@ type RunConfig struct {
 	// clients unless AnonymousMetrics.
 	Metrics          prometheus.Gatherer
 	AnonymousMetrics bool
+	// PodSecurityDefault is Config.PodSecurityDefault.
+	PodSecurityDefault string
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 	// Limits caps requests in flight (zero value: Kubernetes' defaults); MaxConnections the
@@ -122,7 +124,7 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	}
 	nodeTLS := &tls.Config{Certificates: []tls.Certificate{kubeletClient}, RootCAs: pki.CAPool(), MinVersion: tls.VersionTLS12}
 	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeTLS: nodeTLS,
-		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution,
+		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, PodSecurityDefault: cfg.PodSecurityDefault, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution,
 		Limits: cfg.Limits, ServiceAccountKey: saKey, Now: cfg.Now, RootCA: pki.CACertPEM,
 		ServiceCIDR: cfg.ServiceCIDR, NodePortMin: cfg.NodePortMin, NodePortMax: cfg.NodePortMax})
 	if err != nil {

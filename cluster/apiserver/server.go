@@ -66,6 +66,10 @@ type Config struct {
 	// APIAudiences are the audiences a token must name to authenticate to this server
 	// (default the issuer, https://kubernetes.default.svc.cluster.local, as kube-apiserver).
 	APIAudiences []string
+	// PodSecurityDefault is the Pod Security Standard (privileged, baseline or restricted) a
+	// namespace without pod-security.kubernetes.io labels is held to for enforce, warn and
+	// audit ("": privileged, as Kubernetes).
+	PodSecurityDefault string
 	// RootCA is the CA bundle (PEM) of the API server's certificate, written into legacy
 	// ServiceAccount token Secrets as ca.crt.
 	RootCA []byte
@@ -92,6 +96,7 @@ type Server struct {
 	svcRanges     serviceRanges
 	signer        *satoken.Signer // nil: no ServiceAccount tokens
 	audiences     []string
+	psa           *podSecurity
 	rootCA        []byte
 }
 
@@ -129,6 +134,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.svcRanges = ranges
+	psa, err := newPodSecurity(cfg.PodSecurityDefault)
+	if err != nil {
+		return nil, err
+	}
+	s.psa = psa
 	s.rootCA = cfg.RootCA
 	s.audiences = cfg.APIAudiences
 	if len(s.audiences) == 0 {
