@@ -35,6 +35,15 @@ func TestSeparateNodeServesLogsWithItsCSRCertificate(t *testing.T) {
 	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// The node removes the pod (and unmounts its volumes) before the hosts go, also when the
+	// test fails.
+	t.Cleanup(func() {
+		_ = cs.CoreV1().Pods("default").Delete(ctx, "web", metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
+		eventually(t, 60*time.Second, "pod web gone", func() bool {
+			_, err := cs.CoreV1().Pods("default").Get(ctx, "web", metav1.GetOptions{})
+			return apierrors.IsNotFound(err)
+		})
+	})
 	waitRunning(t, cs, "web", h.Name)
 	eventually(t, 60*time.Second, "the pod answering on its hostPort", func() bool {
 		_, code, _ := httpDo("GET", fmt.Sprintf("http://%s:18080/echo", h.IP))
@@ -76,11 +85,4 @@ func TestSeparateNodeServesLogsWithItsCSRCertificate(t *testing.T) {
 	if csrs, err = cs.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{}); err != nil || len(csrs.Items) != 1 {
 		t.Errorf("after a restart: %d CSRs (%v), want the first one only", len(csrs.Items), err)
 	}
-
-	// The node removes the pod (and unmounts its volumes) before the hosts go.
-	_ = cs.CoreV1().Pods("default").Delete(ctx, "web", metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
-	eventually(t, 60*time.Second, "pod web gone", func() bool {
-		_, err := cs.CoreV1().Pods("default").Get(ctx, "web", metav1.GetOptions{})
-		return apierrors.IsNotFound(err)
-	})
 }
