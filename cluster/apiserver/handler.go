@@ -92,7 +92,11 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, err)
 		return
 	}
-	obj, err = s.create(r.Context(), req.res, req.namespace, obj, isDryRun(r))
+	ctx, warns := withWarnings(r.Context())
+	obj, err = s.create(ctx, req.res, req.namespace, obj, isDryRun(r))
+	for _, m := range warns.msgs {
+		w.Header().Add("Warning", fmt.Sprintf("299 - %q", m))
+	}
 	s.respond(w, r, req, http.StatusCreated, obj, err)
 }
 

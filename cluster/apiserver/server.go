@@ -55,12 +55,21 @@ type Config struct {
 	MetricResolution time.Duration
 	// Limits caps the requests in flight (zero value: Kubernetes' defaults).
 	Limits Limits
+	// ServiceCIDR is where Services' cluster IPs come from (default 10.96.0.0/16), NodePortMin
+	// and NodePortMax bound their node ports (default 30000-32767): the server allocates them
+	// when a Service is created or updated.
+	ServiceCIDR              string
+	NodePortMin, NodePortMax int
 	// ServiceAccountKey signs and verifies ServiceAccount tokens (nil: TokenRequest answers
 	// 503 and only the static tokens authenticate).
 	ServiceAccountKey crypto.Signer
 	// APIAudiences are the audiences a token must name to authenticate to this server
 	// (default the issuer, https://kubernetes.default.svc.cluster.local, as kube-apiserver).
 	APIAudiences []string
+	// PodSecurityDefault is the Pod Security Standard (privileged, baseline or restricted) a
+	// namespace without pod-security.kubernetes.io labels is held to for enforce, warn and
+	// audit ("": privileged, as Kubernetes).
+	PodSecurityDefault string
 	// RootCA is the CA bundle (PEM) of the API server's certificate, written into legacy
 	// ServiceAccount token Secrets as ca.crt.
 	RootCA []byte
@@ -84,8 +93,10 @@ type Server struct {
 	rmetrics      *resourcemetrics.Collector // nil: off
 	inflight      *inflight
 	space         *spaceStore
+	svcRanges     serviceRanges
 	signer        *satoken.Signer // nil: no ServiceAccount tokens
 	audiences     []string
+	psa           *podSecurity
 	rootCA        []byte
 }
 
@@ -118,6 +129,16 @@ func New(cfg Config) (*Server, error) {
 		s.nodeTransport = &http.Transport{TLSClientConfig: cfg.NodeTLS, ResponseHeaderTimeout: 30 * time.Second,
 			DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, IdleConnTimeout: 90 * time.Second}
 	}
+	ranges, err := newServiceRanges(cfg.ServiceCIDR, cfg.NodePortMin, cfg.NodePortMax)
+	if err != nil {
+		return nil, err
+	}
+	s.svcRanges = ranges
+	psa, err := newPodSecurity(cfg.PodSecurityDefault)
+	if err != nil {
+		return nil, err
+	}
+	s.psa = psa
 	s.rootCA = cfg.RootCA
 	s.audiences = cfg.APIAudiences
 	if len(s.audiences) == 0 {

@@ -29,6 +29,7 @@ type serverOptions struct {
 	maxConnections   int
 	logging          logOptions
 	metricResolution time.Duration
+	podSecurity      string
 }
 
 // metricResolutionConfig is the API server's MetricResolution for the flag (0: off).
@@ -52,6 +53,7 @@ func (o *serverOptions) addFlags(cmd *cobra.Command) {
 	f.IntVar(&o.maxInflight, "max-requests-inflight", apiserver.DefaultMaxRequestsInFlight, "the most read-only requests served at once (watches and logs not counted); more are answered 429 with Retry-After; 0: no limit")
 	f.IntVar(&o.maxMutating, "max-mutating-requests-inflight", apiserver.DefaultMaxMutatingRequestsInFlight, "the most mutating requests served at once (node and controller-manager heartbeats have a budget of their own); more are answered 429 with Retry-After; 0: no limit")
 	f.IntVar(&o.maxConnections, "max-connections", 0, "the most client connections held; at the cap a new one replaces the one idle longest (0: half the open-file limit)")
+	f.StringVar(&o.podSecurity, "pod-security-default", "privileged", "the Pod Security Standard (privileged, baseline or restricted) enforced, warned and audited in namespaces without pod-security.kubernetes.io labels")
 	o.logging.addFlags(f)
 	o.controllers.addFlags(cmd)
 }
@@ -86,7 +88,8 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			ctx := p.Context()
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: o.dataDir, Metrics: o.controllers.metrics, Listen: o.listen, ExtraSANs: o.allSANs(),
-				AnonymousMetrics: o.anonymousMetrics, Limits: o.limits(), MaxConnections: o.maxConnections, Logger: log, MetricResolution: o.metricResolutionConfig()})
+				AnonymousMetrics: o.anonymousMetrics, Limits: o.limits(), MaxConnections: o.maxConnections, Logger: log, MetricResolution: o.metricResolutionConfig(), PodSecurityDefault: o.podSecurity,
+				ServiceCIDR: o.controllers.serviceCIDR, NodePortMin: o.controllers.nodePortMin(), NodePortMax: o.controllers.nodePortMax()})
 			if err != nil {
 				return hintSeveral(err, "--listen")
 			}
