@@ -84,11 +84,24 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 		return obj, nil
 	}
 	for attempt := 0; ; attempt++ {
+		undo := func() {}
+		if svc, ok := obj.(*corev1.Service); ok && res == s.servicesRes() {
+			// Cluster IP and node ports, allocated as Kubernetes does, before the write.
+			u, err := s.allocateService(ctx, svc)
+			if err != nil {
+				return nil, err
+			}
+			undo = u
+		}
 		b, err := encodeObject(res, obj)
 		if err != nil {
+			undo()
 			return nil, apierrors.NewInternalError(err)
 		}
 		rev, err := s.store.Create(ctx, objectKey(res, m.GetNamespace(), m.GetName()), b)
+		if err != nil {
+			undo()
+		}
 		if errors.Is(err, store.ErrExists) && generated && attempt < 5 {
 			m.SetName(generateName(m.GetGenerateName()))
 			continue

@@ -80,6 +80,7 @@ func (s *Server) remove(ctx context.Context, res *registry.Resource, ns, name st
 		if err != nil {
 			return nil, storeError(err, gr, name)
 		}
+		s.deleted(ctx, res, obj)
 		return obj, nil
 	}
 }

@@ -42,6 +42,9 @@ type RunConfig struct {
 	MaxConnections int
 	// MetricResolution is the resource metrics scrape interval (0: 15 s; negative: off).
 	MetricResolution time.Duration
+	// ServiceCIDR and NodePortMin/NodePortMax: as in Config.
+	ServiceCIDR              string
+	NodePortMin, NodePortMax int
 	// Now is the server's clock (nil: time.Now); tests move it to expire tokens.
 	Now func() time.Time
 }
@@ -122,7 +125,8 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	nodeTLS := &tls.Config{Certificates: []tls.Certificate{kubeletClient}, RootCAs: pki.CAPool(), MinVersion: tls.VersionTLS12}
 	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeTLS: nodeTLS,
 		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, PodSecurityDefault: cfg.PodSecurityDefault, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution,
-		Limits: cfg.Limits, ServiceAccountKey: saKey, Now: cfg.Now, RootCA: pki.CACertPEM})
+		Limits: cfg.Limits, ServiceAccountKey: saKey, Now: cfg.Now, RootCA: pki.CACertPEM,
+		ServiceCIDR: cfg.ServiceCIDR, NodePortMin: cfg.NodePortMin, NodePortMax: cfg.NodePortMax})
 	if err != nil {
 		return nil, err
 	}

@@ -55,6 +55,11 @@ type Config struct {
 	MetricResolution time.Duration
 	// Limits caps the requests in flight (zero value: Kubernetes' defaults).
 	Limits Limits
+	// ServiceCIDR is where Services' cluster IPs come from (default 10.96.0.0/16), NodePortMin
+	// and NodePortMax bound their node ports (default 30000-32767): the server allocates them
+	// when a Service is created or updated.
+	ServiceCIDR              string
+	NodePortMin, NodePortMax int
 	// ServiceAccountKey signs and verifies ServiceAccount tokens (nil: TokenRequest answers
 	// 503 and only the static tokens authenticate).
 	ServiceAccountKey crypto.Signer
@@ -88,6 +93,7 @@ type Server struct {
 	rmetrics      *resourcemetrics.Collector // nil: off
 	inflight      *inflight
 	space         *spaceStore
+	svcRanges     serviceRanges
 	signer        *satoken.Signer // nil: no ServiceAccount tokens
 	audiences     []string
 	psa           *podSecurity
@@ -123,6 +129,11 @@ func New(cfg Config) (*Server, error) {
 		s.nodeTransport = &http.Transport{TLSClientConfig: cfg.NodeTLS, ResponseHeaderTimeout: 30 * time.Second,
 			DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, IdleConnTimeout: 90 * time.Second}
 	}
+	ranges, err := newServiceRanges(cfg.ServiceCIDR, cfg.NodePortMin, cfg.NodePortMax)
+	if err != nil {
+		return nil, err
+	}
+	s.svcRanges = ranges
 	psa, err := newPodSecurity(cfg.PodSecurityDefault)
 	if err != nil {
 		return nil, err

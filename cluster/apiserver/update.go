@@ -51,21 +51,41 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 		if apiequality.Semantic.DeepEqual(obj, old) || dryRun {
 			return obj, nil // a no-op update keeps the resourceVersion, as in Kubernetes
 		}
-		b, err := encodeObject(res, obj)
-		if err != nil {
-			return nil, apierrors.NewInternalError(err)
+		svc, oldSvc := s.serviceUpdate(res, sub, obj, old)
+		if svc != nil {
+			if _, err := s.allocateService(ctx, svc); err != nil {
+				return nil, err
+			}
 		}
-		newRev, err := s.store.Update(ctx, objectKey(res, ns, name), b, rev)
+		b, err := encodeObject(res, obj)
+		if err == nil {
+			var newRev int64
+			newRev, err = s.store.Update(ctx, objectKey(res, ns, name), b, rev)
+			if err == nil {
+				m.SetResourceVersion(strconv.FormatInt(newRev, 10))
+			}
+		}
+		if svc != nil {
+			if err != nil {
+				s.releaseService(context.WithoutCancel(ctx), svc, oldSvc) // what this attempt took
+			} else {
+				s.releaseService(ctx, oldSvc, svc) // what the service no longer names
+			}
+		}
 		if errors.Is(err, store.ErrConflict) && retry && attempt < 10 {
 			continue
 		}
 		if err != nil {
 			return nil, storeError(err, gr, name)
 		}
-		m.SetResourceVersion(strconv.FormatInt(newRev, 10))
+		newRev := revisionOf(obj)
 		if m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && !s.held(res, obj) {
-			if _, err := s.store.Delete(ctx, objectKey(res, ns, name), newRev); err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
+			_, err := s.store.Delete(ctx, objectKey(res, ns, name), newRev)
+			if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
 				return nil, storeError(err, gr, name)
+			}
+			if err == nil {
+				s.deleted(ctx, res, obj)
 			}
 		}
 		return obj, nil

@@ -25,12 +25,16 @@ func TestTwoDroversOnOneEngine(t *testing.T) {
 		ClusterDNS: "10.192.0.10", NodePortRange: "30000-30049", Images: []string{"drover/testserver:1"}})
 	b := Start(t, Options{Name: "twin-b", Node: node, Subnet: "10.193.0.0/16", ServiceCIDR: "10.194.0.0/16",
 		ClusterDNS: "10.194.0.10", NodePortRange: "30050-30099", Images: []string{"drover/testserver:1"}})
+	// Both stop before either's cleanup removes the shared node name's containers: a running
+	// drover would start its pods again meanwhile.
+	t.Cleanup(func() { b.Stop(); a.Stop() })
 	runPods(t, a.Client, "a")
 	runPods(t, b.Client, "b")
 	before := containers(t, a)
 	if len(before) < 4 { // two pods: two infra and two app containers
 		t.Fatalf("drover a runs %d containers, want at least 4: %v", len(before), before)
 	}
+	b.Stop()
 	b.Restart()
 	// b's agent has run its adoption pass once its pod is Running again.
 	runPods(t, b.Client, "b")

@@ -9,7 +9,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"net"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,16 +131,29 @@ func TestSignerApprovesAndSignsNodeServingCSRs(t *testing.T) {
 		}
 	}
 
-	// The admin approves the foreign-IP one (kubectl certificate approve): signed, with its names.
-	fip, err := csrs.Get(ctx, "foreign-ip", metav1.GetOptions{})
+	// kubectl lists them with Kubernetes' columns, and the admin approves the foreign-IP one
+	// (the approval subresource): it is signed, with its names.
+	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
-		t.Fatal(err)
+		uptest.RequireE2E(t, "kubectl not found")
+		t.Skip("kubectl not found")
 	}
-	fip.Status.Conditions = append(fip.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "KubectlApprove"})
-	if _, err := csrs.UpdateApproval(ctx, "foreign-ip", fip, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(kubectl, append([]string{"--kubeconfig", srv.Kubeconfig}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+		}
+		return string(out)
 	}
+	table := run("get", "csr")
+	for _, want := range []string{"NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION",
+		"kubernetes.io/kubelet-serving   admin       60m                 Approved,Issued", "Pending"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("kubectl get csr lacks %q:\n%s", want, table)
+		}
+	}
+	run("certificate", "approve", "foreign-ip")
 	cert = verify(t, srv.PKI.CAPool(), issued("foreign-ip").Status.Certificate, "n1", "10.9.9.9")
 	if d := cert.NotAfter.Sub(cert.NotBefore); d != defaultDuration+backdate && !cert.NotAfter.Equal(srvCANotAfter(t, srv.DataDir)) {
 		t.Errorf("validity without expirationSeconds = %s, want a year", d)

@@ -1,12 +1,11 @@
-// Package serviceip is the service IP and NodePort allocator: it gives every Service of type
-// ClusterIP, NodePort or LoadBalancer that has none a cluster IP from the service CIDR, and every
-// port of NodePort and LoadBalancer services that has none a node port, each unique. Kubernetes
-// allocates these in the API server; drover's API server stores services as written and this
-// controller fills them in right after, through an Update with the service's resourceVersion.
-// What is taken is rebuilt from the existing services when the controller starts, so it stays
-// unique across restarts and leader changes. A service created with a cluster IP or node port
-// that is taken, or outside the range, keeps it and gets a Warning event. The controller also
-// keeps the `kubernetes` service in `default` (the first host address of the CIDR).
+// Package serviceip is the repair loop of service IP and NodePort allocation. As in Kubernetes,
+// the API server allocates a Service's cluster IP from the service CIDR and node ports for
+// NodePort and LoadBalancer services when the Service is created or updated (so the response
+// carries them), with its record of what is taken in the store. This controller keeps the
+// `kubernetes` service in `default` (the first host address of the CIDR) and fills in what a
+// service still lacks (one stored before the API server allocated), through an Update with the
+// service's resourceVersion; what is taken is rebuilt from the existing services when it starts.
+// A service naming a value that is taken, or outside the range, gets a Warning event.
 package serviceip
 
 import (

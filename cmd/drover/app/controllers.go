@@ -82,6 +82,20 @@ func (o *controllerOptions) catalogAddress(storeDSN string) string {
 	return ""
 }
 
+// nodePortMin and nodePortMax are --node-port-range's bounds for the API server, which
+// allocates node ports (0 when the flag is malformed: options() reports that).
+func (o *controllerOptions) nodePortMin() int {
+	lo, _, _ := strings.Cut(o.nodePortRange, "-")
+	n, _ := strconv.Atoi(lo)
+	return n
+}
+
+func (o *controllerOptions) nodePortMax() int {
+	_, hi, _ := strings.Cut(o.nodePortRange, "-")
+	n, _ := strconv.Atoi(hi)
+	return n
+}
+
 func (o *controllerOptions) options() (ctrl.Options, error) {
 	lo, hi, ok := strings.Cut(o.nodePortRange, "-")
 	min, err1 := strconv.Atoi(lo)

@@ -88,7 +88,8 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			ctx := p.Context()
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: o.dataDir, Metrics: o.controllers.metrics, Listen: o.listen, ExtraSANs: o.allSANs(),
-				AnonymousMetrics: o.anonymousMetrics, Limits: o.limits(), MaxConnections: o.maxConnections, Logger: log, MetricResolution: o.metricResolutionConfig(), PodSecurityDefault: o.podSecurity})
+				AnonymousMetrics: o.anonymousMetrics, Limits: o.limits(), MaxConnections: o.maxConnections, Logger: log, MetricResolution: o.metricResolutionConfig(), PodSecurityDefault: o.podSecurity,
+				ServiceCIDR: o.controllers.serviceCIDR, NodePortMin: o.controllers.nodePortMin(), NodePortMax: o.controllers.nodePortMax()})
 			if err != nil {
 				return hintSeveral(err, "--listen")
 			}

@@ -56,7 +56,8 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
 				Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.allSANs(),
-				AnonymousMetrics: so.anonymousMetrics, Limits: so.limits(), MaxConnections: so.maxConnections, Logger: log, MetricResolution: so.metricResolutionConfig(), PodSecurityDefault: so.podSecurity})
+				AnonymousMetrics: so.anonymousMetrics, Limits: so.limits(), MaxConnections: so.maxConnections, Logger: log, MetricResolution: so.metricResolutionConfig(), PodSecurityDefault: so.podSecurity,
+				ServiceCIDR: so.controllers.serviceCIDR, NodePortMin: so.controllers.nodePortMin(), NodePortMax: so.controllers.nodePortMax()})
 			if err != nil {
 				return hintSeveral(err, "--listen")
 			}
