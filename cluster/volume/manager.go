@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,6 +42,10 @@ type Manager struct {
 	// Now is the clock of token refreshes (time.Now when nil).
 	Now    func() time.Time
 	tokens tokens
+	// owned are the emptyDir and claim volumes ("uid/name") already given the pod's fsGroup:
+	// like the kubelet, which does it when it mounts them, not on every sync.
+	ownedMu sync.Mutex
+	owned   map[string]bool
 }
 
 func (m *Manager) now() time.Time {
@@ -76,7 +81,7 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]Source
 		v := &pod.Spec.Volumes[i]
 		src, err := m.setupVolume(ctx, pod, v)
 		if err == nil {
-			err = applyFSGroup(pod, v, src)
+			err = m.applyFSGroup(pod, v, src)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("volume %q: %w", v.Name, err))
@@ -94,7 +99,9 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]Source
 // (emptyDir, Secret, ConfigMap, downward API, projected, and claims of drover's hostPath
 // PersistentVolumes); a pod's own hostPath volume is left as it is. Secret, ConfigMap,
 // downward API and projected volumes are read-only to the kubelet, so they gain group read only.
-func applyFSGroup(pod *corev1.Pod, v *corev1.Volume, src Source) error {
+// emptyDir and claim volumes get it once per pod; the others (small, rewritten when their
+// source changes) on every sync.
+func (m *Manager) applyFSGroup(pod *corev1.Pod, v *corev1.Volume, src Source) error {
 	psc := pod.Spec.SecurityContext
 	if psc == nil || psc.FSGroup == nil {
 		return nil
@@ -103,6 +110,23 @@ func applyFSGroup(pod *corev1.Pod, v *corev1.Volume, src Source) error {
 	readOnly := src.ReadOnly
 	switch {
 	case s.EmptyDir != nil, s.PersistentVolumeClaim != nil:
+		key := string(pod.UID) + "/" + v.Name
+		m.ownedMu.Lock()
+		done := m.owned[key]
+		m.ownedMu.Unlock()
+		if done {
+			return nil
+		}
+		if err := setOwnership(src.HostPath, *psc.FSGroup, psc.FSGroupChangePolicy, readOnly); err != nil {
+			return err
+		}
+		m.ownedMu.Lock()
+		if m.owned == nil {
+			m.owned = map[string]bool{}
+		}
+		m.owned[key] = true
+		m.ownedMu.Unlock()
+		return nil
 	case s.Secret != nil, s.ConfigMap != nil, s.DownwardAPI != nil, s.Projected != nil:
 		readOnly = true
 	default:
@@ -202,6 +226,13 @@ func (m *Manager) Teardown(ctx context.Context, podUID types.UID) error {
 		return fmt.Errorf("pod uid: %w", err)
 	}
 	m.forgetTokens(podUID)
+	m.ownedMu.Lock()
+	for k := range m.owned {
+		if strings.HasPrefix(k, string(podUID)+"/") {
+			delete(m.owned, k)
+		}
+	}
+	m.ownedMu.Unlock()
 	dir := filepath.Join(m.Root, string(podUID), "volumes")
 	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil
