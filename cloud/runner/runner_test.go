@@ -75,7 +75,9 @@ func (s *syncBuffer) String() string {
 
 func start(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	srv := apiservertest.Start(t)
+	// The Service jenkins points at the fake Jenkins on 127.0.0.1 as its cluster IP: the API
+	// server allocates cluster IPs in its create path and refuses one outside its range.
+	srv := apiservertest.StartConfig(t, apiserver.RunConfig{ServiceCIDR: "127.0.0.0/24"})
 	kube, err := kubernetes.NewForConfig(srv.Config)
 	if err != nil {
 		t.Fatal(err)

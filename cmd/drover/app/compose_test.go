@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,14 +28,19 @@ func runFor(t *testing.T, d time.Duration, args ...string) (string, error) {
 	return errOut.String(), err
 }
 
-// A controller manager that cannot start (here: a service CIDR the serviceip controller
-// refuses) ends `drover server` with that error, instead of leaving an API server running
-// without controllers.
+// A controller manager that cannot start (here: a CA file the certificate signer cannot
+// load) ends `drover server` with that error, instead of leaving an API server running
+// without controllers. (A bad --service-cidr no longer serves: the API server itself refuses
+// it before the controllers start, since it allocates cluster IPs.)
 func TestServerFailsWholeWhenControllersFail(t *testing.T) {
+	bogus := filepath.Join(t.TempDir(), "bogus-ca.crt")
+	if err := os.WriteFile(bogus, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	stderr, err := runFor(t, 60*time.Second, "server", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0",
-		"--store", "memory://", "--service-cidr", "bogus")
-	if err == nil || !strings.Contains(err.Error(), "serviceip") || !strings.Contains(err.Error(), "bogus") {
-		t.Fatalf("drover server: %v; want the serviceip controller's error naming \"bogus\"\nstderr:\n%s", err, stderr)
+		"--store", "memory://", "--cluster-signing-cert-file", bogus, "--cluster-signing-key-file", bogus)
+	if err == nil || !strings.Contains(err.Error(), "csrsigner") {
+		t.Fatalf("drover server: %v; want the csrsigner controller's error\nstderr:\n%s", err, stderr)
 	}
 	t.Logf("drover server: %v", err)
 }
