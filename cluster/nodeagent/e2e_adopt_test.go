@@ -83,12 +83,16 @@ func TestE2EAgentKilledAndRestarted(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildDrover(t, dir)
 	e := startE2E(t, e2eOptions{noAgent: true})
+	// This API server runs no controllers, so no CSR signer: the node serves a certificate
+	// issued here from the server's CA.
+	certFile, keyFile := servingCertFiles(t, e.srv.PKI, dir, "127.0.0.1")
 	n := &nodeProcess{t: t, log: filepath.Join(dir, "node.log"), args: []string{bin, "node",
 		"--kubeconfig", e.srv.Kubeconfig, "--node-name", e.node, "--network", network, "--subnet", "10.90.2.0/24",
 		"--node-ip", "127.0.0.1", "--dns=false", "--proxy=false", "--log-port", fmt.Sprint(freePort(t)), "--data-dir", filepath.Join(dir, "data"),
-		"--pause-image", pause}}
+		"--tls-cert-file", certFile, "--tls-private-key-file", keyFile, "--pause-image", pause}}
 	t.Cleanup(func() {
 		n.kill()
+		proctest.UnmountUnder(filepath.Join(dir, "data")) // the killed node's secret and token tmpfs
 		if t.Failed() {
 			b, _ := os.ReadFile(n.log)
 			t.Logf("drover node output:\n%s", b)

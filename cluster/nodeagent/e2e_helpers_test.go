@@ -3,12 +3,16 @@ package nodeagent_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"github.com/drover-ci/drover/cluster/apiserver"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -145,6 +149,32 @@ func e2eNodeName(t *testing.T) string {
 		n = n[:40]
 	}
 	return fmt.Sprintf("e2e-%s-%d", strings.Trim(n, "-"), os.Getpid())
+}
+
+// servingCertFiles writes a serving certificate for hosts issued from pki, and its key, as PEM
+// files in dir, for a `drover node --tls-cert-file` process.
+func servingCertFiles(t *testing.T, pki *apiserver.PKI, dir string, hosts ...string) (certFile, keyFile string) {
+	t.Helper()
+	c, err := pki.IssueServing("drover-node", hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "node.crt"), filepath.Join(dir, "node.key")
+	var certPEM []byte
+	for _, der := range c.Certificate {
+		certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
 
 func freePort(t *testing.T) int {

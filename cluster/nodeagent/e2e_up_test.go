@@ -43,7 +43,7 @@ func TestE2EDroverUp(t *testing.T) {
 	}
 	defer logf.Close()
 	up := exec.Command(bin, "up", "--data-dir", data, "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		"--node-name", node, "--network", netName, "--subnet", "10.90.3.0/24", "--log-port", "0", "--node-ip", "127.0.0.1", "--dns=false", "--proxy=false")
+		"--node-name", node, "--network", netName, "--subnet", "10.90.3.0/24", "--log-port", fmt.Sprint(freePort(t)), "--node-ip", "127.0.0.1", "--dns=false", "--proxy=false")
 	up.Stdout, up.Stderr = logf, logf
 	if err := up.Start(); err != nil {
 		t.Fatal(err)

@@ -146,6 +146,11 @@ func (c *Cluster) down() {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		c.t.Errorf("multihost.sh down: %v\n%s", err, out)
 	}
+	// The killed node agents leave their pods' secret and token volumes (tmpfs) mounted in
+	// their data dirs, which the test's temporary directory removal cannot unlink.
+	for _, h := range c.Hosts {
+		proctest.UnmountUnder(filepath.Join(filepath.Dir(h.NodeLog), h.Name+"-data"))
+	}
 }
 
 // Command is name with args run inside the host's network namespace, with DOCKER_HOST set

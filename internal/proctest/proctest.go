@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -91,5 +92,25 @@ func UsePrivateDocker() {
 	}
 	if _, err := os.Stat(PrivateDockerSocket); err == nil {
 		os.Setenv("DOCKER_HOST", "unix://"+PrivateDockerSocket)
+	}
+}
+
+// UnmountUnder detaches what is still mounted below dir — the tmpfs of secret and token volumes
+// of pods whose drover was stopped or killed — deepest first, so a test's temporary directory
+// can be removed.
+func UnmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			points = append(points, f[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		_ = syscall.Unmount(p, syscall.MNT_DETACH)
 	}
 }

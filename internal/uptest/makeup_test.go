@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/drover-ci/drover/internal/proctest"
 )
 
 // makeUp runs scripts/up.sh (what `make up` runs) on a fresh data dir with the given
@@ -72,7 +74,7 @@ func makeUp(t *testing.T, mode, node, network string, args ...string) (output fu
 			_ = exec.Command("docker", append([]string{"rm", "-f"}, f...)...).Run()
 		}
 		_ = exec.Command("docker", "network", "rm", network).Run()
-		unmountUnder(dataDir) // the pods' secret volumes (tmpfs), kept for their containers
+		proctest.UnmountUnder(dataDir) // the pods' secret volumes (tmpfs), kept for their containers
 	})
 	return output, ended
 }

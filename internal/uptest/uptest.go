@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -242,28 +241,9 @@ func (e *Env) cleanup() {
 		_ = exec.Command("docker", append([]string{"rm", "-f"}, f...)...).Run()
 	}
 	_ = exec.Command("docker", "network", "rm", e.Network).Run()
-	unmountUnder(e.DataDir)
+	proctest.UnmountUnder(e.DataDir)
 	if e.t.Failed() {
 		e.t.Logf("drover up log:\n%s", e.tail(80))
-	}
-}
-
-// unmountUnder detaches what is still mounted below dir (the tmpfs of secret volumes of pods
-// drover up had no time to tear down), deepest first, so the test's temporary directory can go.
-func unmountUnder(dir string) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	var points []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-			points = append(points, f[4])
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(points)))
-	for _, p := range points {
-		_ = syscall.Unmount(p, syscall.MNT_DETACH)
 	}
 }
 
