@@ -24,7 +24,12 @@ func stsResource() *Resource {
 		NewList:        func() runtime.Object { return &appsv1.StatefulSetList{} },
 		Default:        func(obj runtime.Object) { stsDefault(obj.(*appsv1.StatefulSet)) },
 		PrepareForCreate: func(obj runtime.Object) {
-			obj.(*appsv1.StatefulSet).Status = appsv1.StatefulSetStatus{}
+			sts := obj.(*appsv1.StatefulSet)
+			sts.Status = appsv1.StatefulSetStatus{}
+			stsDropDisabledFields(sts, nil)
+		},
+		PrepareForUpdate: func(obj, old runtime.Object) {
+			stsDropDisabledFields(obj.(*appsv1.StatefulSet), old.(*appsv1.StatefulSet))
 		},
 		Validate: func(obj runtime.Object) field.ErrorList {
 			return stsValidateSpec(&obj.(*appsv1.StatefulSet).Spec, field.NewPath("spec"))
@@ -209,4 +214,17 @@ func stsValidateStatus(st *appsv1.StatefulSetStatus, p *field.Path) field.ErrorL
 		appsCount{"readyReplicas", int64(st.ReadyReplicas)}, appsCount{"currentReplicas", int64(st.CurrentReplicas)},
 		appsCount{"updatedReplicas", int64(st.UpdatedReplicas)}, appsCount{"availableReplicas", int64(st.AvailableReplicas)})...)
 	return append(errs, appsNotAbove(p, st.ReadyReplicas, "status.readyReplicas", appsCount{"availableReplicas", int64(st.AvailableReplicas)})...)
+}
+
+// stsDropDisabledFields is Kubernetes 1.32's dropStatefulSetDisabledFields with the
+// MaxUnavailableStatefulSet feature gate off (its default, and drover's controller does not
+// implement it): rollingUpdate.maxUnavailable is cleared unless the old object already used it,
+// so the field is not stored as if it were honoured.
+func stsDropDisabledFields(sts, old *appsv1.StatefulSet) {
+	if old != nil && old.Spec.UpdateStrategy.RollingUpdate != nil && old.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable != nil {
+		return
+	}
+	if ru := sts.Spec.UpdateStrategy.RollingUpdate; ru != nil {
+		ru.MaxUnavailable = nil
+	}
 }
