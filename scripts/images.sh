@@ -72,6 +72,12 @@ WORKDIR /var/jenkins_home
 EXPOSE 8080 50000
 ENTRYPOINT ["/usr/local/bin/fakejenkins"]'
 
+# drover/incluster-test:1 (issue 14): internal/incluster, a client-go rest.InClusterConfig()
+# program printing the HTTP status of listing pods and reading a Secret from inside a pod.
+jenkins_image drover/incluster-test:1 incluster-test incluster-test ./internal/incluster 'FROM scratch
+COPY incluster-test /incluster-test
+ENTRYPOINT ["/incluster-test"]'
+
 # drover/shell:1 (issue 15): a shell and the tools kubectl exec, cp and attach tests use (sh,
 # cat, tar, stty, sha256sum, ...), copied with their shared libraries from this host: no
 # registry is reachable, and the other images have no shell.

@@ -36,6 +36,9 @@ const ToolsImage = container.ToolsImage
 
 // Names in agent pods.
 const (
+	// DefaultServiceAccount is the ServiceAccount agent pods run as when
+	// their template names none: the namespace's own, with no bindings.
+	DefaultServiceAccount = "default"
 	// SecretKey is the key of the agent secret in the agent's Secret.
 	SecretKey = "secret"
 	// AgentContainer is the name of the agent container.

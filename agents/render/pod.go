@@ -42,6 +42,7 @@ func AgentPod(c *config.Config, t config.Template, a Agent) *corev1.Pod {
 		Resources: t.Resources, ImagePullPolicy: corev1.PullIfNotPresent,
 	}
 	spec := corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, NodeSelector: t.NodeSelector}
+	setIdentity(&spec, t)
 	addVolumes(&spec, &main, t, a.Caches)
 	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: SecretVolume, VolumeSource: corev1.VolumeSource{
 		Secret: &corev1.SecretVolumeSource{SecretName: a.Node,
@@ -148,4 +149,17 @@ func inject(c *config.Config, t config.Template, spec *corev1.PodSpec, main *cor
 		cmd = append(cmd, "-tunnel", "$(JENKINS_TUNNEL)")
 	}
 	main.Command = append(cmd, "-workDir", "$(JENKINS_AGENT_WORKDIR)")
+}
+
+// setIdentity makes the pod run as the template's ServiceAccount (default:
+// the namespace's "default", which has no bindings) with no API token
+// mounted unless the template asks for one: a build runs the code it checks
+// out, and must not inherit any power over the cluster by default.
+func setIdentity(spec *corev1.PodSpec, t config.Template) {
+	spec.ServiceAccountName = t.ServiceAccount
+	if spec.ServiceAccountName == "" {
+		spec.ServiceAccountName = DefaultServiceAccount
+	}
+	automount := t.AutomountServiceAccountToken
+	spec.AutomountServiceAccountToken = &automount
 }

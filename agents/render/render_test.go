@@ -163,3 +163,30 @@ func TestCacheIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentIdentity: agent pods and swarm pods run as the namespace's default ServiceAccount
+// with automountServiceAccountToken false (a build gets no API credential), unless the
+// template names a ServiceAccount or asks for the token.
+func TestAgentIdentity(t *testing.T) {
+	check := func(name string, spec corev1.PodSpec, sa string, automount bool) {
+		t.Helper()
+		if spec.ServiceAccountName != sa {
+			t.Errorf("%s: serviceAccountName %q, want %q", name, spec.ServiceAccountName, sa)
+		}
+		if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken != automount {
+			t.Errorf("%s: automountServiceAccountToken %v, want %v", name, spec.AutomountServiceAccountToken, automount)
+		}
+	}
+	plain := docker()
+	check("default template", AgentPod(cfg(plain), plain, Agent{Namespace: "ns", Node: "n"}).Spec, "default", false)
+	asks := docker()
+	asks.ServiceAccount, asks.AutomountServiceAccountToken = "deployer", true
+	check("template asking", AgentPod(cfg(asks), asks, Agent{Namespace: "ns", Node: "n"}).Spec, "deployer", true)
+	named := docker()
+	named.ServiceAccount = "deployer"
+	check("named, no token", AgentPod(cfg(named), named, Agent{Namespace: "ns", Node: "n"}).Spec, "deployer", false)
+	swarm := config.Template{Name: "swarm", Mode: config.ModeSwarm, Image: "swarm:1"}
+	check("swarm", SwarmController(cfg(swarm), swarm, "ns", 1).Spec.Template.Spec, "default", false)
+	swarm.AutomountServiceAccountToken = true
+	check("swarm asking", SwarmController(cfg(swarm), swarm, "ns", 1).Spec.Template.Spec, "default", true)
+}

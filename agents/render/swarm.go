@@ -37,6 +37,7 @@ func SwarmController(c *config.Config, t config.Template, namespace string, repl
 	main := corev1.Container{Name: "swarm", Image: t.Image, Command: t.Command, Args: t.Args, Env: env,
 		Resources: t.Resources, ImagePullPolicy: corev1.PullIfNotPresent}
 	spec := corev1.PodSpec{RestartPolicy: corev1.RestartPolicyAlways, NodeSelector: t.NodeSelector}
+	setIdentity(&spec, t)
 	for _, v := range t.Volumes {
 		spec.Volumes = append(spec.Volumes, v)
 		main.VolumeMounts = append(main.VolumeMounts, corev1.VolumeMount{Name: v.Name, MountPath: VolumeMountPath(t, v.Name)})

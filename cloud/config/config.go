@@ -110,6 +110,15 @@ type Template struct {
 	// Caches are sticky volumes: each agent leases one PersistentVolumeClaim
 	// per cache that no running agent holds.
 	Caches []Cache `json:"caches,omitempty"`
+	// ServiceAccount is the ServiceAccount the agent pods run as (the
+	// Kubernetes plugin's serviceAccount); empty means the namespace's
+	// "default", which no binding grants anything.
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+	// AutomountServiceAccountToken mounts the ServiceAccount's API token
+	// into the agent pods (the pod field's name). Unlike a plain pod's, the
+	// default is false: a build runs whatever code it checks out, and gets
+	// no credential for the API unless the template asks for one.
+	AutomountServiceAccountToken bool `json:"automountServiceAccountToken,omitempty"`
 }
 
 // Cache is a per-template pool of PersistentVolumeClaims mounted at

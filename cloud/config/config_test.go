@@ -43,6 +43,8 @@ templates:
   pendingTimeout: 2m
   mode: websocket
   agentInjection: true
+  serviceAccount: builder
+  automountServiceAccountToken: true
 `
 
 func TestLoadFull(t *testing.T) {
@@ -76,6 +78,7 @@ func TestLoadFull(t *testing.T) {
 			NodeSelector:   map[string]string{"disk": "ssd"},
 			PendingTimeout: metav1.Duration{Duration: 2 * time.Minute},
 			Mode:           ModeWebSocket, AgentInjection: true,
+			ServiceAccount: "builder", AutomountServiceAccountToken: true,
 		}},
 	}
 	if d := cmp.Diff(want, c, cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })); d != "" {
@@ -108,6 +111,9 @@ func TestLoadStrict(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
 		{"unknown top", "url: http://j\nwebsocket: true\n", `unknown field "websocket"`},
 		{"unknown in template", "templates: [{name: a, image: i, lable: x}]\n", `unknown field "templates[0].lable"`},
+		// The plugin's template field is serviceAccount; the pod's serviceAccountName is not one.
+		{"serviceAccountName", "templates: [{name: a, image: i, serviceAccountName: x}]\n", `unknown field "templates[0].serviceAccountName"`},
+		{"automount not a bool", "templates: [{name: a, image: i, automountServiceAccountToken: maybe}]\n", "automountServiceAccountToken"},
 		{"duplicate", "url: http://a\nurl: http://b\n", `"url"`},
 		{"bad duration", "pollInterval: soon\n", "soon"},
 		{"bad yaml", "templates: [\n", "config:"},

@@ -122,6 +122,11 @@ func (t Template) validate(p string, add adder) {
 	if t.RetryLostBuilds != nil {
 		nonNegative(add, p+".retryLostBuilds", *t.RetryLostBuilds)
 	}
+	if t.ServiceAccount != "" {
+		if msgs := validation.IsDNS1123Subdomain(t.ServiceAccount); len(msgs) > 0 {
+			add(p+".serviceAccount", "%q: not a ServiceAccount name: %s", t.ServiceAccount, strings.Join(msgs, "; "))
+		}
+	}
 	t.validateCaches(p, add)
 }
 

@@ -64,7 +64,8 @@ func TestInstalledControllerOnDocker(t *testing.T) {
 	if pw == "" || tok == "" {
 		t.Fatalf("secret jenkins-admin without password or token: %v", sec.Data)
 	}
-	ctlIDs, _ := exec.Command("docker", "ps", "-q", "--filter", "label=drover.io/pod-name=jenkins-0",
+	// This drover's node only: other packages' tests run a jenkins-0 of their own on the same engine.
+	ctlIDs, _ := exec.Command("docker", "ps", "-q", "--filter", "label=drover.io/node="+env.Node, "--filter", "label=drover.io/pod-name=jenkins-0",
 		"--filter", "label=drover.io/pod-namespace=jenkins", "--filter", "label=drover.io/container-name=jenkins").Output()
 	if f := strings.Fields(string(ctlIDs)); len(f) != 1 {
 		t.Fatalf("controller containers %q", f)
@@ -132,7 +133,7 @@ func TestInstalledControllerOnDocker(t *testing.T) {
 	if err != nil || ctl == nil {
 		t.Fatalf("no controller pod: %v", err)
 	}
-	ids, _ := exec.Command("docker", "ps", "-q", "--filter", "label=drover.io/pod-name="+ctl.Name,
+	ids, _ := exec.Command("docker", "ps", "-q", "--filter", "label=drover.io/node="+env.Node, "--filter", "label=drover.io/pod-name="+ctl.Name,
 		"--filter", "label=drover.io/container-name="+ctl.Spec.Containers[0].Name).Output()
 	id := strings.TrimSpace(string(ids))
 	if id == "" {
@@ -142,7 +143,7 @@ func TestInstalledControllerOnDocker(t *testing.T) {
 		t.Fatalf("docker kill: %v %s", err, out)
 	}
 	uptest.Eventually(t, 120*time.Second, "a new controller container Running", func() bool {
-		ids, _ := exec.Command("docker", "ps", "-q", "--filter", "label=drover.io/container-name="+ctl.Spec.Containers[0].Name,
+		ids, _ := exec.Command("docker", "ps", "-q", "--filter", "label=drover.io/node="+env.Node, "--filter", "label=drover.io/container-name="+ctl.Spec.Containers[0].Name,
 			"--filter", "label=drover.io/pod-namespace=jenkins").Output()
 		f := strings.Fields(string(ids))
 		return len(f) == 1 && f[0] != id

@@ -91,8 +91,9 @@ func TestServiceAccountTokens(t *testing.T) {
 		!contains(me.Groups, "system:serviceaccounts:default") || me.Extra["authentication.kubernetes.io/pod-name"][0] != "agent" {
 		t.Fatalf("service account whoami: %+v", me)
 	}
-	if _, err := sa.CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); err != nil {
-		t.Fatalf("the token lists pods: %v", err)
+	// Authenticated (403, not 401): nothing binds the ServiceAccount to a role.
+	if _, err := sa.CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("the token lists pods without a binding: %v", err)
 	}
 	review, err := admin.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: tr.Status.Token}}, metav1.CreateOptions{})
 	if err != nil || !review.Status.Authenticated || review.Status.User.Username != "system:serviceaccount:default:builder" {

@@ -25,7 +25,7 @@ func TestStatusSubresourceKeepsSpecAndMainKeepsStatus(t *testing.T) {
 	if pod.Status.Phase != corev1.PodPending {
 		t.Errorf("new pod phase %q, want Pending", pod.Status.Phase)
 	}
-	// Status update: the spec and labels it carries are ignored.
+	// Status update: the spec it carries is ignored, its labels apply (as in Kubernetes).
 	s := pod.DeepCopy()
 	s.Status.Phase = corev1.PodRunning
 	s.Status.Message = "running"
@@ -35,7 +35,7 @@ func TestStatusSubresourceKeepsSpecAndMainKeepsStatus(t *testing.T) {
 	if err != nil {
 		t.Fatalf("update status: %v", err)
 	}
-	if s.Status.Phase != corev1.PodRunning || s.Spec.Containers[0].Image != "busybox:1.36" || s.Labels["a"] != "1" {
+	if s.Status.Phase != corev1.PodRunning || s.Spec.Containers[0].Image != "busybox:1.36" || s.Labels["a"] != "2" {
 		t.Errorf("status update: phase %q image %q label %q", s.Status.Phase, s.Spec.Containers[0].Image, s.Labels["a"])
 	}
 	if s.Generation != 1 {

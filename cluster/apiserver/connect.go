@@ -93,6 +93,11 @@ func podContainer(pod *corev1.Pod, name string) (string, error) {
 			return name, nil
 		}
 	}
+	for _, c := range pod.Spec.EphemeralContainers { // kubectl debug attaches to these
+		if c.Name == name {
+			return name, nil
+		}
+	}
 	return "", badRequest("container %s is not valid for pod %s", name, pod.Name)
 }
 

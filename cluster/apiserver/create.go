@@ -48,12 +48,25 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 	if res.Default != nil {
 		res.Default(obj)
 	}
+	if err := s.admitRBAC(ctx, res, obj); err != nil {
+		return nil, err
+	}
+	if err := s.admitNodeRestriction(ctx, "CREATE", res, "", obj, nil); err != nil {
+		return nil, err
+	}
 	if pod, ok := obj.(*corev1.Pod); ok && res.Group == "" {
 		// Admission: the namespace first (NamespaceLifecycle), then ServiceAccount.
 		if err := s.checkNamespaceOpen(ctx, pod.Namespace); err != nil {
 			return nil, err
 		}
 		if err := s.admitServiceAccount(ctx, pod); err != nil {
+			return nil, err
+		}
+		// LimitRanger's defaults, before validation (a mutating plugin).
+		if err := s.defaultLimits(ctx, pod); err != nil {
+			return nil, err
+		}
+		if err := s.admitRuntimeClass(ctx, pod); err != nil {
 			return nil, err
 		}
 	}
@@ -76,9 +89,19 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 		if err := s.checkNamespaceOpen(ctx, m.GetNamespace()); err != nil {
 			return nil, err
 		}
-		if err := s.admitPodSecurity(ctx, res.GroupVersionResource().GroupResource(), obj); err != nil {
+	}
+	if err := s.admitPodSecurity(ctx, res, "", obj, nil); err != nil {
+		return nil, err
+	}
+	if limitRangerApplies(res, "", obj, false) {
+		if err := s.admitLimits(ctx, res, obj); err != nil {
 			return nil, err
 		}
+	}
+	// ResourceQuota last, as in Kubernetes: it charges the object as it will be stored.
+	refund, err := s.admitQuota(ctx, res, "", obj, nil, dryRun)
+	if err != nil {
+		return nil, err
 	}
 	if dryRun {
 		return obj, nil
@@ -96,9 +119,10 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 		b, err := encodeObject(res, obj)
 		if err != nil {
 			undo()
+			refund()
 			return nil, apierrors.NewInternalError(err)
 		}
-		rev, err := s.store.Create(ctx, objectKey(res, m.GetNamespace(), m.GetName()), b)
+		rev, err := store.CreateWithTTL(ctx, s.store, objectKey(res, m.GetNamespace(), m.GetName()), b, s.ttlOf(res))
 		if err != nil {
 			undo()
 		}
@@ -107,9 +131,11 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 			continue
 		}
 		if err != nil {
+			refund()
 			return nil, storeError(err, res.GroupVersionResource().GroupResource(), m.GetName())
 		}
 		m.SetResourceVersion(fmt.Sprint(rev))
+		s.noteRBACWrite(res, obj)
 		return obj, nil
 	}
 }

@@ -36,6 +36,9 @@ func (s *Server) remove(ctx context.Context, res *registry.Resource, ns, name st
 		if err != nil {
 			return nil, err
 		}
+		if err := s.admitNodeRestriction(ctx, "DELETE", res, "", nil, obj); err != nil {
+			return nil, err
+		}
 		m := accessor(obj)
 		if p := opts.Preconditions; p != nil {
 			if p.UID != nil && *p.UID != m.GetUID() {

@@ -33,9 +33,17 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if err := checkAcceptable(r, req); err != nil {
+		writeError(w, err)
+		return
+	}
 	if !req.res.Stored() {
 		if req.res.Group == registry.AuthenticationGroup {
 			s.serveAuthentication(w, r, req)
+			return
+		}
+		if req.res.Group == registry.AuthorizationGroup {
+			s.serveAuthorizationReview(w, r, req)
 			return
 		}
 		s.serveResourceMetrics(w, r, req)
@@ -116,7 +124,9 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *reques
 		return
 	}
 	accessor(obj).SetName(req.name)
-	obj, err = s.update(r.Context(), req.res, req.namespace, req.name, sub, replaceWith(obj), false, isDryRun(r))
+	ctx, warns := withWarnings(r.Context())
+	obj, err = s.update(ctx, req.res, req.namespace, req.name, sub, replaceWith(obj), false, isDryRun(r))
+	warns.send(w)
 	s.respond(w, r, req, http.StatusOK, obj, err)
 }
 

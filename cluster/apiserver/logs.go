@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/httpstream/wsstream"
 )
 
 var nodesGVR = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
@@ -16,7 +17,8 @@ var nodesGVR = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
 // serveLog answers pods/log by proxying to the node agent that runs the pod: GET
 // https://NODE-IP:PORT/containerLogs/NS/POD/CONTAINER with the query kubectl sent (follow,
 // previous, tailLines, sinceSeconds, sinceTime, timestamps, limitBytes), over TLS with the API
-// server's client certificate.
+// server's client certificate. A WebSocket upgrade gets the log as WebSocket messages, as
+// Kubernetes serves it (the conformance suite reads logs so).
 func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, req *request) {
 	ctx := r.Context()
 	obj, _, err := s.getObject(ctx, req.res, req.namespace, req.name)
@@ -46,6 +48,14 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, req *request) 
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		writeError(w, statusError(resp.StatusCode, metav1.StatusReasonBadRequest, strings.TrimSpace(string(msg))))
+		return
+	}
+	if wsstream.IsWebSocketRequest(r) {
+		// As Kubernetes' REST stream: each read of the log is a WebSocket message, raw with
+		// the "binary.k8s.io" subprotocol (or none), base64 with "base64.binary.k8s.io".
+		if err := wsstream.NewReader(resp.Body, true, wsstream.NewDefaultReaderProtocols()).Copy(w, r); err != nil {
+			s.log.Debug("pods/log over WebSocket", "pod", pod.Name, "err", err)
+		}
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain")

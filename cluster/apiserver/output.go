@@ -61,10 +61,55 @@ func negotiate(r *http.Request) output {
 	return out
 }
 
+// notAcceptable is Kubernetes' 406 when no media type of Accept can be served (the serializer's
+// types, as kube-apiserver lists them).
+func notAcceptable() error {
+	return statusError(http.StatusNotAcceptable, metav1.StatusReasonNotAcceptable,
+		"only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf")
+}
+
+// tableRefused reports whether the answer to req cannot be a Table, as in Kubernetes where
+// their storage has no TableConvertor: the create-only reviews (tokenreviews,
+// selfsubjectreviews, ...) and the binding, eviction and token subresources.
+func tableRefused(req *request) bool {
+	switch req.subresource {
+	case "binding", "eviction", "token":
+		return true
+	case "":
+		return len(req.res.Verbs) == 1 && req.res.Verbs[0] == "create"
+	}
+	return false
+}
+
+// checkAcceptable answers 406 Not Acceptable, before anything is done, when Accept asks only
+// for a Table and req's answer cannot be one (Kubernetes' negotiation: another acceptable media
+// type in the list, e.g. plain application/json, is used instead).
+func checkAcceptable(r *http.Request, req *request) error {
+	if !tableRefused(req) {
+		return nil
+	}
+	sawTable, other := false, false
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		_, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && params["as"] == "Table" {
+			sawTable = true
+		} else {
+			other = true
+		}
+	}
+	if sawTable && !other {
+		return notAcceptable()
+	}
+	return nil
+}
+
 // writeObject answers with one object.
 func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, req *request, code int, obj runtime.Object) {
 	out := negotiate(r)
-	if out.table && req.subresource == "" {
+	if out.table && (req.subresource == "" || req.subresource == "status") {
 		t, err := tableFor(req.res, []runtime.Object{obj}, out)
 		if err != nil {
 			writeError(w, err)
@@ -79,6 +124,11 @@ func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, req *reques
 
 // writeList answers with a typed list (or a Table) of objs at revision rev.
 func (s *Server) writeList(w http.ResponseWriter, r *http.Request, req *request, objs []runtime.Object, rev int64) {
+	s.writePage(w, r, req, objs, rev, pageMeta{})
+}
+
+// writePage is writeList for one page of a paged list.
+func (s *Server) writePage(w http.ResponseWriter, r *http.Request, req *request, objs []runtime.Object, rev int64, pm pageMeta) {
 	out := negotiate(r)
 	if out.table {
 		t, err := tableFor(req.res, objs, out)
@@ -87,6 +137,7 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, req *request,
 			return
 		}
 		t.ResourceVersion = strconv.FormatInt(rev, 10)
+		t.Continue, t.RemainingItemCount = pm.cont, pm.remaining
 		writeEncoded(w, http.StatusOK, t, out)
 		return
 	}
@@ -97,6 +148,8 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, req *request,
 	}
 	if lm, err := meta.ListAccessor(list); err == nil {
 		lm.SetResourceVersion(strconv.FormatInt(rev, 10))
+		lm.SetContinue(pm.cont)
+		lm.SetRemainingItemCount(pm.remaining)
 	}
 	list.GetObjectKind().SetGroupVersionKind(req.res.GroupVersion().WithKind(req.res.ListKind))
 	writeEncoded(w, http.StatusOK, list, out)

@@ -125,6 +125,8 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req *request
 		}
 		return decodeResource(w, r, patched, req.res)
 	}
-	obj, err := s.update(r.Context(), req.res, req.namespace, req.name, sub, fn, true, isDryRun(r))
+	ctx, warns := withWarnings(r.Context())
+	obj, err := s.update(ctx, req.res, req.namespace, req.name, sub, fn, true, isDryRun(r))
+	warns.send(w)
 	s.respond(w, r, req, http.StatusOK, obj, err)
 }

@@ -49,6 +49,14 @@ func (p *PKI) IssueClient(cn string) (tls.Certificate, error) {
 	return p.issue(cn, nil, x509.ExtKeyUsageClientAuth)
 }
 
+// IssueUser issues a client certificate for user (the subject's common name) in groups (its
+// organizations) from the CA, in memory: the API server authenticates it as that user, as
+// Kubernetes' x509 authenticator does. drover's own components in the API server's process
+// get their identities this way.
+func (p *PKI) IssueUser(user string, groups ...string) (tls.Certificate, error) {
+	return p.issueSubject(pkix.Name{CommonName: user, Organization: groups}, nil, x509.ExtKeyUsageClientAuth)
+}
+
 // kubeletClient loads DIR/apiserver-kubelet-client.{crt,key}, (re)issuing it from the CA when
 // it is missing, expiring or from another CA: the credential the API server presents to node
 // agents. Every API server over the same CA has one (each issues its own at start).
@@ -74,14 +82,34 @@ func (p *PKI) kubeletClient(dir string) (tls.Certificate, error) {
 	return cert, nil
 }
 
+// EncodeCertificate is c's leaf certificate and key as PEM (what a kubeconfig's
+// client-certificate-data and client-key-data hold).
+func EncodeCertificate(c tls.Certificate) (certPEM, keyPEM []byte, err error) {
+	key, ok := c.PrivateKey.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, nil, fmt.Errorf("certificate key is %T, not ECDSA", c.PrivateKey)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), nil
+}
+
 func (p *PKI) issue(cn string, hosts []string, usage x509.ExtKeyUsage) (tls.Certificate, error) {
+	return p.issueSubject(pkix.Name{CommonName: cn}, hosts, usage)
+}
+
+func (p *PKI) issueSubject(subject pkix.Name, hosts []string, usage x509.ExtKeyUsage) (tls.Certificate, error) {
+	cn := subject.CommonName
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("generate key for %s: %w", cn, err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: cn},
+		Subject:      subject,
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().AddDate(1, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,

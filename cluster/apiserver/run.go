@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -32,8 +34,12 @@ type RunConfig struct {
 	// clients unless AnonymousMetrics.
 	Metrics          prometheus.Gatherer
 	AnonymousMetrics bool
+	// Profiling is Config.Profiling.
+	Profiling bool
 	// PodSecurityDefault is Config.PodSecurityDefault.
 	PodSecurityDefault string
+	// PodSecurityExemptions is Config.PodSecurityExemptions.
+	PodSecurityExemptions PodSecurityExemptions
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 	// Limits caps requests in flight (zero value: Kubernetes' defaults); MaxConnections the
@@ -47,6 +53,13 @@ type RunConfig struct {
 	NodePortMin, NodePortMax int
 	// Now is the server's clock (nil: time.Now); tests move it to expire tokens.
 	Now func() time.Time
+	// WatchCache configures the watch cache (zero value: on, defaults).
+	WatchCache WatchCache
+	// AuthorizationMode and Authorizers: as in Config.
+	AuthorizationMode string
+	Authorizers       []authorizer.Authorizer
+	// EventTTL is Config.EventTTL.
+	EventTTL time.Duration
 }
 
 // Listening is an API server that listens but does not serve yet: what the parts that depend
@@ -60,9 +73,10 @@ type Listening struct {
 	// Kubeconfig is the admin kubeconfig written into the data dir.
 	Kubeconfig string
 
-	ln  *connLimiter
-	hs  *http.Server
-	log *slog.Logger
+	ln    *connLimiter
+	hs    *http.Server
+	log   *slog.Logger
+	nodes *nodeAuthorizer
 }
 
 // Listen prepares the API over HTTPS with bearer-token authentication: on first start it
@@ -123,27 +137,40 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 		return nil, err
 	}
 	nodeTLS := &tls.Config{Certificates: []tls.Certificate{kubeletClient}, RootCAs: pki.CAPool(), MinVersion: tls.VersionTLS12}
-	srv, err := New(Config{Store: cfg.Store, Tokens: map[string]string{token: "admin"}, NodeTLS: nodeTLS,
-		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, PodSecurityDefault: cfg.PodSecurityDefault, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution,
-		Limits: cfg.Limits, ServiceAccountKey: saKey, Now: cfg.Now, RootCA: pki.CACertPEM,
-		ServiceCIDR: cfg.ServiceCIDR, NodePortMin: cfg.NodePortMin, NodePortMax: cfg.NodePortMax})
+	clientHost := host
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		clientHost = "127.0.0.1"
+	}
+	url := "https://" + net.JoinHostPort(clientHost, port)
+	// The Node authorizer first (kube-apiserver's --authorization-mode=Node,RBAC), its graph
+	// fed by watches through the server's own loopback client.
+	nodes, err := newNodeAuthorizer(pki, url)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := New(Config{Store: cfg.Store, WatchCache: cfg.WatchCache, Tokens: map[string]string{token: "admin"}, NodeTLS: nodeTLS,
+		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, Profiling: cfg.Profiling, PodSecurityDefault: cfg.PodSecurityDefault, PodSecurityExemptions: cfg.PodSecurityExemptions, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution,
+		Limits: cfg.Limits, ServiceAccountKey: saKey, Now: cfg.Now, RootCA: pki.CACertPEM, ClientCA: pki.CAPool(),
+		ServiceCIDR: cfg.ServiceCIDR, NodePortMin: cfg.NodePortMin, NodePortMax: cfg.NodePortMax,
+		AuthorizationMode: cfg.AuthorizationMode, Authorizers: append([]authorizer.Authorizer{nodes.authorizer}, cfg.Authorizers...), EventTTL: cfg.EventTTL})
 	if err != nil {
 		return nil, err
 	}
 	if err := srv.Start(ctx); err != nil {
 		return nil, err
 	}
-	clientHost := host
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		clientHost = "127.0.0.1"
-	}
-	url := "https://" + net.JoinHostPort(clientHost, port)
 	kubeconfig := filepath.Join(cfg.DataDir, "kubeconfig")
 	if err := WriteKubeconfig(kubeconfig, url, pki.CACertPEM, token); err != nil {
 		return nil, err
 	}
-	tlsCfg := &tls.Config{Certificates: []tls.Certificate{pki.Cert}, MinVersion: tls.VersionTLS12,
-		NextProtos: []string{"h2", "http/1.1"}}
+	// Client certificates are asked for, not required, and verified by the authenticator (as
+	// kube-apiserver does with --client-ca-file): a certificate from another CA is refused
+	// 401 unless a bearer token authenticates the request. The served chain carries the CA,
+	// so that a joining node pins it by its hash (drover node --ca-cert-hash).
+	serving := pki.Cert
+	serving.Certificate = append(slices.Clip(serving.Certificate), pki.caCert.Raw)
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{serving}, MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"h2", "http/1.1"}, ClientAuth: tls.RequestClientCert}
 	maxConns := cfg.MaxConnections
 	if maxConns <= 0 {
 		maxConns = DefaultMaxConnections()
@@ -162,7 +189,7 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 		ConnState:         limited.connState,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
-	return &Listening{URL: url, Kubeconfig: kubeconfig, PKI: pki, ln: limited, hs: hs, log: cfg.Logger}, nil
+	return &Listening{URL: url, Kubeconfig: kubeconfig, PKI: pki, ln: limited, hs: hs, log: cfg.Logger, nodes: nodes}, nil
 }
 
 // Serve answers requests until ctx ends (then it shuts down, giving requests in flight 5 s)
@@ -170,6 +197,7 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 func (l *Listening) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- l.hs.Serve(l.ln) }() // the connLimiter serves TLS
+	l.nodes.start(ctx)
 	l.log.Info("API server listening", "url", l.URL, "kubeconfig", l.Kubeconfig)
 	select {
 	case err := <-errc:

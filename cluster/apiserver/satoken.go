@@ -138,7 +138,16 @@ func (s *Server) serveTokenRequest(w http.ResponseWriter, r *http.Request, req *
 		writeError(w, err)
 		return
 	}
-	tr, err := s.issueToken(r.Context(), req.namespace, req.name, body.(*authenticationv1.TokenRequest))
+	treq := body.(*authenticationv1.TokenRequest)
+	bound := ""
+	if ref := treq.Spec.BoundObjectRef; ref != nil && ref.Kind == "Pod" {
+		bound = ref.Name
+	}
+	if err := s.admitNodeTokenRequest(r.Context(), req.namespace, req.name, bound); err != nil {
+		writeError(w, err)
+		return
+	}
+	tr, err := s.issueToken(r.Context(), req.namespace, req.name, treq)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -8,12 +8,15 @@ import (
 	"context"
 	"crypto"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"github.com/drover-ci/drover/cluster/satoken"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +27,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/drover-ci/drover/cluster/apiserver/discovery"
+	"github.com/drover-ci/drover/cluster/apiserver/watchcache"
+	"github.com/drover-ci/drover/cluster/rbac"
 	"github.com/drover-ci/drover/cluster/registry"
 	"github.com/drover-ci/drover/cluster/resourcemetrics"
 	"github.com/drover-ci/drover/cluster/store"
@@ -45,6 +50,9 @@ type Config struct {
 	// prometheus.DefaultGatherer), to authenticated clients unless AnonymousMetrics.
 	Metrics          prometheus.Gatherer
 	AnonymousMetrics bool
+	// Profiling serves Go's pprof profiles at /debug/pprof/ (kube-apiserver's --profiling)
+	// to authenticated callers allowed the non-resource URL (system:masters); off: 404.
+	Profiling bool
 	// Resources are the resources served (nil: registry.Resources(), all of drover's). It
 	// must include namespaces.
 	Resources *registry.Set
@@ -70,21 +78,43 @@ type Config struct {
 	// namespace without pod-security.kubernetes.io labels is held to for enforce, warn and
 	// audit ("": privileged, as Kubernetes).
 	PodSecurityDefault string
+	// PodSecurityExemptions are the users, namespaces and runtime classes Pod Security
+	// Admission never evaluates.
+	PodSecurityExemptions PodSecurityExemptions
 	// RootCA is the CA bundle (PEM) of the API server's certificate, written into legacy
 	// ServiceAccount token Secrets as ca.crt.
 	RootCA []byte
+	// WatchCache configures the watch cache that serves lists and watches (run by Start).
+	WatchCache WatchCache
+	// AuthorizationMode is how requests are authorized after authentication:
+	// AuthorizationModeRBAC (the default, "") or AuthorizationModeAlwaysAllow. Members of
+	// system:masters are always allowed.
+	AuthorizationMode string
+	// Authorizers are tried in order after the system:masters check and before the mode's
+	// authorizer (e.g. the Node authorizer); the first to allow or deny decides, as
+	// kube-apiserver's --authorization-mode=Node,RBAC chain.
+	Authorizers []authorizer.Authorizer
+	// ClientCA verifies client certificates (nil: none authenticate): a certificate chaining
+	// to it for client auth authenticates as its subject's common name, in its organizations
+	// (Kubernetes' --client-ca-file). The TLS listener must request client certificates.
+	ClientCA *x509.CertPool
+	// EventTTL is how long an Event lives after its last write (0: one hour, kube-apiserver's
+	// --event-ttl default; negative: forever). Stores without TTL support keep Events forever.
+	EventTTL time.Duration
 }
 
 // Server is the API server. Create it with New, serve Handler, and run Start for its
 // background loops (garbage collection and namespace cleanup).
 type Server struct {
-	store  store.Store
-	tokens map[string]string
-	now    func() time.Time
+	store    store.Store
+	eventTTL time.Duration // of Events; 0: none
+	tokens   map[string]string
+	now      func() time.Time
 	// nodeTransport reaches node agents (nil without Config.NodeTLS).
 	nodeTransport *http.Transport
 	metrics       prometheus.Gatherer
 	anonMetric    bool
+	profiling     bool
 	resources     *registry.Set
 	namespaces    *registry.Resource
 	discovery     *discovery.Handler
@@ -97,7 +127,21 @@ type Server struct {
 	signer        *satoken.Signer // nil: no ServiceAccount tokens
 	audiences     []string
 	psa           *podSecurity
+	quota         *quotaAdmission
 	rootCA        []byte
+	// authz authorizes every request (and impersonation, and the access reviews); rules
+	// lists what a user may do (SelfSubjectRulesReview).
+	authz       authorizer.Authorizer
+	rules       authorizer.RuleResolver
+	requestInfo *genericrequest.RequestInfoFactory
+	// rbacIndex holds the RBAC objects, kept current from a store watch: the RBAC
+	// authorizer, escalation checks and SelfSubjectRulesReview read it.
+	rbacIndex *rbac.Index
+	certAuth  *certAuthenticator // nil: no client certificates
+	cache     *watchcache.Cacher // nil: lists and watches read the store
+	cachedRes map[*registry.Resource]bool
+	// consistentFromStore: WatchCache.ConsistentReadsFromStore.
+	consistentFromStore bool
 }
 
 // New builds a Server over cfg.Store.
@@ -114,7 +158,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("apiserver: Config.Resources has no namespaces resource")
 	}
 	s := &Server{store: cfg.Store, tokens: cfg.Tokens, now: cfg.Now,
-		resources: resources, namespaces: ns, log: cfg.Logger, anonMetric: cfg.AnonymousMetrics}
+		resources: resources, namespaces: ns, log: cfg.Logger, anonMetric: cfg.AnonymousMetrics, profiling: cfg.Profiling}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -134,12 +178,16 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.svcRanges = ranges
-	psa, err := newPodSecurity(cfg.PodSecurityDefault)
+	psa, err := s.newPodSecurity(cfg.PodSecurityDefault, cfg.PodSecurityExemptions)
 	if err != nil {
 		return nil, err
 	}
 	s.psa = psa
+	s.quota = newQuotaAdmission(s.now)
 	s.rootCA = cfg.RootCA
+	if cfg.ClientCA != nil {
+		s.certAuth = newCertAuthenticator(cfg.ClientCA)
+	}
 	s.audiences = cfg.APIAudiences
 	if len(s.audiences) == 0 {
 		s.audiences = []string{satoken.Issuer}
@@ -151,14 +199,25 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.signer = signer
 	}
+	s.requestInfo = newRequestInfoFactory()
+	s.rbacIndex = rbac.NewIndex()
+	s.authz, s.rules, err = buildAuthorizer(cfg.Authorizers, cfg.AuthorizationMode, rbac.NewAuthorizer(s.rbacIndex))
+	if err != nil {
+		return nil, err
+	}
 	s.discovery = discovery.New(resources.All(), VersionInfo())
 	s.gc = newCollector(s)
 	s.inflight = newInflight(cfg.Limits)
 	s.space = &spaceStore{Store: cfg.Store}
+	s.eventTTL = eventTTL(cfg.EventTTL)
 	s.store = s.space
 	s.metrics = prometheus.Gatherers{s.metrics, storeMetrics(cfg.Store, s.space)}
 	if cfg.MetricResolution >= 0 {
 		s.rmetrics = s.newResourceMetrics(cfg.MetricResolution)
+	}
+	if !cfg.WatchCache.Disabled {
+		s.cache = s.newCacher(cfg.WatchCache)
+		s.consistentFromStore = cfg.WatchCache.ConsistentReadsFromStore
 	}
 	return s, nil
 }
@@ -172,33 +231,44 @@ func (s *Server) Start(ctx context.Context) error {
 			return fmt.Errorf("create namespace %s: %w", name, err)
 		}
 	}
+	rev, err := s.loadRBAC(ctx)
+	if err != nil {
+		return err
+	}
+	go s.followRBAC(ctx, rev)
+	if err := s.reconcileRBAC(ctx); err != nil {
+		return err
+	}
 	go s.gc.run(ctx)
+	if s.cache != nil {
+		go s.cache.Run(ctx)
+	}
 	if s.rmetrics != nil {
 		go s.rmetrics.Run(ctx)
 	}
 	return nil
 }
 
-// Handler returns the HTTP handler: health endpoints and /version without authentication (and
-// /metrics with Config.AnonymousMetrics), everything else behind the bearer token check.
+// Handler returns the HTTP handler: health endpoints and /version without authentication
+// (kube-apiserver's system:public-info-viewer gives them to everyone), everything else —
+// /metrics too unless Config.AnonymousMetrics — behind authentication, impersonation and
+// authorization.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", s.health)
 	mux.HandleFunc("/livez", s.health)
 	mux.HandleFunc("/readyz", s.ready)
+	mux.Handle("/version", s.discovery)
 	metrics := promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{})
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
-		if !s.anonMetric && !s.authenticated(r) {
-			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
-			return
-		}
-		metrics.ServeHTTP(w, r)
-	})
-	mux.HandleFunc("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", func(w http.ResponseWriter, r *http.Request) {
-		if !s.authenticated(r) {
-			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
-			return
-		}
+	if s.anonMetric {
+		mux.Handle("/metrics", metrics)
+	} else {
+		mux.Handle("/metrics", s.secured(metrics))
+	}
+	if s.profiling {
+		mux.Handle("/debug/pprof/", s.secured(profilingHandler()))
+	}
+	mux.Handle("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", s.secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// drover has no custom resources. kubectl lists CRDs while validating a manifest of
 		// an unknown kind; an empty list lets it report the unknown kind itself.
 		if r.Method != http.MethodGet {
@@ -207,23 +277,27 @@ func (s *Server) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]interface{}{"kind": "CustomResourceDefinitionList", "apiVersion": "apiextensions.k8s.io/v1",
 			"metadata": map[string]string{"resourceVersion": "0"}, "items": []interface{}{}})
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/version" {
-			u, ok := s.authenticate(r)
-			if !ok {
-				writeError(w, apierrors.NewUnauthorized("Unauthorized"))
-				return
-			}
-			r = r.WithContext(genericrequest.WithUser(r.Context(), u))
-		}
+	})))
+	mux.Handle("/", s.secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if discovery.IsPath(r.URL.Path) {
 			s.discovery.ServeHTTP(w, r)
 			return
 		}
 		s.serveResource(w, r)
-	})
+	})))
 	return s.logRequests(s.inflight.limit(bodyDeadline(mux)))
+}
+
+// profilingHandler serves net/http/pprof's index, named profiles, CPU profile, trace, symbols
+// and command line under /debug/pprof/.
+func profilingHandler() http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("/debug/pprof/", pprof.Index) // heap, goroutine, mutex, block, allocs, ...
+	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return m
 }
 
 // bodyTimeout bounds reading a request's body (the http.Server's ReadTimeout would also cut

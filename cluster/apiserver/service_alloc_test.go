@@ -161,3 +161,50 @@ func TestServiceAllocationAcrossServers(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceTypeChangeToExternalName: as the conformance test "should be able to change the
+// type from ClusterIP to ExternalName" (and NodePort to ExternalName) does, a client reads the
+// Service, sets type ExternalName and externalName and writes it back: Kubernetes'
+// dropTypeDependentFields wipes the cluster IPs, IP families, node ports and traffic policies
+// the client left as they were, and the freed cluster IP and node port can be taken again.
+func TestServiceTypeChangeToExternalName(t *testing.T) {
+	t.Parallel()
+	_, cs := startClient(t)
+	ctx := testCtx(t)
+	svcs := cs.CoreV1().Services("default")
+	for _, typ := range []corev1.ServiceType{corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort} {
+		name := strings.ToLower(string(typ)) + "-to-ext"
+		created, err := svcs.Create(ctx, svcOf(name, typ, tcp(80, 0)), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		created.Spec.Type = corev1.ServiceTypeExternalName
+		created.Spec.ExternalName = "foo.example.com"
+		ext, err := svcs.Update(ctx, created, metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatalf("%s → ExternalName: %v", typ, err)
+		}
+		if ext.Spec.ClusterIP != "" || ext.Spec.ClusterIPs != nil || ext.Spec.IPFamilies != nil || ext.Spec.IPFamilyPolicy != nil ||
+			ext.Spec.Ports[0].NodePort != 0 || ext.Spec.ExternalTrafficPolicy != "" || ext.Spec.InternalTrafficPolicy != nil {
+			t.Errorf("%s → ExternalName left type-dependent fields: %+v", typ, ext.Spec)
+		}
+		// The values it held are free again.
+		again := svcOf(name+"-again", corev1.ServiceTypeNodePort, tcp(80, created.Spec.Ports[0].NodePort))
+		again.Spec.ClusterIP = created.Spec.ClusterIP
+		if typ != corev1.ServiceTypeNodePort {
+			again.Spec.Ports[0].NodePort = 0
+		}
+		if _, err := svcs.Create(ctx, again, metav1.CreateOptions{}); err != nil {
+			t.Errorf("reusing %s's cluster IP %s and node port %d: %v", name, created.Spec.ClusterIP, created.Spec.Ports[0].NodePort, err)
+		}
+	}
+	// A client that changes the cluster IP itself while switching still gets validation's answer.
+	c, err := svcs.Create(ctx, svcOf("explicit", corev1.ServiceTypeClusterIP, tcp(80, 0)), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Spec.Type, c.Spec.ExternalName, c.Spec.ClusterIP, c.Spec.ClusterIPs = corev1.ServiceTypeExternalName, "foo.example.com", "10.96.200.200", []string{"10.96.200.200"}
+	if _, err := svcs.Update(ctx, c, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) {
+		t.Errorf("ExternalName with a new cluster IP: err = %v, want 422", err)
+	}
+}

@@ -82,7 +82,10 @@ func storeMetrics(st store.Store, ss *spaceStore) *prometheus.Registry {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "drover_store_size_bytes", Help: "bytes the store's file takes on disk"},
 				usage(func(v store.Usage) int64 { return v.SizeBytes })),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "drover_store_free_bytes", Help: "bytes free on the store's file system"},
-				usage(func(v store.Usage) int64 { return v.FreeBytes })))
+				usage(func(v store.Usage) int64 { return v.FreeBytes })),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "drover_store_free_page_bytes",
+				Help: "bytes of free pages inside the store's file: reused by writes, returned to the file system by compaction"},
+				usage(func(v store.Usage) int64 { return v.FreePageBytes })))
 	}
 	return reg
 }

@@ -123,10 +123,10 @@ func TestStoreUsageMetrics(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	for _, m := range []string{"drover_store_size_bytes", "drover_store_free_bytes"} {
+	for _, m := range []string{"drover_store_size_bytes", "drover_store_free_bytes", "drover_store_free_page_bytes"} {
 		found := false
 		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, m+" "); ok && v != "0" && !strings.HasPrefix(v, "-") {
+			if v, ok := strings.CutPrefix(line, m+" "); ok && (v != "0" || m == "drover_store_free_page_bytes") && !strings.HasPrefix(v, "-") {
 				found = true
 			}
 		}

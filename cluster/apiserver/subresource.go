@@ -16,11 +16,14 @@ import (
 
 var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
 
-// serveSubresource handles status, scale, binding, log, eviction, finalize, the streaming
+// serveSubresource handles status, scale, binding, log, eviction, finalize,
+// ephemeralcontainers (get, update and patch of the pod, only its ephemeral containers
+// changing), the streaming
 // subresources (exec, attach, portforward) and proxy.
 func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req *request) {
 	switch {
-	case req.subresource == "status" || req.subresource == "finalize" || req.subresource == "approval":
+	case req.subresource == "status" || req.subresource == "finalize" || req.subresource == "approval" ||
+		req.subresource == "ephemeralcontainers":
 		switch req.verb {
 		case "get":
 			obj, _, err := s.getObject(r.Context(), req.res, req.namespace, req.name)

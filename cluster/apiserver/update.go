@@ -21,9 +21,11 @@ type updateFunc func(current runtime.Object) (runtime.Object, error)
 
 // update reads the object, applies fn and writes the result with the read revision as
 // precondition. When retry is set a conflict re-reads and re-applies (PATCH and internal
-// updates); a PUT carrying its own resourceVersion is checked against it and never retried.
+// updates); a PUT carrying its own resourceVersion is checked against it and never retried, a
+// PUT without one is unconditional and retried like a PATCH.
 func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, sub string, fn updateFunc, retry, dryRun bool) (runtime.Object, error) {
 	gr := res.GroupVersionResource().GroupResource()
+	unconditional := false // the first attempt's object carried no resourceVersion
 	for attempt := 0; ; attempt++ {
 		old, rev, err := s.getObject(ctx, res, ns, name)
 		if err != nil {
@@ -33,7 +35,15 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 		if err != nil {
 			return nil, err
 		}
+		if err := s.admitNodeRestriction(ctx, "UPDATE", res, sub, obj, old); err != nil {
+			return nil, err
+		}
 		m := accessor(obj)
+		if attempt == 0 {
+			unconditional = m.GetResourceVersion() == ""
+		} else if unconditional {
+			m.SetResourceVersion("") // fn may hand back the object the last attempt stamped
+		}
 		if want := m.GetResourceVersion(); want != "" && want != strconv.FormatInt(rev, 10) {
 			if _, perr := strconv.ParseInt(want, 10, 64); perr != nil {
 				return nil, invalid(res.Kind, name, res.Group, field.ErrorList{field.Invalid(field.NewPath("metadata", "resourceVersion"), want, "must be an integer")})
@@ -48,8 +58,20 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 		if err := s.prepareUpdate(res, sub, obj, old); err != nil {
 			return nil, err
 		}
-		if apiequality.Semantic.DeepEqual(obj, old) || dryRun {
+		if apiequality.Semantic.DeepEqual(obj, old) {
 			return obj, nil // a no-op update keeps the resourceVersion, as in Kubernetes
+		}
+		if sub == "" {
+			if err := s.admitRBAC(ctx, res, obj); err != nil {
+				return nil, err
+			}
+		}
+		refund, err := s.admitUpdate(ctx, res, sub, obj, old, dryRun)
+		if err != nil {
+			return nil, err
+		}
+		if dryRun {
+			return obj, nil
 		}
 		svc, oldSvc := s.serviceUpdate(res, sub, obj, old)
 		if svc != nil {
@@ -72,7 +94,12 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 				s.releaseService(ctx, oldSvc, svc) // what the service no longer names
 			}
 		}
-		if errors.Is(err, store.ErrConflict) && retry && attempt < 10 {
+		if err != nil {
+			refund()
+		}
+		// A conflict re-reads and re-applies when the caller asked for it, and for an
+		// unconditional PUT, which Kubernetes' GuaranteedUpdate retries until it applies.
+		if errors.Is(err, store.ErrConflict) && (retry || unconditional) && attempt < 10 {
 			continue
 		}
 		if err != nil {
@@ -88,6 +115,7 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 				s.deleted(ctx, res, obj)
 			}
 		}
+		s.noteRBACWrite(res, obj)
 		return obj, nil
 	}
 }
@@ -116,13 +144,12 @@ func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runt
 	m.SetManagedFields(nil)
 	switch {
 	case sub == "status" || sub == "approval":
-		// Only status changes; metadata a client owns stays as stored.
-		m.SetLabels(om.GetLabels())
-		if !res.StatusSetsAnnotations {
-			m.SetAnnotations(om.GetAnnotations())
+		// Spec stays as stored; metadata changes apply, as Kubernetes' status strategies
+		// only reset the spec (see Resource.StatusKeepsLabels and PrepareForSubresourceUpdate
+		// for the exceptions).
+		if res.StatusKeepsLabels {
+			m.SetLabels(om.GetLabels())
 		}
-		m.SetFinalizers(om.GetFinalizers())
-		m.SetOwnerReferences(om.GetOwnerReferences())
 		copyAllButStatus(obj, old)
 	case sub == "finalize":
 		// namespaces/finalize changes spec.finalizers only (checked by ValidateUpdate);
@@ -137,7 +164,7 @@ func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runt
 	if sub == "" && res.PrepareForUpdate != nil {
 		res.PrepareForUpdate(obj, old)
 	}
-	if (sub == "status" || sub == "approval") && res.PrepareForSubresourceUpdate != nil {
+	if (sub == "status" || sub == "approval" || sub == "ephemeralcontainers") && res.PrepareForSubresourceUpdate != nil {
 		res.PrepareForSubresourceUpdate(sub, obj, old)
 	}
 	if sub == "" && specChanged(obj, old) {
@@ -148,7 +175,7 @@ func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runt
 	switch {
 	case sub == "status" && res.ValidateStatusUpdate != nil:
 		errs = append(errs, res.ValidateStatusUpdate(obj, old)...)
-	case sub == "approval" && res.ValidateSubresourceUpdate != nil:
+	case (sub == "approval" || sub == "ephemeralcontainers") && res.ValidateSubresourceUpdate != nil:
 		errs = append(errs, res.ValidateSubresourceUpdate(sub, obj, old)...)
 	case (sub == "" || sub == "finalize") && res.ValidateUpdate != nil:
 		errs = append(errs, res.ValidateUpdate(obj, old)...)

@@ -26,12 +26,53 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req *request)
 		writeError(w, err)
 		return
 	}
+	resPrefix := listPrefix(req.res, "")
+	o, err := parseListOptions(r, resPrefix)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if s.cached(req.res) && s.serveCachedList(w, r, req, sel, o) {
+		return
+	}
+	// From the store: its newest state only, so a continue token or an exact resourceVersion
+	// is served only when the store is still at that revision.
 	objs, rev, err := s.listObjects(r.Context(), req.res, req.namespace)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	s.writeList(w, r, req, filter(req.res, objs, sel), rev)
+	want := o.contRV
+	if o.cont == "" && o.exact() {
+		want = o.rvNum
+	}
+	if want > 0 && want != rev {
+		if o.cont != "" {
+			writeError(w, continueExpired(o.startKey, resPrefix))
+		} else {
+			writeError(w, apierrors.NewResourceExpired(listExpired))
+		}
+		return
+	}
+	limit := o.limit
+	if o.rv == "0" && o.cont == "" {
+		limit = 0
+	}
+	objs = filter(req.res, objs, sel)
+	keys := make([]string, 0, len(objs))
+	kept := objs[:0]
+	for _, obj := range objs {
+		m := accessor(obj)
+		if key := objectKey(req.res, m.GetNamespace(), m.GetName()); key >= o.startKey {
+			keys, kept = append(keys, key), append(kept, obj)
+		}
+	}
+	n, pm, err := page(keys, limit, resPrefix, rev, sel.labels.Empty() && sel.fields.Empty())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writePage(w, r, req, kept[:n], rev, pm)
 }
 
 func filter(res *registry.Resource, objs []runtime.Object, sel *selection) []runtime.Object {
@@ -62,12 +103,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 	var from int64
 	switch rv := q.Get("resourceVersion"); rv {
 	case "", "0":
-		objs, rev, err := s.listObjects(ctx, req.res, req.namespace)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		initial, from = filter(req.res, objs, sel), rev
+		// The initial objects come from the cache, or from the store below.
 	default:
 		from, err = strconv.ParseInt(rv, 10, 64)
 		if err != nil || from < 0 {
@@ -91,6 +127,18 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 			// ended the watch at once): cap it.
 			timeout = time.Duration(min(n, maxSeconds)) * time.Second
 		}
+	}
+	withInitial := q.Get("resourceVersion") == "" || q.Get("resourceVersion") == "0"
+	if s.cached(req.res) && s.serveCachedWatch(w, r, req, sel, from, withInitial, timeout) {
+		return
+	}
+	if withInitial {
+		objs, rev, err := s.listObjects(ctx, req.res, req.namespace)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		initial, from = filter(req.res, objs, sel), rev
 	}
 	events, err := s.store.Watch(ctx, listPrefix(req.res, req.namespace), from)
 	ws := newWatchStream(w, r, req, s)

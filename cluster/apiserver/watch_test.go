@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/drover-ci/drover/cluster/apiserver"
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
 	"github.com/drover-ci/drover/cluster/store/memstore"
 )
@@ -218,7 +219,8 @@ func TestWatchWithoutResourceVersionSendsInitialAdds(t *testing.T) {
 
 func TestWatchTooOldIsGone(t *testing.T) {
 	t.Parallel()
-	srv := apiservertest.StartWith(t, memstore.NewWithHistory(5), t.TempDir())
+	// Both the store and the watch cache keep 5 events.
+	srv := apiservertest.StartConfig(t, apiserver.RunConfig{Store: memstore.NewWithHistory(5), WatchCache: apiserver.WatchCache{History: 5}})
 	cs := clientFor(t, srv.Config)
 	ctx := testCtx(t)
 	pods := cs.CoreV1().Pods("default")

@@ -153,6 +153,12 @@ type Spec struct {
 	// Sysctls are namespaced kernel parameters set in the container's namespaces.
 	Sysctls    map[string]string
 	StopSignal string
+	// Stdin keeps the container's standard input open for attach; StdinOnce closes it after
+	// the first attach ends; TTY gives it a terminal (kubectl run/debug -it).
+	Stdin, StdinOnce, TTY bool
+	// PidMode "container:ID" joins another container's PID namespace (an ephemeral
+	// container's target); "" the engine's default (its own).
+	PidMode string
 	// ShmSize etc. can be added when needed.
 }
 

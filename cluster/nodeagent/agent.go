@@ -40,6 +40,15 @@ import (
 type Volumes interface {
 	Setup(ctx context.Context, pod *corev1.Pod) (map[string]volume.Source, error)
 	Teardown(ctx context.Context, podUID types.UID) error
+	// Mounts turns a container's volumeMounts into the mounts of its spec (subPaths opened
+	// safely inside their volumes); env is the container's resolved environment.
+	Mounts(pod *corev1.Pod, c *corev1.Container, env map[string]string, sources map[string]volume.Source) ([]container.Mount, error)
+	// TerminationLog makes the file attempt n of a container writes its termination message
+	// to and returns its host path; TerminationMessage reads what it wrote.
+	TerminationLog(podUID types.UID, container string, n int) (string, error)
+	TerminationMessage(podUID types.UID, container string, n int) (string, error)
+	// HostsFile keeps the pod's managed /etc/hosts with content and returns its host path.
+	HostsFile(podUID types.UID, content []byte) (string, error)
 	PodUIDs() ([]types.UID, error)
 }
 
@@ -87,8 +96,15 @@ type Config struct {
 	// duration (default 40 s).
 	Heartbeat     time.Duration
 	LeaseDuration time.Duration
+	// StatusReportFrequency is how often the Node's status is posted when nothing changed
+	// (the kubelet's nodeStatusReportFrequency, default 5 min): the Lease tells liveness.
+	StatusReportFrequency time.Duration
 	// Relist is how often the runtime is listed for container changes (default 1 s).
 	Relist time.Duration
+	// SyncFrequency is how often a running pod with Secret, ConfigMap, downward API or
+	// projected volumes is synced again, so that their files follow their objects (the
+	// kubelet's syncFrequency, default 1 min).
+	SyncFrequency time.Duration
 	// Workers is the number of pods synced at once (default 8).
 	Workers int
 	// MaxPods is the pod capacity reported (default 110).
@@ -102,6 +118,11 @@ type Config struct {
 	Clock clock.WithTicker
 	// Probes runs probes; nil uses real HTTP/TCP probes and the runtime's Exec.
 	Probes Prober
+	// Events, when set, is the event broadcaster the agent records through, shared by the
+	// agents of one process (hollow nodes: one broadcaster and correlator cache instead of one
+	// per node); its owner starts its recording (NewEventBroadcaster) and shuts it down after
+	// the agents' Run returned. nil: the agent has its own, on Client.
+	Events record.EventBroadcaster
 	// Logger receives the agent's logs (nil: slog.Default()).
 	Logger *slog.Logger
 }
@@ -118,12 +139,14 @@ type Agent struct {
 	services informers.SharedInformerFactory
 	probes   *probeManager
 	hostIP   string // set by registerNode, before any pod is synced
+	hb       heartbeatState
 
 	nodeCPU nodeCPU // the node's cumulative CPU counter (resourcemetrics.go)
 
-	mu       sync.Mutex
-	workers  map[types.UID]*podWorker
-	imagesOK bool
+	mu              sync.Mutex
+	workers         map[types.UID]*podWorker
+	imagesOK        bool
+	nodeAllocatable corev1.ResourceList // as last reported on the Node
 }
 
 // DefaultPidsLimit is every container's process cap unless Config.PidsLimit says otherwise.
@@ -149,7 +172,9 @@ func withDefaults(cfg Config) Config {
 	setDefault(&cfg.PodCIDRTimeout, 60*time.Second)
 	setDefault(&cfg.Heartbeat, 10*time.Second)
 	setDefault(&cfg.LeaseDuration, 40*time.Second)
+	setDefault(&cfg.StatusReportFrequency, 5*time.Minute)
 	setDefault(&cfg.Relist, time.Second)
+	setDefault(&cfg.SyncFrequency, time.Minute)
 	setDefault(&cfg.Workers, 8)
 	setDefault(&cfg.MaxPods, 110)
 	if cfg.PidsLimit == 0 {
@@ -177,10 +202,12 @@ func setDefault[T ~int | ~int64](v *T, def T) {
 // Run registers the node and runs until ctx ends. Before it returns, the pod syncs and probes
 // in flight end (waited for up to shutdownWait), so their last events are still recorded.
 func (a *Agent) Run(ctx context.Context) error {
-	// The broadcaster outlives ctx: it is shut down once the syncs and probes are done.
-	bc := record.NewBroadcaster(record.WithContext(context.WithoutCancel(ctx)))
-	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.cfg.Client.CoreV1().Events("")})
-	defer bc.Shutdown()
+	bc := a.cfg.Events
+	if bc == nil {
+		// The broadcaster outlives ctx: it is shut down once the syncs and probes are done.
+		bc = NewEventBroadcaster(context.WithoutCancel(ctx), a.cfg.Client)
+		defer bc.Shutdown()
+	}
 	a.recorder = bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "drover-node", Host: a.cfg.NodeName})
 
 	if err := a.registerNode(ctx); err != nil {
@@ -221,6 +248,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	goRun(a.relist)
 	<-ctx.Done()
 	return nil
+}
+
+// NewEventBroadcaster is an event broadcaster recording to client's Events until it is shut
+// down; ctx should outlive the agents that use it (their last events are recorded after their
+// ctx ended).
+func NewEventBroadcaster(ctx context.Context, client kubernetes.Interface) record.EventBroadcaster {
+	bc := record.NewBroadcaster(record.WithContext(ctx))
+	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	return bc
 }
 
 // shutdownWait bounds how long Run waits, once ctx has ended, for the pod syncs and probes in

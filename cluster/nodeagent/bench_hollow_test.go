@@ -65,7 +65,7 @@ func BenchmarkHollowNodes(b *testing.B) {
 	}
 	if stale > 0 {
 		b.Logf("%d of %d Leases not renewed in the last 20 s: the process does not keep up with the heartbeats "+
-			"(each renewal is 2-3 API requests; all hollow nodes of `drover node` share one client rate limit)", stale, n)
+			"(each renewal is one API request; all hollow nodes of `drover node` share one client rate limit)", stale, n)
 	}
 }
 

@@ -40,22 +40,21 @@ func (w *podWorker) syncContainer(ctx context.Context, c *corev1.Container, init
 func (w *podWorker) checkRunning(ctx context.Context, c *corev1.Container, cur *container.Container) {
 	switch {
 	case w.a.probes.result(cur.ID, probe.Liveness) == probe.Failure:
-		w.event(corev1.EventTypeNormal, "Killing", "Container %s failed liveness probe, will be restarted", c.Name)
-		if exited := w.stop(ctx, cur); exited != nil {
+		if exited := w.stop(ctx, c, cur, fmt.Sprintf("Container %s failed liveness probe, will be restarted", c.Name)); exited != nil {
 			w.restartExited(ctx, c, false, exited)
 		}
 	case cur.Labels[LabelHash] != containerHash(c):
-		w.event(corev1.EventTypeNormal, "Killing", "Container %s definition changed, will be restarted", c.Name)
-		_ = w.a.cfg.Runtime.Stop(ctx, cur.ID, gracePeriod(w.pod))
+		// The preStop hook that runs is the running container's (its spec is no longer the pod's).
+		_ = w.kill(ctx, c, cur.ID, fmt.Sprintf("Container %s definition changed, will be restarted", c.Name), gracePeriod(w.pod))
 		w.startContainer(ctx, c, attemptOf(*cur)+1)
 	}
 }
 
-// stop stops a container with the pod's grace period and returns it as it ended (nil when it
-// could not be stopped: the next sync tries again).
-func (w *podWorker) stop(ctx context.Context, cur *container.Container) *container.Container {
+// stop kills a container (kill: its preStop hook, then the pod's grace period) and returns it
+// as it ended (nil when it could not be stopped: the next sync tries again).
+func (w *podWorker) stop(ctx context.Context, c *corev1.Container, cur *container.Container, message string) *container.Container {
 	name := cur.Labels[LabelContainer]
-	if err := w.a.cfg.Runtime.Stop(ctx, cur.ID, gracePeriod(w.pod)); err != nil {
+	if err := w.kill(ctx, c, cur.ID, message, gracePeriod(w.pod)); err != nil {
 		w.a.log.Warn("stop container", "pod", w.pod.Name, "container", name, "err", err)
 		w.res.again(time.Second)
 		return nil
@@ -132,6 +131,7 @@ func (w *podWorker) startContainer(ctx context.Context, c *corev1.Container, att
 		return
 	}
 	w.event(corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	w.postStart(ctx, c, id)
 }
 
 // containerSpec resolves c's environment and mounts into the spec of its attempt n; when they
@@ -146,11 +146,26 @@ func (w *podWorker) containerSpec(ctx context.Context, c *corev1.Container, atte
 		w.res.again(2 * time.Second)
 		return container.Spec{}, false
 	}
-	mounts, err := volume.Mounts(c, w.volumes)
+	mounts, err := w.mounts(c, env)
 	if err != nil {
+		w.event(corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		w.res.wait(c.Name, "CreateContainerConfigError", err.Error())
 		w.res.again(2 * time.Second)
 		return container.Spec{}, false
+	}
+	if m, ok, err := w.terminationLogMount(c, attempt); err != nil {
+		w.res.wait(c.Name, "CreateContainerConfigError", err.Error())
+		w.res.again(2 * time.Second)
+		return container.Spec{}, false
+	} else if ok {
+		mounts = append(mounts, m)
+	}
+	if m, ok, err := w.hostsMount(c); err != nil {
+		w.res.wait(c.Name, "CreateContainerConfigError", err.Error())
+		w.res.again(2 * time.Second)
+		return container.Spec{}, false
+	} else if ok {
+		mounts = append(mounts, m)
 	}
 	if err := w.checkNonRoot(ctx, c); err != nil {
 		w.event(corev1.EventTypeWarning, "Failed", "Error: %v", err)
@@ -158,7 +173,24 @@ func (w *podWorker) containerSpec(ctx context.Context, c *corev1.Container, atte
 		w.res.again(2 * time.Second)
 		return container.Spec{}, false
 	}
-	return w.appSpec(c, attempt, env, mounts), true
+	spec := w.appSpec(c, attempt, env, mounts)
+	if w.ephemeralTarget != "" {
+		spec.PidMode = "container:" + w.ephemeralTarget
+	}
+	return spec, true
+}
+
+// mounts are c's volume mounts: through the volume manager, or (a node without one: hollow)
+// as the placeholders its simulated containers never touch.
+func (w *podWorker) mounts(c *corev1.Container, env []envVar) ([]container.Mount, error) {
+	m := make(map[string]string, len(env))
+	for _, e := range env {
+		m[e.name] = e.value
+	}
+	if w.a.cfg.Volumes == nil {
+		return volume.Mounts(c, m, w.volumes)
+	}
+	return w.a.cfg.Volumes.Mounts(w.pod, c, m, w.volumes)
 }
 
 // checkNonRoot refuses to start a container with runAsNonRoot whose effective user is root,

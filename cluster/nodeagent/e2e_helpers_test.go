@@ -93,6 +93,7 @@ type e2eOptions struct {
 	pauseImage      string
 	ensureImages    func(ctx context.Context) error
 	noAgent         bool
+	syncFrequency   time.Duration
 }
 
 // startE2E starts an API server and a node agent named after the test.
@@ -118,7 +119,7 @@ func startE2E(t *testing.T, opt e2eOptions) *e2e {
 		Network: opt.network, Subnet: opt.subnet, PauseImage: opt.pauseImage, EnsureImages: opt.ensureImages,
 		NodeIP: "127.0.0.1", Port: freePort(t),
 		TLS:       nodeagent.ServerTLS{ClientCA: srv.PKI.CAPool(), Issue: srv.PKI.IssueServing},
-		Heartbeat: 2 * time.Second, Relist: 500 * time.Millisecond,
+		Heartbeat: 2 * time.Second, Relist: 500 * time.Millisecond, SyncFrequency: opt.syncFrequency,
 	}
 	a, err := nodeagent.New(cfg)
 	if err != nil {

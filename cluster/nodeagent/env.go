@@ -67,6 +67,7 @@ func portURL(p corev1.ServicePort, ip string) string {
 type objects interface {
 	secret(ctx context.Context, ns, name string) (*corev1.Secret, error)
 	configMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error)
+	allocatable() corev1.ResourceList
 }
 
 // containerEnv resolves a container's environment: service variables first, then envFrom, then
@@ -161,7 +162,8 @@ func valueFrom(ctx context.Context, api objects, pod *corev1.Pod, c *corev1.Cont
 	case src.ConfigMapKeyRef != nil:
 		return configMapKey(ctx, api, pod.Namespace, src.ConfigMapKeyRef)
 	case src.ResourceFieldRef != nil:
-		return resourceField(c, src.ResourceFieldRef)
+		v, err := downward.ResourceValue(src.ResourceFieldRef, pod, c, api.allocatable())
+		return v, err == nil, err
 	}
 	return "", false, nil
 }
@@ -202,29 +204,6 @@ func configMapKey(ctx context.Context, api objects, ns string, ref *corev1.Confi
 		return "", false, fmt.Errorf("couldn't find key %s in ConfigMap %s/%s", ref.Key, ns, ref.Name)
 	}
 	return v, true, nil
-}
-
-func resourceField(c *corev1.Container, ref *corev1.ResourceFieldSelector) (string, bool, error) {
-	switch ref.Resource {
-	case "limits.cpu":
-		v := c.Resources.Limits.Cpu()
-		return strconv.FormatInt(v.MilliValue()/1000+boolInt(v.MilliValue()%1000 != 0), 10), true, nil
-	case "limits.memory":
-		return strconv.FormatInt(c.Resources.Limits.Memory().Value(), 10), true, nil
-	case "requests.cpu":
-		v := c.Resources.Requests.Cpu()
-		return strconv.FormatInt(v.MilliValue()/1000+boolInt(v.MilliValue()%1000 != 0), 10), true, nil
-	case "requests.memory":
-		return strconv.FormatInt(c.Resources.Requests.Memory().Value(), 10), true, nil
-	}
-	return "", false, fmt.Errorf("unsupported resourceFieldRef %q", ref.Resource)
-}
-
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func optional(b *bool) bool { return b != nil && *b }

@@ -42,7 +42,10 @@ func (a *Agent) registerNode(ctx context.Context) error {
 		// A host-gw node has no pod network until it has its podCIDR: Ready only after
 		// setupNetwork (the heartbeat posts it), so nothing is scheduled here meanwhile.
 		node.Status = a.nodeStatus(node, info, !a.cfg.HostGW, "network not ready: waiting for the Node's spec.podCIDR")
-		_, uerr := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		updated, uerr := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		if uerr == nil {
+			node = updated
+		}
 		if apierrors.IsConflict(uerr) {
 			if fresh, gerr := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{}); gerr == nil {
 				node = fresh
@@ -53,6 +56,8 @@ func (a *Agent) registerNode(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("update node status: %w", err)
 	}
+	now := a.cfg.Clock.Now()
+	a.hb.node, a.hb.postedReady, a.hb.lastPost, a.hb.lastCheck = node, !a.cfg.HostGW, now, now
 	a.log.Info("node registered", "ip", a.hostIP, "runtime", info.RuntimeName+"://"+info.EngineVersion)
 	return nil
 }
@@ -114,6 +119,9 @@ func (a *Agent) nodeStatus(node *corev1.Node, info container.Info, ready bool, w
 		corev1.ResourcePods:   *resource.NewQuantity(int64(a.cfg.MaxPods), resource.DecimalSI),
 	}
 	st.Capacity, st.Allocatable = capacity, capacity.DeepCopy()
+	a.mu.Lock()
+	a.nodeAllocatable = st.Allocatable.DeepCopy()
+	a.mu.Unlock()
 	st.Addresses = []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: a.cfg.NodeName}}
 	if a.hostIP != "" {
 		st.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.hostIP}}, st.Addresses...)
@@ -149,29 +157,16 @@ func (a *Agent) nodeStatus(node *corev1.Node, info container.Info, ready bool, w
 	return st
 }
 
-// heartbeat renews the Lease every cfg.Heartbeat and posts the node status when readiness
-// changes (and every minute).
+// heartbeat renews the Lease every cfg.Heartbeat (the node's liveness, which nodelifecycle
+// reads) and posts the node status only when it has news, as the kubelet does with Leases:
+// when readiness changes, every cfg.StatusReportFrequency, after renewals failed for a while
+// (the node controller may have marked the Node Unknown meanwhile), or when the Node, read
+// once every statusCheckPeriod, reports another readiness.
 func (a *Agent) heartbeat(ctx context.Context) {
 	t := a.cfg.Clock.NewTicker(a.cfg.Heartbeat)
 	defer t.Stop()
-	lastReady, lastPost := true, a.cfg.Clock.Now()
 	for {
-		a.renewLease(ctx)
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		info, err := a.cfg.Runtime.Info(cctx)
-		cancel()
-		ready := err == nil
-		if ready != lastReady || a.cfg.Clock.Since(lastPost) >= time.Minute || a.reportedReadyDiffers(ctx, ready) {
-			why := ""
-			if err != nil {
-				why = "container runtime is down: " + err.Error()
-			}
-			if perr := a.postNodeStatus(ctx, info, ready, why); perr != nil {
-				a.log.Warn("post node status", "err", perr)
-			} else {
-				lastReady, lastPost = ready, a.cfg.Clock.Now()
-			}
-		}
+		a.beat(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -180,13 +175,52 @@ func (a *Agent) heartbeat(ctx context.Context) {
 	}
 }
 
+// statusCheckPeriod is how often the heartbeat reads its Node to see whether someone else (the
+// node controller) changed its Ready condition.
+const statusCheckPeriod = time.Minute
+
+// beat is one heartbeat: one Lease update, and a Node status post only when there is news.
+func (a *Agent) beat(ctx context.Context) {
+	prev := a.hb.lastRenew
+	renewed := a.renewLease(ctx)
+	now := a.cfg.Clock.Now()
+	// A renewal after a gap: the Lease may have looked stale to the node controller.
+	gap := renewed && !prev.IsZero() && now.Sub(prev) > 2*a.cfg.Heartbeat
+	if renewed {
+		a.hb.lastRenew = now
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	info, err := a.cfg.Runtime.Info(cctx)
+	cancel()
+	ready := err == nil
+	post := ready != a.hb.postedReady || now.Sub(a.hb.lastPost) >= a.cfg.StatusReportFrequency || gap
+	if !post && now.Sub(a.hb.lastCheck) >= statusCheckPeriod {
+		a.hb.lastCheck = now
+		post = a.reportedReadyDiffers(ctx, ready)
+	}
+	if !post {
+		return
+	}
+	why := ""
+	if err != nil {
+		why = "container runtime is down: " + err.Error()
+	}
+	if perr := a.postNodeStatus(ctx, info, ready, why); perr != nil {
+		a.log.Warn("post node status", "err", perr)
+		return
+	}
+	a.hb.postedReady, a.hb.lastPost, a.hb.lastCheck = ready, now, now
+}
+
 // reportedReadyDiffers reports whether the Node's Ready condition says otherwise than ready
-// (e.g. the node controller marked it Unknown while this agent was away).
+// (e.g. the node controller marked it Unknown while this agent was away). The Node read
+// becomes the one the next status post updates.
 func (a *Agent) reportedReadyDiffers(ctx context.Context, ready bool) bool {
-	node, err := a.cfg.Client.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+	node, err := a.cfg.Client.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{ResourceVersion: "0"})
 	if err != nil {
 		return false
 	}
+	a.hb.node = node
 	for _, c := range node.Status.Conditions {
 		if c.Type == corev1.NodeReady {
 			return (c.Status == corev1.ConditionTrue) != ready
@@ -195,18 +229,34 @@ func (a *Agent) reportedReadyDiffers(ctx context.Context, ready bool) bool {
 	return true
 }
 
+// postNodeStatus updates the status of the Node last read or written (no read first); it
+// reads the Node only when that update conflicts.
 func (a *Agent) postNodeStatus(ctx context.Context, info container.Info, ready bool, why string) error {
 	nodes := a.cfg.Client.CoreV1().Nodes()
-	node, err := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
-	if err != nil {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node := a.hb.node
+		if node == nil {
+			fresh, err := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			node = fresh
+		}
+		node = node.DeepCopy()
+		inf := info
+		if !ready {
+			inf = a.lastInfo(node)
+		}
+		node.Status = a.nodeStatus(node, inf, ready, why)
+		updated, err := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		switch {
+		case err == nil:
+			a.hb.node = updated
+		case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
+			a.hb.node = nil
+		}
 		return err
-	}
-	if !ready {
-		info = a.lastInfo(node)
-	}
-	node.Status = a.nodeStatus(node, info, ready, why)
-	_, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
-	return err
+	})
 }
 
 // lastInfo keeps the reported capacity while the runtime cannot be asked.
@@ -215,32 +265,63 @@ func (a *Agent) lastInfo(node *corev1.Node) container.Info {
 		KernelVersion: node.Status.NodeInfo.KernelVersion, OS: node.Status.NodeInfo.OSImage, Architecture: node.Status.NodeInfo.Architecture}
 }
 
-// renewLease creates or renews the node's Lease in kube-node-lease.
-func (a *Agent) renewLease(ctx context.Context) {
+// heartbeatState is what the heartbeat keeps between beats (only its goroutine, and
+// registerNode before it, touch it).
+type heartbeatState struct {
+	lease       *coordinationv1.Lease // as last written or read
+	node        *corev1.Node          // as last written or read
+	lastRenew   time.Time             // last successful Lease renewal
+	lastPost    time.Time             // last status post
+	lastCheck   time.Time             // last Node read or post
+	postedReady bool                  // readiness last posted
+}
+
+// renewLease creates or renews the node's Lease in kube-node-lease. As the kubelet's lease
+// controller, it updates the Lease it last wrote (one request per renewal) and reads it only
+// when there is none yet or that update conflicts or finds none. It reports success.
+func (a *Agent) renewLease(ctx context.Context) bool {
 	leases := a.cfg.Client.CoordinationV1().Leases(leaseNamespace)
 	now := metav1.NewMicroTime(a.cfg.Clock.Now())
 	secs := int32(a.cfg.LeaseDuration / time.Second)
 	holder := a.cfg.NodeName
-	lease, err := leases.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName, Namespace: leaseNamespace},
-			Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, RenewTime: &now}}
-		if node, nerr := a.cfg.Client.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{}); nerr == nil {
-			lease.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}}
+	for attempt := 0; attempt < 2; attempt++ {
+		if a.hb.lease == nil {
+			lease, err := leases.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName, Namespace: leaseNamespace},
+					Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, RenewTime: &now}}
+				if node := a.hb.node; node != nil && node.UID != "" {
+					lease.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}}
+				}
+				created, cerr := leases.Create(ctx, lease, metav1.CreateOptions{})
+				if cerr != nil {
+					a.log.Warn("create lease", "err", cerr)
+					return false
+				}
+				a.hb.lease = created
+				return true
+			}
+			if err != nil {
+				a.log.Warn("get lease", "err", err)
+				return false
+			}
+			a.hb.lease = lease
 		}
-		if _, err = leases.Create(ctx, lease, metav1.CreateOptions{}); err != nil {
-			a.log.Warn("create lease", "err", err)
+		lease := a.hb.lease.DeepCopy()
+		lease.Spec.HolderIdentity, lease.Spec.LeaseDurationSeconds, lease.Spec.RenewTime = &holder, &secs, &now
+		updated, err := leases.Update(ctx, lease, metav1.UpdateOptions{})
+		if err == nil {
+			a.hb.lease = updated
+			return true
 		}
-		return
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			a.log.Warn("renew lease", "err", err)
+			return false
+		}
+		a.hb.lease = nil // someone else wrote or deleted it: read it again
 	}
-	if err != nil {
-		a.log.Warn("get lease", "err", err)
-		return
-	}
-	lease.Spec.HolderIdentity, lease.Spec.LeaseDurationSeconds, lease.Spec.RenewTime = &holder, &secs, &now
-	if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
-		a.log.Warn("renew lease", "err", err)
-	}
+	a.log.Warn("renew lease: conflicts")
+	return false
 }
 
 // defaultIP is the first non-loopback IPv4 address of an interface that is up.

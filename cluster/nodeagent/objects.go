@@ -16,6 +16,14 @@ func (a *Agent) configMap(ctx context.Context, ns, name string) (*corev1.ConfigM
 	return a.cfg.Client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 }
 
+// allocatable is the node's allocatable resources as last reported: the limits a
+// resourceFieldRef sees for a container that sets none.
+func (a *Agent) allocatable() corev1.ResourceList {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.nodeAllocatable
+}
+
 // serviceEnvFor returns the service variables a new container of pod gets: the services of its
 // namespace (when enableServiceLinks is not false) and the default namespace's "kubernetes"
 // service, as they exist now.

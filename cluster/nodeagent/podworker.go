@@ -35,6 +35,10 @@ type podWorker struct {
 	pullFailed map[string]time.Time     // when a container's last pull failed
 	started    time.Time                // when the agent first synced the pod (its startTime)
 	reported   *corev1.PodStatus        // the status last written (or found written)
+	termMsgs   map[string]string        // termination messages of exited containers, by id
+	// ephemeralTarget is the container whose PID namespace the ephemeral container being
+	// started joins ("" : none).
+	ephemeralTarget string
 }
 
 // podWorker returns the worker of pod uid, making one for a pod not seen yet (one that
@@ -132,6 +136,12 @@ func (w *podWorker) sync(ctx context.Context) (time.Duration, error) {
 	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
 		return 0, w.stopFinished(ctx)
 	}
+	if left, ok := w.deadlineLeft(pod); ok {
+		if left <= 0 {
+			return w.deadlineExceeded(ctx)
+		}
+		w.res.again(left)
+	}
 	w.syncContainers(ctx)
 	return w.syncStatus(ctx)
 }
@@ -146,6 +156,7 @@ func (w *podWorker) syncContainers(ctx context.Context) {
 		w.loadServiceEnv,
 		w.runInitContainers,
 		w.runAppContainers,
+		w.runEphemeralContainers,
 	}
 	for _, step := range steps {
 		if !step(ctx) {
@@ -169,6 +180,7 @@ func (w *podWorker) syncStatus(ctx context.Context) (time.Duration, error) {
 		// may be final (a pod that failed stays failed).
 		return time.Second, nil
 	}
+	w.loadTerminationMessages(ctx)
 	status := w.status()
 	if err := w.report(ctx, status); err != nil {
 		return 0, err

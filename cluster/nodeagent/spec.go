@@ -93,6 +93,9 @@ func (w *podWorker) appSpec(c *corev1.Container, attempt int, env []envVar, moun
 		NetworkMode: "container:" + w.infra.ID,
 		WorkingDir:  c.WorkingDir,
 		Mounts:      mounts,
+		Stdin:       c.Stdin,
+		StdinOnce:   c.StdinOnce,
+		TTY:         c.TTY,
 	}
 	// Kubernetes' command is Docker's entrypoint; args are its cmd.
 	if len(c.Command) > 0 {

@@ -41,6 +41,7 @@ func (w *podWorker) status() corev1.PodStatus {
 		allReady = allReady && cs.Ready
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 	}
+	st.EphemeralContainerStatuses = w.ephemeralStatuses()
 	initialized := initDone(pod, w.view)
 	st.Phase = podPhase(pod.Spec.RestartPolicy, st.ContainerStatuses)
 	if !initialized {
@@ -107,7 +108,7 @@ func (w *podWorker) containerStatus(c *corev1.Container) corev1.ContainerStatus 
 		cs.ImageID = cur.ImageID
 	}
 	if prev != nil {
-		cs.LastTerminationState = corev1.ContainerState{Terminated: terminated(prev)}
+		cs.LastTerminationState = corev1.ContainerState{Terminated: w.terminatedOf(prev)}
 	}
 	wt, isWaiting := w.res.waiting[c.Name]
 	switch {
@@ -117,12 +118,12 @@ func (w *podWorker) containerStatus(c *corev1.Container) corev1.ContainerStatus 
 		cs.Started = &started
 		cs.Ready = w.a.probes.ready(cur.ID, c)
 	case cur != nil && cur.State == container.StateExited && !isWaiting:
-		cs.State.Terminated = terminated(cur)
+		cs.State.Terminated = w.terminatedOf(cur)
 		f := false
 		cs.Started = &f
 	case cur != nil && cur.State == container.StateExited:
 		// Waiting to restart: the exited attempt is the last termination.
-		cs.LastTerminationState = corev1.ContainerState{Terminated: terminated(cur)}
+		cs.LastTerminationState = corev1.ContainerState{Terminated: w.terminatedOf(cur)}
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: wt.reason, Message: wt.message}
 	default:
 		if !isWaiting {

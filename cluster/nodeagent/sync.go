@@ -71,6 +71,11 @@ func (w *podWorker) setupVolumes(ctx context.Context) bool {
 		return false
 	}
 	w.volumes = sources
+	if hasObjectVolumes(pod) {
+		// Their objects may change without the pod changing: look again (the kubelet's
+		// periodic sync).
+		w.res.again(w.a.cfg.SyncFrequency)
+	}
 	// Projected ServiceAccount tokens are refreshed by a later Setup: sync again then.
 	if r, ok := w.a.cfg.Volumes.(interface{ RefreshAfter(types.UID) time.Duration }); ok {
 		w.res.again(r.RefreshAfter(pod.UID))
@@ -190,6 +195,18 @@ func hollowVolumesOK(pod *corev1.Pod) bool {
 func settling(view *podView, now time.Time) bool {
 	for _, c := range view.all {
 		if c.State == container.StateExited && c.ExitCode == 137 && !c.OOMKilled && now.Sub(c.FinishedAt) < 2*time.Second {
+			return true
+		}
+	}
+	return false
+}
+
+// hasObjectVolumes reports whether pod has a volume whose files come from API objects that
+// change on their own: Secret, ConfigMap, projected, or downwardAPI (its resourceFieldRef
+// items default to the Node's allocatable, which changes without the pod changing).
+func hasObjectVolumes(pod *corev1.Pod) bool {
+	for _, v := range pod.Spec.Volumes {
+		if v.Secret != nil || v.ConfigMap != nil || v.Projected != nil || v.DownwardAPI != nil {
 			return true
 		}
 	}

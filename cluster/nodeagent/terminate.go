@@ -13,8 +13,8 @@ import (
 	"github.com/drover-ci/drover/cluster/container"
 )
 
-// terminate finishes a graceful deletion: app containers get SIGTERM and the grace period,
-// then SIGKILL; then the infra container, the containers and the volumes go, and the pod is
+// terminate finishes a graceful deletion: app containers run their preStop hooks and get
+// SIGTERM within the grace period, then SIGKILL; then the infra container, the containers and the volumes go, and the pod is
 // deleted from the API for good.
 func (w *podWorker) terminate(ctx context.Context) error {
 	pod := w.pod
@@ -24,14 +24,13 @@ func (w *podWorker) terminate(ctx context.Context) error {
 		if c.State != container.StateRunning || c.Labels[LabelContainer] == infraName {
 			continue
 		}
-		w.event(corev1.EventTypeNormal, "Killing", "Stopping container %s", c.Labels[LabelContainer])
 		wg.Add(1)
-		go func(id string) {
+		go func(c container.Container) {
 			defer wg.Done()
-			if err := w.a.cfg.Runtime.Stop(ctx, id, grace); err != nil {
-				w.a.log.Warn("stop container", "id", id, "err", err)
+			if err := w.kill(ctx, specOf(pod, c.Labels[LabelContainer]), c.ID, stopping(&c), grace); err != nil {
+				w.a.log.Warn("stop container", "id", c.ID, "err", err)
 			}
-		}(c.ID)
+		}(c)
 	}
 	wg.Wait()
 	if err := w.removeAll(ctx); err != nil {
@@ -86,7 +85,11 @@ func (w *podWorker) stopFinished(ctx context.Context) error {
 	w.a.probes.forgetPod(w.uid)
 	for _, c := range w.view.all {
 		if c.State == container.StateRunning {
-			if err := w.a.cfg.Runtime.Stop(ctx, c.ID, gracePeriod(w.pod)); err != nil {
+			var spec *corev1.Container // the infra container has none: no event, no hook
+			if c.Labels[LabelContainer] != infraName {
+				spec = specOf(w.pod, c.Labels[LabelContainer])
+			}
+			if err := w.kill(ctx, spec, c.ID, stopping(&c), gracePeriod(w.pod)); err != nil {
 				return fmt.Errorf("stop container %s: %w", c.Name, err)
 			}
 		}

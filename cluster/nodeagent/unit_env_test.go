@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -71,6 +72,10 @@ func (f fakeObjects) secret(_ context.Context, ns, name string) (*corev1.Secret,
 		return s, nil
 	}
 	return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, name)
+}
+
+func (f fakeObjects) allocatable() corev1.ResourceList {
+	return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("16Gi")}
 }
 
 func (f fakeObjects) configMap(_ context.Context, ns, name string) (*corev1.ConfigMap, error) {
@@ -188,5 +193,23 @@ func TestContainerEnvErrors(t *testing.T) {
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("%s: err %v, want one containing %q", name, err, tc.wantErr)
 		}
+	}
+}
+
+// resourceFieldRef in env: the divisor, and the node's allocatable for a limit not set.
+func TestContainerEnvResourceFieldRef(t *testing.T) {
+	c := &corev1.Container{Name: "main",
+		Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")}},
+		Env: []corev1.EnvVar{
+			{Name: "CPU_M", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu", Divisor: resource.MustParse("1m")}}},
+			{Name: "MEM_MI", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory", Divisor: resource.MustParse("1Mi")}}},
+		}}
+	got, err := containerEnv(context.Background(), envObjects(), envPod(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []envVar{{"CPU_M", "500"}, {"MEM_MI", "16384"}}
+	if d := cmp.Diff(want, got, cmp.AllowUnexported(envVar{})); d != "" {
+		t.Errorf("env (-want +got):\n%s", d)
 	}
 }

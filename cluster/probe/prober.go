@@ -27,8 +27,8 @@ type Prober interface {
 // ExecFunc runs cmd in the container id and returns its exit code and combined output.
 type ExecFunc func(ctx context.Context, id string, cmd []string) (int, []byte, error)
 
-// Real is the Prober of real containers: httpGet and tcpSocket over the network, exec through
-// Exec. gRPC probes are not supported (Unknown and an error).
+// Real is the Prober of real containers: httpGet, tcpSocket and grpc over the network, exec
+// through Exec.
 type Real struct {
 	Exec ExecFunc
 }
@@ -59,8 +59,14 @@ func (r Real) Probe(ctx context.Context, p *corev1.Probe, t Target) (Result, str
 		}
 		run := func(ctx context.Context, cmd []string) (int, []byte, error) { return r.Exec(ctx, t.ContainerID, cmd) }
 		return Exec(ctx, run, h.Exec.Command, timeout)
+	case h.GRPC != nil:
+		service := ""
+		if h.GRPC.Service != nil {
+			service = *h.GRPC.Service
+		}
+		return GRPC(ctx, t.PodIP, int(h.GRPC.Port), service, timeout)
 	default:
-		return Unknown, "", fmt.Errorf("probe has no supported handler (httpGet, tcpSocket, exec)")
+		return Unknown, "", fmt.Errorf("probe has no supported handler (httpGet, tcpSocket, exec, grpc)")
 	}
 }
 

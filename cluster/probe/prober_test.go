@@ -62,7 +62,6 @@ func TestRealProber(t *testing.T) {
 	for name, h := range map[string]corev1.ProbeHandler{
 		"none":         {},
 		"bad port":     {TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("nope")}},
-		"grpc":         {GRPC: &corev1.GRPCAction{Port: 1}},
 		"exec no func": {Exec: &corev1.ExecAction{Command: []string{"x"}}},
 	} {
 		pr := real

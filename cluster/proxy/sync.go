@@ -23,11 +23,16 @@ type serviceState struct {
 	ports map[string]*portState // by port name and protocol
 }
 
-// portState is one service port: its balancer and the listeners serving it, by address.
+// portState is one service port: its protocol, its balancer and the listeners serving it, by
+// address.
 type portState struct {
+	protocol  corev1.Protocol
 	b         *balancer
-	listeners map[string]*tcpListener
+	listeners map[string]listener
 }
+
+// listener serves one address of a service port (tcpListener, udpListener).
+type listener interface{ close() }
 
 // sync makes the listeners and backends of one service match the API.
 func (p *Proxy) sync(ctx context.Context, key string) error {
@@ -57,8 +62,11 @@ func (p *Proxy) sync(ctx context.Context, key string) error {
 	}
 	want := map[string]corev1.ServicePort{}
 	for _, sp := range svc.Spec.Ports {
-		if sp.Protocol == corev1.ProtocolTCP || sp.Protocol == "" {
-			want[sp.Name+"/TCP"] = sp
+		switch protocolOf(sp.Protocol) {
+		case corev1.ProtocolTCP, corev1.ProtocolUDP:
+			want[sp.Name+"/"+string(protocolOf(sp.Protocol))] = sp
+		default:
+			p.log.Warn("service port not proxied: drover's proxy serves TCP and UDP", "service", key, "port", sp.Name, "protocol", sp.Protocol)
 		}
 	}
 	for k, ps := range st.ports {
@@ -72,7 +80,7 @@ func (p *Proxy) sync(ctx context.Context, key string) error {
 	for k, sp := range want {
 		ps := st.ports[k]
 		if ps == nil {
-			ps = &portState{b: newBalancer(p.cfg.Now), listeners: map[string]*tcpListener{}}
+			ps = &portState{protocol: protocolOf(sp.Protocol), b: newBalancer(p.cfg.Now), listeners: map[string]listener{}}
 			st.ports[k] = ps
 		}
 		ps.b.set(p.backends(svc, sp), affinity)
@@ -94,7 +102,13 @@ func (p *Proxy) listen(ps *portState, addrs []string) error {
 		if ps.listeners[a] != nil {
 			continue
 		}
-		l, err := listenTCP(a, ps.b, p.cfg.DialTimeout, p.log)
+		var l listener
+		var err error
+		if ps.protocol == corev1.ProtocolUDP {
+			l, err = listenUDP(a, ps.b, p.log)
+		} else {
+			l, err = listenTCP(a, ps.b, p.cfg.DialTimeout, p.log)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listening on %s: %w", a, err))
 			continue

@@ -13,7 +13,7 @@ func deploymentResource() *Resource {
 	return &Resource{
 		Group: "apps", Version: "v1", Resource: "deployments", Kind: "Deployment", SingularName: "deployment",
 		ShortNames: []string{"deploy"}, Categories: []string{"all"},
-		Namespaced: true, Subresources: []string{"status", "scale"}, HasStatus: true, StatusSetsAnnotations: true,
+		Namespaced: true, Subresources: []string{"status", "scale"}, HasStatus: true, StatusKeepsLabels: true,
 		New:     func() runtime.Object { return &appsv1.Deployment{} },
 		NewList: func() runtime.Object { return &appsv1.DeploymentList{} },
 		Default: func(obj runtime.Object) { deploymentDefault(obj.(*appsv1.Deployment)) },

@@ -68,18 +68,7 @@ func epValidate(ep *corev1.Endpoints) field.ErrorList {
 func epValidateAddress(a *corev1.EndpointAddress, path *field.Path) field.ErrorList {
 	ipPath := path.Child("ip")
 	errs := validation.IsValidIP(ipPath, a.IP)
-	if ip := net.ParseIP(a.IP); ip != nil {
-		switch {
-		case ip.IsUnspecified():
-			errs = append(errs, field.Invalid(ipPath, a.IP, fmt.Sprintf("may not be unspecified (%v)", a.IP)))
-		case ip.IsLoopback():
-			errs = append(errs, field.Invalid(ipPath, a.IP, "may not be in the loopback range (127.0.0.0/8, ::1/128)"))
-		case ip.IsLinkLocalUnicast():
-			errs = append(errs, field.Invalid(ipPath, a.IP, "may not be in the link-local range (169.254.0.0/16, fe80::/10)"))
-		case ip.IsLinkLocalMulticast():
-			errs = append(errs, field.Invalid(ipPath, a.IP, "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"))
-		}
-	}
+	errs = append(errs, endpointIPErrors(ipPath, a.IP)...)
 	if a.Hostname != "" {
 		for _, msg := range validation.IsDNS1123Label(a.Hostname) {
 			errs = append(errs, field.Invalid(path.Child("hostname"), a.Hostname, msg))
@@ -91,6 +80,25 @@ func epValidateAddress(a *corev1.EndpointAddress, path *field.Path) field.ErrorL
 		}
 	}
 	return errs
+}
+
+// endpointIPErrors is Kubernetes' ValidateEndpointIP for a parsable address: no unspecified,
+// loopback, link-local or link-local multicast addresses.
+func endpointIPErrors(ipPath *field.Path, addr string) field.ErrorList {
+	ip := net.ParseIP(addr)
+	switch {
+	case ip == nil:
+		return nil
+	case ip.IsUnspecified():
+		return field.ErrorList{field.Invalid(ipPath, addr, fmt.Sprintf("may not be unspecified (%v)", addr))}
+	case ip.IsLoopback():
+		return field.ErrorList{field.Invalid(ipPath, addr, "may not be in the loopback range (127.0.0.0/8, ::1/128)")}
+	case ip.IsLinkLocalUnicast():
+		return field.ErrorList{field.Invalid(ipPath, addr, "may not be in the link-local range (169.254.0.0/16, fe80::/10)")}
+	case ip.IsLinkLocalMulticast():
+		return field.ErrorList{field.Invalid(ipPath, addr, "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)")}
+	}
+	return nil
 }
 
 // epValidatePort checks name (required when several), port number and protocol.

@@ -14,7 +14,7 @@ func podResource() *Resource {
 	return &Resource{
 		Version: "v1", Resource: "pods", Kind: "Pod", SingularName: "pod",
 		ShortNames: []string{"po"}, Categories: []string{"all"}, Namespaced: true,
-		Subresources: []string{"status", "binding", "log", "eviction", "exec", "attach", "portforward", "proxy"}, HasStatus: true,
+		Subresources: []string{"status", "binding", "log", "eviction", "exec", "attach", "portforward", "proxy", "ephemeralcontainers"}, HasStatus: true,
 		New:              func() runtime.Object { return &corev1.Pod{} },
 		NewList:          func() runtime.Object { return &corev1.PodList{} },
 		Default:          func(obj runtime.Object) { podDefault(obj.(*corev1.Pod)) },
@@ -26,6 +26,15 @@ func podResource() *Resource {
 		},
 		ValidateStatusUpdate: func(obj, old runtime.Object) field.ErrorList {
 			return podValidateStatusUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
+		},
+		PrepareForSubresourceUpdate: func(sub string, obj, old runtime.Object) {
+			podPrepareForSubresourceUpdate(sub, obj.(*corev1.Pod), old.(*corev1.Pod))
+		},
+		ValidateSubresourceUpdate: func(sub string, obj, old runtime.Object) field.ErrorList {
+			if sub != "ephemeralcontainers" {
+				return nil
+			}
+			return podValidateEphemeralContainersUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
 		},
 		Fields: func(obj runtime.Object) fields.Set { return podFields(obj.(*corev1.Pod)) },
 		Table:  podTable(),
@@ -91,5 +100,17 @@ func podFields(pod *corev1.Pod) fields.Set {
 		"status.phase":             string(pod.Status.Phase),
 		"status.podIP":             podIP,
 		"status.nominatedNodeName": pod.Status.NominatedNodeName,
+	}
+}
+
+// podPrepareForSubresourceUpdate: pods/status keeps the stored ownerReferences (Kubernetes'
+// podStatusStrategy: old kubelets corrupted them); pods/ephemeralcontainers changes only the
+// ephemeral containers.
+func podPrepareForSubresourceUpdate(sub string, pod, old *corev1.Pod) {
+	switch sub {
+	case "status":
+		pod.OwnerReferences = old.OwnerReferences
+	case "ephemeralcontainers":
+		podPrepareForEphemeralContainers(pod, old)
 	}
 }

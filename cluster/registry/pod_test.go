@@ -33,7 +33,7 @@ func TestWorkloadResourcesRegistered(t *testing.T) {
 		columns     int
 		wideFromCol int
 	}{
-		{schema.GroupVersionResource{Version: "v1", Resource: "pods"}, "Pod", []string{"po"}, []string{"status", "binding", "log", "eviction", "exec", "attach", "portforward", "proxy"}, "Name", 9, 5},
+		{schema.GroupVersionResource{Version: "v1", Resource: "pods"}, "Pod", []string{"po"}, []string{"status", "binding", "log", "eviction", "exec", "attach", "portforward", "proxy", "ephemeralcontainers"}, "Name", 9, 5},
 		{schema.GroupVersionResource{Version: "v1", Resource: "replicationcontrollers"}, "ReplicationController", []string{"rc"}, []string{"status", "scale"}, "Name", 8, 5},
 		{schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}, "Job", nil, []string{"status"}, "Name", 8, 5},
 		{schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "cronjobs"}, "CronJob", []string{"cj"}, []string{"status"}, "Name", 10, 7},

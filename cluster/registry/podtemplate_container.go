@@ -28,7 +28,7 @@ func podValidateAllContainers(spec *corev1.PodSpec, vols map[string]bool, fldPat
 		c := &spec.Containers[i]
 		p := fldPath.Child("containers").Index(i)
 		errs = append(errs, podValidateContainer(c, vols, names, p)...)
-		errs = append(errs, podValidateProbes(c, p)...)
+		errs = append(errs, podValidateProbes(c, spec.TerminationGracePeriodSeconds, p)...)
 		if c.RestartPolicy != nil {
 			errs = append(errs, field.Forbidden(p.Child("restartPolicy"), "may not be set for non-init containers"))
 		}

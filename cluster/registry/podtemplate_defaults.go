@@ -50,6 +50,9 @@ func podSpecDefault(spec *corev1.PodSpec) {
 	for i := range spec.Containers {
 		podContainerDefault(&spec.Containers[i], spec.HostNetwork)
 	}
+	for i := range spec.EphemeralContainers { // SetDefaults_EphemeralContainer
+		podContainerDefault((*corev1.Container)(&spec.EphemeralContainers[i].EphemeralContainerCommon), spec.HostNetwork)
+	}
 }
 
 // podContainerDefault is SetDefaults_Container plus the defaults of its ports, probes, env and

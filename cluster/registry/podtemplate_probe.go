@@ -13,15 +13,16 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// podValidateProbes checks the lifecycle hooks and the three probes of a container.
-func podValidateProbes(c *corev1.Container, p *field.Path) field.ErrorList {
+// podValidateProbes checks the lifecycle hooks and the three probes of a container (grace is
+// the pod's terminationGracePeriodSeconds, which bounds a sleep hook).
+func podValidateProbes(c *corev1.Container, grace *int64, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if c.Lifecycle != nil {
 		if h := c.Lifecycle.PostStart; h != nil {
-			errs = append(errs, podValidateHandler(podLifecycleHandler(h), p.Child("lifecycle", "postStart"))...)
+			errs = append(errs, podValidateLifecycleHandler(h, grace, p.Child("lifecycle", "postStart"))...)
 		}
 		if h := c.Lifecycle.PreStop; h != nil {
-			errs = append(errs, podValidateHandler(podLifecycleHandler(h), p.Child("lifecycle", "preStop"))...)
+			errs = append(errs, podValidateLifecycleHandler(h, grace, p.Child("lifecycle", "preStop"))...)
 		}
 	}
 	errs = append(errs, podValidateProbe(c.LivenessProbe, p.Child("livenessProbe"))...)
@@ -38,6 +39,23 @@ func podValidateProbes(c *corev1.Container, p *field.Path) field.ErrorList {
 			*c.ReadinessProbe.TerminationGracePeriodSeconds, "must not be set for readinessProbes"))
 	}
 	return errs
+}
+
+// podValidateLifecycleHandler is Kubernetes' validateLifecycleHandler: one handler type; a
+// sleep (PodLifecycleSleepAction, on in 1.32) of more than 0 seconds and at most the grace
+// period (validateSleepAction without the alpha AllowPodLifecycleSleepActionZeroValue).
+func podValidateLifecycleHandler(h *corev1.LifecycleHandler, grace *int64, p *field.Path) field.ErrorList {
+	if h.Sleep == nil {
+		return podValidateHandler(podLifecycleHandler(h), p)
+	}
+	if h.Exec != nil || h.HTTPGet != nil || h.TCPSocket != nil {
+		return field.ErrorList{field.Forbidden(p.Child("sleep"), "may not specify more than 1 handler type")}
+	}
+	if grace != nil && (h.Sleep.Seconds <= 0 || h.Sleep.Seconds > *grace) {
+		return field.ErrorList{field.Invalid(p.Child("sleep"), h.Sleep.Seconds, fmt.Sprintf(
+			"must be greater than 0 and less than terminationGracePeriodSeconds (%d). Enable AllowPodLifecycleSleepActionZeroValue feature gate for zero sleep.", *grace))}
+	}
+	return nil
 }
 
 // podLifecycleHandler views a lifecycle handler as a probe handler (sleep aside).

@@ -216,6 +216,16 @@ func TestPodSpecValidate(t *testing.T) {
 			"spec.containers[0].startupProbe.httpGet.port: Invalid value: 0: must be between 1 and 65535, inclusive",
 			"spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1",
 		}},
+		{"sleep hooks", func(s *corev1.PodSpec) {
+			grace := int64(5)
+			s.TerminationGracePeriodSeconds = &grace
+			s.Containers[0].Lifecycle = &corev1.Lifecycle{
+				PostStart: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 6}},
+				PreStop:   &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 5}, Exec: &corev1.ExecAction{Command: []string{"x"}}}}
+		}, []string{
+			"spec.containers[0].lifecycle.postStart.sleep: Invalid value: 6: must be greater than 0 and less than terminationGracePeriodSeconds (5). Enable AllowPodLifecycleSleepActionZeroValue feature gate for zero sleep.",
+			"spec.containers[0].lifecycle.preStop.sleep: Forbidden: may not specify more than 1 handler type",
+		}},
 		{"resources", func(s *corev1.PodSpec) {
 			s.Containers[0].Resources = corev1.ResourceRequirements{
 				Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), "gpu": resource.MustParse("1")},

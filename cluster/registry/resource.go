@@ -34,13 +34,13 @@ type Resource struct {
 	// server computes it (ReadOnlyVerbs, metrics.k8s.io). nil: every verb of a stored resource.
 	Verbs []string
 	// HasStatus: updates of the main resource keep the stored status, and status updates keep
-	// everything but status (and labels/annotations are kept by both, as in Kubernetes, but see
-	// StatusSetsAnnotations).
+	// everything but status and metadata (a status update or patch may change labels,
+	// annotations, finalizers and ownerReferences, as Kubernetes' status strategies only
+	// reset the spec; PrepareForSubresourceUpdate keeps more where a resource's does).
 	HasStatus bool
-	// StatusSetsAnnotations: a status update may change the annotations (Kubernetes'
-	// deploymentStatusStrategy keeps only labels: the Deployment controller records the
-	// deployment.kubernetes.io/revision annotation through status).
-	StatusSetsAnnotations bool
+	// StatusKeepsLabels: a status update keeps the stored labels (Kubernetes'
+	// deploymentStatusStrategy).
+	StatusKeepsLabels bool
 
 	New     func() runtime.Object // empty typed object, e.g. &corev1.Pod{}
 	NewList func() runtime.Object // empty typed list, e.g. &corev1.PodList{}
@@ -145,12 +145,15 @@ func Resources() *Set {
 		cmResource(),
 		epResource(),
 		eventResource(),
+		lrResource(),
 		nsResource(),
 		nodeResource(),
 		pvcResource(),
 		pvResource(),
 		podResource(),
+		podTemplateResource(),
 		rcResource(),
+		rqResource(),
 		secretResource(),
 		saResource(),
 		svcResource(),
@@ -163,6 +166,11 @@ func Resources() *Set {
 		// authentication.k8s.io/v1 (computed, not stored)
 		selfSubjectReviewResource(),
 		tokenReviewResource(),
+		// authorization.k8s.io/v1 (computed, not stored)
+		localSubjectAccessReviewResource(),
+		selfSubjectAccessReviewResource(),
+		selfSubjectRulesReviewResource(),
+		subjectAccessReviewResource(),
 		// autoscaling/v1, v2
 		hpaV1Resource(),
 		hpaResource(),
@@ -173,11 +181,20 @@ func Resources() *Set {
 		csrResource(),
 		// coordination.k8s.io/v1
 		leaseResource(),
+		// discovery.k8s.io/v1
+		endpointSliceResource(),
 		// metrics.k8s.io/v1beta1 (computed, not stored)
 		nodeMetricsResource(),
 		podMetricsResource(),
+		// node.k8s.io/v1
+		runtimeClassResource(),
 		// policy/v1
 		pdbResource(),
+		// rbac.authorization.k8s.io/v1
+		clusterRoleBindingResource(),
+		clusterRoleResource(),
+		roleBindingResource(),
+		roleResource(),
 	)
 }
 

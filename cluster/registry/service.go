@@ -1,6 +1,9 @@
 package registry
 
 import (
+	"maps"
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -115,6 +118,7 @@ func svcDefaultClusterIPs(svc *corev1.Service) {
 // patchAllocatedValues does.
 func svcPrepareForUpdate(svc, old *corev1.Service) {
 	svc.Status = old.Status
+	svcDropTypeDependentFields(svc, old)
 	if svc.Spec.Type == corev1.ServiceTypeExternalName || old.Spec.Type == corev1.ServiceTypeExternalName {
 		return
 	}
@@ -144,4 +148,68 @@ func svcPrepareForUpdate(svc, old *corev1.Service) {
 	if svc.Spec.HealthCheckNodePort == 0 && svc.Spec.ExternalTrafficPolicy == old.Spec.ExternalTrafficPolicy {
 		svc.Spec.HealthCheckNodePort = old.Spec.HealthCheckNodePort
 	}
+}
+
+// svcDropTypeDependentFields is Kubernetes' dropTypeDependentFields: an update to a type that
+// no longer uses a field the server may have filled in (cluster IPs and IP families on a switch
+// to ExternalName, node ports off NodePort/LoadBalancer, ...) wipes it when the client left it
+// as it was, so that `type: ExternalName` on a ClusterIP service is valid without the client
+// clearing clusterIPs itself. What was allocated is released by the API server after the update.
+func svcDropTypeDependentFields(svc, old *corev1.Service) {
+	needsClusterIP := func(s *corev1.Service) bool { return s.Spec.Type != corev1.ServiceTypeExternalName }
+	needsHealthCheck := func(s *corev1.Service) bool {
+		return s.Spec.Type == corev1.ServiceTypeLoadBalancer && s.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+	}
+	if needsClusterIP(old) && !needsClusterIP(svc) {
+		if svc.Spec.ClusterIP == old.Spec.ClusterIP && slices.Equal(svc.Spec.ClusterIPs, old.Spec.ClusterIPs) {
+			svc.Spec.ClusterIP, svc.Spec.ClusterIPs = "", nil
+		}
+		if slices.Equal(svc.Spec.IPFamilies, old.Spec.IPFamilies) {
+			svc.Spec.IPFamilies = nil
+		}
+		if equalPtr(svc.Spec.IPFamilyPolicy, old.Spec.IPFamilyPolicy) {
+			svc.Spec.IPFamilyPolicy = nil
+		}
+	}
+	if svcNeedsNodePorts(old.Spec.Type) && !svcNeedsNodePorts(svc.Spec.Type) && svcSameNodePorts(old, svc) {
+		for i := range svc.Spec.Ports {
+			svc.Spec.Ports[i].NodePort = 0
+		}
+	}
+	if needsHealthCheck(old) && !needsHealthCheck(svc) && svc.Spec.HealthCheckNodePort == old.Spec.HealthCheckNodePort {
+		svc.Spec.HealthCheckNodePort = 0
+	}
+	if old.Spec.AllocateLoadBalancerNodePorts != nil && svc.Spec.Type != corev1.ServiceTypeLoadBalancer &&
+		equalPtr(svc.Spec.AllocateLoadBalancerNodePorts, old.Spec.AllocateLoadBalancerNodePorts) {
+		svc.Spec.AllocateLoadBalancerNodePorts = nil
+	}
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer && equalPtr(svc.Spec.LoadBalancerClass, old.Spec.LoadBalancerClass) {
+		svc.Spec.LoadBalancerClass = nil
+	}
+	if svcNeedsNodePorts(old.Spec.Type) && !svcNeedsNodePorts(svc.Spec.Type) && svc.Spec.ExternalTrafficPolicy == old.Spec.ExternalTrafficPolicy {
+		svc.Spec.ExternalTrafficPolicy = ""
+	}
+	if needsClusterIP(old) && !needsClusterIP(svc) && equalPtr(svc.Spec.InternalTrafficPolicy, old.Spec.InternalTrafficPolicy) {
+		svc.Spec.InternalTrafficPolicy = nil
+	}
+}
+
+// svcSameNodePorts: the new service sets no node port, or the same set as the old one.
+func svcSameNodePorts(old, svc *corev1.Service) bool {
+	ports := func(s *corev1.Service) map[int32]bool {
+		m := map[int32]bool{}
+		for _, p := range s.Spec.Ports {
+			if p.NodePort != 0 {
+				m[p.NodePort] = true
+			}
+		}
+		return m
+	}
+	n := ports(svc)
+	return len(n) == 0 || maps.Equal(n, ports(old))
+}
+
+// equalPtr: both nil, or both pointing at equal values.
+func equalPtr[T comparable](a, b *T) bool {
+	return a == b || (a != nil && b != nil && *a == *b)
 }

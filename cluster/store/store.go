@@ -31,10 +31,11 @@ var (
 	ErrNoSpace = errors.New("store: no space left on the store's disk")
 )
 
-// Usage is what a store on a local disk reports for its metrics: the bytes it takes and the
-// bytes still free on its file system.
+// Usage is what a store on a local disk reports for its metrics: the bytes it takes, the
+// bytes still free on its file system, and the bytes of free pages inside its file (space
+// deletes freed that later writes reuse and compaction gives back to the file system).
 type Usage struct {
-	SizeBytes, FreeBytes int64
+	SizeBytes, FreeBytes, FreePageBytes int64
 }
 
 // UsageReporter is implemented by stores that can report their disk usage.

@@ -159,7 +159,7 @@ func (m *Manager) setupVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 		})
 	case s.DownwardAPI != nil:
 		return m.setupFiles(pod, kindDownwardAPI, v.Name, false, func() (map[string]file, error) {
-			return downwardPayload(pod, s.DownwardAPI.Items, s.DownwardAPI.DefaultMode)
+			return m.downwardPayload(ctx, pod, s.DownwardAPI.Items, s.DownwardAPI.DefaultMode)
 		})
 	case s.Projected != nil:
 		return m.setupFiles(pod, kindProjected, v.Name, true, func() (map[string]file, error) {
@@ -196,7 +196,8 @@ func (m *Manager) setupFiles(pod *corev1.Pod, kind, name string, inMemory bool, 
 	return Source{HostPath: dir}, nil
 }
 
-// PodUIDs lists the pod uids that have a volumes directory under Root.
+// PodUIDs lists the pod uids that have a volumes, volume-subpaths or containers directory
+// under Root.
 func (m *Manager) PodUIDs() ([]types.UID, error) {
 	entries, err := os.ReadDir(m.Root)
 	if errors.Is(err, os.ErrNotExist) {
@@ -210,16 +211,20 @@ func (m *Manager) PodUIDs() ([]types.UID, error) {
 		if !e.IsDir() {
 			continue
 		}
-		if fi, err := os.Lstat(filepath.Join(m.Root, e.Name(), "volumes")); err == nil && fi.IsDir() {
-			uids = append(uids, types.UID(e.Name()))
+		for _, sub := range []string{"volumes", "volume-subpaths", "containers"} {
+			if fi, err := os.Lstat(filepath.Join(m.Root, e.Name(), sub)); err == nil && fi.IsDir() {
+				uids = append(uids, types.UID(e.Name()))
+				break
+			}
 		}
 	}
 	return uids, nil
 }
 
-// Teardown removes what Setup made for the pod: it unmounts the tmpfs mounts under the pod's
-// volumes directory (deepest first), then removes that directory without following symlinks
-// or crossing into anything still mounted, then the pod directory if it is left empty.
+// Teardown removes what Setup, Mounts, TerminationLog and HostsFile made for the pod: it unmounts the
+// subPath bind mounts and the tmpfs mounts under the pod's volume-subpaths and volumes
+// directories (deepest first), then removes those and its containers directory without following symlinks or crossing into anything
+// still mounted, then the pod directory if it is left empty.
 // hostPath and PersistentVolume data are never under it. A missing directory is no error.
 func (m *Manager) Teardown(ctx context.Context, podUID types.UID) error {
 	if err := checkName(string(podUID)); err != nil {
@@ -233,14 +238,19 @@ func (m *Manager) Teardown(ctx context.Context, podUID types.UID) error {
 		}
 	}
 	m.ownedMu.Unlock()
-	dir := filepath.Join(m.Root, string(podUID), "volumes")
-	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
-		return nil
+	// The subPath bind mounts first (they are of the volumes' contents), then the volumes.
+	for _, dir := range []string{m.subPathsDir(podUID), filepath.Join(m.Root, string(podUID), "volumes"), m.containersDir(podUID)} {
+		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := unmountUnder(ctx, dir); err != nil {
+			return fmt.Errorf("teardown pod %s: %w", podUID, err)
+		}
+		if err := removeAllOneDevice(dir); err != nil {
+			return fmt.Errorf("teardown pod %s: %w", podUID, err)
+		}
 	}
-	if err := unmountUnder(ctx, dir); err != nil {
-		return fmt.Errorf("teardown pod %s: %w", podUID, err)
-	}
-	if err := removeAllOneDevice(dir); err != nil {
+	if err := m.removeHostsFile(podUID); err != nil {
 		return fmt.Errorf("teardown pod %s: %w", podUID, err)
 	}
 	err := os.Remove(filepath.Join(m.Root, string(podUID)))

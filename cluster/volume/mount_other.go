@@ -17,4 +17,8 @@ func unmountUnder(context.Context, string) error   { return errNotLinux }
 func removeAllOneDevice(string) error              { return errNotLinux }
 func isNotEmpty(error) bool                        { return false }
 
+const syscallNoFollow = 0
+
+func bindSubPath(string, string, string) (string, error) { return "", errNotLinux }
+
 func setOwnership(string, int64, *corev1.PodFSGroupChangePolicy, bool) error { return errNotLinux }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-ci/drover/cluster/downward"
 )
@@ -48,7 +49,7 @@ func (m *Manager) projection(ctx context.Context, pod *corev1.Pod, s *corev1.Vol
 			return fmt.Errorf("configmap references non-existent config key: %s", key)
 		})
 	case s.DownwardAPI != nil:
-		return downwardPayload(pod, s.DownwardAPI.Items, mode)
+		return m.downwardPayload(ctx, pod, s.DownwardAPI.Items, mode)
 	case s.ServiceAccountToken != nil:
 		return m.serviceAccountToken(ctx, pod, s.ServiceAccountToken, mode)
 	case s.ClusterTrustBundle != nil:
@@ -58,16 +59,33 @@ func (m *Manager) projection(ctx context.Context, pod *corev1.Pod, s *corev1.Vol
 }
 
 // downwardPayload returns the files of downward API items: the fieldRefs a volume may use
-// (downward.Volume). resourceFieldRef is not supported.
-func downwardPayload(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, defaultMode *int32) (map[string]file, error) {
+// and resourceFieldRefs (of the container the item names; limits it does not set are the
+// node's allocatable, read from this node's Node).
+func (m *Manager) downwardPayload(ctx context.Context, pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, defaultMode *int32) (map[string]file, error) {
 	files := make(map[string]file, len(items))
+	var allocatable corev1.ResourceList
 	for _, it := range items {
-		if it.FieldRef == nil {
-			return nil, fmt.Errorf("downwardAPI %s: only fieldRef is supported on this node", it.Path)
-		}
-		v, ok := downward.PodField(pod, it.FieldRef.FieldPath, downward.Volume)
-		if !ok {
-			return nil, fmt.Errorf("downwardAPI %s: unsupported fieldPath %q", it.Path, it.FieldRef.FieldPath)
+		var v string
+		switch {
+		case it.FieldRef != nil:
+			var ok bool
+			if v, ok = downward.PodField(pod, it.FieldRef.FieldPath, downward.Volume); !ok {
+				return nil, fmt.Errorf("downwardAPI %s: unsupported fieldPath %q", it.Path, it.FieldRef.FieldPath)
+			}
+		case it.ResourceFieldRef != nil:
+			if allocatable == nil {
+				node, err := m.client.CoreV1().Nodes().Get(ctx, m.nodeName, metav1.GetOptions{})
+				if err != nil {
+					return nil, fmt.Errorf("downwardAPI %s: node allocatable: %w", it.Path, err)
+				}
+				allocatable = node.Status.Allocatable
+			}
+			var err error
+			if v, err = downward.ResourceValue(it.ResourceFieldRef, pod, nil, allocatable); err != nil {
+				return nil, fmt.Errorf("downwardAPI %s: %w", it.Path, err)
+			}
+		default:
+			return nil, fmt.Errorf("downwardAPI %s: neither fieldRef nor resourceFieldRef", it.Path)
 		}
 		mode := fileMode(defaultMode)
 		if it.Mode != nil {

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func fieldItem(path, field string) corev1.DownwardAPIVolumeFile {
@@ -48,10 +50,38 @@ func TestDownwardAPIUnsupported(t *testing.T) {
 		corev1.Volume{Name: "a", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
 			Items: []corev1.DownwardAPIVolumeFile{fieldItem("ip", "status.podIP")}}}},
 		corev1.Volume{Name: "b", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
-			Items: []corev1.DownwardAPIVolumeFile{{Path: "cpu", ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu"}}}}}},
+			Items: []corev1.DownwardAPIVolumeFile{{Path: "cpu", ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu", ContainerName: "nope"}}}}}},
 	))
 	wantContains(t, got, `volume "a": downwardAPI ip: unsupported fieldPath "status.podIP"`)
-	wantContains(t, got, `volume "b": downwardAPI cpu: only fieldRef is supported`)
+	wantContains(t, got, `volume "b": downwardAPI cpu: node allocatable: nodes "node-1" not found`)
+}
+
+// resourceFieldRef items: the named container's limits and requests with their divisor, and
+// the Node's allocatable for a limit the container does not set.
+func TestDownwardAPIResources(t *testing.T) {
+	q := resource.MustParse
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: testNode}, Status: corev1.NodeStatus{
+		Allocatable: corev1.ResourceList{corev1.ResourceCPU: q("2"), corev1.ResourceMemory: q("4Gi")}}}
+	m, _ := newManager(t, node)
+	item := func(path, res, c, div string) corev1.DownwardAPIVolumeFile {
+		return corev1.DownwardAPIVolumeFile{Path: path, ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: c, Resource: res, Divisor: q(div)}}
+	}
+	pod := newPod("u1", corev1.Volume{Name: "res", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
+		Items: []corev1.DownwardAPIVolumeFile{
+			item("cpu_limit", "limits.cpu", "app", "1m"), item("mem_request", "requests.memory", "app", "1Mi"),
+			item("free_cpu", "limits.cpu", "free", "1"), item("free_mem", "limits.memory", "free", "1Mi"),
+		}}}})
+	pod.Spec.Containers = []corev1.Container{
+		{Name: "app", Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceCPU: q("250m")},
+			Requests: corev1.ResourceList{corev1.ResourceMemory: q("32Mi")}}},
+		{Name: "free"},
+	}
+	dir := mustSetup(t, m, pod)["res"].HostPath
+	for file, want := range map[string]string{"cpu_limit": "250", "mem_request": "32", "free_cpu": "2", "free_mem": "4096"} {
+		if got := readFile(t, filepath.Join(dir, file)); got != want {
+			t.Errorf("%s = %q, want %q", file, got, want)
+		}
+	}
 }
 
 func TestProjected(t *testing.T) {

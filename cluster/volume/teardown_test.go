@@ -96,7 +96,7 @@ func TestTeardownKeepsOtherPodFiles(t *testing.T) {
 	m, _ := newManager(t)
 	mustSetup(t, m, newPod("u1", corev1.Volume{Name: "w", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}))
 	// Something else the node agent keeps in the pod directory stays, and so does the dir.
-	keep := filepath.Join(m.Root, "u1", "etc-hosts")
+	keep := filepath.Join(m.Root, "u1", "other-file")
 	if err := os.WriteFile(keep, []byte("127.0.0.1 localhost"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -71,16 +71,33 @@ func Start(t testing.TB, opts Options) *Cluster {
 		t.Fatal(err)
 	}
 	c := &Cluster{CA: pki.CACertPEM, Token: token, t: t, opts: opts}
+	// The first server gets the CA and token (so the harness knows them) and uploads them,
+	// with the ServiceAccount key, encrypted into the store (--upload-certs); the others join
+	// with the certificate key and an empty data dir, as an operator's would.
+	key, err := apiserver.NewCertificateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(shared, "certificate-key")
+	if err := os.WriteFile(keyFile, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var addrs []string
 	for i := 0; i < opts.Servers; i++ {
 		dir := filepath.Join(t.TempDir(), fmt.Sprintf("server-%d", i))
-		for _, f := range []string{"pki/ca.crt", "pki/ca.key", "admin.token"} {
-			if err := copyFile(filepath.Join(shared, f), filepath.Join(dir, f)); err != nil {
-				t.Fatal(err)
+		extra := []string{"--certificate-key-file", keyFile}
+		if i == 0 {
+			for _, f := range []string{"pki/ca.crt", "pki/ca.key", "admin.token"} {
+				if err := copyFile(filepath.Join(shared, f), filepath.Join(dir, f)); err != nil {
+					t.Fatal(err)
+				}
 			}
+			extra = append(extra, "--upload-certs")
+		} else if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
 		}
 		s := &Server{Index: i, Addr: "127.0.0.1:" + strconv.Itoa(freePort(t)), DataDir: dir,
-			LogPath: filepath.Join(dir, "server.log"), c: c}
+			LogPath: filepath.Join(dir, "server.log"), c: c, extra: extra}
 		c.Servers = append(c.Servers, s)
 		addrs = append(addrs, s.Addr)
 	}
@@ -92,9 +109,17 @@ func Start(t testing.TB, opts Options) *Cluster {
 			}
 		}
 	})
-	for _, s := range c.Servers {
+	for i, s := range c.Servers {
 		if err := s.Start(); err != nil {
 			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := s.WaitReady(60 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.waitUploaded(s, 60*time.Second); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	for _, s := range c.Servers {
@@ -108,6 +133,24 @@ func Start(t testing.TB, opts Options) *Cluster {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// waitUploaded waits until server s has put the cluster's certificates into the store.
+func (c *Cluster) waitUploaded(s *Server, timeout time.Duration) error {
+	cs := c.Client(s.Addr)
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := cs.CoreV1().Secrets("kube-system").Get(ctx, apiserver.CertsSecretName, metav1.GetOptions{})
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("drover server %d did not upload its certificates within %v: %v\n%s", s.Index, timeout, err, tail(s.LogPath, 3000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Config returns a client configuration for the server at addr ("": the balancer).
@@ -203,8 +246,21 @@ func (c *Cluster) StartHollowNodes(t testing.TB, prefix string, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(c.opts.Bin, "node", "--kubeconfig", c.Kubeconfig, "--runtime=hollow",
-		"--count", strconv.Itoa(n), "--node-name", prefix, "--log-port", "0", "--dns=false",
+	// The nodes join with a bootstrap token (drover token create, in a file) and the CA file,
+	// through the balancer: each gets its own credential, system:node:NAME.
+	caFile, tokenFile := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "bootstrap-token")
+	if err := os.WriteFile(caFile, c.CA, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(c.opts.Bin, "token", "create", "--kubeconfig", c.Kubeconfig, "--ttl", "1h").Output()
+	if err != nil {
+		t.Fatalf("drover token create: %v", err)
+	}
+	if err := os.WriteFile(tokenFile, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(c.opts.Bin, "node", "--server", "https://"+c.LB.Addr(), "--token-file", tokenFile, "--certificate-authority", caFile,
+		"--runtime=hollow", "--count", strconv.Itoa(n), "--node-name", prefix, "--log-port", "0", "--dns=false",
 		"--proxy=false", "--data-dir", dir, "--log-level", "warn")
 	done, err := proctest.Start(cmd, logf)
 	if err != nil {
@@ -226,6 +282,7 @@ type Server struct {
 	LogPath string
 
 	c      *Cluster
+	extra  []string // flags of this server: the first uploads the certificates, the others join
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	done   chan struct{}
@@ -248,7 +305,7 @@ func (s *Server) Start() error {
 		return err
 	}
 	args := append([]string{"server", "--data-dir", s.DataDir, "--listen", s.Addr,
-		"--store", s.c.opts.Store, "--consul-catalog", "off", "--log-level", "info"}, s.c.opts.Args...)
+		"--store", s.c.opts.Store, "--consul-catalog", "off", "--log-level", "info"}, append(s.extra, s.c.opts.Args...)...)
 	cmd := exec.Command(s.c.opts.Bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

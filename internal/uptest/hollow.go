@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/drover-ci/drover/internal/proctest"
 )
@@ -37,8 +38,12 @@ func (e *Env) StartHollowNodes(t testing.TB, prefix string, n int) *Hollow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.cmd = exec.Command(e.Drover, "node", "--kubeconfig", e.Kubeconfig, "--runtime=hollow",
-		"--count", strconv.Itoa(n), "--node-name", prefix, "--log-port", "0", "--dns=false",
+	// The nodes join as an operator's would: a bootstrap token from `drover token create` (in a
+	// file, off the command line) and the CA file; each gets its own credential,
+	// system:node:NAME, through a client CSR.
+	server, caFile, tokenFile := e.joinFiles(t, dir)
+	h.cmd = exec.Command(e.Drover, "node", "--server", server, "--token-file", tokenFile, "--certificate-authority", caFile,
+		"--runtime=hollow", "--count", strconv.Itoa(n), "--node-name", prefix, "--log-port", "0", "--dns=false",
 		"--proxy=false", "--data-dir", dir, "--log-level", "warn")
 	if h.done, err = proctest.Start(h.cmd, logf); err != nil {
 		t.Fatalf("start drover node: %v", err)
@@ -67,6 +72,29 @@ func (e *Env) StartHollowNodes(t testing.TB, prefix string, n int) *Hollow {
 		})
 	}
 	return h
+}
+
+// joinFiles makes a bootstrap token with drover token create and writes it and the cluster's
+// CA into dir; it returns the API server's URL and the two files.
+func (e *Env) joinFiles(t testing.TB, dir string) (server, caFile, tokenFile string) {
+	t.Helper()
+	kc, err := clientcmd.LoadFromFile(e.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := kc.Clusters[kc.Contexts[kc.CurrentContext].Cluster]
+	caFile, tokenFile = filepath.Join(dir, "ca.crt"), filepath.Join(dir, "bootstrap-token")
+	if err := os.WriteFile(caFile, cluster.CertificateAuthorityData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(e.Drover, "token", "create", "--kubeconfig", e.Kubeconfig, "--ttl", "1h", "--description", "uptest hollow nodes").Output()
+	if err != nil {
+		t.Fatalf("drover token create: %v", err)
+	}
+	if err := os.WriteFile(tokenFile, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cluster.Server, caFile, tokenFile
 }
 
 // Stop ends the hollow nodes' process (SIGTERM, SIGKILL after 10 s). Their Node objects stay,

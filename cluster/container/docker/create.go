@@ -42,6 +42,9 @@ func configs(spec container.Spec) (*dc.Config, *dc.HostConfig, *network.Networki
 		Labels:     spec.Labels,
 		User:       spec.User,
 		StopSignal: spec.StopSignal,
+		OpenStdin:  spec.Stdin,
+		StdinOnce:  spec.StdinOnce,
+		Tty:        spec.TTY,
 	}
 	if spec.Entrypoint != nil {
 		cfg.Entrypoint = strslice.StrSlice(spec.Entrypoint)
@@ -59,6 +62,7 @@ func configs(spec container.Spec) (*dc.Config, *dc.HostConfig, *network.Networki
 		},
 	}
 	hc.GroupAdd, hc.CapAdd, hc.CapDrop = spec.GroupAdd, spec.CapAdd, spec.CapDrop
+	hc.PidMode = dc.PidMode(spec.PidMode)
 	hc.ReadonlyRootfs = spec.ReadonlyRootfs
 	if spec.NoNewPrivileges {
 		hc.SecurityOpt = append(hc.SecurityOpt, "no-new-privileges")

@@ -26,9 +26,16 @@ func (r *Runtime) Logs(ctx context.Context, id string, opts container.LogOptions
 	if !opts.Since.IsZero() {
 		o.Since = fmt.Sprintf("%d.%09d", opts.Since.Unix(), opts.Since.Nanosecond())
 	}
+	tty, err := r.hasTTY(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	rc, err := r.cli.ContainerLogs(ctx, id, o)
 	if err != nil {
 		return nil, wrap(err, "logs", id)
+	}
+	if tty { // a terminal's output is one raw stream
+		return rc, nil
 	}
 	pr, pw := io.Pipe()
 	go func() {
@@ -36,6 +43,15 @@ func (r *Runtime) Logs(ctx context.Context, id string, opts container.LogOptions
 		pw.CloseWithError(err)
 	}()
 	return &demuxed{PipeReader: pr, src: rc}, nil
+}
+
+// hasTTY reports whether container id was created with a terminal.
+func (r *Runtime) hasTTY(ctx context.Context, id string) (bool, error) {
+	j, err := r.cli.ContainerInspect(ctx, id)
+	if err != nil {
+		return false, wrap(err, "inspect", id)
+	}
+	return j.Config != nil && j.Config.Tty, nil
 }
 
 // demuxed is the read side of a demultiplexed log stream; Close closes the engine's stream.

@@ -46,6 +46,13 @@ func (r *Runtime) ExecStream(ctx context.Context, id string, cmd []string, s con
 // output ends. The container's stdin is attached only when s has one; the engine ignores it
 // unless the container was created with an open stdin.
 func (r *Runtime) Attach(ctx context.Context, id string, s container.Streams) error {
+	// The container's own terminal decides whether its output is one raw stream, whatever the
+	// client asked for.
+	tty, err := r.hasTTY(ctx, id)
+	if err != nil {
+		return err
+	}
+	s.TTY = tty
 	att, err := r.cli.ContainerAttach(ctx, id, dc.AttachOptions{Stream: true, Stdin: s.Stdin != nil, Stdout: s.Stdout != nil, Stderr: s.Stderr != nil})
 	if err != nil {
 		return wrap(err, "attach to", id)

@@ -31,6 +31,14 @@ func (r *Runtime) Create(ctx context.Context, spec container.Spec) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("create %s: %w", name, err)
 	}
+	// Joining another container's PID namespace needs that container, as Docker's create does.
+	if ref, ok := joinTarget(spec.PidMode); ok {
+		if _, err := r.lookup(ref); err != nil {
+			return "", fmt.Errorf("create %s: joining PID namespace: %w", name, err)
+		}
+	} else if spec.PidMode != "" && spec.PidMode != "host" {
+		return "", fmt.Errorf("create %s: invalid PID mode %q", name, spec.PidMode)
+	}
 	c := &ctr{
 		id: newID(), name: name, image: spec.Image, labels: cloneLabels(spec.Labels),
 		netMode: mode, reqIP: spec.IP, script: script, state: container.StateCreated,

@@ -128,3 +128,17 @@ func TestNetworkExhaustedAndRemoved(t *testing.T) {
 		t.Errorf("recreating the network: %q, %v", gw, err)
 	}
 }
+
+// TestPidModeNeedsTarget: as Docker's create, joining another container's PID namespace needs
+// that container (an ephemeral container whose target is gone is not created).
+func TestPidModeNeedsTarget(t *testing.T) {
+	r, _ := newFake(t, Options{})
+	ctx := context.Background()
+	target := start(t, r, container.Spec{Name: "target", Image: "pause"})
+	if _, err := r.Create(ctx, container.Spec{Name: "debug", Image: "pause", PidMode: "container:" + target}); err != nil {
+		t.Errorf("create joining a running container's PID namespace: %v", err)
+	}
+	if _, err := r.Create(ctx, container.Spec{Name: "orphan", Image: "pause", PidMode: "container:missing"}); err == nil {
+		t.Error("create joining a missing container's PID namespace succeeded")
+	}
+}

@@ -21,6 +21,23 @@ const nodeUserPrefix = "system:node:"
 // subject CN=system:node:NAME O=system:nodes only, no e-mail or URI names, at least one DNS
 // name or IP, and usages digital signature (+ key encipherment) + server auth only.
 func parseRequest(csr *certificatesv1.CertificateSigningRequest) (*x509.CertificateRequest, error) {
+	req, err := parseNodeRequest(csr, certificatesv1.UsageServerAuth)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.EmailAddresses) > 0 || len(req.URIs) > 0 {
+		return nil, errors.New("e-mail and URI subject alternative names are not allowed")
+	}
+	if len(req.DNSNames)+len(req.IPAddresses) == 0 {
+		return nil, errors.New("at least one DNS or IP subject alternative name is required")
+	}
+	return req, nil
+}
+
+// parseNodeRequest parses a node's request, serving or client: subject CN=system:node:NAME
+// O=system:nodes only, usages digital signature and want (client or server auth), key
+// encipherment allowed, nothing else.
+func parseNodeRequest(csr *certificatesv1.CertificateSigningRequest, want certificatesv1.KeyUsage) (*x509.CertificateRequest, error) {
 	req, err := registry.ParseCSR(csr.Spec.Request)
 	if err != nil {
 		return nil, err
@@ -31,26 +48,20 @@ func parseRequest(csr *certificatesv1.CertificateSigningRequest) (*x509.Certific
 	if !slices.Equal(req.Subject.Organization, []string{user.NodesGroup}) {
 		return nil, fmt.Errorf("subject organization %v is not [%s]", req.Subject.Organization, user.NodesGroup)
 	}
-	if len(req.EmailAddresses) > 0 || len(req.URIs) > 0 {
-		return nil, errors.New("e-mail and URI subject alternative names are not allowed")
-	}
-	if len(req.DNSNames)+len(req.IPAddresses) == 0 {
-		return nil, errors.New("at least one DNS or IP subject alternative name is required")
-	}
-	var server, sig bool
+	var wanted, sig bool
 	for _, u := range csr.Spec.Usages {
 		switch u {
-		case certificatesv1.UsageServerAuth:
-			server = true
+		case want:
+			wanted = true
 		case certificatesv1.UsageDigitalSignature:
 			sig = true
 		case certificatesv1.UsageKeyEncipherment:
 		default:
-			return nil, fmt.Errorf("usage %q is not allowed (only digital signature, key encipherment, server auth)", u)
+			return nil, fmt.Errorf("usage %q is not allowed (only digital signature, key encipherment, %s)", u, want)
 		}
 	}
-	if !server || !sig {
-		return nil, errors.New("usages must include digital signature and server auth")
+	if !wanted || !sig {
+		return nil, fmt.Errorf("usages must include digital signature and %s", want)
 	}
 	return req, nil
 }

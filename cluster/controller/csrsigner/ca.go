@@ -75,6 +75,8 @@ func (ca *CA) Sign(req *x509.CertificateRequest, usages []certificatesv1.KeyUsag
 			tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
 		case certificatesv1.UsageServerAuth:
 			tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
+		case certificatesv1.UsageClientAuth:
+			tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
 		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, req.PublicKey, ca.Key)

@@ -1,10 +1,13 @@
 // Package csrsigner approves and signs certificates.k8s.io/v1 CertificateSigningRequests for
-// the signer kubernetes.io/kubelet-serving with drover's CA, as Kubernetes' CSR approving and
-// signing controllers (and the kubelet-serving approvers run beside them) do: a node agent's
-// request for its serving certificate (CN=system:node:NAME, O=system:nodes, usages digital
-// signature, key encipherment and server auth, names and IPs of that Node only), made by the
-// admin or by the node itself, is approved and signed; anything else is left for a person
-// (`kubectl certificate approve`), and other signers' requests are left to their signers.
+// the signers kubernetes.io/kubelet-serving and kubernetes.io/kube-apiserver-client-kubelet
+// with drover's CA, as Kubernetes' CSR approving and signing controllers (and the
+// kubelet-serving approvers run beside them) do: a node agent's request for its serving
+// certificate (CN=system:node:NAME, O=system:nodes, usages digital signature, key
+// encipherment and server auth, names and IPs of that Node only), made by the admin or by the
+// node itself, and its request for its client certificate (same subject, no names, client
+// auth), made with a bootstrap token or by the node itself, are approved and signed; anything
+// else is left for a person (`kubectl certificate approve`), and other signers' requests are
+// left to their signers.
 package csrsigner
 
 import (
@@ -108,9 +111,22 @@ func (c *Controller) Sync(ctx context.Context, name string) (time.Duration, erro
 	if err != nil {
 		return 0, err
 	}
-	if csr.Spec.SignerName != certificatesv1.KubeletServingSignerName || len(csr.Status.Certificate) > 0 || has(csr, certificatesv1.CertificateDenied) || has(csr, certificatesv1.CertificateFailed) {
+	if len(csr.Status.Certificate) > 0 || has(csr, certificatesv1.CertificateDenied) || has(csr, certificatesv1.CertificateFailed) {
 		return 0, nil
 	}
+	switch csr.Spec.SignerName {
+	case certificatesv1.KubeletServingSignerName:
+		return c.syncServing(ctx, csr)
+	case certificatesv1.KubeAPIServerClientKubeletSignerName:
+		return 0, c.syncClient(ctx, csr)
+	}
+	return 0, nil
+}
+
+// syncServing approves a node's serving request once its Node shows the names it asks for,
+// and signs it once approved.
+func (c *Controller) syncServing(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) (time.Duration, error) {
+	name := csr.Name
 	req, reqErr := parseRequest(csr)
 	if !has(csr, certificatesv1.CertificateApproved) {
 		if reqErr != nil {
@@ -129,12 +145,35 @@ func (c *Controller) Sync(ctx context.Context, name string) (time.Duration, erro
 			c.log.Info("kubelet-serving CSR not auto-approved", "csr", name, "reason", reason)
 			return 0, nil
 		}
-		return 0, c.approve(ctx, csr)
+		return 0, c.approve(ctx, csr, "Auto approving kubelet serving certificate after SubjectAccessReview.")
 	}
 	if reqErr != nil {
 		return 0, c.fail(ctx, csr, reqErr.Error())
 	}
 	return 0, c.sign(ctx, csr, req)
+}
+
+// syncClient approves a node's client request made with a bootstrap token (a joining node)
+// or by the node itself (renewal), and signs it once approved: the node agent's credential
+// for the API server, system:node:NAME in system:nodes.
+func (c *Controller) syncClient(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) error {
+	req, reqErr := parseClientRequest(csr)
+	if !has(csr, certificatesv1.CertificateApproved) {
+		if reqErr != nil {
+			c.log.Info("kube-apiserver-client-kubelet CSR not auto-approved", "csr", csr.Name, "reason", reqErr)
+			return nil
+		}
+		msg := ClientApproval(csr, req)
+		if msg == "" {
+			c.log.Info("kube-apiserver-client-kubelet CSR not auto-approved", "csr", csr.Name, "requestor", csr.Spec.Username)
+			return nil
+		}
+		return c.approve(ctx, csr, msg)
+	}
+	if reqErr != nil {
+		return c.fail(ctx, csr, reqErr.Error())
+	}
+	return c.sign(ctx, csr, req)
 }
 
 func has(csr *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) bool {
@@ -146,15 +185,15 @@ func has(csr *certificatesv1.CertificateSigningRequest, t certificatesv1.Request
 	return false
 }
 
-func (c *Controller) approve(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) error {
+func (c *Controller) approve(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, msg string) error {
 	csr = csr.DeepCopy()
 	now := metav1.NewTime(c.clock.Now())
 	csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
 		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: ReasonAutoApproved,
-		Message: "Auto approving kubelet serving certificate after SubjectAccessReview.", LastUpdateTime: now, LastTransitionTime: now})
+		Message: msg, LastUpdateTime: now, LastTransitionTime: now})
 	_, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, csr.Name, csr, metav1.UpdateOptions{})
 	if err == nil {
-		c.log.Info("approved kubelet-serving CSR", "csr", csr.Name, "requestor", csr.Spec.Username)
+		c.log.Info("approved CSR", "csr", csr.Name, "signer", csr.Spec.SignerName, "requestor", csr.Spec.Username)
 	}
 	return err
 }
@@ -183,7 +222,7 @@ func (c *Controller) sign(ctx context.Context, csr *certificatesv1.CertificateSi
 	if _, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, csr, metav1.UpdateOptions{}); err != nil {
 		return err
 	}
-	c.log.Info("signed kubelet-serving CSR", "csr", csr.Name, "subject", req.Subject.CommonName)
+	c.log.Info("signed CSR", "csr", csr.Name, "signer", csr.Spec.SignerName, "subject", req.Subject.CommonName)
 	return nil
 }
 

@@ -99,21 +99,8 @@ func (c *Controller) Run(ctx context.Context) error {
 
 // podChanged queues the services in the pod's namespace that select it.
 func (c *Controller) podChanged(obj interface{}) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
-	}
-	svcs, err := c.services.Services(pod.Namespace).List(labels.Everything())
-	if err != nil {
-		return
-	}
-	for _, s := range svcs {
-		if s.Spec.Selector != nil && labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(pod.Labels)) {
-			c.queue.Add(pod.Namespace + "/" + s.Name)
-		}
+	for _, key := range controller.ServicesSelecting(c.services, obj) {
+		c.queue.Add(key)
 	}
 }
 

@@ -8,7 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/drover-ci/drover/cluster/controller"
 )
 
 var (
@@ -57,7 +58,7 @@ func Subsets(svc *corev1.Service, pods []*corev1.Pod) []corev1.EndpointSubset {
 		if pod.Spec.Hostname != "" && pod.Spec.Subdomain == svc.Name && pod.Namespace == svc.Namespace {
 			addr.Hostname = pod.Spec.Hostname
 		}
-		if podReady(pod) || svc.Spec.PublishNotReadyAddresses {
+		if controller.PodReady(pod) || svc.Spec.PublishNotReadyAddresses {
 			g.ready = append(g.ready, addr)
 		} else {
 			g.notReady = append(g.notReady, addr)
@@ -78,7 +79,7 @@ func Subsets(svc *corev1.Service, pods []*corev1.Pod) []corev1.EndpointSubset {
 func podPorts(svc *corev1.Service, pod *corev1.Pod) []corev1.EndpointPort {
 	var out []corev1.EndpointPort
 	for _, sp := range svc.Spec.Ports {
-		port, ok := targetPort(sp, pod)
+		port, ok := controller.FindServicePort(pod, sp)
 		if !ok {
 			continue
 		}
@@ -89,35 +90,6 @@ func podPorts(svc *corev1.Service, pod *corev1.Pod) []corev1.EndpointPort {
 		out = append(out, corev1.EndpointPort{Name: sp.Name, Port: port, Protocol: proto, AppProtocol: sp.AppProtocol})
 	}
 	return out
-}
-
-// targetPort resolves a service port's targetPort for pod: a number as is (the service port
-// when unset), a name through the pod's container ports.
-func targetPort(sp corev1.ServicePort, pod *corev1.Pod) (int32, bool) {
-	tp := sp.TargetPort
-	switch {
-	case tp.Type == intstr.Int && tp.IntVal == 0:
-		return sp.Port, true
-	case tp.Type == intstr.Int:
-		return tp.IntVal, true
-	}
-	for _, c := range pod.Spec.Containers {
-		for _, p := range c.Ports {
-			if p.Name == tp.StrVal && (p.Protocol == sp.Protocol || (p.Protocol == "" && sp.Protocol == corev1.ProtocolTCP) || (sp.Protocol == "" && p.Protocol == corev1.ProtocolTCP)) {
-				return p.ContainerPort, true
-			}
-		}
-	}
-	return 0, false
-}
-
-func podReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func portsKey(ports []corev1.EndpointPort) string {

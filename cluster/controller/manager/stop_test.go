@@ -18,6 +18,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -172,7 +173,7 @@ func waitInflight(t *testing.T, inflight *atomic.Int32, name string) {
 // workFor returns objects that give every controller something to write: an RC, a Deployment and a Job
 // short of pods, a CronJob with a missed run, pending pods and a Ready node for the scheduler,
 // a Service without a cluster IP and with a selector, a Node without a pod subnet whose Lease
-// is stale, and a pending claim with a volume that fits.
+// is stale, a pending claim with a volume that fits, and a pod on a NoExecute-tainted node.
 func workFor(busy bool) []runtime.Object {
 	if !busy {
 		return nil
@@ -190,6 +191,10 @@ func workFor(busy bool) []runtime.Object {
 	minAvailable := intstr.FromInt32(1)
 	return []runtime.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "view"}, AggregationRule: &rbacv1.AggregationRule{
+			ClusterRoleSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"rbac.authorization.k8s.io/aggregate-to-view": "true"}}}}},
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "pods-view", Labels: map[string]string{"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
+			Rules: []rbacv1.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"pods"}}}},
 		&corev1.ReplicationController{ObjectMeta: metav1.ObjectMeta{Name: "rc", Namespace: "default", UID: "rc-uid"},
 			Spec: corev1.ReplicationControllerSpec{Replicas: &one, Selector: labels, Template: &rcTmpl}},
 		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "deploy", Namespace: "default", UID: "deploy-uid"},
@@ -229,6 +234,18 @@ func workFor(busy bool) []runtime.Object {
 		&appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "rs", Namespace: "default", UID: "rs-uid"},
 			Spec: appsv1.ReplicaSetSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "rs"}},
 				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "rs"}}, Spec: rcTmpl.Spec}}},
+		&corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "quota", Namespace: "default"},
+			Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10")}}},
+		// Endpoints of a Service without a selector, for the EndpointSlice mirroring.
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "manual", Namespace: "default", UID: "manual-uid"},
+			Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.50", Ports: []corev1.ServicePort{{Port: 80}}}},
+		&corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "manual", Namespace: "default", UID: "manual-ep-uid"},
+			Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "10.1.2.3"}}, Ports: []corev1.EndpointPort{{Port: 80, Protocol: corev1.ProtocolTCP}}}}},
+		// A pod on a node with a NoExecute taint it does not tolerate, for the taint eviction.
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "tainted", CreationTimestamp: old},
+			Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "maintenance", Effect: corev1.TaintEffectNoExecute}}}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "on-tainted", Namespace: "default", UID: "on-tainted-uid"},
+			Spec: corev1.PodSpec{NodeName: "tainted", Containers: []corev1.Container{{Name: "c", Image: "i"}}}},
 		&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "pdb", Namespace: "default"},
 			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: &minAvailable, Selector: &metav1.LabelSelector{MatchLabels: labels}}},
 	}

@@ -45,7 +45,7 @@ type Controller struct {
 	// owner is the subnet this controller gave each node (by name), so that a node seen
 	// again from a lagging cache gets the same one.
 	owner     map[string]netip.Prefix
-	exhausted map[string]bool // nodes told CIDRNotAvailable since the last release
+	exhausted map[string]bool // nodes told CIDRNotAvailable, until they get a subnet: told once
 	log       *slog.Logger
 }
 
@@ -195,7 +195,8 @@ func (c *Controller) Sync(ctx context.Context, name string) error {
 			if !c.exhausted[name] {
 				c.exhausted[name] = true
 				c.recorder.Eventf(n, corev1.EventTypeWarning, ReasonCIDRNotAvailable,
-					"Node %s status is now: %s (no free /%d left in %s)", name, ReasonCIDRNotAvailable, c.alloc.MaskSize(), c.alloc.ClusterCIDR())
+					"Node %s status is now: %s (no free /%d left in %s: %d node subnets; a longer --node-cidr-mask-size or a larger --cluster-cidr fits more)",
+					name, ReasonCIDRNotAvailable, c.alloc.MaskSize(), c.alloc.ClusterCIDR(), c.alloc.Used()+c.alloc.Free())
 				level = slog.LevelWarn
 			}
 			c.log.Log(ctx, level, "no pod subnet left", "node", name, "clusterCIDR", c.alloc.ClusterCIDR())
@@ -221,6 +222,7 @@ func (c *Controller) Sync(ctx context.Context, name string) error {
 
 // release frees the subnet the named node had and retries the nodes waiting for one.
 func (c *Controller) release(name string) {
+	delete(c.exhausted, name) // a deleted node waits for nothing any more
 	p, ok := c.owner[name]
 	if !ok {
 		return
@@ -228,8 +230,9 @@ func (c *Controller) release(name string) {
 	delete(c.owner, name)
 	c.alloc.Release(p)
 	c.log.Info("pod subnet released", "node", name, "podCIDR", p)
+	// They keep their mark: the one that gets the subnet loses it, the others were told
+	// already and are not warned again.
 	for waiting := range c.exhausted {
-		delete(c.exhausted, waiting)
 		c.queue.Add(waiting)
 	}
 }

@@ -3,8 +3,10 @@ package nodeipam
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,5 +233,111 @@ func TestPresetPodCIDRIsNeverHandedOutAgain(t *testing.T) {
 	e.addNode("c")
 	if c := e.podCIDR("c"); c == next.String() || c == first {
 		t.Errorf("node c got %s; a has %s and b came with %s", c, first, next)
+	}
+}
+
+// warnCounter counts the log records at warning level or above.
+type warnCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (w *warnCounter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnCounter) Handle(context.Context, slog.Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.n++
+	return nil
+}
+func (w *warnCounter) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *warnCounter) WithGroup(string) slog.Handler      { return w }
+
+// TestFullRangeWarnsOnce: nodes beyond a full cluster CIDR get one CIDRNotAvailable event and
+// one warning each, however often they are synced again (their status updates requeue them)
+// and when a released subnet goes to another waiting node.
+func TestFullRangeWarnsOnce(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewSimpleClientset()
+	factory := informers.NewSharedInformerFactory(client, 0)
+	rec := record.NewFakeRecorder(100)
+	warns := &warnCounter{}
+	c, err := New(controller.Context{Logger: slog.New(warns), Client: client, Informers: factory,
+		Recorder: func(string) record.EventRecorder { return rec },
+		Options:  controller.Options{ClusterCIDR: "10.244.0.0/23", NodeCIDRMaskSize: 24}}) // room for two
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	factory.Start(stop)
+	factory.WaitForCacheSync(stop)
+	names := []string{"a", "b", "c", "d"}
+	for _, n := range names {
+		if _, err := client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitLister := func(name string, present bool) {
+		t.Helper()
+		for i := 0; ; i++ {
+			_, err := c.nodes.Get(name)
+			if (err == nil) == present {
+				return
+			}
+			if i > 1000 {
+				t.Fatalf("node %s never present=%v in the lister", name, present)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for _, n := range names {
+		waitLister(n, true)
+	}
+	for round := 0; round < 5; round++ { // the first sync and four resyncs
+		for _, n := range names {
+			if err := c.Sync(ctx, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// a goes: its subnet is handed to c or d; the other waits on, not warned again.
+	if err := client.CoreV1().Nodes().Delete(ctx, "a", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitLister("a", false)
+	if err := c.Sync(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 3; round++ {
+		for _, n := range []string{"c", "d"} {
+			if err := c.Sync(ctx, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(rec.Events)
+	notAvailable := 0
+	for ev := range rec.Events {
+		if strings.Contains(ev, ReasonCIDRNotAvailable) {
+			notAvailable++
+			if !strings.HasPrefix(ev, "Warning") || !strings.Contains(ev, "--node-cidr-mask-size") {
+				t.Errorf("event %q: want a warning with size guidance", ev)
+			}
+		}
+	}
+	if notAvailable != 2 {
+		t.Errorf("%d CIDRNotAvailable events for the two nodes beyond the range, want 2", notAvailable)
+	}
+	if warns.n != 2 {
+		t.Errorf("%d warnings logged, want 2 (one per node beyond the range)", warns.n)
+	}
+	got := 0
+	for _, n := range []string{"c", "d"} {
+		if node, _ := client.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{}); node.Spec.PodCIDR != "" {
+			got++
+		}
+	}
+	if got != 1 {
+		t.Errorf("%d of c, d got a subnet after a was deleted, want 1", got)
 	}
 }

@@ -2,8 +2,9 @@
 // been renewed within the grace period gets its conditions set to Unknown, the
 // node.kubernetes.io/unreachable taints, and its pods Ready=False; once it has been NotReady
 // for the eviction timeout its pods are deleted, so their controllers recreate them on other
-// nodes. When the node comes back, its agent finishes those deletions and removes the stale
-// containers.
+// nodes (a pod tolerating the NoExecute taint is deleted after its tolerationSeconds instead,
+// or never when it tolerates it without a limit, as daemon pods do). When the node comes back,
+// its agent finishes those deletions and removes the stale containers.
 package nodelifecycle
 
 import (
@@ -24,6 +25,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/drover-ci/drover/cluster/controller"
+	"github.com/drover-ci/drover/cluster/controller/tainteviction"
 )
 
 // Taints put on a node that stopped reporting.
@@ -139,11 +141,8 @@ func (c *Controller) monitor(ctx context.Context, n *corev1.Node) error {
 	if rc == nil || rc.Status == corev1.ConditionTrue {
 		return nil
 	}
-	// NotReady or Unknown: evict once it has lasted the eviction timeout.
-	if now.Sub(rc.LastTransitionTime.Time) < c.eviction {
-		return nil
-	}
-	return c.evict(ctx, n)
+	// NotReady or Unknown: evict the pods as their tolerations of the NoExecute taint say.
+	return c.evict(ctx, n, now.Sub(rc.LastTransitionTime.Time), rc.Status)
 }
 
 // markUnknown sets every condition of the node to Unknown and taints it unreachable.
@@ -219,14 +218,31 @@ func (c *Controller) markPodsNotReady(ctx context.Context, node string) error {
 	return nil
 }
 
-// evict deletes the pods of a node that has been NotReady for the eviction timeout.
-func (c *Controller) evict(ctx context.Context, n *corev1.Node) error {
+// evict deletes the pods of a node that has been NotReady (Unknown: unreachable) for
+// notReadyFor: a pod that does not tolerate the node's NoExecute taint (unreachable, or
+// not-ready) after the eviction timeout, one that tolerates it for tolerationSeconds once they
+// have passed, one that tolerates it for ever (daemon pods) never.
+func (c *Controller) evict(ctx context.Context, n *corev1.Node, notReadyFor time.Duration, status corev1.ConditionStatus) error {
+	if notReadyFor < 0 {
+		return nil
+	}
+	taint := TaintUnreachableNoExecute
+	if status == corev1.ConditionFalse {
+		taint.Key = corev1.TaintNodeNotReady
+	}
 	pods, err := c.podsOn(ctx, n.Name)
 	if err != nil {
 		return err
 	}
 	for _, p := range pods {
 		if p.DeletionTimestamp != nil {
+			continue
+		}
+		tolerated, wait := tainteviction.Tolerated([]corev1.Taint{taint}, p.Spec.Tolerations)
+		switch {
+		case !tolerated && notReadyFor < c.eviction:
+			continue
+		case tolerated && (wait < 0 || notReadyFor < wait):
 			continue
 		}
 		err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})

@@ -45,9 +45,15 @@ func boundPod(name, node string) *corev1.Pod {
 func TestStaleLeaseThenEviction(t *testing.T) {
 	start := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	clk := clocktesting.NewFakeClock(start)
+	// daemon tolerates the unreachable NoExecute taint for ever (as daemon pods do), patient
+	// for 90 s: they are evicted never and after 90 s, not after the eviction timeout.
+	daemon, patient := boundPod("daemon", "n1"), boundPod("patient", "n1")
+	daemon.Spec.Tolerations = []corev1.Toleration{{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute}}
+	ninety := int64(90)
+	patient.Spec.Tolerations = []corev1.Toleration{{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: &ninety}}
 	client := fake.NewSimpleClientset(
 		readyNode("n1", start), readyNode("n2", start), lease("n1", start), lease("n2", start),
-		boundPod("a", "n1"), boundPod("b", "n2"))
+		boundPod("a", "n1"), boundPod("b", "n2"), daemon, patient)
 	factory := informers.NewSharedInformerFactory(client, 0)
 	c, err := New(controller.Context{Logger: logtest.New(t), Client: client, Informers: factory, Clock: clk,
 		Options: controller.Options{NodeMonitorGracePeriod: 40 * time.Second, PodEvictionTimeout: 60 * time.Second}})
@@ -99,6 +105,18 @@ func TestStaleLeaseThenEviction(t *testing.T) {
 	}
 	if _, err := client.CoreV1().Pods("default").Get(ctx, "b", metav1.GetOptions{}); err != nil {
 		t.Fatalf("pod b on the healthy node was touched: %v", err)
+	}
+	for _, name := range []string{"daemon", "patient"} {
+		if _, err := client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Fatalf("pod %s tolerating the taint evicted at the eviction timeout: %v", name, err)
+		}
+	}
+	step(30 * time.Second) // NotReady for 95s
+	if _, err := client.CoreV1().Pods("default").Get(ctx, "patient", metav1.GetOptions{}); err == nil {
+		t.Error("pod patient still exists after its 90 s toleration")
+	}
+	if _, err := client.CoreV1().Pods("default").Get(ctx, "daemon", metav1.GetOptions{}); err != nil {
+		t.Errorf("pod daemon tolerating the taint for ever evicted: %v", err)
 	}
 	if s := nodeReady(t, client, "n2"); s != corev1.ConditionTrue {
 		t.Fatalf("healthy n2 Ready = %s", s)

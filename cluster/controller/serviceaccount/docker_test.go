@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-ci/drover/internal/uptest"
@@ -56,15 +57,32 @@ func TestInClusterClientOnDocker(t *testing.T) {
 		}
 		return string(b)
 	}
-	pod := run("lister", nil, "get", "pods")
+	// Authorization is on: the namespace's default ServiceAccount may not list pods until a
+	// RoleBinding grants it.
+	pod := run("denied", nil, "get", "pods")
+	if out := logs("denied"); pod.Status.Phase != corev1.PodFailed || strings.Contains(out, "denied ") {
+		t.Fatalf("the default ServiceAccount listed pods without a binding: %s\n%q", pod.Status.Phase, out)
+	}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "pod-lister", Namespace: "ci"},
+		Rules: []rbacv1.PolicyRule{{Verbs: []string{"list"}, APIGroups: []string{""}, Resources: []string{"pods"}}}}
+	if _, err := cs.RbacV1().Roles("ci").Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "pod-lister", Namespace: "ci"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "pod-lister"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "default", Namespace: "ci"}}}
+	if _, err := cs.RbacV1().RoleBindings("ci").Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod = run("lister", nil, "get", "pods")
 	out := logs("lister")
 	if pod.Status.Phase != corev1.PodSucceeded || !strings.Contains(out, "lister") {
 		t.Fatalf("the in-cluster client in the pod: %s\n%s\n%s", pod.Status.Phase, out, env.Log)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	t.Logf("pods in ci seen from inside: %d\n%s", len(lines)-1, out)
-	if len(lines) != 2 {
-		t.Errorf("want the header and 1 pod, got %q", out)
+	if len(lines) != 3 {
+		t.Errorf("want the header and 2 pods (denied, lister), got %q", out)
 	}
 	// Without the volume there is no token file: client-go finds no in-cluster config and
 	// drover no kubeconfig.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,7 +34,10 @@ func (c *Controller) ensureKubernetes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.ensureKubernetesEndpoints(ctx)
+	if err := c.ensureKubernetesEndpoints(ctx); err != nil {
+		return err
+	}
+	return c.ensureKubernetesEndpointSlice(ctx)
 }
 
 func (c *Controller) createKubernetes(ctx context.Context) error {
@@ -89,15 +93,64 @@ func (c *Controller) ensureKubernetesEndpoints(ctx context.Context) error {
 	eps := c.client.CoreV1().Endpoints("default")
 	cur, err := eps.Get(ctx, "kubernetes", metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"}, Subsets: want}
+		ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: skipMirror()}, Subsets: want}
 		_, err = eps.Create(ctx, ep, metav1.CreateOptions{})
 		return err
 	}
-	if err != nil || apiequality.Semantic.DeepEqual(cur.Subsets, want) {
+	if err != nil || (apiequality.Semantic.DeepEqual(cur.Subsets, want) && cur.Labels[discoveryv1.LabelSkipMirror] == "true") {
 		return err
 	}
 	cur.Subsets = want
+	if cur.Labels == nil {
+		cur.Labels = map[string]string{}
+	}
+	cur.Labels[discoveryv1.LabelSkipMirror] = "true"
 	_, err = eps.Update(ctx, cur, metav1.UpdateOptions{})
+	return err
+}
+
+// skipMirror is the label Kubernetes' endpoints reconciler puts on the kubernetes Endpoints:
+// its EndpointSlice is written directly, not mirrored.
+func skipMirror() map[string]string {
+	return map[string]string{discoveryv1.LabelSkipMirror: "true"}
+}
+
+// ensureKubernetesEndpointSlice writes the kubernetes Service's EndpointSlice (named
+// kubernetes, as Kubernetes' endpoints reconciler writes it beside the Endpoints) when the API
+// server's address is known.
+func (c *Controller) ensureKubernetesEndpointSlice(ctx context.Context) error {
+	if !c.apiAddr.IsValid() {
+		return nil
+	}
+	ready := true
+	name, proto, port := "https", corev1.ProtocolTCP, int32(c.apiAddr.Port())
+	want := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default",
+			Labels: map[string]string{discoveryv1.LabelSkipMirror: "true", discoveryv1.LabelServiceName: "kubernetes"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{c.apiAddr.Addr().String()},
+			Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+		Ports: []discoveryv1.EndpointPort{{Name: &name, Protocol: &proto, Port: &port}},
+	}
+	api := c.client.DiscoveryV1().EndpointSlices("default")
+	cur, err := api.Get(ctx, "kubernetes", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = api.Create(ctx, want, metav1.CreateOptions{})
+		return err
+	}
+	if err != nil || (apiequality.Semantic.DeepEqual(cur.Endpoints, want.Endpoints) && apiequality.Semantic.DeepEqual(cur.Ports, want.Ports) &&
+		apiequality.Semantic.DeepEqual(cur.Labels, want.Labels) && cur.AddressType == want.AddressType) {
+		return err
+	}
+	if cur.AddressType != want.AddressType { // immutable: replace the slice
+		if err := api.Delete(ctx, "kubernetes", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cur.UID}}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		_, err = api.Create(ctx, want, metav1.CreateOptions{})
+		return err
+	}
+	cur.Endpoints, cur.Ports, cur.Labels = want.Endpoints, want.Ports, want.Labels
+	_, err = api.Update(ctx, cur, metav1.UpdateOptions{})
 	return err
 }
 

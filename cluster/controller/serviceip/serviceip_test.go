@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -266,8 +267,26 @@ func TestKubernetesServiceCreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	ep, err := f.client.CoreV1().Endpoints("default").Get(t.Context(), "kubernetes", metav1.GetOptions{})
-	if err != nil || ep.Subsets[0].Addresses[0].IP != "192.168.1.10" || ep.Subsets[0].Ports[0].Port != 6443 {
+	if err != nil || ep.Subsets[0].Addresses[0].IP != "192.168.1.10" || ep.Subsets[0].Ports[0].Port != 6443 || ep.Labels[discoveryv1.LabelSkipMirror] != "true" {
 		t.Errorf("endpoints = %+v, %v", ep, err)
+	}
+	// Its EndpointSlice, written the same way (kubectl 1.32 reads slices).
+	if err := f.c.ensureKubernetesEndpointSlice(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	es, err := f.client.DiscoveryV1().EndpointSlices("default").Get(t.Context(), "kubernetes", metav1.GetOptions{})
+	if err != nil || es.AddressType != discoveryv1.AddressTypeIPv4 || es.Labels[discoveryv1.LabelServiceName] != "kubernetes" ||
+		len(es.Endpoints) != 1 || es.Endpoints[0].Addresses[0] != "192.168.1.10" || !*es.Endpoints[0].Conditions.Ready ||
+		len(es.Ports) != 1 || *es.Ports[0].Port != 6443 || *es.Ports[0].Name != "https" {
+		t.Errorf("endpointslice = %+v, %v", es, err)
+	}
+	f.c.apiAddr = netip.MustParseAddrPort("192.168.1.11:6443")
+	if err := f.c.ensureKubernetesEndpointSlice(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	es, err = f.client.DiscoveryV1().EndpointSlices("default").Get(t.Context(), "kubernetes", metav1.GetOptions{})
+	if err != nil || es.Endpoints[0].Addresses[0] != "192.168.1.11" {
+		t.Errorf("endpointslice after the address moved = %+v, %v", es, err)
 	}
 }
 

@@ -9,10 +9,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,6 +32,45 @@ type Options struct {
 	// LockTimeout bounds the wait for the file lock another process may hold
 	// (default DefaultLockTimeout).
 	LockTimeout time.Duration
+	// CompactInterval is how often the free pages are checked for compaction (default
+	// DefaultCompactInterval); a write that finds the disk full also triggers a check.
+	CompactInterval time.Duration
+	// The file is compacted when its free pages reach CompactMinFree bytes (default
+	// DefaultCompactMinFree) and CompactRatio of the file (default DefaultCompactRatio), or
+	// hold any free page while the disk is full. A negative CompactMinFree turns the
+	// automatic compaction off (Compact still works).
+	CompactMinFree int64
+	CompactRatio   float64
+	// SweepInterval is how often keys whose TTL ran out are deleted (default
+	// store.DefaultSweepInterval).
+	SweepInterval time.Duration
+	// Logger receives compaction reports (default: discarded).
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.History <= 0 {
+		o.History = DefaultHistory
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = DefaultLockTimeout
+	}
+	if o.CompactInterval <= 0 {
+		o.CompactInterval = DefaultCompactInterval
+	}
+	if o.CompactMinFree == 0 {
+		o.CompactMinFree = DefaultCompactMinFree
+	}
+	if o.CompactRatio <= 0 {
+		o.CompactRatio = DefaultCompactRatio
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = store.DefaultSweepInterval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
 }
 
 // Defaults for Options.
@@ -45,13 +86,28 @@ var (
 )
 
 // Store is a store.Store in one bbolt file. Its methods are safe for concurrent use.
+//
+// Writes go through a commit queue (write.go): concurrent writes share one transaction and one
+// fsync, and their events are published in revision order after the commit.
 type Store struct {
 	path string
-	db   *bolt.DB
+	opts Options
 	hub  *store.Hub
 
-	mu     sync.Mutex // serialises writes, so events are published in revision order
+	dbmu sync.RWMutex // guards db: transactions hold it shared, a compaction swaps db holding it
+	db   *bolt.DB
+
+	qmu    sync.Mutex // guards queue and closed
+	queue  []*request
 	closed bool
+
+	commit  sync.Mutex   // held by the writer committing a batch: one batch at a time, in order
+	commits atomic.Int64 // transactions committed
+
+	compactions atomic.Int64
+	noSpace     chan struct{} // capacity 1: a write found the disk full
+	stopBg      context.CancelFunc
+	bg          sync.WaitGroup // the compactor and the TTL sweeper
 }
 
 var _ store.Store = (*Store)(nil)
@@ -62,27 +118,21 @@ func Open(path string) (*Store, error) { return OpenWithOptions(path, Options{})
 // OpenWithOptions opens the store file at path. If another process holds the file, it fails
 // after opts.LockTimeout with an error naming the file.
 func OpenWithOptions(path string, opts Options) (*Store, error) {
-	if opts.History <= 0 {
-		opts.History = DefaultHistory
-	}
-	if opts.LockTimeout <= 0 {
-		opts.LockTimeout = DefaultLockTimeout
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        opts.LockTimeout,
-		FreelistType:   bolt.FreelistMapType,
-		NoFreelistSync: true, // the freelist is rebuilt on open; writes sync less
-	})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("boltstore: open %s: file is locked, is another drover server using it? (waited %v): %w", path, opts.LockTimeout, err)
-	}
+	opts = opts.withDefaults()
+	_ = os.Remove(path + ".compact") // a compaction the process did not finish
+	db, err := openDB(path, opts)
 	if err != nil {
-		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+		return nil, err
 	}
 	var rev int64
 	err = db.Update(func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(kvBucket); err != nil {
 			return err
+		}
+		for _, b := range [][]byte{ttlBucket, expiryBucket} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
 		}
 		meta, err := tx.CreateBucketIfNotExists(metaBucket)
 		if err != nil {
@@ -95,7 +145,30 @@ func OpenWithOptions(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: initialise %s: %w", path, err)
 	}
-	return &Store{path: path, db: db, hub: store.NewHub(opts.History, rev)}, nil
+	s := &Store{path: path, opts: opts, db: db, hub: store.NewHub(opts.History, rev), noSpace: make(chan struct{}, 1)}
+	var ctx context.Context
+	ctx, s.stopBg = context.WithCancel(context.Background())
+	if opts.CompactMinFree >= 0 {
+		s.bg.Go(func() { s.compactor(ctx) })
+	}
+	s.bg.Go(func() { s.sweeper(ctx) })
+	return s, nil
+}
+
+// openDB opens the bbolt file.
+func openDB(path string, opts Options) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        opts.LockTimeout,
+		FreelistType:   bolt.FreelistMapType,
+		NoFreelistSync: true, // the freelist is rebuilt on open; writes sync less
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("boltstore: open %s: file is locked, is another drover server using it? (waited %v): %w", path, opts.LockTimeout, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	return db, nil
 }
 
 // revisionOf reads the revision counter from the meta bucket.
@@ -149,6 +222,8 @@ func (s *Store) Get(ctx context.Context, key string) (store.KV, error) {
 		return store.KV{}, s.wrap("get", key, err)
 	}
 	var kv store.KV
+	s.dbmu.RLock()
+	defer s.dbmu.RUnlock()
 	err := s.db.View(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(kvBucket).Get([]byte(key))
 		if raw == nil {
@@ -173,6 +248,8 @@ func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, err
 		items []store.KV
 		rev   int64
 	)
+	s.dbmu.RLock()
+	defer s.dbmu.RUnlock()
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		if rev, err = revisionOf(tx.Bucket(metaBucket)); err != nil {
@@ -210,9 +287,10 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, s.wrap("revision", "", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	s.qmu.Lock()
+	closed := s.closed
+	s.qmu.Unlock()
+	if closed {
 		return 0, s.wrap("revision", "", berrors.ErrDatabaseNotOpen)
 	}
 	return s.hub.Revision(), nil
@@ -228,18 +306,29 @@ func (s *Store) Usage() (store.Usage, error) {
 	if err := syscall.Statfs(filepath.Dir(s.path), &fs); err != nil {
 		return store.Usage{}, fmt.Errorf("boltstore: statfs: %w", err)
 	}
-	return store.Usage{SizeBytes: fi.Size(), FreeBytes: int64(fs.Bavail) * int64(fs.Bsize)}, nil
+	u := store.Usage{SizeBytes: fi.Size(), FreeBytes: int64(fs.Bavail) * int64(fs.Bsize)}
+	if sp, err := s.Space(); err == nil {
+		u.FreePageBytes = sp.FreePageBytes
+	}
+	return u, nil
 }
 
 // Close ends every watch and closes the file. Later calls fail with store.ErrUnavailable.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.qmu.Lock()
 	if s.closed {
+		s.qmu.Unlock()
 		return nil
 	}
 	s.closed = true
+	s.qmu.Unlock()
+	s.stopBg()
+	s.bg.Wait()
+	s.commit.Lock() // the batch in flight commits and publishes first
+	defer s.commit.Unlock()
 	s.hub.Close()
+	s.dbmu.Lock()
+	defer s.dbmu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("boltstore: close %s: %w", s.path, err)
 	}

@@ -25,7 +25,7 @@ func TestFullTmpfs(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
 	path := filepath.Join(dir, "state.db")
-	s, err := boltstore.Open(path)
+	s, err := boltstore.OpenWithOptions(path, boltstore.Options{CompactMinFree: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,4 +62,5 @@ func TestFullTmpfs(t *testing.T) {
 	if _, err := s.Get(ctx, written[len(written)-1]); err != nil {
 		t.Fatalf("read on a full disk: %v", err)
 	}
+	compactOnFullDisk(t, s, path)
 }

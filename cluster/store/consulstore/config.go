@@ -13,6 +13,10 @@ const (
 	DefaultTimeout  = 10 * time.Second
 	DefaultWaitTime = time.Minute
 	DefaultHistory  = 10000
+	// DefaultMaxConns caps a client's connections to Consul, below the 200 per client address
+	// Consul allows by default (limits.http_max_conns_per_client): a Store's requests, its
+	// watch and other users of Config.Client each have their own client.
+	DefaultMaxConns = 64
 )
 
 // Config says how to reach Consul and where drover's keys live.
@@ -43,6 +47,9 @@ type Config struct {
 	History int
 	// Logger receives the watch loop's errors (default slog.Default()).
 	Logger *slog.Logger
+	// MaxConns caps the connections of each client made from this Config (default
+	// DefaultMaxConns); more requests at once wait for a connection.
+	MaxConns int
 }
 
 // ConfigFromEnv returns a Config read from the CONSUL_HTTP_* environment (see Config), with
@@ -76,14 +83,21 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
 	return c
 }
 
 // client builds a consul/api client whose HTTP requests time out after timeout.
 // Client returns a consul/api client for c (the environment fills what c leaves empty), with
 // c's request timeout: for other users of the same Consul, such as the catalog controller.
-func (c Config) Client() (*api.Client, error) { return c.client(c.withDefaults().Timeout) }
+func (c Config) Client() (*api.Client, error) {
+	c = c.withDefaults()
+	return c.client(c.Timeout)
+}
 
+// client builds a client; c has its defaults.
 func (c Config) client(timeout time.Duration) (*api.Client, error) {
 	ac := api.DefaultConfig()
 	if c.Address != "" {
@@ -101,6 +115,7 @@ func (c Config) client(timeout time.Duration) (*api.Client, error) {
 	ac.Datacenter = c.Datacenter
 	mergeTLS(&ac.TLSConfig, c.TLS)
 	ac.Transport.MaxIdleConnsPerHost = 16
+	ac.Transport.MaxConnsPerHost = c.MaxConns
 	hc, err := api.NewHttpClient(ac.Transport, ac.TLSConfig)
 	if err != nil {
 		return nil, fmt.Errorf("consulstore: TLS settings: %w", err)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -29,9 +30,14 @@ type entry struct {
 // between consecutive answers into the Store's hub.
 type loop struct {
 	s    *Store
-	kv   *api.KV // its HTTP timeout is longer than WaitTime
+	kv   *api.KV     // its HTTP timeout is longer than WaitTime
+	txn  *api.Client // reads of changed keys and log trims, with the Store's request timeout
 	log  *slog.Logger
 	snap map[string]*entry
+	// logSeen holds the log entries of the last answer (key → index).
+	logSeen map[string]uint64
+	// pairsRead counts the entries the loop read from Consul after its first list (tests).
+	pairsRead atomic.Int64
 }
 
 // init reads the prefix once and returns the index the watch starts from.
@@ -44,13 +50,12 @@ func (l *loop) init(ctx context.Context) (uint64, error) {
 	return max(meta.LastIndex, 1), nil
 }
 
-// run does blocking queries until ctx ends.
+// run does blocking queries on the change log until ctx ends.
 func (l *loop) run(ctx context.Context, index uint64) {
 	backoff := minBackoff
 	failing := false
 	for ctx.Err() == nil {
-		q := (&api.QueryOptions{WaitIndex: index, WaitTime: l.s.cfg.WaitTime}).WithContext(ctx)
-		pairs, meta, err := l.kv.List(l.s.prefix, q)
+		last, err := l.step(ctx, index)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -65,12 +70,10 @@ func (l *loop) run(ctx context.Context, index uint64) {
 			continue
 		}
 		if failing {
-			l.log.Info("consul watch recovered", "index", meta.LastIndex)
+			l.log.Info("consul watch recovered", "index", last)
 			l.s.watchErr.Store(nil)
 		}
 		failing, backoff = false, minBackoff
-		last := meta.LastIndex
-		l.s.hub.Publish(l.sequence(l.diff(pairs, index, last))...)
 		switch {
 		case last < index:
 			// Consul's documented rule: an index that goes backwards (a restore, reaped
@@ -82,6 +85,45 @@ func (l *loop) run(ctx context.Context, index uint64) {
 			index = last
 		}
 	}
+}
+
+// step waits for the change log to move past index, publishes the changes and returns the
+// index of the answer. When entries newer than index may have been trimmed, or the index went
+// backwards, it re-lists the whole prefix instead.
+func (l *loop) step(ctx context.Context, index uint64) (uint64, error) {
+	q := (&api.QueryOptions{WaitIndex: index, WaitTime: l.s.cfg.WaitTime}).WithContext(ctx)
+	pairs, meta, err := l.kv.List(l.s.prefix+logDir, q)
+	if err != nil {
+		return 0, err
+	}
+	l.pairsRead.Add(int64(len(pairs)))
+	last := meta.LastIndex
+	st := l.readLog(pairs, index)
+	if last < index || st.trimmed > index || l.vanished(st) {
+		l.remember(st.all)
+		return l.relist(ctx, index)
+	}
+	evs, err := l.follow(ctx, st.news)
+	if err != nil {
+		return 0, err
+	}
+	l.s.hub.Publish(l.sequence(evs)...)
+	l.remember(st.all)
+	if err := l.trim(ctx, st.all, st.trimmed, st.markerIndex); err != nil {
+		l.log.Warn("consul change log", "err", err)
+	}
+	return last, nil
+}
+
+// relist reads the whole prefix and publishes its difference from the snapshot.
+func (l *loop) relist(ctx context.Context, index uint64) (uint64, error) {
+	pairs, meta, err := l.kv.List(l.s.prefix, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
+	if err != nil {
+		return 0, err
+	}
+	l.pairsRead.Add(int64(len(pairs)))
+	l.s.hub.Publish(l.sequence(l.diff(pairs, index, meta.LastIndex))...)
+	return meta.LastIndex, nil
 }
 
 // entries turns a listing into the loop's snapshot, skipping keys no Store wrote.

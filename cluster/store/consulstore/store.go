@@ -29,6 +29,7 @@ type Store struct {
 	// or without a leader), nil while they succeed.
 	watchErr atomic.Pointer[error]
 
+	loop      *loop
 	cancel    context.CancelFunc
 	loopDone  chan struct{}
 	closeOnce sync.Once
@@ -54,7 +55,8 @@ func New(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{cfg: cfg, prefix: prefix, kv: client.KV(), client: client, loopDone: make(chan struct{})}
-	l := &loop{s: s, kv: watchClient.KV(), log: cfg.Logger.With("component", "consulstore", "prefix", prefix)}
+	l := &loop{s: s, kv: watchClient.KV(), txn: client, log: cfg.Logger.With("component", "consulstore", "prefix", prefix)}
+	s.loop = l
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
 	defer cancel()
 	index, err := l.init(ctx)
@@ -67,7 +69,10 @@ func New(cfg Config) (*Store, error) {
 	s.cancel = stop
 	go func() {
 		defer close(s.loopDone)
+		var sweeper sync.WaitGroup
+		sweeper.Go(func() { s.sweep(loopCtx) })
 		l.run(loopCtx, index)
+		sweeper.Wait()
 	}()
 	return s, nil
 }

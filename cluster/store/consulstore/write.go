@@ -117,13 +117,19 @@ func (s *Store) mismatch(ctx context.Context, op, key string) error {
 // ModifyIndex being replaced, which always differs from the stored entry's own Flags (the
 // index before that).
 func (s *Store) cas(ctx context.Context, key string, value []byte, index uint64) (int64, error) {
-	ops := api.TxnOps{{KV: &api.KVTxnOp{Verb: api.KVCAS, Key: s.prefix + encodeKey(key), Value: value, Index: index, Flags: index}}}
+	return s.casWith(ctx, key, value, index)
+}
+
+// casWith is cas with more operations in its transaction.
+func (s *Store) casWith(ctx context.Context, key string, value []byte, index uint64, more ...*api.TxnOp) (int64, error) {
+	enc := encodeKey(key)
+	ops := append(api.TxnOps{{KV: &api.KVTxnOp{Verb: api.KVCAS, Key: s.prefix + enc, Value: value, Index: index, Flags: index}}, s.logOp('P', enc, value)}, more...)
 	var out api.TxnResponse
 	if err := s.txn(ctx, ops, &out); err != nil {
 		return 0, err
 	}
-	if len(out.Results) != 1 || out.Results[0].KV == nil {
-		return 0, fmt.Errorf("consulstore: set %q: transaction returned %d results, want 1", key, len(out.Results))
+	if len(out.Results) != len(ops) || out.Results[0].KV == nil {
+		return 0, fmt.Errorf("consulstore: set %q: transaction returned %d results, want %d", key, len(out.Results), len(ops))
 	}
 	return s.observe(revOf(out.Results[0].KV.ModifyIndex)), nil
 }
@@ -131,10 +137,12 @@ func (s *Store) cas(ctx context.Context, key string, value []byte, index uint64)
 // deleteAt deletes key if its ModifyIndex is index. Consul's delete-cas succeeds on a missing
 // key, so the transaction checks the index first.
 func (s *Store) deleteAt(ctx context.Context, key string, index uint64) error {
-	k := s.prefix + encodeKey(key)
+	enc := encodeKey(key)
+	k := s.prefix + enc
 	ops := api.TxnOps{
 		{KV: &api.KVTxnOp{Verb: api.KVCheckIndex, Key: k, Index: index}},
 		{KV: &api.KVTxnOp{Verb: api.KVDelete, Key: k}},
+		s.logOp('D', enc, nil),
 	}
 	if err := s.txn(ctx, ops, nil); err != nil {
 		if errors.Is(err, errRolledBack) {

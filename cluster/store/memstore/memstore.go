@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/drover-ci/drover/cluster/store"
 )
@@ -22,6 +23,8 @@ type Store struct {
 	rev    int64
 	hub    *store.Hub
 	closed bool
+	ttls   map[string]expiry // keys created with a TTL
+	sweep  *time.Timer       // runs Expire while ttls is not empty
 }
 
 var _ store.Store = (*Store)(nil)
@@ -31,7 +34,7 @@ func New() *Store { return NewWithHistory(DefaultHistory) }
 
 // NewWithHistory returns an empty Store keeping the given number of events of watch history.
 func NewWithHistory(history int) *Store {
-	return &Store{items: make(map[string]store.KV), hub: store.NewHub(history, 0)}
+	return &Store{items: make(map[string]store.KV), ttls: make(map[string]expiry), hub: store.NewHub(history, 0)}
 }
 
 func clone(b []byte) []byte {
@@ -89,6 +92,11 @@ func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, err
 func (s *Store) Create(ctx context.Context, key string, value []byte) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.create(ctx, key, value)
+}
+
+// create stores value under a new key. Callers hold s.mu.
+func (s *Store) create(ctx context.Context, key string, value []byte) (int64, error) {
 	if err := s.check(ctx, "create", key); err != nil {
 		return 0, err
 	}
@@ -106,6 +114,7 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, expected i
 	if err != nil {
 		return 0, err
 	}
+	s.renew(key)
 	return s.put(key, value, old, true), nil
 }
 
@@ -114,12 +123,21 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, expected i
 func (s *Store) Delete(ctx context.Context, key string, expected int64) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, err := s.current(ctx, "delete", key, expected)
-	if err != nil {
+	if _, err := s.current(ctx, "delete", key, expected); err != nil {
 		return 0, err
+	}
+	return s.remove(key)
+}
+
+// remove deletes key at the next revision and publishes the event. Callers hold s.mu.
+func (s *Store) remove(key string) (int64, error) {
+	old, ok := s.items[key]
+	if !ok {
+		return 0, fmt.Errorf("memstore: delete %q: %w", key, store.ErrNotFound)
 	}
 	s.rev++
 	delete(s.items, key)
+	delete(s.ttls, key)
 	s.hub.Publish(store.Event{Type: store.Delete, Key: key, PrevValue: old.Value, Revision: s.rev})
 	return s.rev, nil
 }
@@ -176,6 +194,9 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	if s.sweep != nil {
+		s.sweep.Stop()
+	}
 	s.hub.Close()
 	return nil
 }

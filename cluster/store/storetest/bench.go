@@ -3,7 +3,10 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,6 +48,62 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 		}
 	})
 	b.Run("Fanout100", func(b *testing.B) { benchFanout(b, open(b, newStore), 100) })
+	b.Run("CreateParallel64", func(b *testing.B) { benchParallel(b, open(b, newStore), 64) })
+	b.Run("CreateParallel64IdleWatchers5000", func(b *testing.B) {
+		s := open(b, newStore)
+		per := idleWatchers(b, s, 5000)
+		benchParallel(b, s, 64)
+		b.ReportMetric(per, "B/watcher")
+	})
+}
+
+// idleWatchers starts n watches, each on a prefix of its own that no write touches (as
+// namespaced watches of quiet namespaces), and returns the memory they take per watcher.
+func idleWatchers(b *testing.B, s store.Store, n int) float64 {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		if _, err := s.Watch(ctx, fmt.Sprintf("idle/%05d/", i), 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	return (float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)) / float64(n)
+}
+
+// benchParallel measures the write ceiling: writers goroutines creating distinct keys as fast
+// as the store takes them. It reports writes/s besides the per-write latency percentiles.
+func benchParallel(b *testing.B, s store.Store, writers int) {
+	var (
+		mu  sync.Mutex
+		lat = make([]time.Duration, 0, b.N)
+		seq atomic.Int64
+	)
+	b.SetParallelism(max(1, writers/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			t0 := time.Now()
+			if _, err := s.Create(b.Context(), fmt.Sprintf("bench/par/%09d", seq.Add(1)), payload); err != nil {
+				b.Error(err)
+				return
+			}
+			mine = append(mine, time.Since(t0))
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "writes/s")
+	report(b, lat)
 }
 
 // payload is about the size of a small pod object in JSON.

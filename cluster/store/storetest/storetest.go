@@ -53,6 +53,7 @@ func RunWithOptions(t *testing.T, newStore NewStore, opts Options) {
 		{"ListPrefixAndOrder", testListPrefixAndOrder},
 		{"RevisionsIncrease", testRevisionsIncrease},
 		{"ConcurrentCAS", testConcurrentCAS},
+		{"ConcurrentMixed", testConcurrentMixed},
 		{"WatchEventShapes", testWatchEventShapes},
 		{"WatchFromNow", testWatchFromNow},
 		{"WatchPrefixIsolation", testWatchPrefixIsolation},
@@ -61,6 +62,7 @@ func RunWithOptions(t *testing.T, newStore NewStore, opts Options) {
 		{"WatchReplay", testWatchReplay},
 		{"WatchCancel", testWatchCancel},
 		{"WatchCompacted", testWatchCompacted},
+		{"TTL", testTTL},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

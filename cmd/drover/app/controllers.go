@@ -18,7 +18,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"github.com/drover-ci/drover/cloud/config"
@@ -60,7 +59,7 @@ func (o *controllerOptions) addFlags(cmd *cobra.Command) {
 	f.DurationVar(&o.gracePeriod, "node-monitor-grace-period", 40*time.Second, "a node whose Lease is older than this becomes NotReady")
 	f.DurationVar(&o.eviction, "pod-eviction-timeout", 60*time.Second, "how long a node stays NotReady before its pods are deleted (replaced on other nodes)")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "range nodes' pod subnets (Node spec.podCIDR) come from, for drover node --host-gw (\"none\": allocate none)")
-	f.IntVar(&o.nodeCIDRMask, "node-cidr-mask-size", 24, "prefix length of each node's pod subnet within --cluster-cidr")
+	f.IntVar(&o.nodeCIDRMask, "node-cidr-mask-size", 24, "prefix length of each node's pod subnet within --cluster-cidr: 2^(mask-size - cluster prefix) nodes fit (a /16 with /24 subnets: 256; hollow fleets: 26 gives 1024 of 64 addresses each)")
 	f.StringVar(&o.jenkinsConfig, "jenkins-config", "", "Jenkins cloud configuration file (YAML; instead of the \"jenkins\" section of --config; default: what drover jenkins install configured)")
 	f.StringVar(&o.signingCert, "cluster-signing-cert-file", "", "CA certificate (PEM) that signs approved kubelet-serving CertificateSigningRequests, the node agents' serving certificates (default: DATA-DIR/pki/ca.crt, drover's CA)")
 	f.StringVar(&o.signingKey, "cluster-signing-key-file", "", "key of --cluster-signing-cert-file (default: DATA-DIR/pki/ca.key)")
@@ -132,11 +131,12 @@ func (o *controllerOptions) prepare(cmd *cobra.Command) error {
 	return nil
 }
 
-// run runs the controller manager against the server's own kubeconfig until ctx ends (the CA
+// run runs the controller manager with cfg (its own identity, system:kube-controller-manager,
+// a client certificate from the CA in process: componentConfig) until ctx ends (the CA
 // in dataDir/pki signs the node agents' serving certificates unless the flags name another); it
 // returns at once when --controllers=false, and with an error when the manager cannot go on
 // (a controller that cannot be built or does not stop), which ends the whole process.
-func (o *controllerOptions) run(ctx context.Context, kubeconfig, storeDSN, dataDir string, log *slog.Logger) error {
+func (o *controllerOptions) run(ctx context.Context, cfg *rest.Config, storeDSN, dataDir string, log *slog.Logger) error {
 	if !o.enabled {
 		return nil
 	}
@@ -144,10 +144,7 @@ func (o *controllerOptions) run(ctx context.Context, kubeconfig, storeDSN, dataD
 	if err != nil {
 		return err
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return fmt.Errorf("loading %s: %w", kubeconfig, err)
-	}
+	cfg = rest.CopyConfig(cfg)
 	opts.APIServerAddress = o.advertise
 	if opts.RootCA, err = rootCA(cfg); err != nil {
 		return err

@@ -102,6 +102,10 @@ func describeObject(ctx context.Context, c *clients, out io.Writer, obj *unstruc
 		err = describeTyped(obj, &corev1.Service{}, func(svc *corev1.Service) error {
 			return describeService(ctx, w, c.typed, svc)
 		})
+	case gvk.Group == "" && gvk.Kind == "ResourceQuota":
+		err = describeTyped(obj, &corev1.ResourceQuota{}, func(q *corev1.ResourceQuota) error { describeQuota(w, q); return nil })
+	case gvk.Group == "" && gvk.Kind == "LimitRange":
+		err = describeTyped(obj, &corev1.LimitRange{}, func(lr *corev1.LimitRange) error { describeLimitRange(w, lr); return nil })
 	case gvk.Group == "" && gvk.Kind == "Node":
 		err = describeTyped(obj, &corev1.Node{}, func(n *corev1.Node) error { return describeNode(ctx, w, c.typed, n) })
 	default:

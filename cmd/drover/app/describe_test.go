@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -103,5 +104,56 @@ spec:
 	}
 	if strings.Contains(out.String(), "App.kubernetes.io") || strings.Contains(out.String(), "Disktype") {
 		t.Errorf("describe title-cased a label key:\n%s", out.String())
+	}
+}
+
+func TestDescribeQuota(t *testing.T) {
+	q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "ci-quota", Namespace: "ci", UID: "q-uid"},
+		Spec: corev1.ResourceQuotaSpec{Scopes: []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeNotTerminating}},
+		Status: corev1.ResourceQuotaStatus{
+			Hard: corev1.ResourceList{"pods": resource.MustParse("3"), "limits.memory": resource.MustParse("2Gi")},
+			Used: corev1.ResourceList{"pods": resource.MustParse("1"), "limits.memory": resource.MustParse("512Mi")}}}
+	raw, err := runtimeConverter.ToUnstructured(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := &unstructured.Unstructured{Object: raw}
+	obj.SetAPIVersion("v1")
+	obj.SetKind("ResourceQuota")
+	var out bytes.Buffer
+	if err := describeObject(t.Context(), &clients{typed: fake.NewSimpleClientset()}, &out, obj); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Name:       ci-quota", "Namespace:  ci", "Scopes:     NotTerminating",
+		" * Matches all pods that do not have an active deadline.", "Resource       Used   Hard",
+		"limits.memory  512Mi  2Gi", "pods           1      3"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("describe quota lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestDescribeLimitRange(t *testing.T) {
+	lr := &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: "defaults", Namespace: "ci", UID: "lr-uid"},
+		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer,
+			Max: corev1.ResourceList{"cpu": resource.MustParse("2")}, Default: corev1.ResourceList{"cpu": resource.MustParse("1"), "memory": resource.MustParse("1Gi")},
+			DefaultRequest: corev1.ResourceList{"cpu": resource.MustParse("250m"), "memory": resource.MustParse("512Mi")}}}}}
+	raw, err := runtimeConverter.ToUnstructured(lr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := &unstructured.Unstructured{Object: raw}
+	obj.SetAPIVersion("v1")
+	obj.SetKind("LimitRange")
+	var out bytes.Buffer
+	if err := describeObject(t.Context(), &clients{typed: fake.NewSimpleClientset()}, &out, obj); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Type        Resource  Min  Max  Default Request  Default Limit  Max Limit/Request Ratio",
+		"Container   cpu       -    2    250m             1              -",
+		"Container   memory    -    -    512Mi            1Gi            -"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("describe limitrange lacks %q:\n%s", want, out.String())
+		}
 	}
 }

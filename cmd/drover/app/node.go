@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/drover-ci/drover/cluster/container"
 	"github.com/drover-ci/drover/cluster/container/docker"
@@ -29,6 +31,7 @@ type nodeOptions struct {
 	name     string
 	runtime  string
 	count    int
+	events   record.EventBroadcaster // shared by the hollow nodes (agents)
 	network  string
 	subnet   string
 	hostGW   bool
@@ -46,6 +49,12 @@ type nodeOptions struct {
 	pidsLimit  int64
 	labels     map[string]string
 	net        netOptions
+	// The token join (--token ID.SECRET): the API server's CA by hash or file, and the
+	// joiner that gives each node agent its own credential (nil: the legacy kubeconfig).
+	caHash    string
+	caFile    string
+	tokenFile string
+	join      *joiner
 }
 
 func (o *nodeOptions) addFlags(cmd *cobra.Command, withDataDir bool) {
@@ -71,6 +80,57 @@ func (o *nodeOptions) addFlags(cmd *cobra.Command, withDataDir bool) {
 	f.StringVar(&o.pauseImage, "pause-image", docker.PauseImage, "infra container image, built locally from this binary when missing")
 	f.StringToStringVar(&o.labels, "node-labels", nil, "labels to add to the Node (k=v,...)")
 	o.net.addFlags(f)
+}
+
+// addJoinFlags are `drover node`'s flags of the token join (with the global --server and
+// --token).
+func (o *nodeOptions) addJoinFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.caHash, "ca-cert-hash", "", "with --token: the API server's CA, pinned by the sha256 hash of its public key (sha256:HEX, as kubeadm join's --discovery-token-ca-cert-hash; drover token create --print-join-command prints it)")
+	f.StringVar(&o.caFile, "certificate-authority", "", "with --token: the API server's CA certificate file (instead of --ca-cert-hash)")
+	f.StringVar(&o.tokenFile, "token-file", "", "a file holding the bootstrap token (instead of --token, which shows on the command line)")
+}
+
+// clusterConfig is how `drover node` reaches the API server: with a bootstrap token (--token
+// ID.SECRET --server URL --ca-cert-hash/--certificate-authority), the node's own client
+// certificate from the TLS bootstrap (hollow nodes: the address and CA only; agents gives each
+// its credential); else, the legacy way, the kubeconfig's credential (the admin's).
+func (o *nodeOptions) clusterConfig(ctx context.Context, cf *clientFlags, log *slog.Logger) (*rest.Config, error) {
+	token := cf.token
+	if o.tokenFile != "" && token != "" {
+		return nil, errors.New("--token and --token-file both name the bootstrap token: give one (--token-file keeps it off the command line)")
+	}
+	if o.tokenFile != "" {
+		b, err := os.ReadFile(o.tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		if token = strings.TrimSpace(string(b)); !isBootstrapToken(token) {
+			return nil, fmt.Errorf("--token-file %s: not a bootstrap token ([a-z0-9]{6}.[a-z0-9]{16})", o.tokenFile)
+		}
+	}
+	if !isBootstrapToken(token) {
+		if o.caHash != "" {
+			return nil, errors.New("--ca-cert-hash goes with --token ID.SECRET, a bootstrap token (drover token create)")
+		}
+		if o.caFile != "" {
+			return nil, errors.New("--certificate-authority goes with --token ID.SECRET, a bootstrap token (drover token create); with a kubeconfig its cluster's CA is used")
+		}
+		cfg, err := cf.clientConfig().ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("loading kubeconfig: %w", err)
+		}
+		return cfg, nil
+	}
+	j, err := newJoiner(ctx, cf.server, token, o.caFile, o.caHash, o.dataDir, log)
+	if err != nil {
+		return nil, err
+	}
+	o.join = j
+	if o.runtime == "hollow" {
+		return j.base(), nil
+	}
+	return j.config(ctx, o.name, "kubelet-client")
 }
 
 func (o *nodeOptions) validate() error {
@@ -111,9 +171,12 @@ func newNodeCommand(s Streams, cf *clientFlags) *cobra.Command {
 			if err := o.validate(); err != nil {
 				return err
 			}
-			cfg, err := cf.clientConfig().ClientConfig()
+			cfg, err := o.clusterConfig(cmd.Context(), cf, log)
+			if o.join != nil {
+				defer o.join.Stop()
+			}
 			if err != nil {
-				return fmt.Errorf("loading kubeconfig: %w", err)
+				return err
 			}
 			netsvc, err := o.netServices(cfg, log)
 			if err != nil {
@@ -127,10 +190,14 @@ func newNodeCommand(s Streams, cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if o.events != nil {
+				defer o.events.Shutdown()
+			}
 			return hintSeveral(runAgents(cmd.Context(), agents, netsvc, routes), "")
 		},
 	}
 	o.addFlags(cmd, true)
+	o.addJoinFlags(cmd)
 	logging.addFlags(cmd.Flags())
 	return cmd
 }
@@ -173,15 +240,30 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams, l
 	}
 	if o.runtime == "hollow" {
 		var out []*nodeagent.Agent
+		if o.join == nil {
+			// One event broadcaster (and correlator cache) for all hollow nodes of the process,
+			// not one each; shut down by runE once the agents returned. Joined nodes record with
+			// their own credentials, each through its own.
+			base.Events = nodeagent.NewEventBroadcaster(context.WithoutCancel(ctx), client)
+			o.events = base.Events
+		}
 		for i := 0; i < o.count; i++ {
 			rt := hollow.New(hollow.Options{})
 			c := base
+			c.NodeName, c.Runtime, c.Probes = fmt.Sprintf("%s-%d", o.name, i), rt, rt.Prober()
+			ncfg := cfg
+			if o.join != nil {
+				// Joined with a token: each hollow node has its own credential.
+				if ncfg, err = o.join.config(ctx, c.NodeName, "kubelet-client-"+c.NodeName); err != nil {
+					return nil, err
+				}
+				ncfg.QPS, ncfg.Burst = cfg.QPS, cfg.Burst
+			}
 			// Each hollow node has its own client (and rate limit), as a real node would: one
 			// shared client starves 500 nodes' heartbeats.
-			if c.Client, err = kubernetes.NewForConfig(cfg); err != nil {
+			if c.Client, err = kubernetes.NewForConfig(ncfg); err != nil {
 				return nil, fmt.Errorf("API client: %w", err)
 			}
-			c.NodeName, c.Runtime, c.Probes = fmt.Sprintf("%s-%d", o.name, i), rt, rt.Prober()
 			c.Labels = withLabel(o.labels, "drover.io/hollow", "true")
 			a, err := nodeagent.New(c)
 			if err != nil {

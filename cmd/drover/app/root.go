@@ -66,6 +66,7 @@ func newRootCommand(s Streams) *cobra.Command {
 		newUpCommand(s, cf),
 		newServerCommand(s, cf),
 		newNodeCommand(s, cf),
+		newTokenCommand(s, cf),
 		// Jenkins on drover.
 		newJenkinsCommand(s, cf),
 		// Helpers that run inside drover's own images.

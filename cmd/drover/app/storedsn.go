@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/drover-ci/drover/cluster/apiserver"
 	"github.com/drover-ci/drover/cluster/store"
 	"github.com/drover-ci/drover/cluster/store/boltstore"
 	"github.com/drover-ci/drover/cluster/store/consulstore"
@@ -53,4 +54,11 @@ func openStore(dsn, dataDir, consulDatacenter string, log *slog.Logger) (store.S
 		return consulstore.New(cfg)
 	}
 	return nil, fmt.Errorf("--store %q: unknown scheme %q (want bolt, consul or memory)", dsn, scheme)
+}
+
+// watchCacheFor is the API server's watch cache configuration for a --store DSN: on Consul,
+// whose revisions the cache cannot tell it has caught up with, consistent reads go to the store.
+func watchCacheFor(dsn string) apiserver.WatchCache {
+	scheme, _, _ := strings.Cut(dsn, "://")
+	return apiserver.WatchCache{ConsistentReadsFromStore: scheme == "consul"}
 }

@@ -5,7 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/client-go/rest"
 
 	"github.com/drover-ci/drover/cluster/apiserver"
 )
@@ -26,6 +27,9 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			defer restore()
 			if err := no.validate(); err != nil {
+				return err
+			}
+			if err := so.checkFlags(true); err != nil {
 				return err
 			}
 			if err := so.controllers.prepare(cmd); err != nil {
@@ -54,9 +58,11 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 				_ = p.Wait()
 				return err
 			}
+			so.startProfiling()
 			api, err := apiserver.Listen(ctx, apiserver.RunConfig{
-				Store: st, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.allSANs(),
-				AnonymousMetrics: so.anonymousMetrics, Limits: so.limits(), MaxConnections: so.maxConnections, Logger: log, MetricResolution: so.metricResolutionConfig(), PodSecurityDefault: so.podSecurity,
+				WatchCache: watchCacheFor(so.store),
+				Store:      st, PodSecurityExemptions: so.podSecurityExempt, DataDir: so.dataDir, Metrics: so.controllers.metrics, Listen: so.listen, ExtraSANs: so.allSANs(),
+				AnonymousMetrics: so.anonymousMetrics, Profiling: so.profiling, Limits: so.limits(), MaxConnections: so.maxConnections, Logger: log, MetricResolution: so.metricResolutionConfig(), PodSecurityDefault: so.podSecurity, AuthorizationMode: so.authzMode, EventTTL: so.eventTTL,
 				ServiceCIDR: so.controllers.serviceCIDR, NodePortMin: so.controllers.nodePortMin(), NodePortMax: so.controllers.nodePortMax()})
 			if err != nil {
 				return hintSeveral(err, "--listen")
@@ -65,11 +71,19 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			p.Server(api.Serve)
 			so.controllers.advertise = so.advertiseAt(api.URL)
 			p.Go(func(ctx context.Context) error {
-				return so.controllers.run(ctx, api.Kubeconfig, so.store, so.dataDir, log)
+				// The controller manager (with the Jenkins cloud provider) runs as its own
+				// user, not the admin: the admin token is only the operator's.
+				cm, err := componentConfig(api, user.KubeControllerManager)
+				if err != nil {
+					return err
+				}
+				return so.controllers.run(ctx, cm, so.store, so.dataDir, log)
 			})
-			cfg, err := clientcmd.BuildConfigFromFlags("", api.Kubeconfig)
+			// The node agent's own credential, system:node:NAME in system:nodes, straight from
+			// the CA in this process (drover node gets it through a CSR).
+			cfg, err := nodeCredential(api, no.name)
 			if err != nil {
-				return stop(fmt.Errorf("loading %s: %w", api.Kubeconfig, err))
+				return stop(err)
 			}
 			netsvc, err := no.netServices(cfg, log)
 			if err != nil {
@@ -85,7 +99,12 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			if err != nil {
 				return stop(err)
 			}
-			p.Go(func(ctx context.Context) error { return hintSeveral(runAgents(ctx, agents, netsvc, routes), "") })
+			p.Go(func(ctx context.Context) error {
+				if no.events != nil {
+					defer no.events.Shutdown()
+				}
+				return hintSeveral(runAgents(ctx, agents, netsvc, routes), "")
+			})
 			fmt.Fprintf(s.Out, "node %s: running pods on %s\n", no.name, no.runtime)
 			return p.Wait()
 		},
@@ -93,4 +112,26 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 	so.addFlags(cmd)
 	no.addFlags(cmd, false)
 	return cmd
+}
+
+// nodeCredential is the client configuration of drover up's node agent: a client certificate
+// for system:node:NAME in system:nodes issued by the CA in this process (hollow nodes,
+// --count, are not run by drover up).
+func nodeCredential(api *apiserver.Listening, name string) (*rest.Config, error) {
+	return componentConfig(api, "system:node:"+name, user.NodesGroup)
+}
+
+// componentConfig is the client configuration of one of drover's components in the API
+// server's process: the API server's URL and CA, and a client certificate for name in groups
+// issued by the CA in memory (it never touches the disk).
+func componentConfig(api *apiserver.Listening, name string, groups ...string) (*rest.Config, error) {
+	c, err := api.PKI.IssueUser(name, groups...)
+	if err != nil {
+		return nil, err
+	}
+	certPEM, keyPEM, err := apiserver.EncodeCertificate(c)
+	if err != nil {
+		return nil, err
+	}
+	return &rest.Config{Host: api.URL, TLSClientConfig: rest.TLSClientConfig{CAData: api.PKI.CACertPEM, CertData: certPEM, KeyData: keyPEM}}, nil
 }

@@ -1,0 +1,83 @@
+package manager_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
+	"github.com/drover-ci/drover/cluster/controller/manager"
+	"github.com/drover-ci/drover/internal/uptest"
+)
+
+// forbiddenLog records log lines that report a 403.
+type forbiddenLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (f *forbiddenLog) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), "forbidden") {
+		f.mu.Lock()
+		f.lines = append(f.lines, string(p))
+		f.mu.Unlock()
+	}
+	return len(p), nil
+}
+
+// TestControllerManagerAsItsOwnUser: with RBAC on, the controller manager running as user
+// system:kube-controller-manager (the identity drover's default roles bind) leads through its
+// Lease, rolls a Deployment out to pods and aggregates the default ClusterRoles, and is never
+// refused.
+func TestControllerManagerAsItsOwnUser(t *testing.T) {
+	srv := apiservertest.Start(t)
+	cfg := rest.CopyConfig(srv.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:kube-controller-manager"}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := kubernetes.NewForConfig(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &forbiddenLog{}
+	go func() {
+		_ = manager.Run(ctx, manager.Config{Logger: slogTo(logs), Client: client, Identity: "cm"})
+	}()
+	replicas := int32(2)
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"}, Spec: appsv1.DeploymentSpec{
+		Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}}}
+	if _, err := admin.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	uptest.Eventually(t, 60*time.Second, "the Deployment's pods and the aggregated view role", func() bool {
+		pods, err := admin.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: labels.Set{"app": "web"}.String()})
+		view, verr := admin.RbacV1().ClusterRoles().Get(ctx, "view", metav1.GetOptions{})
+		return err == nil && len(pods.Items) == 2 && verr == nil && len(view.Rules) > 0
+	})
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	if len(logs.lines) > 0 {
+		t.Errorf("the controller manager was refused:\n%s", strings.Join(logs.lines, ""))
+	}
+}
+
+func slogTo(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds Kubernetes' conformance test binaries from the Go module k8s.io/kubernetes in a
+# throwaway module outside the tree, once, and caches them:
+#
+#   $DROVER_CACHE/conformance/v1.32.0/{e2e.test,ginkgo,agnhost}
+#
+# Prints that directory. Idempotent: binaries that exist and run are reused. The first build
+# compiles most of Kubernetes (tens of minutes on 2 cores); later runs take a second.
+#
+#   DROVER_CACHE             cache directory (default $HOME/.cache/drover)
+#   DROVER_K8S_E2E_VERSION   the k8s.io/kubernetes release (default v1.32.0)
+set -euo pipefail
+version=${DROVER_K8S_E2E_VERSION:-v1.32.0}
+cache=${DROVER_CACHE:-$HOME/.cache/drover}
+out=$cache/conformance/$version
+if [ -x "$out/e2e.test" ] && [ -x "$out/ginkgo" ] && [ -x "$out/agnhost" ] && "$out/ginkgo" version >/dev/null 2>&1; then
+  echo "$out"
+  exit 0
+fi
+mkdir -p "$out"
+# The staging modules k8s.io/kubernetes replaces with ./staging/src/k8s.io/X are published as
+# k8s.io/X v0.MINOR.PATCH; a module outside that repository needs one replace for each.
+staging_version=v0.${version#v1.}
+work=$cache/conformance/src-$version # kept: a failed build resumes with its module cache warm
+mkdir -p "$work"
+cd "$work"
+modfile=$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$version.mod
+if [ ! -f "$modfile" ]; then
+  GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$version" >/dev/null
+fi
+{
+  echo "module drover.io/conformance-build"
+  echo
+  echo "go 1.23"
+  echo
+  echo "require k8s.io/kubernetes $version"
+  echo
+  echo "replace ("
+  sed -n '/^replace (/,/^)/p' "$modfile" | grep -oE '^\s*k8s\.io/[a-z0-9-]+ => ./staging' |
+    awk -v v="$staging_version" '{print "\t" $1 " => " $1 " " v}'
+  echo ")"
+} > go.mod
+cat > tools.go <<'GO'
+//go:build tools
+
+// Package tools pins the conformance binaries' packages in this throwaway module.
+package tools
+
+import (
+	_ "github.com/onsi/ginkgo/v2/ginkgo"
+	_ "k8s.io/kubernetes/test/e2e"
+	_ "k8s.io/kubernetes/test/images/agnhost"
+)
+GO
+export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
+echo "resolving k8s.io/kubernetes $version's module graph..." >&2
+go mod tidy -e >&2
+echo "building ginkgo..." >&2
+go build -o "$out/ginkgo.tmp" github.com/onsi/ginkgo/v2/ginkgo >&2
+echo "building agnhost..." >&2
+go build -o "$out/agnhost.tmp" k8s.io/kubernetes/test/images/agnhost >&2
+echo "building e2e.test (tens of minutes on 2 cores the first time)..." >&2
+go test -c -vet=off -o "$out/e2e.test.tmp" k8s.io/kubernetes/test/e2e >&2
+for b in ginkgo agnhost e2e.test; do mv "$out/$b.tmp" "$out/$b"; done
+echo "$out"
