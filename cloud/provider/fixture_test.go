@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/drover-ci/drover/cloud/jenkins"
 	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
+	"github.com/drover-ci/drover/cluster/rbac"
 )
 
 const (
@@ -29,16 +31,18 @@ const (
 )
 
 type fixture struct {
-	t       *testing.T
-	ctx     context.Context
-	kube    kubernetes.Interface
-	jk      *jenkinstest.Server
-	jc      jenkins.Client
-	clock   *clocktesting.FakeClock
-	rec     *record.FakeRecorder
-	metrics *Metrics
-	cfg     *config.Config
-	p       *Provider
+	t    *testing.T
+	ctx  context.Context
+	kube kubernetes.Interface // the admin's
+	// provKube is the provider's own client (user rbac.JenkinsProvider).
+	provKube kubernetes.Interface
+	jk       *jenkinstest.Server
+	jc       jenkins.Client
+	clock    *clocktesting.FakeClock
+	rec      *record.FakeRecorder
+	metrics  *Metrics
+	cfg      *config.Config
+	p        *Provider
 }
 
 // newFixture starts a real API server and a fake Jenkins and builds a
@@ -53,6 +57,14 @@ func newFixtureWith(t *testing.T, cfg *config.Config, opts jenkinstest.Options) 
 	t.Helper()
 	api := apiservertest.Start(t)
 	kube, kerr := kubernetes.NewForConfig(api.Config)
+	if kerr != nil {
+		t.Fatal(kerr)
+	}
+	// The provider acts as its own user under RBAC, as the controller manager runs it: every
+	// test below also checks that its ClusterRole is enough.
+	pcfg := rest.CopyConfig(api.Config)
+	pcfg.Impersonate = rest.ImpersonationConfig{UserName: rbac.JenkinsProvider}
+	provKube, kerr := kubernetes.NewForConfig(pcfg)
 	if kerr != nil {
 		t.Fatal(kerr)
 	}
@@ -73,7 +85,7 @@ func newFixtureWith(t *testing.T, cfg *config.Config, opts jenkinstest.Options) 
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	f := &fixture{t: t, ctx: ctx, kube: kube, jk: jk, jc: jc, cfg: cfg,
+	f := &fixture{t: t, ctx: ctx, kube: kube, provKube: provKube, jk: jk, jc: jc, cfg: cfg,
 		clock: clocktesting.NewFakeClock(time.Now()), rec: record.NewFakeRecorder(1000), metrics: NewMetrics(nil)}
 	f.p = f.newProvider()
 	return f
@@ -81,7 +93,7 @@ func newFixtureWith(t *testing.T, cfg *config.Config, opts jenkinstest.Options) 
 
 func (f *fixture) newProvider() *Provider {
 	f.t.Helper()
-	p, err := New(Options{Config: f.cfg, Jenkins: f.jc, Kube: f.kube, Clock: f.clock, Recorder: f.rec, Metrics: f.metrics})
+	p, err := New(Options{Config: f.cfg, Jenkins: f.jc, Kube: f.provKube, Clock: f.clock, Recorder: f.rec, Metrics: f.metrics})
 	if err != nil {
 		f.t.Fatal(err)
 	}

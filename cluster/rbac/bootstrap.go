@@ -19,8 +19,12 @@ const (
 	BootstrappingLabel = "kubernetes.io/bootstrapping"
 
 	// ControllerManagerRole is the ClusterRole of drover's controller manager (all its
-	// controllers and the Jenkins cloud provider), bound to user system:kube-controller-manager.
+	// controllers), bound to user system:kube-controller-manager.
 	ControllerManagerRole = "system:drover:controller-manager"
+	// JenkinsProvider is the user the Jenkins cloud provider acts as, and its ClusterRole:
+	// agent pods, their secrets, the swarm pools' RCs, cache claims and volumes, the
+	// provider's status ConfigMaps; reads of the services, endpoints and nodes it follows.
+	JenkinsProvider = "system:drover:jenkins-provider"
 	// NodeBootstrapGroup is the group of the bootstrap tokens `drover token create` makes
 	// (kubeadm's system:bootstrappers:kubeadm:default-node-token).
 	NodeBootstrapGroup = "system:bootstrappers:drover:default-node-token"
@@ -208,8 +212,14 @@ func ClusterRoles() []rbacv1.ClusterRole {
 			newRule("create").groups(authorizationGroup).resources("subjectaccessreviews"),
 			newRule("list", "watch").groups("*").resources("*"),
 			newRule("create").groups(legacyGroup).resources("serviceaccounts/token")),
-		// drover's controller manager runs every controller (and the Jenkins cloud provider)
-		// as one identity, user system:kube-controller-manager: the union of what Kubernetes'
+		// The Jenkins cloud provider, run by the controller manager under its own identity.
+		cr(JenkinsProvider, nil,
+			eventsRule(),
+			newRule(readWrite()...).groups(legacyGroup).resources("pods", "secrets", "configmaps", "replicationcontrollers", "persistentvolumeclaims"),
+			newRule("get", "list", "watch", "create").groups(legacyGroup).resources("persistentvolumes"),
+			newRule(read()...).groups(legacyGroup).resources("services", "endpoints", "nodes")),
+		// drover's controller manager runs every controller (the Jenkins cloud provider has
+		// its own identity, JenkinsProvider) as one identity, user system:kube-controller-manager: the union of what Kubernetes'
 		// per-controller roles (system:controller:*) grant the controllers drover has.
 		cr(ControllerManagerRole, nil,
 			newRule(readWrite()...).groups(legacyGroup).resources("pods", "replicationcontrollers", "services", "endpoints",
@@ -290,6 +300,7 @@ func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		crb("system:kube-controller-manager", usr(user.KubeControllerManager)),
 		crb("system:kube-scheduler", usr(user.KubeScheduler)),
 		crb(ControllerManagerRole, usr(user.KubeControllerManager)),
+		crb(JenkinsProvider, usr(JenkinsProvider)),
 		// Bound to no one: the Node authorizer grants nodes their powers.
 		crb("system:node"),
 		// What kubeadm binds for joining nodes: a bootstrap token (drover token create) may

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -17,7 +18,10 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
+	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/controller/manager"
+	"github.com/drover-ci/drover/cluster/rbac"
+	"github.com/drover-ci/drover/internal/logtest"
 	"github.com/drover-ci/drover/internal/uptest"
 )
 
@@ -80,4 +84,68 @@ func TestControllerManagerAsItsOwnUser(t *testing.T) {
 
 func slogTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// whoController asks the API server who its client is (SelfSubjectReview) and reports it.
+type whoController struct {
+	name   string
+	client kubernetes.Interface
+	seen   chan<- string
+}
+
+func (w whoController) Name() string { return w.name }
+func (w whoController) Run(ctx context.Context) error {
+	r, err := w.client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		w.seen <- w.name + ": " + err.Error()
+	} else {
+		w.seen <- w.name + ": " + r.Status.UserInfo.Username
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// TestControllerWithItsOwnClient: a controller named in Config.Clients acts as that client's
+// user (the Jenkins cloud provider as system:drover:jenkins-provider), the others as the
+// manager's.
+func TestControllerWithItsOwnClient(t *testing.T) {
+	srv := apiservertest.Start(t)
+	client := impersonating(t, srv.Config, "system:kube-controller-manager")
+	own := impersonating(t, srv.Config, rbac.JenkinsProvider)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	seen := make(chan string, 2)
+	who := func(name string) controller.Constructor {
+		return func(cc controller.Context) (controller.Controller, error) {
+			return whoController{name: name, client: cc.Client, seen: seen}, nil
+		}
+	}
+	go func() {
+		_ = manager.Run(ctx, manager.Config{Logger: logtest.New(t), Client: client, Identity: "cm",
+			Controllers: map[string]controller.Constructor{"shared": who("shared"), "own": who("own")},
+			Clients:     map[string]kubernetes.Interface{"own": own}})
+	}()
+	got := map[string]bool{}
+	for range 2 {
+		select {
+		case s := <-seen:
+			got[s] = true
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the controllers did not report within 30 s (got %v)", got)
+		}
+	}
+	if want := []string{"shared: system:kube-controller-manager", "own: " + rbac.JenkinsProvider}; !got[want[0]] || !got[want[1]] {
+		t.Errorf("controllers saw %v; want %v", got, want)
+	}
+}
+
+func impersonating(t *testing.T, cfg *rest.Config, name string) kubernetes.Interface {
+	t.Helper()
+	c := rest.CopyConfig(cfg)
+	c.Impersonate = rest.ImpersonationConfig{UserName: name}
+	k, err := kubernetes.NewForConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -31,7 +31,12 @@ import (
 
 // Config configures the manager.
 type Config struct {
+	// Client is the controllers' client (and the shared informers' and the Lease's).
 	Client kubernetes.Interface
+	// Clients gives the controllers it names a client of their own (their own identity, as
+	// kube-controller-manager's --use-service-account-credentials does); the shared informers
+	// still list and watch with Client.
+	Clients map[string]kubernetes.Interface
 	// Metrics reads metrics.k8s.io for the autoscaler (optional).
 	Metrics metricsv1beta1.MetricsV1beta1Interface
 	// Identity names this process in the Lease (default host name + pid).
@@ -204,6 +209,9 @@ func runControllers(ctx context.Context, cfg Config) error {
 	for name, build := range cfg.Controllers {
 		cc := cctx
 		cc.Logger = cfg.Logger.With("controller", name)
+		if own := cfg.Clients[name]; own != nil {
+			cc.Client = own
+		}
 		c, err := build(cc)
 		if err != nil {
 			return &BuildError{Controller: name, Err: err}

@@ -132,11 +132,12 @@ func (o *controllerOptions) prepare(cmd *cobra.Command) error {
 }
 
 // run runs the controller manager with cfg (its own identity, system:kube-controller-manager,
-// a client certificate from the CA in process: componentConfig) until ctx ends (the CA
+// a client certificate from the CA in process: componentConfig), and the Jenkins cloud
+// provider in it with provider (identity rbac.JenkinsProvider), until ctx ends (the CA
 // in dataDir/pki signs the node agents' serving certificates unless the flags name another); it
 // returns at once when --controllers=false, and with an error when the manager cannot go on
 // (a controller that cannot be built or does not stop), which ends the whole process.
-func (o *controllerOptions) run(ctx context.Context, cfg *rest.Config, storeDSN, dataDir string, log *slog.Logger) error {
+func (o *controllerOptions) run(ctx context.Context, cfg, provider *rest.Config, storeDSN, dataDir string, log *slog.Logger) error {
 	if !o.enabled {
 		return nil
 	}
@@ -165,6 +166,13 @@ func (o *controllerOptions) run(ctx context.Context, cfg *rest.Config, storeDSN,
 	if err != nil {
 		return err
 	}
+	provider = rest.CopyConfig(provider)
+	provider.QPS, provider.Burst = 200, 400
+	provider.UserAgent = "drover-jenkins-provider"
+	providerClient, err := kubernetes.NewForConfig(provider)
+	if err != nil {
+		return err
+	}
 	ctrls := manager.All()
 	ctrls[runner.Name] = runner.New(runner.Config{Static: o.jenkins, Registerer: o.metrics, Logger: log})
 	if addr := o.catalogAddress(storeDSN); addr != "" {
@@ -174,7 +182,8 @@ func (o *controllerOptions) run(ctx context.Context, cfg *rest.Config, storeDSN,
 		}
 		ctrls["consulcatalog"] = consulcatalog.New(consulcatalog.Config{Consul: cc})
 	}
-	return manager.Run(ctx, manager.Config{Client: client, Metrics: metrics.MetricsV1beta1(), Options: opts, Controllers: ctrls, Logger: log})
+	return manager.Run(ctx, manager.Config{Client: client, Metrics: metrics.MetricsV1beta1(), Options: opts, Controllers: ctrls, Logger: log,
+		Clients: map[string]kubernetes.Interface{runner.Name: providerClient}})
 }
 
 // rootCA is the CA bundle of the kubeconfig the controllers use: the CA that signs the API

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	"github.com/drover-ci/drover/cluster/apiserver"
+	"github.com/drover-ci/drover/cluster/rbac"
 	"github.com/drover-ci/drover/cluster/resourcemetrics"
 )
 
@@ -133,13 +134,17 @@ func newServerCommand(s Streams, _ *clientFlags) *cobra.Command {
 			}
 			o.controllers.advertise = o.advertiseAt(api.URL)
 			p.Go(func(ctx context.Context) error {
-				// The controller manager (with the Jenkins cloud provider) runs as its own
-				// user, not the admin: the admin token is only the operator's.
+				// The controller manager and the Jenkins cloud provider in it run as their
+				// own users, not the admin: the admin token is only the operator's.
 				cm, err := componentConfig(api, user.KubeControllerManager)
 				if err != nil {
 					return err
 				}
-				return o.controllers.run(ctx, cm, o.store, o.dataDir, log)
+				pc, err := componentConfig(api, rbac.JenkinsProvider)
+				if err != nil {
+					return err
+				}
+				return o.controllers.run(ctx, cm, pc, o.store, o.dataDir, log)
 			})
 			return p.Wait()
 		},

@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/drover-ci/drover/cluster/apiserver"
+	"github.com/drover-ci/drover/cluster/rbac"
 )
 
 // newUpCommand runs the single-machine default: the API server on the embedded store, the
@@ -71,13 +72,17 @@ func newUpCommand(s Streams, _ *clientFlags) *cobra.Command {
 			p.Server(api.Serve)
 			so.controllers.advertise = so.advertiseAt(api.URL)
 			p.Go(func(ctx context.Context) error {
-				// The controller manager (with the Jenkins cloud provider) runs as its own
-				// user, not the admin: the admin token is only the operator's.
+				// The controller manager and the Jenkins cloud provider in it run as their
+				// own users, not the admin: the admin token is only the operator's.
 				cm, err := componentConfig(api, user.KubeControllerManager)
 				if err != nil {
 					return err
 				}
-				return so.controllers.run(ctx, cm, so.store, so.dataDir, log)
+				pc, err := componentConfig(api, rbac.JenkinsProvider)
+				if err != nil {
+					return err
+				}
+				return so.controllers.run(ctx, cm, pc, so.store, so.dataDir, log)
 			})
 			// The node agent's own credential, system:node:NAME in system:nodes, straight from
 			// the CA in this process (drover node gets it through a CSR).
