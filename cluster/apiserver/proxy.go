@@ -1,7 +1,9 @@
 package apiserver
 
 import (
+	"crypto/tls"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,30 +20,32 @@ import (
 
 var endpointsGVR = schema.GroupVersionResource{Version: "v1", Resource: "endpoints"}
 
-// proxyTransport dials pods for services/proxy and pods/proxy (pod IPs are reachable from the
-// API server's host: drover up's bridge, or the host routes of --host-gw).
-var proxyTransport = &http.Transport{
-	DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-	ResponseHeaderTimeout: 60 * time.Second,
-	IdleConnTimeout:       90 * time.Second,
+// newProxyTransport dials pods for services/proxy and pods/proxy (pod IPs are reachable from
+// the API server's host: drover up's bridge, or the host routes of --host-gw). Like
+// kube-apiserver's CreateProxyTransport it does not verify a backend's certificate for
+// https: targets: the backend is addressed by IP, and no name in its certificate could match.
+func newProxyTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		TLSClientConfig:       &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // as kube-apiserver: pod and service proxy to an IP
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		IdleConnTimeout:       90 * time.Second,
+	}
 }
 
 // serveProxy answers services/[SCHEME:]NAME[:PORT]/proxy/PATH and
 // pods/[SCHEME:]NAME[:PORT]/proxy/PATH as kube-apiserver does: HTTP and WebSocket upgrades
-// are proxied to a pod (a ready endpoint of the service), with links in HTML answers rewritten
-// to stay under the proxy path.
+// are proxied to a pod (a ready endpoint of the service), over TLS for the https scheme, with
+// links in HTML answers rewritten to stay under the proxy path.
 func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, req *request) {
-	scheme, name, port, err := splitProxyName(req.name)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	var host string
+	var loc *url.URL
+	var err error
 	switch req.res.Resource {
 	case "pods":
-		host, err = s.podProxyHost(r, req, name, port)
+		loc, err = s.podProxyLocation(r, req)
 	case "services":
-		host, err = s.serviceProxyHost(r, req, name, port)
+		loc, err = s.serviceProxyLocation(r, req)
 	default:
 		err = apierrors.NewMethodNotSupported(req.gr(), r.Method)
 	}
@@ -49,48 +53,64 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, req *request
 		writeError(w, err)
 		return
 	}
-	loc := &url.URL{Scheme: scheme, Host: host, Path: req.rest, RawQuery: r.URL.RawQuery}
+	if loc.Scheme == "" {
+		loc.Scheme = "http"
+	}
+	loc.Path, loc.RawQuery = req.rest, r.URL.RawQuery
 	if loc.Path == "" {
 		loc.Path = "/"
 	}
-	h := proxy.NewUpgradeAwareHandler(loc, proxyTransport, true, false, responder{})
+	h := proxy.NewUpgradeAwareHandler(loc, s.proxyTransport, true, false, responder{})
 	r2 := r.Clone(r.Context())
 	r2.Header.Del("Authorization") // the caller's credential is the API's, not the pod's
 	h.ServeHTTP(w, r2)
 }
 
-// splitProxyName reads [SCHEME:]NAME[:PORT] (scheme http or https).
-func splitProxyName(id string) (scheme, name, port string, err error) {
+// splitSchemeNamePort reads [SCHEME:]NAME[:PORT] as Kubernetes' SplitSchemeNamePort: the
+// scheme is "", http or https, and the name is not empty.
+func splitSchemeNamePort(id string) (scheme, name, port string, valid bool) {
 	parts := strings.Split(id, ":")
 	switch len(parts) {
 	case 1:
-		return "http", parts[0], "", nil
+		name = parts[0]
 	case 2:
-		return "http", parts[0], parts[1], nil
+		name, port = parts[0], parts[1]
 	case 3:
-		if parts[0] != "http" && parts[0] != "https" {
-			return "", "", "", badRequest("invalid scheme %q in %q", parts[0], id)
-		}
-		return parts[0], parts[1], parts[2], nil
+		scheme, name, port = parts[0], parts[1], parts[2]
+	default:
+		return "", "", "", false
 	}
-	return "", "", "", badRequest("invalid request %q", id)
+	if name == "" || (scheme != "" && scheme != "http" && scheme != "https") {
+		return "", "", "", false
+	}
+	return scheme, name, port, true
 }
 
-// podProxyHost is POD-IP:PORT of a running pod (port: a number or a container port's name;
-// empty: 80).
-func (s *Server) podProxyHost(r *http.Request, req *request, name, port string) (string, error) {
+// podProxyLocation is the pod's IP and port as Kubernetes' pod ResourceLocation finds them:
+// the port named in the request (a number, or, beyond Kubernetes, a container port's name),
+// else the first port a container declares, else none (the scheme's default).
+func (s *Server) podProxyLocation(r *http.Request, req *request) (*url.URL, error) {
+	scheme, name, port, ok := splitSchemeNamePort(req.name)
+	if !ok {
+		return nil, badRequest("invalid pod request %q", req.name)
+	}
 	obj, _, err := s.getObject(r.Context(), req.res, req.namespace, name)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	pod := obj.(*corev1.Pod)
 	if pod.Status.PodIP == "" {
-		return "", statusError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("pod %s has no IP address yet", pod.Name))
+		return nil, statusError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("pod %s has no IP address yet", pod.Name))
 	}
 	if port == "" {
-		port = "80"
+		for _, c := range pod.Spec.Containers {
+			if len(c.Ports) > 0 {
+				port = strconv.Itoa(int(c.Ports[0].ContainerPort))
+				break
+			}
+		}
 	}
-	if _, err := strconv.Atoi(port); err != nil {
+	if _, err := strconv.Atoi(port); err != nil && port != "" {
 		found := ""
 		for _, c := range pod.Spec.Containers {
 			for _, p := range c.Ports {
@@ -100,51 +120,68 @@ func (s *Server) podProxyHost(r *http.Request, req *request, name, port string) 
 			}
 		}
 		if found == "" {
-			return "", badRequest("no container port named %q in pod %s", port, pod.Name)
+			return nil, badRequest("no container port named %q in pod %s", port, pod.Name)
 		}
 		port = found
 	}
-	return net.JoinHostPort(pod.Status.PodIP, port), nil
-}
-
-// serviceProxyHost is a ready endpoint IP:PORT of the service's port named (by name or
-// number; empty: the only port).
-func (s *Server) serviceProxyHost(r *http.Request, req *request, name, port string) (string, error) {
-	obj, _, err := s.getObject(r.Context(), req.res, req.namespace, name)
-	if err != nil {
-		return "", err
-	}
-	svc := obj.(*corev1.Service)
-	var sp *corev1.ServicePort
-	for i := range svc.Spec.Ports {
-		p := &svc.Spec.Ports[i]
-		if port == "" && len(svc.Spec.Ports) == 1 || p.Name == port || strconv.Itoa(int(p.Port)) == port {
-			sp = p
-			break
+	loc := &url.URL{Scheme: scheme, Host: net.JoinHostPort(pod.Status.PodIP, port)}
+	if port == "" {
+		loc.Host = pod.Status.PodIP
+		if strings.Contains(loc.Host, ":") {
+			loc.Host = "[" + loc.Host + "]"
 		}
 	}
-	if sp == nil {
-		return "", statusError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("no service port %q found for service %q", port, svc.Name))
+	return loc, nil
+}
+
+// serviceProxyLocation is a ready endpoint's IP and port for the service port the request
+// names, as Kubernetes' service ResourceLocation finds it: a port number is the service port's
+// name, a name is the Endpoints port's; beyond Kubernetes, no port at all is the service's
+// only port.
+func (s *Server) serviceProxyLocation(r *http.Request, req *request) (*url.URL, error) {
+	scheme, name, port, ok := splitSchemeNamePort(req.name)
+	if !ok {
+		return nil, badRequest("invalid service request %q", req.name)
+	}
+	obj, _, err := s.getObject(r.Context(), req.res, req.namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	svc := obj.(*corev1.Service)
+	if n, err := strconv.ParseInt(port, 10, 64); err == nil {
+		found := false
+		for _, p := range svc.Spec.Ports {
+			if int64(p.Port) == n {
+				port, found = p.Name, true
+				break
+			}
+		}
+		if !found {
+			return nil, statusError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("no service port %d found for service %q", n, name))
+		}
+	} else if port == "" && len(svc.Spec.Ports) == 1 {
+		port = svc.Spec.Ports[0].Name
 	}
 	res, ok := s.resources.Lookup(endpointsGVR)
 	if !ok {
-		return "", apierrors.NewNotFound(endpointsGVR.GroupResource(), name)
+		return nil, apierrors.NewNotFound(endpointsGVR.GroupResource(), name)
 	}
+	unavailable := statusError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("no endpoints available for service %q", req.name))
 	eobj, _, err := s.getObject(r.Context(), res, req.namespace, name)
 	if err != nil {
 		if apierrors.IsNotFound(err) {
-			return "", statusError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("no endpoints available for service %q", svc.Name))
+			return nil, unavailable
 		}
-		return "", err
+		return nil, err
 	}
 	for _, ss := range eobj.(*corev1.Endpoints).Subsets {
 		for _, p := range ss.Ports {
-			if p.Name != sp.Name || len(ss.Addresses) == 0 {
+			if p.Name != port || len(ss.Addresses) == 0 {
 				continue
 			}
-			a := ss.Addresses[int(time.Now().UnixNano()%int64(len(ss.Addresses)))]
-			return net.JoinHostPort(a.IP, strconv.Itoa(int(p.Port))), nil
+			a := ss.Addresses[rand.IntN(len(ss.Addresses))]
+			return &url.URL{Scheme: scheme, Host: net.JoinHostPort(a.IP, strconv.Itoa(int(p.Port)))}, nil
 		}
 	}
-	return "", statusError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("no endpoints available for service %q", svc.Name))
+	return nil, unavailable
 }

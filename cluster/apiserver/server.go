@@ -112,23 +112,25 @@ type Server struct {
 	now      func() time.Time
 	// nodeTransport reaches node agents (nil without Config.NodeTLS).
 	nodeTransport *http.Transport
-	metrics       prometheus.Gatherer
-	anonMetric    bool
-	profiling     bool
-	resources     *registry.Set
-	namespaces    *registry.Resource
-	discovery     *discovery.Handler
-	log           *slog.Logger
-	gc            *collector
-	rmetrics      *resourcemetrics.Collector // nil: off
-	inflight      *inflight
-	space         *spaceStore
-	svcRanges     serviceRanges
-	signer        *satoken.Signer // nil: no ServiceAccount tokens
-	audiences     []string
-	psa           *podSecurity
-	quota         *quotaAdmission
-	rootCA        []byte
+	// proxyTransport reaches pods for pods/proxy and services/proxy.
+	proxyTransport *http.Transport
+	metrics        prometheus.Gatherer
+	anonMetric     bool
+	profiling      bool
+	resources      *registry.Set
+	namespaces     *registry.Resource
+	discovery      *discovery.Handler
+	log            *slog.Logger
+	gc             *collector
+	rmetrics       *resourcemetrics.Collector // nil: off
+	inflight       *inflight
+	space          *spaceStore
+	svcRanges      serviceRanges
+	signer         *satoken.Signer // nil: no ServiceAccount tokens
+	audiences      []string
+	psa            *podSecurity
+	quota          *quotaAdmission
+	rootCA         []byte
 	// authz authorizes every request (and impersonation, and the access reviews); rules
 	// lists what a user may do (SelfSubjectRulesReview).
 	authz       authorizer.Authorizer
@@ -165,6 +167,7 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.proxyTransport = newProxyTransport()
 	s.metrics = cfg.Metrics
 	if s.metrics == nil {
 		s.metrics = prometheus.DefaultGatherer
