@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -9,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -92,6 +95,9 @@ func jobValidateSpecCommon(spec *batchv1.JobSpec, p *field.Path) field.ErrorList
 		errs = append(errs, apivalidation.ValidateNonnegativeField(*spec.ActiveDeadlineSeconds, p.Child("activeDeadlineSeconds"))...)
 	}
 	errs = append(errs, jobValidateCompletionMode(spec, p)...)
+	if spec.PodFailurePolicy != nil {
+		errs = append(errs, jobValidatePodFailurePolicy(spec, p.Child("podFailurePolicy"))...)
+	}
 	if r := spec.PodReplacementPolicy; r != nil {
 		allowed := []batchv1.PodReplacementPolicy{batchv1.Failed, batchv1.TerminatingOrFailed}
 		if spec.PodFailurePolicy != nil {
@@ -171,6 +177,114 @@ func jobValidateStatus(st *batchv1.JobStatus) field.ErrorList {
 	}
 	if st.Terminating != nil {
 		errs = append(errs, apivalidation.ValidateNonnegativeField(int64(*st.Terminating), p.Child("terminating"))...)
+	}
+	return errs
+}
+
+// Kubernetes' limits on a podFailurePolicy.
+const (
+	jobMaxPodFailurePolicyRules      = 20
+	jobMaxPodFailurePolicyExitCodes  = 255
+	jobMaxPodFailurePolicyConditions = 20
+)
+
+// jobValidatePodFailurePolicy is Kubernetes' validatePodFailurePolicy.
+func jobValidatePodFailurePolicy(spec *batchv1.JobSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	rules := spec.PodFailurePolicy.Rules
+	if len(rules) > jobMaxPodFailurePolicyRules {
+		errs = append(errs, field.TooMany(p.Child("rules"), len(rules), jobMaxPodFailurePolicyRules))
+	}
+	containers := sets.New[string]()
+	for _, c := range spec.Template.Spec.Containers {
+		containers.Insert(c.Name)
+	}
+	for _, c := range spec.Template.Spec.InitContainers {
+		containers.Insert(c.Name)
+	}
+	for i := range rules {
+		errs = append(errs, jobValidatePodFailurePolicyRule(spec, &rules[i], p.Child("rules").Index(i), containers)...)
+	}
+	return errs
+}
+
+func jobValidatePodFailurePolicyRule(spec *batchv1.JobSpec, rule *batchv1.PodFailurePolicyRule, p *field.Path, containers sets.Set[string]) field.ErrorList {
+	var errs field.ErrorList
+	actions := []string{string(batchv1.PodFailurePolicyActionCount), string(batchv1.PodFailurePolicyActionFailIndex),
+		string(batchv1.PodFailurePolicyActionFailJob), string(batchv1.PodFailurePolicyActionIgnore)}
+	switch {
+	case rule.Action == "":
+		errs = append(errs, field.Required(p.Child("action"), fmt.Sprintf("valid values: %q", actions)))
+	case rule.Action == batchv1.PodFailurePolicyActionFailIndex:
+		if spec.BackoffLimitPerIndex == nil {
+			errs = append(errs, field.Invalid(p.Child("action"), rule.Action, "requires the backoffLimitPerIndex to be set"))
+		}
+	case !slices.Contains(actions, string(rule.Action)):
+		errs = append(errs, field.NotSupported(p.Child("action"), rule.Action, actions))
+	}
+	if rule.OnExitCodes != nil {
+		errs = append(errs, jobValidateOnExitCodes(rule.OnExitCodes, p.Child("onExitCodes"), containers)...)
+	}
+	if len(rule.OnPodConditions) > 0 {
+		errs = append(errs, jobValidateOnPodConditions(rule.OnPodConditions, p.Child("onPodConditions"))...)
+	}
+	if rule.OnExitCodes != nil && len(rule.OnPodConditions) > 0 {
+		errs = append(errs, field.Invalid(p, field.OmitValueType{}, "specifying both OnExitCodes and OnPodConditions is not supported"))
+	}
+	if rule.OnExitCodes == nil && len(rule.OnPodConditions) == 0 {
+		errs = append(errs, field.Invalid(p, field.OmitValueType{}, "specifying one of OnExitCodes and OnPodConditions is required"))
+	}
+	return errs
+}
+
+func jobValidateOnExitCodes(req *batchv1.PodFailurePolicyOnExitCodesRequirement, p *field.Path, containers sets.Set[string]) field.ErrorList {
+	var errs field.ErrorList
+	operators := []string{string(batchv1.PodFailurePolicyOnExitCodesOpIn), string(batchv1.PodFailurePolicyOnExitCodesOpNotIn)}
+	if req.Operator == "" {
+		errs = append(errs, field.Required(p.Child("operator"), fmt.Sprintf("valid values: %q", operators)))
+	} else if !slices.Contains(operators, string(req.Operator)) {
+		errs = append(errs, field.NotSupported(p.Child("operator"), req.Operator, operators))
+	}
+	if req.ContainerName != nil && !containers.Has(*req.ContainerName) {
+		errs = append(errs, field.Invalid(p.Child("containerName"), *req.ContainerName, "must be one of the container or initContainer names in the pod template"))
+	}
+	vp := p.Child("values")
+	if len(req.Values) == 0 {
+		errs = append(errs, field.Invalid(vp, req.Values, "at least one value is required"))
+	} else if len(req.Values) > jobMaxPodFailurePolicyExitCodes {
+		errs = append(errs, field.TooMany(vp, len(req.Values), jobMaxPodFailurePolicyExitCodes))
+	}
+	seen := sets.New[int32]()
+	for j, v := range req.Values {
+		if req.Operator == batchv1.PodFailurePolicyOnExitCodesOpIn && v == 0 {
+			errs = append(errs, field.Invalid(vp.Index(j), v, "must not be 0 for the In operator"))
+		}
+		if seen.Has(v) {
+			errs = append(errs, field.Duplicate(vp.Index(j), v))
+		}
+		seen.Insert(v)
+	}
+	if !slices.IsSorted(req.Values) {
+		errs = append(errs, field.Invalid(vp, req.Values, "must be ordered"))
+	}
+	return errs
+}
+
+func jobValidateOnPodConditions(patterns []batchv1.PodFailurePolicyOnPodConditionsPattern, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if len(patterns) > jobMaxPodFailurePolicyConditions {
+		errs = append(errs, field.TooMany(p, len(patterns), jobMaxPodFailurePolicyConditions))
+	}
+	statuses := []string{string(corev1.ConditionFalse), string(corev1.ConditionTrue), string(corev1.ConditionUnknown)}
+	for j, pat := range patterns {
+		for _, msg := range validation.IsQualifiedName(string(pat.Type)) {
+			errs = append(errs, field.Invalid(p.Index(j).Child("type"), string(pat.Type), msg))
+		}
+		if pat.Status == "" {
+			errs = append(errs, field.Required(p.Index(j).Child("status"), fmt.Sprintf("valid values: %q", statuses)))
+		} else if !slices.Contains(statuses, string(pat.Status)) {
+			errs = append(errs, field.NotSupported(p.Index(j).Child("status"), pat.Status, statuses))
+		}
 	}
 	return errs
 }

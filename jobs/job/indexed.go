@@ -25,11 +25,17 @@ func dedupeIndexes(job *batchv1.Job, s podSet) (keep, victims []*corev1.Pod) {
 	return keep, victims
 }
 
-// pendingIndexes are the lowest n indexes neither succeeded nor running.
+// pendingIndexes are the lowest n indexes neither succeeded nor running (nor terminating, when
+// only failed pods are replaced).
 func pendingIndexes(job *batchv1.Job, s podSet, n int) []int {
 	busy := succeededIndexes(s)
 	for _, p := range s.active {
 		busy[podIndex(p)] = true
+	}
+	if onlyReplaceFailed(job) {
+		for _, p := range s.terminating {
+			busy[podIndex(p)] = true
+		}
 	}
 	var out []int
 	for i := 0; i < int(*job.Spec.Completions) && len(out) < n; i++ {

@@ -1,7 +1,9 @@
 // Package job is the batch/v1 Job controller: it runs a Job's pods to completion following
 // Kubernetes' pkg/controller/job in compact form — completions and parallelism, NonIndexed and
 // Indexed completion modes, backoffLimit with exponential back-off between pod failures,
-// activeDeadlineSeconds, suspend, ttlSecondsAfterFinished — and reports the Job's status.
+// activeDeadlineSeconds, suspend, ttlSecondsAfterFinished, podFailurePolicy (FailJob, Ignore,
+// Count; the FailureTarget condition before Failed) and podReplacementPolicy — and reports the
+// Job's status.
 // Finished pods are kept (their logs stay) until the Job is deleted; the API server's garbage
 // collector then removes them through their controller ownerReference. A finished Job's pods
 // that still run are deleted (counted failed, and in status.terminating until they are gone),

@@ -56,7 +56,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	s := classify(pods)
 	st := &job.Status
 	st.Succeeded = max(st.Succeeded, succeededCount(job, s))
-	st.Failed = max(st.Failed, int32(len(s.failed)))
+	st.Failed = max(st.Failed, int32(len(countedFailures(job, s.failed))))
 	manageErr := c.manage(ctx, key, job, s, now)
 	if err := c.writeStatus(ctx, cached, job); err != nil {
 		return err
@@ -73,6 +73,14 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 // manage decides the job's fate for this sync and acts on pods; it edits job.Status.
 func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, s podSet, now time.Time) error {
 	st := &job.Status
+	// A failure the podFailurePolicy decided comes first, as in Kubernetes, suspended or not.
+	if ft := condition(st, batchv1.JobFailureTarget); ft != nil && ft.Status == corev1.ConditionTrue {
+		return c.failTarget(ctx, key, job, s, ft.Reason, ft.Message, now, false)
+	}
+	if msg := failJobMessage(job, s.failed); msg != "" {
+		setCondition(st, batchv1.JobFailureTarget, corev1.ConditionTrue, batchv1.JobReasonPodFailurePolicy, msg, now)
+		return c.failTarget(ctx, key, job, s, batchv1.JobReasonPodFailurePolicy, msg, now, true)
+	}
 	if suspended(job) {
 		if cond := condition(st, batchv1.JobSuspended); cond == nil || cond.Status != corev1.ConditionTrue {
 			setCondition(st, batchv1.JobSuspended, corev1.ConditionTrue, ReasonSuspended, "Job suspended", now)
@@ -113,6 +121,19 @@ func failure(job *batchv1.Job, s podSet, now time.Time) (reason, msg string) {
 		return batchv1.JobReasonBackoffLimitExceeded, "Job has reached the specified backoff limit"
 	}
 	return "", ""
+}
+
+// failTarget acts on a job with the FailureTarget condition (Kubernetes' interim condition
+// before Failed): it deletes the active pods (counted failed when first is true: the sync that
+// set the condition) and, once no pod runs or terminates, adds the Failed condition with the
+// same reason and message.
+func (c *Controller) failTarget(ctx context.Context, key string, job *batchv1.Job, s podSet, reason, msg string, now time.Time, first bool) error {
+	err := c.stop(ctx, key, job, s, first)
+	if *job.Status.Terminating == 0 {
+		setCondition(&job.Status, batchv1.JobFailed, corev1.ConditionTrue, reason, msg, now)
+		c.recorder.Event(job, corev1.EventTypeWarning, reason, msg)
+	}
+	return err
 }
 
 // complete reports whether the job has succeeded.
@@ -160,6 +181,9 @@ func (c *Controller) scale(ctx context.Context, key string, job *batchv1.Job, s 
 		return controller.DeletePods(ctx, c.client, c.exp, c.recorder, key, job, victims)
 	}
 	n := want - len(active)
+	if onlyReplaceFailed(job) {
+		n -= len(s.terminating)
+	}
 	if n <= 0 {
 		return nil
 	}
