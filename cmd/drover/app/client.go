@@ -129,6 +129,19 @@ func probe(cfg *rest.Config) error {
 	return nil
 }
 
+// ownConnection is cfg for a client of heartbeats and Lease renewals: a transport of its own
+// (a dialer of its own keeps client-go from sharing a cached transport, hence a connection,
+// with the component's other clients), no client-side rate limit, and requests bounded by
+// timeout, as the kubelet's heartbeat client.
+func ownConnection(cfg *rest.Config, userAgent string, timeout time.Duration) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.QPS, c.Burst = -1, 0
+	c.Timeout = timeout
+	c.UserAgent = userAgent
+	c.Dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return c
+}
+
 // withCodecs is cfg with the codecs an unversioned REST client needs to decode a Status.
 func withCodecs(cfg *rest.Config) *rest.Config {
 	c := rest.CopyConfig(cfg)
