@@ -1,6 +1,7 @@
 package job
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -8,7 +9,10 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // failedWith is a failed pod of job whose container c exited with code at finished.
@@ -227,4 +231,49 @@ func TestMatchPolicy(t *testing.T) {
 			t.Errorf("%s: got %+v, want %+v", tt.name, got, tt.want)
 		}
 	}
+}
+
+// TestFinishDeletesPodsAfterStatus: the pods of a job that fails are deleted only once its
+// Failed condition is written. When that write loses to a conflict, the pods stay: deleted,
+// an OnFailure pod's restarts (what failed the job) would go with them and the next sync would
+// start a replacement under a job that had failed (TestHollowOnFailureBackoffLimitNoReplacement
+// caught it now and then).
+func TestFinishDeletesPodsAfterStatus(t *testing.T) {
+	job := newJob("j", 1, 1)
+	job.Spec.BackoffLimit = ptr(int32(1))
+	job.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+	p := podOf(job, "run", corev1.PodRunning, t0)
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", RestartCount: 1}}
+	f := newFixture(t, job, p)
+	f.Client.PrependReactor("update", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "status" {
+			return true, nil, apierrors.NewConflict(batchv1.Resource("jobs"), "j", errors.New("the object has been modified"))
+		}
+		return false, nil, nil
+	})
+	acts := conflicted(t, f, "j")
+	if got := deleted(acts, "pods"); len(got) != 0 {
+		t.Errorf("deleted %v although the Failed status was not written", got)
+	}
+
+	// The same with the FailureTarget of a podFailurePolicy.
+	job = policyJob("k", 2, 2, exitRule(batchv1.PodFailurePolicyActionFailJob, batchv1.PodFailurePolicyOnExitCodesOpIn, 3))
+	f = newFixture(t, job, failedWith(job, "f", 3, t0), podOf(job, "run", corev1.PodRunning, t0))
+	f.Client.PrependReactor("update", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		return a.GetSubresource() == "status", nil, apierrors.NewConflict(batchv1.Resource("jobs"), "k", errors.New("modified"))
+	})
+	acts = conflicted(t, f, "k")
+	if got := deleted(acts, "pods"); len(got) != 0 {
+		t.Errorf("deleted %v although the FailureTarget status was not written", got)
+	}
+}
+
+// conflicted runs a sync of default/name that must fail with a conflict; its actions.
+func conflicted(t *testing.T, f *fixture, name string) []k8stesting.Action {
+	t.Helper()
+	f.Client.ClearActions()
+	if err := f.C.sync(t.Context(), "default/"+name); !apierrors.IsConflict(err) {
+		t.Fatalf("sync %s: %v, want the status conflict", name, err)
+	}
+	return f.Client.Actions()
 }

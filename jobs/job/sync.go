@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/drover-ci/drover/cluster/controller"
 )
@@ -57,12 +59,19 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	st := &job.Status
 	st.Succeeded = max(st.Succeeded, succeededCount(job, s))
 	st.Failed = max(st.Failed, int32(len(countedFailures(job, s.failed))))
-	manageErr := c.manage(ctx, key, job, s, now)
+	stopAfter, manageErr := c.manage(ctx, key, job, s, now)
 	if err := c.writeStatus(ctx, cached, job); err != nil {
+		// The pods of a job that finishes or fails are deleted only once its status says so:
+		// deleted first, a Failed condition lost to a conflict could not be decided again
+		// (an OnFailure pod's restarts go with it) and the job would start a replacement.
 		return err
 	}
 	if finishedCondition(job) != nil {
 		c.finished.add(key, job.UID)
+	}
+	if len(stopAfter) > 0 {
+		c.exp.Expect(key, 0, podKeys(stopAfter))
+		manageErr = errors.Join(manageErr, controller.DeletePods(ctx, c.client, c.exp, c.recorder, key, job, stopAfter))
 	}
 	if left, ok := deadlineRemaining(job, now); ok && finishedCondition(job) == nil {
 		c.enqueueAfter(key, left)
@@ -70,23 +79,27 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	return manageErr
 }
 
-// manage decides the job's fate for this sync and acts on pods; it edits job.Status.
-func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, s podSet, now time.Time) error {
+// manage decides the job's fate for this sync and acts on pods; it edits job.Status. The pods
+// it returns are to be deleted once that status is written: those of a job that has just
+// finished or is failing.
+func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, s podSet, now time.Time) ([]*corev1.Pod, error) {
 	st := &job.Status
 	// A failure the podFailurePolicy decided comes first, as in Kubernetes, suspended or not.
 	if ft := condition(st, batchv1.JobFailureTarget); ft != nil && ft.Status == corev1.ConditionTrue {
-		return c.failTarget(ctx, key, job, s, ft.Reason, ft.Message, now, false)
+		return nil, c.failTarget(ctx, key, job, s, ft.Reason, ft.Message, now)
 	}
 	if msg := failJobMessage(job, s.failed); msg != "" {
 		setCondition(st, batchv1.JobFailureTarget, corev1.ConditionTrue, batchv1.JobReasonPodFailurePolicy, msg, now)
-		return c.failTarget(ctx, key, job, s, batchv1.JobReasonPodFailurePolicy, msg, now, true)
+		pods := finish(job, s)
+		failedOnceGone(job, s, batchv1.JobReasonPodFailurePolicy, msg, now, c.recorder)
+		return pods, nil
 	}
 	if suspended(job) {
 		if cond := condition(st, batchv1.JobSuspended); cond == nil || cond.Status != corev1.ConditionTrue {
 			setCondition(st, batchv1.JobSuspended, corev1.ConditionTrue, ReasonSuspended, "Job suspended", now)
 			c.recorder.Event(job, corev1.EventTypeNormal, "Suspended", "Job suspended")
 		}
-		return c.stop(ctx, key, job, s, false)
+		return nil, c.stop(ctx, key, job, s)
 	}
 	if cond := condition(st, batchv1.JobSuspended); cond != nil && cond.Status == corev1.ConditionTrue {
 		setCondition(st, batchv1.JobSuspended, corev1.ConditionFalse, ReasonResumed, "Job resumed", now)
@@ -100,16 +113,16 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, s
 	if reason, msg := failure(job, s, now); reason != "" {
 		setCondition(st, batchv1.JobFailed, corev1.ConditionTrue, reason, msg, now)
 		c.recorder.Event(job, corev1.EventTypeWarning, reason, msg)
-		return c.stop(ctx, key, job, s, true)
+		return finish(job, s), nil
 	}
 	if complete(job, s) {
 		setCondition(st, batchv1.JobComplete, corev1.ConditionTrue, batchv1.JobReasonCompletionsReached, "Reached expected number of succeeded pods", now)
 		t := metav1.NewTime(now)
 		st.CompletionTime = &t
 		c.recorder.Event(job, corev1.EventTypeNormal, "Completed", "Job completed")
-		return c.stop(ctx, key, job, s, true)
+		return finish(job, s), nil
 	}
-	return c.scale(ctx, key, job, s, now)
+	return nil, c.scale(ctx, key, job, s, now)
 }
 
 // failure is the reason the job fails now, if it does: the deadline first, then the backoff limit.
@@ -124,16 +137,22 @@ func failure(job *batchv1.Job, s podSet, now time.Time) (reason, msg string) {
 }
 
 // failTarget acts on a job with the FailureTarget condition (Kubernetes' interim condition
-// before Failed): it deletes the active pods (counted failed when first is true: the sync that
-// set the condition) and, once no pod runs or terminates, adds the Failed condition with the
-// same reason and message.
-func (c *Controller) failTarget(ctx context.Context, key string, job *batchv1.Job, s podSet, reason, msg string, now time.Time, first bool) error {
-	err := c.stop(ctx, key, job, s, first)
-	if *job.Status.Terminating == 0 {
-		setCondition(&job.Status, batchv1.JobFailed, corev1.ConditionTrue, reason, msg, now)
-		c.recorder.Event(job, corev1.EventTypeWarning, reason, msg)
-	}
+// before Failed) set by an earlier sync: it deletes any pod still active and, once no pod runs
+// or terminates, adds the Failed condition with the same reason and message.
+func (c *Controller) failTarget(ctx context.Context, key string, job *batchv1.Job, s podSet, reason, msg string, now time.Time) error {
+	err := c.stop(ctx, key, job, s)
+	failedOnceGone(job, s, reason, msg, now, c.recorder)
 	return err
+}
+
+// failedOnceGone adds the Failed condition of a job with FailureTarget when no pod of it runs or
+// terminates any more (job.Status.Terminating counts both once the active pods are stopped).
+func failedOnceGone(job *batchv1.Job, s podSet, reason, msg string, now time.Time, rec record.EventRecorder) {
+	if *job.Status.Terminating != 0 {
+		return
+	}
+	setCondition(&job.Status, batchv1.JobFailed, corev1.ConditionTrue, reason, msg, now)
+	rec.Event(job, corev1.EventTypeWarning, reason, msg)
 }
 
 // complete reports whether the job has succeeded.
@@ -144,16 +163,23 @@ func complete(job *batchv1.Job, s podSet) bool {
 	return job.Status.Succeeded >= *job.Spec.Completions
 }
 
-// stop deletes the job's active pods and reports none active. When the job finishes, the pods
-// it stops count as failed ("when the job is considered finished, every non-terminated pod is
-// considered failed", as in Kubernetes).
-func (c *Controller) stop(ctx context.Context, key string, job *batchv1.Job, s podSet, finishing bool) error {
+// finish reports none of the job's pods active, the active ones counted failed ("when the job
+// is considered finished, every non-terminated pod is considered failed", as in Kubernetes) and
+// terminating, and returns them for deletion once the status is written.
+func finish(job *batchv1.Job, s podSet) []*corev1.Pod {
 	job.Status.Active = 0
 	job.Status.Ready = ptr(int32(0))
 	job.Status.Terminating = ptr(int32(len(s.terminating) + len(s.active)))
-	if finishing {
-		job.Status.Failed += int32(len(s.active))
-	}
+	job.Status.Failed += int32(len(s.active))
+	return s.active
+}
+
+// stop deletes the job's active pods and reports none active (a suspended job, or the pods
+// still active under a FailureTarget).
+func (c *Controller) stop(ctx context.Context, key string, job *batchv1.Job, s podSet) error {
+	job.Status.Active = 0
+	job.Status.Ready = ptr(int32(0))
+	job.Status.Terminating = ptr(int32(len(s.terminating) + len(s.active)))
 	if len(s.active) == 0 {
 		return nil
 	}
