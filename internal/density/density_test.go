@@ -61,6 +61,11 @@ func TestSamplesSnapshotIsSortedAndCountsFailures(t *testing.T) {
 	if got, want := latencySummary(&s), "10 ms / 30 ms (n=4), 1 failed"; got != want {
 		t.Fatalf("latencySummary = %q, want %q", got, want)
 	}
+	s.Add(1614 * time.Millisecond)
+	s.Add(1614 * time.Millisecond)
+	if got, want := latencySummary(&s), "20 ms / 1.61 s (n=6), 1 failed"; got != want {
+		t.Fatalf("latencySummary = %q, want %q", got, want)
+	}
 	if got := latencySummary(&Samples{}); got != "—" {
 		t.Fatalf("latencySummary of nothing = %q, want —", got)
 	}

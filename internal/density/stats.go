@@ -86,12 +86,12 @@ func seenSummary(d []time.Duration) string {
 }
 
 // fmtMS is a duration in milliseconds: whole ones from 10 ms, one decimal below; seconds with
-// one decimal from 10 s ("12.3 s").
+// two decimals from 1 s ("1.23 s").
 func fmtMS(d time.Duration) string {
 	ms := float64(d) / float64(time.Millisecond)
 	switch {
-	case d >= 10*time.Second:
-		return fmt.Sprintf("%.1f s", ms/1000)
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", ms/1000)
 	case ms >= 10:
 		return fmt.Sprintf("%.0f ms", ms)
 	default:
