@@ -200,6 +200,34 @@ func TestJenkinsChartTCPAgentsAndInjection(t *testing.T) {
 	}
 }
 
+// The agents' identity: no ServiceAccount and no token by default; agent.serviceAccount and
+// agent.automountServiceAccountToken set the template's fields.
+func TestJenkinsChartAgentServiceAccount(t *testing.T) {
+	template := func(set string) config.Template {
+		t.Helper()
+		vals := map[string]any{}
+		if set != "" {
+			if err := Set(vals, set); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg, err := config.Load([]byte(render(t, vals)["ConfigMap/drover-jenkins-cloud"].(*corev1.ConfigMap).Data["config.yaml"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Templates[0]
+	}
+	if tp := template(""); tp.ServiceAccount != "" || tp.AutomountServiceAccountToken {
+		t.Errorf("default template: serviceAccount %q automount %v", tp.ServiceAccount, tp.AutomountServiceAccountToken)
+	}
+	if tp := template("agent.serviceAccount=builder,agent.automountServiceAccountToken=true"); tp.ServiceAccount != "builder" || !tp.AutomountServiceAccountToken {
+		t.Errorf("template: serviceAccount %q automount %v", tp.ServiceAccount, tp.AutomountServiceAccountToken)
+	}
+}
+
 func TestJenkinsChartValues(t *testing.T) {
 	vals := map[string]any{}
 	for _, s := range []string{"image=my/jenkins:2", "admin.password=pw,admin.token=11aa", "persistence.createVolume=false",

@@ -48,7 +48,7 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 	if res.Default != nil {
 		res.Default(obj)
 	}
-	if err := s.admitRBAC(ctx, res, obj); err != nil {
+	if err := s.admitRBAC(ctx, res, obj, nil); err != nil {
 		return nil, err
 	}
 	if err := s.admitNodeRestriction(ctx, "CREATE", res, "", obj, nil); err != nil {

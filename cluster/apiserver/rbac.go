@@ -8,6 +8,7 @@ import (
 	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -119,13 +120,15 @@ func (s *Server) noteRBACWrite(res *registry.Resource, obj runtime.Object) {
 // admitRBAC refuses a Role, ClusterRole or binding that grants more than its writer holds,
 // as Kubernetes' RBAC storage does: unless the writer is in system:masters, may `escalate`
 // (roles) or `bind` (bindings) it, every rule written or bound must be covered by the
-// writer's own. Internal writes (no user) are not checked.
-func (s *Server) admitRBAC(ctx context.Context, res *registry.Resource, obj runtime.Object) error {
+// writer's own. Internal writes (no user) are not checked, nor an update (old is the stored
+// object; nil on create) that changes only what garbage collection needs (owner references,
+// finalizers, managed fields), as Kubernetes' IsOnlyMutatingGCFields exempts.
+func (s *Server) admitRBAC(ctx context.Context, res *registry.Resource, obj, old runtime.Object) error {
 	if res.Group != registry.RBACGroup || s.rbacIndex == nil {
 		return nil
 	}
 	u, ok := genericrequest.UserFrom(ctx)
-	if !ok || rbac.EscalationAllowed(u) {
+	if !ok || rbac.EscalationAllowed(u) || onlyMutatingGCFields(obj, old) {
 		return nil
 	}
 	gr := schema.GroupResource{Group: res.Group, Resource: res.Resource}
@@ -141,11 +144,12 @@ func (s *Server) admitRBAC(ctx context.Context, res *registry.Resource, obj runt
 		if rbac.RoleEscalationAuthorized(ctx, s.authz, u, res.Resource, "", o.Name) {
 			return nil
 		}
-		if o.AggregationRule != nil {
-			return apierrors.NewForbidden(gr, o.Name, errors.New("must have cluster-admin privileges to use the aggregationRule"))
-		}
 		if err := s.rbacIndex.ConfirmNoEscalation(u, "", o.Rules); err != nil {
 			return apierrors.NewForbidden(gr, o.Name, err)
+		}
+		// To set, change or drop an aggregation rule, one must be able to escalate.
+		if oldRole, _ := old.(*rbacv1.ClusterRole); o.AggregationRule != nil || (oldRole != nil && oldRole.AggregationRule != nil) {
+			return apierrors.NewForbidden(gr, o.Name, errors.New("must have cluster-admin privileges to use the aggregationRule"))
 		}
 	case *rbacv1.RoleBinding:
 		return s.admitBinding(ctx, gr, o.Name, o.Namespace, o.RoleRef)
@@ -153,6 +157,21 @@ func (s *Server) admitRBAC(ctx context.Context, res *registry.Resource, obj runt
 		return s.admitBinding(ctx, gr, o.Name, "", o.RoleRef)
 	}
 	return nil
+}
+
+// onlyMutatingGCFields reports whether obj differs from old (nil: a create) at most in its owner
+// references, finalizers and managed fields (Kubernetes' rbac IsOnlyMutatingGCFields).
+func onlyMutatingGCFields(obj, old runtime.Object) bool {
+	if old == nil {
+		return false
+	}
+	copied := obj.DeepCopyObject()
+	cm, om := accessor(copied), accessor(old)
+	cm.SetOwnerReferences(om.GetOwnerReferences())
+	cm.SetFinalizers(om.GetFinalizers())
+	cm.SetSelfLink(om.GetSelfLink())
+	cm.SetManagedFields(om.GetManagedFields())
+	return apiequality.Semantic.DeepEqual(copied, old)
 }
 
 func (s *Server) admitBinding(ctx context.Context, gr schema.GroupResource, name, ns string, ref rbacv1.RoleRef) error {

@@ -213,6 +213,25 @@ func TestRBACEscalation(t *testing.T) {
 	if !strings.Contains(st.ErrStatus.Message, `rolebindings.rbac.authorization.k8s.io "bob-view" is forbidden: user "jane" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:`) {
 		t.Errorf("binding message: %s", st.ErrStatus.Message)
 	}
+	// An update that only touches what garbage collection needs (finalizers, owner
+	// references) is not an escalation check; any other change of a Role with rules jane
+	// does not hold is.
+	big := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "big", Namespace: "ci"},
+		Rules: []rbacv1.PolicyRule{{Verbs: []string{"*"}, APIGroups: []string{""}, Resources: []string{"secrets"}}}}
+	if big, err = admin.RbacV1().Roles("ci").Create(ctx, big, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	big.Finalizers = []string{"example.com/keep"}
+	if big, err = jane.RbacV1().Roles("ci").Update(ctx, big, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("jane adding a finalizer to a Role she could not create: %v", err)
+	}
+	big.Labels = map[string]string{"team": "a"}
+	_, err = jane.RbacV1().Roles("ci").Update(ctx, big, metav1.UpdateOptions{})
+	wantStatus(t, "jane labelling a Role with rules she does not hold", err, http.StatusForbidden)
+	big.Labels, big.Finalizers = nil, nil
+	if _, err = jane.RbacV1().Roles("ci").Update(ctx, big, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("jane removing the finalizer: %v", err)
+	}
 	// bind and escalate lift the checks.
 	granter := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "granter", Namespace: "ci"}, Rules: []rbacv1.PolicyRule{
 		{Verbs: []string{"bind"}, APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, ResourceNames: []string{"system:aggregate-to-view"}},

@@ -62,7 +62,7 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 			return obj, nil // a no-op update keeps the resourceVersion, as in Kubernetes
 		}
 		if sub == "" {
-			if err := s.admitRBAC(ctx, res, obj); err != nil {
+			if err := s.admitRBAC(ctx, res, obj, old); err != nil {
 				return nil, err
 			}
 		}

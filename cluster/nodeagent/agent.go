@@ -92,6 +92,11 @@ type Config struct {
 	// certificate, and that only the API server's client certificate is let in.
 	Port int
 	TLS  ServerTLS
+	// HeartbeatClient, when set, is the client of the Lease renewals and Node status posts
+	// (the kubelet's heartbeat client): on a connection of its own and without client-side
+	// rate limit, so that a flood of the agent's other requests never delays a renewal. nil:
+	// Client.
+	HeartbeatClient kubernetes.Interface
 	// Heartbeat is the Lease renewal period (default 10 s); LeaseDuration the Lease's
 	// duration (default 40 s).
 	Heartbeat     time.Duration

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/drover-ci/drover/cluster/container"
@@ -216,7 +217,7 @@ func (a *Agent) beat(ctx context.Context) {
 // (e.g. the node controller marked it Unknown while this agent was away). The Node read
 // becomes the one the next status post updates.
 func (a *Agent) reportedReadyDiffers(ctx context.Context, ready bool) bool {
-	node, err := a.cfg.Client.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{ResourceVersion: "0"})
+	node, err := a.heartbeatClient().CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{ResourceVersion: "0"})
 	if err != nil {
 		return false
 	}
@@ -232,7 +233,7 @@ func (a *Agent) reportedReadyDiffers(ctx context.Context, ready bool) bool {
 // postNodeStatus updates the status of the Node last read or written (no read first); it
 // reads the Node only when that update conflicts.
 func (a *Agent) postNodeStatus(ctx context.Context, info container.Info, ready bool, why string) error {
-	nodes := a.cfg.Client.CoreV1().Nodes()
+	nodes := a.heartbeatClient().CoreV1().Nodes()
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		node := a.hb.node
 		if node == nil {
@@ -265,6 +266,15 @@ func (a *Agent) lastInfo(node *corev1.Node) container.Info {
 		KernelVersion: node.Status.NodeInfo.KernelVersion, OS: node.Status.NodeInfo.OSImage, Architecture: node.Status.NodeInfo.Architecture}
 }
 
+// heartbeatClient is the client of the heartbeat's requests: Config.HeartbeatClient, else
+// Config.Client.
+func (a *Agent) heartbeatClient() kubernetes.Interface {
+	if a.cfg.HeartbeatClient != nil {
+		return a.cfg.HeartbeatClient
+	}
+	return a.cfg.Client
+}
+
 // heartbeatState is what the heartbeat keeps between beats (only its goroutine, and
 // registerNode before it, touch it).
 type heartbeatState struct {
@@ -280,7 +290,7 @@ type heartbeatState struct {
 // controller, it updates the Lease it last wrote (one request per renewal) and reads it only
 // when there is none yet or that update conflicts or finds none. It reports success.
 func (a *Agent) renewLease(ctx context.Context) bool {
-	leases := a.cfg.Client.CoordinationV1().Leases(leaseNamespace)
+	leases := a.heartbeatClient().CoordinationV1().Leases(leaseNamespace)
 	now := metav1.NewMicroTime(a.cfg.Clock.Now())
 	secs := int32(a.cfg.LeaseDuration / time.Second)
 	holder := a.cfg.NodeName

@@ -54,6 +54,13 @@ func (c *countingRT) take() map[string]int {
 // its requests; its heartbeat is driven beat by beat on a fake clock.
 func heartbeatAgent(t *testing.T) (*Agent, *countingRT, *clocktesting.FakeClock, kubernetes.Interface) {
 	t.Helper()
+	a, counter, fc, admin, _ := heartbeatAgentConfig(t)
+	return a, counter, fc, admin
+}
+
+// heartbeatAgentConfig is heartbeatAgent, with the API server's admin configuration.
+func heartbeatAgentConfig(t *testing.T) (*Agent, *countingRT, *clocktesting.FakeClock, kubernetes.Interface, *rest.Config) {
+	t.Helper()
 	srv := apiservertest.Start(t)
 	counter := &countingRT{n: map[string]int{}}
 	cfg := rest.CopyConfig(srv.Config)
@@ -76,7 +83,7 @@ func heartbeatAgent(t *testing.T) (*Agent, *countingRT, *clocktesting.FakeClock,
 	if err := a.registerNode(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return a, counter, fc, admin
+	return a, counter, fc, admin, srv.Config
 }
 
 // TestHeartbeatRequests: in steady state a heartbeat is one request, the Lease update (no
@@ -177,5 +184,32 @@ func TestHeartbeatRecovers(t *testing.T) {
 	a.beat(ctx)
 	if !ready() {
 		t.Error("the first renewal after a gap did not post the node Ready again")
+	}
+}
+
+// TestHeartbeatClient: with a HeartbeatClient, the Lease renewals and Node status posts go
+// through it (its own connection), none through the agent's main client.
+func TestHeartbeatClient(t *testing.T) {
+	a, mainCounter, fc, _, srvConfig := heartbeatAgentConfig(t)
+	hbCounter := &countingRT{n: map[string]int{}}
+	cfg := rest.CopyConfig(srvConfig)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { hbCounter.next = rt; return hbCounter }
+	hb, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.cfg.HeartbeatClient = hb
+	ctx := context.Background()
+	mainCounter.take()
+	for range 31 {
+		a.beat(ctx)
+		fc.Step(10 * time.Second)
+	}
+	if got := mainCounter.take(); len(got) != 0 {
+		t.Errorf("the main client made heartbeat requests: %v", got)
+	}
+	got := hbCounter.take()
+	if got["PUT leases"] < 30 || got["PUT nodes/status"] < 1 {
+		t.Errorf("the heartbeat client made %v; want the Lease renewals and a status post", got)
 	}
 }

@@ -1,12 +1,14 @@
 package csrsigner
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
-	"slices"
+	"fmt"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
-	"k8s.io/apiserver/pkg/authentication/user"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Kubernetes' approval messages for node client certificates (csrapproving).
@@ -30,19 +32,38 @@ func parseClientRequest(csr *certificatesv1.CertificateSigningRequest) (*x509.Ce
 	return req, nil
 }
 
-// ClientApproval says whether a well-formed node client request is approved, and with which
-// message ("" when it is not), as Kubernetes' csrapproving does for its two cases: a node
-// renewing its own certificate (selfnodeclient: the requestor is system:node:NAME itself) and
-// a new node joining (nodeclient: the requestor authenticated with a bootstrap token, group
-// system:bootstrappers, or is an admin in system:masters). Kubernetes asks a
-// SubjectAccessReview for certificatesigningrequests/nodeclient and /selfnodeclient, which
-// its default bindings grant to exactly those groups.
-func ClientApproval(csr *certificatesv1.CertificateSigningRequest, req *x509.CertificateRequest) string {
-	switch {
-	case csr.Spec.Username == req.Subject.CommonName:
-		return msgSelfNodeClient
-	case slices.Contains(csr.Spec.Groups, "system:bootstrappers"), slices.Contains(csr.Spec.Groups, user.SystemPrivilegedGroup):
-		return msgNodeClient
+// A clientRecognizer is one of Kubernetes' csrapproving cases for node client requests: the
+// permission (create on a subresource of certificatesigningrequests) the requestor must hold,
+// by SubjectAccessReview, for the request to be approved with msg.
+type clientRecognizer struct {
+	subresource, msg string
+}
+
+// clientRecognizers are the cases a well-formed node client request falls in, in the order
+// Kubernetes tries them: a node renewing its own certificate (selfnodeclient: the requestor is
+// system:node:NAME itself), then any node client request (nodeclient: what the default
+// bindings grant the bootstrap tokens' group, and cluster-admin has).
+func clientRecognizers(csr *certificatesv1.CertificateSigningRequest, req *x509.CertificateRequest) []clientRecognizer {
+	nodeClient := clientRecognizer{"nodeclient", msgNodeClient}
+	if csr.Spec.Username == req.Subject.CommonName {
+		return []clientRecognizer{{"selfnodeclient", msgSelfNodeClient}, nodeClient}
 	}
-	return ""
+	return []clientRecognizer{nodeClient}
+}
+
+// requestorMay asks the API server whether the CSR's requestor (user, UID, groups and extra
+// as the API server recorded them) may create the certificatesigningrequests subresource.
+func (c *Controller) requestorMay(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, subresource string) (bool, error) {
+	extra := map[string]authorizationv1.ExtraValue{}
+	for k, v := range csr.Spec.Extra {
+		extra[k] = authorizationv1.ExtraValue(v)
+	}
+	sar, err := c.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+		Spec: authorizationv1.SubjectAccessReviewSpec{User: csr.Spec.Username, UID: csr.Spec.UID, Groups: csr.Spec.Groups, Extra: extra,
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Group: certificatesv1.GroupName, Version: "*",
+				Resource: "certificatesigningrequests", Subresource: subresource, Verb: "create"}}}, metav1.CreateOptions{})
+	if err != nil {
+		return false, fmt.Errorf("SubjectAccessReview of %s for CSR %s: %w", subresource, csr.Name, err)
+	}
+	return sar.Status.Allowed, nil
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,37 +32,38 @@ import (
 
 var clientUsages = []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageKeyEncipherment, certificatesv1.UsageClientAuth}
 
-func TestClientApprovalRules(t *testing.T) {
+func TestClientRequestRecognized(t *testing.T) {
 	good := csrPEM(t, "system:node:n1", []string{"system:nodes"}, nil)
 	tests := []struct {
 		name     string
 		req      []byte
 		usages   []certificatesv1.KeyUsage
 		username string
-		groups   []string
-		want     string // the approval message, "" none; "!" a malformed request
+		want     string // the subresources whose create is asked, in order; "!" a malformed request
 	}{
-		{"joining with a bootstrap token", good, clientUsages, "system:bootstrap:abcdef", []string{"system:bootstrappers", "system:authenticated"}, msgNodeClient},
-		{"renewal by the node itself", good, clientUsages, "system:node:n1", []string{"system:nodes"}, msgSelfNodeClient},
-		{"by an admin", good, clientUsages, "admin", []string{"system:masters"}, msgNodeClient},
-		{"by another node", good, clientUsages, "system:node:n2", []string{"system:nodes"}, ""},
-		{"by a user", good, clientUsages, "jane", []string{"system:authenticated"}, ""},
-		{"server auth", good, append(clientUsages, certificatesv1.UsageServerAuth), "system:node:n1", nil, "!"},
-		{"with a DNS name", csrPEM(t, "system:node:n1", []string{"system:nodes"}, []string{"n1"}), clientUsages, "system:node:n1", nil, "!"},
-		{"other organization", csrPEM(t, "system:node:n1", []string{"system:masters"}, nil), clientUsages, "system:bootstrap:abcdef", []string{"system:bootstrappers"}, "!"},
-		{"not a node", csrPEM(t, "admin", []string{"system:nodes"}, nil), clientUsages, "system:bootstrap:abcdef", []string{"system:bootstrappers"}, "!"},
+		{"joining with a bootstrap token", good, clientUsages, "system:bootstrap:abcdef", "nodeclient"},
+		{"renewal by the node itself", good, clientUsages, "system:node:n1", "selfnodeclient nodeclient"},
+		{"by another node", good, clientUsages, "system:node:n2", "nodeclient"},
+		{"server auth", good, append(clientUsages, certificatesv1.UsageServerAuth), "system:node:n1", "!"},
+		{"with a DNS name", csrPEM(t, "system:node:n1", []string{"system:nodes"}, []string{"n1"}), clientUsages, "system:node:n1", "!"},
+		{"other organization", csrPEM(t, "system:node:n1", []string{"system:masters"}, nil), clientUsages, "system:bootstrap:abcdef", "!"},
+		{"not a node", csrPEM(t, "admin", []string{"system:nodes"}, nil), clientUsages, "system:bootstrap:abcdef", "!"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &certificatesv1.CertificateSigningRequest{Spec: certificatesv1.CertificateSigningRequestSpec{Request: tt.req,
-				SignerName: certificatesv1.KubeAPIServerClientKubeletSignerName, Usages: tt.usages, Username: tt.username, Groups: tt.groups}}
+				SignerName: certificatesv1.KubeAPIServerClientKubeletSignerName, Usages: tt.usages, Username: tt.username}}
 			req, err := parseClientRequest(r)
 			got := "!"
 			if err == nil {
-				got = ClientApproval(r, req)
+				var subs []string
+				for _, rec := range clientRecognizers(r, req) {
+					subs = append(subs, rec.subresource)
+				}
+				got = strings.Join(subs, " ")
 			}
 			if got != tt.want {
-				t.Errorf("approval = %q (parse error %v), want %q", got, err, tt.want)
+				t.Errorf("recognized as %q (parse error %v), want %q", got, err, tt.want)
 			}
 		})
 	}
@@ -199,6 +201,32 @@ func TestSignerIssuesNodeClientCertificates(t *testing.T) {
 		}
 		if len(got.Status.Conditions) != 0 || len(got.Status.Certificate) != 0 {
 			t.Errorf("jane's request for a node certificate was not left pending: %+v", got.Status)
+		}
+		// Approval is by SubjectAccessReview, not by group: once RBAC lets jane create
+		// certificatesigningrequests/nodeclient, her request is approved.
+		if _, err := admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "jane-nodeclient"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:certificates.k8s.io:certificatesigningrequests:nodeclient"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "jane"}},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if _, err := c.Sync(ctx, r.Name); err != nil {
+				t.Fatal(err)
+			}
+			got, err = admin.CertificatesV1().CertificateSigningRequests().Get(ctx, r.Name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if has(got, certificatesv1.CertificateApproved) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond) // the authorizer's index follows the store
+		}
+		if !has(got, certificatesv1.CertificateApproved) || got.Status.Conditions[0].Message != msgNodeClient {
+			t.Errorf("jane's request once RBAC allows nodeclient: %+v", got.Status.Conditions)
 		}
 	}
 	if !found {

@@ -153,9 +153,11 @@ func (c *Controller) syncServing(ctx context.Context, csr *certificatesv1.Certif
 	return 0, c.sign(ctx, csr, req)
 }
 
-// syncClient approves a node's client request made with a bootstrap token (a joining node)
-// or by the node itself (renewal), and signs it once approved: the node agent's credential
-// for the API server, system:node:NAME in system:nodes.
+// syncClient approves a node's client request when its requestor may create it, by
+// SubjectAccessReview as Kubernetes' csrapproving does (a node renewing its own certificate:
+// certificatesigningrequests/selfnodeclient; a joining node's bootstrap token or an admin:
+// certificatesigningrequests/nodeclient), and signs it once approved: the node agent's
+// credential for the API server, system:node:NAME in system:nodes.
 func (c *Controller) syncClient(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) error {
 	req, reqErr := parseClientRequest(csr)
 	if !has(csr, certificatesv1.CertificateApproved) {
@@ -163,12 +165,20 @@ func (c *Controller) syncClient(ctx context.Context, csr *certificatesv1.Certifi
 			c.log.Info("kube-apiserver-client-kubelet CSR not auto-approved", "csr", csr.Name, "reason", reqErr)
 			return nil
 		}
-		msg := ClientApproval(csr, req)
-		if msg == "" {
-			c.log.Info("kube-apiserver-client-kubelet CSR not auto-approved", "csr", csr.Name, "requestor", csr.Spec.Username)
-			return nil
+		var tried []string
+		for _, r := range clientRecognizers(csr, req) {
+			ok, err := c.requestorMay(ctx, csr, r.subresource)
+			if err != nil {
+				return err
+			}
+			if ok {
+				return c.approve(ctx, csr, r.msg)
+			}
+			tried = append(tried, r.subresource)
 		}
-		return c.approve(ctx, csr, msg)
+		c.log.Info("kube-apiserver-client-kubelet CSR not auto-approved: subject access review was not approved",
+			"csr", csr.Name, "requestor", csr.Spec.Username, "recognized as", tried)
+		return nil
 	}
 	if reqErr != nil {
 		return c.fail(ctx, csr, reqErr.Error())

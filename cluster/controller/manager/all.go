@@ -21,6 +21,7 @@ import (
 	"github.com/drover-ci/drover/cluster/controller/serviceip"
 	"github.com/drover-ci/drover/cluster/controller/statefulset"
 	"github.com/drover-ci/drover/cluster/controller/tainteviction"
+	"github.com/drover-ci/drover/cluster/controller/tokencleaner"
 	"github.com/drover-ci/drover/cluster/scheduler"
 	"github.com/drover-ci/drover/jobs/cronjob"
 	"github.com/drover-ci/drover/jobs/job"
@@ -51,6 +52,7 @@ func All() map[string]controller.Constructor {
 		"serviceip":              controller.Construct(serviceip.New),
 		"statefulset":            controller.Construct(statefulset.New),
 		"tainteviction":          controller.Construct(tainteviction.New),
+		"tokencleaner":           controller.Construct(tokencleaner.New),
 	}
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,4 +150,72 @@ func impersonating(t *testing.T, cfg *rest.Config, name string) kubernetes.Inter
 		t.Fatal(err)
 	}
 	return k
+}
+
+// leaseCounter counts the requests for Leases that pass.
+type leaseCounter struct {
+	next http.RoundTripper
+	n    atomic.Int64
+}
+
+func (c *leaseCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.Contains(r.URL.Path, "/leases") {
+		c.n.Add(1)
+	}
+	return c.next.RoundTrip(r)
+}
+
+func countingClient(t *testing.T, cfg *rest.Config) (kubernetes.Interface, *leaseCounter) {
+	t.Helper()
+	c := rest.CopyConfig(cfg)
+	lc := &leaseCounter{}
+	c.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { lc.next = rt; return lc }
+	k, err := kubernetes.NewForConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, lc
+}
+
+// TestLeaseClient: with a LeaseClient, the leader election's requests go through it, none
+// through the controllers' client.
+func TestLeaseClient(t *testing.T) {
+	srv := apiservertest.Start(t)
+	client, main := countingClient(t, srv.Config)
+	leaseClient, own := countingClient(t, srv.Config)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	led := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = manager.Run(ctx, manager.Config{Logger: logtest.New(t), Client: client, LeaseClient: leaseClient, Identity: "cm",
+			LeaseDuration: 2 * time.Second, RenewDeadline: 1500 * time.Millisecond, RetryPeriod: 100 * time.Millisecond,
+			Controllers: map[string]controller.Constructor{"who": func(cc controller.Context) (controller.Controller, error) {
+				return ledController{led}, nil
+			}}})
+	}()
+	select {
+	case <-led:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the manager did not lead within 30 s")
+	}
+	time.Sleep(500 * time.Millisecond) // a few renewals
+	cancel()
+	<-done
+	if n := main.n.Load(); n != 0 {
+		t.Errorf("the controllers' client made %d Lease requests", n)
+	}
+	if n := own.n.Load(); n < 2 {
+		t.Errorf("the lease client made %d Lease requests, want the election's", n)
+	}
+}
+
+type ledController struct{ led chan struct{} }
+
+func (ledController) Name() string { return "who" }
+func (l ledController) Run(ctx context.Context) error {
+	close(l.led)
+	<-ctx.Done()
+	return nil
 }

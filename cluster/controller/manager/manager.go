@@ -37,6 +37,10 @@ type Config struct {
 	// kube-controller-manager's --use-service-account-credentials does); the shared informers
 	// still list and watch with Client.
 	Clients map[string]kubernetes.Interface
+	// LeaseClient, when set, is the leader election's client: on a connection of its own and
+	// without client-side rate limit, so that the controllers' traffic never delays a
+	// renewal (nil: Client).
+	LeaseClient kubernetes.Interface
 	// Metrics reads metrics.k8s.io for the autoscaler (optional).
 	Metrics metricsv1beta1.MetricsV1beta1Interface
 	// Identity names this process in the Lease (default host name + pid).
@@ -109,9 +113,13 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	log := cfg.Logger
+	leaseClient := cfg.LeaseClient
+	if leaseClient == nil {
+		leaseClient = cfg.Client
+	}
 	base := &resourcelock.LeaseLock{
 		LeaseMeta:  metav1ObjectMeta(LeaseName, "kube-system"),
-		Client:     cfg.Client.CoordinationV1(),
+		Client:     leaseClient.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: cfg.Identity},
 	}
 	f := &fence{identity: cfg.Identity, deadline: cfg.RenewDeadline, log: log}

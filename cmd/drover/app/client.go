@@ -34,6 +34,9 @@ type clientFlags struct {
 	server     string
 	token      string
 	insecure   bool
+	as         string
+	asGroups   []string
+	asUID      string
 }
 
 func (f *clientFlags) addFlags(fs *pflag.FlagSet) {
@@ -43,6 +46,9 @@ func (f *clientFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.server, "server", "s", "", "the address of the API server (overrides the kubeconfig)")
 	fs.StringVar(&f.token, "token", "", "bearer token for authentication (overrides the kubeconfig)")
 	fs.BoolVar(&f.insecure, "insecure-skip-tls-verify", false, "do not verify the server's certificate")
+	fs.StringVar(&f.as, "as", "", "username to impersonate for the operation (a user or system:serviceaccount:NS:NAME)")
+	fs.StringArrayVar(&f.asGroups, "as-group", nil, "group to impersonate for the operation (repeat for several)")
+	fs.StringVar(&f.asUID, "as-uid", "", "UID to impersonate for the operation")
 }
 
 // clientConfig loads the kubeconfig the way kubectl does: --kubeconfig, else $KUBECONFIG
@@ -61,6 +67,9 @@ func (f *clientFlags) clientConfig() clientcmd.ClientConfig {
 	overrides.ClusterInfo.Server = f.server
 	overrides.ClusterInfo.InsecureSkipTLSVerify = f.insecure
 	overrides.AuthInfo.Token = f.token
+	overrides.AuthInfo.Impersonate = f.as
+	overrides.AuthInfo.ImpersonateGroups = f.asGroups
+	overrides.AuthInfo.ImpersonateUID = f.asUID
 	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 }
 
@@ -118,6 +127,19 @@ func probe(cfg *rest.Config) error {
 		return connectionError(cfg.Host, err)
 	}
 	return nil
+}
+
+// ownConnection is cfg for a client of heartbeats and Lease renewals: a transport of its own
+// (a dialer of its own keeps client-go from sharing a cached transport, hence a connection,
+// with the component's other clients), no client-side rate limit, and requests bounded by
+// timeout, as the kubelet's heartbeat client.
+func ownConnection(cfg *rest.Config, userAgent string, timeout time.Duration) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.QPS, c.Burst = -1, 0
+	c.Timeout = timeout
+	c.UserAgent = userAgent
+	c.Dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return c
 }
 
 // withCodecs is cfg with the codecs an unversioned REST client needs to decode a Status.

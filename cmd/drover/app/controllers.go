@@ -173,6 +173,10 @@ func (o *controllerOptions) run(ctx context.Context, cfg, provider *rest.Config,
 	if err != nil {
 		return err
 	}
+	leaseClient, err := kubernetes.NewForConfig(ownConnection(cfg, "drover-controller-manager-leader-election", 7*time.Second))
+	if err != nil {
+		return err
+	}
 	ctrls := manager.All()
 	ctrls[runner.Name] = runner.New(runner.Config{Static: o.jenkins, Registerer: o.metrics, Logger: log})
 	if addr := o.catalogAddress(storeDSN); addr != "" {
@@ -183,7 +187,7 @@ func (o *controllerOptions) run(ctx context.Context, cfg, provider *rest.Config,
 		ctrls["consulcatalog"] = consulcatalog.New(consulcatalog.Config{Consul: cc})
 	}
 	return manager.Run(ctx, manager.Config{Client: client, Metrics: metrics.MetricsV1beta1(), Options: opts, Controllers: ctrls, Logger: log,
-		Clients: map[string]kubernetes.Interface{runner.Name: providerClient}})
+		Clients: map[string]kubernetes.Interface{runner.Name: providerClient}, LeaseClient: leaseClient})
 }
 
 // rootCA is the CA bundle of the kubeconfig the controllers use: the CA that signs the API

@@ -52,6 +52,12 @@ func TestClientErrorsNameTheCause(t *testing.T) {
 			"was refused - did you specify the right host or port?"},
 		{"wrong host", []string{"get", "pods", "--kubeconfig", c.kubeconfig, "--server", "https://no-such-host.invalid:6443"},
 			"Unable to connect to the server: dial tcp: lookup no-such-host.invalid"},
+		{"forbidden list", []string{"get", "pods", "--kubeconfig", c.kubeconfig, "--as", "jane"},
+			`pods is forbidden: User "jane" cannot list resource "pods" in API group "" in the namespace "default"`},
+		{"forbidden get", []string{"get", "secret", "x", "-n", "kube-system", "--kubeconfig", c.kubeconfig, "--as", "jane"},
+			`secrets "x" is forbidden: User "jane" cannot get resource "secrets" in API group "" in the namespace "kube-system"`},
+		{"forbidden yaml", []string{"get", "pods", "-o", "yaml", "--kubeconfig", c.kubeconfig, "--as", "jane"},
+			`pods is forbidden: User "jane" cannot list resource "pods" in API group "" in the namespace "default"`},
 		{"no kubeconfig", []string{"get", "pods"},
 			"no kubeconfig found (looked at " + missing + ")"},
 	} {

@@ -28,6 +28,8 @@ type jenkinsInstallOptions struct {
 	image, adminUser, adminTokenFile, storage string
 	agentImage, agentLabel                    string
 	agentWebSocket, agentInjection            bool
+	agentServiceAccount                       string
+	agentAutomountToken                       bool
 	livenessDelay                             int
 	chartDir                                  string
 	sets                                      []string
@@ -74,6 +76,8 @@ instance-identity plugin.`,
 	f.StringVar(&o.agentLabel, "agent-label", "docker", "label(s) of the default agent template")
 	f.BoolVar(&o.agentWebSocket, "agent-websocket", true, "agents connect over WebSocket (false: TCP through the agent port, which needs the instance-identity plugin on the controller)")
 	f.BoolVar(&o.agentInjection, "agent-injection", false, "run the controller's agent.jar in --agent-image (any image with java) instead of the image's own agent")
+	f.StringVar(&o.agentServiceAccount, "agent-service-account", "", "ServiceAccount the agent pods run as (default: the namespace's \"default\", bound to nothing)")
+	f.BoolVar(&o.agentAutomountToken, "agent-automount-token", false, "mount the agents' ServiceAccount token into them (off: a build gets no API credential)")
 	f.IntVar(&o.livenessDelay, "liveness-delay", 90, "initialDelaySeconds of the controller's liveness probe")
 	f.StringVar(&o.chartDir, "chart", "", "render this chart directory instead of the embedded charts/jenkins")
 	f.StringArrayVar(&o.sets, "set", nil, "chart value KEY=VALUE (repeatable; applied after the flags above)")
@@ -176,7 +180,8 @@ func (o *jenkinsInstallOptions) render(fsys fs.FS, ns, password, token string, c
 		"persistence":     map[string]any{"size": o.storage, "createVolume": createVolume},
 		"livenessDelay":   int64(o.livenessDelay),
 		"agent": map[string]any{"image": o.agentImage, "label": o.agentLabel,
-			"webSocket": o.agentWebSocket, "agentInjection": o.agentInjection},
+			"webSocket": o.agentWebSocket, "agentInjection": o.agentInjection,
+			"serviceAccount": o.agentServiceAccount, "automountServiceAccountToken": o.agentAutomountToken},
 	}
 	for _, a := range o.sets {
 		if err := chart.Set(vals, a); err != nil {

@@ -238,6 +238,14 @@ func (o *nodeOptions) agents(ctx context.Context, cfg *rest.Config, s Streams, l
 	if base.ClusterID, err = clusterIDOf(cfg); err != nil {
 		return nil, err
 	}
+	if o.runtime != "hollow" {
+		// A real node's Lease renewals and status posts have a connection of their own (hollow
+		// nodes share their process's: thousands of extra connections would cost more than
+		// the nodes).
+		if base.HeartbeatClient, err = kubernetes.NewForConfig(ownConnection(cfg, "drover-node-heartbeat", 10*time.Second)); err != nil {
+			return nil, fmt.Errorf("API client: %w", err)
+		}
+	}
 	if o.runtime == "hollow" {
 		var out []*nodeagent.Agent
 		if o.join == nil {

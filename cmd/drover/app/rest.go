@@ -27,6 +27,16 @@ func (c *clients) restFor(m *meta.RESTMapping) (rest.Interface, error) {
 	return rest.RESTClientFor(cfg)
 }
 
+// doRaw is req's response body, or the server's error as the Status it sent ("pods is
+// forbidden: User ..."): rest.Request.DoRaw returns a generic "unknown (get pods)" instead.
+func doRaw(ctx context.Context, req *rest.Request) ([]byte, error) {
+	res := req.Do(ctx)
+	if err := res.Error(); err != nil {
+		return nil, err
+	}
+	return res.Raw()
+}
+
 // selectors are the label and field selectors of a list or watch.
 type selectors struct {
 	label, field string
@@ -60,7 +70,7 @@ func (c *clients) fetchTable(ctx context.Context, m *meta.RESTMapping, ns string
 		return nil, err
 	}
 	if len(names) == 0 {
-		data, err := tableRequest(rc, m, ns, "", sel).DoRaw(ctx)
+		data, err := doRaw(ctx, tableRequest(rc, m, ns, "", sel))
 		if err != nil {
 			return nil, err
 		}
@@ -68,7 +78,7 @@ func (c *clients) fetchTable(ctx context.Context, m *meta.RESTMapping, ns string
 	}
 	var out *metav1.Table
 	for _, name := range names {
-		data, err := tableRequest(rc, m, ns, name, sel).DoRaw(ctx)
+		data, err := doRaw(ctx, tableRequest(rc, m, ns, name, sel))
 		if err != nil {
 			if notFound != nil && isNotFound(err) {
 				notFound(err)
