@@ -11,7 +11,7 @@ LDFLAGS := -X $(APISERVER).versionDrover=$(VERSION) -X $(APISERVER).versionCommi
 	-X $(APISERVER).versionTreeState=$(TREE) -X $(APISERVER).versionBuildDate=$(DATE) \
 	-X github.com/drover-ci/drover/cmd/drover/app.Version=$(VERSION)
 
-.PHONY: all build up demo test bench conformance vet fmt clean
+.PHONY: all build up demo test bench density conformance vet fmt clean
 
 all: build
 
@@ -42,6 +42,12 @@ bench:
 	@if [ -x scripts/bench.sh ]; then timeout 45m scripts/bench.sh; \
 	elif [ -f scripts/bench.sh ]; then bash scripts/bench.sh; \
 	else echo "make bench: scripts/bench.sh does not exist yet (it comes with the benchmark work)" >&2; exit 1; fi
+
+# The kubemark-style density test (issue 20 item 7): a private drover server, hollow nodes and
+# the driver cmd/drover-density, one results row per step (DENSITY_STEPS="100/3000" for one step,
+# DENSITY_STORE=consul for the Consul store); see docs/performance.md.
+density: build
+	scripts/density.sh
 
 # Kubernetes' conformance tests (k8s.io/kubernetes v1.32.0 e2e.test) against a drover up of its
 # own; prints the table docs/conformance.md records. Not part of `make test` (heavy first build).

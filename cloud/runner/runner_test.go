@@ -223,8 +223,11 @@ func TestFollowsConfigMap(t *testing.T) {
 	if _, err := f.opts.Jenkins.Computers(ctxT(t)); err != nil {
 		t.Errorf("Computers through the runner's client: %v", err)
 	}
-	if !h.runner.Running() {
-		t.Error("Running() = false with a provider running")
+	// The fake's Start hands the provider over before the runner marks it running.
+	for deadline := time.Now().Add(10 * time.Second); !h.runner.Running(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Running() = false with a provider running")
+		}
 	}
 	h.writeConfig(cloudConfig(port, "pollInterval: 2s\n"))
 	waitStopped(t, f)

@@ -125,3 +125,27 @@ func TestHollowPodMountsVolumes(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsafeSysctlRejected: as the kubelet's sysctl admission, a pod asking for a sysctl
+// outside the safe set is Failed with SysctlForbidden and a Warning event, and no container
+// of it is made; a pod with safe sysctls (one written with slashes) runs.
+func TestUnsafeSysctlRejected(t *testing.T) {
+	h := startHollow(t)
+	bad := hollowPod("unsafe", hollowContainer("c"))
+	bad.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{
+		{Name: "kernel.shm_rmid_forced", Value: "1"}, {Name: "kernel.shmmax", Value: "100000000"}}}
+	pod := h.create(bad)
+	p := h.waitPod("unsafe", "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if want := `Pod was rejected: forbidden sysctl: "kernel.shmmax" not allowlisted`; p.Status.Reason != "SysctlForbidden" || p.Status.Message != want {
+		t.Errorf("status reason %q message %q; want SysctlForbidden, %q", p.Status.Reason, p.Status.Message, want)
+	}
+	h.waitEvents("unsafe", "SysctlForbidden")
+	if cs := h.containers(string(pod.UID)); len(cs) != 0 {
+		t.Errorf("the refused pod has %d containers", len(cs))
+	}
+	good := hollowPod("safe", hollowContainer("c"))
+	good.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{
+		{Name: "kernel.shm_rmid_forced", Value: "1"}, {Name: "net/ipv4/ip_local_port_range", Value: "1024 65000"}}}
+	h.create(good)
+	h.waitPod("safe", "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+}

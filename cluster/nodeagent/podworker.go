@@ -136,6 +136,9 @@ func (w *podWorker) sync(ctx context.Context) (time.Duration, error) {
 	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
 		return 0, w.stopFinished(ctx)
 	}
+	if refused, err := w.admit(ctx); refused || err != nil {
+		return admitRetry, err
+	}
 	if left, ok := w.deadlineLeft(pod); ok {
 		if left <= 0 {
 			return w.deadlineExceeded(ctx)

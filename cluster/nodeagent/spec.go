@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/component-helpers/node/util/sysctl"
 
 	"github.com/drover-ci/drover/cluster/container"
 )
@@ -157,7 +158,7 @@ func setSecurity(spec *container.Spec, sc *corev1.SecurityContext) {
 
 // setPodSecurity applies the pod-level settings every container shares: fsGroup and
 // supplementalGroups as supplementary groups (fsGroup first, as the kubelet orders them), and
-// sysctls.
+// sysctls (names with slashes as dots; only admitted ones reach here, see admit.go).
 func setPodSecurity(spec *container.Spec, pod *corev1.Pod) {
 	psc := pod.Spec.SecurityContext
 	if psc == nil {
@@ -172,7 +173,7 @@ func setPodSecurity(spec *container.Spec, pod *corev1.Pod) {
 	if len(psc.Sysctls) > 0 {
 		spec.Sysctls = make(map[string]string, len(psc.Sysctls))
 		for _, s := range psc.Sysctls {
-			spec.Sysctls[s.Name] = s.Value
+			spec.Sysctls[sysctl.NormalizeName(s.Name)] = s.Value
 		}
 	}
 }

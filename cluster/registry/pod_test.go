@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -256,8 +257,8 @@ func podLookup(t *testing.T, group, resource string) *Resource {
 }
 
 // TestPodRefusesUnhonouredSecurity: the security settings the node agent cannot apply on
-// Docker (an unmasked /proc, an unsafe sysctl, a Localhost seccomp profile) are refused with
-// their field path; the ones it applies pass.
+// Docker (an unmasked /proc, a Localhost seccomp profile) are refused with their field path;
+// the ones it applies pass. An unsafe sysctl passes the API: the node refuses it.
 func TestPodRefusesUnhonouredSecurity(t *testing.T) {
 	yes, no := true, false
 	unmasked, dflt := corev1.UnmaskedProcMount, corev1.DefaultProcMount
@@ -272,7 +273,6 @@ func TestPodRefusesUnhonouredSecurity(t *testing.T) {
 			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
 	})
 	want := []string{
-		`spec.securityContext.sysctls[1].name: Forbidden: forbidden sysctl: "net.core.somaxconn" not allowlisted`,
 		"spec.securityContext.seccompProfile.type: Forbidden: Localhost: " + unhonoured + " (the node has no seccomp profile directory)",
 		"spec.containers[0].securityContext.procMount: Forbidden: " + unhonoured,
 	}
@@ -289,5 +289,41 @@ func TestPodRefusesUnhonouredSecurity(t *testing.T) {
 	})
 	if errs := podValidate(ok); len(errs) > 0 {
 		t.Errorf("applied settings refused: %v", errs)
+	}
+}
+
+// TestPodSysctlNames: Kubernetes' validateSysctls, with the expectations of the conformance
+// spec "Sysctls should reject invalid sysctls": the malformed names are named, a well-formed
+// unsafe one is not (the kubelet refuses it, not the API).
+func TestPodSysctlNames(t *testing.T) {
+	pod := podTestPod(func(p *corev1.Pod) {
+		p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{
+			{Name: "foo-", Value: "bar"}, {Name: "kernel.shmmax", Value: "100000000"},
+			{Name: "safe-and-unsafe", Value: "100000000"}, {Name: "bar..", Value: "42"},
+			{Name: "kernel.shmmax", Value: "1"}, {Name: "net/ipv4/ip_local_port_range", Value: "1024 65000"}, {Name: ""}}}
+	})
+	re := `^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`
+	want := []string{
+		`spec.securityContext.sysctls[0].name: Invalid value: "foo-": must have at most 253 characters and match regex ` + re,
+		`spec.securityContext.sysctls[3].name: Invalid value: "bar..": must have at most 253 characters and match regex ` + re,
+		`spec.securityContext.sysctls[4].name: Duplicate value: "kernel.shmmax"`,
+		`spec.securityContext.sysctls[6].name: Required value`,
+	}
+	if d := cmp.Diff(want, podErrStrings(podValidate(pod))); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	host := podTestPod(func(p *corev1.Pod) {
+		p.Spec.HostNetwork, p.Spec.HostIPC = true, true
+		p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{
+			{Name: "net.ipv4.tcp_syncookies", Value: "1"}, {Name: "kernel.shm_rmid_forced", Value: "1"}}}
+	})
+	got := podErrStrings(podValidate(host))
+	for _, w := range []string{
+		`spec.securityContext.sysctls[0].name: Invalid value: "net.ipv4.tcp_syncookies": may not be specified when 'hostNetwork' is true`,
+		`spec.securityContext.sysctls[1].name: Invalid value: "kernel.shm_rmid_forced": may not be specified when 'hostIPC' is true`,
+	} {
+		if !slices.Contains(got, w) {
+			t.Errorf("hostNetwork/hostIPC pod: no %q in %v", w, got)
+		}
 	}
 }

@@ -46,6 +46,7 @@ func podSpecValidate(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList 
 		errs = append(errs, apivalidation.ValidateNonnegativeField(*g, fldPath.Child("terminationGracePeriodSeconds"))...)
 	}
 	errs = append(errs, podValidateTolerations(spec.Tolerations, fldPath.Child("tolerations"))...)
+	errs = append(errs, podValidateSysctls(spec, fldPath.Child("securityContext", "sysctls"))...)
 	errs = append(errs, podRefuseUnhonoured(spec, fldPath)...)
 	for i, s := range spec.ImagePullSecrets {
 		if s.Name == "" {

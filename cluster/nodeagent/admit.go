@@ -1,0 +1,75 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/component-helpers/node/util/sysctl"
+)
+
+// sysctlForbidden is the kubelet's reason for a pod refused for its sysctls.
+const sysctlForbidden = "SysctlForbidden"
+
+// safeSysctls is the kubelet's safe sysctl allowlist of Kubernetes 1.32 (namespaced sysctls a
+// pod may set without --allowed-unsafe-sysctls, which drover has not). The Pod Security
+// Standards' baseline allows the same set.
+var safeSysctls = map[string]bool{
+	"kernel.shm_rmid_forced":              true,
+	"net.ipv4.ip_local_port_range":        true,
+	"net.ipv4.tcp_syncookies":             true,
+	"net.ipv4.ping_group_range":           true,
+	"net.ipv4.ip_unprivileged_port_start": true,
+	"net.ipv4.ip_local_reserved_ports":    true,
+	"net.ipv4.tcp_keepalive_time":         true,
+	"net.ipv4.tcp_fin_timeout":            true,
+	"net.ipv4.tcp_keepalive_intvl":        true,
+	"net.ipv4.tcp_keepalive_probes":       true,
+	"net.ipv4.tcp_rmem":                   true,
+	"net.ipv4.tcp_wmem":                   true,
+}
+
+// admitSysctls is the kubelet's sysctl admission handler: a pod asking for a sysctl outside
+// the allowlist, or a namespaced one of a namespace it shares with the host, is refused with
+// the returned message ("" : admitted).
+func admitSysctls(pod *corev1.Pod) string {
+	psc := pod.Spec.SecurityContext
+	if psc == nil {
+		return ""
+	}
+	for _, s := range psc.Sysctls {
+		name := sysctl.NormalizeName(s.Name)
+		if !safeSysctls[name] {
+			return fmt.Sprintf("forbidden sysctl: %q not allowlisted", name)
+		}
+		switch ns, _, _ := sysctl.GetNamespace(name); {
+		case ns == sysctl.IPCNamespace && pod.Spec.HostIPC:
+			return fmt.Sprintf("forbidden sysctl: %q not allowed with host %s enabled", name, ns)
+		case ns == sysctl.NetNamespace && pod.Spec.HostNetwork:
+			return fmt.Sprintf("forbidden sysctl: %q not allowed with host %s enabled", name, ns)
+		}
+	}
+	return ""
+}
+
+// admit runs the kubelet's admission of a pod new to the node (no container of it here yet):
+// a refused pod is Failed with the handler's reason and "Pod was rejected: " and its message,
+// and a Warning event, as the kubelet's rejectPod does; it never starts. It reports whether
+// the pod was refused.
+func (w *podWorker) admit(ctx context.Context) (refused bool, err error) {
+	if len(w.view.all) > 0 {
+		return false, nil // running here already: admitted before
+	}
+	msg := admitSysctls(w.pod)
+	if msg == "" {
+		return false, nil
+	}
+	w.event(corev1.EventTypeWarning, sysctlForbidden, "%s", msg)
+	st := corev1.PodStatus{Phase: corev1.PodFailed, Reason: sysctlForbidden, Message: "Pod was rejected: " + msg,
+		QOSClass: w.pod.Status.QOSClass}
+	return true, w.report(ctx, st)
+}
+
+// admitRetry is how soon a pod whose refusal could not be written is looked at again.
+const admitRetry = time.Second
