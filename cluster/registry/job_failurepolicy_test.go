@@ -89,3 +89,47 @@ func TestJobValidatePodFailurePolicy(t *testing.T) {
 		t.Errorf("onPodConditions status defaulted to %q, want True", got)
 	}
 }
+
+// TestJobValidatePerIndex: backoffLimitPerIndex and maxFailedIndexes as Kubernetes'
+// validateJobSpec checks them.
+func TestJobValidatePerIndex(t *testing.T) {
+	i32 := func(v int32) *int32 { return &v }
+	indexed := func(completions, parallelism int32, perIndex, maxFailed *int32) func(*batchv1.Job) {
+		return func(j *batchv1.Job) {
+			mode := batchv1.IndexedCompletion
+			j.Spec.CompletionMode, j.Spec.Completions, j.Spec.Parallelism = &mode, &completions, &parallelism
+			j.Spec.BackoffLimitPerIndex, j.Spec.MaxFailedIndexes = perIndex, maxFailed
+		}
+	}
+	tests := []struct {
+		name   string
+		mutate func(*batchv1.Job)
+		want   []string
+	}{
+		{"valid", indexed(10, 2, i32(1), i32(3)), []string{}},
+		{"maxFailedIndexes alone", indexed(10, 2, nil, i32(3)),
+			[]string{"spec.backoffLimitPerIndex: Required value: when maxFailedIndexes is specified"}},
+		{"above completions", indexed(10, 2, i32(1), i32(11)),
+			[]string{"spec.maxFailedIndexes: Invalid value: 11: must be less than or equal to completions"}},
+		{"high completions", indexed(200_000, 20_000, i32(1), nil), []string{
+			"spec.maxFailedIndexes: Required value: must be specified when completions is above 100000",
+			"spec.parallelism: Invalid value: 20000: must be less than or equal to 10000 when completions are above 100000 and used with backoff limit per index",
+		}},
+		{"high completions, high maxFailedIndexes", indexed(200_000, 2, i32(1), i32(150_000)), []string{
+			"spec.maxFailedIndexes: Invalid value: 150000: must be less than or equal to 100000",
+			"spec.maxFailedIndexes: Invalid value: 150000: must be less than or equal to 10000 when completions are above 100000 and used with backoff limit per index",
+		}},
+		{"FailIndex with backoffLimitPerIndex", func(j *batchv1.Job) {
+			indexed(4, 2, i32(1), nil)(j)
+			j.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{Action: batchv1.PodFailurePolicyActionFailIndex,
+				OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{42}}}}}
+		}, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if d := cmp.Diff(tt.want, podErrStrings(jobValidate(jobTestJob(tt.mutate)))); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}

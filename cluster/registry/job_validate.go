@@ -15,8 +15,16 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// jobMaxParallelismIndexed is Kubernetes' maxParallelismForIndexedJob.
-const jobMaxParallelismIndexed = 100_000
+// Kubernetes' limits on Indexed jobs: maxParallelismForIndexedJob, maxFailedIndexesForIndexedJob,
+// completionsSoftLimit, parallelismLimitForHighCompletions and
+// maxFailedIndexesLimitForHighCompletions.
+const (
+	jobMaxParallelismIndexed          = 100_000
+	jobMaxFailedIndexes               = 100_000
+	jobCompletionsSoftLimit           = 100_000
+	jobParallelismLimitHighCompletion = 10_000
+	jobMaxFailedIndexesHighCompletion = 10_000
+)
 
 // jobValidate is Kubernetes' ValidateJob (metadata aside): the generated selector and the spec.
 func jobValidate(job *batchv1.Job) field.ErrorList {
@@ -123,6 +131,9 @@ func jobValidateSpecCommon(spec *batchv1.JobSpec, p *field.Path) field.ErrorList
 // jobValidateCompletionMode checks completionMode and what the Indexed mode requires.
 func jobValidateCompletionMode(spec *batchv1.JobSpec, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
+	if spec.MaxFailedIndexes != nil && spec.BackoffLimitPerIndex == nil {
+		errs = append(errs, field.Required(p.Child("backoffLimitPerIndex"), "when maxFailedIndexes is specified"))
+	}
 	mode := spec.CompletionMode
 	if mode != nil && *mode != batchv1.NonIndexedCompletion && *mode != batchv1.IndexedCompletion {
 		errs = append(errs, field.NotSupported(p.Child("completionMode"), *mode,
@@ -135,6 +146,24 @@ func jobValidateCompletionMode(spec *batchv1.JobSpec, p *field.Path) field.Error
 		if spec.Parallelism != nil && *spec.Parallelism > jobMaxParallelismIndexed {
 			errs = append(errs, field.Invalid(p.Child("parallelism"), *spec.Parallelism,
 				fmt.Sprintf("must be less than or equal to %d when completion mode is %s", jobMaxParallelismIndexed, batchv1.IndexedCompletion)))
+		}
+		maxFailed := spec.MaxFailedIndexes
+		if spec.Completions != nil && maxFailed != nil && *maxFailed > *spec.Completions {
+			errs = append(errs, field.Invalid(p.Child("maxFailedIndexes"), *maxFailed, "must be less than or equal to completions"))
+		}
+		if maxFailed != nil && *maxFailed > jobMaxFailedIndexes {
+			errs = append(errs, field.Invalid(p.Child("maxFailedIndexes"), *maxFailed, fmt.Sprintf("must be less than or equal to %d", jobMaxFailedIndexes)))
+		}
+		if spec.Completions != nil && *spec.Completions > jobCompletionsSoftLimit && spec.BackoffLimitPerIndex != nil {
+			if maxFailed == nil {
+				errs = append(errs, field.Required(p.Child("maxFailedIndexes"), fmt.Sprintf("must be specified when completions is above %d", jobCompletionsSoftLimit)))
+			}
+			if spec.Parallelism != nil && *spec.Parallelism > jobParallelismLimitHighCompletion {
+				errs = append(errs, field.Invalid(p.Child("parallelism"), *spec.Parallelism, fmt.Sprintf("must be less than or equal to %d when completions are above %d and used with backoff limit per index", jobParallelismLimitHighCompletion, jobCompletionsSoftLimit)))
+			}
+			if maxFailed != nil && *maxFailed > jobMaxFailedIndexesHighCompletion {
+				errs = append(errs, field.Invalid(p.Child("maxFailedIndexes"), *maxFailed, fmt.Sprintf("must be less than or equal to %d when completions are above %d and used with backoff limit per index", jobMaxFailedIndexesHighCompletion, jobCompletionsSoftLimit)))
+			}
 		}
 		return errs
 	}

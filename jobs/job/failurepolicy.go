@@ -23,8 +23,7 @@ func (m policyMatch) counts() bool { return m.action != batchv1.PodFailurePolicy
 // matchPolicy evaluates the rules in order against a failed pod, as Kubernetes'
 // matchPodFailurePolicy does: onExitCodes looks at the terminated containers (then the init
 // containers) with a non-zero exit code, onPodConditions at the pod's conditions. FailIndex
-// needs backoffLimitPerIndex, which the API refuses (this controller does not implement it):
-// such a rule never matches.
+// (valid with backoffLimitPerIndex only) fails the pod's index.
 func matchPolicy(policy *batchv1.PodFailurePolicy, pod *corev1.Pod) policyMatch {
 	if policy == nil {
 		return policyMatch{}
@@ -48,7 +47,7 @@ func matchPolicy(policy *batchv1.PodFailurePolicy, pod *corev1.Pod) policyMatch 
 			continue
 		}
 		switch rule.Action {
-		case batchv1.PodFailurePolicyActionIgnore, batchv1.PodFailurePolicyActionCount:
+		case batchv1.PodFailurePolicyActionIgnore, batchv1.PodFailurePolicyActionCount, batchv1.PodFailurePolicyActionFailIndex:
 			return policyMatch{action: rule.Action}
 		case batchv1.PodFailurePolicyActionFailJob:
 			return policyMatch{action: rule.Action, message: fmt.Sprintf("%s matching %s rule at index %d", detail, rule.Action, i)}

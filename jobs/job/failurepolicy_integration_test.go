@@ -102,3 +102,60 @@ func TestIntegrationPodFailurePolicyFailJob(t *testing.T) {
 		t.Errorf("create with restartPolicy OnFailure: %v, want the Invalid restartPolicy error", err)
 	}
 }
+
+// TestIntegrationBackoffLimitPerIndex: an Indexed job with backoffLimitPerIndex 0 whose index 1
+// always fails runs its other indexes to success, does not retry index 1, and fails with
+// FailedIndexes once every index is done.
+func TestIntegrationBackoffLimitPerIndex(t *testing.T) {
+	cs := startController(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			time.Sleep(30 * time.Millisecond)
+			list, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+			if err != nil {
+				continue
+			}
+			for _, p := range list.Items {
+				if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
+					continue
+				}
+				code := int32(0)
+				p.Status.Phase = corev1.PodSucceeded
+				if p.Annotations[batchv1.JobCompletionIndexAnnotation] == "1" {
+					p.Status.Phase, code = corev1.PodFailed, 1
+				}
+				p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", State: corev1.ContainerState{
+					Terminated: &corev1.ContainerStateTerminated{ExitCode: code, FinishedAt: metav1.Now()}}}}
+				if _, err := cs.CoreV1().Pods("default").UpdateStatus(ctx, &p, metav1.UpdateOptions{}); err != nil && ctx.Err() == nil {
+					t.Logf("kubelet: %v", err)
+				}
+			}
+		}
+	}()
+	three, zero := int32(3), int32(0)
+	mode := batchv1.IndexedCompletion
+	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "perindex"}, Spec: batchv1.JobSpec{
+		Parallelism: &three, Completions: &three, CompletionMode: &mode, BackoffLimitPerIndex: &zero,
+		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "main", Image: "busybox"}}}},
+	}}
+	if _, err := cs.BatchV1().Jobs("default").Create(ctx, j, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, c := waitFinished(ctx, t, cs, "perindex")
+	if c.Type != batchv1.JobFailed || c.Reason != batchv1.JobReasonFailedIndexes {
+		t.Errorf("condition %s %s, want Failed FailedIndexes", c.Type, c.Reason)
+	}
+	if got.Status.FailedIndexes == nil || *got.Status.FailedIndexes != "1" || got.Status.CompletedIndexes != "0,2" || got.Status.Failed != 1 {
+		t.Errorf("status failedIndexes %v completedIndexes %q failed %d, want 1, 0,2 and 1", got.Status.FailedIndexes, got.Status.CompletedIndexes, got.Status.Failed)
+	}
+	pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "job-name=perindex"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 3 {
+		t.Errorf("%d pods, want 3 (index 1 not retried)", len(pods.Items))
+	}
+}

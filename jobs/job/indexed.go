@@ -9,9 +9,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// dedupeIndexes keeps one active pod per index still to do; the others are victims.
+// dedupeIndexes keeps one active pod per index still to do (neither succeeded nor failed); the
+// others are victims.
 func dedupeIndexes(job *batchv1.Job, s podSet) (keep, victims []*corev1.Pod) {
 	done := succeededIndexes(s)
+	for i := range s.failedIndexes {
+		done[i] = true
+	}
 	seen := map[int]bool{}
 	for _, p := range s.active {
 		i := podIndex(p)
@@ -25,10 +29,13 @@ func dedupeIndexes(job *batchv1.Job, s podSet) (keep, victims []*corev1.Pod) {
 	return keep, victims
 }
 
-// pendingIndexes are the lowest n indexes neither succeeded nor running (nor terminating, when
-// only failed pods are replaced).
+// pendingIndexes are the lowest n indexes neither succeeded, failed nor running (nor
+// terminating, when only failed pods are replaced).
 func pendingIndexes(job *batchv1.Job, s podSet, n int) []int {
 	busy := succeededIndexes(s)
+	for i := range s.failedIndexes {
+		busy[i] = true
+	}
 	for _, p := range s.active {
 		busy[podIndex(p)] = true
 	}

@@ -2,8 +2,8 @@
 // Kubernetes' pkg/controller/job in compact form — completions and parallelism, NonIndexed and
 // Indexed completion modes, backoffLimit with exponential back-off between pod failures,
 // activeDeadlineSeconds, suspend, ttlSecondsAfterFinished, podFailurePolicy (FailJob, Ignore,
-// Count; the FailureTarget condition before Failed) and podReplacementPolicy — and reports the
-// Job's status.
+// Count, FailIndex; the FailureTarget condition before Failed), podReplacementPolicy,
+// backoffLimitPerIndex and maxFailedIndexes — and reports the Job's status.
 // Finished pods are kept (their logs stay) until the Job is deleted; the API server's garbage
 // collector then removes them through their controller ownerReference. A finished Job's pods
 // that still run are deleted (counted failed, and in status.terminating until they are gone),

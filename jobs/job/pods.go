@@ -24,6 +24,8 @@ const JobCompletionIndexEnv = "JOB_COMPLETION_INDEX"
 // finished (Kubernetes' status.terminating counts them).
 type podSet struct {
 	active, succeeded, failed, terminating []*corev1.Pod
+	// failedIndexes are the indexes that failed, with backoffLimitPerIndex (else nil).
+	failedIndexes map[int]bool
 }
 
 func classify(pods []*corev1.Pod) podSet {
@@ -125,15 +127,20 @@ func podForJob(job *batchv1.Job, index int) *corev1.Pod {
 }
 
 // createPods creates one pod per entry of indexes (-1: NonIndexed), all in parallel, having
-// recorded the expectation; creates that fail are no longer expected.
-func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Job, indexes []int) error {
+// recorded the expectation; creates that fail are no longer expected. With backoffLimitPerIndex
+// each pod carries its index's failures so far.
+func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Job, indexes []int, failures map[int]*indexFailures) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(indexes))
 	for i, idx := range indexes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pod, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, podForJob(job, idx), metav1.CreateOptions{})
+			pod := podForJob(job, idx)
+			if perIndex(job) {
+				annotateFailures(pod, failures[idx])
+			}
+			pod, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 			if err != nil {
 				c.exp.CreationObserved(key)
 				c.recorder.Eventf(job, corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)

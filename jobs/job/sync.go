@@ -59,6 +59,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	st := &job.Status
 	st.Succeeded = max(st.Succeeded, succeededCount(job, s))
 	st.Failed = max(st.Failed, int32(len(countedFailures(job, s.failed))))
+	if s.failedIndexes = failedIndexes(job, s); s.failedIndexes != nil {
+		st.FailedIndexes = ptr(formatIndexes(sortedIndexes(s.failedIndexes)))
+	}
 	stopAfter, manageErr := c.manage(ctx, key, job, s, now)
 	if err := c.writeStatus(ctx, cached, job); err != nil {
 		// The pods of a job that finishes or fails are deleted only once its status says so:
@@ -125,8 +128,12 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, s
 	return nil, c.scale(ctx, key, job, s, now)
 }
 
-// failure is the reason the job fails now, if it does: the deadline first, then the backoff limit.
+// failure is the reason the job fails now, if it does: its failed indexes first (with
+// backoffLimitPerIndex), then the deadline, then the backoff limit.
 func failure(job *batchv1.Job, s podSet, now time.Time) (reason, msg string) {
+	if reason, msg := perIndexFailure(job, s.failedIndexes); reason != "" {
+		return reason, msg
+	}
 	if left, ok := deadlineRemaining(job, now); ok && left <= 0 {
 		return batchv1.JobReasonDeadlineExceeded, "Job was active longer than specified deadline"
 	}
@@ -213,12 +220,22 @@ func (c *Controller) scale(ctx context.Context, key string, job *batchv1.Job, s 
 	if n <= 0 {
 		return nil
 	}
-	if wait := backoffRemaining(s, now); wait > 0 {
-		c.enqueueAfter(key, wait)
-		return nil
-	}
+	var failures map[int]*indexFailures
 	indexes := slices.Repeat([]int{-1}, n)
-	if indexed(job) {
+	switch {
+	case perIndex(job):
+		// Each index waits out the back-off of its own failures.
+		var wait time.Duration
+		indexes, wait = readyIndexes(job, s, pendingIndexes(job, s, int(*job.Spec.Completions)), now)
+		indexes = indexes[:min(n, len(indexes))]
+		if wait > 0 {
+			c.enqueueAfter(key, wait)
+		}
+		failures = failuresByIndex(job, s)
+	case backoffRemaining(s, now) > 0:
+		c.enqueueAfter(key, backoffRemaining(s, now))
+		return nil
+	case indexed(job):
 		indexes = pendingIndexes(job, s, n)
 	}
 	if len(indexes) == 0 {
@@ -226,7 +243,7 @@ func (c *Controller) scale(ctx context.Context, key string, job *batchv1.Job, s 
 	}
 	c.exp.Expect(key, len(indexes), nil)
 	st.Active += int32(len(indexes))
-	return c.createPods(ctx, key, job, indexes)
+	return c.createPods(ctx, key, job, indexes, failures)
 }
 
 // ownedPods lists the pods the job's selector matches and the job controls.
