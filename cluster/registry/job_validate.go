@@ -3,6 +3,8 @@ package registry
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -24,6 +26,14 @@ const (
 	jobCompletionsSoftLimit           = 100_000
 	jobParallelismLimitHighCompletion = 10_000
 	jobMaxFailedIndexesHighCompletion = 10_000
+)
+
+// Kubernetes' maxManagedByLength, maxJobSuccessPolicySucceededIndexesLimit and
+// maxSuccessPolicyRule.
+const (
+	jobMaxManagedByLength        = 63
+	jobMaxSucceededIndexesLength = 64 * 1024
+	jobMaxSuccessPolicyRules     = 20
 )
 
 // jobValidate is Kubernetes' ValidateJob (metadata aside): the generated selector and the spec.
@@ -102,9 +112,22 @@ func jobValidateSpecCommon(spec *batchv1.JobSpec, p *field.Path) field.ErrorList
 	if spec.ActiveDeadlineSeconds != nil {
 		errs = append(errs, apivalidation.ValidateNonnegativeField(*spec.ActiveDeadlineSeconds, p.Child("activeDeadlineSeconds"))...)
 	}
+	if spec.ManagedBy != nil {
+		errs = append(errs, validation.IsDomainPrefixedPath(p.Child("managedBy"), *spec.ManagedBy)...)
+		if len(*spec.ManagedBy) > jobMaxManagedByLength {
+			errs = append(errs, field.TooLongMaxLength(p.Child("managedBy"), *spec.ManagedBy, jobMaxManagedByLength))
+		}
+	}
 	errs = append(errs, jobValidateCompletionMode(spec, p)...)
 	if spec.PodFailurePolicy != nil {
 		errs = append(errs, jobValidatePodFailurePolicy(spec, p.Child("podFailurePolicy"))...)
+	}
+	if spec.SuccessPolicy != nil {
+		if spec.CompletionMode == nil || *spec.CompletionMode != batchv1.IndexedCompletion {
+			errs = append(errs, field.Invalid(p.Child("successPolicy"), *spec.SuccessPolicy, "requires indexed completion mode"))
+		} else {
+			errs = append(errs, jobValidateSuccessPolicy(spec, p.Child("successPolicy"))...)
+		}
 	}
 	if r := spec.PodReplacementPolicy; r != nil {
 		allowed := []batchv1.PodReplacementPolicy{batchv1.Failed, batchv1.TerminatingOrFailed}
@@ -177,8 +200,8 @@ func jobValidateCompletionMode(spec *batchv1.JobSpec, p *field.Path) field.Error
 }
 
 // jobValidateUpdate is Kubernetes' ValidateJobUpdate, simplified: besides the create rules,
-// selector, template, completions, completionMode, podFailurePolicy and backoffLimitPerIndex
-// are immutable (Kubernetes relaxes the template while suspended; drover does not).
+// selector, template, completions, completionMode, podFailurePolicy, backoffLimitPerIndex,
+// managedBy and successPolicy are immutable (Kubernetes relaxes the template while suspended; drover does not).
 func jobValidateUpdate(job, old *batchv1.Job) field.ErrorList {
 	errs := jobValidate(job)
 	p := field.NewPath("spec")
@@ -188,6 +211,8 @@ func jobValidateUpdate(job, old *batchv1.Job) field.ErrorList {
 	errs = append(errs, apivalidation.ValidateImmutableField(job.Spec.CompletionMode, old.Spec.CompletionMode, p.Child("completionMode"))...)
 	errs = append(errs, apivalidation.ValidateImmutableField(job.Spec.PodFailurePolicy, old.Spec.PodFailurePolicy, p.Child("podFailurePolicy"))...)
 	errs = append(errs, apivalidation.ValidateImmutableField(job.Spec.BackoffLimitPerIndex, old.Spec.BackoffLimitPerIndex, p.Child("backoffLimitPerIndex"))...)
+	errs = append(errs, apivalidation.ValidateImmutableField(job.Spec.ManagedBy, old.Spec.ManagedBy, p.Child("managedBy"))...)
+	errs = append(errs, apivalidation.ValidateImmutableField(job.Spec.SuccessPolicy, old.Spec.SuccessPolicy, p.Child("successPolicy"))...)
 	return errs
 }
 
@@ -316,4 +341,107 @@ func jobValidateOnPodConditions(patterns []batchv1.PodFailurePolicyOnPodConditio
 		}
 	}
 	return errs
+}
+
+// jobValidateSuccessPolicy is Kubernetes' validateSuccessPolicy (for an Indexed job).
+func jobValidateSuccessPolicy(spec *batchv1.JobSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	rulesPath := p.Child("rules")
+	rules := spec.SuccessPolicy.Rules
+	if len(rules) == 0 {
+		errs = append(errs, field.Required(rulesPath, "at least one rules must be specified when the successPolicy is specified"))
+	}
+	if len(rules) > jobMaxSuccessPolicyRules {
+		errs = append(errs, field.TooMany(rulesPath, len(rules), jobMaxSuccessPolicyRules))
+	}
+	for i := range rules {
+		errs = append(errs, jobValidateSuccessPolicyRule(spec, &rules[i], rulesPath.Index(i))...)
+	}
+	return errs
+}
+
+// jobValidateSuccessPolicyRule is Kubernetes' validateSuccessPolicyRule. Without completions
+// (already reported as required) the indexes and counts cannot be checked.
+func jobValidateSuccessPolicyRule(spec *batchv1.JobSpec, rule *batchv1.SuccessPolicyRule, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if rule.SucceededCount == nil && rule.SucceededIndexes == nil {
+		errs = append(errs, field.Required(p, "at least one of succeededCount or succeededIndexes must be specified"))
+	}
+	if spec.Completions == nil {
+		return errs
+	}
+	var total int32
+	if rule.SucceededIndexes != nil {
+		ip := p.Child("succeededIndexes")
+		if len(*rule.SucceededIndexes) > jobMaxSucceededIndexesLength {
+			errs = append(errs, field.TooLong(ip, *rule.SucceededIndexes, jobMaxSucceededIndexesLength))
+		}
+		var err error
+		if total, err = jobValidateIndexesFormat(*rule.SucceededIndexes, *spec.Completions); err != nil {
+			errs = append(errs, field.Invalid(ip, *rule.SucceededIndexes, fmt.Sprintf("error parsing succeededIndexes: %s", err.Error())))
+		}
+	}
+	if rule.SucceededCount != nil {
+		cp := p.Child("succeededCount")
+		errs = append(errs, apivalidation.ValidateNonnegativeField(int64(*rule.SucceededCount), cp)...)
+		if *rule.SucceededCount > *spec.Completions {
+			errs = append(errs, field.Invalid(cp, *rule.SucceededCount, fmt.Sprintf("must be less than or equal to %d (the number of specified completions)", *spec.Completions)))
+		}
+		if rule.SucceededIndexes != nil && *rule.SucceededCount > total {
+			errs = append(errs, field.Invalid(cp, *rule.SucceededCount, fmt.Sprintf("must be less than or equal to %d (the number of indexes in the specified succeededIndexes field)", total)))
+		}
+	}
+	return errs
+}
+
+// jobValidateIndexesFormat is Kubernetes' validateIndexesFormat: comma-separated indexes and
+// ranges ("1,3-5"), each below completions, in increasing order; it returns how many indexes
+// they name.
+func jobValidateIndexesFormat(s string, completions int32) (int32, error) {
+	if s == "" {
+		return 0, nil
+	}
+	var last *int32
+	var total int32
+	for _, interval := range strings.Split(s, ",") {
+		x, y, err := jobParseIndexInterval(interval, completions)
+		if err != nil {
+			return 0, err
+		}
+		if last != nil && *last >= x {
+			return 0, fmt.Errorf("non-increasing order, previous: %d, current: %d", *last, x)
+		}
+		total += y - x + 1
+		last = &y
+	}
+	return total, nil
+}
+
+// jobParseIndexInterval is Kubernetes' parseIndexInterval: "x" or "x-y" with x < y < completions.
+func jobParseIndexInterval(interval string, completions int32) (int32, int32, error) {
+	limits := strings.Split(interval, "-")
+	if len(limits) > 2 {
+		return 0, 0, fmt.Errorf("the fragment %q violates the requirement that an index interval can have at most two parts separated by '-'", interval)
+	}
+	x, err := strconv.Atoi(limits[0])
+	if err != nil {
+		return 0, 0, fmt.Errorf("cannot convert string to integer for index: %q", limits[0])
+	}
+	if x >= int(completions) {
+		return 0, 0, fmt.Errorf("too large index: %q", limits[0])
+	}
+	if len(limits) == 1 {
+		return int32(x), int32(x), nil
+	}
+	y, err := strconv.Atoi(limits[1])
+	if err != nil {
+		return 0, 0, fmt.Errorf("cannot convert string to integer for index: %q", limits[1])
+	}
+	if y >= int(completions) {
+		return 0, 0, fmt.Errorf("too large index: %q", limits[1])
+	}
+	if x >= y {
+		return 0, 0, fmt.Errorf("non-increasing order, previous: %d, current: %d", x, y)
+	}
+	return int32(x), int32(y), nil
 }
