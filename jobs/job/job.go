@@ -3,7 +3,9 @@
 // Indexed completion modes, backoffLimit with exponential back-off between pod failures,
 // activeDeadlineSeconds, suspend, ttlSecondsAfterFinished, podFailurePolicy (FailJob, Ignore,
 // Count, FailIndex; the FailureTarget condition before Failed), podReplacementPolicy,
-// backoffLimitPerIndex and maxFailedIndexes — and reports the Job's status.
+// backoffLimitPerIndex and maxFailedIndexes, successPolicy (the SuccessCriteriaMet condition
+// before Complete) — and reports the Job's status. A Job whose spec.managedBy names another
+// controller is left to it.
 // Finished pods are kept (their logs stay) until the Job is deleted; the API server's garbage
 // collector then removes them through their controller ownerReference. A finished Job's pods
 // that still run are deleted (counted failed, and in status.terminating until they are gone),

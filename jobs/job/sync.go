@@ -34,6 +34,17 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return fmt.Errorf("get job %s: %w", key, err)
 	}
+	if managedElsewhere(cached) {
+		// Another controller runs this job (spec.managedBy): its pods and status are not ours.
+		// Its ttlSecondsAfterFinished still applies, as Kubernetes' TTL-after-finished
+		// controller (which does not look at managedBy) applies it.
+		c.exp.Forget(key)
+		c.finished.forget(key)
+		if cond := finishedCondition(cached); cond != nil {
+			return c.expireFinished(ctx, key, cached, cond)
+		}
+		return nil
+	}
 	if cond := finishedCondition(cached); cond != nil {
 		return c.cleanUpFinished(ctx, key, cached, cond)
 	}
@@ -87,7 +98,14 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 // finished or is failing.
 func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, s podSet, now time.Time) ([]*corev1.Pod, error) {
 	st := &job.Status
-	// A failure the podFailurePolicy decided comes first, as in Kubernetes, suspended or not.
+	// Success criteria met in an earlier sync come first, as in Kubernetes: the job completes
+	// once its last pods are gone, whatever fails meanwhile.
+	if sc := condition(st, batchv1.JobSuccessCriteriaMet); sc != nil && sc.Status == corev1.ConditionTrue {
+		pods := succeed(job, s)
+		completeOnceGone(job, sc.Reason, sc.Message, now, c.recorder)
+		return pods, nil
+	}
+	// A failure the podFailurePolicy decided comes next, as in Kubernetes, suspended or not.
 	if ft := condition(st, batchv1.JobFailureTarget); ft != nil && ft.Status == corev1.ConditionTrue {
 		return nil, c.failTarget(ctx, key, job, s, ft.Reason, ft.Message, now)
 	}
@@ -117,6 +135,14 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, s
 		setCondition(st, batchv1.JobFailed, corev1.ConditionTrue, reason, msg, now)
 		c.recorder.Event(job, corev1.EventTypeWarning, reason, msg)
 		return finish(job, s), nil
+	}
+	// A matching successPolicy rule (after the failures, as in Kubernetes) sets SuccessCriteriaMet
+	// and stops the pods still running; Complete follows once they are gone.
+	if msg, ok := matchSuccessPolicy(job); ok {
+		setCondition(st, batchv1.JobSuccessCriteriaMet, corev1.ConditionTrue, batchv1.JobReasonSuccessPolicy, msg, now)
+		pods := succeed(job, s)
+		completeOnceGone(job, batchv1.JobReasonSuccessPolicy, msg, now, c.recorder)
+		return pods, nil
 	}
 	if complete(job, s) {
 		setCondition(st, batchv1.JobComplete, corev1.ConditionTrue, batchv1.JobReasonCompletionsReached, "Reached expected number of succeeded pods", now)
@@ -290,6 +316,12 @@ func (c *Controller) cleanUpFinished(ctx context.Context, key string, job *batch
 	if err := c.stopFinished(ctx, key, job); err != nil {
 		return err
 	}
+	return c.expireFinished(ctx, key, job, cond)
+}
+
+// expireFinished deletes a finished job once its ttlSecondsAfterFinished have passed, or
+// requeues it for then.
+func (c *Controller) expireFinished(ctx context.Context, key string, job *batchv1.Job, cond *batchv1.JobCondition) error {
 	if job.Spec.TTLSecondsAfterFinished == nil || job.DeletionTimestamp != nil {
 		return nil
 	}
