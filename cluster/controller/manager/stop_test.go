@@ -191,6 +191,10 @@ func workFor(busy bool) []runtime.Object {
 	minAvailable := intstr.FromInt32(1)
 	return []runtime.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
+		// An expired bootstrap token: the tokencleaner's work.
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bootstrap-token-abcdef", Namespace: metav1.NamespaceSystem, UID: "token-uid"},
+			Type: "bootstrap.kubernetes.io/token",
+			Data: map[string][]byte{"token-id": []byte("abcdef"), "expiration": []byte(old.UTC().Format(time.RFC3339))}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "view"}, AggregationRule: &rbacv1.AggregationRule{
 			ClusterRoleSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"rbac.authorization.k8s.io/aggregate-to-view": "true"}}}}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "pods-view", Labels: map[string]string{"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
