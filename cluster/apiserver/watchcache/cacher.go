@@ -54,9 +54,12 @@ type Cacher struct {
 	ready bool
 	// running: Run is running, so a read may wait for the cache to become ready.
 	running bool
-	rev     int64             // every store event up to rev has been applied
-	caches  map[string]*cache // by Resource.Prefix
-	known   map[string]bool   // every Resource.Prefix
+	// initialized: the cache has been ready once since Run started (a later not-ready is a
+	// re-initialisation after losing its store watch).
+	initialized bool
+	rev         int64             // every store event up to rev has been applied
+	caches      map[string]*cache // by Resource.Prefix
+	known       map[string]bool   // every Resource.Prefix
 }
 
 // New returns a Cacher over cfg.Store; Run starts it.
@@ -98,7 +101,7 @@ func (c *Cacher) Run(ctx context.Context) {
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		c.running = false
+		c.running, c.initialized = false, false
 		c.fresh.Broadcast()
 		c.mu.Unlock()
 	}()
@@ -170,7 +173,7 @@ func (c *Cacher) runOnce(ctx context.Context) error {
 		from = min(from, ch.listRev)
 	}
 	c.mu.Lock()
-	c.caches, c.rev, c.ready = caches, from, true
+	c.caches, c.rev, c.ready, c.initialized = caches, from, true, true
 	c.fresh.Broadcast()
 	c.mu.Unlock()
 	c.log.Debug("watch cache ready", "resources", len(caches), "revision", from)
@@ -309,6 +312,23 @@ func (c *Cacher) WaitFresh(ctx context.Context, rev int64) error {
 		return ErrNotReady
 	}
 	return nil
+}
+
+// Initialized reports whether the cache is running and has been ready since it started: a
+// read it cannot serve now (not ready again, or behind) is then better retried than sent to
+// the store.
+func (c *Cacher) Initialized() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.running && c.initialized
+}
+
+// Reinitializing reports whether the cache is running, has been ready, and is not ready now
+// (it lost its store watch and is listing again).
+func (c *Cacher) Reinitializing() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.running && c.initialized && !c.ready
 }
 
 // WaitReady waits until the cache is ready (ErrNotReady when ctx ends first).
