@@ -112,13 +112,19 @@ func TestPagedListRemainingItemCount(t *testing.T) {
 	t.Parallel()
 	_, cs := startClient(t)
 	ctx := testCtx(t)
-	createConfigMaps(t, cs, "kube-public", "a", 10)
 	cms := cs.CoreV1().ConfigMaps("kube-public")
+	// The serviceaccount controller beside the server puts kube-root-ca.crt into kube-public
+	// at a moment of its own: wait for it, so that every list below counts the same set.
+	eventually(t, 15*time.Second, "kube-root-ca.crt in kube-public", func() (bool, error) {
+		_, err := cms.Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	createConfigMaps(t, cs, "kube-public", "a", 10)
 	first, err := cms.List(ctx, metav1.ListOptions{Limit: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// kube-public may hold the root CA ConfigMap too: count what a full list has.
+	// kube-public holds the root CA ConfigMap too: count what a full list has.
 	all, err := cms.List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,8 +17,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 
 	"github.com/drover-ci/drover/cloud/config"
@@ -292,6 +295,30 @@ func TestJenkinsInstallWaitTimeout(t *testing.T) {
 	}
 	if got := strings.Count(out.String(), "waiting for statefulset/jenkins to be created"); got != 1 {
 		t.Errorf("progress line printed %d times, want once:\n%s", got, out.String())
+	}
+}
+
+// client-go's rate limiter refuses a request it could not start before the deadline while the
+// context is not yet done ("rate: Wait(n=1) would exceed context deadline"): that is the wait
+// ending, not news about Jenkins, and the error keeps the last real progress line.
+func TestJenkinsInstallWaitTimeoutIgnoresItsOwnClient(t *testing.T) {
+	kube := fake.NewClientset()
+	calls := 0
+	kube.PrependReactor("get", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
+		calls++
+		if calls > 1 {
+			return true, nil, errors.New("client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context deadline")
+		}
+		return false, nil, nil
+	})
+	var out bytes.Buffer
+	err := waitForRollout(context.Background(), kube, "jenkins", 1500*time.Millisecond, Streams{Out: &out})
+	if calls < 2 {
+		t.Fatalf("%d polls, want the second one refused", calls)
+	}
+	want := "(last: waiting for statefulset/jenkins to be created)"
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "rate limiter") {
+		t.Errorf("waitForRollout = %v, want the last line %q", err, want)
 	}
 }
 

@@ -24,9 +24,11 @@ import (
 func waitForRollout(ctx context.Context, kube kubernetes.Interface, ns string, timeout time.Duration, s Streams) error {
 	last := ""
 	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
-		line, done := rolloutProgress(ctx, kube, ns)
-		if ctx.Err() != nil {
-			return false, nil // the wait is ending: a request it cut short says nothing about Jenkins
+		line, done, err := rolloutProgress(ctx, kube, ns)
+		if err != nil && ending(ctx) {
+			// The wait is ending: a request it cut short, or that client-go's rate limiter
+			// refused because it could not finish in time, says nothing about Jenkins.
+			return false, nil
 		}
 		if line != last {
 			fmt.Fprintln(s.Out, line)
@@ -47,14 +49,25 @@ func waitForRollout(ctx context.Context, kube kubernetes.Interface, ns string, t
 	return nil
 }
 
-// rolloutProgress is one line on the rollout, and whether it is complete.
-func rolloutProgress(ctx context.Context, kube kubernetes.Interface, ns string) (string, bool) {
+// ending reports whether ctx is done or has less than a poll interval left: client-go's rate
+// limiter refuses a request it cannot start before the deadline while ctx.Err() is still nil.
+func ending(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && time.Until(deadline) < time.Second
+}
+
+// rolloutProgress is one line on the rollout, whether it is complete, and the error of a
+// request that failed (the line then says so).
+func rolloutProgress(ctx context.Context, kube kubernetes.Interface, ns string) (string, bool, error) {
 	sts, err := kube.AppsV1().StatefulSets(ns).Get(ctx, jenkinsSet, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return "waiting for statefulset/" + jenkinsSet + " to be created", false
+		return "waiting for statefulset/" + jenkinsSet + " to be created", false, nil
 	}
 	if err != nil {
-		return "waiting: " + err.Error(), false
+		return "waiting: " + err.Error(), false, err
 	}
 	replicas := int32(1)
 	if sts.Spec.Replicas != nil {
@@ -62,22 +75,24 @@ func rolloutProgress(ctx context.Context, kube kubernetes.Interface, ns string) 
 	}
 	st := sts.Status
 	pod := ""
-	if p, err := kube.CoreV1().Pods(ns).Get(ctx, jenkinsSet+"-0", metav1.GetOptions{}); err == nil {
+	p, perr := kube.CoreV1().Pods(ns).Get(ctx, jenkinsSet+"-0", metav1.GetOptions{})
+	switch {
+	case perr == nil:
 		pod = fmt.Sprintf("; pod %s: %s", p.Name, podProgress(p))
-	} else if apierrors.IsNotFound(err) {
-		pod = "; no pod yet"
+	case apierrors.IsNotFound(perr):
+		pod, perr = "; no pod yet", nil
 	}
 	switch {
 	case st.ObservedGeneration < sts.Generation:
-		return fmt.Sprintf("statefulset/%s: waiting for the controller to see generation %d%s", sts.Name, sts.Generation, pod), false
+		return fmt.Sprintf("statefulset/%s: waiting for the controller to see generation %d%s", sts.Name, sts.Generation, pod), false, perr
 	case st.UpdatedReplicas < replicas:
-		return fmt.Sprintf("statefulset/%s: %d of %d pods updated to revision %s%s", sts.Name, st.UpdatedReplicas, replicas, st.UpdateRevision, pod), false
+		return fmt.Sprintf("statefulset/%s: %d of %d pods updated to revision %s%s", sts.Name, st.UpdatedReplicas, replicas, st.UpdateRevision, pod), false, perr
 	case st.ReadyReplicas < replicas:
-		return fmt.Sprintf("statefulset/%s: %d of %d pods ready%s", sts.Name, st.ReadyReplicas, replicas, pod), false
+		return fmt.Sprintf("statefulset/%s: %d of %d pods ready%s", sts.Name, st.ReadyReplicas, replicas, pod), false, perr
 	case sts.Spec.UpdateStrategy.Type != appsv1.OnDeleteStatefulSetStrategyType && st.CurrentRevision != st.UpdateRevision:
-		return fmt.Sprintf("statefulset/%s: finishing the update to revision %s%s", sts.Name, st.UpdateRevision, pod), false
+		return fmt.Sprintf("statefulset/%s: finishing the update to revision %s%s", sts.Name, st.UpdateRevision, pod), false, perr
 	}
-	return fmt.Sprintf("statefulset/%s rolled out: revision %s, %d of %d pods ready%s", sts.Name, st.CurrentRevision, st.ReadyReplicas, replicas, pod), true
+	return fmt.Sprintf("statefulset/%s rolled out: revision %s, %d of %d pods ready%s", sts.Name, st.CurrentRevision, st.ReadyReplicas, replicas, pod), true, nil
 }
 
 // podProgress is the phase, readiness and the first waiting reason (ContainerCreating, ErrImagePull, …).
