@@ -7,6 +7,17 @@ set -euo pipefail
 STATE=${DROVER_DOCKER_STATE:-/tmp/drover-docker}
 log() { echo "docker-down: $*" >&2; }
 
+# The bridges of this engine's networks outlive it when its state goes: note them first.
+bridges=()
+if [ "${KEEP_STATE:-0}" != 1 ] && [ -S "$STATE/docker.sock" ]; then
+	while read -r id name; do
+		[ -n "$id" ] || continue
+		[ -n "$name" ] && [ "$name" != "<no value>" ] && continue # a named bridge (docker0) is the host's
+		bridges+=("br-${id:0:12}")
+	done < <(docker -H "unix://$STATE/docker.sock" network ls -q --filter driver=bridge 2>/dev/null |
+		xargs -r docker -H "unix://$STATE/docker.sock" network inspect -f '{{.ID}} {{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null)
+fi
+
 if [ -f "$STATE/docker.pid" ]; then
 	pid=$(cat "$STATE/docker.pid")
 	if kill -0 "$pid" 2>/dev/null && grep -q dockerd "/proc/$pid/comm" 2>/dev/null; then
@@ -34,4 +45,9 @@ if [ -d "$STATE" ]; then
 		rm -rf "$STATE"
 	fi
 fi
+for br in "${bridges[@]}"; do
+	if [ -d "/sys/class/net/$br" ]; then
+		ip link delete "$br" 2>/dev/null && log "removed bridge $br" || log "could not remove bridge $br"
+	fi
+done
 log "done"

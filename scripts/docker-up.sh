@@ -64,4 +64,38 @@ if ! answers; then
 	done
 	log "dockerd $(docker -H "$HOST" version --format '{{.Server.Version}}') answers on $HOST"
 fi
+
+# Bridges a Docker engine left behind when its state was removed (a machine or /tmp wiped
+# under a running engine, a killed test) keep their addresses: a new network on the same
+# subnet then gets its own bridge, replies to its containers leave through the stale one, and
+# pods cannot reach the host. Remove every br-<id> bridge with no port that no running engine
+# (this one, the system's, any other dockerd's -H unix socket) knows as a network.
+known_ids() {
+	local socks=("$SOCK") s
+	[ -S /var/run/docker.sock ] && socks+=(/var/run/docker.sock)
+	for s in $(ps -eo args= | grep -o -- '-H unix://[^ ]*\|--host=unix://[^ ]*' | sed 's|.*unix://||'); do
+		[ -S "$s" ] && socks+=("$s")
+	done
+	for s in "${socks[@]}"; do
+		docker -H "unix://$s" network ls --no-trunc -q 2>/dev/null || echo "unknown:$s"
+	done
+}
+stale_bridges() {
+	local ids br
+	ids=$(known_ids)
+	if grep -q '^unknown:' <<<"$ids"; then
+		return 0 # an engine did not answer: its bridges cannot be told from stale ones
+	fi
+	for br in /sys/class/net/br-*; do
+		[ -d "$br/bridge" ] || continue
+		br=${br##*/}
+		[[ $br =~ ^br-[0-9a-f]{12}$ ]] || continue
+		[ -z "$(ls "/sys/class/net/$br/brif" 2>/dev/null)" ] || continue
+		grep -q "^${br#br-}" <<<"$ids" || echo "$br"
+	done
+}
+for br in $(stale_bridges); do
+	log "removing bridge $br (left by a Docker engine that is gone: $(ip -4 -o addr show dev "$br" 2>/dev/null | awk '{print $4}' | paste -sd, -))"
+	ip link delete "$br" >&2 || log "could not remove $br"
+done
 echo "export DOCKER_HOST=$HOST"
