@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
+	"github.com/drover-ci/drover/cloud/provider"
 	"github.com/drover-ci/drover/internal/uptest"
 )
 
@@ -234,7 +235,7 @@ func TestJenkinsCloudOnDocker(t *testing.T) {
 		if b := waitBuilds(t, e.api, "fails", 1, 90*time.Second)[0]; b.Result != "FAILURE" {
 			t.Fatalf("fails #1 ended %s", b.Result)
 		}
-		time.Sleep(6 * time.Second) // LostGrace and a few polls
+		time.Sleep(provider.LostGrace + 3*time.Second) // LostGrace and a few polls
 		if _, ok := e.api.buildInfo("fails", 2); ok {
 			t.Errorf("fails #2 exists: a build that failed by itself was requeued")
 		}

@@ -23,8 +23,10 @@ const (
 // LostGrace is how long a one-shot agent whose build did not succeed is
 // kept after the build ended before it is retired as done: long enough
 // for its pod to show whether the agent was lost (container killed) or the
-// build failed by itself.
-const LostGrace = 3 * time.Second
+// build failed by itself. A node agent writes a SIGKILLed container's status
+// up to 5 s after the exit (it waits for Docker's OOM flag), and the pod then
+// reaches this provider's watch and its next round.
+const LostGrace = 8 * time.Second
 
 // agentAction is what to do with one agent.
 type agentAction struct {

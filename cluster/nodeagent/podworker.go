@@ -178,7 +178,7 @@ func (w *podWorker) syncStatus(ctx context.Context) (time.Duration, error) {
 	}
 	w.view = view
 	w.a.probes.sync(w.pod, view)
-	if settling(view, w.a.cfg.Clock.Now()) {
+	if settling(view, w.pod, w.a.cfg.Clock.Now()) {
 		// Docker marks an OOM kill a moment after the exit: wait before writing a status that
 		// may be final (a pod that failed stays failed).
 		return time.Second, nil

@@ -190,12 +190,44 @@ func hollowVolumesOK(pod *corev1.Pod) bool {
 	return true
 }
 
-// settling reports a container that exited with 137 (SIGKILL) in the last two seconds without
-// being reported OOMKilled: the engine may still be about to say it was.
-func settling(view *podView, now time.Time) bool {
+// Docker learns of a cgroup OOM kill from an event of its own that can arrive after the exit:
+// a container that exited with 137 (SIGKILL) and is not (yet) marked OOMKilled is given a
+// moment before its status is written. Only a container with a memory limit is OOM-killed
+// in Docker's sense, and under load its flag has come more than 2 s late, so it is given
+// oomSettleLimited; any other 137 exit oomSettle.
+const (
+	oomSettle        = 2 * time.Second
+	oomSettleLimited = 5 * time.Second
+)
+
+// settling reports a container of pod that exited with 137 without being reported
+// OOMKilled within its settle window: the engine may still be about to say it was.
+func settling(view *podView, pod *corev1.Pod, now time.Time) bool {
 	for _, c := range view.all {
-		if c.State == container.StateExited && c.ExitCode == 137 && !c.OOMKilled && now.Sub(c.FinishedAt) < 2*time.Second {
+		if c.State != container.StateExited || c.ExitCode != 137 || c.OOMKilled {
+			continue
+		}
+		window := oomSettle
+		if memoryLimited(pod, c.Labels[LabelContainer]) {
+			window = oomSettleLimited
+		}
+		if now.Sub(c.FinishedAt) < window {
 			return true
+		}
+	}
+	return false
+}
+
+// memoryLimited reports whether pod's (init or app) container name has a memory limit.
+func memoryLimited(pod *corev1.Pod, name string) bool {
+	if pod == nil {
+		return false
+	}
+	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range list {
+			if list[i].Name == name {
+				return !list[i].Resources.Limits.Memory().IsZero()
+			}
 		}
 	}
 	return false
