@@ -22,6 +22,9 @@
 #   DENSITY_SERVER_ARGS     more drover server flags (e.g. --profiling --contention-profiling)
 #   DENSITY_RESULTS         file the table is appended to as well (default: none)
 #   DENSITY_KEEP=1          keep the temporary directory (data dirs and logs) after the run
+#   DENSITY_MAX_RSS_MB      memory guard: a step whose drover server grows past this RSS is
+#                           stopped and reported failed, before the machine runs out of memory
+#                           (default: 60 % of MemTotal; 0: no guard)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +33,7 @@ store=${DENSITY_STORE:-bolt}
 per_proc=${DENSITY_NODES_PER_PROC:-500}
 bare=${DENSITY_BARE_PODS:-0}
 pod_timeout=${DENSITY_POD_TIMEOUT:-15m}
+max_rss_mb=${DENSITY_MAX_RSS_MB:-$(awk '/^MemTotal:/ { printf "%d", $2 * 0.6 / 1024 }' /proc/meminfo)}
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; }
 die() {
@@ -51,6 +55,7 @@ for s in $steps; do
 done
 [[ $per_proc =~ ^[1-9][0-9]*$ ]] || die "DENSITY_NODES_PER_PROC \"$per_proc\": want a positive number"
 [[ $bare =~ ^[0-9]+$ ]] || die "DENSITY_BARE_PODS \"$bare\": want a number"
+[[ $max_rss_mb =~ ^[0-9]+$ ]] || die "DENSITY_MAX_RSS_MB \"$max_rss_mb\": want a number of MB (0: no guard)"
 case $store in
 bolt | consul | consul://*/?*) ;;
 *) die "--store/DENSITY_STORE \"$store\": want bolt, consul or consul://HOST:PORT/PREFIX" ;;
@@ -192,12 +197,36 @@ for s in $steps; do
   driverflags=(--kubeconfig "$kc" --step "$label" --nodes "$nodes" --pods "$pods" --bare-pods "$bare"
     --pod-timeout "$pod_timeout" --server-pid "$server" --node-pids "$(IFS=,; echo "${nodepids[*]}")")
   [ -n "$statedb" ] && driverflags+=(--state-db "$statedb")
+  # The memory guard: past the limit the server and the driver are stopped (the step fails).
+  guard=""
+  if [ "$max_rss_mb" -gt 0 ]; then
+    (
+      while kill -0 "$server" 2>/dev/null; do
+        rss=$(awk '/^VmRSS:/ { printf "%d", $2 / 1024 }' "/proc/$server/status" 2>/dev/null || echo 0)
+        if [ "${rss:-0}" -gt "$max_rss_mb" ]; then
+          echo "density: step $label: drover server RSS ${rss} MB is over the guard (DENSITY_MAX_RSS_MB=$max_rss_mb): stopping it" >&2
+          echo "$rss" >"$dir/guard-tripped"
+          kill -KILL "$server" 2>/dev/null || true
+          pkill -TERM -f -- "bin/drover-density .*--server-pid $server " 2>/dev/null || true
+          exit 0
+        fi
+        sleep 2
+      done
+    ) &
+    guard=$!
+  fi
   # shellcheck disable=SC2086
   if ! bin/drover-density "${driverflags[@]}" "${hdr[@]}" ${DENSITY_ARGS:-} | tee -a "$results"; then
-    echo "density: step $label failed; the server's log ends:" >&2
+    [ -n "$guard" ] && kill "$guard" 2>/dev/null
+    if [ -s "$dir/guard-tripped" ]; then
+      echo "density: step $label failed: the server's RSS reached $(cat "$dir/guard-tripped") MB (guard $max_rss_mb MB); the server's log ends:" >&2
+    else
+      echo "density: step $label failed; the server's log ends:" >&2
+    fi
     tail -n 20 "$dir/server.log" >&2
     exit 1
   fi
+  [ -n "$guard" ] && kill "$guard" 2>/dev/null && wait "$guard" 2>/dev/null || true
   first=""
   echo "uptime: $(uptime)" | tee -a "$results.uptime"
   grep -c -i -e 'level=error' -e '^E[0-9]' "$dir/server.log" >/dev/null 2>&1 &&
