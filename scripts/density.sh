@@ -217,7 +217,7 @@ for s in $steps; do
   fi
   # shellcheck disable=SC2086
   if ! bin/drover-density "${driverflags[@]}" "${hdr[@]}" ${DENSITY_ARGS:-} | tee -a "$results"; then
-    [ -n "$guard" ] && kill "$guard" 2>/dev/null
+    if [ -n "$guard" ]; then kill "$guard" 2>/dev/null || true; fi
     if [ -s "$dir/guard-tripped" ]; then
       echo "density: step $label failed: the server's RSS reached $(cat "$dir/guard-tripped") MB (guard $max_rss_mb MB); the server's log ends:" >&2
     else
@@ -226,7 +226,10 @@ for s in $steps; do
     tail -n 20 "$dir/server.log" >&2
     exit 1
   fi
-  [ -n "$guard" ] && kill "$guard" 2>/dev/null && wait "$guard" 2>/dev/null || true
+  if [ -n "$guard" ]; then
+    kill "$guard" 2>/dev/null || true
+    wait "$guard" 2>/dev/null || true
+  fi
   first=""
   echo "uptime: $(uptime)" | tee -a "$results.uptime"
   grep -c -i -e 'level=error' -e '^E[0-9]' "$dir/server.log" >/dev/null 2>&1 &&
