@@ -59,13 +59,19 @@ func ShutDownOnDone(ctx context.Context, queue interface{ ShutDown() }) (stop fu
 	return func() { once.Do(func() { close(done) }) }
 }
 
-// processNext syncs one key; it returns false when the queue is shut down.
+// processNext syncs one key; it returns false when the queue is shut down or ctx has ended.
+// A shut-down workqueue still hands out every key it holds; once ctx has ended they are
+// dropped unsynced: a controller that lost its lead with thousands of keys queued would
+// otherwise sync (and fail) each of them before it stops, past the manager's stop timeout.
 func processNext(ctx context.Context, log *slog.Logger, queue workqueue.TypedRateLimitingInterface[string], sync SyncFunc) bool {
 	key, quit := queue.Get()
 	if quit {
 		return false
 	}
 	defer queue.Done(key)
+	if ctx.Err() != nil {
+		return false
+	}
 	after, err := sync(ctx, key)
 	if err != nil {
 		level := slog.LevelWarn

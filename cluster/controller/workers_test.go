@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -62,6 +63,35 @@ func TestRunWorkers(t *testing.T) {
 	}
 	if !q.ShuttingDown() {
 		t.Error("queue not shut down")
+	}
+}
+
+// TestRunWorkersStopWithAFullQueue: once ctx ends, the keys still queued are dropped, not
+// synced one by one (a controller that lost its lead with thousands of keys queued must stop
+// within the manager's stop timeout).
+func TestRunWorkersStopWithAFullQueue(t *testing.T) {
+	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	calls := 0
+	sync := func(ctx context.Context, key string) (time.Duration, error) {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if first {
+			cancel() // the lead is lost while the first key syncs
+		}
+		return 0, ctx.Err()
+	}
+	for i := range 1000 {
+		q.Add(fmt.Sprintf("ns/rc-%d", i))
+	}
+	if err := RunWorkers(ctx, logtest.New(t), q, []cache.InformerSynced{func() bool { return true }}, 1, sync); err != nil {
+		t.Fatalf("RunWorkers: %v", err)
+	}
+	if calls != 1 {
+		t.Errorf("%d syncs after ctx ended with 1000 keys queued, want only the one that was running", calls)
 	}
 }
 

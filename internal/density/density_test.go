@@ -2,6 +2,8 @@ package density
 
 import (
 	"io"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +147,32 @@ func TestProcParsing(t *testing.T) {
 	}
 	if _, err := statusKB(status, "VmSwap"); err == nil {
 		t.Fatal("a missing status line was accepted")
+	}
+}
+
+// exited tells a live process from one that is gone, and from a zombie.
+func TestExited(t *testing.T) {
+	if exited(os.Getpid()) {
+		t.Fatal("this test's own process counts as exited")
+	}
+	cmd := exec.Command("sleep", "0.1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	if exited(pid) {
+		t.Fatal("a running child counts as exited")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !exited(pid) { // a zombie until Wait reaps it
+		if time.Now().After(deadline) {
+			t.Fatal("the child, ended and not reaped, never counts as exited")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Wait()
+	if !exited(pid) {
+		t.Fatal("a reaped child does not count as exited")
 	}
 }
 

@@ -552,6 +552,10 @@ func (r *runner) waitRunning(ctx context.Context, t0 time.Time, createErr <-chan
 		case <-ctx.Done():
 			return false, ctx.Err()
 		case <-tick.C:
+			if r.cfg.ServerPID > 0 && exited(r.cfg.ServerPID) {
+				_, running := r.counts()
+				return false, fmt.Errorf("the API server (--server-pid %d) exited with %d of %d pods Running", r.cfg.ServerPID, running, r.res.Expected)
+			}
 		}
 	}
 }
