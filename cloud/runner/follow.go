@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/drover-ci/drover/cloud/config"
+	"github.com/drover-ci/drover/cluster/controller"
 )
 
 // follow watches the configuration ConfigMap and runs a provider for its current content.
@@ -38,8 +39,10 @@ func (r *Runner) follow(ctx context.Context) error {
 	// must close before Shutdown waits for them).
 	ctx, cancel := context.WithCancel(ctx)
 	factory.Start(ctx.Done())
-	defer factory.Shutdown()
-	defer cancel()
+	defer func() {
+		cancel()
+		controller.ShutdownInformers(factory, controller.InformerShutdownWait)
+	}()
 	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
 		return nil
 	}

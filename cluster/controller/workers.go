@@ -59,6 +59,31 @@ func ShutDownOnDone(ctx context.Context, queue interface{ ShutDown() }) (stop fu
 	return func() { once.Do(func() { close(done) }) }
 }
 
+// InformerShutdownWait is how long ShutdownInformers waits for an informer factory's goroutines.
+const InformerShutdownWait = 2 * time.Second
+
+// ShutdownInformers shuts factory down (its stop channel must be closed already) and waits at
+// most wait for its informers to end. client-go's generated informers list with
+// context.TODO(), so an informer in the middle of a LIST (retried on 429s) ends only when the
+// server answers, however long after its stop channel closed; a controller that lost its lead
+// must stop within the manager's stop timeout, and an informer past its stop channel takes no
+// more action. It reports whether the informers ended within wait.
+func ShutdownInformers(factory interface{ Shutdown() }, wait time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		factory.Shutdown()
+	}()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 // processNext syncs one key; it returns false when the queue is shut down or ctx has ended.
 // A shut-down workqueue still hands out every key it holds; once ctx has ended they are
 // dropped unsynced: a controller that lost its lead with thousands of keys queued would

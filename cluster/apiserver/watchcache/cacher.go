@@ -177,18 +177,45 @@ func (c *Cacher) runOnce(ctx context.Context) error {
 	c.fresh.Broadcast()
 	c.mu.Unlock()
 	c.log.Debug("watch cache ready", "resources", len(caches), "revision", from)
-	for ev := range events {
-		if ev.Type == store.Error {
-			return fmt.Errorf("store watch ended: %w", ev.Err)
+	// applied is the newest revision applied and appliedKeys the keys applied at it (a backend
+	// may publish several changes at one revision): a store watch that fell behind is resumed
+	// from the revision before, skipping what was applied, so that neither the cache nor its
+	// watchers start over while the store still holds the events missed.
+	applied, appliedKeys := start, map[string]struct{}{}
+	for {
+		var watchErr error
+		for ev := range events {
+			if ev.Type == store.Error {
+				watchErr = ev.Err
+				break
+			}
+			if _, done := appliedKeys[ev.Key]; ev.Revision < applied || (ev.Revision == applied && done) {
+				continue
+			}
+			if err := c.apply(caches, ev); err != nil {
+				return err
+			}
+			if ev.Revision > applied {
+				applied, appliedKeys = ev.Revision, map[string]struct{}{}
+			}
+			appliedKeys[ev.Key] = struct{}{}
 		}
-		if err := c.apply(caches, ev); err != nil {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if watchErr == nil {
+			return errors.New("store watch closed")
+		}
+		if !errors.Is(watchErr, store.ErrCompacted) {
+			return fmt.Errorf("store watch ended: %w", watchErr)
+		}
+		resumed, err := c.cfg.Store.Watch(ctx, "", applied-1)
+		if err != nil {
+			return fmt.Errorf("store watch ended (%w) and cannot resume from revision %d: %w", watchErr, applied, err)
+		}
+		c.log.Info("watch cache resumed its store watch after falling behind", "revision", applied, "error", watchErr)
+		events = resumed
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return errors.New("store watch closed")
 }
 
 // load lists one resource.

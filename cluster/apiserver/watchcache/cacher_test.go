@@ -410,3 +410,75 @@ func TestUndecodableValueSkipped(t *testing.T) {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 }
+
+// fallBehindStore is a store whose first watch ends like a Hub watcher that fell behind
+// (an Error wrapping store.ErrCompacted) after `after` events; it counts the lists.
+type fallBehindStore struct {
+	store.Store
+	after   int
+	mu      sync.Mutex
+	watches int
+	lists   int
+}
+
+func (s *fallBehindStore) List(ctx context.Context, prefix string) ([]store.KV, int64, error) {
+	s.mu.Lock()
+	s.lists++
+	s.mu.Unlock()
+	return s.Store.List(ctx, prefix)
+}
+
+func (s *fallBehindStore) Watch(ctx context.Context, prefix string, from int64) (<-chan store.Event, error) {
+	s.mu.Lock()
+	s.watches++
+	first := s.watches == 1
+	s.mu.Unlock()
+	if !first {
+		return s.Store.Watch(ctx, prefix, from)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	in, err := s.Store.Watch(wctx, prefix, from)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	out := make(chan store.Event)
+	go func() {
+		defer close(out)
+		defer cancel()
+		for i := 0; i < s.after; i++ {
+			ev, ok := <-in
+			if !ok {
+				return
+			}
+			out <- ev
+		}
+		out <- store.Event{Type: store.Error, Err: fmt.Errorf("watch \"\" fell more than 1024 events behind: %w", store.ErrCompacted)}
+	}()
+	return out, nil
+}
+
+// A store watch that falls behind is resumed from the cache's revision while the store still
+// holds the events: the cache lists nothing again, and its watchers go on, every event once
+// and in order.
+func TestStoreWatchFallingBehindIsResumed(t *testing.T) {
+	st := &fallBehindStore{Store: memstore.New(), after: 10}
+	c := start(t, st, watchcache.Config{WatcherBuffer: 1024})
+	w, _, _, err := c.Watch(watchcache.WatchOptions{Prefix: pods})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	want := writes(t, st, 60)
+	if diff := cmp.Diff(want, next(t, w, len(want))); diff != "" {
+		t.Errorf("events across the resume (-want +got):\n%s", diff)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.watches != 2 || st.lists != 1 {
+		t.Errorf("%d store watches and %d lists, want 2 (the resume) and 1 (no re-initialisation)", st.watches, st.lists)
+	}
+	if c.Reinitializing() {
+		t.Error("the cache is re-initialising")
+	}
+}

@@ -243,7 +243,7 @@ func runControllers(ctx context.Context, cfg Config) error {
 		// The stuck controllers keep their informers: do not wait for factory.Shutdown.
 		return &StuckError{Controllers: stuck, Timeout: cfg.StopTimeout}
 	}
-	factory.Shutdown()
+	controller.ShutdownInformers(factory, controller.InformerShutdownWait)
 	close(errs)
 	return errors.Join(collect(errs)...)
 }

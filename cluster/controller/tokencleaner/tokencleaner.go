@@ -76,8 +76,10 @@ func (c *Controller) enqueue(obj any) {
 func (c *Controller) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	c.factory.Start(ctx.Done())
-	defer c.factory.Shutdown()
-	defer cancel()
+	defer func() {
+		cancel()
+		controller.ShutdownInformers(c.factory, controller.InformerShutdownWait)
+	}()
 	return controller.RunWorkers(ctx, c.log, c.queue, c.synced, 1, c.Sync)
 }
 
