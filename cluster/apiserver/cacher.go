@@ -256,8 +256,17 @@ func (s *Server) serveCachedList(w http.ResponseWriter, r *http.Request, req *re
 	}
 	everything := sel.labels.Empty() && sel.fields.Empty()
 	if !everything {
+		// A node agent's re-list selects spec.nodeName=X: the entry's index (its node) rules
+		// out the other nodes' pods before the full match builds each pod's field set — with
+		// thousands of nodes re-listing tens of thousands of pods that was most of the server's
+		// CPU.
+		node, byNode := sel.fields.RequiresExactMatch(nodeNameField)
+		byNode = byNode && req.res.Group == "" && req.res.Resource == "pods"
 		matched := entries[:0:0]
 		for _, e := range entries {
+			if byNode && e.Index != node {
+				continue
+			}
 			if sel.matches(req.res, e.Object) {
 				matched = append(matched, e)
 			}
