@@ -120,41 +120,10 @@ func BenchmarkWritesWith5000PodWatchers(b *testing.B) { benchWritesWithWatchers(
 // the bodies discarded so that only the server's memory counts) and reports the heap growth
 // at the peak of a round, the bytes allocated per list and the seconds per round.
 func benchConcurrentLists(b *testing.B, rv string) {
-	const objects, lists = 20000, 32
-	st := memstore.New()
-	ctx := context.Background()
-	for i := 0; i < objects; i++ {
-		p := benchPod(fmt.Sprintf("p-%05d", i), fmt.Sprintf("node-%d", i%500))
-		p.APIVersion, p.Kind = "v1", "Pod"
-		p.UID = "00000000-0000-0000-0000-000000000000"
-		v, err := json.Marshal(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := st.Create(ctx, "core/pods/default/"+p.Name, v); err != nil {
-			b.Fatal(err)
-		}
-	}
-	srv := apiservertest.StartWith(b, st, b.TempDir())
-	rt, err := rest.TransportFor(srv.Config)
-	if err != nil {
-		b.Fatal(err)
-	}
-	hc := &http.Client{Transport: rt}
-	url := srv.Config.Host + "/api/v1/pods?resourceVersion=" + rv
-	get := func() error {
-		resp, err := hc.Get(url)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("list: %s", resp.Status)
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		return err
-	}
-	if err := get(); err != nil { // warm: connections, and the cache where there is one
+	const lists = 32
+	host, get := benchPodServer(b, 20000, 500)
+	url := host + "/api/v1/pods?resourceVersion=" + rv
+	if err := get(url); err != nil { // warm: connections, and the cache where there is one
 		b.Fatal(err)
 	}
 	var ms runtime.MemStats
@@ -185,7 +154,7 @@ func benchConcurrentLists(b *testing.B, rv string) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := get(); err != nil {
+				if err := get(url); err != nil {
 					b.Error(err)
 				}
 			}()
@@ -202,14 +171,9 @@ func benchConcurrentLists(b *testing.B, rv string) {
 	b.ReportMetric(float64(ms.TotalAlloc-allocBase)/float64(b.N*lists)/(1<<20), "alloc-MB/list")
 }
 
-func BenchmarkConcurrentListsConsistent(b *testing.B) { benchConcurrentLists(b, "") }
-func BenchmarkConcurrentListsRV0(b *testing.B)        { benchConcurrentLists(b, "0") }
-
-// BenchmarkNodeAgentRelists: 500 node agents re-listing their pods (fieldSelector
-// spec.nodeName=X, resourceVersion=0, as a reflector after its watch was closed) among 20,000
-// cached pods: one round is the 500 lists, 8 at a time.
-func BenchmarkNodeAgentRelists(b *testing.B) {
-	const objects, nodes = 20000, 500
+// benchPodServer stores objects pods spread over nodes node-N in a memstore, starts an API
+// server over it and returns its URL and a GET that reads a whole answer (an error unless 200).
+func benchPodServer(b *testing.B, objects, nodes int) (string, func(url string) error) {
 	st := memstore.New()
 	ctx := context.Background()
 	for i := 0; i < objects; i++ {
@@ -230,8 +194,8 @@ func BenchmarkNodeAgentRelists(b *testing.B) {
 		b.Fatal(err)
 	}
 	hc := &http.Client{Transport: rt}
-	get := func(node int) error {
-		resp, err := hc.Get(fmt.Sprintf("%s/api/v1/pods?resourceVersion=0&fieldSelector=spec.nodeName%%3Dnode-%d", srv.Config.Host, node))
+	return srv.Config.Host, func(url string) error {
+		resp, err := hc.Get(url)
 		if err != nil {
 			return err
 		}
@@ -241,6 +205,20 @@ func BenchmarkNodeAgentRelists(b *testing.B) {
 		}
 		_, err = io.Copy(io.Discard, resp.Body)
 		return err
+	}
+}
+
+func BenchmarkConcurrentListsConsistent(b *testing.B) { benchConcurrentLists(b, "") }
+func BenchmarkConcurrentListsRV0(b *testing.B)        { benchConcurrentLists(b, "0") }
+
+// BenchmarkNodeAgentRelists: 500 node agents re-listing their pods (fieldSelector
+// spec.nodeName=X, resourceVersion=0, as a reflector after its watch was closed) among 20,000
+// cached pods: one round is the 500 lists, 8 at a time.
+func BenchmarkNodeAgentRelists(b *testing.B) {
+	const nodes = 500
+	host, list := benchPodServer(b, 20000, nodes)
+	get := func(node int) error {
+		return list(fmt.Sprintf("%s/api/v1/pods?resourceVersion=0&fieldSelector=spec.nodeName%%3Dnode-%d", host, node))
 	}
 	if err := get(0); err != nil {
 		b.Fatal(err)
