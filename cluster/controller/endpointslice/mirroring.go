@@ -145,7 +145,7 @@ func (m *Mirroring) sync(ctx context.Context, key string) error {
 	ann := maps.Clone(ep.Annotations)
 	delete(ann, corev1.EndpointsLastChangeTriggerTime)
 	delete(ann, corev1.LastAppliedConfigAnnotation)
-	t := target{key: key, namespace: ns, name: name, labels: lbls, annotations: ann,
+	t := target{key: key, namespace: ns, name: name, labels: lbls, annotations: ann, max: MaxEndpointsPerMirroredSlice,
 		owner: *metav1.NewControllerRef(ep, corev1.SchemeGroupVersion.WithKind("Endpoints"))}
 	return m.writer.reconcile(ctx, t, Mirrored(ep, MaxEndpointsPerMirroredSlice), existing)
 }

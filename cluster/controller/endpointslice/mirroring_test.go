@@ -53,7 +53,15 @@ func TestIntegrationMirroring(t *testing.T) {
 		t.Fatal(err)
 	}
 	uptest.Eventually(t, 10*time.Second, "the slice following the update", mirrored(func(es discoveryv1.EndpointSlice) bool {
-		return len(es.Endpoints) == 2 && es.Endpoints[0].Addresses[0] == "10.1.2.5"
+		// The kept endpoint stays where it was and the new one comes after it, as Kubernetes'
+		// reconciler places them; what counts is which addresses and conditions the slice holds.
+		ready := map[string]bool{}
+		for _, e := range es.Endpoints {
+			ready[e.Addresses[0]] = *e.Conditions.Ready
+		}
+		r5, ok5 := ready["10.1.2.5"]
+		r4, ok4 := ready["10.1.2.4"]
+		return len(es.Endpoints) == 2 && ok5 && r5 && ok4 && !r4
 	}))
 	if err := cs.CoreV1().Endpoints("default").Delete(ctx, "manual", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)

@@ -41,7 +41,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	t := target{key: key, namespace: ns, name: svc.Name, labels: sliceLabels(svc),
+	t := target{key: key, namespace: ns, name: svc.Name, labels: sliceLabels(svc), max: c.maxPerSlice,
 		owner: *metav1.NewControllerRef(svc, corev1.SchemeGroupVersion.WithKind("Service"))}
 	return c.writer.reconcile(ctx, t, Desired(svc, pods, c.maxPerSlice), existing)
 }

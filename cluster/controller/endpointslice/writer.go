@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,16 +29,23 @@ type writer struct {
 }
 
 // target is whose slices a reconcile writes: the queue key (namespace/service), the labels
-// (managed-by included) and annotations every slice carries, and the controlling owner.
+// (managed-by included) and annotations every slice carries, the controlling owner, and at most
+// how many endpoints a slice holds.
 type target struct {
 	key, namespace, name string
 	labels, annotations  map[string]string
 	owner                metav1.OwnerReference
+	max                  int
 }
 
-// reconcile turns the existing slices into the wanted ones: a slice of the same ports is
-// updated in place, missing ones are created, the rest deleted (slices of another owner, e.g.
-// an earlier Service of the same name, among them).
+// reconcile turns the existing slices into the wanted ones, moving as little as it can, as
+// Kubernetes' reconciler does: an endpoint still wanted stays in the slice that holds it
+// (updated there when its conditions changed), new endpoints fill the slices of the same ports
+// that have room before new slices are made, slices left empty are deleted, and so are slices
+// of ports no longer wanted and slices of another owner (an earlier Service of the same name).
+// A want of one slice without endpoints (Desired's placeholder) keeps or makes one empty slice.
+// Endpoints never move between slices, so no write in between shows an endpoint in no slice
+// or in two.
 func (w *writer) reconcile(ctx context.Context, t target, want []Slice, existing []*discoveryv1.EndpointSlice) error {
 	byPorts := map[string][]*discoveryv1.EndpointSlice{}
 	var remove []*discoveryv1.EndpointSlice
@@ -48,18 +57,41 @@ func (w *writer) reconcile(ctx context.Context, t target, want []Slice, existing
 		k := portsKey(es.Ports)
 		byPorts[k] = append(byPorts[k], es)
 	}
-	var create, update []*discoveryv1.EndpointSlice
+	// The wanted endpoints by ports, in want's order.
+	var keys []string
+	groups := map[string]*Slice{}
 	for _, s := range want {
 		k := portsKey(s.Ports)
-		if cands := byPorts[k]; len(cands) > 0 {
-			cur := cands[0]
-			byPorts[k] = cands[1:]
-			if next := w.updated(t, cur, s); next != nil {
+		g := groups[k]
+		if g == nil {
+			g = &Slice{Ports: s.Ports}
+			groups[k] = g
+			keys = append(keys, k)
+		}
+		g.Endpoints = append(g.Endpoints, s.Endpoints...)
+	}
+	var create, update []*discoveryv1.EndpointSlice
+	for _, k := range keys {
+		cands := byPorts[k]
+		delete(byPorts, k)
+		sort.Slice(cands, func(i, j int) bool { return cands[i].Name < cands[j].Name })
+		placed := place(groups[k].Endpoints, cands, t.max)
+		if len(placed) == 0 {
+			placed = [][]discoveryv1.Endpoint{nil} // the placeholder
+		}
+		for i, eps := range placed {
+			if i >= len(cands) {
+				create = append(create, w.newSlice(t, Slice{Ports: groups[k].Ports, Endpoints: eps}))
+				continue
+			}
+			if len(eps) == 0 && (len(groups[k].Endpoints) > 0 || i > 0) {
+				remove = append(remove, cands[i])
+				continue
+			}
+			if next := w.updated(t, cands[i], Slice{Ports: groups[k].Ports, Endpoints: eps}); next != nil {
 				update = append(update, next)
 			}
-			continue
 		}
-		create = append(create, w.newSlice(t, s))
 	}
 	for _, rest := range byPorts {
 		remove = append(remove, rest...)
@@ -149,4 +181,67 @@ func ownedBy(es *discoveryv1.EndpointSlice, owner metav1.OwnerReference) bool {
 		}
 	}
 	return false
+}
+
+// place spreads the wanted endpoints of one port list over the existing slices (by name) and
+// new ones: out[i] for i < len(existing) is what existing[i] holds next (empty: delete it, or
+// keep it as the placeholder when nothing is wanted), the rest are new slices of at most max.
+// An endpoint is known by its address and target; one already in a slice stays there.
+func place(want []discoveryv1.Endpoint, existing []*discoveryv1.EndpointSlice, max int) [][]discoveryv1.Endpoint {
+	if max <= 0 {
+		max = MaxEndpointsPerSlice
+	}
+	at := map[string][]int{} // endpoint identity -> indexes into want not yet placed
+	for i, ep := range want {
+		k := endpointKey(ep)
+		at[k] = append(at[k], i)
+	}
+	placed := make([]bool, len(want))
+	out := make([][]discoveryv1.Endpoint, len(existing))
+	for i, es := range existing {
+		for _, ep := range es.Endpoints {
+			k := endpointKey(ep)
+			idx := at[k]
+			if len(idx) == 0 || len(out[i]) >= max {
+				continue
+			}
+			at[k] = idx[1:]
+			placed[idx[0]] = true
+			out[i] = append(out[i], want[idx[0]])
+		}
+	}
+	// The rest fill slices with room, first those that change anyway, then new slices.
+	var rest []discoveryv1.Endpoint
+	for i, ep := range want {
+		if !placed[i] {
+			rest = append(rest, ep)
+		}
+	}
+	changing := func(i int) bool { return !apiequality.Semantic.DeepEqual(out[i], existing[i].Endpoints) }
+	for _, pass := range []bool{true, false} {
+		for i := range existing {
+			if len(rest) == 0 || changing(i) != pass {
+				continue
+			}
+			n := min(max-len(out[i]), len(rest))
+			if n > 0 {
+				out[i] = append(out[i], rest[:n]...)
+				rest = rest[n:]
+			}
+		}
+	}
+	for len(rest) > 0 {
+		n := min(max, len(rest))
+		out = append(out, rest[:n:n])
+		rest = rest[n:]
+	}
+	return out
+}
+
+func endpointKey(ep discoveryv1.Endpoint) string {
+	k := strings.Join(ep.Addresses, ",")
+	if r := ep.TargetRef; r != nil {
+		k += "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
+	}
+	return k
 }
