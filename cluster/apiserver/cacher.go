@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -66,8 +67,8 @@ func (s *Server) cached(res *registry.Resource) bool {
 }
 
 // serveCachedWatch serves a watch from the cache. It returns false (having written nothing)
-// when the store is to serve it: the cache not ready while it starts, or a resourceVersion
-// older than the cache's history (the store may still have it, or answers 410). Once the cache
+// when the store is to serve it: the cache not ready while it starts. A resourceVersion older
+// than the cache's history is answered 410 Expired, as Kubernetes' cacher. Once the cache
 // has been ready, a watch it cannot serve now (re-initialising after losing its store watch, or
 // behind the store) is answered 429 "storage is (re)initializing" with Retry-After: 1, as
 // Kubernetes' cacher does: sending every such watch to the store gives each its own store
@@ -109,6 +110,14 @@ func (s *Server) serveCachedWatch(w http.ResponseWriter, r *http.Request, req *r
 		opts.Indexed, opts.Index = true, v
 	}
 	wt, items, rev, err := s.cache.Watch(opts)
+	if errors.Is(err, watchcache.ErrTooOld) {
+		// As Kubernetes' cacher: a resume from before the cache's history is told to re-list
+		// (an ERROR event, 410 Expired), not served from the store, where each such watch
+		// decoded every event again for itself (13 % of a server's CPU at 2,000 nodes).
+		ws := newWatchStream(w, r, req, s)
+		ws.sendError(apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", from, s.currentRevision(ctx))))
+		return true
+	}
 	if err != nil {
 		return false
 	}

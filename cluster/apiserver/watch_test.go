@@ -3,6 +3,7 @@ package apiserver_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -263,6 +264,48 @@ func TestWatchTooOldIsGone(t *testing.T) {
 	got := collect(t, w2, 1, func(*corev1.Pod) string { return "" })
 	if diff := cmp.Diff([]seen{{watch.Deleted, "p0", ""}}, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
+// TestWatchBeforeTheCacheIsGone: a watch resuming from a revision the watch cache no longer
+// holds is told to re-list (ERROR 410 Expired), as by Kubernetes' cacher, even though the store
+// below still has the events: serving it from the store decoded every event again for that one
+// watcher, 13 % of a server's CPU at 2,000 nodes.
+func TestWatchBeforeTheCacheIsGone(t *testing.T) {
+	t.Parallel()
+	srv := apiservertest.StartConfig(t, apiserver.RunConfig{Store: memstore.NewWithHistory(1000), WatchCache: apiserver.WatchCache{History: 3}})
+	cs := clientFor(t, srv.Config)
+	ctx := testCtx(t)
+	pods := cs.CoreV1().Pods("default")
+	first, err := pods.Create(ctx, newPod("p0", nil), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 8; i++ {
+		if _, err := pods.Create(ctx, newPod(fmt.Sprintf("p%d", i), nil), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A consistent list is served once the cache has caught up with the store.
+	if _, err := pods.List(ctx, metav1.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := pods.Watch(ctx, metav1.ListOptions{ResourceVersion: first.ResourceVersion})
+	if err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	defer w.Stop()
+	select {
+	case ev := <-w.ResultChan():
+		st, ok := ev.Object.(*metav1.Status)
+		if ev.Type != watch.Error || !ok {
+			t.Fatalf("first event %s %T, want ERROR with a Status", ev.Type, ev.Object)
+		}
+		if st.Code != 410 || st.Reason != metav1.StatusReasonExpired || !strings.Contains(st.Message, "too old resource version: "+first.ResourceVersion) {
+			t.Errorf("status code %d reason %s message %q, want 410 Expired, too old resource version", st.Code, st.Reason, st.Message)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event from a watch older than the cache")
 	}
 }
 
