@@ -185,7 +185,7 @@ func TestKillLeaderRepeatedly(t *testing.T) {
 		percentile(leaseTimes, 0.5).Round(time.Millisecond), percentile(leaseTimes, 1).Round(time.Millisecond),
 		percentile(actTimes, 0.5).Round(time.Millisecond), percentile(actTimes, 1).Round(time.Millisecond))
 	if max, at, pods := mon.Max(); max > 5 {
-		t.Errorf("the RC had %d active pods at %s: %v; want at most 5", max, at.Format(time.StampMilli), pods)
+		t.Errorf("the RC had %d active pods at %s: %v; want at most 5", max, at, pods)
 	} else {
 		t.Logf("largest number of active pods seen: %d", max)
 	}

@@ -13,10 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/drover-ci/drover/internal/hatest"
 )
@@ -92,62 +90,144 @@ func active(p *corev1.Pod) bool {
 	return p.DeletionTimestamp == nil && (p.Status.Phase == corev1.PodPending || p.Status.Phase == corev1.PodRunning)
 }
 
-// podMonitor follows the pods matching a selector through an informer and records the
-// largest number of active pods seen at any one moment.
+// podMonitor follows the pods matching a selector through a watch and records the largest
+// number of active pods seen at any one revision, with the revision and the pods. It keeps its
+// own map instead of an informer's store: an informer that re-lists (its watch moved to another
+// server and got 410) applies the new list to its store one object at a time and deletes the
+// vanished ones last, so its store briefly holds old and new pods together, which counted as
+// too many active pods. Here a re-list replaces the map at once, and each re-list is logged.
 type podMonitor struct {
+	t       testing.TB
+	cs      kubernetes.Interface
+	ns, sel string
+
 	mu      sync.Mutex
-	lister  cache.Indexer
-	sel     labels.Selector
+	pods    map[string]*corev1.Pod
 	max     int
+	maxRV   string
 	maxAt   time.Time
 	maxPods []string
+	relists int
 }
 
 func startPodMonitor(t testing.TB, cs kubernetes.Interface, ns, selector string) *podMonitor {
 	t.Helper()
-	sel, err := labels.Parse(selector)
+	m := &podMonitor{t: t, cs: cs, ns: ns, sel: selector}
+	ctx, cancel := context.WithCancel(context.Background())
+	rv, err := m.list(ctx)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	f := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = selector }))
-	inf := f.Core().V1().Pods().Informer()
-	m := &podMonitor{lister: inf.GetIndexer(), sel: sel}
-	check := func(interface{}) { m.check() }
-	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: check, UpdateFunc: func(_, n interface{}) { m.check() }, DeleteFunc: check,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop) })
-	f.Start(stop)
-	if !cache.WaitForCacheSync(stop, inf.HasSynced) {
-		t.Fatal("pod informer did not sync")
-	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.follow(ctx, rv)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
 	return m
 }
 
-func (m *podMonitor) check() {
+// list replaces the map with a fresh list and returns its resourceVersion.
+func (m *podMonitor) list(ctx context.Context) (string, error) {
+	l, err := m.cs.CoreV1().Pods(m.ns).List(ctx, metav1.ListOptions{LabelSelector: m.sel})
+	if err != nil {
+		return "", err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.pods = map[string]*corev1.Pod{}
+	for i := range l.Items {
+		m.pods[l.Items[i].Name] = &l.Items[i]
+	}
+	m.checkLocked(l.ResourceVersion)
+	return l.ResourceVersion, nil
+}
+
+// follow watches from rv until ctx ends: a watch that ends is resumed from the last revision
+// seen, on whichever server the balancer picks; a 410 re-lists.
+func (m *podMonitor) follow(ctx context.Context, rv string) {
+	for ctx.Err() == nil {
+		w, err := m.cs.CoreV1().Pods(m.ns).Watch(ctx, metav1.ListOptions{LabelSelector: m.sel, ResourceVersion: rv, AllowWatchBookmarks: true})
+		if err != nil {
+			if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+				rv = m.relist(ctx, rv, err)
+			} else {
+				sleepCtx(ctx, 200*time.Millisecond)
+			}
+			continue
+		}
+		for ev := range w.ResultChan() {
+			switch ev.Type {
+			case watch.Error:
+				err := apierrors.FromObject(ev.Object)
+				if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+					rv = m.relist(ctx, rv, err)
+				}
+			case watch.Bookmark:
+				if p, ok := ev.Object.(*corev1.Pod); ok {
+					rv = p.ResourceVersion
+				}
+			case watch.Added, watch.Modified, watch.Deleted:
+				p, ok := ev.Object.(*corev1.Pod)
+				if !ok {
+					continue
+				}
+				rv = p.ResourceVersion
+				m.mu.Lock()
+				if ev.Type == watch.Deleted {
+					delete(m.pods, p.Name)
+				} else {
+					m.pods[p.Name] = p
+				}
+				m.checkLocked(rv)
+				m.mu.Unlock()
+			}
+		}
+		w.Stop()
+	}
+}
+
+func (m *podMonitor) relist(ctx context.Context, rv string, why error) string {
+	for ctx.Err() == nil {
+		next, err := m.list(ctx)
+		if err == nil {
+			m.mu.Lock()
+			m.relists++
+			m.mu.Unlock()
+			m.t.Logf("pod monitor: re-listed at revision %s after its watch from %s ended: %v", next, rv, why)
+			return next
+		}
+		sleepCtx(ctx, 200*time.Millisecond)
+	}
+	return rv
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+func (m *podMonitor) checkLocked(rv string) {
 	var names []string
-	for _, o := range m.lister.List() {
-		if p := o.(*corev1.Pod); active(p) {
+	for _, p := range m.pods {
+		if active(p) {
 			names = append(names, p.Name)
 		}
 	}
 	if len(names) > m.max {
 		sort.Strings(names)
-		m.max, m.maxAt, m.maxPods = len(names), time.Now(), names
+		m.max, m.maxRV, m.maxAt, m.maxPods = len(names), rv, time.Now(), names
 	}
 }
 
-// Max returns the largest number of active pods seen, when and which.
-func (m *podMonitor) Max() (int, time.Time, []string) {
+// Max returns the largest number of active pods seen, when (and at which revision) and which.
+func (m *podMonitor) Max() (int, string, []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.max, m.maxAt, m.maxPods
+	return m.max, fmt.Sprintf("%s (revision %s)", m.maxAt.Format(time.StampMilli), m.maxRV), m.maxPods
 }
 
 // writer creates ConfigMaps in a stream against random servers and remembers the ones whose
