@@ -46,6 +46,13 @@ type Options struct {
 	SweepInterval time.Duration
 	// Logger receives compaction reports (default: discarded).
 	Logger *slog.Logger
+	// InitialMmapSize is how much of the file bbolt maps at open (default
+	// DefaultInitialMmapSize, as etcd). A write that grows the file past the mapping must remap
+	// it, and a remap waits for every open read transaction to end while blocking new ones
+	// (bbolt's documented behaviour): with a small mapping, one long read (a list of 50,000
+	// pods) stalled every write and read for seconds, and the controller manager lost its
+	// Lease. The mapping is address space, not memory: pages are read in as they are used.
+	InitialMmapSize int
 }
 
 func (o Options) withDefaults() Options {
@@ -70,6 +77,9 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.InitialMmapSize <= 0 {
+		o.InitialMmapSize = DefaultInitialMmapSize
+	}
 	return o
 }
 
@@ -77,6 +87,9 @@ func (o Options) withDefaults() Options {
 const (
 	DefaultHistory     = 10000
 	DefaultLockTimeout = 2 * time.Second
+	// DefaultInitialMmapSize is etcd's: 10 GiB of address space, so that a store of up to
+	// that size never remaps.
+	DefaultInitialMmapSize = 10 << 30
 )
 
 var (
@@ -158,10 +171,19 @@ func OpenWithOptions(path string, opts Options) (*Store, error) {
 // openDB opens the bbolt file.
 func openDB(path string, opts Options) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        opts.LockTimeout,
-		FreelistType:   bolt.FreelistMapType,
-		NoFreelistSync: true, // the freelist is rebuilt on open; writes sync less
+		Timeout:         opts.LockTimeout,
+		FreelistType:    bolt.FreelistMapType,
+		NoFreelistSync:  true, // the freelist is rebuilt on open; writes sync less
+		InitialMmapSize: opts.InitialMmapSize,
 	})
+	if errors.Is(err, syscall.ENOMEM) && opts.InitialMmapSize > 0 {
+		// An address-space limit (ulimit -v) refuses the mapping: open with bbolt's own
+		// sizing, and say what that costs.
+		opts.Logger.Warn("boltstore: cannot map the database file ahead; writes that grow it will wait for long reads",
+			"path", path, "initialMmapSize", opts.InitialMmapSize, "err", err)
+		opts.InitialMmapSize = 0
+		return openDB(path, opts)
+	}
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("boltstore: open %s: file is locked, is another drover server using it? (waited %v): %w", path, opts.LockTimeout, err)
 	}
