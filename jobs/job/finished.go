@@ -11,7 +11,8 @@ import (
 // at again (the informer's update normally wakes it first).
 const staleRetry = 100 * time.Millisecond
 
-// finishedJobs remembers the jobs this controller marked Complete or Failed until the informer
+// finishedJobs remembers the jobs this controller marked Complete or Failed (or their interim
+// conditions SuccessCriteriaMet and FailureTarget) until the informer
 // shows them so: a sync on the stale copy in between (woken by the deletion of the job's pods)
 // must not take those pods for gone and start replacements.
 type finishedJobs struct {

@@ -88,3 +88,13 @@ func cond(st *batchv1.JobStatus, t batchv1.JobConditionType) *batchv1.JobConditi
 	}
 	return condition(st, t)
 }
+
+// failing is the FailureTarget condition of a job that fails while pods of it still run, after
+// checking it has no Failed condition yet: Kubernetes 1.32 adds Failed once they are gone.
+func failing(t *testing.T, st *batchv1.JobStatus) *batchv1.JobCondition {
+	t.Helper()
+	if c := cond(st, batchv1.JobFailed); c != nil {
+		t.Errorf("Failed %+v while pods still run, want FailureTarget first", c)
+	}
+	return cond(st, batchv1.JobFailureTarget)
+}

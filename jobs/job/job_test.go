@@ -107,12 +107,24 @@ func TestBackoffLimitExceeded(t *testing.T) {
 	f := newFixture(t, job, podOf(job, "f1", corev1.PodFailed, t0), podOf(job, "f2", corev1.PodFailed, t0),
 		podOf(job, "run", corev1.PodRunning, t0))
 	acts := f.sync("j")
-	c := cond(statusOf(acts), batchv1.JobFailed)
-	if c == nil || c.Reason != batchv1.JobReasonBackoffLimitExceeded {
-		t.Fatalf("failed condition = %+v", c)
+	st := statusOf(acts)
+	c := failing(t, st)
+	if c == nil || c.Reason != batchv1.JobReasonBackoffLimitExceeded || c.Message != "Job has reached the specified backoff limit" {
+		t.Fatalf("FailureTarget condition = %+v", c)
 	}
 	if diff := cmp.Diff([]string{"run"}, deleted(acts, "pods")); diff != "" {
 		t.Errorf("deleted (-want +got):\n%s", diff)
+	}
+	if n := len(created(acts)); n != 0 {
+		t.Errorf("created %d pods after failing", n)
+	}
+	// Once the stopped pod is gone, Failed follows with the same reason.
+	failedJob := job.DeepCopy()
+	failedJob.Status = *st
+	f = newFixture(t, failedJob, podOf(job, "f1", corev1.PodFailed, t0), podOf(job, "f2", corev1.PodFailed, t0))
+	acts = f.sync("j")
+	if c := cond(statusOf(acts), batchv1.JobFailed); c == nil || c.Reason != batchv1.JobReasonBackoffLimitExceeded {
+		t.Fatalf("Failed condition once the pods are gone = %+v", c)
 	}
 	if n := len(created(acts)); n != 0 {
 		t.Errorf("created %d pods after failing", n)
@@ -144,8 +156,8 @@ func TestOnFailureRestartsCount(t *testing.T) {
 	p.Status.ContainerStatuses[0].RestartCount = 2
 	f = newFixture(t, job, p)
 	acts := f.sync("j")
-	if c := cond(statusOf(acts), batchv1.JobFailed); c == nil || c.Reason != batchv1.JobReasonBackoffLimitExceeded {
-		t.Fatalf("failed condition = %+v", c)
+	if c := failing(t, statusOf(acts)); c == nil || c.Reason != batchv1.JobReasonBackoffLimitExceeded {
+		t.Fatalf("FailureTarget condition = %+v", c)
 	}
 	if diff := cmp.Diff([]string{"run"}, deleted(acts, "pods")); diff != "" {
 		t.Errorf("deleted (-want +got):\n%s", diff)
@@ -160,9 +172,9 @@ func TestDeadlineWinsOverBackoffLimit(t *testing.T) {
 	f := newFixture(t, job, podOf(job, "f1", corev1.PodFailed, t0), podOf(job, "run", corev1.PodRunning, t0))
 	f.Clock.SetTime(t0.Add(10 * time.Second))
 	acts := f.sync("j")
-	c := cond(statusOf(acts), batchv1.JobFailed)
+	c := failing(t, statusOf(acts))
 	if c == nil || c.Reason != batchv1.JobReasonDeadlineExceeded {
-		t.Fatalf("failed condition = %+v, want DeadlineExceeded", c)
+		t.Fatalf("FailureTarget condition = %+v, want DeadlineExceeded", c)
 	}
 	if diff := cmp.Diff([]string{"run"}, deleted(acts, "pods")); diff != "" {
 		t.Errorf("deleted (-want +got):\n%s", diff)
@@ -304,8 +316,8 @@ func TestOnFailureStaleJobAfterBackoffLimit(t *testing.T) {
 	f := newFixture(t, job, p)
 	acts := f.sync("j")
 	st := statusOf(acts)
-	if c := cond(st, batchv1.JobFailed); c == nil || c.Reason != batchv1.JobReasonBackoffLimitExceeded {
-		t.Fatalf("failed condition = %+v", c)
+	if c := failing(t, st); c == nil || c.Reason != batchv1.JobReasonBackoffLimitExceeded {
+		t.Fatalf("FailureTarget condition = %+v", c)
 	}
 	if st.Failed != 1 || st.Active != 0 || *st.Terminating != 1 {
 		t.Errorf("status failed %d active %d terminating %d, want 1 0 1 (the stopped pod counts as failed)", st.Failed, st.Active, *st.Terminating)

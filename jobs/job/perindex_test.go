@@ -81,9 +81,9 @@ func TestMaxFailedIndexes(t *testing.T) {
 	f := newFixture(t, job, indexPod(job, "a0", 0, corev1.PodFailed, t0), indexPod(job, "a1", 1, corev1.PodRunning, t0),
 		indexPod(job, "a2", 2, corev1.PodRunning, t0))
 	acts := f.sync("j")
-	c := cond(statusOf(acts), batchv1.JobFailed)
+	c := failing(t, statusOf(acts))
 	if c == nil || c.Reason != batchv1.JobReasonMaxFailedIndexesExceeded || c.Message != "Job has exceeded the specified maximal number of failed indexes" {
-		t.Fatalf("condition = %+v, want Failed MaxFailedIndexesExceeded", c)
+		t.Fatalf("condition = %+v, want FailureTarget MaxFailedIndexesExceeded", c)
 	}
 	if d := cmp.Diff([]string{"a1", "a2"}, deleted(acts, "pods"), sortStrings()); d != "" {
 		t.Errorf("deleted (-want +got):\n%s", d)

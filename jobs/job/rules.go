@@ -137,6 +137,20 @@ func finishedCondition(job *batchv1.Job) *batchv1.JobCondition {
 	return nil
 }
 
+// decided reports whether the job's fate is written: Complete or Failed, or the interim
+// SuccessCriteriaMet or FailureTarget that come first.
+func decided(job *batchv1.Job) bool {
+	for _, c := range job.Status.Conditions {
+		switch c.Type {
+		case batchv1.JobComplete, batchv1.JobFailed, batchv1.JobSuccessCriteriaMet, batchv1.JobFailureTarget:
+			if c.Status == corev1.ConditionTrue {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func condition(st *batchv1.JobStatus, t batchv1.JobConditionType) *batchv1.JobCondition {
 	for i := range st.Conditions {
 		if st.Conditions[i].Type == t {

@@ -48,9 +48,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if cond := finishedCondition(cached); cond != nil {
 		return c.cleanUpFinished(ctx, key, cached, cond)
 	}
-	if c.finished.has(key, cached.UID) {
-		// This controller finished the job and the informer has not shown it yet: acting on
-		// the stale copy would start a replacement for the pods it has just deleted.
+	if c.finished.has(key, cached.UID) && !decided(cached) {
+		// This controller decided the job's fate (finished it, or wrote FailureTarget or
+		// SuccessCriteriaMet) and the informer has not shown it yet: acting on the stale copy
+		// would start a replacement for the pods it has just deleted.
 		c.enqueueAfter(key, staleRetry)
 		return nil
 	}
@@ -80,7 +81,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		// (an OnFailure pod's restarts go with it) and the job would start a replacement.
 		return err
 	}
-	if finishedCondition(job) != nil {
+	if decided(job) {
 		c.finished.add(key, job.UID)
 	}
 	if len(stopAfter) > 0 {
@@ -131,10 +132,14 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, s
 		t := metav1.NewTime(now)
 		st.StartTime = &t
 	}
+	// As Kubernetes 1.32's job controller (JobManagedBy and JobPodReplacementPolicy on by
+	// default: "delayTerminalCondition"), a failing job first gets the interim FailureTarget
+	// condition and its pods are stopped; Failed, with the same reason, follows once none runs.
 	if reason, msg := failure(job, s, now); reason != "" {
-		setCondition(st, batchv1.JobFailed, corev1.ConditionTrue, reason, msg, now)
-		c.recorder.Event(job, corev1.EventTypeWarning, reason, msg)
-		return finish(job, s), nil
+		setCondition(st, batchv1.JobFailureTarget, corev1.ConditionTrue, reason, msg, now)
+		pods := finish(job, s)
+		failedOnceGone(job, s, reason, msg, now, c.recorder)
+		return pods, nil
 	}
 	// A matching successPolicy rule (after the failures, as in Kubernetes) sets SuccessCriteriaMet
 	// and stops the pods still running; Complete follows once they are gone.
@@ -144,12 +149,14 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, s
 		completeOnceGone(job, batchv1.JobReasonSuccessPolicy, msg, now, c.recorder)
 		return pods, nil
 	}
+	// Likewise a job that reached its completions first gets SuccessCriteriaMet, and Complete
+	// (with CompletionTime) once none of its pods runs.
 	if complete(job, s) {
-		setCondition(st, batchv1.JobComplete, corev1.ConditionTrue, batchv1.JobReasonCompletionsReached, "Reached expected number of succeeded pods", now)
-		t := metav1.NewTime(now)
-		st.CompletionTime = &t
-		c.recorder.Event(job, corev1.EventTypeNormal, "Completed", "Job completed")
-		return finish(job, s), nil
+		const msg = "Reached expected number of succeeded pods"
+		setCondition(st, batchv1.JobSuccessCriteriaMet, corev1.ConditionTrue, batchv1.JobReasonCompletionsReached, msg, now)
+		pods := succeed(job, s)
+		completeOnceGone(job, batchv1.JobReasonCompletionsReached, msg, now, c.recorder)
+		return pods, nil
 	}
 	return nil, c.scale(ctx, key, job, s, now)
 }
