@@ -44,7 +44,7 @@ type Options struct {
 	// SweepInterval is how often keys whose TTL ran out are deleted (default
 	// store.DefaultSweepInterval).
 	SweepInterval time.Duration
-	// Logger receives compaction reports (default: discarded).
+	// Logger receives compaction reports and slow-commit warnings (default: discarded).
 	Logger *slog.Logger
 	// InitialMmapSize is how much of the file bbolt maps at open (default
 	// DefaultInitialMmapSize, as etcd). A write that grows the file past the mapping must remap
@@ -53,6 +53,9 @@ type Options struct {
 	// pods) stalled every write and read for seconds, and the controller manager lost its
 	// Lease. The mapping is address space, not memory: pages are read in as they are used.
 	InitialMmapSize int
+	// SlowCommit is how long a commit (one batch of writes, one fsync) may take before the
+	// store logs a warning saying where the time went (default DefaultSlowCommit).
+	SlowCommit time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -77,6 +80,9 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.SlowCommit <= 0 {
+		o.SlowCommit = DefaultSlowCommit
+	}
 	if o.InitialMmapSize <= 0 {
 		o.InitialMmapSize = DefaultInitialMmapSize
 	}
@@ -90,6 +96,8 @@ const (
 	// DefaultInitialMmapSize is etcd's: 10 GiB of address space, so that a store of up to
 	// that size never remaps.
 	DefaultInitialMmapSize = 10 << 30
+	// DefaultSlowCommit: etcd warns of a "slow fdatasync" from one second on.
+	DefaultSlowCommit = time.Second
 )
 
 var (

@@ -87,3 +87,23 @@ func TestOpenUnderAnAddressSpaceLimit(t *testing.T) {
 		t.Fatalf("child with a 3 GiB address space: %v\n%s", err, out)
 	}
 }
+
+// TestSlowCommitIsLogged: a commit slower than SlowCommit is logged with its writes and where
+// the time went (every other write of the server waited behind it).
+func TestSlowCommitIsLogged(t *testing.T) {
+	var log bytes.Buffer
+	s, err := OpenWithOptions(filepath.Join(t.TempDir(), "state.db"), Options{SlowCommit: time.Nanosecond,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Create(context.Background(), "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"boltstore: slow commit", "writes=1", "took=", "writeAndSync=", "pagesWritten="} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log %q lacks %q", log.String(), want)
+		}
+	}
+}

@@ -124,7 +124,10 @@ func (s *Store) flush() {
 func (s *Store) commitBatch(batch []*request) error {
 	s.dbmu.RLock()
 	defer s.dbmu.RUnlock()
+	began := time.Now()
+	var stx *bolt.Tx
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		stx = tx
 		meta := tx.Bucket(metaBucket)
 		rev, err := revisionOf(meta)
 		if err != nil {
@@ -149,6 +152,14 @@ func (s *Store) commitBatch(batch []*request) error {
 	}
 	if err == nil {
 		s.commits.Add(1)
+		if took := time.Since(began); took >= s.opts.SlowCommit && stx != nil {
+			// As etcd's "slow fdatasync" and "apply request took too long": every write of the
+			// server waits behind this one, so say where the time went.
+			st := stx.Stats()
+			s.opts.Logger.Warn("boltstore: slow commit", "writes", len(batch), "took", took.Round(time.Millisecond),
+				"spill", st.GetSpillTime().Round(time.Millisecond), "writeAndSync", st.GetWriteTime().Round(time.Millisecond),
+				"pagesWritten", st.GetWrite(), "path", s.path)
+		}
 	}
 	return err
 }

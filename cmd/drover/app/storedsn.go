@@ -17,7 +17,7 @@ import (
 
 // openStore opens the store a DSN names: bolt://PATH (default DIR/state.db), consul://HOST:PORT/PREFIX
 // (ACL token, TLS and datacenter from the CONSUL_HTTP_* environment) or memory://. Consul's
-// watch loop logs to log.
+// watch loop, bolt's compactions and slow commits log to log.
 func openStore(dsn, dataDir, consulDatacenter string, log *slog.Logger) (store.Store, error) {
 	if dsn == "" {
 		dsn = "bolt://" + filepath.Join(dataDir, "state.db")
@@ -36,7 +36,7 @@ func openStore(dsn, dataDir, consulDatacenter string, log *slog.Logger) (store.S
 		if err := os.MkdirAll(filepath.Dir(rest), 0o700); err != nil {
 			return nil, fmt.Errorf("--store %q: %w", dsn, err)
 		}
-		return boltstore.Open(rest)
+		return boltstore.OpenWithOptions(rest, boltstore.Options{Logger: log})
 	case "consul":
 		u, err := url.Parse("consul://" + rest)
 		if err != nil || u.Host == "" {
