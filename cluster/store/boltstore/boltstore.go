@@ -36,7 +36,8 @@ type Options struct {
 	// DefaultCompactInterval); a write that finds the disk full also triggers a check.
 	CompactInterval time.Duration
 	// The file is compacted when its free pages reach CompactMinFree bytes (default
-	// DefaultCompactMinFree) and CompactRatio of the file (default DefaultCompactRatio), or
+	// DefaultCompactMinFree) and CompactRatio of the pages bbolt has allocated, used or free
+	// (default DefaultCompactRatio), or
 	// hold any free page while the disk is full. A negative CompactMinFree turns the
 	// automatic compaction off (Compact still works).
 	CompactMinFree int64

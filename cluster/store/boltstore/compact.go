@@ -172,7 +172,10 @@ func (s *Store) compactor(ctx context.Context) {
 }
 
 // worthCompacting: at least opts.CompactMinFree bytes of free pages making up at least
-// opts.CompactRatio of the file, or any free pages at all once the disk is full.
+// opts.CompactRatio of the pages bbolt has allocated (used and free: the file up to its
+// high-water mark), or any free pages at all once the disk is full. Not of the whole file: with
+// the file mapped ahead, bbolt grows it 16 MiB past the high-water mark at a time, and that
+// slack is no sign of deleted data.
 func (s *Store) worthCompacting(sp Space, full bool) bool {
 	if sp.FileBytes <= 0 || sp.FreePageBytes <= 0 {
 		return false
@@ -180,7 +183,8 @@ func (s *Store) worthCompacting(sp Space, full bool) bool {
 	if full {
 		return true
 	}
-	return sp.FreePageBytes >= s.opts.CompactMinFree && float64(sp.FreePageBytes) >= s.opts.CompactRatio*float64(sp.FileBytes)
+	allocated := sp.UsedBytes + sp.FreePageBytes
+	return sp.FreePageBytes >= s.opts.CompactMinFree && float64(sp.FreePageBytes) >= s.opts.CompactRatio*float64(allocated)
 }
 
 // noteNoSpace wakes the compactor after a write failed with store.ErrNoSpace.
