@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/drover-ci/drover/cluster/apiserver"
@@ -234,23 +235,7 @@ func TestWatchTooOldIsGone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	w, err := pods.Watch(ctx, metav1.ListOptions{ResourceVersion: first.ResourceVersion})
-	if err != nil {
-		t.Fatalf("watch: %v", err)
-	}
-	defer w.Stop()
-	select {
-	case ev := <-w.ResultChan():
-		st, ok := ev.Object.(*metav1.Status)
-		if ev.Type != watch.Error || !ok {
-			t.Fatalf("first event %s %T, want ERROR with a Status", ev.Type, ev.Object)
-		}
-		if st.Code != 410 || st.Reason != metav1.StatusReasonExpired {
-			t.Errorf("status code %d reason %s, want 410 Expired", st.Code, st.Reason)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event from a too-old watch")
-	}
+	wantTooOld(t, pods, first.ResourceVersion)
 	// A recent revision still works.
 	list, _ := pods.List(ctx, metav1.ListOptions{})
 	w2, err := pods.Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
@@ -290,7 +275,14 @@ func TestWatchBeforeTheCacheIsGone(t *testing.T) {
 	if _, err := pods.List(ctx, metav1.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	w, err := pods.Watch(ctx, metav1.ListOptions{ResourceVersion: first.ResourceVersion})
+	wantTooOld(t, pods, first.ResourceVersion)
+}
+
+// wantTooOld watches pods from rv and wants Kubernetes' answer to a resourceVersion no longer
+// held: an ERROR event with a 410 Expired Status, "too old resource version: rv (...)".
+func wantTooOld(t *testing.T, pods typedcorev1.PodInterface, rv string) {
+	t.Helper()
+	w, err := pods.Watch(testCtx(t), metav1.ListOptions{ResourceVersion: rv})
 	if err != nil {
 		t.Fatalf("watch: %v", err)
 	}
@@ -301,11 +293,11 @@ func TestWatchBeforeTheCacheIsGone(t *testing.T) {
 		if ev.Type != watch.Error || !ok {
 			t.Fatalf("first event %s %T, want ERROR with a Status", ev.Type, ev.Object)
 		}
-		if st.Code != 410 || st.Reason != metav1.StatusReasonExpired || !strings.Contains(st.Message, "too old resource version: "+first.ResourceVersion) {
+		if st.Code != 410 || st.Reason != metav1.StatusReasonExpired || !strings.Contains(st.Message, "too old resource version: "+rv) {
 			t.Errorf("status code %d reason %s message %q, want 410 Expired, too old resource version", st.Code, st.Reason, st.Message)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("no event from a watch older than the cache")
+		t.Fatal("no event from a watch from a revision no longer held")
 	}
 }
 
