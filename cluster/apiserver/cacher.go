@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -106,7 +105,7 @@ func (s *Server) serveCachedWatch(w http.ResponseWriter, r *http.Request, req *r
 	if !req.res.Namespaced {
 		opts.Namespace = ""
 	}
-	if v, ok := sel.fields.RequiresExactMatch(nodeNameField); ok && req.res.Group == "" && req.res.Resource == "pods" {
+	if v, ok := podNode(req, sel); ok {
 		opts.Indexed, opts.Index = true, v
 	}
 	wt, items, rev, err := s.cache.Watch(opts)
@@ -115,7 +114,7 @@ func (s *Server) serveCachedWatch(w http.ResponseWriter, r *http.Request, req *r
 		// (an ERROR event, 410 Expired), not served from the store, where each such watch
 		// decoded every event again for itself (13 % of a server's CPU at 2,000 nodes).
 		ws := newWatchStream(w, r, req, s)
-		ws.sendError(apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", from, s.currentRevision(ctx))))
+		ws.sendError(s.tooOld(ctx, from))
 		return true
 	}
 	if err != nil {
@@ -150,6 +149,15 @@ func (s *Server) serveCachedWatch(w http.ResponseWriter, r *http.Request, req *r
 			return true
 		}
 	}
+}
+
+// podNode is the node a pod list or watch selects by spec.nodeName=X, the key of the cache's
+// node index (ok false for other resources and selectors).
+func podNode(req *request, sel *selection) (node string, ok bool) {
+	if req.res.Group != "" || req.res.Resource != "pods" {
+		return "", false
+	}
+	return sel.fields.RequiresExactMatch(nodeNameField)
 }
 
 // translateCached is translate for a cached event: an object that starts to match is ADDED,
@@ -269,8 +277,7 @@ func (s *Server) serveCachedList(w http.ResponseWriter, r *http.Request, req *re
 		// out the other nodes' pods before the full match builds each pod's field set — with
 		// thousands of nodes re-listing tens of thousands of pods that was most of the server's
 		// CPU.
-		node, byNode := sel.fields.RequiresExactMatch(nodeNameField)
-		byNode = byNode && req.res.Group == "" && req.res.Resource == "pods"
+		node, byNode := podNode(req, sel)
 		matched := entries[:0:0]
 		for _, e := range entries {
 			if byNode && e.Index != node {

@@ -144,7 +144,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 	ws := newWatchStream(w, r, req, s)
 	if err != nil {
 		if errors.Is(err, store.ErrCompacted) {
-			ws.sendError(apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", from, s.currentRevision(ctx))))
+			ws.sendError(s.tooOld(ctx, from))
 			return
 		}
 		writeError(w, storeError(err, req.gr(), ""))
@@ -228,6 +228,11 @@ func (s *Server) translate(res *registry.Resource, sel *selection, ev store.Even
 		return watch.Deleted, cur, nil
 	}
 	return "", nil, nil
+}
+
+// tooOld is Kubernetes' answer to a watch from a revision no longer held: 410 Expired.
+func (s *Server) tooOld(ctx context.Context, from int64) error {
+	return apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", from, s.currentRevision(ctx)))
 }
 
 func (s *Server) currentRevision(ctx context.Context) int64 {
