@@ -66,6 +66,10 @@ func TestPausedLeaderStopsActing(t *testing.T) {
 	}
 
 	old.Mark("resumed")
+	// Nothing in the frozen process runs until SIGCONT: a request that started before this
+	// instant was sent before the freeze (between the test's reading of the clock before
+	// Pause and the SIGSTOP taking hold, the process still ran and may have sent one).
+	resumed := time.Now()
 	old.Resume()
 	deadline := time.Now().Add(15 * time.Second)
 	for !strings.Contains(after(old.Log(), "resumed"), "stopped leading") {
@@ -92,7 +96,7 @@ func TestPausedLeaderStopsActing(t *testing.T) {
 		if err1 != nil || err2 != nil {
 			t.Fatalf("unparsable request log line %q", line)
 		}
-		if end.Add(-d).Before(paused.Add(-time.Millisecond)) {
+		if end.Add(-d).Before(resumed) {
 			// Sent while it still led, and frozen in flight: the API server finishes it.
 			t.Logf("request sent before the freeze, finished after: %s %s (%s)", m[2], m[3], m[4])
 			continue

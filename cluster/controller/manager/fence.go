@@ -2,7 +2,9 @@ package manager
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -10,7 +12,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
-// fence stops the controllers the moment this process can no longer be sure it holds the
+// Fence stops the controllers the moment this process can no longer be sure it holds the
 // Lease. client-go's elector only gives up after RenewDeadline of failed renewals, and keeps
 // its controllers running meanwhile even when it has already read that another process holds
 // the Lease (a leader frozen past its Lease, e.g. by SIGSTOP or a long GC pause, would act for
@@ -18,7 +20,16 @@ import (
 //   - RenewDeadline has passed since the start of the last successful renewal (so a process
 //     that wakes from a freeze stops before its controllers see what changed meanwhile), or
 //   - a read of the Lease shows another holder.
-type fence struct {
+//
+// Cancelling a context does not stop a worker that is already past its last look at it: a
+// process woken from a freeze runs its fence's timer and its controllers' workers in no
+// particular order, and a worker may send the write it was about to send when frozen (seen in
+// CI: an RC status PUT 11 s after the Lease was lost). So the fence also guards the wire: the
+// controllers' clients built on a rest.Config wrapped with WrapTransport refuse every write
+// (any method but GET, HEAD and OPTIONS) unless the process leads and its last renewal started
+// less than RenewDeadline ago, and such a refusal trips the fence. A zero Fence is ready to use;
+// Run fills it in (Config.Fence).
+type Fence struct {
 	identity string
 	deadline time.Duration // RenewDeadline
 	log      *slog.Logger
@@ -29,7 +40,7 @@ type fence struct {
 }
 
 // lead arms the fence for a leading context; the returned function disarms it.
-func (f *fence) lead(ctx context.Context, cancel context.CancelFunc) {
+func (f *Fence) lead(ctx context.Context, cancel context.CancelFunc) {
 	f.mu.Lock()
 	f.cancel = cancel
 	f.mu.Unlock()
@@ -54,7 +65,7 @@ func (f *fence) lead(ctx context.Context, cancel context.CancelFunc) {
 }
 
 // trip stops leading at once.
-func (f *fence) trip(why string) {
+func (f *Fence) trip(why string) {
 	f.mu.Lock()
 	cancel := f.cancel
 	f.cancel = nil
@@ -68,7 +79,7 @@ func (f *fence) trip(why string) {
 // fencedLock is the Lease lock with the fence's bookkeeping.
 type fencedLock struct {
 	resourcelock.Interface
-	f *fence
+	f *Fence
 }
 
 func (l *fencedLock) Create(ctx context.Context, r resourcelock.LeaderElectionRecord) error {
@@ -124,4 +135,45 @@ func (l *fencedLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecor
 		l.f.trip("the Lease is held by " + r.HolderIdentity)
 	}
 	return r, raw, err
+}
+
+// ErrNotLeading is what a fenced client's write returns while this process cannot be sure it
+// holds the Lease; the write was not sent.
+var ErrNotLeading = fmt.Errorf("controller manager: write not sent: this process does not hold the Lease kube-system/%s", LeaseName)
+
+// mayWrite reports whether a write may be sent now: the process leads and its Lease was last
+// renewed within the renew deadline. A refusal trips the fence.
+func (f *Fence) mayWrite() bool {
+	f.mu.Lock()
+	ok := f.cancel != nil && time.Since(f.renewed) < f.deadline
+	f.mu.Unlock()
+	if !ok {
+		f.trip("a write was due after the renew deadline")
+	}
+	return ok
+}
+
+// WrapTransport wraps the transport of the controllers' clients (rest.Config.Wrap): a write
+// goes out only while this process leads (see Fence). Reads, watches included, always do.
+func (f *Fence) WrapTransport(rt http.RoundTripper) http.RoundTripper {
+	return &fencedTransport{rt: rt, f: f}
+}
+
+type fencedTransport struct {
+	rt http.RoundTripper
+	f  *Fence
+}
+
+func (t *fencedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default:
+		if !t.f.mayWrite() {
+			if req.Body != nil {
+				_ = req.Body.Close() // RoundTrip must close the body, even on error
+			}
+			return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, ErrNotLeading)
+		}
+	}
+	return t.rt.RoundTrip(req)
 }

@@ -56,6 +56,11 @@ type Config struct {
 	// (default 10 s). A controller still running then is a bug: Run returns an error naming
 	// it (the process should exit and be restarted) rather than hang before campaigning again.
 	StopTimeout time.Duration
+	// Fence, when set, is the fence Run arms while it leads; build the controllers' clients on a
+	// rest.Config wrapped with its WrapTransport so that they cannot write once this process may
+	// have lost the Lease (not the LeaseClient's: renewals are writes). Nil: Run uses a fence
+	// of its own, which stops the controllers but cannot hold back a write already on its way.
+	Fence *Fence
 	// Logger receives the manager's logs and, with a "controller" attribute naming each
 	// controller, the controllers' (nil: they are dropped).
 	Logger *slog.Logger
@@ -122,7 +127,13 @@ func Run(ctx context.Context, cfg Config) error {
 		Client:     leaseClient.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: cfg.Identity},
 	}
-	f := &fence{identity: cfg.Identity, deadline: cfg.RenewDeadline, log: log}
+	f := cfg.Fence
+	if f == nil {
+		f = &Fence{}
+	}
+	f.mu.Lock()
+	f.identity, f.deadline, f.log = cfg.Identity, cfg.RenewDeadline, log
+	f.mu.Unlock()
 	lock := &fencedLock{Interface: base, f: f}
 	// fatal ends Run: set by a term whose controllers could not be built (their configuration
 	// is wrong, and will be next term too) or did not stop in time.
@@ -175,7 +186,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 // lead runs the controllers of one term, fenced, until the term ends; it returns the errors
 // that must end Run (a controller that cannot be built or did not stop) and logs the others.
-func lead(ctx context.Context, cfg Config, f *fence, endRound context.CancelFunc) error {
+func lead(ctx context.Context, cfg Config, f *Fence, endRound context.CancelFunc) error {
 	log := cfg.Logger
 	log.Info("controller manager: leading", "identity", cfg.Identity)
 	ctx, stop := context.WithCancel(ctx)

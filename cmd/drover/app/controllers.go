@@ -156,6 +156,14 @@ func (o *controllerOptions) run(ctx context.Context, cfg, provider *rest.Config,
 		// No CA key here (a server whose data dir holds no key): nothing is signed.
 		opts.ClusterSigningCertFile, opts.ClusterSigningKeyFile = "", ""
 	}
+	// The Lease's client is not fenced (renewals are writes); every controller's client is:
+	// none writes once this process may have lost the Lease.
+	leaseClient, err := kubernetes.NewForConfig(ownConnection(cfg, "drover-controller-manager-leader-election", 7*time.Second))
+	if err != nil {
+		return err
+	}
+	fence := &manager.Fence{}
+	cfg.Wrap(fence.WrapTransport)
 	cfg.QPS, cfg.Burst = 2000, 4000 // the scheduler alone binds over 1,000 pods/s
 	cfg.UserAgent = "drover-controller-manager"
 	client, err := kubernetes.NewForConfig(cfg)
@@ -169,11 +177,8 @@ func (o *controllerOptions) run(ctx context.Context, cfg, provider *rest.Config,
 	provider = rest.CopyConfig(provider)
 	provider.QPS, provider.Burst = 200, 400
 	provider.UserAgent = "drover-jenkins-provider"
+	provider.Wrap(fence.WrapTransport)
 	providerClient, err := kubernetes.NewForConfig(provider)
-	if err != nil {
-		return err
-	}
-	leaseClient, err := kubernetes.NewForConfig(ownConnection(cfg, "drover-controller-manager-leader-election", 7*time.Second))
 	if err != nil {
 		return err
 	}
@@ -187,7 +192,7 @@ func (o *controllerOptions) run(ctx context.Context, cfg, provider *rest.Config,
 		ctrls["consulcatalog"] = consulcatalog.New(consulcatalog.Config{Consul: cc})
 	}
 	return manager.Run(ctx, manager.Config{Client: client, Metrics: metrics.MetricsV1beta1(), Options: opts, Controllers: ctrls, Logger: log,
-		Clients: map[string]kubernetes.Interface{runner.Name: providerClient}, LeaseClient: leaseClient})
+		Clients: map[string]kubernetes.Interface{runner.Name: providerClient}, LeaseClient: leaseClient, Fence: fence})
 }
 
 // rootCA is the CA bundle of the kubeconfig the controllers use: the CA that signs the API
