@@ -135,6 +135,12 @@ func Run(ctx context.Context, cfg Config) error {
 	f.identity, f.deadline, f.log = cfg.Identity, cfg.RenewDeadline, log
 	f.mu.Unlock()
 	lock := &fencedLock{Interface: base, f: f}
+	// The informers outlive the terms (see termInformers): a process that leads again finds
+	// its caches synced. They stop with Run.
+	factory := informers.NewSharedInformerFactory(cfg.Client, 0)
+	ictx, stopInformers := context.WithCancel(ctx)
+	defer controller.ShutdownInformers(factory, controller.InformerShutdownWait)
+	defer stopInformers() // first: Shutdown waits for informers whose stop channel is closed
 	// fatal ends Run: set by a term whose controllers could not be built (their configuration
 	// is wrong, and will be next term too) or did not stop in time.
 	var fatal atomic.Pointer[error]
@@ -156,7 +162,7 @@ func Run(ctx context.Context, cfg Config) error {
 				OnStartedLeading: func(lctx context.Context) {
 					close(started)
 					defer term.Done()
-					if err := lead(lctx, cfg, f, cancel); err != nil {
+					if err := lead(lctx, ictx, cfg, factory, f, cancel); err != nil {
 						fatal.Store(&err)
 					}
 					// Controllers that returned on their own must not leave a Lease renewed
@@ -186,13 +192,14 @@ func Run(ctx context.Context, cfg Config) error {
 
 // lead runs the controllers of one term, fenced, until the term ends; it returns the errors
 // that must end Run (a controller that cannot be built or did not stop) and logs the others.
-func lead(ctx context.Context, cfg Config, f *Fence, endRound context.CancelFunc) error {
+// The informers of factory run until process ends.
+func lead(ctx, process context.Context, cfg Config, factory informers.SharedInformerFactory, f *Fence, endRound context.CancelFunc) error {
 	log := cfg.Logger
 	log.Info("controller manager: leading", "identity", cfg.Identity)
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	f.lead(ctx, endRound)
-	err := runControllers(ctx, cfg)
+	err := runControllers(ctx, process, cfg, factory)
 	var se *StuckError
 	var be *BuildError
 	switch {
@@ -207,17 +214,23 @@ func lead(ctx context.Context, cfg Config, f *Fence, endRound context.CancelFunc
 	return nil
 }
 
-// runControllers builds every controller on fresh informers and runs them until ctx ends
-// (the lease is lost or the process stops).
-func runControllers(ctx context.Context, cfg Config) error {
+// runControllers builds every controller on the process's informers (their event handlers
+// this term's alone) and runs them until ctx ends (the lease is lost or the process stops);
+// informers it starts run until process ends.
+func runControllers(ctx, process context.Context, cfg Config, factory informers.SharedInformerFactory) error {
 	bc := record.NewBroadcaster(record.WithContext(ctx))
 	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Client.CoreV1().Events("")})
 	defer bc.Shutdown()
-	factory := informers.NewSharedInformerFactory(cfg.Client, 0)
+	term := newTermInformers(factory)
+	defer func() {
+		if err := term.end(); err != nil {
+			cfg.Logger.Error("controller manager: ending the term", "err", err)
+		}
+	}()
 	cctx := controller.Context{
 		Client:    cfg.Client,
 		Metrics:   cfg.Metrics,
-		Informers: factory,
+		Informers: term,
 		Recorder: func(component string) record.EventRecorder {
 			return bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
 		},
@@ -237,7 +250,7 @@ func runControllers(ctx context.Context, cfg Config) error {
 		}
 		ctrls = append(ctrls, c)
 	}
-	factory.Start(ctx.Done())
+	factory.Start(process.Done())
 	running := map[string]chan struct{}{}
 	errs := make(chan error, len(ctrls))
 	for _, c := range ctrls {
@@ -251,10 +264,8 @@ func runControllers(ctx context.Context, cfg Config) error {
 		}(c)
 	}
 	if stuck := waitStopped(ctx, running, cfg.StopTimeout); len(stuck) > 0 {
-		// The stuck controllers keep their informers: do not wait for factory.Shutdown.
 		return &StuckError{Controllers: stuck, Timeout: cfg.StopTimeout}
 	}
-	controller.ShutdownInformers(factory, controller.InformerShutdownWait)
 	close(errs)
 	return errors.Join(collect(errs)...)
 }
