@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +226,47 @@ func TestRowOfAnUnfinishedStep(t *testing.T) {
 	}
 	if got, want := strings.Count(row, "|"), strings.Count(strings.SplitN(Header(), "\n", 2)[0], "|"); got != want {
 		t.Errorf("row has %d cell borders, the header %d", got, want)
+	}
+}
+
+// A startup is split as in Kubernetes' density test: creation → PodScheduled (the binding) →
+// the containers' startedAt (the node agent) → Running seen by the watch; a pod whose status
+// lacks a time adds nothing to the phases it bounds.
+func TestObserveSplitsStartupIntoPhases(t *testing.T) {
+	r := &runner{seen: map[types.UID]time.Time{}, running: map[types.UID]bool{}}
+	created := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	a := pod("a", corev1.PodRunning, created)
+	a.Status.Conditions = []corev1.PodCondition{
+		{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(created.Add(9 * time.Second))},
+		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(created.Add(time.Second))},
+	}
+	a.Status.ContainerStatuses = []corev1.ContainerStatus{
+		{Name: "one", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(created.Add(2 * time.Second))}}},
+		{Name: "two", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(created.Add(3 * time.Second))}}},
+	}
+	r.observe(a, created.Add(4500*time.Millisecond))
+	// b: scheduled, but one container not running: no scheduled → started, no started → watch.
+	b := pod("b", corev1.PodRunning, created)
+	b.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(created.Add(2 * time.Second))}}
+	b.Status.ContainerStatuses = []corev1.ContainerStatus{
+		{Name: "one", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(created.Add(2 * time.Second))}}},
+		{Name: "two", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}},
+	}
+	r.observe(b, created.Add(5*time.Second))
+	// c: no status times at all.
+	r.observe(pod("c", corev1.PodRunning, created), created.Add(5*time.Second))
+	want := func(name string, got []time.Duration, want ...time.Duration) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	want("create → scheduled", r.createToSchedule, time.Second, 2*time.Second)
+	want("scheduled → started", r.scheduleToRun, 2*time.Second)
+	want("started → watch", r.runToWatch, 1500*time.Millisecond)
+	res := &Result{CreateToSchedule: r.createToSchedule, ScheduleToRun: r.scheduleToRun, RunToWatch: nil,
+		Get: &Samples{}, Create: &Samples{}, ListNS: &Samples{}, ListAll: &Samples{}, StateDB: -1}
+	if row := res.Row(); !strings.Contains(row, "| 1.0, 2.0 / 2.0, 2.0 / — s |") {
+		t.Errorf("row %s lacks the phases cell", row)
 	}
 }

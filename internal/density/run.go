@@ -49,8 +49,13 @@ type Result struct {
 	// has whole seconds (as in Kubernetes), so these are up to 1 s long; FromSeen are the
 	// same pods' first sight by the watch → Running, sorted (the watch's delay of the first
 	// event left out).
-	Startup, FromSeen            []time.Duration
-	Get, Create, ListNS, ListAll *Samples
+	Startup, FromSeen []time.Duration
+	// Phases split each startup as Kubernetes' density test does (whole seconds, from the
+	// pod's status): creationTimestamp → PodScheduled's lastTransitionTime (the binding),
+	// → the last container's state.running.startedAt (the node agent), → Running seen by
+	// the watch. A pod whose status lacks a time is left out of the phases it bounds.
+	CreateToSchedule, ScheduleToRun, RunToWatch []time.Duration
+	Get, Create, ListNS, ListAll                *Samples
 	// Server: its /proc figures at the end (0s without Config.ServerPID); ServerCPU the CPU
 	// seconds it used from the first create to the end.
 	Server    procUsage
@@ -73,14 +78,16 @@ type runner struct {
 	runID  string
 	nss    []string
 
-	mu          sync.Mutex
-	seen        map[types.UID]time.Time
-	running     map[types.UID]bool
-	refs        []podRef
-	startup     []time.Duration
-	fromSeen    []time.Duration
-	lastRunning time.Time
-	relists     int
+	mu       sync.Mutex
+	seen     map[types.UID]time.Time
+	running  map[types.UID]bool
+	refs     []podRef
+	startup  []time.Duration
+	fromSeen []time.Duration
+	// the phases of Result.CreateToSchedule, ScheduleToRun, RunToWatch
+	createToSchedule, scheduleToRun, runToWatch []time.Duration
+	lastRunning                                 time.Time
+	relists                                     int
 
 	rcsCreated  atomic.Int64
 	bareCreated atomic.Int64
@@ -183,10 +190,16 @@ func (r *runner) run(ctx context.Context) error {
 	r.res.Running = len(r.running)
 	r.res.Startup = append([]time.Duration(nil), r.startup...)
 	r.res.FromSeen = append([]time.Duration(nil), r.fromSeen...)
+	r.res.CreateToSchedule = append([]time.Duration(nil), r.createToSchedule...)
+	r.res.ScheduleToRun = append([]time.Duration(nil), r.scheduleToRun...)
+	r.res.RunToWatch = append([]time.Duration(nil), r.runToWatch...)
 	last := r.lastRunning
 	r.mu.Unlock()
 	slices.Sort(r.res.Startup)
 	slices.Sort(r.res.FromSeen)
+	slices.Sort(r.res.CreateToSchedule)
+	slices.Sort(r.res.ScheduleToRun)
+	slices.Sort(r.res.RunToWatch)
 	r.res.Finished = finished
 	if finished && !last.IsZero() {
 		r.res.Duration = last.Sub(t0)
@@ -422,7 +435,41 @@ func (r *runner) observe(p *corev1.Pod, now time.Time) {
 	if !first.IsZero() {
 		r.fromSeen = append(r.fromSeen, now.Sub(first))
 	}
+	sched, run := scheduledAt(p), startedAt(p)
+	if !sched.IsZero() {
+		r.createToSchedule = append(r.createToSchedule, sched.Sub(p.CreationTimestamp.Time))
+	}
+	if !sched.IsZero() && !run.IsZero() {
+		r.scheduleToRun = append(r.scheduleToRun, run.Sub(sched))
+	}
+	if !run.IsZero() {
+		r.runToWatch = append(r.runToWatch, now.Sub(run))
+	}
 	r.lastRunning = now
+}
+
+// scheduledAt is when the pod was bound: its PodScheduled condition's lastTransitionTime.
+func scheduledAt(p *corev1.Pod) time.Time {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionTrue {
+			return c.LastTransitionTime.Time
+		}
+	}
+	return time.Time{}
+}
+
+// startedAt is when the pod's last container started running (zero unless all run).
+func startedAt(p *corev1.Pod) time.Time {
+	var last time.Time
+	for _, c := range p.Status.ContainerStatuses {
+		if c.State.Running == nil {
+			return time.Time{}
+		}
+		if t := c.State.Running.StartedAt.Time; t.After(last) {
+			last = t
+		}
+	}
+	return last
 }
 
 func (r *runner) counts() (seen, running int) {

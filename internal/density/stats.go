@@ -3,6 +3,7 @@ package density
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -83,6 +84,19 @@ func seenSummary(d []time.Duration) string {
 		return "—"
 	}
 	return fmt.Sprintf("%s / %s s", fmtS(Percentile(d, 50)), fmtS(Percentile(d, 99)))
+}
+
+// phaseSummary is "P50, P99 / P50, P99 / P50, P99 s" of the three phases of a startup
+// (Result.CreateToSchedule, ScheduleToRun, RunToWatch); "—" for a phase with no figure.
+func phaseSummary(phases ...[]time.Duration) string {
+	cells := make([]string, len(phases))
+	for i, d := range phases {
+		cells[i] = "—"
+		if len(d) > 0 {
+			cells[i] = fmt.Sprintf("%s, %s", fmtS(Percentile(d, 50)), fmtS(Percentile(d, 99)))
+		}
+	}
+	return strings.Join(cells, " / ") + " s"
 }
 
 // fmtMS is a duration in milliseconds: whole ones from 10 ms, one decimal below; seconds with

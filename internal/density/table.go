@@ -8,7 +8,7 @@ import (
 // columns of the results table, in order.
 var columns = []string{
 	"step (nodes/pods)", "nodes Ready in", "stale Leases (Ready / max / end of N)", "pods Running",
-	"pods/s to Running", "pod startup p50 / p90 / p99", "first seen → Running p50 / p99", "GET pod p50 / p99", "CREATE pod p50 / p99",
+	"pods/s to Running", "pod startup p50 / p90 / p99", "first seen → Running p50 / p99", "create → scheduled / → started / → watch p50, p99", "GET pod p50 / p99", "CREATE pod p50 / p99",
 	"LIST namespace p50 / p99", "LIST all pods p50 / p99", "server RSS (peak)", "server CPU (per pod)",
 	"hollow node RSS", "state.db", "load 1/5/15 min",
 }
@@ -50,6 +50,7 @@ func (r *Result) Row() string {
 		running,
 		fmt.Sprintf("%.1f", rate(r.Running, r.Duration)),
 		startupSummary(r.Startup), seenSummary(r.FromSeen),
+		phaseSummary(r.CreateToSchedule, r.ScheduleToRun, r.RunToWatch),
 		latencySummary(r.Get), latencySummary(r.Create), latencySummary(r.ListNS), latencySummary(r.ListAll),
 		server, cpu, nodeRSS, db, r.Load,
 	}
