@@ -123,11 +123,8 @@ type Store struct {
 	queue  []*request
 	closed bool
 
-	commit        sync.Mutex    // held by the committer for each batch, and by a compaction
-	commits       atomic.Int64  // transactions committed
-	kick          chan struct{} // capacity 1: writes are queued
-	stopCommitter chan struct{}
-	committerDone chan struct{}
+	commit  sync.Mutex   // held by the writer committing a batch: one batch at a time, in order
+	commits atomic.Int64 // transactions committed
 
 	compactions atomic.Int64
 	noSpace     chan struct{} // capacity 1: a write found the disk full
@@ -170,12 +167,7 @@ func OpenWithOptions(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: initialise %s: %w", path, err)
 	}
-	s := &Store{path: path, opts: opts, db: db, hub: store.NewHub(opts.History, rev), noSpace: make(chan struct{}, 1),
-		kick: make(chan struct{}, 1), stopCommitter: make(chan struct{}), committerDone: make(chan struct{})}
-	go func() {
-		defer close(s.committerDone)
-		s.committer(s.stopCommitter)
-	}()
+	s := &Store{path: path, opts: opts, db: db, hub: store.NewHub(opts.History, rev), noSpace: make(chan struct{}, 1)}
 	var ctx context.Context
 	ctx, s.stopBg = context.WithCancel(context.Background())
 	if opts.CompactMinFree >= 0 {
@@ -363,9 +355,7 @@ func (s *Store) Close() error {
 	s.qmu.Unlock()
 	s.stopBg()
 	s.bg.Wait()
-	close(s.stopCommitter) // the writes queued before closed was set commit and publish first
-	<-s.committerDone
-	s.commit.Lock()
+	s.commit.Lock() // the batch in flight commits and publishes first
 	defer s.commit.Unlock()
 	s.hub.Close()
 	s.dbmu.Lock()

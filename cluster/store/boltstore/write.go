@@ -32,7 +32,7 @@ type request struct {
 var errNoChange = errors.New("no write in this batch succeeded")
 
 // write queues m and waits until a batch holding it has committed and published (group commit):
-// the store's committer takes every queued write into one bbolt transaction, so concurrent
+// whoever holds s.commit takes every queued write into one bbolt transaction, so concurrent
 // writers share one fsync. Each write gets its own revision and error. Once queued a write is
 // committed even if ctx ends.
 func (s *Store) write(ctx context.Context, op, key string, m mutation) (int64, error) {
@@ -51,16 +51,8 @@ func (s *Store) write(ctx context.Context, op, key string, m mutation) (int64, e
 	return r.ev.Revision, nil
 }
 
-// run queues rs for the committer and returns once each is done (its ev and err set), or fails
-// when the store is closed.
-//
-// The writers only wait: one goroutine commits (committer). Before, the writers took turns at
-// the commit lock, each committing whatever was queued; on a server with more runnable
-// threads than cores a mutex handed to a writer that the OS had not yet scheduled held every
-// other writer back (density runs at 60,000 pods: 30 writers queued at the lock, its new owner
-// runnable but not running, the controller manager's Lease renewal among the waiters). Now
-// the commits go on whether or not the writers of the last batch have run yet, and all of a
-// batch's writers are woken at once.
+// run queues rs and returns once each is done (its ev and err set), or fails when the store is
+// closed.
 func (s *Store) run(rs ...*request) error {
 	s.qmu.Lock()
 	if s.closed {
@@ -69,49 +61,28 @@ func (s *Store) run(rs ...*request) error {
 	}
 	s.queue = append(s.queue, rs...)
 	s.qmu.Unlock()
-	select {
-	case s.kick <- struct{}{}:
-	default: // a kick is pending: the committer reads the queue after taking it
-	}
+	s.commit.Lock()
 	for _, r := range rs {
-		<-r.done
+		for !isDone(r) {
+			s.flush()
+		}
 	}
+	s.commit.Unlock()
 	return nil
 }
 
-// committer commits the queued writes, batch after batch, until stop is closed; then it
-// commits what is still queued (Close lets no write in after closing stop) and returns.
-func (s *Store) committer(stop <-chan struct{}) {
-	for {
-		select {
-		case <-s.kick:
-			s.drain()
-		case <-stop:
-			s.drain()
-			return
-		}
-	}
-}
-
-// drain commits batches until the queue is empty. It holds s.commit for each batch, so a
-// compaction (which holds it for the swap) waits between batches.
-func (s *Store) drain() {
-	for {
-		s.qmu.Lock()
-		n := len(s.queue)
-		s.qmu.Unlock()
-		if n == 0 {
-			return
-		}
-		s.commit.Lock()
-		s.flush()
-		s.commit.Unlock()
+func isDone(r *request) bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
 	}
 }
 
 // flush commits the oldest queued writes in one transaction, publishes their events in revision
-// order and wakes their writers. Only the committer calls it, holding s.commit, so batches
-// publish in revision order; the store's other locks are not held while publishing.
+// order and wakes their writers. Callers hold s.commit, so batches publish in revision order;
+// the store's other locks are not held while publishing.
 func (s *Store) flush() {
 	s.qmu.Lock()
 	n := min(len(s.queue), maxBatch)
