@@ -29,9 +29,10 @@ func TestMain(m *testing.M) {
 
 // BenchmarkWritesBesideBusyProcesses: 64 writers write 2 KB values as fast as they can while
 // three busy processes per core share the machine, as a drover server shares two cores with
-// 2,000 hollow nodes and the density driver; it reports the writes' p50 and p99 latency. With
-// more runnable threads than cores, a commit lock handed from writer to writer waits for each
-// new owner to be scheduled; a committer goroutine does not.
+// 2,000 hollow nodes and the density driver, and 100 busy goroutines, as a loaded server's
+// runtime; it reports the writes' p50 and p99 latency. With more runnable threads than cores, a
+// commit lock handed from writer to writer waits for each new owner to be scheduled
+// (docs/performance.md: a committer goroutine did better here and worse in the density step).
 //
 //	go test ./cluster/store/boltstore/ -run '^$' -bench BenchmarkWritesBesideBusyProcesses -benchtime 20000x
 func BenchmarkWritesBesideBusyProcesses(b *testing.B) {
