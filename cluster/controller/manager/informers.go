@@ -86,13 +86,6 @@ func (t *termInformers) record(inf cache.SharedIndexInformer, reg cache.Resource
 	}
 }
 
-// handlers is how many handlers the term has added and not removed (tests).
-func (t *termInformers) handlers() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.regs)
-}
-
 func (t *termInformers) wrap(inf cache.SharedIndexInformer) cache.SharedIndexInformer {
 	return &termInformer{SharedIndexInformer: inf, term: t}
 }

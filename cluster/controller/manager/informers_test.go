@@ -21,11 +21,10 @@ import (
 	"github.com/drover-ci/drover/internal/logtest"
 )
 
-// podWatcher is a controller that counts, per term, the pods its handler is told of.
+// podWatcher is a controller that reports its term when it runs (its handler counts pods).
 type podWatcher struct {
 	term    int
 	started chan<- int
-	seen    *sync.Map // term → *atomic.Int32
 }
 
 func (w podWatcher) Name() string { return "podwatcher" }
@@ -94,7 +93,7 @@ func TestTermsShareTheInformers(t *testing.T) {
 		}); err != nil {
 			return nil, err
 		}
-		return podWatcher{term: term, started: started, seen: seen}, nil
+		return podWatcher{term: term, started: started}, nil
 	}
 	ended := make(chan error, 1)
 	go func() {
