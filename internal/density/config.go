@@ -34,8 +34,16 @@ type Config struct {
 	// NamespacePrefix names the test namespaces PREFIX-0, PREFIX-1, ...
 	NamespacePrefix string
 
+	// LatencyPods are created after the saturation pods all run, one every LatencyInterval,
+	// to measure pod startup in a saturated cluster as Kubernetes' density test does (-1: one
+	// per node, as it does; 0: none).
+	LatencyPods     int
+	LatencyInterval time.Duration
+
 	NodeTimeout time.Duration
-	PodTimeout  time.Duration
+	// PodTimeout bounds each phase: the saturation pods from the first create, the latency
+	// pods from the first latency pod's create.
+	PodTimeout time.Duration
 	// StaleLease is the renewTime age from which a node Lease counts as stale.
 	StaleLease time.Duration
 	// ProbeInterval is the pause between GET and CREATE samples, ListInterval between LIST
@@ -75,8 +83,10 @@ func ParseFlags(args []string, usage io.Writer) (Config, error) {
 	fs.IntVar(&c.BurstSize, "burst-size", 100, "bare pods created at once in each burst")
 	fs.IntVar(&c.CreateWorkers, "create-workers", 8, "concurrent creates of RCs and of each burst's pods")
 	fs.StringVar(&c.NamespacePrefix, "namespace-prefix", "density", "test namespaces are PREFIX-0, PREFIX-1, ...")
+	fs.IntVar(&c.LatencyPods, "latency-pods", -1, "pods created one at a time after the saturation pods all run, to measure pod startup in a saturated cluster as Kubernetes' density test does (-1: one per node; 0: none)")
+	fs.DurationVar(&c.LatencyInterval, "latency-interval", 200*time.Millisecond, "pause between latency pod creates (Kubernetes' density test: 200ms, ~5 pods/s)")
 	fs.DurationVar(&c.NodeTimeout, "node-timeout", 10*time.Minute, "how long to wait for the nodes to be Ready")
-	fs.DurationVar(&c.PodTimeout, "pod-timeout", 15*time.Minute, "how long to wait for all pods to be Running after the first RC was created (then the row says how many were)")
+	fs.DurationVar(&c.PodTimeout, "pod-timeout", 15*time.Minute, "how long to wait for all pods to be Running after the first RC was created, and for the latency pods after the first was created (then the row says how many were)")
 	fs.DurationVar(&c.StaleLease, "stale-lease", 20*time.Second, "a node Lease whose renewTime is older than this counts as stale")
 	fs.DurationVar(&c.ProbeInterval, "probe-interval", 500*time.Millisecond, "pause between GET pod and between CREATE pod samples")
 	fs.DurationVar(&c.ListInterval, "list-interval", 5*time.Second, "pause between LIST namespace and between LIST all pods samples")
@@ -138,7 +148,7 @@ func (c Config) Validate() error {
 		nonNeg("server-pid", c.ServerPID),
 		dur("node-timeout", c.NodeTimeout), dur("pod-timeout", c.PodTimeout), dur("stale-lease", c.StaleLease),
 		dur("probe-interval", c.ProbeInterval), dur("list-interval", c.ListInterval),
-		dur("progress-interval", c.ProgressInterval), c.checkRest(),
+		dur("progress-interval", c.ProgressInterval), dur("latency-interval", c.LatencyInterval), c.checkRest(),
 	)
 }
 
@@ -149,10 +159,21 @@ func (c Config) checkRest() error {
 	if c.NamespacePrefix == "" || strings.ToLower(c.NamespacePrefix) != c.NamespacePrefix || len(c.NamespacePrefix) > 50 {
 		return fmt.Errorf("--namespace-prefix %q: want a lower-case DNS label of at most 50 characters", c.NamespacePrefix)
 	}
+	if c.LatencyPods < -1 {
+		return fmt.Errorf("--latency-pods %d: want -1 (one per node), 0 (none) or a number of pods", c.LatencyPods)
+	}
 	if c.QPS <= 0 {
 		return fmt.Errorf("--qps %g: must be positive", c.QPS)
 	}
 	return nil
+}
+
+// latencyPods is how many latency pods to create.
+func (c Config) latencyPods() int {
+	if c.LatencyPods < 0 {
+		return c.Nodes
+	}
+	return c.LatencyPods
 }
 
 // rcSizes are the replicas of each RC for pods pods: full RCs of size, the last the remainder.

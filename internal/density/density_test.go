@@ -185,7 +185,7 @@ func pod(uid string, phase corev1.PodPhase, created time.Time) *corev1.Pod {
 }
 
 func TestObserveMeasuresStartupOnceFromWatchEventsOnly(t *testing.T) {
-	r := &runner{seen: map[types.UID]time.Time{}, running: map[types.UID]bool{}}
+	r := newTracker()
 	created := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	r.observe(pod("a", corev1.PodPending, created), created.Add(200*time.Millisecond))
 	r.observe(pod("a", corev1.PodRunning, created), created.Add(1500*time.Millisecond))
@@ -198,11 +198,11 @@ func TestObserveMeasuresStartupOnceFromWatchEventsOnly(t *testing.T) {
 	if seen, running := r.counts(); seen != 3 || running != 3 {
 		t.Fatalf("counts = %d seen, %d running; want 3, 3", seen, running)
 	}
-	if len(r.startup) != 2 || r.startup[0] != 1500*time.Millisecond || r.startup[1] != 3*time.Second {
-		t.Fatalf("startup = %v, want [1.5s 3s]", r.startup)
+	if st := r.times.Startup; len(st) != 2 || st[0] != 1500*time.Millisecond || st[1] != 3*time.Second {
+		t.Fatalf("startup = %v, want [1.5s 3s]", st)
 	}
-	if len(r.fromSeen) != 1 || r.fromSeen[0] != 1300*time.Millisecond {
-		t.Fatalf("first seen → Running = %v, want [1.3s]", r.fromSeen)
+	if fs := r.times.FromSeen; len(fs) != 1 || fs[0] != 1300*time.Millisecond {
+		t.Fatalf("first seen → Running = %v, want [1.3s]", fs)
 	}
 	if len(r.refs) != 3 {
 		t.Fatalf("%d pods to GET, want 3", len(r.refs))
@@ -213,13 +213,14 @@ func TestRowOfAnUnfinishedStep(t *testing.T) {
 	res := &Result{
 		Step: "100/3000", Nodes: 100, NodesReadyIn: 12 * time.Second, StaleMax: 3, Leases: 100,
 		Expected: 3000, Running: 2500, Duration: 100 * time.Second,
-		Startup: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second},
-		Get:     &Samples{}, Create: &Samples{}, ListNS: &Samples{}, ListAll: &Samples{},
+		PodTimes:       PodTimes{Startup: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}},
+		LatencySkipped: "saturation pods not all Running",
+		Get:            &Samples{}, Create: &Samples{}, ListNS: &Samples{}, ListAll: &Samples{},
 		NodeRSS: 150e6, NodePIDs: 1, StateDB: -1, Load: "1.00 2.00 3.00",
 	}
 	row := res.Row()
 	for _, want := range []string{"| 100/3000 |", "2500 of 3000 in 100 s (timeout)", "| 25.0 |", "2.0 / 4.0 / 4.0 s",
-		"0 / 3 / 0 of 100", "1.50 MB/node (150 MB in 1 processes)", "| 1.00 2.00 3.00 |"} {
+		"0 / 3 / 0 of 100", "1.50 MB/node (150 MB in 1 processes)", "| 1.00 2.00 3.00 |", "| — (saturation pods not all Running) |"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("row %s\nlacks %q", row, want)
 		}
@@ -233,7 +234,7 @@ func TestRowOfAnUnfinishedStep(t *testing.T) {
 // the containers' startedAt (the node agent) → Running seen by the watch; a pod whose status
 // lacks a time adds nothing to the phases it bounds.
 func TestObserveSplitsStartupIntoPhases(t *testing.T) {
-	r := &runner{seen: map[types.UID]time.Time{}, running: map[types.UID]bool{}}
+	r := newTracker()
 	created := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	a := pod("a", corev1.PodRunning, created)
 	a.Status.Conditions = []corev1.PodCondition{
@@ -261,10 +262,10 @@ func TestObserveSplitsStartupIntoPhases(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
-	want("create → scheduled", r.createToSchedule, time.Second, 2*time.Second)
-	want("scheduled → started", r.scheduleToRun, 2*time.Second)
-	want("started → watch", r.runToWatch, 1500*time.Millisecond)
-	res := &Result{CreateToSchedule: r.createToSchedule, ScheduleToRun: r.scheduleToRun, RunToWatch: nil,
+	want("create → scheduled", r.times.CreateToSchedule, time.Second, 2*time.Second)
+	want("scheduled → started", r.times.ScheduleToRun, 2*time.Second)
+	want("started → watch", r.times.RunToWatch, 1500*time.Millisecond)
+	res := &Result{PodTimes: PodTimes{CreateToSchedule: r.times.CreateToSchedule, ScheduleToRun: r.times.ScheduleToRun},
 		Get: &Samples{}, Create: &Samples{}, ListNS: &Samples{}, ListAll: &Samples{}, StateDB: -1}
 	if row := res.Row(); !strings.Contains(row, "| 1.0, 2.0 / 2.0, 2.0 / — s |") {
 		t.Errorf("row %s lacks the phases cell", row)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,8 +16,8 @@ import (
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 )
@@ -27,8 +26,10 @@ const (
 	labelRun   = "density.drover.io/run"
 	labelProbe = "density.drover.io/probe"
 	labelRC    = "density.drover.io/rc"
-	leaseNS    = "kube-node-lease"
-	pauseImage = "registry.k8s.io/pause:3.10"
+	// labelLatency marks the latency pods (not labelRun: the saturation watch does not see them).
+	labelLatency = "density.drover.io/latency"
+	leaseNS      = "kube-node-lease"
+	pauseImage   = "registry.k8s.io/pause:3.10"
 )
 
 // Result is what one step measured.
@@ -40,24 +41,28 @@ type Result struct {
 	// Stale node Leases (renewTime older than Config.StaleLease) when the nodes were Ready,
 	// the most seen while pods were created, and at the end; Leases is how many there were.
 	StaleAtReady, StaleMax, StaleEnd, Leases int
-	// Expected pods, Running ones seen through the watch, over Duration (from the first
-	// create to the last pod seen Running, or to the timeout when not Finished).
+	// Expected saturation pods (the RCs' and the bare ones), Running ones seen through the
+	// watch, over Duration (from the first create to the last pod seen Running, or to the
+	// timeout when not Finished).
 	Expected, Running int
 	Duration          time.Duration
 	Finished          bool
-	// Startup are creationTimestamp → Running seen by the watch, sorted. creationTimestamp
-	// has whole seconds (as in Kubernetes), so these are up to 1 s long; FromSeen are the
-	// same pods' first sight by the watch → Running, sorted (the watch's delay of the first
-	// event left out).
-	Startup, FromSeen []time.Duration
-	// Phases split each startup as Kubernetes' density test does (whole seconds, from the
-	// pod's status): creationTimestamp → PodScheduled's lastTransitionTime (the binding),
-	// → the last container's state.running.startedAt (the node agent), → Running seen by
-	// the watch. A pod whose status lacks a time is left out of the phases it bounds.
-	CreateToSchedule, ScheduleToRun, RunToWatch []time.Duration
-	Get, Create, ListNS, ListAll                *Samples
+	// PodTimes are the saturation pods' startups. Created as fast as the API server takes
+	// them, they queue for the scheduler and the node agents: this measures throughput.
+	PodTimes
+	// LatencyExpected latency pods were created after the saturation pods all ran, one every
+	// Config.LatencyInterval, as Kubernetes' density test does to check its pod startup SLO
+	// (p99 ≤ 5 s, creation → Running seen by a watch, in a saturated cluster);
+	// LatencyRunning of them were seen Running (LatencyFinished: all, within the pod timeout).
+	// LatencySkipped says why there were none.
+	LatencyExpected, LatencyRunning int
+	LatencyFinished                 bool
+	LatencySkipped                  string
+	Latency                         PodTimes
+	// API call latencies, sampled through both phases.
+	Get, Create, ListNS, ListAll *Samples
 	// Server: its /proc figures at the end (0s without Config.ServerPID); ServerCPU the CPU
-	// seconds it used from the first create to the end.
+	// seconds it used from the first create to the last saturation pod Running.
 	Server    procUsage
 	ServerCPU float64
 	// NodeRSS is the hollow node processes' RSS together at the end, NodePIDs how many.
@@ -78,19 +83,15 @@ type runner struct {
 	runID  string
 	nss    []string
 
-	mu       sync.Mutex
-	seen     map[types.UID]time.Time
-	running  map[types.UID]bool
-	refs     []podRef
-	startup  []time.Duration
-	fromSeen []time.Duration
-	// the phases of Result.CreateToSchedule, ScheduleToRun, RunToWatch
-	createToSchedule, scheduleToRun, runToWatch []time.Duration
-	lastRunning                                 time.Time
-	relists                                     int
+	// sat follows the saturation pods, lat the latency pods.
+	sat, lat *tracker
+	// latencyRequests are the latency pods' requests (a fifth of a node's allocatable, as
+	// Kubernetes' density test asks, so they spread over the nodes).
+	latencyRequests corev1.ResourceList
 
 	rcsCreated  atomic.Int64
 	bareCreated atomic.Int64
+	latCreated  atomic.Int64
 	createErrs  atomic.Int64
 	staleMax    atomic.Int64
 
@@ -105,9 +106,9 @@ func Run(ctx context.Context, cfg Config, client kubernetes.Interface, log *slog
 	}
 	r := &runner{
 		cfg: cfg, client: client, log: log,
-		runID:   strconv.FormatInt(time.Now().Unix(), 36),
-		seen:    map[types.UID]time.Time{},
-		running: map[types.UID]bool{},
+		runID: strconv.FormatInt(time.Now().Unix(), 36),
+		sat:   newTracker(),
+		lat:   newTracker(),
 		res: Result{Step: cfg.Step, Nodes: cfg.Nodes, Expected: cfg.Pods + cfg.BarePods, StateDB: -1,
 			Get: &Samples{}, Create: &Samples{}, ListNS: &Samples{}, ListAll: &Samples{}},
 	}
@@ -137,18 +138,13 @@ func (r *runner) run(ctx context.Context) error {
 	if err := r.makeNamespaces(ctx); err != nil {
 		return err
 	}
-	synced := make(chan struct{})
-	wctx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		r.watchPods(wctx, synced)
-	}()
-	select {
-	case <-synced:
-	case <-ctx.Done():
-		return ctx.Err()
+	wctx, stopWatches := context.WithCancel(ctx)
+	defer stopWatches()
+	var watches sync.WaitGroup
+	defer watches.Wait()
+	defer stopWatches()
+	if err := r.startWatch(wctx, &watches, labelRun+"="+r.runID, r.sat); err != nil {
+		return err
 	}
 
 	var cpu0 float64
@@ -162,6 +158,8 @@ func (r *runner) run(ctx context.Context) error {
 	t0 := time.Now()
 	pctx, stopProbes := context.WithCancel(ctx)
 	var probes sync.WaitGroup
+	defer probes.Wait()
+	defer stopProbes()
 	for _, f := range []func(context.Context){r.probeGet, r.probeCreate, r.probeListNS, r.probeListAll, r.sampleLeases} {
 		probes.Add(1)
 		go func() {
@@ -175,37 +173,40 @@ func (r *runner) run(ctx context.Context) error {
 		r.progress(pctx, t0)
 	}()
 
+	// Saturation: every pod created as fast as the server takes them.
 	createErr := make(chan error, 1)
 	go func() { createErr <- r.createPods(pctx) }()
-	finished, err := r.waitRunning(ctx, t0, createErr)
-	stopProbes()
-	probes.Wait()
-	stopWatch()
-	<-watchDone
+	finished, err := r.waitRunning(ctx, r.sat, r.res.Expected, t0, createErr)
 	if err != nil {
 		return err
 	}
-
-	r.mu.Lock()
-	r.res.Running = len(r.running)
-	r.res.Startup = append([]time.Duration(nil), r.startup...)
-	r.res.FromSeen = append([]time.Duration(nil), r.fromSeen...)
-	r.res.CreateToSchedule = append([]time.Duration(nil), r.createToSchedule...)
-	r.res.ScheduleToRun = append([]time.Duration(nil), r.scheduleToRun...)
-	r.res.RunToWatch = append([]time.Duration(nil), r.runToWatch...)
-	last := r.lastRunning
-	r.mu.Unlock()
-	slices.Sort(r.res.Startup)
-	slices.Sort(r.res.FromSeen)
-	slices.Sort(r.res.CreateToSchedule)
-	slices.Sort(r.res.ScheduleToRun)
-	slices.Sort(r.res.RunToWatch)
 	r.res.Finished = finished
+	var last time.Time
+	r.res.PodTimes, r.res.Running, last = r.sat.result()
 	if finished && !last.IsZero() {
 		r.res.Duration = last.Sub(t0)
 	} else {
 		r.res.Duration = time.Since(t0)
 	}
+	if r.cfg.ServerPID > 0 {
+		u, err := readProc(r.cfg.ServerPID)
+		if err != nil {
+			return fmt.Errorf("--server-pid: %w", err)
+		}
+		r.res.ServerCPU = u.CPU - cpu0
+	}
+	r.log.Info("saturation done", "step", r.cfg.Step, "running", r.res.Running, "expected", r.res.Expected,
+		"in", r.res.Duration.Round(100*time.Millisecond), "finished", finished, "create-errors", r.createErrs.Load())
+
+	// Latency: pods one at a time into the saturated cluster (Kubernetes' density test).
+	if err := r.latencyPhase(ctx, wctx, &watches, finished); err != nil {
+		return err
+	}
+	stopProbes()
+	probes.Wait()
+	stopWatches()
+	watches.Wait()
+
 	r.res.StaleMax = int(r.staleMax.Load())
 	if r.res.StaleEnd, r.res.Leases, err = r.staleLeases(ctx); err != nil {
 		return err
@@ -215,7 +216,6 @@ func (r *runner) run(ctx context.Context) error {
 		if r.res.Server, err = readProc(r.cfg.ServerPID); err != nil {
 			return fmt.Errorf("--server-pid: %w", err)
 		}
-		r.res.ServerCPU = r.res.Server.CPU - cpu0
 	}
 	for _, pid := range r.cfg.NodePIDs {
 		u, err := readProc(pid)
@@ -233,12 +233,99 @@ func (r *runner) run(ctx context.Context) error {
 		r.res.StateDB = fi.Size()
 	}
 	r.res.Load = loadAverage()
+	r.sat.mu.Lock()
+	relists := r.sat.relists + r.lat.relists
+	r.sat.mu.Unlock()
 	r.log.Info("step done", "step", r.cfg.Step, "running", r.res.Running, "expected", r.res.Expected,
-		"in", r.res.Duration.Round(100*time.Millisecond), "finished", finished, "create-errors", r.createErrs.Load(), "watch-relists", r.relists)
+		"latency-running", r.res.LatencyRunning, "latency-expected", r.res.LatencyExpected,
+		"create-errors", r.createErrs.Load(), "watch-relists", relists)
 	if r.cfg.Cleanup {
 		r.cleanup(ctx)
 	}
 	return nil
+}
+
+// startWatch starts following the pods sel selects into t (until ctx ends) and returns once
+// its first list is done.
+func (r *runner) startWatch(ctx context.Context, wg *sync.WaitGroup, sel string, t *tracker) error {
+	synced := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.watchPods(ctx, sel, t, synced)
+	}()
+	select {
+	case <-synced:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// latencyPhase creates the latency pods, one every LatencyInterval, once the saturation pods
+// all run (saturated), and waits for them to be Running, as Kubernetes' density test does
+// ("Scheduling additional Pods to measure startup latencies": one pod per node, ~5 pods/s,
+// each requesting a fifth of a node's allocatable so they spread; its pod startup SLO is
+// checked on these pods).
+func (r *runner) latencyPhase(ctx, wctx context.Context, watches *sync.WaitGroup, saturated bool) error {
+	n := r.cfg.latencyPods()
+	switch {
+	case n == 0:
+		r.res.LatencySkipped = "--latency-pods 0"
+		return nil
+	case !saturated:
+		r.res.LatencySkipped = "saturation pods not all Running"
+		r.log.Warn("latency pods not created: not every saturation pod is Running", "running", r.res.Running, "expected", r.res.Expected)
+		return nil
+	}
+	r.res.LatencyExpected = n
+	if err := r.startWatch(wctx, watches, labelLatency+"="+r.runID, r.lat); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	r.log.Info("creating latency pods", "pods", n, "every", r.cfg.LatencyInterval)
+	cctx, stopCreates := context.WithCancel(ctx)
+	defer stopCreates()
+	createErr := make(chan error, 1)
+	go func() { createErr <- r.createLatencyPods(cctx, n) }()
+	finished, err := r.waitRunning(ctx, r.lat, n, t0, createErr)
+	if err != nil {
+		return err
+	}
+	r.res.LatencyFinished = finished
+	r.res.Latency, r.res.LatencyRunning, _ = r.lat.result()
+	return nil
+}
+
+// createLatencyPods creates n latency pods, one every LatencyInterval, each create in its own
+// goroutine (a slow create does not hold back the next, as in Kubernetes' test).
+func (r *runner) createLatencyPods(ctx context.Context, n int) error {
+	g, gctx := errgroup.WithContext(ctx)
+	tick := time.NewTicker(r.cfg.LatencyInterval)
+	defer tick.Stop()
+	for i := range n {
+		if i > 0 {
+			select {
+			case <-gctx.Done():
+				return g.Wait()
+			case <-tick.C:
+			}
+		}
+		ns := r.nss[i%len(r.nss)]
+		pod := r.pod(ns, fmt.Sprintf("latency-%d", i), map[string]string{labelLatency: r.runID})
+		pod.Spec.Containers[0].Resources.Requests = r.latencyRequests
+		g.Go(func() error {
+			if err := retryCreate(gctx, func(ctx context.Context) error {
+				_, err := r.client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+				return err
+			}, &r.createErrs); err != nil {
+				return fmt.Errorf("creating latency pod %s/%s: %w", ns, pod.Name, err)
+			}
+			r.latCreated.Add(1)
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // waitNodes waits until cfg.Nodes nodes are Ready.
@@ -255,6 +342,7 @@ func (r *runner) waitNodes(ctx context.Context, start time.Time) error {
 				}
 			}
 			if ready >= r.cfg.Nodes {
+				r.latencyRequests = latencyRequests(list.Items, r.cfg.Pods+r.cfg.BarePods, r.cfg.Nodes)
 				return nil
 			}
 		}
@@ -274,6 +362,41 @@ func (r *runner) waitNodes(ctx context.Context, start time.Time) error {
 			return ctx.Err()
 		case <-time.After(2 * time.Second):
 		}
+	}
+}
+
+// latencyRequests are what each latency pod requests: a fifth of the smallest Ready node's
+// allocatable CPU and memory, as Kubernetes' density test asks "to trigger increasing priority
+// function by scheduling a pod to a node, which in turn will result in spreading latency pods
+// more evenly between nodes"; nothing when the saturation puts more than 30 pods on a node
+// (its rule, so they fit at higher densities) or no node reports allocatable.
+func latencyRequests(nodes []corev1.Node, pods, nodeCount int) corev1.ResourceList {
+	if nodeCount > 0 && pods/nodeCount > 30 {
+		return nil
+	}
+	var cpu, mem *resource.Quantity
+	for i := range nodes {
+		n := &nodes[i]
+		if !nodeReady(n) {
+			continue
+		}
+		c, m := n.Status.Allocatable.Cpu(), n.Status.Allocatable.Memory()
+		if c.IsZero() || m.IsZero() {
+			return nil
+		}
+		if cpu == nil || c.Cmp(*cpu) < 0 {
+			cpu = c
+		}
+		if mem == nil || m.Cmp(*mem) < 0 {
+			mem = m
+		}
+	}
+	if cpu == nil {
+		return nil
+	}
+	return corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewMilliQuantity(cpu.MilliValue()/5, resource.DecimalSI),
+		corev1.ResourceMemory: *resource.NewQuantity(mem.Value()/5, resource.BinarySI),
 	}
 }
 
@@ -337,11 +460,10 @@ func (r *runner) makeNamespaces(ctx context.Context) error {
 	return nil
 }
 
-// watchPods follows the test's pods (all namespaces, the run's label) and records each one's
-// startup the first time it is seen Running. synced is closed after the first list.
-func (r *runner) watchPods(ctx context.Context, synced chan<- struct{}) {
+// watchPods follows the pods sel selects (all namespaces) and records each one's startup in t
+// the first time it is seen Running. synced is closed after the first list.
+func (r *runner) watchPods(ctx context.Context, sel string, t *tracker, synced chan<- struct{}) {
 	pods := r.client.CoreV1().Pods(metav1.NamespaceAll)
-	sel := labelRun + "=" + r.runID
 	rv := ""
 	first := true
 	for ctx.Err() == nil {
@@ -353,16 +475,16 @@ func (r *runner) watchPods(ctx context.Context, synced chan<- struct{}) {
 				continue
 			}
 			for i := range list.Items {
-				r.observe(&list.Items[i], time.Time{})
+				t.observe(&list.Items[i], time.Time{})
 			}
 			rv = list.ResourceVersion
 			if first {
 				close(synced)
 				first = false
 			} else {
-				r.mu.Lock()
-				r.relists++
-				r.mu.Unlock()
+				t.mu.Lock()
+				t.relists++
+				t.mu.Unlock()
 			}
 		}
 		w, err := pods.Watch(ctx, metav1.ListOptions{LabelSelector: sel, ResourceVersion: rv, AllowWatchBookmarks: true})
@@ -376,14 +498,14 @@ func (r *runner) watchPods(ctx context.Context, synced chan<- struct{}) {
 			sleep(ctx, time.Second)
 			continue
 		}
-		rv = r.drain(ctx, w, rv)
+		rv = r.drain(ctx, w, rv, t)
 		w.Stop()
 	}
 }
 
 // drain handles one watch's events until it ends; it returns the resourceVersion to resume
 // from ("": list again).
-func (r *runner) drain(ctx context.Context, w watch.Interface, rv string) string {
+func (r *runner) drain(ctx context.Context, w watch.Interface, rv string, t *tracker) string {
 	for ev := range w.ResultChan() {
 		switch ev.Type {
 		case watch.Error:
@@ -404,78 +526,12 @@ func (r *runner) drain(ctx context.Context, w watch.Interface, rv string) string
 			if p, ok := ev.Object.(*corev1.Pod); ok {
 				rv = p.ResourceVersion
 				if ev.Type != watch.Deleted {
-					r.observe(p, time.Now())
+					t.observe(p, time.Now())
 				}
 			}
 		}
 	}
 	return rv
-}
-
-// observe records pod as seen by a watch event now, or by a list (listed: the zero time):
-// its first sight, and its startup when first Running. A pod a (re)list shows Running for the
-// first time counts as Running but has no startup (when it started is not known).
-func (r *runner) observe(p *corev1.Pod, now time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	first, ok := r.seen[p.UID]
-	if !ok {
-		r.seen[p.UID] = now
-		first = now
-		r.refs = append(r.refs, podRef{p.Namespace, p.Name})
-	}
-	if p.Status.Phase != corev1.PodRunning || r.running[p.UID] {
-		return
-	}
-	r.running[p.UID] = true
-	if now.IsZero() {
-		return
-	}
-	r.startup = append(r.startup, now.Sub(p.CreationTimestamp.Time))
-	if !first.IsZero() {
-		r.fromSeen = append(r.fromSeen, now.Sub(first))
-	}
-	sched, run := scheduledAt(p), startedAt(p)
-	if !sched.IsZero() {
-		r.createToSchedule = append(r.createToSchedule, sched.Sub(p.CreationTimestamp.Time))
-	}
-	if !sched.IsZero() && !run.IsZero() {
-		r.scheduleToRun = append(r.scheduleToRun, run.Sub(sched))
-	}
-	if !run.IsZero() {
-		r.runToWatch = append(r.runToWatch, now.Sub(run))
-	}
-	r.lastRunning = now
-}
-
-// scheduledAt is when the pod was bound: its PodScheduled condition's lastTransitionTime.
-func scheduledAt(p *corev1.Pod) time.Time {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionTrue {
-			return c.LastTransitionTime.Time
-		}
-	}
-	return time.Time{}
-}
-
-// startedAt is when the pod's last container started running (zero unless all run).
-func startedAt(p *corev1.Pod) time.Time {
-	var last time.Time
-	for _, c := range p.Status.ContainerStatuses {
-		if c.State.Running == nil {
-			return time.Time{}
-		}
-		if t := c.State.Running.StartedAt.Time; t.After(last) {
-			last = t
-		}
-	}
-	return last
-}
-
-func (r *runner) counts() (seen, running int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.seen), len(r.running)
 }
 
 // createPods creates the RCs, then the bare pods in bursts.
@@ -575,15 +631,15 @@ func (r *runner) rc(ns, name string, replicas int32) *corev1.ReplicationControll
 	}
 }
 
-// waitRunning waits until every expected pod was seen Running (true), or the pod timeout
+// waitRunning waits until t saw expected pods Running (true), or the pod timeout from t0
 // (false); an error of the creates ends it with that error.
-func (r *runner) waitRunning(ctx context.Context, t0 time.Time, createErr <-chan error) (bool, error) {
+func (r *runner) waitRunning(ctx context.Context, t *tracker, expected int, t0 time.Time, createErr <-chan error) (bool, error) {
 	deadline := time.NewTimer(time.Until(t0.Add(r.cfg.PodTimeout)))
 	defer deadline.Stop()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if _, running := r.counts(); running >= r.res.Expected {
+		if _, running := t.counts(); running >= expected {
 			return true, nil
 		}
 		select {
@@ -593,15 +649,15 @@ func (r *runner) waitRunning(ctx context.Context, t0 time.Time, createErr <-chan
 			}
 			createErr = nil
 		case <-deadline.C:
-			_, running := r.counts()
-			r.log.Warn("pod timeout: not all pods Running", "running", running, "expected", r.res.Expected, "timeout", r.cfg.PodTimeout)
+			_, running := t.counts()
+			r.log.Warn("pod timeout: not all pods Running", "running", running, "expected", expected, "timeout", r.cfg.PodTimeout)
 			return false, nil
 		case <-ctx.Done():
 			return false, ctx.Err()
 		case <-tick.C:
 			if r.cfg.ServerPID > 0 && exited(r.cfg.ServerPID) {
-				_, running := r.counts()
-				return false, fmt.Errorf("the API server (--server-pid %d) exited with %d of %d pods Running", r.cfg.ServerPID, running, r.res.Expected)
+				_, running := t.counts()
+				return false, fmt.Errorf("the API server (--server-pid %d) exited with %d of %d pods Running", r.cfg.ServerPID, running, expected)
 			}
 		}
 	}
@@ -617,12 +673,16 @@ func (r *runner) progress(ctx context.Context, t0 time.Time) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			seen, running := r.counts()
+			seen, running := r.sat.counts()
 			args := []any{
 				"after", now.Sub(t0).Round(time.Second),
 				"rcs", r.rcsCreated.Load(), "bare", r.bareCreated.Load(),
 				"seen", seen, "running", running, "expected", r.res.Expected,
 				"running/s", fmt.Sprintf("%.1f", rate(running-prevRunning, now.Sub(prevT))),
+			}
+			if n := r.latCreated.Load(); n > 0 {
+				_, latRunning := r.lat.counts()
+				args = append(args, "latency-created", n, "latency-running", latRunning)
 			}
 			if d, _ := r.res.Create.Snapshot(); len(d) > 0 {
 				args = append(args, "create-p99", fmtMS(Percentile(d, 99)))
@@ -665,14 +725,7 @@ func timed(ctx context.Context, s *Samples, call func(context.Context) error) {
 	}
 }
 
-func (r *runner) randomPod() (podRef, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.refs) == 0 {
-		return podRef{}, false
-	}
-	return r.refs[rand.IntN(len(r.refs))], true
-}
+func (r *runner) randomPod() (podRef, bool) { return r.sat.randomRef(rand.IntN) }
 
 // probeGet samples GET of a random test pod (one the watch has seen).
 func (r *runner) probeGet(ctx context.Context) {

@@ -8,7 +8,9 @@ import (
 // columns of the results table, in order.
 var columns = []string{
 	"step (nodes/pods)", "nodes Ready in", "stale Leases (Ready / max / end of N)", "pods Running",
-	"pods/s to Running", "pod startup p50 / p90 / p99", "first seen → Running p50 / p99", "create → scheduled / → started / → watch p50, p99", "GET pod p50 / p99", "CREATE pod p50 / p99",
+	"pods/s to Running", "saturation pod startup p50 / p90 / p99", "first seen → Running p50 / p99", "create → scheduled / → started / → watch p50, p99",
+	"latency pods Running", "latency pod startup p50 / p90 / p99", "latency create → scheduled / → started / → watch p50, p99",
+	"GET pod p50 / p99", "CREATE pod p50 / p99",
 	"LIST namespace p50 / p99", "LIST all pods p50 / p99", "server RSS (peak)", "server CPU (per pod)",
 	"hollow node RSS", "state.db", "load 1/5/15 min",
 }
@@ -39,6 +41,13 @@ func (r *Result) Row() string {
 	if r.NodePIDs > 0 && r.Nodes > 0 {
 		nodeRSS = fmt.Sprintf("%.2f MB/node (%s in %d processes)", float64(r.NodeRSS)/1e6/float64(r.Nodes), fmtMB(r.NodeRSS), r.NodePIDs)
 	}
+	latRunning := "— (" + r.LatencySkipped + ")"
+	if r.LatencySkipped == "" {
+		latRunning = fmt.Sprintf("%d of %d", r.LatencyRunning, r.LatencyExpected)
+		if !r.LatencyFinished {
+			latRunning += " (timeout)"
+		}
+	}
 	db := "—"
 	if r.StateDB >= 0 {
 		db = fmtMB(r.StateDB)
@@ -51,6 +60,8 @@ func (r *Result) Row() string {
 		fmt.Sprintf("%.1f", rate(r.Running, r.Duration)),
 		startupSummary(r.Startup), seenSummary(r.FromSeen),
 		phaseSummary(r.CreateToSchedule, r.ScheduleToRun, r.RunToWatch),
+		latRunning, startupSummary(r.Latency.Startup),
+		phaseSummary(r.Latency.CreateToSchedule, r.Latency.ScheduleToRun, r.Latency.RunToWatch),
 		latencySummary(r.Get), latencySummary(r.Create), latencySummary(r.ListNS), latencySummary(r.ListAll),
 		server, cpu, nodeRSS, db, r.Load,
 	}
