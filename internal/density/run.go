@@ -59,6 +59,10 @@ type Result struct {
 	LatencyFinished                 bool
 	LatencySkipped                  string
 	Latency                         PodTimes
+	// LatencyCPU is the CPU the server, the hollow node processes together and the driver
+	// used during the latency phase, in cores (CPU seconds over the phase's seconds; -1: not
+	// known).
+	LatencyCPU struct{ Server, Nodes, Driver float64 }
 	// API call latencies, sampled through both phases.
 	Get, Create, ListNS, ListAll *Samples
 	// Server: its /proc figures at the end (0s without Config.ServerPID); ServerCPU the CPU
@@ -282,6 +286,7 @@ func (r *runner) latencyPhase(ctx, wctx context.Context, watches *sync.WaitGroup
 	if err := r.startWatch(wctx, watches, labelLatency+"="+r.runID, r.lat); err != nil {
 		return err
 	}
+	cpu0 := r.cpuNow()
 	t0 := time.Now()
 	r.log.Info("creating latency pods", "pods", n, "every", r.cfg.LatencyInterval)
 	cctx, stopCreates := context.WithCancel(ctx)
@@ -294,7 +299,43 @@ func (r *runner) latencyPhase(ctx, wctx context.Context, watches *sync.WaitGroup
 	}
 	r.res.LatencyFinished = finished
 	r.res.Latency, r.res.LatencyRunning, _ = r.lat.result()
+	cpu1, secs := r.cpuNow(), time.Since(t0).Seconds()
+	cores := func(a, b float64) float64 {
+		if a < 0 || b < 0 || secs <= 0 {
+			return -1
+		}
+		return (b - a) / secs
+	}
+	r.res.LatencyCPU.Server = cores(cpu0[0], cpu1[0])
+	r.res.LatencyCPU.Nodes = cores(cpu0[1], cpu1[1])
+	r.res.LatencyCPU.Driver = cores(cpu0[2], cpu1[2])
 	return nil
+}
+
+// cpuNow is the CPU seconds the server, the hollow node processes (together) and this process
+// have used so far (-1 where not known).
+func (r *runner) cpuNow() [3]float64 {
+	out := [3]float64{-1, -1, -1}
+	if r.cfg.ServerPID > 0 {
+		if u, err := readProc(r.cfg.ServerPID); err == nil {
+			out[0] = u.CPU
+		}
+	}
+	if len(r.cfg.NodePIDs) > 0 {
+		out[1] = 0
+		for _, pid := range r.cfg.NodePIDs {
+			u, err := readProc(pid)
+			if err != nil {
+				out[1] = -1
+				break
+			}
+			out[1] += u.CPU
+		}
+	}
+	if u, err := readProc(os.Getpid()); err == nil {
+		out[2] = u.CPU
+	}
+	return out
 }
 
 // createLatencyPods creates n latency pods, one every LatencyInterval, each create in its own

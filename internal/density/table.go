@@ -10,6 +10,7 @@ var columns = []string{
 	"step (nodes/pods)", "nodes Ready in", "stale Leases (Ready / max / end of N)", "pods Running",
 	"pods/s to Running", "saturation pod startup p50 / p90 / p99", "first seen → Running p50 / p99", "create → scheduled / → started / → watch p50, p99",
 	"latency pods Running", "latency pod startup p50 / p90 / p99", "latency create → scheduled / → started / → watch p50, p99",
+	"latency phase CPU (server / nodes / driver)",
 	"GET pod p50 / p99", "CREATE pod p50 / p99",
 	"LIST namespace p50 / p99", "LIST all pods p50 / p99", "server RSS (peak)", "server CPU (per pod)",
 	"hollow node RSS", "state.db", "load 1/5/15 min",
@@ -48,6 +49,11 @@ func (r *Result) Row() string {
 			latRunning += " (timeout)"
 		}
 	}
+	latCPU := "—"
+	if r.LatencySkipped == "" {
+		c := r.LatencyCPU
+		latCPU = fmt.Sprintf("%s / %s / %s cores", fmtCores(c.Server), fmtCores(c.Nodes), fmtCores(c.Driver))
+	}
 	db := "—"
 	if r.StateDB >= 0 {
 		db = fmtMB(r.StateDB)
@@ -61,9 +67,17 @@ func (r *Result) Row() string {
 		startupSummary(r.Startup), seenSummary(r.FromSeen),
 		phaseSummary(r.CreateToSchedule, r.ScheduleToRun, r.RunToWatch),
 		latRunning, startupSummary(r.Latency.Startup),
-		phaseSummary(r.Latency.CreateToSchedule, r.Latency.ScheduleToRun, r.Latency.RunToWatch),
+		phaseSummary(r.Latency.CreateToSchedule, r.Latency.ScheduleToRun, r.Latency.RunToWatch), latCPU,
 		latencySummary(r.Get), latencySummary(r.Create), latencySummary(r.ListNS), latencySummary(r.ListAll),
 		server, cpu, nodeRSS, db, r.Load,
 	}
 	return "| " + strings.Join(cells, " | ") + " |"
+}
+
+// fmtCores is CPU use in cores with two decimals ("—" when not known).
+func fmtCores(c float64) string {
+	if c < 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", c)
 }
