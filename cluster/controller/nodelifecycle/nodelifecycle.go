@@ -43,6 +43,7 @@ type Controller struct {
 	nodes    corelisters.NodeLister
 	leases   coordlisters.LeaseLister
 	pods     corelisters.PodLister
+	podIndex cache.Indexer // by controller.PodNodeNameIndex
 	synced   []cache.InformerSynced
 	clock    clock.WithTicker
 	grace    time.Duration
@@ -65,8 +66,11 @@ func New(cc controller.Context) (*Controller, error) {
 	if cc.Recorder != nil {
 		rec = cc.Recorder("node-controller")
 	}
+	if err := controller.AddPodNodeNameIndex(podInf.Informer()); err != nil {
+		return nil, err
+	}
 	return &Controller{
-		client: cc.Client, nodes: nodeInf.Lister(), leases: leaseInf.Lister(), pods: podInf.Lister(),
+		client: cc.Client, nodes: nodeInf.Lister(), leases: leaseInf.Lister(), pods: podInf.Lister(), podIndex: podInf.Informer().GetIndexer(),
 		synced: []cache.InformerSynced{nodeInf.Informer().HasSynced, leaseInf.Informer().HasSynced, podInf.Informer().HasSynced},
 		clock:  clk, grace: opts.NodeMonitorGracePeriod, eviction: opts.PodEvictionTimeout, recorder: rec,
 		log: cc.LoggerOrDiscard(),
@@ -257,15 +261,13 @@ func (c *Controller) evict(ctx context.Context, n *corev1.Node, notReadyFor time
 
 // podsOn returns copies of the pods bound to node, from the informer's cache.
 func (c *Controller) podsOn(_ context.Context, node string) ([]corev1.Pod, error) {
-	all, err := c.pods.List(labels.Everything())
+	pods, err := controller.PodsOnNode(c.podIndex, node)
 	if err != nil {
-		return nil, fmt.Errorf("list pods of node %s: %w", node, err)
+		return nil, err
 	}
-	var out []corev1.Pod
-	for _, p := range all {
-		if p.Spec.NodeName == node {
-			out = append(out, *p.DeepCopy())
-		}
+	out := make([]corev1.Pod, 0, len(pods))
+	for _, p := range pods {
+		out = append(out, *p.DeepCopy())
 	}
 	return out, nil
 }

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -33,6 +33,7 @@ type Controller struct {
 	client   kubernetes.Interface
 	nodes    corelisters.NodeLister
 	pods     corelisters.PodLister
+	podIndex cache.Indexer // by controller.PodNodeNameIndex
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	clock    clock.PassiveClock
@@ -59,11 +60,14 @@ func New(cc controller.Context) (*Controller, error) {
 		rec = cc.Recorder("taint-eviction-controller")
 	}
 	c := &Controller{
-		client: cc.Client, nodes: nodeInf.Lister(), pods: podInf.Lister(),
+		client: cc.Client, nodes: nodeInf.Lister(), pods: podInf.Lister(), podIndex: podInf.Informer().GetIndexer(),
 		synced: []cache.InformerSynced{nodeInf.Informer().HasSynced, podInf.Informer().HasSynced},
 		queue:  workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
 		clock:  clk, recorder: rec, workers: cc.Options.WithDefaults().Workers, log: cc.LoggerOrDiscard(),
 		since: map[string]time.Time{},
+	}
+	if err := controller.AddPodNodeNameIndex(podInf.Informer()); err != nil {
+		return nil, err
 	}
 	enqueuePod := func(obj interface{}) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
@@ -77,7 +81,7 @@ func New(cc controller.Context) (*Controller, error) {
 	}
 	if _, err := nodeInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.nodeChanged,
-		UpdateFunc: func(_, n interface{}) { c.nodeChanged(n) },
+		UpdateFunc: c.nodeUpdated,
 	}); err != nil {
 		return nil, err
 	}
@@ -92,19 +96,29 @@ func (c *Controller) Run(ctx context.Context) error {
 	return controller.RunWorkers(ctx, c.log, c.queue, c.synced, c.workers, c.sync)
 }
 
+// nodeUpdated queues the pods of a node whose NoExecute taints changed, as Kubernetes' taint
+// manager (NodeUpdated): a Node's status posts and other updates leave them alone.
+func (c *Controller) nodeUpdated(oldObj, newObj interface{}) {
+	o, ok1 := oldObj.(*corev1.Node)
+	n, ok2 := newObj.(*corev1.Node)
+	if ok1 && ok2 && equality.Semantic.DeepEqual(NoExecuteTaints(o), NoExecuteTaints(n)) {
+		return
+	}
+	c.nodeChanged(newObj)
+}
+
 // nodeChanged queues the pods of a node (its taints may have changed).
 func (c *Controller) nodeChanged(obj interface{}) {
 	n, ok := obj.(*corev1.Node)
 	if !ok {
 		return
 	}
-	pods, err := c.pods.List(labels.Everything())
+	pods, err := controller.PodsOnNode(c.podIndex, n.Name)
 	if err != nil {
+		c.log.Warn("taint eviction: pods of a node", "node", n.Name, "err", err)
 		return
 	}
 	for _, p := range pods {
-		if p.Spec.NodeName == n.Name {
-			c.queue.Add(p.Namespace + "/" + p.Name)
-		}
+		c.queue.Add(p.Namespace + "/" + p.Name)
 	}
 }

@@ -2,6 +2,7 @@ package tainteviction
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,4 +105,60 @@ func TestSyncEvictsUntoleratedAtOnceAndTimedAfterTolerationSeconds(t *testing.T)
 	if actions := x.Actions("plain under unreachable only", sync("default/plain")); len(actions) != 0 {
 		t.Errorf("unreachable only: %v", actions)
 	}
+}
+
+// TestNodeEventsQueueOnlyThatNodesPodsAndOnlyOnANoExecuteChange: as Kubernetes' taint manager
+// (NodeUpdated), a Node update queues the node's pods only when its NoExecute taints changed —
+// not for a status post, a NoSchedule taint or the node lifecycle's own taints — and then only
+// that node's pods, found through the pods' node index (a scan of every cached pod per Node
+// event was 39 % of the API server's CPU with 60,000 pods on 2,000 nodes).
+func TestNodeEventsQueueOnlyThatNodesPodsAndOnlyOnANoExecuteChange(t *testing.T) {
+	node := taintedNode()
+	a, b := boundPod("a"), boundPod("b")
+	other := boundPod("elsewhere")
+	other.Spec.NodeName = "n2"
+	f := controllertest.NewFake(time.Date(2026, 12, 6, 18, 0, 0, 0, time.UTC), 10, node, a, b, other)
+	x := controllertest.NewFixture(t, f, New, node, a, b, other)
+	q := x.C.queue
+	drain := func() []string {
+		var keys []string
+		for q.Len() > 0 {
+			k, _ := q.Get()
+			q.Done(k)
+			q.Forget(k)
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	drain()
+	check := func(what string, want ...string) {
+		t.Helper()
+		if got := drain(); !slices.Equal(got, want) {
+			t.Errorf("%s: queued %v, want %v", what, got, want)
+		}
+	}
+
+	posted := node.DeepCopy()
+	posted.ResourceVersion = "2"
+	posted.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
+	x.C.nodeUpdated(node, posted)
+	check("status post")
+
+	noSchedule := posted.DeepCopy()
+	noSchedule.Spec.Taints = []corev1.Taint{{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule},
+		{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute}}
+	x.C.nodeUpdated(posted, noSchedule)
+	check("a NoSchedule taint and the node lifecycle's unreachable taint")
+
+	tainted := noSchedule.DeepCopy()
+	tainted.Spec.Taints = append(tainted.Spec.Taints, dedicated)
+	x.C.nodeUpdated(noSchedule, tainted)
+	check("a NoExecute taint added", "default/a", "default/b")
+
+	x.C.nodeUpdated(tainted, noSchedule)
+	check("the NoExecute taint removed", "default/a", "default/b")
+
+	x.C.nodeChanged(node)
+	check("a Node added", "default/a", "default/b")
 }
