@@ -17,17 +17,28 @@ func (a *Agent) relist(ctx context.Context) {
 	t := a.cfg.Clock.NewTicker(a.cfg.Relist)
 	defer t.Stop()
 	seen := map[types.UID]string{} // container fingerprint per pod
+	// A runtime that says when its containers change (hollow) is listed only after a change.
+	vr, versioned := a.cfg.Runtime.(container.Versioned)
+	var listedAt uint64
+	listed := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C():
 		}
+		var ver uint64
+		if versioned {
+			if ver = vr.Version(); listed && ver == listedAt {
+				continue
+			}
+		}
 		cs, err := a.listContainers(ctx, nil)
 		if err != nil {
 			a.log.Warn("relist containers", "err", err)
 			continue
 		}
+		listedAt, listed = ver, true
 		for _, uid := range changedPods(seen, cs) {
 			a.queue.Add(uid)
 		}

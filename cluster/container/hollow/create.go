@@ -46,6 +46,7 @@ func (r *Runtime) Create(ctx context.Context, spec container.Spec) (string, erro
 	}
 	r.byID[c.id] = c
 	r.byName[name] = c
+	r.version++
 	return c.id, nil
 }
 

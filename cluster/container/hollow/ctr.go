@@ -45,6 +45,13 @@ type logLine struct {
 	text string
 }
 
+// changed records a change of c: its waiters wake and the runtime's Version moves on. Caller
+// holds r.mu.
+func (r *Runtime) changed(c *ctr) {
+	r.version++
+	c.notify()
+}
+
 // notify wakes everyone waiting for a change of c.
 func (c *ctr) notify() {
 	if c.changed != nil {

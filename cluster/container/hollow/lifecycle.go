@@ -49,12 +49,12 @@ func (r *Runtime) begin(c *ctr, now time.Time) error {
 	s := c.script
 	if s.StartError != "" {
 		c.errMsg, c.exitCode = s.StartError, 128
-		c.notify()
+		r.changed(c)
 		return errors.New(s.StartError)
 	}
 	if err := r.attach(c); err != nil {
 		c.errMsg = err.Error()
-		c.notify()
+		r.changed(c)
 		return err
 	}
 	c.gen++
@@ -68,7 +68,7 @@ func (r *Runtime) begin(c *ctr, now time.Time) error {
 		r.finish(c, now, code, oom)
 		return nil
 	}
-	c.notify()
+	r.changed(c)
 	return nil
 }
 
@@ -120,7 +120,7 @@ func (r *Runtime) finish(c *ctr, at time.Time, code int, oom bool) {
 		c.ipNet.release(c.ip)
 	}
 	c.ip, c.ipNet = netipZero, nil
-	c.notify()
+	r.changed(c)
 }
 
 // keepTimer stores t as c's timer slot i unless the run gen is over, in which case it stops t.

@@ -112,7 +112,7 @@ func (r *Runtime) WriteLog(id, line string) error {
 		return fmt.Errorf("write log: %w", err)
 	}
 	c.logs = append(c.logs, logLine{at: now, text: line})
-	c.notify()
+	r.changed(c)
 	return nil
 }
 

@@ -55,9 +55,22 @@ type Runtime struct {
 	images   map[string]imageState // images that are not simply present
 	networks map[string]*network
 	seq      uint64
+	// version moves on with every change of a container (Version).
+	version uint64
 }
 
-var _ container.Runtime = (*Runtime)(nil)
+var (
+	_ container.Runtime   = (*Runtime)(nil)
+	_ container.Versioned = (*Runtime)(nil)
+)
+
+// Version moves on with every change of a container: created, started, its log or state
+// changed, exited, removed.
+func (r *Runtime) Version() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.version
+}
 
 // New returns an empty hollow runtime with the default "bridge" network (172.17.0.0/16).
 func New(opts Options) *Runtime {

@@ -34,7 +34,7 @@ func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) erro
 	for _, l := range c.script.TermLogs {
 		c.logs = append(c.logs, logLine{at: now, text: l})
 	}
-	c.notify()
+	r.changed(c)
 	delay, code := stopPlan(c.script, grace)
 	at := now.Add(delay)
 	var stale []clock.Timer
@@ -103,7 +103,7 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 	stale := c.takeTimers()
 	delete(r.byID, c.id)
 	delete(r.byName, c.name)
-	c.notify()
+	r.changed(c)
 	r.mu.Unlock()
 	stopTimers(stale)
 	return nil
