@@ -121,20 +121,7 @@ func TestTermsShareTheInformers(t *testing.T) {
 
 	// Another holder takes the Lease for a second: the term ends, and the next one begins once
 	// that Lease has expired.
-	leases := client.CoordinationV1().Leases("kube-system")
-	if err := retryOnConflict(func() error {
-		l, err := leases.Get(ctx, manager.LeaseName, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		other, d := "someone-else", int32(1)
-		l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &other, &d
-		l.Spec.RenewTime = &metav1.MicroTime{Time: time.Now()}
-		_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	takeLease(ctx, t, client, 1)
 	select {
 	case term := <-started:
 		if term != 2 {

@@ -291,20 +291,7 @@ func TestStuckControllerEndsRun(t *testing.T) {
 		t.Fatal("the manager did not lead within 20 s")
 	}
 	// Another holder takes the Lease: the fence ends the term at the next renewal.
-	leases := client.CoordinationV1().Leases("kube-system")
-	if err := retryOnConflict(func() error {
-		l, err := leases.Get(ctx, manager.LeaseName, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		other, d := "someone-else", int32(60)
-		l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &other, &d
-		l.Spec.RenewTime = &metav1.MicroTime{Time: time.Now()}
-		_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	takeLease(ctx, t, client, 60)
 	select {
 	case err := <-ended:
 		var se *manager.StuckError
@@ -314,6 +301,25 @@ func TestStuckControllerEndsRun(t *testing.T) {
 		t.Logf("Run: %v", err)
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return within 15 s of losing the Lease with a stuck controller")
+	}
+}
+
+// takeLease makes "someone-else" the controller manager's Lease holder for seconds.
+func takeLease(ctx context.Context, t *testing.T, client kubernetes.Interface, seconds int32) {
+	t.Helper()
+	leases := client.CoordinationV1().Leases("kube-system")
+	if err := retryOnConflict(func() error {
+		l, err := leases.Get(ctx, manager.LeaseName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		other := "someone-else"
+		l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &other, &seconds
+		l.Spec.RenewTime = &metav1.MicroTime{Time: time.Now()}
+		_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
