@@ -4,7 +4,9 @@
 # kubeconfig it writes), NODES hollow nodes in `drover node --runtime=hollow --count K`
 # processes (K <= DENSITY_NODES_PER_PROC), and the driver (cmd/drover-density) that waits for
 # the nodes, creates PODS pods through ReplicationControllers of 30, watches them reach
-# Running and samples API latencies and resource use. Each step prints one markdown row and
+# Running, then creates one latency pod per node, one every 200 ms, into the saturated cluster
+# (how Kubernetes' density test measures its pod startup SLO), and samples API latencies and
+# resource use. Each step prints one markdown row and
 # `uptime`; the table of all steps comes at the end. Everything started is stopped at exit.
 #
 #   scripts/density.sh [--store bolt|consul|consul://HOST:PORT/PREFIX] [--steps "100/3000 ..."]
