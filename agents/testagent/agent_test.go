@@ -11,6 +11,8 @@ import (
 
 	"github.com/drover-ci/drover/agents/testagent"
 	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
+
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 // The agent connects with the node's secret, over TCP and over WebSocket;
@@ -122,7 +124,7 @@ func TestKillAgentFailsRunningBuild(t *testing.T) {
 	trigger(t, s, "long")
 	cmd := exec.Command(agentBinary(t), "-url", s.URL(), s.Secret("k1"), "k1")
 	cmd.Env = append(os.Environ(), "JENKINS_AGENT_WORKDIR="+t.TempDir())
-	out := &syncBuffer{}
+	out := &logtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package testagent_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/drover-ci/drover/agents/testagent"
 	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
+
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 const (
@@ -122,29 +123,11 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-// syncBuffer is an io.Writer safe for the agent's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // runAgent runs the agent in-process until the test ends; the channel
 // receives Run's result.
-func runAgent(t *testing.T, cfg testagent.Config) (<-chan error, *syncBuffer, context.CancelFunc) {
+func runAgent(t *testing.T, cfg testagent.Config) (<-chan error, *logtest.Buffer, context.CancelFunc) {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &logtest.Buffer{}
 	cfg.Out = out
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = t.TempDir()

@@ -10,6 +10,8 @@ import (
 
 	"github.com/drover-ci/drover/agents/testagent"
 	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
+
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 // A swarm client registers through /plugin/swarm/createSlave with the
@@ -77,7 +79,7 @@ func TestSwarmThroughJava(t *testing.T) {
 	}
 	cmd := exec.Command(java, "-jar", jar, "-url", s.URL(), "-name", "viajava", "-disableClientsUniqueId",
 		"-labels", "j", "-username", admin, "-password", token, "-fsroot", t.TempDir())
-	out := &syncBuffer{}
+	out := &logtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
 	"github.com/drover-ci/drover/cloud/provider"
 	"github.com/drover-ci/drover/cluster/controller"
+
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 func TestReporterBacksOff(t *testing.T) {
@@ -65,7 +67,7 @@ func TestStartsSoonAfterJenkinsAnswers(t *testing.T) {
 	cfg := mustLoad(t, "url: http://"+addr+"\ncredentials: {user: admin, tokenEnv: JT}\n")
 	var attempts atomic.Int32
 	started := make(chan time.Time, 1)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	c, err := New(Config{Static: cfg, Getenv: func(string) string { return token },
 		RetryMin: 100 * time.Millisecond, RetryMax: 5 * time.Second, ProbeEvery: 50 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +26,8 @@ import (
 	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/store/memstore"
 	"github.com/drover-ci/drover/internal/uptest"
+
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 const token = "11deadbeefdeadbeefdeadbeefdeadbeef" // the fake Jenkins' API token for admin
@@ -51,26 +51,9 @@ type harness struct {
 	jenkins  *jenkinstest.Server
 	started  chan *fakeProvider
 	recorder *record.FakeRecorder
-	logs     *syncBuffer
+	logs     *logtest.Buffer
 	runner   *Runner
 	reg      *prometheus.Registry
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func start(t *testing.T, cfg Config) *harness {
@@ -83,7 +66,7 @@ func start(t *testing.T, cfg Config) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, kube: kube, jenkins: jenkinstest.New(), started: make(chan *fakeProvider, 10),
-		recorder: record.NewFakeRecorder(100), logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
+		recorder: record.NewFakeRecorder(100), logs: &logtest.Buffer{}, reg: prometheus.NewRegistry()}
 	t.Cleanup(h.jenkins.Close)
 	h.jenkins.AddUser("admin", "password", token)
 	cfg.Registerer = h.reg

@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -98,7 +97,7 @@ func TestRunWorkersStopWithAFullQueue(t *testing.T) {
 // TestRunWorkersLogs: a failed sync is logged to the controller's logger with its key, at
 // warn level, but a conflict (a stale cache the retry corrects) only at debug level.
 func TestRunWorkersLogs(t *testing.T) {
-	var buf syncBuffer
+	var buf logtest.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("controller", "test")
 	q := workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Hour, time.Hour))
 	synced := make(chan string, 2)
@@ -129,22 +128,4 @@ func TestRunWorkersLogs(t *testing.T) {
 			t.Errorf("logged:\n%s\nwant a line with %s", out, want)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

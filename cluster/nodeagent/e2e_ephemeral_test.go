@@ -1,17 +1,17 @@
 package nodeagent_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 // An ephemeral container added through pods/ephemeralcontainers is started once in the running
@@ -55,7 +55,7 @@ func TestE2EEphemeralContainers(t *testing.T) {
 	// attach ends with its stdin), whatever the shell prints afterwards.
 	stdin, w := io.Pipe()
 	cmd.Stdin = stdin
-	var out syncBuffer
+	var out logtest.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -74,22 +74,4 @@ func TestE2EEphemeralContainers(t *testing.T) {
 	if len(p.Status.EphemeralContainerStatuses) != 2 || p.Spec.EphemeralContainers[1].Name != "dbg" {
 		t.Errorf("after kubectl debug: %d ephemeral statuses", len(p.Status.EphemeralContainerStatuses))
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,32 +18,16 @@ import (
 
 	"github.com/drover-ci/drover/cmd/drover/app"
 	"github.com/drover-ci/drover/internal/uptest"
+
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
-// syncBuffer is a bytes.Buffer safe for the goroutines of a drover command and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runDrover runs a drover command line in this process until the test ends.
-func runDrover(t *testing.T, args ...string) *syncBuffer {
+func runDrover(t *testing.T, args ...string) *logtest.Buffer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	out := &syncBuffer{}
+	out := &logtest.Buffer{}
 	go func() { done <- app.Run(ctx, args, app.Streams{In: strings.NewReader(""), Out: out, ErrOut: out}) }()
 	t.Cleanup(func() {
 		cancel()

@@ -6,30 +6,13 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/drover-ci/drover/cluster/container"
+
+	"github.com/drover-ci/drover/internal/logtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func (s *suite) testExecStream(t *testing.T) {
 	id := s.run(t, s.exitSpec(t, []string{"SLEEP=inf"}))
@@ -74,7 +57,7 @@ func (s *suite) testExecStdin(t *testing.T) {
 func (s *suite) testAttach(t *testing.T) {
 	id := s.run(t, s.exitSpec(t, []string{"SLEEP=inf"}))
 	s.waitState(t, id, container.StateRunning)
-	var out syncBuffer
+	var out logtest.Buffer
 	done := make(chan error, 1)
 	go func() { done <- s.rt.Attach(s.ctx(t), id, container.Streams{Stdout: &out, Stderr: &out}) }()
 	// The attach is in place once the engine answered it; stopping before that loses the line,

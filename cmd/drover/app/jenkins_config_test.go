@@ -10,30 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/drover-ci/drover/cloud/jenkins/jenkinstest"
+
+	"github.com/drover-ci/drover/internal/logtest"
 )
-
-// lockedBuffer is an io.Writer safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
@@ -95,7 +78,7 @@ func TestJenkinsConfigStatic(t *testing.T) {
 	t.Setenv("DROVER_JENKINS_TOKEN", token)
 	cfg := writeFile(t, "drover.yaml", "log-level: debug\njenkins:\n  url: "+j.URL()+
 		"\n  credentials: {user: admin, tokenEnv: DROVER_JENKINS_TOKEN}\n  namespace: default\n  jenkinsUrl: http://jenkins.default.svc.cluster.local:8080/\n")
-	out := &lockedBuffer{}
+	out := &logtest.Buffer{}
 	dataDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

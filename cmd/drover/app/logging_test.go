@@ -7,13 +7,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 // TestServerLogsJSON: with --log-format json every line drover server prints on stderr is a
 // JSON object with time, level and msg, client-go's too: its leader election logs through
 // klog, which must reach the same handler.
 func TestServerLogsJSON(t *testing.T) {
-	var stderr lockedBuffer
+	var stderr logtest.Buffer
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)

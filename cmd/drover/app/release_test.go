@@ -12,13 +12,15 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 
 	"github.com/drover-ci/drover/cluster/store/boltstore"
+
+	"github.com/drover-ci/drover/internal/logtest"
 )
 
 // TestServerReleasesLeaseOnStop: a drover server that stops releases the controller manager's
 // Lease through its own API server (client-go's ReleaseOnCancel), so its log has no "Failed to
 // release lock" and the stored Lease names no holder: a successor takes over at once.
 func TestServerReleasesLeaseOnStop(t *testing.T) {
-	var stderr lockedBuffer
+	var stderr logtest.Buffer
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
