@@ -27,6 +27,10 @@ type WatchCache struct {
 	WatcherBuffer int
 	// BookmarkInterval is how often bookmark-allowing watchers get a BOOKMARK (1 minute).
 	BookmarkInterval time.Duration
+	// CompactInterval is how often the cache's history is compacted to the revision of the
+	// round before, as kube-apiserver's --etcd-compaction-interval (5 minutes; negative:
+	// never): older continue tokens and watch revisions are answered 410.
+	CompactInterval time.Duration
 	// ConsistentReadsFromStore serves consistent lists (resourceVersion unset), their continue
 	// tokens and watches without a resourceVersion from the store, as Kubernetes does when
 	// its storage has no progress notifications: for a store whose Revision need not be the
@@ -57,7 +61,7 @@ func (s *Server) newCacher(cfg WatchCache) *watchcache.Cacher {
 		s.cachedRes[res] = true
 	}
 	return watchcache.New(watchcache.Config{Store: s.store, Resources: resources, History: cfg.History,
-		WatcherBuffer: cfg.WatcherBuffer, BookmarkInterval: cfg.BookmarkInterval, Logger: s.log})
+		WatcherBuffer: cfg.WatcherBuffer, BookmarkInterval: cfg.BookmarkInterval, CompactInterval: cfg.CompactInterval, Logger: s.log})
 }
 
 // cached reports whether res's lists and watches may be served from the cache.

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/pager"
 
@@ -206,6 +207,75 @@ func TestPagedListContinueExpired(t *testing.T) {
 	}
 	if got := strings.Join(names, ","); got != "e-002,e-003,e-004,e-005" {
 		t.Errorf("inconsistent continue listed %s, want e-002..e-005", got)
+	}
+}
+
+// In a quiet cluster whose history never fills, a continue token still expires: the cache's
+// history is compacted each interval to the revision the round before had reached, as
+// kube-apiserver compacts etcd (--etcd-compaction-interval), so the token of a first page is a
+// 410 with an inconsistent continue token once any later write has been compacted over
+// (conformance: "should support continue listing from the last key if the original version has
+// been compacted away, though the list is inconsistent", which waits up to two intervals).
+func TestPagedListContinueExpiresByCompaction(t *testing.T) {
+	t.Parallel()
+	srv := apiservertest.StartConfig(t, apiserver.RunConfig{WatchCache: apiserver.WatchCache{CompactInterval: 200 * time.Millisecond}})
+	cs := clientFor(t, srv.Config)
+	ctx := testCtx(t)
+	createConfigMaps(t, cs, "kube-public", "q", 6)
+	cms := cs.CoreV1().ConfigMaps("kube-public")
+	first, err := cms.List(ctx, metav1.ListOptions{Limit: 2, LabelSelector: "set=q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cms.List(ctx, metav1.ListOptions{Limit: 2, LabelSelector: "set=q", Continue: first.Continue}); err != nil {
+		t.Fatalf("continue right away: %v", err)
+	}
+	// Another resource moves the revision on; the config maps stay as they are.
+	if _, err := cs.CoreV1().Secrets("kube-public").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "later"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var se *apierrors.StatusError
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err = cms.List(ctx, metav1.ListOptions{Limit: 2, LabelSelector: "set=q", Continue: first.Continue})
+		if err != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if se = wantStatus(t, "continue after compaction", err, 410); se == nil {
+		return
+	}
+	if se.ErrStatus.Reason != metav1.StatusReasonExpired || se.ErrStatus.ListMeta.Continue == "" {
+		t.Fatalf("status %+v, want Expired with a continue token", se.ErrStatus)
+	}
+	rest, err := cms.List(ctx, metav1.ListOptions{Limit: 10, LabelSelector: "set=q", Continue: se.ErrStatus.ListMeta.Continue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, cm := range rest.Items {
+		names = append(names, cm.Name)
+	}
+	if got := strings.Join(names, ","); got != "q-002,q-003,q-004,q-005" {
+		t.Errorf("inconsistent continue listed %s, want q-002..q-005", got)
+	}
+	// A watch from before the compaction ends with a 410 ERROR event, as Kubernetes' watch from
+	// a compacted revision.
+	w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: first.ResourceVersion})
+	if err != nil {
+		wantStatus(t, "watch from the compacted revision", err, 410)
+		return
+	}
+	defer w.Stop()
+	select {
+	case ev := <-w.ResultChan():
+		st, ok := ev.Object.(*metav1.Status)
+		if ev.Type != watch.Error || !ok || st.Code != 410 {
+			t.Errorf("watch from the compacted revision: first event %s %+v, want an ERROR with code 410", ev.Type, ev.Object)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("watch from the compacted revision: no event in 10 s, want an ERROR with code 410")
 	}
 }
 

@@ -136,6 +136,20 @@ func (c *cache) record(ev *Event) {
 	c.n++
 }
 
+// compact drops the ring's events at or below rev and raises the floor to rev: reads and
+// watches from before rev are then ErrTooOld, as after an etcd compaction.
+func (c *cache) compact(rev int64) {
+	if rev <= c.floor {
+		return
+	}
+	for c.n > 0 && c.at(0).Revision <= rev {
+		c.ring[c.start] = nil
+		c.start = (c.start + 1) % len(c.ring)
+		c.n--
+	}
+	c.floor = rev
+}
+
 func (c *cache) at(i int) *Event { return c.ring[(c.start+i)%len(c.ring)] }
 
 // since returns the retained events with a revision above rev, oldest first.

@@ -21,6 +21,8 @@ const (
 	DefaultHistory          = 4096
 	DefaultWatcherBuffer    = 256
 	DefaultBookmarkInterval = time.Minute
+	// DefaultCompactInterval is kube-apiserver's --etcd-compaction-interval.
+	DefaultCompactInterval = 5 * time.Minute
 	// DefaultFreshTimeout bounds how long a read waits for the cache to reach a revision
 	// (Kubernetes' waitUntilFreshAndBlock waits 3 s); the caller then reads the store.
 	DefaultFreshTimeout = 3 * time.Second
@@ -40,7 +42,12 @@ type Config struct {
 	BookmarkInterval time.Duration
 	// FreshTimeout bounds WaitFresh (default DefaultFreshTimeout).
 	FreshTimeout time.Duration
-	Logger       *slog.Logger
+	// CompactInterval is how often the rings are compacted as kube-apiserver compacts etcd
+	// (default DefaultCompactInterval; negative: never): each round drops the events at or
+	// below the revision the round before saw, so a continue token, an exact list or a watch
+	// from before that revision is answered 410 even in a quiet cluster whose rings never fill.
+	CompactInterval time.Duration
+	Logger          *slog.Logger
 }
 
 // Cacher keeps every configured resource's objects and recent events, fed by one store watch.
@@ -76,6 +83,9 @@ func New(cfg Config) *Cacher {
 	if cfg.FreshTimeout <= 0 {
 		cfg.FreshTimeout = DefaultFreshTimeout
 	}
+	if cfg.CompactInterval == 0 {
+		cfg.CompactInterval = DefaultCompactInterval
+	}
 	c := &Cacher{cfg: cfg, log: cfg.Logger, caches: map[string]*cache{}, known: map[string]bool{}}
 	for _, r := range cfg.Resources {
 		c.known[r.Prefix] = true
@@ -106,6 +116,9 @@ func (c *Cacher) Run(ctx context.Context) {
 		c.mu.Unlock()
 	}()
 	go c.bookmarks(ctx)
+	if c.cfg.CompactInterval > 0 {
+		go c.compactor(ctx)
+	}
 	for {
 		err := c.runOnce(ctx)
 		c.reset()
@@ -118,6 +131,32 @@ func (c *Cacher) Run(ctx context.Context) {
 			return
 		case <-time.After(time.Second):
 		}
+	}
+}
+
+// compactor compacts every resource's ring each CompactInterval to the revision the cache had
+// reached at the round before, as kube-apiserver's compactor compacts etcd (so what is dropped
+// is always at least one interval old).
+func (c *Cacher) compactor(ctx context.Context) {
+	tick := time.NewTicker(c.cfg.CompactInterval)
+	defer tick.Stop()
+	var prev int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		c.mu.Lock()
+		if prev > 0 && c.ready {
+			for _, ch := range c.caches {
+				ch.compact(prev)
+			}
+		}
+		if c.ready {
+			prev = c.rev
+		}
+		c.mu.Unlock()
 	}
 }
 
