@@ -1,7 +1,7 @@
 // Package dns is the cluster DNS server every node runs: A records for services
 // (svc.ns.svc.cluster.local → cluster IP, headless → ready endpoint IPs), SRV records for
-// named ports, pod A records (1-2-3-4.ns.pod.cluster.local), and forwarding of every other
-// name to the host's resolvers. Answers come from informer caches, so they follow service and
+// named ports, pod A records (1-2-3-4.ns.pod.cluster.local), PTR records for cluster IPs and
+// endpoint addresses (reverse.go), and forwarding of every other name to the host's resolvers. Answers come from informer caches, so they follow service and
 // endpoint changes as soon as the watch event arrives.
 package dns
 
@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 )
 
 // DefaultTTL is the TTL of cluster answers: 5 s, the default of CoreDNS's kubernetes plugin.
@@ -55,6 +56,8 @@ type Server struct {
 	factory  informers.SharedInformerFactory
 	services corelisters.ServiceLister
 	endpoint corelisters.EndpointsLister
+	svcIndex cache.Indexer // services by cluster IP (reverse.go)
+	epIndex  cache.Indexer // endpoints by address (reverse.go)
 	fwd      *forwarder
 	log      *slog.Logger
 	ready    chan struct{}
@@ -79,6 +82,7 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	f := informers.NewSharedInformerFactory(cfg.Client, 0)
+	svcs, eps := f.Core().V1().Services().Informer(), f.Core().V1().Endpoints().Informer()
 	return &Server{
 		cfg:      cfg,
 		zone:     dns.Fqdn(strings.ToLower(cfg.Domain)),
@@ -86,6 +90,8 @@ func New(cfg Config) *Server {
 		factory:  f,
 		services: f.Core().V1().Services().Lister(),
 		endpoint: f.Core().V1().Endpoints().Lister(),
+		svcIndex: svcs.GetIndexer(),
+		epIndex:  eps.GetIndexer(),
 		log:      cfg.Logger.With("component", "dns"),
 		ready:    make(chan struct{}),
 	}
@@ -101,6 +107,9 @@ func (s *Server) Addr() string { return s.addr }
 func (s *Server) Run(ctx context.Context) error {
 	// The informers stop when Run returns, also when it returns early with an error (their
 	// stop channel must close before Shutdown waits for them).
+	if err := addReverseIndexers(s.factory.Core().V1().Services().Informer(), s.factory.Core().V1().Endpoints().Informer()); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	s.factory.Start(ctx.Done())
 	defer s.factory.Shutdown()
@@ -212,9 +221,14 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	q := req.Question[0]
 	var resp *dns.Msg
-	if dns.IsSubDomain(s.zone, strings.ToLower(q.Name)) {
+	name := strings.ToLower(q.Name)
+	switch {
+	case dns.IsSubDomain(s.zone, name):
 		resp = s.answer(req)
-	} else {
+	case isReverse(name):
+		resp = s.answerReverse(req)
+	}
+	if resp == nil {
 		resp = s.forward(w, req)
 	}
 	resp.Truncate(maxSize(w, req))
