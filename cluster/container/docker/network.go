@@ -7,6 +7,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/network"
@@ -84,10 +85,17 @@ func (r *Runtime) ensureNetwork(ctx context.Context, name string, ipnet *net.IPN
 		if err == nil {
 			return gateway, nil
 		}
-		if attempt > 0 || !(errdefs.IsConflict(err) || errdefs.IsForbidden(err)) {
+		if attempt >= 4 || !(errdefs.IsConflict(err) || errdefs.IsForbidden(err)) {
 			return "", fmt.Errorf("docker: create network %s (%s): %w", name, subnet, err)
 		}
-		// Someone else created it meanwhile: inspect again.
+		// Someone else created it meanwhile: inspect again. (The engine may still answer
+		// "not found" for a moment: two node agents starting together on a new engine saw
+		// "network with name ... already exists" after one retry.)
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("docker: create network %s (%s): %w", name, subnet, ctx.Err())
+		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
+		}
 	}
 }
 
