@@ -85,6 +85,9 @@ type Config struct {
 	EnsureImages func(ctx context.Context) error
 	// ClusterDNS is the nameserver for ClusterFirst pods ("" leaves Docker's default).
 	ClusterDNS string
+	// NodeHosts is the node's hosts file, which a hostNetwork pod's /etc/hosts copies as the
+	// kubelet's does (default "/etc/hosts").
+	NodeHosts string
 	// NodeIP is the node's InternalIP ("" picks the address of the default route).
 	NodeIP string
 	// Port is where the agent serves HTTPS to the API server (0: not served): container logs,
@@ -182,6 +185,9 @@ func withDefaults(cfg Config) Config {
 	setDefault(&cfg.SyncFrequency, time.Minute)
 	setDefault(&cfg.Workers, 8)
 	setDefault(&cfg.MaxPods, 110)
+	if cfg.NodeHosts == "" {
+		cfg.NodeHosts = "/etc/hosts"
+	}
 	if cfg.PidsLimit == 0 {
 		cfg.PidsLimit = DefaultPidsLimit
 	}

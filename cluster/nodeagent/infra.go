@@ -51,6 +51,9 @@ func (w *podWorker) runInfra(ctx context.Context) (*container.Container, error) 
 	if err != nil {
 		return nil, fmt.Errorf("inspect infra container: %w", err)
 	}
+	if spec.Labels[LabelHostNetwork] == "true" && c.IP == "" {
+		c.IP = w.a.hostIP // the pod's IP is the node's (podView.withHostIP)
+	}
 	return &c, nil
 }
 

@@ -31,6 +31,9 @@ const (
 	LabelAttempt   = "drover.io/restart-count"
 	// LabelHash is a hash of the container spec; a changed spec (e.g. a new image) restarts it.
 	LabelHash = "drover.io/container-hash"
+	// LabelHostNetwork marks the infra container of a hostNetwork pod: the pod's IP is the
+	// node's (the runtime reports none for the host's network).
+	LabelHostNetwork = "drover.io/host-network"
 
 	// infraName is the container name of the pod's infra ("pause") container.
 	infraName = "POD"

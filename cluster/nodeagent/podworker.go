@@ -200,7 +200,7 @@ func (w *podWorker) list(ctx context.Context) (*podView, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
-	return newPodView(cs), nil
+	return newPodView(cs).withHostIP(w.a.hostIP), nil
 }
 
 // event records an event on the pod.

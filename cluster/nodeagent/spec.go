@@ -18,7 +18,9 @@ import (
 const clusterDomain = "cluster.local"
 
 // infraSpec is the pod's infra ("pause") container: it owns the network namespace on the
-// node's bridge network and publishes the pod's hostPorts.
+// node's bridge network and publishes the pod's hostPorts. A hostNetwork pod's infra container
+// is in the host's network namespace: it has the node's hostname and addresses, and its ports
+// are the host's own (nothing to publish), as the kubelet's sandbox with hostNetwork.
 func (a *Agent) infraSpec(pod *corev1.Pod) container.Spec {
 	spec := container.Spec{
 		Name:        dockerName(pod, infraName, 0),
@@ -26,14 +28,19 @@ func (a *Agent) infraSpec(pod *corev1.Pod) container.Spec {
 		Labels:      a.containerLabels(pod, infraName, 0, ""),
 		Hostname:    hostnameOf(pod),
 		NetworkMode: a.cfg.Network,
-		DNSSearch:   []string{pod.Namespace + ".svc." + clusterDomain, "svc." + clusterDomain, clusterDomain},
-		DNSOptions:  []string{"ndots:5"},
+	}
+	if pod.Spec.HostNetwork {
+		spec.Hostname, spec.NetworkMode = "", hostNetworkMode
+		spec.Labels[LabelHostNetwork] = "true"
 	}
 	a.setDNS(&spec, pod)
 	for _, ha := range pod.Spec.HostAliases {
 		for _, h := range ha.Hostnames {
 			spec.ExtraHosts = append(spec.ExtraHosts, h+":"+ha.IP)
 		}
+	}
+	if pod.Spec.HostNetwork {
+		return spec
 	}
 	for _, c := range pod.Spec.Containers {
 		for _, p := range c.Ports {
@@ -48,14 +55,21 @@ func (a *Agent) infraSpec(pod *corev1.Pod) container.Spec {
 	return spec
 }
 
-// setDNS applies the pod's DNS policy and config: the cluster's nameserver for ClusterFirst,
-// the host's search paths for Default, and dnsConfig's additions.
+// hostNetworkMode is the runtime's network mode of a hostNetwork pod's infra container.
+const hostNetworkMode = "host"
+
+// setDNS applies the pod's DNS policy and config as the kubelet's getPodDNSType does: the
+// cluster's nameserver and search paths for ClusterFirst (on the host network only with
+// ClusterFirstWithHostNet: ClusterFirst falls back to Default there), the host's resolver for
+// Default, nothing but dnsConfig for None; then dnsConfig's additions.
 func (a *Agent) setDNS(spec *container.Spec, pod *corev1.Pod) {
-	if a.cfg.ClusterDNS != "" && (pod.Spec.DNSPolicy == "" || pod.Spec.DNSPolicy == corev1.DNSClusterFirst) {
-		spec.DNS = []string{a.cfg.ClusterDNS}
-	}
-	if pod.Spec.DNSPolicy == corev1.DNSDefault {
-		spec.DNSSearch, spec.DNSOptions = nil, nil
+	switch pod.Spec.DNSPolicy {
+	case corev1.DNSClusterFirstWithHostNet:
+		a.clusterDNS(spec, pod)
+	case "", corev1.DNSClusterFirst:
+		if !pod.Spec.HostNetwork {
+			a.clusterDNS(spec, pod)
+		}
 	}
 	dc := pod.Spec.DNSConfig
 	if dc == nil {
@@ -70,6 +84,15 @@ func (a *Agent) setDNS(spec *container.Spec, pod *corev1.Pod) {
 			spec.DNSOptions = append(spec.DNSOptions, o.Name)
 		}
 	}
+}
+
+// clusterDNS sets the cluster's nameserver (when the node has one), search paths and ndots.
+func (a *Agent) clusterDNS(spec *container.Spec, pod *corev1.Pod) {
+	if a.cfg.ClusterDNS != "" {
+		spec.DNS = []string{a.cfg.ClusterDNS}
+	}
+	spec.DNSSearch = []string{pod.Namespace + ".svc." + clusterDomain, "svc." + clusterDomain, clusterDomain}
+	spec.DNSOptions = []string{"ndots:5"}
 }
 
 func hostnameOf(pod *corev1.Pod) string {

@@ -175,3 +175,51 @@ func TestAppSpecCommandOnly(t *testing.T) {
 		t.Error("hash does not change with the image")
 	}
 }
+
+// A hostNetwork pod's infra container is in the host's network (no hostname of its own, no
+// ports to publish), marked so that its IP is the node's; ClusterFirst falls back to the
+// host's resolver there, ClusterFirstWithHostNet keeps the cluster's, None keeps only
+// dnsConfig (the kubelet's getPodDNSType).
+func TestInfraSpecHostNetwork(t *testing.T) {
+	a, _ := unitAgent(t, nil)
+	pod := specPod()
+	pod.Spec.HostNetwork = true
+	s := a.infraSpec(pod)
+	if s.NetworkMode != "host" || s.Hostname != "" || s.PortBindings != nil || s.Labels[LabelHostNetwork] != "true" {
+		t.Errorf("hostNetwork infra: network %q hostname %q ports %v label %q; want host, none, none, true",
+			s.NetworkMode, s.Hostname, s.PortBindings, s.Labels[LabelHostNetwork])
+	}
+	if s.DNS != nil || s.DNSSearch != nil || s.DNSOptions != nil {
+		t.Errorf("hostNetwork + ClusterFirst: DNS %v search %v options %v, want the host's", s.DNS, s.DNSSearch, s.DNSOptions)
+	}
+	pod.Spec.DNSPolicy = corev1.DNSClusterFirstWithHostNet
+	if s := a.infraSpec(pod); len(s.DNS) != 1 || s.DNS[0] != "10.96.0.10" || len(s.DNSSearch) != 3 {
+		t.Errorf("ClusterFirstWithHostNet: DNS %v search %v, want the cluster's", s.DNS, s.DNSSearch)
+	}
+	pod = specPod()
+	pod.Spec.DNSPolicy = corev1.DNSClusterFirstWithHostNet
+	if s := a.infraSpec(pod); len(s.DNS) != 1 || len(s.DNSSearch) != 3 || s.NetworkMode != "drover" {
+		t.Errorf("ClusterFirstWithHostNet off the host network: DNS %v search %v network %q, want the cluster's DNS on the pod network", s.DNS, s.DNSSearch, s.NetworkMode)
+	}
+	pod.Spec.DNSPolicy = corev1.DNSNone
+	pod.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"1.1.1.1"}, Searches: []string{"corp.example"}}
+	s = a.infraSpec(pod)
+	if d := cmp.Diff([]string{"1.1.1.1"}, s.DNS); d != "" {
+		t.Errorf("None: DNS %s", d)
+	}
+	if d := cmp.Diff([]string{"corp.example"}, s.DNSSearch); d != "" {
+		t.Errorf("None: search %s", d)
+	}
+	if s.DNSOptions != nil {
+		t.Errorf("None: options %v, want only dnsConfig's", s.DNSOptions)
+	}
+	infra := container.Container{ID: "i1", State: container.StateRunning,
+		Labels: map[string]string{LabelContainer: infraName, LabelHostNetwork: "true"}}
+	if v := newPodView([]container.Container{infra}).withHostIP("192.168.1.2"); v.infra.IP != "192.168.1.2" {
+		t.Errorf("hostNetwork infra IP %q, want the node's", v.infra.IP)
+	}
+	infra.Labels = map[string]string{LabelContainer: infraName}
+	if v := newPodView([]container.Container{infra}).withHostIP("192.168.1.2"); v.infra.IP != "" {
+		t.Errorf("bridge infra without an address got %q", v.infra.IP)
+	}
+}

@@ -33,6 +33,16 @@ func newPodView(cs []container.Container) *podView {
 	return v
 }
 
+// withHostIP gives a hostNetwork pod's infra container the node's address, hostIP (the
+// runtime reports none for the host's network): the pod's IP is the node's, as the kubelet
+// reports it.
+func (v *podView) withHostIP(hostIP string) *podView {
+	if v.infra != nil && v.infra.Labels[LabelHostNetwork] == "true" && v.infra.IP == "" {
+		v.infra.IP = hostIP
+	}
+	return v
+}
+
 // newer orders attempts: higher restart count first, then later creation.
 func newer(a, b container.Container) bool {
 	if x, y := attemptOf(a), attemptOf(b); x != y {
