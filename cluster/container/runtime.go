@@ -135,6 +135,10 @@ type Spec struct {
 	// NetworkMode is a network name (the pod's infra container) or "container:ID" (app
 	// containers joining the infra container's namespace).
 	NetworkMode string
+	// RuntimeHandler is the engine's OCI runtime that runs the container ("" : the engine's
+	// default): a RuntimeClass's handler. An engine without it refuses the create
+	// (Docker: "Unknown runtime specified NAME").
+	RuntimeHandler string
 	// IP requests a fixed address on the network (optional).
 	IP           string
 	PortBindings []PortBinding

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drover-ci/drover/cluster/container"
 )
@@ -15,6 +16,9 @@ import (
 // or dead.
 func (w *podWorker) ensureInfra(ctx context.Context) bool {
 	infra, err := w.runInfra(ctx)
+	if err == nil {
+		_, err = w.runtimeHandler(ctx) // an adopted sandbox's app containers need it too
+	}
 	if err != nil {
 		w.event(corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 		w.waitAll("ContainerCreating", "")
@@ -40,7 +44,12 @@ func (w *podWorker) runInfra(ctx context.Context) (*container.Container, error) 
 	if len(view.all) > 0 {
 		w.killSandbox(ctx)
 	}
+	handler, err := w.runtimeHandler(ctx)
+	if err != nil {
+		return nil, err
+	}
 	spec := w.a.infraSpec(w.pod)
+	spec.RuntimeHandler = handler
 	spec.Name = dockerName(w.pod, infraName, attempt)
 	spec.Labels[LabelAttempt] = fmt.Sprint(attempt)
 	id, err := w.a.createInfra(ctx, spec)
@@ -55,6 +64,29 @@ func (w *podWorker) runInfra(ctx context.Context) (*container.Container, error) 
 		c.IP = w.a.hostIP // the pod's IP is the node's (podView.withHostIP)
 	}
 	return &c, nil
+}
+
+// runtimeHandler is the handler of the pod's RuntimeClass, the engine runtime its containers
+// run with ("" : none named, the engine's default), read once per pod as the kubelet's
+// runtimeclass manager looks it up. A RuntimeClass that cannot be read fails the sandbox (the
+// pod waits, ContainerCreating, and the next sync reads it again); a handler the engine does
+// not have fails the infra container's create with the engine's own message, as a CRI
+// runtime without the handler fails RunPodSandbox: nothing runs with another runtime than
+// the one asked for.
+func (w *podWorker) runtimeHandler(ctx context.Context) (string, error) {
+	if w.handler != nil {
+		return *w.handler, nil
+	}
+	h := ""
+	if name := w.pod.Spec.RuntimeClassName; name != nil && *name != "" {
+		rc, err := w.a.cfg.Client.NodeV1().RuntimeClasses().Get(ctx, *name, metav1.GetOptions{})
+		if err != nil {
+			return "", fmt.Errorf("failed to lookup RuntimeClass %s: %w", *name, err)
+		}
+		h = rc.Handler
+	}
+	w.handler = &h
+	return h, nil
 }
 
 // killSandbox stops the containers of a pod whose infra container died or was removed: it

@@ -36,6 +36,7 @@ type podWorker struct {
 	started    time.Time                // when the agent first synced the pod (its startTime)
 	reported   *corev1.PodStatus        // the status last written (or found written)
 	termMsgs   map[string]string        // termination messages of exited containers, by id
+	handler    *string                  // the runtime handler of the pod's RuntimeClass, once read
 	// ephemeralTarget is the container whose PID namespace the ephemeral container being
 	// started joins ("" : none).
 	ephemeralTarget string

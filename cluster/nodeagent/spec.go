@@ -121,6 +121,9 @@ func (w *podWorker) appSpec(c *corev1.Container, attempt int, env []envVar, moun
 		StdinOnce:   c.StdinOnce,
 		TTY:         c.TTY,
 	}
+	if w.handler != nil {
+		spec.RuntimeHandler = *w.handler // the sandbox's runtime runs every container of the pod
+	}
 	// Kubernetes' command is Docker's entrypoint; args are its cmd.
 	if len(c.Command) > 0 {
 		spec.Entrypoint = expandAll(c.Command, lookup)

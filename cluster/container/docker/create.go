@@ -54,6 +54,7 @@ func configs(spec container.Spec) (*dc.Config, *dc.HostConfig, *network.Networki
 	}
 	hc := &dc.HostConfig{
 		NetworkMode: dc.NetworkMode(spec.NetworkMode),
+		Runtime:     spec.RuntimeHandler,
 		Privileged:  spec.Privileged,
 		Resources: dc.Resources{
 			Memory:    spec.MemoryLimit,

@@ -27,6 +27,11 @@ func (r *Runtime) Create(ctx context.Context, spec container.Spec) (string, erro
 	if r.images[normalizeImage(spec.Image)] != imagePresent {
 		return "", fmt.Errorf("create %s: image %s: %w", name, spec.Image, container.ErrImageNotFound)
 	}
+	// The hollow engine has Docker's one default runtime, runc, and refuses another as Docker
+	// does.
+	if h := spec.RuntimeHandler; h != "" && h != "runc" {
+		return "", fmt.Errorf("create %s: Error response from daemon: Unknown runtime specified %s", name, h)
+	}
 	mode, err := r.networkMode(spec.NetworkMode)
 	if err != nil {
 		return "", fmt.Errorf("create %s: %w", name, err)
