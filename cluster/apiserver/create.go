@@ -15,6 +15,7 @@ import (
 	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/drover-ci/drover/cluster/registry"
 	"github.com/drover-ci/drover/cluster/store"
@@ -67,6 +68,12 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 			return nil, err
 		}
 		if err := s.admitRuntimeClass(ctx, pod); err != nil {
+			return nil, err
+		}
+	}
+	if ing, ok := obj.(*networkingv1.Ingress); ok {
+		// DefaultIngressClass, a mutating plugin: before validation.
+		if err := s.admitDefaultIngressClass(ctx, ing); err != nil {
 			return nil, err
 		}
 	}

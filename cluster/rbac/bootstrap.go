@@ -42,6 +42,7 @@ const (
 	certificatesGroup   = "certificates.k8s.io"
 	coordinationGroup   = "coordination.k8s.io"
 	discoveryGroup      = "discovery.k8s.io"
+	networkingGroup     = "networking.k8s.io"
 	nodeGroup           = "node.k8s.io"
 	policyGroup         = "policy"
 	rbacGroup           = rbacv1.GroupName
@@ -131,7 +132,8 @@ func ClusterRoles() []rbacv1.ClusterRole {
 				"deployments", "deployments/scale", "deployments/rollback", "replicasets", "replicasets/scale"),
 			newRule(write()...).groups(autoscalingGroup).resources("horizontalpodautoscalers"),
 			newRule(write()...).groups(batchGroup).resources("jobs", "cronjobs"),
-			newRule(write()...).groups(policyGroup).resources("poddisruptionbudgets")),
+			newRule(write()...).groups(policyGroup).resources("poddisruptionbudgets"),
+			newRule(write()...).groups(networkingGroup).resources("ingresses")),
 		cr("system:aggregate-to-view", map[string]string{aggregateToView: "true"},
 			newRule(read()...).groups(legacyGroup).resources("pods", "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts",
 				"services", "services/status", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status", "configmaps"),
@@ -147,7 +149,8 @@ func ClusterRoles() []rbacv1.ClusterRole {
 				"replicasets", "replicasets/scale", "replicasets/status"),
 			newRule(read()...).groups(autoscalingGroup).resources("horizontalpodautoscalers", "horizontalpodautoscalers/status"),
 			newRule(read()...).groups(batchGroup).resources("jobs", "cronjobs", "cronjobs/status", "jobs/status"),
-			newRule(read()...).groups(policyGroup).resources("poddisruptionbudgets", "poddisruptionbudgets/status")),
+			newRule(read()...).groups(policyGroup).resources("poddisruptionbudgets", "poddisruptionbudgets/status"),
+			newRule(read()...).groups(networkingGroup).resources("ingresses", "ingresses/status")),
 		// Delegated authentication and authorization (TokenReview, SubjectAccessReview).
 		cr("system:auth-delegator", nil,
 			newRule("create").groups(authenticationGroup).resources("tokenreviews"),

@@ -186,6 +186,9 @@ func Resources() *Set {
 		// metrics.k8s.io/v1beta1 (computed, not stored)
 		nodeMetricsResource(),
 		podMetricsResource(),
+		// networking.k8s.io/v1
+		ingressClassResource(),
+		ingressResource(),
 		// node.k8s.io/v1
 		runtimeClassResource(),
 		// policy/v1
