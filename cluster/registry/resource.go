@@ -183,6 +183,9 @@ func Resources() *Set {
 		leaseResource(),
 		// discovery.k8s.io/v1
 		endpointSliceResource(),
+		// flowcontrol.apiserver.k8s.io/v1 (stored and served; requests are not classified by them)
+		flowSchemaResource(),
+		plcResource(),
 		// metrics.k8s.io/v1beta1 (computed, not stored)
 		nodeMetricsResource(),
 		podMetricsResource(),
