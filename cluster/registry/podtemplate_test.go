@@ -202,6 +202,28 @@ func TestPodSpecValidate(t *testing.T) {
 			`spec.containers[0].volumeMounts[3].mountPath: Invalid value: "rel": must be an absolute path`,
 			"spec.containers[0].volumeMounts[4].mountPath: Required value",
 		}},
+		{"csi volumes (the CSIInlineVolumes conformance pod)", func(s *corev1.PodSpec) {
+			fs, ro := "ext4", true
+			s.Volumes = []corev1.Volume{
+				{Name: "csi-inline-vol1", VolumeSource: corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{Driver: "e2e.example.com"}}},
+				{Name: "csi-inline-vol2", VolumeSource: corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{Driver: "e2e.example.com", FSType: &fs, ReadOnly: &ro,
+					VolumeAttributes: map[string]string{"size": "1Gi"}, NodePublishSecretRef: &corev1.LocalObjectReference{Name: "creds"}}}},
+			}
+			s.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "csi-inline-vol1", MountPath: "/mnt/vol1"}, {Name: "csi-inline-vol2", MountPath: "/mnt/vol2"}}
+		}, []string{}},
+		{"invalid csi volumes", func(s *corev1.PodSpec) {
+			s.Volumes = []corev1.Volume{
+				{Name: "a", VolumeSource: corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{}}},
+				{Name: "b", VolumeSource: corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{Driver: "e2e_example", NodePublishSecretRef: &corev1.LocalObjectReference{}}}},
+				{Name: "c", VolumeSource: corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{Driver: "e2e.example.com", NodePublishSecretRef: &corev1.LocalObjectReference{Name: "Bad"}}}},
+			}
+		}, []string{
+			"spec.volumes[0].csi.driver: Required value",
+			`spec.volumes[0].csi.driver: Invalid value: "": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
+			`spec.volumes[1].csi.driver: Invalid value: "e2e_example": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
+			"spec.volumes[1].csi.nodePublishSecretRef.name: Required value",
+			`spec.volumes[2].csi.name: Invalid value: "Bad": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
+		}},
 		{"probes", func(s *corev1.PodSpec) {
 			s.Containers[0].LivenessProbe = &corev1.Probe{SuccessThreshold: 2, FailureThreshold: -1}
 			s.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -85,6 +86,8 @@ func podValidateVolumeSource(src *corev1.VolumeSource, p *field.Path) field.Erro
 		}
 	case src.NFS != nil:
 		errs = append(errs, podValidateNFS(src.NFS, p.Child("nfs"))...)
+	case src.CSI != nil:
+		errs = append(errs, podValidateCSI(src.CSI, p.Child("csi"))...)
 	}
 	return errs
 }
@@ -121,6 +124,22 @@ func podValidateNFS(nfs *corev1.NFSVolumeSource, p *field.Path) field.ErrorList 
 		errs = append(errs, field.Required(p.Child("path"), ""))
 	} else if !path.IsAbs(nfs.Path) {
 		errs = append(errs, field.Invalid(p.Child("path"), nfs.Path, "must be an absolute path"))
+	}
+	return errs
+}
+
+// podValidateCSI is Kubernetes' validateCSIVolumeSource: a CSI driver name, and a secret's
+// name when nodePublishSecretRef is set. The pod is accepted; no drover node has a CSI driver,
+// so the node agent reports the mount failure as the kubelet does for an unregistered driver.
+func podValidateCSI(csi *corev1.CSIVolumeSource, p *field.Path) field.ErrorList {
+	errs := storageValidateCSIDriverName(csi.Driver, p.Child("driver"))
+	if ref := csi.NodePublishSecretRef; ref != nil {
+		if ref.Name == "" {
+			errs = append(errs, field.Required(p.Child("nodePublishSecretRef", "name"), ""))
+		} else {
+			// Kubernetes reports an invalid secret name at csi.name.
+			errs = append(errs, podNames(ref.Name, apivalidation.NameIsDNSSubdomain, p.Child("name"))...)
+		}
 	}
 	return errs
 }

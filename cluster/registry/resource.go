@@ -201,6 +201,12 @@ func Resources() *Set {
 		clusterRoleResource(),
 		roleBindingResource(),
 		roleResource(),
+		// storage.k8s.io/v1
+		csiDriverResource(),
+		csiNodeResource(),
+		csiStorageCapacityResource(),
+		storageClassResource(),
+		volumeAttachmentResource(),
 	)
 }
 
