@@ -31,6 +31,8 @@ type hollowEnv struct {
 	agent  *Agent             // the current agent
 	stop   context.CancelFunc // stops the current agent
 	done   chan error
+	// configure, when set, adjusts each agent's Config before it starts (startHollowWith).
+	configure func(*Config)
 }
 
 const (
@@ -40,6 +42,13 @@ const (
 
 func startHollow(t *testing.T) *hollowEnv {
 	t.Helper()
+	return startHollowWith(t, nil)
+}
+
+// startHollowWith is startHollow with configure applied to each agent's Config (a volume
+// manager, say).
+func startHollowWith(t *testing.T, configure func(*Config)) *hollowEnv {
+	t.Helper()
 	srv := apiservertest.Start(t)
 	client, err := kubernetes.NewForConfig(srv.Config)
 	if err != nil {
@@ -47,7 +56,7 @@ func startHollow(t *testing.T) *hollowEnv {
 	}
 	fc := clocktesting.NewFakeClock(time.Now())
 	h := &hollowEnv{t: t, client: client, fc: fc, node: "hollow-" + strings.ToLower(strings.TrimPrefix(t.Name(), "TestHollow")),
-		rt: hollow.New(hollow.Options{Clock: fc})}
+		rt: hollow.New(hollow.Options{Clock: fc}), configure: configure}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		tk := time.NewTicker(hollowTick)
@@ -71,8 +80,12 @@ func startHollow(t *testing.T) *hollowEnv {
 // startAgent runs a new Agent for the node on the env's runtime.
 func (h *hollowEnv) startAgent() *Agent {
 	h.t.Helper()
-	a, err := New(Config{NodeName: h.node, Client: h.client, Runtime: h.rt, Probes: h.rt.Prober(), Clock: h.fc, NodeIP: "127.0.0.1",
-		Logger: testLogger(h.t)})
+	cfg := Config{NodeName: h.node, Client: h.client, Runtime: h.rt, Probes: h.rt.Prober(), Clock: h.fc, NodeIP: "127.0.0.1",
+		Logger: testLogger(h.t)}
+	if h.configure != nil {
+		h.configure(&cfg)
+	}
+	a, err := New(cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -50,6 +51,13 @@ func (w *podWorker) setupVolumes(ctx context.Context) bool {
 		return true
 	}
 	if w.a.cfg.Volumes == nil {
+		if err := csiVolumeErrors(pod); err != nil {
+			// No node has a CSI driver, hollow or not: a csi volume fails to mount as on
+			// a kubelet the driver never registered with (the volume manager's Setup
+			// says the same on nodes that have one).
+			w.mountFailed(err)
+			return false
+		}
 		if !hollowVolumesOK(pod) {
 			w.event(corev1.EventTypeWarning, "FailedMount", "this node cannot mount volumes")
 			return true
@@ -65,9 +73,7 @@ func (w *podWorker) setupVolumes(ctx context.Context) bool {
 	}
 	sources, err := w.a.cfg.Volumes.Setup(ctx, pod)
 	if err != nil {
-		w.event(corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed: %v", err)
-		w.waitAll("ContainerCreating", "")
-		w.res.again(2 * time.Second)
+		w.mountFailed(err)
 		return false
 	}
 	w.volumes = sources
@@ -81,6 +87,38 @@ func (w *podWorker) setupVolumes(ctx context.Context) bool {
 		w.res.again(r.RefreshAfter(pod.UID))
 	}
 	return true
+}
+
+// mountFailed reports a failed volume setup as the kubelet does, one FailedMount event per
+// volume (`MountVolume.SetUp failed for volume "data" : ...`), and leaves the pod's
+// containers waiting in ContainerCreating for the next try.
+func (w *podWorker) mountFailed(err error) {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var se *volume.SetupError
+		if errors.As(e, &se) {
+			w.event(corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed for volume %q : %v", se.Volume, se.Err)
+		} else {
+			w.event(corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed: %v", e)
+		}
+	}
+	w.waitAll("ContainerCreating", "")
+	w.res.again(2 * time.Second)
+}
+
+// csiVolumeErrors returns the setup errors of pod's csi volumes, joined (nil without any):
+// drover's nodes register no CSI driver.
+func csiVolumeErrors(pod *corev1.Pod) error {
+	var errs []error
+	for _, v := range pod.Spec.Volumes {
+		if v.CSI != nil {
+			errs = append(errs, &volume.SetupError{Volume: v.Name, Err: volume.CSIDriverNotRegistered(v.CSI.Driver)})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // loadServiceEnv takes the service variables of the containers this sync starts.

@@ -67,10 +67,27 @@ func NewManager(root string, client kubernetes.Interface, nodeName string) *Mana
 	return &Manager{Root: root, client: client, nodeName: nodeName}
 }
 
+// SetupError is the failure of one volume of a pod: Setup joins one per failing volume
+// (errors.Join), so the node agent can report each as the kubelet does.
+type SetupError struct {
+	Volume string // the pod's volume name
+	Err    error
+}
+
+func (e *SetupError) Error() string { return fmt.Sprintf("volume %q: %v", e.Volume, e.Err) }
+func (e *SetupError) Unwrap() error { return e.Err }
+
+// CSIDriverNotRegistered is the kubelet's error setting up a csi volume whose driver has not
+// registered with it. drover runs no CSI drivers, so no node has any: every csi volume fails
+// this way (the pod stays ContainerCreating), as on a kubelet without the driver.
+func CSIDriverNotRegistered(driver string) error {
+	return fmt.Errorf("kubernetes.io/csi: mounter.SetUpAt failed to get CSI client: driver name %s not found in the list of registered CSI drivers", driver)
+}
+
 // Setup prepares every volume of pod and returns, per volume name, what to mount. It is
 // idempotent and meant to be called on every sync: Secret, ConfigMap and downward API
 // contents are refreshed when they changed. Every volume is attempted; on failure the
-// errors of all failing volumes are returned together (and no map).
+// errors of all failing volumes (*SetupError each) are returned together (and no map).
 func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]Source, error) {
 	if err := checkName(string(pod.UID)); err != nil {
 		return nil, fmt.Errorf("pod uid: %w", err)
@@ -84,7 +101,7 @@ func (m *Manager) Setup(ctx context.Context, pod *corev1.Pod) (map[string]Source
 			err = m.applyFSGroup(pod, v, src)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("volume %q: %w", v.Name, err))
+			errs = append(errs, &SetupError{Volume: v.Name, Err: err})
 			continue
 		}
 		sources[v.Name] = src
@@ -169,6 +186,8 @@ func (m *Manager) setupVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 		return m.setupClaim(ctx, pod.Namespace, s.PersistentVolumeClaim)
 	case s.NFS != nil:
 		return Source{}, errNFS
+	case s.CSI != nil:
+		return Source{}, CSIDriverNotRegistered(s.CSI.Driver)
 	}
 	return Source{}, errors.New("volume type is not supported on this node")
 }
