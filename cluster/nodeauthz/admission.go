@@ -9,6 +9,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -48,9 +49,10 @@ const mirrorPodAnnotation = "kubernetes.io/config.mirror"
 // Admit is Kubernetes' NodeRestriction admission: a node may create no pods (only mirror
 // pods, which drover does not have), delete and update the status of only the pods bound to
 // it, create, modify and delete only its own Node (not the labels under
-// node-restriction.kubernetes.io/, nor its taints once registered) and its own Lease in
-// kube-node-lease, and request certificates only for itself. Requests of other users, and
-// of resources it does not restrict, pass. The error is a 403 with Kubernetes' message.
+// node-restriction.kubernetes.io/, nor its taints once registered), its own Lease in
+// kube-node-lease and its own CSINode, and request certificates only for itself. Requests of
+// other users, and of resources it does not restrict, pass. The error is a 403 with
+// Kubernetes' message.
 func Admit(a Attributes) error {
 	node := NodeName(a.User)
 	if node == "" {
@@ -74,6 +76,15 @@ func Admit(a Attributes) error {
 		}
 	case schema.GroupResource{Group: "certificates.k8s.io", Resource: "certificatesigningrequests"}:
 		return admitCSR(node, a)
+	case schema.GroupResource{Group: "storage.k8s.io", Resource: "csinodes"}:
+		// Kubernetes' admitCSINode: only its own.
+		name := a.Name
+		if c, ok := a.Object.(*storagev1.CSINode); ok && name == "" {
+			name = c.Name
+		}
+		if name != node {
+			return forbidden(a, fmt.Errorf("can only access CSINode with the same name as the requesting node"))
+		}
 	}
 	return nil
 }

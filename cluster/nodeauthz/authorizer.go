@@ -50,6 +50,7 @@ var nodeRules = []rule{
 	{[]string{"create", "get", "list", "watch"}, "certificates.k8s.io", []string{"certificatesigningrequests"}},
 	{[]string{"create"}, "certificates.k8s.io", []string{"certificatesigningrequests/selfnodeclient"}},
 	{readVerbs, "node.k8s.io", []string{"runtimeclasses"}},
+	{readVerbs, "storage.k8s.io", []string{"csidrivers"}},
 }
 
 // Authorize implements authorizer.Authorizer.
@@ -91,6 +92,9 @@ func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (
 			return authorizer.DecisionNoOpinion, noRelationship(node), nil
 		}
 	}
+	if group == "storage.k8s.io" && resource == "csinodes" {
+		return csiNode(node, attrs)
+	}
 	res := resource
 	if sub != "" {
 		res += "/" + sub
@@ -101,6 +105,23 @@ func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (
 		}
 	}
 	return authorizer.DecisionNoOpinion, "", nil
+}
+
+// csiNode is Kubernetes' authorizeCSINode: a node may get, create, update, patch and delete
+// its own CSINode (a create's name is the body's: NodeRestriction checks it).
+func csiNode(node string, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
+	switch attrs.GetVerb() {
+	case "get", "create", "update", "patch", "delete":
+	default:
+		return authorizer.DecisionNoOpinion, "can only get, create, update, patch, or delete a CSINode", nil
+	}
+	if attrs.GetSubresource() != "" {
+		return authorizer.DecisionNoOpinion, "cannot authorize CSINode subresources", nil
+	}
+	if attrs.GetVerb() != "create" && attrs.GetName() != node {
+		return authorizer.DecisionNoOpinion, "can only access CSINode with the same name as the requesting node", nil
+	}
+	return authorizer.DecisionAllow, "", nil
 }
 
 // read allows get (and list/watch of one object by name, as a kubelet watches a Secret) of an

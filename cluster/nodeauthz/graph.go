@@ -4,7 +4,9 @@
 // pods bound to NAME, found in a graph kept current from watches of pods and
 // PersistentVolumes (never a list per request); besides those it has the fixed rules of
 // Kubernetes' system:node role (its Node and Lease, its pods' status, events, services,
-// endpoints, CSRs). NodeRestriction (Admit) limits its writes to its own objects.
+// endpoints, CSRs, CSIDrivers and its own CSINode; VolumeAttachments, which Kubernetes relates
+// to nodes through the graph, are not: drover attaches no volumes). NodeRestriction (Admit)
+// limits its writes to its own objects.
 package nodeauthz
 
 import (

@@ -46,6 +46,7 @@ const (
 	nodeGroup           = "node.k8s.io"
 	policyGroup         = "policy"
 	rbacGroup           = rbacv1.GroupName
+	storageGroup        = "storage.k8s.io"
 )
 
 func readWrite() []string {
@@ -175,6 +176,10 @@ func ClusterRoles() []rbacv1.ClusterRole {
 			newRule("get", "create", "update", "patch", "delete").groups(coordinationGroup).resources("leases"),
 			newRule("create").groups(legacyGroup).resources("serviceaccounts/token"),
 			newRule("get", "update", "patch").groups(legacyGroup).resources("persistentvolumeclaims/status"),
+			// CSI: what a kubelet reads and writes as drivers register (drover's register none).
+			newRule("get").groups(storageGroup).resources("volumeattachments"),
+			newRule("get", "watch", "list").groups(storageGroup).resources("csidrivers"),
+			newRule("get", "create", "update", "patch", "delete").groups(storageGroup).resources("csinodes"),
 			newRule(read()...).groups(nodeGroup).resources("runtimeclasses")),
 		// A node proxy (services and endpoints to route).
 		cr("system:node-proxier", nil,
@@ -237,6 +242,8 @@ func ClusterRoles() []rbacv1.ClusterRole {
 			newRule(read()...).groups(legacyGroup).resources("podtemplates"),
 			newRule(readWrite()...).groups(discoveryGroup).resources("endpointslices"),
 			newRule(read()...).groups(nodeGroup).resources("runtimeclasses"),
+			// Kubernetes' persistent-volume-binder reads the claims' storage classes.
+			newRule("get", "list", "watch").groups(storageGroup).resources("storageclasses"),
 			newRule(readWrite()...).groups(appsGroup).resources("deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions"),
 			newRule("update", "patch").groups(appsGroup).resources("deployments/status", "replicasets/status", "statefulsets/status", "daemonsets/status",
 				"deployments/finalizers", "replicasets/finalizers", "statefulsets/finalizers", "daemonsets/finalizers"),
@@ -271,7 +278,12 @@ func ClusterRoles() []rbacv1.ClusterRole {
 			newRule(read()...).groups(legacyGroup).resources("persistentvolumeclaims", "persistentvolumes"),
 			newRule("create").groups(authenticationGroup).resources("tokenreviews"),
 			newRule("create").groups(authorizationGroup).resources("subjectaccessreviews"),
-			newRule(read()...).groups(legacyGroup).resources("namespaces")),
+			// Volume limits and CSI storage capacity (drover's scheduler reads none yet).
+			newRule(read()...).groups(storageGroup).resources("csinodes"),
+			newRule("get", "list", "watch").groups(storageGroup).resources("volumeattachments"),
+			newRule(read()...).groups(legacyGroup).resources("namespaces"),
+			newRule(read()...).groups(storageGroup).resources("csidrivers"),
+			newRule(read()...).groups(storageGroup).resources("csistoragecapacities")),
 	}
 }
 

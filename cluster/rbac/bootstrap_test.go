@@ -54,3 +54,59 @@ func TestBootstrapIngressRules(t *testing.T) {
 		}
 	}
 }
+
+// roleAllows reports whether one of the default ClusterRole name's rules allows verb on
+// group/resource.
+func roleAllows(t *testing.T, name, verb, group, resource string) bool {
+	t.Helper()
+	for _, r := range ClusterRoles() {
+		if r.Name != name {
+			continue
+		}
+		a := authorizer.AttributesRecord{Verb: verb, APIGroup: group, Resource: resource, ResourceRequest: true}
+		for i := range r.Rules {
+			if RuleAllows(a, &r.Rules[i]) {
+				return true
+			}
+		}
+		return false
+	}
+	t.Fatalf("no default ClusterRole %q", name)
+	return false
+}
+
+// TestBootstrapStorageRules: the storage.k8s.io rules of Kubernetes 1.32's bootstrap policy in
+// the default roles drover has: the node's CSI rules, the scheduler's volume-limit and capacity
+// reads, the volume binder's storage classes; view, edit and admin get none of them.
+func TestBootstrapStorageRules(t *testing.T) {
+	const storage = "storage.k8s.io"
+	for _, c := range []struct {
+		role, verb, resource string
+		want                 bool
+	}{
+		{"system:node", "get", "volumeattachments", true},
+		{"system:node", "list", "volumeattachments", false},
+		{"system:node", "watch", "csidrivers", true},
+		{"system:node", "create", "csidrivers", false},
+		{"system:node", "create", "csinodes", true},
+		{"system:node", "patch", "csinodes", true},
+		{"system:node", "list", "csinodes", false},
+		{"system:node", "get", "storageclasses", false},
+		{"system:kube-scheduler", "list", "csinodes", true},
+		{"system:kube-scheduler", "watch", "volumeattachments", true},
+		{"system:kube-scheduler", "list", "csidrivers", true},
+		{"system:kube-scheduler", "watch", "csistoragecapacities", true},
+		{"system:kube-scheduler", "update", "csinodes", false},
+		{ControllerManagerRole, "list", "storageclasses", true},
+		{ControllerManagerRole, "create", "storageclasses", false},
+		{"system:aggregate-to-view", "get", "storageclasses", false},
+		{"system:aggregate-to-edit", "create", "storageclasses", false},
+		{"system:aggregate-to-admin", "create", "storageclasses", false},
+		{"system:aggregate-to-view", "list", "csistoragecapacities", false},
+		{"cluster-admin", "deletecollection", "volumeattachments", true},
+	} {
+		if got := roleAllows(t, c.role, c.verb, storage, c.resource); got != c.want {
+			t.Errorf("%s %s %s: %v, want %v", c.role, c.verb, c.resource, got, c.want)
+		}
+	}
+}
