@@ -81,7 +81,7 @@ func (r *Runtime) Inspect(ctx context.Context, id string) (container.Container, 
 	if err != nil {
 		return container.Container{}, wrap(err, "inspect", id)
 	}
-	return fromJSON(j), nil
+	return r.withOOMEvent(ctx, fromJSON(j)), nil
 }
 
 func fromJSON(j types.ContainerJSON) container.Container {

@@ -19,6 +19,7 @@ import (
 type Runtime struct {
 	cli   *client.Client
 	cache inspectCache
+	ooms  oomLog // runs the engine's event log says were OOM-killed (oom.go)
 	// clusterID marks the networks this runtime creates (ClusterLabel); see SetClusterID.
 	clusterID string
 }
