@@ -72,6 +72,14 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 [ -n "$ready" ] || fail "drover up's node was not Ready within 2 minutes: $(tail -5 "$out/drover-up.log")"
+# The controllers make the `kubernetes` service's Endpoints a moment after the node is Ready
+# (kube-apiserver makes them before it is ready); specs that start at once read them.
+for _ in $(seq 1 120); do
+  bin/drover --kubeconfig "$kubeconfig" get endpoints kubernetes -n default >/dev/null 2>&1 && break
+  sleep 0.5
+done
+bin/drover --kubeconfig "$kubeconfig" get endpoints kubernetes -n default >/dev/null 2>&1 ||
+  fail "the kubernetes service's Endpoints did not appear within a minute: $(tail -5 "$out/drover-up.log")"
 
 skip=$(grep -v '^\s*#' "$skipfile" | grep -v '^\s*$' | sed 's/\s*#.*$//' | paste -sd'|')
 say "running ginkgo: focus $focus, $(grep -cv '^\s*\(#\|$\)' "$skipfile") skip patterns, $nodes processes; results in $out"
