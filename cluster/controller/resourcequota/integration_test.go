@@ -390,6 +390,17 @@ func TestQuotaObjectCountOfAnyGroup(t *testing.T) {
 	if !apierrors.IsForbidden(err) || err.Error() != want {
 		t.Fatalf("third deployment: %v, want %q", err, want)
 	}
+	// A deleted one is given back at once, as the conformance spec "should create a
+	// ResourceQuota and capture the life of a replica set" waits for (not after the 5 min
+	// resync).
+	if err := cs.AppsV1().Deployments("team").Delete(ctx, "one", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	uptest.Eventually(t, 10*time.Second, "count/deployments.apps given back after a delete", func() bool {
+		q, err := cs.CoreV1().ResourceQuotas("team").Get(ctx, "objects", metav1.GetOptions{})
+		u := q.Status.Used["count/deployments.apps"]
+		return err == nil && u.Value() == 1
+	})
 }
 
 // dumpOnFailure logs the quotas and pods of team when the test failed.

@@ -4,7 +4,7 @@
 // requests and limits, services, claims, object counts). A quota is recalculated when it is
 // created or its spec changes, when something in its namespace is released (a pod deleted or
 // finished, a service, claim, config map, secret or replication controller deleted, a service
-// or claim changed), and every ResyncPeriod. The API server's quota admission charges creates
+// or claim changed, an apps/v1 or batch/v1 workload deleted), and every ResyncPeriod. The API server's quota admission charges creates
 // to status.used as they happen; this controller gives back what is released.
 package resourcequota
 
@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -39,8 +41,27 @@ import (
 // (kube-controller-manager's --resource-quota-sync-period).
 const ResyncPeriod = 5 * time.Minute
 
-// watched are the core resources whose informers drive recalculation and serve the usage.
-var watched = []string{"pods", "services", "persistentvolumeclaims", "configmaps", "secrets", "replicationcontrollers", "resourcequotas"}
+// watched are the resources whose informers drive recalculation and serve the usage: the
+// core ones quotas measure, and the workloads of apps/v1 and batch/v1 that object-count quotas
+// (count/replicasets.apps, count/jobs.batch) name, whose informers the controller manager
+// keeps anyway. Kubernetes' quota monitor watches every namespaced resource for deletions;
+// an object count of another resource is given back at the next full recalculation
+// (ResyncPeriod).
+var watched = []schema.GroupVersionResource{
+	corev1.SchemeGroupVersion.WithResource("pods"),
+	corev1.SchemeGroupVersion.WithResource("services"),
+	corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims"),
+	corev1.SchemeGroupVersion.WithResource("configmaps"),
+	corev1.SchemeGroupVersion.WithResource("secrets"),
+	corev1.SchemeGroupVersion.WithResource("replicationcontrollers"),
+	corev1.SchemeGroupVersion.WithResource("resourcequotas"),
+	appsv1.SchemeGroupVersion.WithResource("replicasets"),
+	appsv1.SchemeGroupVersion.WithResource("deployments"),
+	appsv1.SchemeGroupVersion.WithResource("statefulsets"),
+	appsv1.SchemeGroupVersion.WithResource("daemonsets"),
+	batchv1.SchemeGroupVersion.WithResource("jobs"),
+	batchv1.SchemeGroupVersion.WithResource("cronjobs"),
+}
 
 // Controller keeps ResourceQuota status. Its queue holds quota keys (namespace/name).
 type Controller struct {
@@ -77,13 +98,13 @@ func New(cc controller.Context) (*Controller, error) {
 	}); err != nil {
 		return nil, err
 	}
-	for _, r := range watched {
-		inf, err := cc.Informers.ForResource(corev1.SchemeGroupVersion.WithResource(r))
+	for _, gvr := range watched {
+		inf, err := cc.Informers.ForResource(gvr)
 		if err != nil {
 			return nil, err
 		}
 		c.synced = append(c.synced, inf.Informer().HasSynced)
-		if r == "resourcequotas" {
+		if gvr.Resource == "resourcequotas" {
 			continue
 		}
 		if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -196,13 +217,13 @@ func (c *Controller) status(rq *corev1.ResourceQuota) (*corev1.ResourceQuota, er
 	return next, err
 }
 
-// lister lists a resource's objects in a namespace: from the informers for the core resources
-// the controller watches, else from the API (only their number matters: object counts).
+// lister lists a resource's objects in a namespace: from the informers for the resources the
+// controller watches, else from the API (only their number matters: object counts).
 func (c *Controller) lister(gr schema.GroupResource) generic.ListFuncByNamespace {
-	for _, r := range watched {
-		if gr.Group == "" && gr.Resource == r {
+	for _, gvr := range watched {
+		if gvr.GroupResource() == gr {
 			return func(ns string) ([]runtime.Object, error) {
-				inf, err := c.factory.ForResource(corev1.SchemeGroupVersion.WithResource(r))
+				inf, err := c.factory.ForResource(gvr)
 				if err != nil {
 					return nil, err
 				}
