@@ -10,7 +10,7 @@
 #                                                        curl, nc, ip, iperf, bash; the porter
 #                                                        certificate, /uploads, the user 1000 and
 #                                                        group 50000 it defines
-#   registry.k8s.io/e2e-test-images/busybox:1.36.1-1     Debian's busybox-static, applets linked
+#   registry.k8s.io/e2e-test-images/busybox:1.36.1-1     Debian's busybox-static, applets linked in /bin
 #   registry.k8s.io/e2e-test-images/httpd:2.4.38-4 and :2.4.39-4
 #                                                        stand-ins: Debian's apache2 serving
 #                                                        /usr/local/apache2/htdocs on :80 as the
@@ -103,6 +103,9 @@ FROM $base AS src
 FROM scratch
 COPY --from=src /bin/busybox /bin/busybox
 RUN ["/bin/busybox", "mkdir", "-p", "/usr/bin", "/sbin", "/usr/sbin", "/tmp", "/etc", "/root"]
+# Every applet in /bin, as the upstream busybox image has them (the Sysctls spec runs
+# /bin/sysctl), and in its usual place too.
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
 RUN ["/bin/busybox", "--install", "-s"]
 RUN echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd && echo 'nobody:x:65534:65534:nobody:/home:/bin/false' >> /etc/passwd && \
     echo 'root:x:0:' > /etc/group && echo 'nogroup:x:65534:' >> /etc/group && chmod 1777 /tmp
