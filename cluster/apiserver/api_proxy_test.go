@@ -172,3 +172,30 @@ func TestProxyInvalidScheme(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyEveryMethod: the pod proxy connects every method Kubernetes' does (proxyMethods:
+// GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS); the conformance spec "A set of valid
+// responses are returned for both pod and service Proxy" sends each with ?method=. OPTIONS
+// was 405 before.
+func TestProxyEveryMethod(t *testing.T) {
+	srv, cs := startClient(t)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Method", r.Method)
+		fmt.Fprint(w, r.Method)
+	})
+	backend := httptest.NewServer(h)
+	t.Cleanup(backend.Close)
+	_, port, _ := net.SplitHostPort(backend.Listener.Addr().String())
+	p, _ := strconv.Atoi(port)
+	proxiedPod(t, cs, "verbs", p)
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"} {
+		r := doRaw(t, srv, m, "/api/v1/namespaces/default/pods/verbs/proxy/x", "", nil)
+		want := m
+		if m == "HEAD" {
+			want = ""
+		}
+		if r.code != http.StatusOK || string(r.body) != want {
+			t.Errorf("%s pods/verbs/proxy/x = %d %q, want 200 %q", m, r.code, r.body, want)
+		}
+	}
+}

@@ -81,6 +81,14 @@ func parseRequest(r *http.Request, resources *registry.Set) (*request, bool, err
 		return nil, true, apierrors.NewNotFound(schema.GroupResource{Group: gv.Group, Resource: resource + "/" + req.subresource}, req.name)
 	}
 	req.verb = verbFor(r, req.name != "", watchPrefix)
+	if req.subresource == "proxy" && (r.Method == http.MethodHead || r.Method == http.MethodOptions) {
+		// The proxy connects every method (Kubernetes' proxyMethods), HEAD authorized as get
+		// and OPTIONS with the empty verb, as the RequestInfoFactory names them.
+		req.verb = "get"
+		if r.Method == http.MethodOptions {
+			req.verb = "proxy-options"
+		}
+	}
 	if req.verb == "" {
 		return nil, true, apierrors.NewMethodNotSupported(res.GroupVersionResource().GroupResource(), r.Method)
 	}
