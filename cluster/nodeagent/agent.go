@@ -47,8 +47,10 @@ type Volumes interface {
 	// to and returns its host path; TerminationMessage reads what it wrote.
 	TerminationLog(podUID types.UID, container string, n int) (string, error)
 	TerminationMessage(podUID types.UID, container string, n int) (string, error)
-	// HostsFile keeps the pod's managed /etc/hosts with content and returns its host path.
+	// HostsFile keeps the pod's managed /etc/hosts with content and returns its host path;
+	// ResolvFile its /etc/resolv.conf.
 	HostsFile(podUID types.UID, content []byte) (string, error)
+	ResolvFile(podUID types.UID, content []byte) (string, error)
 	PodUIDs() ([]types.UID, error)
 }
 
@@ -86,8 +88,11 @@ type Config struct {
 	// ClusterDNS is the nameserver for ClusterFirst pods ("" leaves Docker's default).
 	ClusterDNS string
 	// NodeHosts is the node's hosts file, which a hostNetwork pod's /etc/hosts copies as the
-	// kubelet's does (default "/etc/hosts").
-	NodeHosts string
+	// kubelet's does (default "/etc/hosts"); NodeResolvConf the node's resolver configuration,
+	// whose nameservers and search paths dnsPolicy Default pods get (the kubelet's
+	// --resolv-conf, default "/etc/resolv.conf").
+	NodeHosts      string
+	NodeResolvConf string
 	// NodeIP is the node's InternalIP ("" picks the address of the default route).
 	NodeIP string
 	// Port is where the agent serves HTTPS to the API server (0: not served): container logs,
@@ -187,6 +192,9 @@ func withDefaults(cfg Config) Config {
 	setDefault(&cfg.MaxPods, 110)
 	if cfg.NodeHosts == "" {
 		cfg.NodeHosts = "/etc/hosts"
+	}
+	if cfg.NodeResolvConf == "" {
+		cfg.NodeResolvConf = "/etc/resolv.conf"
 	}
 	if cfg.PidsLimit == 0 {
 		cfg.PidsLimit = DefaultPidsLimit

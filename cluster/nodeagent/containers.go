@@ -167,6 +167,13 @@ func (w *podWorker) containerSpec(ctx context.Context, c *corev1.Container, atte
 	} else if ok {
 		mounts = append(mounts, m)
 	}
+	if m, ok, err := w.resolvMount(c); err != nil {
+		w.res.wait(c.Name, "CreateContainerConfigError", err.Error())
+		w.res.again(2 * time.Second)
+		return container.Spec{}, false
+	} else if ok {
+		mounts = append(mounts, m)
+	}
 	if err := w.checkNonRoot(ctx, c); err != nil {
 		w.event(corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		w.res.wait(c.Name, "CreateContainerConfigError", err.Error())

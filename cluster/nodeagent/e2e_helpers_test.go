@@ -94,6 +94,7 @@ type e2eOptions struct {
 	ensureImages    func(ctx context.Context) error
 	noAgent         bool
 	syncFrequency   time.Duration
+	clusterDNS      string
 }
 
 // startE2E starts an API server and a node agent named after the test.
@@ -120,6 +121,7 @@ func startE2E(t *testing.T, opt e2eOptions) *e2e {
 		NodeIP: "127.0.0.1", Port: freePort(t),
 		TLS:       nodeagent.ServerTLS{ClientCA: srv.PKI.CAPool(), Issue: srv.PKI.IssueServing},
 		Heartbeat: 2 * time.Second, Relist: 500 * time.Millisecond, SyncFrequency: opt.syncFrequency,
+		ClusterDNS: opt.clusterDNS,
 	}
 	a, err := nodeagent.New(cfg)
 	if err != nil {
