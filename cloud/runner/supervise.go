@@ -103,11 +103,13 @@ func (r *Runner) runOnce(ctx context.Context, cfg *config.Config, src *corev1.Co
 	if err != nil {
 		return false, fmt.Errorf("provider: %w", err)
 	}
-	r.setRunning(true)
-	defer r.setRunning(false)
+	// Counted and logged before the provider shows as up: whoever sees up=1 (a scrape of
+	// /metrics, TestJenkinsConfigStatic) sees this start counted and logged too.
 	r.m.starts.Inc()
 	r.log.Info("jenkins cloud: provider started", "url", cfg.URL, "resolved", url, "namespace", ns, "templates", len(cfg.Templates))
 	r.event(src, corev1.EventTypeNormal, "ProviderStarted", fmt.Sprintf("connected to %s (%s), %d templates", cfg.URL, url, len(cfg.Templates)))
+	r.setRunning(true)
+	defer r.setRunning(false)
 	return true, p.Run(ctx)
 }
 
