@@ -72,7 +72,7 @@ func TestE2ERestartPolicies(t *testing.T) {
 	mk("never-ok", corev1.RestartPolicyNever, nil)
 	mk("onfailure-ok", corev1.RestartPolicyOnFailure, map[string]string{"SLEEP": "0.5"})
 	mk("onfailure-retries", corev1.RestartPolicyOnFailure, map[string]string{"EXIT_CODE": "2"})
-	oom := testPod("oom", exitContainer("main", map[string]string{"ALLOC_MB": "256", "SLEEP": "inf"}))
+	oom := testPod("oom", exitContainer("main", map[string]string{"ALLOC_MB": "256", "ALLOC_DELAY": "1", "SLEEP": "inf"}))
 	oom.Spec.RestartPolicy = corev1.RestartPolicyNever
 	oom.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Mi")}
 	e.create(oom)

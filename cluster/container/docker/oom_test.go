@@ -50,7 +50,7 @@ func TestOOMFromTheEventLog(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	oom := run("oom", []string{"ALLOC_MB=256", "SLEEP=inf"}, 32<<20)
+	oom := run("oom", []string{"ALLOC_MB=256", "ALLOC_DELAY=1", "SLEEP=inf"}, 32<<20)
 	if oom.ExitCode != 137 {
 		t.Fatalf("oom container exited %d, want 137", oom.ExitCode)
 	}

@@ -6,6 +6,8 @@
 //	SLEEP        seconds to sleep before exiting ("inf": forever)
 //	EXIT_CODE    exit code
 //	ALLOC_MB     allocate and touch this many MiB first (to trigger the OOM killer)
+//	ALLOC_DELAY  seconds to wait before allocating (the engine's OOM watch on the container
+//	             is set up after it starts: an OOM kill before that is not reported as one)
 //	IGNORE_TERM  "1": ignore SIGTERM and SIGINT (so Stop must kill)
 //	TERM_CODE    exit code after SIGTERM/SIGINT (default 0)
 //
@@ -43,6 +45,7 @@ func main() {
 	}
 	handleSignals()
 	if mb := atoi(os.Getenv("ALLOC_MB")); mb > 0 {
+		sleep(os.Getenv("ALLOC_DELAY"))
 		allocate(mb)
 	}
 	for _, a := range args {
