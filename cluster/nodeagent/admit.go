@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/component-helpers/node/util/sysctl"
+
+	"github.com/drover-ci/drover/cluster/scheduler"
 )
 
 // sysctlForbidden is the kubelet's reason for a pod refused for its sysctls.
@@ -61,14 +63,42 @@ func (w *podWorker) admit(ctx context.Context) (refused bool, err error) {
 	if len(w.view.all) > 0 {
 		return false, nil // running here already: admitted before
 	}
-	msg := admitSysctls(w.pod)
+	reason, msg := sysctlForbidden, admitSysctls(w.pod)
+	if msg == "" && scheduler.HostPortsConflict(w.pod, w.a.admittedBefore(w.pod)) {
+		reason, msg = nodePorts, "Predicate NodePorts failed: "+scheduler.ReasonPorts
+	}
 	if msg == "" {
 		return false, nil
 	}
-	w.event(corev1.EventTypeWarning, sysctlForbidden, "%s", msg)
-	st := corev1.PodStatus{Phase: corev1.PodFailed, Reason: sysctlForbidden, Message: "Pod was rejected: " + msg,
+	w.event(corev1.EventTypeWarning, reason, "%s", msg)
+	st := corev1.PodStatus{Phase: corev1.PodFailed, Reason: reason, Message: "Pod was rejected: " + msg,
 		QOSClass: w.pod.Status.QOSClass}
 	return true, w.report(ctx, st)
+}
+
+// nodePorts is the kubelet's reason for a pod refused because a pod admitted before it holds
+// one of its host ports (the NodePorts predicate of its general admission): a pod bound to the
+// node by name, or by a scheduler that had not seen the other, never starts beside it.
+const nodePorts = "NodePorts"
+
+// admittedBefore are the node's other pods that came first and still hold what they were given:
+// not finished, created earlier (the kubelet admits pods in creation order), not refused.
+func (a *Agent) admittedBefore(pod *corev1.Pod) []*corev1.Pod {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []*corev1.Pod
+	for _, w := range a.workers {
+		p := w.latest
+		if p == nil || p.UID == pod.UID || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		earlier := p.CreationTimestamp.Before(&pod.CreationTimestamp) ||
+			p.CreationTimestamp.Equal(&pod.CreationTimestamp) && p.UID < pod.UID
+		if earlier {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // admitRetry is how soon a pod whose refusal could not be written is looked at again.

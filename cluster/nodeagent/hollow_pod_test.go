@@ -2,12 +2,14 @@ package nodeagent
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -148,4 +150,42 @@ func TestUnsafeSysctlRejected(t *testing.T) {
 		{Name: "kernel.shm_rmid_forced", Value: "1"}, {Name: "net/ipv4/ip_local_port_range", Value: "1024 65000"}}}
 	h.create(good)
 	h.waitPod("safe", "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+}
+
+// TestHostPortConflictRejected: as the kubelet's NodePorts admission, a pod bound to the node
+// whose host port a pod admitted before it holds (same port and protocol, the same or a
+// wildcard IP) is Failed with reason NodePorts and a Warning event, and none of its containers
+// is made; the same port on another protocol or host IP runs, and once the holder is gone a new
+// pod with the port runs (the conformance spec "Should recreate evicted statefulset").
+func TestHostPortConflictRejected(t *testing.T) {
+	h := startHollow(t)
+	withPort := func(name, ip string, proto corev1.Protocol) *corev1.Pod {
+		c := hollowContainer("c")
+		c.Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 21017, HostIP: ip, Protocol: proto}}
+		return hollowPod(name, c)
+	}
+	h.create(withPort("holder", "", corev1.ProtocolTCP))
+	h.waitPod("holder", "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	bad := h.create(withPort("clash", "127.0.0.1", corev1.ProtocolTCP))
+	p := h.waitPod("clash", "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	want := "Pod was rejected: Predicate NodePorts failed: node(s) didn't have free ports for the requested pod ports"
+	if p.Status.Reason != "NodePorts" || p.Status.Message != want {
+		t.Errorf("status reason %q message %q; want NodePorts, %q", p.Status.Reason, p.Status.Message, want)
+	}
+	h.waitEvents("clash", "NodePorts")
+	if cs := h.containers(string(bad.UID)); len(cs) != 0 {
+		t.Errorf("the refused pod has %d containers", len(cs))
+	}
+	h.create(withPort("udp", "", corev1.ProtocolUDP))
+	h.waitPod("udp", "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	zero := int64(0)
+	if err := h.client.CoreV1().Pods("default").Delete(context.Background(), "holder", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	h.poll(30*time.Second, "holder gone", func() (bool, string) {
+		_, err := h.get("holder")
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	h.create(withPort("after", "", corev1.ProtocolTCP))
+	h.waitPod("after", "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
 }

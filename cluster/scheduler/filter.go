@@ -133,9 +133,33 @@ func (st *podState) portConflict(ni *NodeInfo) bool {
 	}
 	for _, want := range st.ports {
 		for used := range ni.ports {
-			if used.port == want.port && used.protocol == want.protocol &&
-				(used.ip == want.ip || used.ip == wildcardIP || want.ip == wildcardIP) {
+			if want.clashes(used) {
 				return true
+			}
+		}
+	}
+	return false
+}
+
+// clashes: the same port and protocol on the same IP, or either side binds 0.0.0.0.
+func (want hostPort) clashes(used hostPort) bool {
+	return used.port == want.port && used.protocol == want.protocol &&
+		(used.ip == want.ip || used.ip == wildcardIP || want.ip == wildcardIP)
+}
+
+// HostPortsConflict reports whether pod wants a host port one of others holds (the
+// scheduler's NodePorts filter, which the kubelet's admission runs again on its node).
+func HostPortsConflict(pod *corev1.Pod, others []*corev1.Pod) bool {
+	want := podHostPorts(pod)
+	if len(want) == 0 {
+		return false
+	}
+	for _, o := range others {
+		for _, used := range podHostPorts(o) {
+			for _, w := range want {
+				if w.clashes(used) {
+					return true
+				}
 			}
 		}
 	}
