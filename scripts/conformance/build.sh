@@ -2,7 +2,7 @@
 # Builds Kubernetes' conformance test binaries from the Go module k8s.io/kubernetes in a
 # throwaway module outside the tree, once, and caches them:
 #
-#   $DROVER_CACHE/conformance/v1.32.0/{e2e.test,ginkgo,agnhost}
+#   $DROVER_CACHE/conformance/v1.32.0/{e2e.test,ginkgo,agnhost,nnp}
 #
 # Prints that directory. Idempotent: binaries that exist and run are reused. The first build
 # compiles most of Kubernetes (tens of minutes on 2 cores); later runs take a second.
@@ -13,7 +13,7 @@ set -euo pipefail
 version=${DROVER_K8S_E2E_VERSION:-v1.32.0}
 cache=${DROVER_CACHE:-$HOME/.cache/drover}
 out=$cache/conformance/$version
-if [ -x "$out/e2e.test" ] && [ -x "$out/ginkgo" ] && [ -x "$out/agnhost" ] && "$out/ginkgo" version >/dev/null 2>&1; then
+if [ -x "$out/e2e.test" ] && [ -x "$out/ginkgo" ] && [ -x "$out/agnhost" ] && [ -x "$out/nnp" ] && "$out/ginkgo" version >/dev/null 2>&1; then
   echo "$out"
   exit 0
 fi
@@ -50,16 +50,25 @@ import (
 	_ "github.com/onsi/ginkgo/v2/ginkgo"
 	_ "k8s.io/kubernetes/test/e2e"
 	_ "k8s.io/kubernetes/test/images/agnhost"
+	_ "k8s.io/kubernetes/test/images/nonewprivs"
 )
 GO
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 echo "resolving k8s.io/kubernetes $version's module graph..." >&2
 go mod tidy -e >&2
-echo "building ginkgo..." >&2
-go build -o "$out/ginkgo.tmp" github.com/onsi/ginkgo/v2/ginkgo >&2
-echo "building agnhost..." >&2
-go build -o "$out/agnhost.tmp" k8s.io/kubernetes/test/images/agnhost >&2
-echo "building e2e.test (tens of minutes on 2 cores the first time)..." >&2
-go test -c -vet=off -o "$out/e2e.test.tmp" k8s.io/kubernetes/test/e2e >&2
-for b in ginkgo agnhost e2e.test; do mv "$out/$b.tmp" "$out/$b"; done
+# Each binary is built when it is missing (a cache from before a binary was added keeps the
+# others).
+build() { # NAME PACKAGE GO-SUBCOMMAND...
+  local name=$1 pkg=$2
+  shift 2
+  [ -x "$out/$name" ] && return 0
+  echo "building $name..." >&2
+  go "$@" -o "$out/$name.tmp" "$pkg" >&2
+  mv "$out/$name.tmp" "$out/$name"
+}
+build ginkgo github.com/onsi/ginkgo/v2/ginkgo build
+build agnhost k8s.io/kubernetes/test/images/agnhost build
+build nnp k8s.io/kubernetes/test/images/nonewprivs build
+echo "building e2e.test when missing (tens of minutes on 2 cores the first time)..." >&2
+build e2e.test k8s.io/kubernetes/test/e2e test -c -vet=off
 echo "$out"

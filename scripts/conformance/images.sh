@@ -10,7 +10,8 @@
 #                                                        curl, nc, ip, iperf, bash; the porter
 #                                                        certificate, /uploads, the user 1000 and
 #                                                        group 50000 it defines
-#   registry.k8s.io/e2e-test-images/busybox:1.36.1-1     Debian's busybox-static, applets linked in /bin
+#   registry.k8s.io/e2e-test-images/busybox:1.36.1-1     Debian's busybox-static, applets linked in /bin,
+#                                                        sh a static bash (keeps env names like data-1)
 #   registry.k8s.io/e2e-test-images/httpd:2.4.38-4 and :2.4.39-4
 #                                                        stand-ins: Debian's apache2 serving
 #                                                        /usr/local/apache2/htdocs on :80 as the
@@ -19,6 +20,7 @@
 #                                                        stand-ins: Debian's nginx-light serving
 #                                                        /usr/share/nginx/html on :80
 #   registry.k8s.io/e2e-test-images/jessie-dnsutils:1.7  stand-in: the Debian base (dig, nslookup)
+#   registry.k8s.io/e2e-test-images/nonewprivs:1.3       Kubernetes' nnp (from the same module), setuid root
 #   registry.k8s.io/pause:3.10                           a tag of drover's own pause image
 #
 # The Debian rootfs is made once with debootstrap (installed from Debian's packages if
@@ -38,7 +40,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 suite=bookworm
 mirror=${DROVER_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages="bash,ca-certificates,curl,dnsutils,iproute2,iperf,netcat-openbsd,procps,nginx-light,apache2,busybox-static"
+packages="bash,bash-static,ca-certificates,curl,dnsutils,iproute2,iperf,netcat-openbsd,procps,nginx-light,apache2,busybox-static"
 rootfs_tar=$cache/rootfs-$suite-$(echo "$packages" | sha256sum | cut -c1-12).tar
 
 if [ ! -s "$rootfs_tar" ]; then
@@ -107,11 +109,28 @@ RUN ["/bin/busybox", "mkdir", "-p", "/usr/bin", "/sbin", "/usr/sbin", "/tmp", "/
 # /bin/sysctl), and in its usual place too.
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 RUN ["/bin/busybox", "--install", "-s"]
+# sh is a static bash: Debian's busybox ash drops environment variables whose names are not
+# shell identifiers before it runs a command, where the upstream image's (env a NOFORK applet)
+# prints them: the ConfigMap and Secret envFrom specs run \`sh -c env\` on keys like data-1.
+COPY --from=src /bin/bash-static /bin/bash-static
+RUN ["/bin/busybox", "ln", "-sf", "/bin/bash-static", "/bin/sh"]
 RUN echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd && echo 'nobody:x:65534:65534:nobody:/home:/bin/false' >> /etc/passwd && \
     echo 'root:x:0:' > /etc/group && echo 'nogroup:x:65534:' >> /etc/group && chmod 1777 /tmp
 CMD ["sh"]
 DOCKERFILE
 image "$e2e/busybox:1.36.1-1" "$tmp/busybox"
+
+# nonewprivs: Kubernetes' test/images/nonewprivs (nnp, built by scripts/conformance/build.sh)
+# setuid root, as its upstream Dockerfile makes it; it prints its effective UID.
+mkdir -p "$tmp/nonewprivs"
+cp "$bindir/nnp" "$tmp/nonewprivs/"
+cat >"$tmp/nonewprivs/Dockerfile" <<DOCKERFILE
+FROM $base
+COPY nnp /usr/local/bin/nnp
+RUN chmod +s /usr/local/bin/nnp
+CMD ["nnp"]
+DOCKERFILE
+image "$e2e/nonewprivs:1.3" "$tmp/nonewprivs"
 
 mkdir -p "$tmp/httpd"
 cat >"$tmp/httpd/httpd-foreground" <<'SH'
