@@ -42,7 +42,12 @@ scripts/conformance/images.sh "$bindir" >&2
 data_dir=$(mktemp -d /tmp/drover-conformance.XXXXXX)
 kubeconfig=$data_dir/kubeconfig
 node=conformance-$$
-bin/drover up --data-dir "$data_dir" --listen 127.0.0.1:0 --node-name "$node" --network drover-conformance \
+# The API server listens on the node's address, which pods reach (the kubernetes Service's
+# Endpoints): on loopback alone drover advertises none, as pods could not reach it.
+node_ip=$(ip -4 route get 1.1.1.1 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "src") { print $(i + 1); exit }}')
+[ -n "$node_ip" ] || node_ip=$(hostname -I | awk '{print $1}')
+[ -n "$node_ip" ] || fail "no IPv4 address of this host outside loopback for the API server (pods reach it there)"
+bin/drover up --data-dir "$data_dir" --listen "$node_ip:0" --node-name "$node" --network drover-conformance \
   --subnet 10.190.0.0/16 --service-cidr 10.191.0.0/16 --cluster-dns 10.191.0.10 \
   --log-port 10350 --log-level warn >"$out/drover-up.log" 2>&1 &
 up=$!
@@ -73,7 +78,7 @@ for _ in $(seq 1 240); do
 done
 [ -n "$ready" ] || fail "drover up's node was not Ready within 2 minutes: $(tail -5 "$out/drover-up.log")"
 # The controllers make the `kubernetes` service's Endpoints a moment after the node is Ready
-# (kube-apiserver makes them before it is ready); specs that start at once read them.
+# (kube-apiserver makes them before it is ready); the first specs read them.
 for _ in $(seq 1 120); do
   bin/drover --kubeconfig "$kubeconfig" get endpoints kubernetes -n default >/dev/null 2>&1 && break
   sleep 0.5
