@@ -64,7 +64,7 @@ func (w *podWorker) admit(ctx context.Context) (refused bool, err error) {
 		return false, nil // running here already: admitted before
 	}
 	reason, msg := sysctlForbidden, admitSysctls(w.pod)
-	if msg == "" && scheduler.HostPortsConflict(w.pod, w.a.admittedBefore(w.pod)) {
+	if msg == "" && scheduler.HasHostPorts(w.pod) && scheduler.HostPortsConflict(w.pod, w.a.admittedBefore(w.pod)) {
 		reason, msg = nodePorts, "Predicate NodePorts failed: "+scheduler.ReasonPorts
 	}
 	if msg == "" {

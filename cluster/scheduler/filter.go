@@ -147,6 +147,9 @@ func (want hostPort) clashes(used hostPort) bool {
 		(used.ip == want.ip || used.ip == wildcardIP || want.ip == wildcardIP)
 }
 
+// HasHostPorts reports whether one of pod's (init or app) containers binds a host port.
+func HasHostPorts(pod *corev1.Pod) bool { return len(podHostPorts(pod)) > 0 }
+
 // HostPortsConflict reports whether pod wants a host port one of others holds (the
 // scheduler's NodePorts filter, which the kubelet's admission runs again on its node).
 func HostPortsConflict(pod *corev1.Pod, others []*corev1.Pod) bool {
