@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -75,9 +76,11 @@ func (r *Runtime) oomLogged(ctx context.Context, id string, since time.Time) boo
 	defer cancel()
 	f := filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)),
 		filters.Arg("container", id), filters.Arg("event", string(events.ActionOOM)))
+	// Until now: the engine answers from its log of past events and ends the stream at once
+	// (an until in the future would hold the answer open until then).
 	msgs, errs := r.cli.Events(ctx, types.EventsOptions{
-		Since:   strconv.FormatInt(since.Add(-time.Second).Unix(), 10),
-		Until:   strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10),
+		Since:   eventTime(since.Add(-time.Second)),
+		Until:   eventTime(time.Now()),
 		Filters: f,
 	})
 	for {
@@ -90,4 +93,9 @@ func (r *Runtime) oomLogged(ctx context.Context, id string, since time.Time) boo
 			return false
 		}
 	}
+}
+
+// eventTime is t as the events API reads it: seconds.nanoseconds since the epoch.
+func eventTime(t time.Time) string {
+	return strconv.FormatInt(t.Unix(), 10) + "." + fmt.Sprintf("%09d", t.Nanosecond())
 }
