@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // proxyBackend is a backend on ip answering "SCHEME PATH", and an HTML link for /link; its
@@ -188,6 +189,11 @@ func TestProxyEveryMethod(t *testing.T) {
 	_, port, _ := net.SplitHostPort(backend.Listener.Addr().String())
 	p, _ := strconv.Atoi(port)
 	proxiedPod(t, cs, "verbs", p)
+	noFollow, err := rest.HTTPClientFor(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"} {
 		r := doRaw(t, srv, m, "/api/v1/namespaces/default/pods/verbs/proxy/x", "", nil)
 		want := m
@@ -196,6 +202,19 @@ func TestProxyEveryMethod(t *testing.T) {
 		}
 		if r.code != http.StatusOK || string(r.body) != want {
 			t.Errorf("%s pods/verbs/proxy/x = %d %q, want 200 %q", m, r.code, r.body, want)
+		}
+		// .../proxy without a path: GET and HEAD are redirected to .../proxy/ (301, query
+		// kept), the others go to the backend's root.
+		r = doWith(t, noFollow, m, srv.URL+"/api/v1/namespaces/default/pods/verbs/proxy?method="+m, "", nil, nil)
+		switch m {
+		case "GET", "HEAD":
+			if loc := r.header.Get("Location"); r.code != http.StatusMovedPermanently || loc != "/api/v1/namespaces/default/pods/verbs/proxy/?method="+m {
+				t.Errorf("%s pods/verbs/proxy = %d Location %q, want 301 to .../proxy/?method=%s", m, r.code, loc, m)
+			}
+		default:
+			if r.code != http.StatusOK || string(r.body) != m {
+				t.Errorf("%s pods/verbs/proxy = %d %q, want 200 %q", m, r.code, r.body, m)
+			}
 		}
 	}
 }

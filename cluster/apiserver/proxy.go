@@ -56,10 +56,9 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, req *request
 	if loc.Scheme == "" {
 		loc.Scheme = "http"
 	}
+	// An empty path stays empty: the handler redirects GET and HEAD of .../proxy to .../proxy/
+	// (301, as kube-apiserver), and sends other methods to the backend's root.
 	loc.Path, loc.RawQuery = req.rest, r.URL.RawQuery
-	if loc.Path == "" {
-		loc.Path = "/"
-	}
 	h := proxy.NewUpgradeAwareHandler(loc, s.proxyTransport, true, false, responder{})
 	r2 := r.Clone(r.Context())
 	r2.Header.Del("Authorization") // the caller's credential is the API's, not the pod's
