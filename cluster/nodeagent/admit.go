@@ -61,13 +61,15 @@ func admitSysctls(pod *corev1.Pod) string {
 // the pod was refused.
 func (w *podWorker) admit(ctx context.Context) (refused bool, err error) {
 	if len(w.view.all) > 0 {
-		return false, nil // running here already: admitted before
+		w.a.setAdmitted(w) // running here already: admitted before
+		return false, nil
 	}
 	reason, msg := sysctlForbidden, admitSysctls(w.pod)
 	if msg == "" && scheduler.HasHostPorts(w.pod) && scheduler.HostPortsConflict(w.pod, w.a.admittedBefore(w.pod)) {
 		reason, msg = nodePorts, "Predicate NodePorts failed: "+scheduler.ReasonPorts
 	}
 	if msg == "" {
+		w.a.setAdmitted(w)
 		return false, nil
 	}
 	w.event(corev1.EventTypeWarning, reason, "%s", msg)
@@ -82,7 +84,8 @@ func (w *podWorker) admit(ctx context.Context) (refused bool, err error) {
 const nodePorts = "NodePorts"
 
 // admittedBefore are the node's other pods that came first and still hold what they were given:
-// not finished, created earlier (the kubelet admits pods in creation order), not refused.
+// not finished, and admitted here already or created earlier (the kubelet admits pods in
+// creation order; creation times are whole seconds, so within one the UID decides).
 func (a *Agent) admittedBefore(pod *corev1.Pod) []*corev1.Pod {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -94,11 +97,18 @@ func (a *Agent) admittedBefore(pod *corev1.Pod) []*corev1.Pod {
 		}
 		earlier := p.CreationTimestamp.Before(&pod.CreationTimestamp) ||
 			p.CreationTimestamp.Equal(&pod.CreationTimestamp) && p.UID < pod.UID
-		if earlier {
+		if w.admitted || earlier {
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// setAdmitted records that w's pod passed the node's admission.
+func (a *Agent) setAdmitted(w *podWorker) {
+	a.mu.Lock()
+	w.admitted = true
+	a.mu.Unlock()
 }
 
 // admitRetry is how soon a pod whose refusal could not be written is looked at again.

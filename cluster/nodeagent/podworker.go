@@ -20,6 +20,8 @@ type podWorker struct {
 	a      *Agent
 	uid    types.UID
 	latest *corev1.Pod // newest from the informer, nil once the API has no such pod (guarded by a.mu)
+	// admitted: the pod passed the node's admission (or ran here already); guarded by a.mu.
+	admitted bool
 
 	// This sync's pod, its containers as the runtime listed them, and what the sync learnt
 	// for the status.
