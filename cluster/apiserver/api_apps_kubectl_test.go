@@ -26,6 +26,18 @@ func kubectlFor(t *testing.T, srv *apiservertest.Server) func(args ...string) (s
 	}
 }
 
+// mustKubectl wraps kubectl so that a failing command fails the test with its output.
+func mustKubectl(t *testing.T, kubectl func(args ...string) (string, error)) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		out, err := kubectl(args...)
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+}
+
 // tableHeader matches a table header with exactly these columns, in order.
 func tableHeader(cols ...string) *regexp.Regexp {
 	return regexp.MustCompile(`(?m)^` + strings.Join(cols, `\s+`) + `\s*$`)
@@ -35,14 +47,7 @@ func TestKubectlAppsPolicyAutoscaling(t *testing.T) {
 	t.Parallel()
 	srv := apiservertest.Start(t)
 	kubectl := kubectlFor(t, srv)
-	must := func(args ...string) string {
-		t.Helper()
-		out, err := kubectl(args...)
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	must := mustKubectl(t, kubectl)
 	out := must("create", "-f", "testdata/apps.yaml")
 	for _, want := range []string{"deployment.apps/web created", "replicaset.apps/rs1 created", "statefulset.apps/db created",
 		"daemonset.apps/agent created", "poddisruptionbudget.policy/web created", "horizontalpodautoscaler.autoscaling/web created"} {

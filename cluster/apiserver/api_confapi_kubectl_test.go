@@ -15,14 +15,7 @@ func TestKubectlPodTemplatesRuntimeClassesEndpointSlices(t *testing.T) {
 	t.Parallel()
 	srv := apiservertest.Start(t)
 	kubectl := kubectlFor(t, srv)
-	must := func(args ...string) string {
-		t.Helper()
-		out, err := kubectl(args...)
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	must := mustKubectl(t, kubectl)
 	out := must("create", "-f", "testdata/confapi.yaml")
 	for _, want := range []string{"podtemplate/tmpl created", "runtimeclass.node.k8s.io/gvisor created", "endpointslice.discovery.k8s.io/manual-1 created"} {
 		if !strings.Contains(out, want) {

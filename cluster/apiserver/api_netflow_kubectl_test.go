@@ -15,14 +15,7 @@ func TestKubectlIngressesAndFlowControl(t *testing.T) {
 	t.Parallel()
 	srv := apiservertest.Start(t)
 	kubectl := kubectlFor(t, srv)
-	must := func(args ...string) string {
-		t.Helper()
-		out, err := kubectl(args...)
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	must := mustKubectl(t, kubectl)
 	out := must("api-resources", "--api-group=networking.k8s.io")
 	for _, re := range []string{`(?m)^ingressclasses\s+networking\.k8s\.io/v1\s+false\s+IngressClass\s*$`,
 		`(?m)^ingresses\s+ing\s+networking\.k8s\.io/v1\s+true\s+Ingress\s*$`} {

@@ -29,14 +29,7 @@ func TestKubectlAuthRBAC(t *testing.T) {
 	t.Parallel()
 	srv := apiservertest.Start(t)
 	kubectl := kubectlFor(t, srv)
-	must := func(args ...string) string {
-		t.Helper()
-		out, err := kubectl(args...)
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	must := mustKubectl(t, kubectl)
 	if out := must("auth", "whoami"); !strings.Contains(out, "admin") || !strings.Contains(out, "system:masters") {
 		t.Fatalf("auth whoami:\n%s", out)
 	}
