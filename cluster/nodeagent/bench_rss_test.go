@@ -17,10 +17,14 @@ func BenchmarkNodeAgentRSS(b *testing.B) {
 	const pods = 20
 	rt := benchDocker(b)
 	kc, _, client := startServerProc(b)
-	node := fmt.Sprintf("bench-rss-%d", os.Getpid())
+	node, network := fmt.Sprintf("bench-rss-%d", os.Getpid()), "drover-narss"
+	// A network of this name left by an earlier run belongs to that run's cluster, which the
+	// node agent refuses to share: remove it before, and after (once the pods are gone).
+	_ = rt.Client().NetworkRemove(context.Background(), network)
+	b.Cleanup(func() { _ = rt.Client().NetworkRemove(context.Background(), network) })
 	b.Cleanup(func() { removeLabelled(rt, map[string]string{LabelNode: node}) })
 	b.ResetTimer()
-	agent := startProc(b, "node", "node", "--kubeconfig", kc, "--node-name", node, "--network", "drover-narss",
+	agent := startProc(b, "node", "node", "--kubeconfig", kc, "--node-name", node, "--network", network,
 		"--subnet", "10.94.0.0/16", "--node-ip", "127.0.0.1", "--log-port", "0", "--data-dir", b.TempDir(),
 		"--pause-image", benchPauseImage, "--log-level", "warn")
 	waitNodeReadyB(b, client, node)

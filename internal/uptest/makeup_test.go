@@ -33,7 +33,7 @@ func makeUp(t *testing.T, mode, node, network string, args ...string) (output fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = exec.Command("docker", "network", "rm", network).Run() // left by a run that crashed
+	OwnNetwork(t, network)
 	cmd := exec.Command("bash", filepath.Join(root, "scripts/up.sh"))
 	cmd.Args = append(cmd.Args, append([]string{"--node-name", node, "--network", network}, args...)...)
 	dataDir := filepath.Join(t.TempDir(), "data")
@@ -73,7 +73,6 @@ func makeUp(t *testing.T, mode, node, network string, args ...string) (output fu
 		if f := strings.Fields(string(ids)); len(f) > 0 {
 			_ = exec.Command("docker", append([]string{"rm", "-f"}, f...)...).Run()
 		}
-		_ = exec.Command("docker", "network", "rm", network).Run()
 		proctest.UnmountUnder(dataDir) // the pods' secret volumes (tmpfs), kept for their containers
 	})
 	return output, ended

@@ -77,6 +77,16 @@ func RequireE2E(t testing.TB, why string) {
 	t.Skip(why)
 }
 
+// OwnNetwork gives the test the Docker network name: a network of this name left by an earlier
+// run (one that crashed, or a test that does not remove what its drover made) belongs to that
+// run's cluster (another CA, another id), which drover refuses to share, so it is removed now
+// (Docker refuses while containers use it), and again when the test ends.
+func OwnNetwork(t testing.TB, name string) {
+	t.Helper()
+	_ = exec.Command("docker", "network", "rm", name).Run()
+	t.Cleanup(func() { _ = exec.Command("docker", "network", "rm", name).Run() })
+}
+
 // CheckDocker checks that a Docker engine answers, that we are root (cluster IPs on lo, DNS
 // on port 53) and that the images exist.
 func CheckDocker(t testing.TB, images ...string) {
@@ -144,10 +154,7 @@ func Start(t testing.TB, o Options) *Env {
 	e.args = append([]string{"up", "--data-dir", e.DataDir, "--listen", "127.0.0.1:0", "--node-name", e.Node,
 		"--network", e.Network, "--subnet", o.Subnet, "--service-cidr", o.ServiceCIDR,
 		"--cluster-dns", o.ClusterDNS, "--node-port-range", o.NodePortRange, "--log-port", fmt.Sprint(e.AgentPort)}, o.Args...)
-	// A network of this name left by an earlier run that crashed belongs to that run's cluster
-	// (another CA, another id), which drover refuses to share: remove it (Docker refuses while
-	// containers use it).
-	_ = exec.Command("docker", "network", "rm", e.Network).Run()
+	OwnNetwork(t, e.Network)
 	t.Cleanup(e.cleanup)
 	e.start()
 	return e
@@ -240,7 +247,6 @@ func (e *Env) cleanup() {
 	if f := strings.Fields(string(ids)); len(f) > 0 {
 		_ = exec.Command("docker", append([]string{"rm", "-f"}, f...)...).Run()
 	}
-	_ = exec.Command("docker", "network", "rm", e.Network).Run()
 	proctest.UnmountUnder(e.DataDir)
 	if e.t.Failed() {
 		e.t.Logf("drover up log:\n%s", e.tail(80))

@@ -57,6 +57,7 @@ func TestUpFailsWholeWhenDNSFails(t *testing.T) {
 	}
 	defer udp.Close()
 	defer tcp.Close()
+	uptest.OwnNetwork(t, "drover-compose-test") // drover up makes it before its DNS server fails
 	stderr, err := runFor(t, 90*time.Second, "up", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0",
 		"--controllers=false", "--proxy=false", "--cluster-dns", dnsAddr, "--log-port", "0",
 		"--node-name", "compose-test", "--network", "drover-compose-test", "--subnet", "10.63.0.0/24")
