@@ -7,6 +7,7 @@ package registry
 import (
 	"fmt"
 	"sort"
+	"sync/atomic"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -69,6 +70,14 @@ type Resource struct {
 	// ValidateSubresourceUpdate checks an update through a subresource other than status
 	// (certificatesigningrequests/approval).
 	ValidateSubresourceUpdate func(sub string, obj, old runtime.Object) field.ErrorList
+	// Prune, when set, removes from a decoded object the fields its schema does not know
+	// (custom resources: structural pruning, metadata included) and returns their paths
+	// ("spec.foo", "metadata.bar"), which the server reports as unknown fields as
+	// fieldValidation says.
+	Prune func(obj runtime.Object) []string
+	// Custom marks a custom resource (served from a CustomResourceDefinition): its objects
+	// are *unstructured.Unstructured and its lists *unstructured.UnstructuredList.
+	Custom bool
 	// Fields returns the resource-specific selectable fields (e.g. spec.nodeName, status.phase);
 	// the server adds metadata.name and metadata.namespace itself.
 	Fields func(obj runtime.Object) fields.Set
@@ -210,9 +219,18 @@ func Resources() *Set {
 	)
 }
 
-// Set is a fixed collection of resources, indexed by group, version and plural name. It is
-// never changed after NewSet, so any number of goroutines may read it.
+// Set is a collection of resources, indexed by group, version and plural name: the fixed
+// built-in ones given to NewSet, and the custom resources the CustomResourceDefinitions define,
+// replaced as a whole by SetCustom. Any number of goroutines may read it while one replaces the
+// custom resources.
 type Set struct {
+	byGVR  map[schema.GroupVersionResource]*Resource
+	sorted []*Resource
+	custom atomic.Pointer[customSet]
+}
+
+// customSet is one generation of custom resources.
+type customSet struct {
 	byGVR  map[schema.GroupVersionResource]*Resource
 	sorted []*Resource
 }
@@ -234,8 +252,13 @@ func NewSet(rs ...*Resource) *Set {
 		s.byGVR[gvr] = &c
 		s.sorted = append(s.sorted, &c)
 	}
-	sort.Slice(s.sorted, func(i, j int) bool {
-		a, b := s.sorted[i], s.sorted[j]
+	sortResources(s.sorted)
+	return s
+}
+
+func sortResources(rs []*Resource) {
+	sort.Slice(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
 		if a.Group != b.Group {
 			return a.Group < b.Group
 		}
@@ -244,17 +267,63 @@ func NewSet(rs ...*Resource) *Set {
 		}
 		return a.Resource < b.Resource
 	})
-	return s
 }
 
-// Lookup returns the resource for group, version and plural name.
+// Lookup returns the resource for group, version and plural name: a built-in one, or else a
+// custom one.
 func (s *Set) Lookup(gvr schema.GroupVersionResource) (*Resource, bool) {
-	r, ok := s.byGVR[gvr]
-	return r, ok
+	if r, ok := s.byGVR[gvr]; ok {
+		return r, true
+	}
+	if c := s.custom.Load(); c != nil {
+		r, ok := c.byGVR[gvr]
+		return r, ok
+	}
+	return nil, false
 }
 
-// All returns every resource of the set, sorted by group, version and plural name. The slice
-// is the caller's; the descriptors are shared and must not be modified.
+// All returns every resource of the set, sorted by group, version and plural name, the
+// built-in ones first. The slice is the caller's; the descriptors are shared and must not be
+// modified.
 func (s *Set) All() []*Resource {
-	return append([]*Resource(nil), s.sorted...)
+	all := append([]*Resource(nil), s.sorted...)
+	if c := s.custom.Load(); c != nil {
+		all = append(all, c.sorted...)
+	}
+	return all
+}
+
+// Custom returns the custom resources, sorted as All sorts.
+func (s *Set) Custom() []*Resource {
+	if c := s.custom.Load(); c != nil {
+		return append([]*Resource(nil), c.sorted...)
+	}
+	return nil
+}
+
+// SetCustom replaces the custom resources with rs. A resource with the group, version and
+// plural name of a built-in one is left out (the built-in one is served), as is a second
+// resource with the same group, version and plural name; their names are returned.
+func (s *Set) SetCustom(rs []*Resource) (shadowed []string) {
+	c := &customSet{byGVR: make(map[schema.GroupVersionResource]*Resource, len(rs))}
+	for _, r := range rs {
+		cp := *r
+		if cp.ListKind == "" {
+			cp.ListKind = cp.Kind + "List"
+		}
+		gvr := cp.GroupVersionResource()
+		if _, ok := s.byGVR[gvr]; ok {
+			shadowed = append(shadowed, gvr.String())
+			continue
+		}
+		if _, ok := c.byGVR[gvr]; ok {
+			shadowed = append(shadowed, gvr.String())
+			continue
+		}
+		c.byGVR[gvr] = &cp
+		c.sorted = append(c.sorted, &cp)
+	}
+	sortResources(c.sorted)
+	s.custom.Store(c)
+	return shadowed
 }
