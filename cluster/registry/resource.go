@@ -166,6 +166,8 @@ func Resources() *Set {
 		secretResource(),
 		saResource(),
 		svcResource(),
+		// apiextensions.k8s.io/v1
+		crdResource(),
 		// apps/v1
 		crResource(),
 		dsResource(),
