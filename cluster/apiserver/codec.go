@@ -11,11 +11,14 @@ import (
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/drover-ci/drover/cluster/registry"
@@ -56,8 +59,14 @@ func readBody(r *http.Request) ([]byte, error) {
 	return data, nil
 }
 
-// protobufSerializer reads the protobuf bodies client-go's typed clients send by default.
-var protobufSerializer = protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
+// protobufSerializer reads the protobuf bodies client-go's typed clients send by default
+// (the apiextensions clientset's too).
+var protobufSerializer = func() *protobuf.Serializer {
+	s := runtime.NewScheme()
+	utilruntime.Must(scheme.AddToScheme(s))
+	utilruntime.Must(apiextensionsv1.AddToScheme(s))
+	return protobuf.NewSerializer(s, s)
+}()
 
 // protobufToJSON decodes a Kubernetes protobuf envelope into its typed object and returns the
 // object's JSON, so that every body goes through the same JSON decoding and validation.
@@ -96,28 +105,85 @@ func decodeBody(w http.ResponseWriter, r *http.Request, data []byte, gvk schema.
 	if err != nil {
 		return nil, badRequest("%s in version %q cannot be handled as a %s: %v", gvk.Kind, gvk.Version, gvk.Kind, err)
 	}
-	if len(strict) > 0 {
-		msgs := make([]string, len(strict))
-		for i, e := range strict {
-			msgs[i] = e.Error()
-		}
-		switch r.URL.Query().Get("fieldValidation") {
-		case "Strict":
-			return nil, badRequest("%s in version %q cannot be handled as a %s: strict decoding error: %s", gvk.Kind, gvk.Version, gvk.Kind, strings.Join(msgs, ", "))
-		case "Ignore":
-		default:
-			for _, m := range msgs {
-				w.Header().Add("Warning", fmt.Sprintf("299 - %q", m))
-			}
-		}
+	msgs := make([]string, len(strict))
+	for i, e := range strict {
+		msgs[i] = e.Error()
+	}
+	if err := reportStrict(w, r, gvk, msgs); err != nil {
+		return nil, err
 	}
 	obj.GetObjectKind().SetGroupVersionKind(gvk)
 	return obj, nil
 }
 
+// reportStrict answers the strict decoding errors msgs as the request's fieldValidation says:
+// Strict: a 400 error; Ignore: nothing; Warn (the default): a Warning header each.
+func reportStrict(w http.ResponseWriter, r *http.Request, gvk schema.GroupVersionKind, msgs []string) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	switch r.URL.Query().Get("fieldValidation") {
+	case "Strict":
+		return badRequest("%s in version %q cannot be handled as a %s: strict decoding error: %s", gvk.Kind, gvk.Version, gvk.Kind, strings.Join(msgs, ", "))
+	case "Ignore":
+	default:
+		for _, m := range msgs {
+			w.Header().Add("Warning", fmt.Sprintf("299 - %q", m))
+		}
+	}
+	return nil
+}
+
 // decodeResource decodes a body for res.
 func decodeResource(w http.ResponseWriter, r *http.Request, data []byte, res *registry.Resource) (runtime.Object, error) {
+	if res.Custom {
+		return decodeCustom(w, r, data, res)
+	}
 	return decodeBody(w, r, data, res.GroupVersionKind(), res.New)
+}
+
+// decodeCustom decodes a custom object as kube-apiserver's CRD handler does: any JSON object
+// (duplicate fields are strict errors), apiVersion and kind checked, then pruned by its schema —
+// each field pruned is an unknown field (`unknown field "spec.foo"`).
+func decodeCustom(w http.ResponseWriter, r *http.Request, data []byte, res *registry.Resource) (runtime.Object, error) {
+	gvk := res.GroupVersionKind()
+	var m map[string]interface{}
+	strict, err := kjson.UnmarshalStrict(data, &m, kjson.DisallowDuplicateFields)
+	if err != nil || m == nil {
+		if err == nil {
+			err = fmt.Errorf("the body is not a JSON object")
+		}
+		return nil, badRequest("%s in version %q cannot be handled as a %s: %v", gvk.Kind, gvk.Version, gvk.Kind, err)
+	}
+	apiVersion, _ := m["apiVersion"].(string)
+	kind, _ := m["kind"].(string)
+	switch {
+	case apiVersion == "" || kind == "":
+		// kube-apiserver's unstructured decoder needs both.
+		missing := "apiVersion"
+		if apiVersion != "" {
+			missing = "kind"
+		}
+		return nil, badRequest("Object '%s' is missing in '%s'", strings.ToUpper(missing[:1])+missing[1:], strings.TrimSpace(string(data)))
+	case apiVersion != gvk.GroupVersion().String():
+		return nil, badRequest("the API version in the data (%s) does not match the expected API version (%s)", apiVersion, gvk.GroupVersion())
+	case kind != gvk.Kind:
+		return nil, badRequest("the kind in the data (%s) does not match the expected kind (%s)", kind, gvk.Kind)
+	}
+	obj := &unstructured.Unstructured{Object: m}
+	msgs := make([]string, 0, len(strict))
+	for _, e := range strict {
+		msgs = append(msgs, e.Error())
+	}
+	if res.Prune != nil {
+		for _, p := range res.Prune(obj) {
+			msgs = append(msgs, fmt.Sprintf("unknown field %q", p))
+		}
+	}
+	if err := reportStrict(w, r, gvk, msgs); err != nil {
+		return nil, err
+	}
+	return obj, nil
 }
 
 // statusError builds an API error with any code and reason.

@@ -82,6 +82,12 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 			return nil, err
 		}
 	}
+	if res.Custom && s.crds.isTerminating(res.GroupVersionResource().GroupResource()) {
+		// kube-apiserver's customresource handler: a CRD being deleted takes no new objects.
+		err := apierrors.NewMethodNotSupported(res.GroupVersionResource().GroupResource(), "create")
+		err.ErrStatus.Message = "create not allowed while custom resource definition is terminating"
+		return nil, err
+	}
 	if res.PrepareForCreate != nil {
 		res.PrepareForCreate(obj)
 	}

@@ -104,6 +104,9 @@ func (s *Server) markDeletion(res *registry.Resource, obj runtime.Object, opts *
 		// Already terminating: it goes once the namespace finalizer has emptied it.
 		return len(m.GetFinalizers()) > 0 || s.held(res, obj), false
 	}
+	if res.GroupVersionResource() == crdGVR && s.crds.markDeletion(obj) {
+		changed = true // the cleanup finalizer: the CRD's objects go first
+	}
 	// Propagation finalizers.
 	switch propagation(opts) {
 	case metav1.DeletePropagationForeground:

@@ -2,8 +2,10 @@ package apiserver
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,8 +32,12 @@ type collector struct {
 	s     *Server
 	queue workqueue.TypedRateLimitingInterface[gcItem]
 
+	// byKey maps a key prefix "group/resource/" to its resource; replaced when the custom
+	// resources change, which also signals changed so that follow lists again.
+	byKey   atomic.Pointer[map[string]*registry.Resource]
+	changed chan struct{}
+
 	mu         sync.Mutex
-	byKey      map[string]*registry.Resource // key prefix "group/resource/" → resource
 	uids       map[types.UID]string          // live object uid → key
 	owners     map[string][]types.UID        // key → owner uids
 	dependents map[types.UID]map[string]bool // owner uid → dependent keys
@@ -44,13 +50,36 @@ type gcItem struct {
 }
 
 func newCollector(s *Server) *collector {
-	c := &collector{s: s, byKey: map[string]*registry.Resource{}}
-	for _, r := range s.resources.All() {
-		c.byKey[groupKey(r)+"/"+r.Resource+"/"] = r
-	}
+	c := &collector{s: s, changed: make(chan struct{}, 1)}
+	c.setKeys()
 	c.reset()
 	return c
 }
+
+func (c *collector) setKeys() {
+	m := map[string]*registry.Resource{}
+	for _, r := range c.s.resources.All() {
+		if r.Stored() {
+			m[groupKey(r)+"/"+r.Resource+"/"] = r
+		}
+	}
+	c.byKey.Store(&m)
+}
+
+func (c *collector) keys() map[string]*registry.Resource { return *c.byKey.Load() }
+
+// resourcesChanged takes in the served resources again (the custom ones changed) and has the
+// collector list everything again, the new resources' objects included.
+func (c *collector) resourcesChanged() {
+	c.setKeys()
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+}
+
+// errResourcesChanged ends follow when the served resources change.
+var errResourcesChanged = errors.New("the served resources changed")
 
 func (c *collector) reset() {
 	c.mu.Lock()
@@ -83,7 +112,11 @@ func (c *collector) run(ctx context.Context) {
 	go func() { <-ctx.Done(); c.queue.ShutDown() }()
 	go c.work(ctx)
 	for ctx.Err() == nil {
-		if err := c.follow(ctx); err != nil && ctx.Err() == nil {
+		err := c.follow(ctx)
+		if errors.Is(err, errResourcesChanged) {
+			continue
+		}
+		if err != nil && ctx.Err() == nil {
 			c.s.log.Warn("garbage collector: watch ended, re-listing", "err", err)
 			time.Sleep(time.Second)
 		}
@@ -96,8 +129,12 @@ func (c *collector) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	select { // the list below sees the current resources
+	case <-c.changed:
+	default:
+	}
 	c.reset()
-	for prefix := range c.byKey {
+	for prefix := range c.keys() {
 		kvs, _, err := c.s.store.List(ctx, prefix)
 		if err != nil {
 			return err
@@ -110,13 +147,20 @@ func (c *collector) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for ev := range events {
-		if ev.Type == store.Error {
-			return ev.Err
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return ctx.Err()
+			}
+			if ev.Type == store.Error {
+				return ev.Err
+			}
+			c.observe(ev)
+		case <-c.changed:
+			return errResourcesChanged
 		}
-		c.observe(ev)
 	}
-	return ctx.Err()
 }
 
 // resourceOf finds the resource a key belongs to.
@@ -125,7 +169,7 @@ func (c *collector) resourceOf(key string) *registry.Resource {
 	if len(parts) < 3 {
 		return nil
 	}
-	return c.byKey[parts[0]+"/"+parts[1]+"/"]
+	return c.keys()[parts[0]+"/"+parts[1]+"/"]
 }
 
 // observe updates the index with one change and queues the work it calls for.

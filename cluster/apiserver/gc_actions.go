@@ -71,7 +71,7 @@ func (c *collector) resourceOfKind(apiVersion, kind string) *registry.Resource {
 		return nil
 	}
 	var found *registry.Resource
-	for _, r := range c.byKey {
+	for _, r := range c.keys() {
 		if r.Group != gv.Group || r.Kind != kind {
 			continue
 		}

@@ -80,6 +80,9 @@ func decodeObject(res *registry.Resource, value []byte, rev int64) (runtime.Obje
 		return nil, fmt.Errorf("decode stored %s: %w", res.Kind, err)
 	}
 	obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
+	if res.Custom && res.Default != nil {
+		res.Default(obj) // kube-apiserver defaults custom objects read from storage too
+	}
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, err

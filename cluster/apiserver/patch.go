@@ -114,6 +114,11 @@ func strategicMerge(orig, patch []byte, schema runtime.Object) (out []byte, err 
 // servePatch patches the main resource or its status.
 func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req *request, sub string) {
 	pt, data, err := patchBody(r)
+	if err == nil && pt == types.StrategicMergePatchType && req.res.Custom {
+		// Custom resources have no Go type to take merge keys from (kube-apiserver: the same 415).
+		err = statusError(http.StatusUnsupportedMediaType, "UnsupportedMediaType",
+			"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json")
+	}
 	if err != nil {
 		writeError(w, err)
 		return

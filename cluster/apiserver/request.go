@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/drover-ci/drover/cluster/registry"
@@ -25,6 +26,9 @@ type request struct {
 // parseRequest reads the path and method. It returns ok=false when the path is not a resource
 // path at all (the caller answers 404), and an API error for a resource path it cannot serve
 // (among them a resource that is not in resources).
+// errPathNotFound is kube-apiserver's answer for an API path with no resource behind it.
+var errPathNotFound = statusError(http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
+
 func parseRequest(r *http.Request, resources *registry.Set) (*request, bool, error) {
 	segs := splitPath(r.URL.Path)
 	var gv schema.GroupVersion
@@ -70,13 +74,12 @@ func parseRequest(r *http.Request, resources *registry.Set) (*request, bool, err
 		return nil, true, apierrors.NewNotFound(gv.WithResource(resource).GroupResource(), strings.Join(segs, "/"))
 	}
 	res, found := resources.Lookup(gv.WithResource(resource))
-	if !found {
-		return nil, true, apierrors.NewNotFound(schema.GroupResource{Group: gv.Group, Resource: resource}, "")
+	if !found || (!res.Namespaced && req.namespace != "") {
+		// A path kube-apiserver serves nothing at: its generic 404 (kubectl, whose cached
+		// discovery still names a resource of a deleted CRD, prints it as is).
+		return nil, true, errPathNotFound
 	}
 	req.res = res
-	if !res.Namespaced && req.namespace != "" {
-		return nil, true, apierrors.NewNotFound(schema.GroupResource{Group: gv.Group, Resource: resource}, "")
-	}
 	if req.subresource != "" && !res.HasSubresource(req.subresource) {
 		return nil, true, apierrors.NewNotFound(schema.GroupResource{Group: gv.Group, Resource: resource + "/" + req.subresource}, req.name)
 	}

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -119,18 +120,21 @@ type Server struct {
 	profiling      bool
 	resources      *registry.Set
 	namespaces     *registry.Resource
-	discovery      *discovery.Handler
-	log            *slog.Logger
-	gc             *collector
-	rmetrics       *resourcemetrics.Collector // nil: off
-	inflight       *inflight
-	space          *spaceStore
-	svcRanges      serviceRanges
-	signer         *satoken.Signer // nil: no ServiceAccount tokens
-	audiences      []string
-	psa            *podSecurity
-	quota          *quotaAdmission
-	rootCA         []byte
+	// discovery serves discovery and OpenAPI; rebuilt when the custom resources change.
+	discovery atomic.Pointer[discovery.Handler]
+	// crds follows the CustomResourceDefinitions: which custom resources are served.
+	crds      *crdController
+	log       *slog.Logger
+	gc        *collector
+	rmetrics  *resourcemetrics.Collector // nil: off
+	inflight  *inflight
+	space     *spaceStore
+	svcRanges serviceRanges
+	signer    *satoken.Signer // nil: no ServiceAccount tokens
+	audiences []string
+	psa       *podSecurity
+	quota     *quotaAdmission
+	rootCA    []byte
 	// authz authorizes every request (and impersonation, and the access reviews); rules
 	// lists what a user may do (SelfSubjectRulesReview).
 	authz       authorizer.Authorizer
@@ -208,7 +212,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.discovery = discovery.New(resources.All(), VersionInfo())
+	s.discovery.Store(discovery.New(resources.All(), VersionInfo()))
+	s.crds = newCRDController(s)
 	s.gc = newCollector(s)
 	s.inflight = newInflight(cfg.Limits)
 	s.space = &spaceStore{Store: cfg.Store}
@@ -239,6 +244,13 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	go s.followRBAC(ctx, rev)
+	// The custom resources are known before Start returns, so that a restarted server
+	// serves them from its first request.
+	crdRev, err := s.crds.load(ctx)
+	if err != nil {
+		return err
+	}
+	go s.crds.run(ctx, crdRev)
 	if err := s.reconcileRBAC(ctx); err != nil {
 		return err
 	}
@@ -261,7 +273,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/healthz", s.health)
 	mux.HandleFunc("/livez", s.health)
 	mux.HandleFunc("/readyz", s.ready)
-	mux.Handle("/version", s.discovery)
+	mux.Handle("/version", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.discovery.Load().ServeHTTP(w, r) }))
 	metrics := promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{})
 	if s.anonMetric {
 		mux.Handle("/metrics", metrics)
@@ -271,19 +283,9 @@ func (s *Server) Handler() http.Handler {
 	if s.profiling {
 		mux.Handle("/debug/pprof/", s.secured(profilingHandler()))
 	}
-	mux.Handle("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", s.secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// drover has no custom resources. kubectl lists CRDs while validating a manifest of
-		// an unknown kind; an empty list lets it report the unknown kind itself.
-		if r.Method != http.MethodGet {
-			writeError(w, apierrors.NewMethodNotSupported(schema.GroupResource{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"}, r.Method))
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]interface{}{"kind": "CustomResourceDefinitionList", "apiVersion": "apiextensions.k8s.io/v1",
-			"metadata": map[string]string{"resourceVersion": "0"}, "items": []interface{}{}})
-	})))
 	mux.Handle("/", s.secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if discovery.IsPath(r.URL.Path) {
-			s.discovery.ServeHTTP(w, r)
+			s.discovery.Load().ServeHTTP(w, r)
 			return
 		}
 		s.serveResource(w, r)

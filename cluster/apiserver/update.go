@@ -9,6 +9,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -167,7 +168,7 @@ func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runt
 	if (sub == "status" || sub == "approval" || sub == "ephemeralcontainers") && res.PrepareForSubresourceUpdate != nil {
 		res.PrepareForSubresourceUpdate(sub, obj, old)
 	}
-	if sub == "" && specChanged(obj, old) {
+	if sub == "" && specChanged(obj, old, res.HasStatus) {
 		m.SetGeneration(om.GetGeneration() + 1)
 	}
 	errs := apivalidation.ValidateObjectMetaAccessorUpdate(m, om, field.NewPath("metadata"))
@@ -188,6 +189,15 @@ func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runt
 
 // copyStatus sets obj.Status to old.Status (both are pointers to the same struct type).
 func copyStatus(obj, old runtime.Object) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		o := old.(*unstructured.Unstructured)
+		if st, ok := o.Object["status"]; ok {
+			u.Object["status"] = runtime.DeepCopyJSONValue(st)
+		} else {
+			delete(u.Object, "status")
+		}
+		return
+	}
 	dst := reflect.ValueOf(obj).Elem().FieldByName("Status")
 	src := reflect.ValueOf(old).Elem().FieldByName("Status")
 	if dst.IsValid() && src.IsValid() && dst.CanSet() {
@@ -198,6 +208,20 @@ func copyStatus(obj, old runtime.Object) {
 // copyAllButStatus sets every top-level field of obj except TypeMeta, ObjectMeta and Status
 // from old.
 func copyAllButStatus(obj, old runtime.Object) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		keep := map[string]interface{}{}
+		for _, k := range []string{"metadata", "status"} {
+			if v, ok := u.Object[k]; ok {
+				keep[k] = v
+			}
+		}
+		u.Object = runtime.DeepCopyJSON(old.(*unstructured.Unstructured).Object)
+		delete(u.Object, "status")
+		for k, v := range keep {
+			u.Object[k] = v
+		}
+		return
+	}
 	dst, src := reflect.ValueOf(obj).Elem(), reflect.ValueOf(old).Elem()
 	for i := 0; i < dst.NumField(); i++ {
 		switch dst.Type().Field(i).Name {
@@ -208,8 +232,27 @@ func copyAllButStatus(obj, old runtime.Object) {
 	}
 }
 
-// specChanged reports whether anything but metadata and status differs.
-func specChanged(obj, old runtime.Object) bool {
+// specChanged reports whether anything but metadata and status differs (anything but metadata,
+// for a custom resource without the status subresource, whose status is part of its spec).
+func specChanged(obj, old runtime.Object, hasStatus bool) bool {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		a, b := map[string]interface{}{}, map[string]interface{}{}
+		for k, v := range u.Object {
+			a[k] = v
+		}
+		for k, v := range old.(*unstructured.Unstructured).Object {
+			b[k] = v
+		}
+		for _, m := range []map[string]interface{}{a, b} {
+			delete(m, "metadata")
+			delete(m, "apiVersion")
+			delete(m, "kind")
+			if hasStatus {
+				delete(m, "status")
+			}
+		}
+		return !apiequality.Semantic.DeepEqual(a, b)
+	}
 	a, b := reflect.ValueOf(obj).Elem(), reflect.ValueOf(old).Elem()
 	for i := 0; i < a.NumField(); i++ {
 		switch a.Type().Field(i).Name {

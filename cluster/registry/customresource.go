@@ -89,6 +89,7 @@ func CustomResources(crd *apiextensionsv1.CustomResourceDefinition) (rs []*Resou
 			return nil, fmt.Errorf("customresourcedefinition %s version %s: %w", crd.Name, v.Name, err)
 		}
 		r := cr.resource(names)
+		r.CRD = crd
 		if v.Name != storageVersion {
 			r.Storage = customStorage(group, names.Kind, v.Name, storageVersion, coercers[storageVersion])
 		}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync/atomic"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -78,6 +79,9 @@ type Resource struct {
 	// Custom marks a custom resource (served from a CustomResourceDefinition): its objects
 	// are *unstructured.Unstructured and its lists *unstructured.UnstructuredList.
 	Custom bool
+	// CRD is the CustomResourceDefinition a custom resource is served from (shared, read
+	// only): its OpenAPI documents are built from it.
+	CRD *apiextensionsv1.CustomResourceDefinition
 	// Fields returns the resource-specific selectable fields (e.g. spec.nodeName, status.phase);
 	// the server adds metadata.name and metadata.namespace itself.
 	Fields func(obj runtime.Object) fields.Set

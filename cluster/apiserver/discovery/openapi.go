@@ -50,19 +50,27 @@ func openapiBuild(groups []*groupVersions, info version.Info) (*openapiDocs, err
 	root := openapiV3Discovery{Paths: map[string]openapiV3DiscoveryGV{}}
 	var allPaths []openapiPath
 	var all []*registry.Resource
+	var custom []customVersion
 	for _, g := range groups {
 		for _, v := range g.versions {
+			key := strings.TrimPrefix(pathOf(g.name, v), "/")
 			rs := openapiTyped(g.byVer[v])
-			paths := openapiPathsOf(rs)
-			allPaths = append(allPaths, paths...)
-			all = append(all, rs...)
-			gen := openapiNewSchemas(true)
-			openapiMarkKinds(gen, rs)
-			b, err := json.Marshal(openapiV3Doc(paths, gen, info))
+			var b []byte
+			var err error
+			if cvs := customVersions(g.byVer[v]); len(cvs) > 0 && len(rs) == 0 {
+				custom = append(custom, cvs...)
+				b, err = openapiCustomV3(cvs)
+			} else {
+				paths := openapiPathsOf(rs)
+				allPaths = append(allPaths, paths...)
+				all = append(all, rs...)
+				gen := openapiNewSchemas(true)
+				openapiMarkKinds(gen, rs)
+				b, err = json.Marshal(openapiV3Doc(paths, gen, info))
+			}
 			if err != nil {
 				return nil, fmt.Errorf("encoding OpenAPI v3 of %s: %w", groupVersionString(g.name, v), err)
 			}
-			key := strings.TrimPrefix(pathOf(g.name, v), "/")
 			docs.v3[key] = newDocument(b, "application/json")
 			docs.v3Hash[key] = fmt.Sprintf("%X", sha512.Sum512(b))
 			root.Paths[key] = openapiV3DiscoveryGV{ServerRelativeURL: "/openapi/v3/" + key + "?hash=" + docs.v3Hash[key]}
@@ -73,13 +81,31 @@ func openapiBuild(groups []*groupVersions, info version.Info) (*openapiDocs, err
 		return nil, fmt.Errorf("encoding OpenAPI v3 root: %w", err)
 	}
 	docs.v3Root = newDocument(b, "application/json")
-	return docs, openapiBuildV2(docs, allPaths, all, info)
+	return docs, openapiBuildV2(docs, allPaths, all, custom, info)
 }
 
-func openapiBuildV2(docs *openapiDocs, paths []openapiPath, rs []*registry.Resource, info version.Info) error {
+func openapiBuildV2(docs *openapiDocs, paths []openapiPath, rs []*registry.Resource, custom []customVersion, info version.Info) error {
 	gen := openapiNewSchemas(false)
 	openapiMarkKinds(gen, rs)
-	b, err := json.Marshal(openapiV2Doc(paths, gen, info))
+	v2 := openapiV2Doc(paths, gen, info)
+	if len(custom) > 0 {
+		cpaths, cdefs, err := openapiCustomV2(custom)
+		if err != nil {
+			return err
+		}
+		dst := v2["paths"].(openapiObj)
+		for k, v := range cpaths {
+			if _, ok := dst[k]; !ok {
+				dst[k] = v
+			}
+		}
+		for k, v := range cdefs {
+			if _, ok := gen.defs[k]; !ok {
+				gen.defs[k], _ = v.(openapiObj)
+			}
+		}
+	}
+	b, err := json.Marshal(v2)
 	if err != nil {
 		return fmt.Errorf("encoding OpenAPI v2: %w", err)
 	}
@@ -100,7 +126,7 @@ func openapiBuildV2(docs *openapiDocs, paths []openapiPath, rs []*registry.Resou
 func openapiTyped(rs []*registry.Resource) []*registry.Resource {
 	var out []*registry.Resource
 	for _, r := range rs {
-		if r.New != nil && r.NewList != nil {
+		if r.New != nil && r.NewList != nil && !r.Custom { // custom resources: no Go type to describe
 			out = append(out, r)
 		}
 	}

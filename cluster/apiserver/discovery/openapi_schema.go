@@ -84,7 +84,13 @@ func (g *openapiSchemas) schemaOf(t reflect.Type) openapiObj {
 		t = t.Elem()
 	}
 	if p, ok := reflect.New(t).Interface().(openapiTyper); ok {
-		s := openapiObj{"type": p.OpenAPISchemaType()[0]}
+		types := p.OpenAPISchemaType()
+		if len(types) == 0 {
+			// Any JSON value (apiextensions' JSON, JSONSchemaPropsOrBool, ...): kube-openapi
+			// gives such a type no "type".
+			return openapiObj{}
+		}
+		s := openapiObj{"type": types[0]}
 		if f := p.OpenAPISchemaFormat(); f != "" {
 			s["format"] = f
 		}
