@@ -170,6 +170,9 @@ func Resources() *Set {
 		secretResource(),
 		saResource(),
 		svcResource(),
+		// admissionregistration.k8s.io/v1
+		mutatingWebhookConfigurationResource(),
+		validatingWebhookConfigurationResource(),
 		// apiextensions.k8s.io/v1
 		crdResource(),
 		// apps/v1
