@@ -3,6 +3,7 @@ package registry
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -11,6 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	plugincel "k8s.io/apiserver/pkg/admission/plugin/cel"
+	"k8s.io/apiserver/pkg/admission/plugin/webhook/matchconditions"
+	apiservercel "k8s.io/apiserver/pkg/cel"
+	"k8s.io/apiserver/pkg/cel/environment"
 	"k8s.io/apiserver/pkg/util/webhook"
 	"k8s.io/utils/ptr"
 )
@@ -191,6 +196,7 @@ func mwcHooks(c *admissionregistrationv1.MutatingWebhookConfiguration) []admHook
 // stored configuration already breaks is not held against it ("ratcheting").
 type admOptions struct {
 	ignoreMatchConditions                   bool
+	preexistingExpressions                  sets.Set[string] // the stored match condition expressions
 	requireNoSideEffects                    bool
 	requireRecognizedAdmissionReviewVersion bool
 	requireUniqueWebhookNames               bool
@@ -211,6 +217,7 @@ var admCreateOptions = admOptions{
 func admUpdateOptions(hooks, old []admHook) admOptions {
 	opts := admOptions{
 		ignoreMatchConditions:                   len(hooks) == len(old),
+		preexistingExpressions:                  sets.New[string](),
 		requireNoSideEffects:                    true,
 		requireRecognizedAdmissionReviewVersion: true,
 		requireUniqueWebhookNames:               true,
@@ -226,6 +233,9 @@ func admUpdateOptions(hooks, old []admHook) admOptions {
 	names := sets.New[string]()
 	strict := metav1validation.LabelSelectorValidationOptions{}
 	for _, h := range old {
+		for _, mc := range h.MatchConditions {
+			opts.preexistingExpressions.Insert(mc.Expression)
+		}
 		if h.SideEffects == nil || !admNoSideEffectClasses.Has(string(*h.SideEffects)) {
 			opts.requireNoSideEffects = false
 		}
@@ -366,7 +376,7 @@ func admValidateWebhook(h *admHook, opts admOptions, p *field.Path) field.ErrorL
 		errs = append(errs, webhook.ValidateWebhookService(ccp.Child("service"), s.Name, s.Namespace, s.Path, ptr.Deref(s.Port, 0))...)
 	}
 	if !opts.ignoreMatchConditions {
-		errs = append(errs, admValidateMatchConditions(h.MatchConditions, p.Child("matchConditions"))...)
+		errs = append(errs, admValidateMatchConditions(h.MatchConditions, opts, p.Child("matchConditions"))...)
 	}
 	return errs
 }
@@ -531,9 +541,8 @@ func admHasWildcard[T ~string](values []T) bool {
 }
 
 // admValidateMatchConditions is upstream's validateMatchConditions: at most 64, names
-// required, qualified and unique, expressions required. The expressions are not compiled as
-// CEL here.
-func admValidateMatchConditions(conds []admissionregistrationv1.MatchCondition, p *field.Path) field.ErrorList {
+// required, qualified and unique, expressions required and compiling as CEL to a bool.
+func admValidateMatchConditions(conds []admissionregistrationv1.MatchCondition, opts admOptions, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if len(conds) > admMaxMatchConditions {
 		errs = append(errs, field.TooMany(p, len(conds), admMaxMatchConditions))
@@ -541,8 +550,10 @@ func admValidateMatchConditions(conds []admissionregistrationv1.MatchCondition, 
 	names := sets.New[string]()
 	for i, c := range conds {
 		cp := p.Index(i)
-		if strings.TrimSpace(c.Expression) == "" {
+		if expr := strings.TrimSpace(c.Expression); expr == "" {
 			errs = append(errs, field.Required(cp.Child("expression"), ""))
+		} else {
+			errs = append(errs, admValidateMatchConditionExpression(expr, opts, cp.Child("expression"))...)
 		}
 		if c.Name == "" {
 			errs = append(errs, field.Required(cp.Child("name"), ""))
@@ -560,6 +571,49 @@ func admValidateMatchConditions(conds []admissionregistrationv1.MatchCondition, 
 		}
 	}
 	return errs
+}
+
+var (
+	admCELCompilerOnce sync.Once
+	admCELCompiler     plugincel.Compiler
+)
+
+// admMatchConditionCompiler is upstream's getStrictStatelessCELCompiler (strict cost
+// enforcement for webhooks is GA and locked on in 1.32), built on first use.
+func admMatchConditionCompiler() plugincel.Compiler {
+	admCELCompilerOnce.Do(func() {
+		admCELCompiler = plugincel.NewCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion(), true))
+	})
+	return admCELCompiler
+}
+
+// admValidateMatchConditionExpression is upstream's validateMatchConditionsExpression: the
+// expression compiles, with request, object, oldObject and authorizer but no params, to a
+// bool; an expression the stored configuration already has compiles in the stored-expressions
+// environment (which knows every library a later version may have added).
+func admValidateMatchConditionExpression(expr string, opts admOptions, p *field.Path) field.ErrorList {
+	envType := environment.NewExpressions
+	if opts.preexistingExpressions.Has(expr) {
+		envType = environment.StoredExpressions
+	}
+	accessor := &matchconditions.MatchCondition{Expression: expr}
+	result := admMatchConditionCompiler().CompileCELExpression(accessor, plugincel.OptionalVariableDeclarations{
+		HasParams: false, HasAuthorizer: true, StrictCost: true,
+	}, envType)
+	celErr := result.Error
+	if celErr == nil {
+		return nil
+	}
+	// Upstream's convertCELErrorToValidationError.
+	switch celErr.Type {
+	case apiservercel.ErrorTypeRequired:
+		return field.ErrorList{field.Required(p, celErr.Detail)}
+	case apiservercel.ErrorTypeInvalid:
+		return field.ErrorList{field.Invalid(p, expr, celErr.Detail)}
+	case apiservercel.ErrorTypeInternal:
+		return field.ErrorList{field.InternalError(p, celErr)}
+	}
+	return field.ErrorList{field.InternalError(p, fmt.Errorf("unsupported error type: %w", celErr))}
 }
 
 // admWebhookTable prints webhook configurations as Kubernetes' printValidatingWebhook and

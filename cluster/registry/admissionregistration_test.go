@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -540,5 +541,63 @@ func TestAdmissionRegistrationTable(t *testing.T) {
 		if _, err := r.Table.Row(&admissionregistrationv1.ValidatingAdmissionPolicy{}); err == nil {
 			t.Errorf("%s: row of another type", tt.resource)
 		}
+	}
+}
+
+// TestAdmissionRegistrationMatchConditionCEL: match condition expressions compile as CEL to a
+// bool, with request, object, oldObject and authorizer but no params; on update, an
+// expression already stored compiles in the stored-expressions environment.
+func TestAdmissionRegistrationMatchConditionCEL(t *testing.T) {
+	vr, _ := admGVR("validatingwebhookconfigurations")
+	withConds := func(conds ...admissionregistrationv1.MatchCondition) *admissionregistrationv1.ValidatingWebhookConfiguration {
+		return admTestVWC(func(c *admissionregistrationv1.ValidatingWebhookConfiguration) { c.Webhooks[0].MatchConditions = conds })
+	}
+	ok := withConds(
+		admissionregistrationv1.MatchCondition{Name: "request", Expression: "request.resource.group == 'apps' && request.userInfo.username != 'admin'"},
+		admissionregistrationv1.MatchCondition{Name: "object", Expression: "object == null || !has(object.metadata.labels) || !('skip' in object.metadata.labels)"},
+		admissionregistrationv1.MatchCondition{Name: "old", Expression: "oldObject == null"},
+		admissionregistrationv1.MatchCondition{Name: "authorizer", Expression: "authorizer.group('').resource('pods').namespace('default').check('get').allowed()"},
+	)
+	if errs := vr.Validate(ok); len(errs) != 0 {
+		t.Errorf("valid expressions refused: %v", errs)
+	}
+
+	bad := withConds(
+		admissionregistrationv1.MatchCondition{Name: "syntax", Expression: "request.name =="},
+		admissionregistrationv1.MatchCondition{Name: "string", Expression: "'yes'"},
+		admissionregistrationv1.MatchCondition{Name: "params", Expression: "params.enabled == true"},
+		admissionregistrationv1.MatchCondition{Name: "unknown", Expression: "nosuchvar"},
+	)
+	want := []struct{ path, fragment string }{
+		{"webhooks[0].matchConditions[0].expression", "compilation failed: ERROR: <input>:1:16: Syntax error"},
+		{"webhooks[0].matchConditions[1].expression", "must evaluate to bool but got string"},
+		{"webhooks[0].matchConditions[2].expression", "compilation failed: ERROR: <input>:1:1: undeclared reference to 'params'"},
+		{"webhooks[0].matchConditions[3].expression", "undeclared reference to 'nosuchvar'"},
+	}
+	errs := vr.Validate(bad)
+	if len(errs) != len(want) {
+		t.Fatalf("errors %v, want %d", metaErrStrings(errs), len(want))
+	}
+	for i, w := range want {
+		if errs[i].Field != w.path || errs[i].Type != field.ErrorTypeInvalid || !strings.Contains(errs[i].Detail, w.fragment) {
+			t.Errorf("error %d: %v, want %s: %q", i, errs[i], w.path, w.fragment)
+		}
+	}
+
+	// Two-variable comprehensions came with Kubernetes 1.32: a new expression may not use
+	// them (the compatibility version is 1.31), a stored one may.
+	twoVar := admissionregistrationv1.MatchCondition{Name: "two-var", Expression: "[1, 2].all(i, v, v > i)"}
+	errs = vr.Validate(withConds(twoVar))
+	if len(errs) != 1 || errs[0].Field != "webhooks[0].matchConditions[0].expression" || !strings.Contains(errs[0].Detail, "compilation failed") {
+		t.Errorf("new two-variable comprehension: %v", metaErrStrings(errs))
+	}
+	old := withConds(twoVar)
+	changed := withConds(twoVar, admissionregistrationv1.MatchCondition{Name: "more", Expression: "true"})
+	if errs := vr.ValidateUpdate(changed, old); len(errs) != 0 {
+		t.Errorf("stored two-variable comprehension refused on update: %v", errs)
+	}
+	added := withConds(admissionregistrationv1.MatchCondition{Name: "more", Expression: "[3].all(i, v, v > i)"})
+	if errs := vr.ValidateUpdate(added, old); len(errs) != 1 {
+		t.Errorf("new two-variable comprehension on update: %v", metaErrStrings(errs))
 	}
 }
