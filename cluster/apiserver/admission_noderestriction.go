@@ -54,13 +54,18 @@ func (s *Server) admitNodeTokenRequest(ctx context.Context, ns, sa string, podNa
 // nodeAuthorizer is the Node authorizer with the informers that feed its graph.
 type nodeAuthorizer struct {
 	authorizer authorizer.Authorizer
-	factory    informers.SharedInformerFactory
 }
 
-// newNodeAuthorizer builds the Node authorizer over a graph fed through the server's loopback
-// client at url: system:apiserver in system:masters, a client certificate from the CA that
-// never leaves the process.
-func newNodeAuthorizer(pki *PKI, url string) (*nodeAuthorizer, error) {
+// loopback is the server's client of itself: system:apiserver in system:masters, a client
+// certificate from the CA that never leaves the process, and one informer factory for what
+// the server follows through it (the Node authorizer's graph, the admission webhooks'
+// configurations and namespaces).
+type loopback struct {
+	cs      kubernetes.Interface
+	factory informers.SharedInformerFactory
+}
+
+func newLoopback(pki *PKI, url string) (*loopback, error) {
 	cert, err := pki.IssueUser(user.APIServerUser, user.SystemPrivilegedGroup)
 	if err != nil {
 		return nil, err
@@ -74,13 +79,24 @@ func newNodeAuthorizer(pki *PKI, url string) (*nodeAuthorizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	factory := informers.NewSharedInformerFactory(cs, 0)
+	return &loopback{cs: cs, factory: informers.NewSharedInformerFactory(cs, 0)}, nil
+}
+
+// start runs the loopback informers until ctx ends.
+func (l *loopback) start(ctx context.Context) {
+	if l != nil {
+		l.factory.Start(ctx.Done())
+	}
+}
+
+// newNodeAuthorizer builds the Node authorizer over a graph fed through the loopback informers.
+func newNodeAuthorizer(lb *loopback) (*nodeAuthorizer, error) {
 	graph := nodeauthz.NewGraph()
-	synced, err := graph.Watch(factory)
+	synced, err := graph.Watch(lb.factory)
 	if err != nil {
 		return nil, err
 	}
-	return &nodeAuthorizer{factory: factory, authorizer: nodeauthz.NewAuthorizer(graph, func() bool {
+	return &nodeAuthorizer{authorizer: nodeauthz.NewAuthorizer(graph, func() bool {
 		for _, f := range synced {
 			if !f() {
 				return false
@@ -88,11 +104,4 @@ func newNodeAuthorizer(pki *PKI, url string) (*nodeAuthorizer, error) {
 		}
 		return true
 	})}, nil
-}
-
-// start runs the graph's informers until ctx ends.
-func (n *nodeAuthorizer) start(ctx context.Context) {
-	if n != nil {
-		n.factory.Start(ctx.Done())
-	}
 }

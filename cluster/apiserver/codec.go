@@ -59,14 +59,18 @@ func readBody(r *http.Request) ([]byte, error) {
 	return data, nil
 }
 
-// protobufSerializer reads the protobuf bodies client-go's typed clients send by default
-// (the apiextensions clientset's too).
-var protobufSerializer = func() *protobuf.Serializer {
+// protobufScheme has the Go types of every built-in kind (client-go's, apiextensions'): the
+// protobuf decoder's, and the admission webhooks' typer for subresource kinds.
+var protobufScheme = func() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(scheme.AddToScheme(s))
 	utilruntime.Must(apiextensionsv1.AddToScheme(s))
-	return protobuf.NewSerializer(s, s)
+	return s
 }()
+
+// protobufSerializer reads the protobuf bodies client-go's typed clients send by default
+// (the apiextensions clientset's too).
+var protobufSerializer = protobuf.NewSerializer(protobufScheme, protobufScheme)
 
 // protobufToJSON decodes a Kubernetes protobuf envelope into its typed object and returns the
 // object's JSON, so that every body goes through the same JSON decoding and validation.

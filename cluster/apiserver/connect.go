@@ -11,8 +11,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/httpstream/wsstream"
 	"k8s.io/apimachinery/pkg/util/proxy"
+	"k8s.io/apiserver/pkg/admission"
+	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
 	streamproxy "k8s.io/apiserver/pkg/util/proxy"
 )
 
@@ -36,6 +39,10 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, req *reques
 	q := r.URL.Query()
 	path, params := "/portForward/"+pod.Namespace+"/"+pod.Name, url.Values{}
 	opts := streamproxy.Options{Stdin: isTrue(q.Get("stdin")), Stdout: isTrue(q.Get("stdout")), Stderr: isTrue(q.Get("stderr")), Tty: isTrue(q.Get("tty"))}
+	if err := s.admitConnect(r, req, pod, opts); err != nil {
+		writeError(w, err)
+		return
+	}
 	if req.subresource != "portforward" {
 		cname, err := podContainer(pod, q.Get("container"))
 		if err != nil {
@@ -71,6 +78,42 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, req *reques
 		h = streamproxy.NewTranslatingHandler(upgrade, streamproxy.NewStreamTranslatorHandler(loc, transport, 0, opts), wsstream.IsWebSocketRequestWithStreamCloseProtocol)
 	}
 	h.ServeHTTP(w, r)
+}
+
+// admitConnect runs the admission webhooks of a CONNECT: the object is the request's options
+// (PodExecOptions, PodAttachOptions, PodPortForwardOptions), as kube-apiserver sends them.
+func (s *Server) admitConnect(r *http.Request, req *request, pod *corev1.Pod, o streamproxy.Options) error {
+	if s.webhooks == nil {
+		return nil
+	}
+	q := r.URL.Query()
+	var opts runtime.Object
+	switch req.subresource {
+	case "exec":
+		opts = &corev1.PodExecOptions{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, TTY: o.Tty, Container: q.Get("container"), Command: q["command"]}
+	case "attach":
+		opts = &corev1.PodAttachOptions{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, TTY: o.Tty, Container: q.Get("container")}
+	default:
+		pf := &corev1.PodPortForwardOptions{}
+		for _, p := range q["ports"] {
+			if n, err := strconv.ParseInt(p, 10, 32); err == nil {
+				pf.Ports = append(pf.Ports, int32(n))
+			}
+		}
+		opts = pf
+	}
+	kinds, _, err := protobufScheme.ObjectKinds(opts)
+	if err != nil || len(kinds) == 0 {
+		return apierrors.NewInternalError(fmt.Errorf("no kind for %T", opts))
+	}
+	opts.GetObjectKind().SetGroupVersionKind(kinds[0])
+	u, _ := genericrequest.UserFrom(r.Context())
+	attrs := admission.NewAttributesRecord(opts, nil, kinds[0], pod.Namespace, pod.Name, req.res.GroupVersionResource(),
+		req.subresource, admission.Connect, nil, false, u)
+	if err := s.webhooks.mutate(r.Context(), attrs); err != nil {
+		return err
+	}
+	return s.webhooks.validate(r.Context(), attrs)
 }
 
 func isTrue(v string) bool { return v == "true" || v == "1" }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/admission"
 	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
 
 	corev1 "k8s.io/api/core/v1"
@@ -88,6 +89,10 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 		err.ErrStatus.Message = "create not allowed while custom resource definition is terminating"
 		return nil, err
 	}
+	// Mutating admission webhooks: the last mutating plugins, as in kube-apiserver.
+	if err := s.webhooks.mutate(ctx, webhookAttributes(ctx, admission.Create, res, "", obj, nil, &metav1.CreateOptions{}, dryRun)); err != nil {
+		return nil, err
+	}
 	if res.PrepareForCreate != nil {
 		res.PrepareForCreate(obj)
 	}
@@ -110,6 +115,9 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 		if err := s.admitLimits(ctx, res, obj); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.webhooks.validate(ctx, webhookAttributes(ctx, admission.Create, res, "", obj, nil, &metav1.CreateOptions{}, dryRun)); err != nil {
+		return nil, err
 	}
 	// ResourceQuota last, as in Kubernetes: it charges the object as it will be stored.
 	refund, err := s.admitQuota(ctx, res, "", obj, nil, dryRun)

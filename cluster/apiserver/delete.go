@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/admission"
 
 	"github.com/drover-ci/drover/cluster/registry"
 	"github.com/drover-ci/drover/cluster/store"
@@ -50,6 +51,15 @@ func (s *Server) remove(ctx context.Context, res *registry.Resource, ns, name st
 		}
 		if res == s.namespaces && protectedNamespaces[name] {
 			return nil, apierrors.NewForbidden(gr, name, errors.New("this namespace may not be deleted"))
+		}
+		if attempt == 0 {
+			attrs := webhookAttributes(ctx, admission.Delete, res, "", nil, obj, opts, dryRun)
+			if err := s.webhooks.mutate(ctx, attrs); err != nil {
+				return nil, err
+			}
+			if err := s.webhooks.validate(ctx, attrs); err != nil {
+				return nil, err
+			}
 		}
 		pending, changed := s.markDeletion(res, obj, opts)
 		if dryRun {

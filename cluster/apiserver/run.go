@@ -73,10 +73,11 @@ type Listening struct {
 	// Kubeconfig is the admin kubeconfig written into the data dir.
 	Kubeconfig string
 
-	ln    *connLimiter
-	hs    *http.Server
-	log   *slog.Logger
-	nodes *nodeAuthorizer
+	ln  *connLimiter
+	hs  *http.Server
+	log *slog.Logger
+	// loopback's informers run while serving.
+	loopback *loopback
 }
 
 // Listen prepares the API over HTTPS with bearer-token authentication: on first start it
@@ -144,7 +145,11 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	url := "https://" + net.JoinHostPort(clientHost, port)
 	// The Node authorizer first (kube-apiserver's --authorization-mode=Node,RBAC), its graph
 	// fed by watches through the server's own loopback client.
-	nodes, err := newNodeAuthorizer(pki, url)
+	lb, err := newLoopback(pki, url)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := newNodeAuthorizer(lb)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +162,11 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 		return nil, err
 	}
 	if err := srv.Start(ctx); err != nil {
+		return nil, err
+	}
+	// The admission webhooks after Start, whose own writes (the default namespaces) come
+	// before the loopback informers run.
+	if srv.webhooks, err = newWebhookAdmission(srv, lb.cs, lb.factory); err != nil {
 		return nil, err
 	}
 	kubeconfig := filepath.Join(cfg.DataDir, "kubeconfig")
@@ -189,7 +199,7 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 		ConnState:         limited.connState,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
-	return &Listening{URL: url, Kubeconfig: kubeconfig, PKI: pki, ln: limited, hs: hs, log: cfg.Logger, nodes: nodes}, nil
+	return &Listening{URL: url, Kubeconfig: kubeconfig, PKI: pki, ln: limited, hs: hs, log: cfg.Logger, loopback: lb}, nil
 }
 
 // Serve answers requests until ctx ends (then it shuts down, giving requests in flight 5 s)
@@ -197,7 +207,7 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 func (l *Listening) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- l.hs.Serve(l.ln) }() // the connLimiter serves TLS
-	l.nodes.start(ctx)
+	l.loopback.start(ctx)
 	l.log.Info("API server listening", "url", l.URL, "kubeconfig", l.Kubeconfig)
 	select {
 	case err := <-errc:

@@ -123,7 +123,9 @@ type Server struct {
 	// discovery serves discovery and OpenAPI; rebuilt when the custom resources change.
 	discovery atomic.Pointer[discovery.Handler]
 	// crds follows the CustomResourceDefinitions: which custom resources are served.
-	crds      *crdController
+	crds *crdController
+	// webhooks calls the admission webhooks (nil: a server without a loopback client).
+	webhooks  *webhookAdmission
 	log       *slog.Logger
 	gc        *collector
 	rmetrics  *resourcemetrics.Collector // nil: off

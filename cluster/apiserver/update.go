@@ -9,9 +9,11 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/admission"
 
 	"github.com/drover-ci/drover/cluster/registry"
 	"github.com/drover-ci/drover/cluster/store"
@@ -37,6 +39,9 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 			return nil, err
 		}
 		if err := s.admitNodeRestriction(ctx, "UPDATE", res, sub, obj, old); err != nil {
+			return nil, err
+		}
+		if err := s.webhooks.mutate(ctx, webhookAttributes(ctx, admission.Update, res, sub, obj, old, &metav1.UpdateOptions{}, dryRun)); err != nil {
 			return nil, err
 		}
 		m := accessor(obj)
@@ -66,6 +71,9 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 			if err := s.admitRBAC(ctx, res, obj, old); err != nil {
 				return nil, err
 			}
+		}
+		if err := s.webhooks.validate(ctx, webhookAttributes(ctx, admission.Update, res, sub, obj, old, &metav1.UpdateOptions{}, dryRun)); err != nil {
+			return nil, err
 		}
 		refund, err := s.admitUpdate(ctx, res, sub, obj, old, dryRun)
 		if err != nil {

@@ -1,0 +1,223 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/admission/plugin/webhook/mutating"
+	"k8s.io/apiserver/pkg/admission/plugin/webhook/validating"
+	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/drover-ci/drover/cluster/registry"
+)
+
+// Admission webhooks are kube-apiserver's own plugins (k8s.io/apiserver's MutatingAdmissionWebhook
+// and ValidatingAdmissionWebhook): their configurations read through the server's loopback
+// informers, namespaces and objects matched by their selectors, rules and matchConditions,
+// AdmissionReview v1 or v1beta1 sent, JSON patches applied, failurePolicy, timeouts and
+// reinvocation as upstream. Mutating webhooks run after drover's built-in mutating admission
+// and before validation; validating webhooks after validation, before ResourceQuota. A webhook
+// behind a Service is called at a ready endpoint of the Service (kube-apiserver with
+// --enable-aggregator-routing), with the TLS name SERVICE.NAMESPACE.svc.
+
+// webhookAdmission holds the two plugins (nil: a server without a loopback client, in tests
+// built with New alone).
+type webhookAdmission struct {
+	mutating   *mutating.Plugin
+	validating *validating.Plugin
+	objs       admission.ObjectInterfaces
+}
+
+// newWebhookAdmission builds the plugins over the loopback clientset and informer factory
+// (started by the caller after this, so that their informers are registered).
+func newWebhookAdmission(s *Server, cs kubernetes.Interface, factory informers.SharedInformerFactory) (*webhookAdmission, error) {
+	mut, err := mutating.NewMutatingWebhook(nil)
+	if err != nil {
+		return nil, fmt.Errorf("mutating admission webhook: %w", err)
+	}
+	val, err := validating.NewValidatingAdmissionWebhook(nil)
+	if err != nil {
+		return nil, fmt.Errorf("validating admission webhook: %w", err)
+	}
+	resolver := endpointResolver{s: s}
+	for _, p := range []interface {
+		SetExternalKubeClientSet(kubernetes.Interface)
+		SetExternalKubeInformerFactory(informers.SharedInformerFactory)
+		ValidateInitialization() error
+	}{mut, val} {
+		p.SetExternalKubeClientSet(cs)
+		p.SetExternalKubeInformerFactory(factory)
+		switch p := p.(type) {
+		case *mutating.Plugin:
+			p.SetServiceResolver(resolver)
+		case *validating.Plugin:
+			p.SetServiceResolver(resolver)
+		}
+		if err := p.ValidateInitialization(); err != nil {
+			return nil, fmt.Errorf("admission webhooks: %w", err)
+		}
+	}
+	return &webhookAdmission{mutating: mut, validating: val, objs: objectInterfaces{s: s}}, nil
+}
+
+// webhookAttributes describes one request for the webhooks.
+func webhookAttributes(ctx context.Context, op admission.Operation, res *registry.Resource, sub string, obj, old runtime.Object, opts runtime.Object, dryRun bool) admission.Attributes {
+	u, _ := genericrequest.UserFrom(ctx)
+	var m interface {
+		GetNamespace() string
+		GetName() string
+	}
+	if obj != nil {
+		m = accessor(obj)
+	} else if old != nil {
+		m = accessor(old)
+	}
+	ns, name := "", ""
+	if m != nil {
+		ns, name = m.GetNamespace(), m.GetName()
+	}
+	kind := res.GroupVersionKind()
+	if sub != "" && obj != nil {
+		kind = obj.GetObjectKind().GroupVersionKind()
+	}
+	return admission.NewAttributesRecord(obj, old, kind, ns, name, res.GroupVersionResource(), sub, op, opts, dryRun, u)
+}
+
+// mutate calls the mutating webhooks; obj is changed in place by their patches.
+func (w *webhookAdmission) mutate(ctx context.Context, attrs admission.Attributes) error {
+	if w == nil || !w.mutating.Handles(attrs.GetOperation()) {
+		return nil
+	}
+	return w.mutating.Admit(ctx, attrs, w.objs)
+}
+
+// validate calls the validating webhooks.
+func (w *webhookAdmission) validate(ctx context.Context, attrs admission.Attributes) error {
+	if w == nil || !w.validating.Handles(attrs.GetOperation()) {
+		return nil
+	}
+	return w.validating.Validate(ctx, attrs, w.objs)
+}
+
+// endpointResolver resolves a webhook's Service to one of its ready endpoints.
+type endpointResolver struct{ s *Server }
+
+func (r endpointResolver) ResolveEndpoint(namespace, name string, port int32) (*url.URL, error) {
+	ctx := context.Background()
+	svcRes, _ := r.s.resources.Lookup(corev1.SchemeGroupVersion.WithResource("services"))
+	obj, _, err := r.s.getObject(ctx, svcRes, namespace, name)
+	if err != nil {
+		return nil, fmt.Errorf("service %s/%s: %w", namespace, name, err)
+	}
+	svc := obj.(*corev1.Service)
+	var svcPort *corev1.ServicePort
+	for i := range svc.Spec.Ports {
+		if svc.Spec.Ports[i].Port == port {
+			svcPort = &svc.Spec.Ports[i]
+		}
+	}
+	if svcPort == nil {
+		return nil, fmt.Errorf("service %s/%s has no port %d", namespace, name, port)
+	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return &url.URL{Scheme: "https", Host: net.JoinHostPort(svc.Spec.ExternalName, strconv.Itoa(int(port)))}, nil
+	}
+	epRes, _ := r.s.resources.Lookup(corev1.SchemeGroupVersion.WithResource("endpoints"))
+	obj, _, err = r.s.getObject(ctx, epRes, namespace, name)
+	if err != nil {
+		return nil, fmt.Errorf("endpoints %s/%s: %w", namespace, name, err)
+	}
+	for _, ss := range obj.(*corev1.Endpoints).Subsets {
+		for _, p := range ss.Ports {
+			if p.Name != svcPort.Name || len(ss.Addresses) == 0 {
+				continue
+			}
+			a := ss.Addresses[0]
+			return &url.URL{Scheme: "https", Host: net.JoinHostPort(a.IP, strconv.Itoa(int(p.Port)))}, nil
+		}
+	}
+	return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("service %s/%s has no ready endpoint for port %d", namespace, name, port))
+}
+
+// objectInterfaces are what the webhook plugins need of a scheme: drover has one version of
+// each kind (no internal versions), so conversion is a copy.
+type objectInterfaces struct{ s *Server }
+
+func (o objectInterfaces) GetObjectCreater() runtime.ObjectCreater     { return o }
+func (o objectInterfaces) GetObjectTyper() runtime.ObjectTyper         { return o }
+func (o objectInterfaces) GetObjectDefaulter() runtime.ObjectDefaulter { return o }
+func (o objectInterfaces) GetObjectConvertor() runtime.ObjectConvertor { return o }
+func (o objectInterfaces) GetEquivalentResourceMapper() runtime.EquivalentResourceMapper {
+	return equivalentResources
+}
+
+// equivalentResources knows no equivalences: a rule matches the resource it names.
+var equivalentResources = runtime.NewEquivalentResourceRegistry()
+
+// resourceOfKind finds the resource serving gvk.
+func (o objectInterfaces) resourceOfKind(gvk schema.GroupVersionKind) *registry.Resource {
+	for _, r := range o.s.resources.All() {
+		if r.GroupVersionKind() == gvk && r.New != nil {
+			return r
+		}
+	}
+	return nil
+}
+
+func (o objectInterfaces) New(gvk schema.GroupVersionKind) (runtime.Object, error) {
+	if r := o.resourceOfKind(gvk); r != nil {
+		return r.New(), nil
+	}
+	if obj, err := protobufScheme.New(gvk); err == nil {
+		return obj, nil // a subresource's kind (Scale, PodExecOptions, ...)
+	}
+	return nil, runtime.NewNotRegisteredErrForKind("drover", gvk)
+}
+
+func (o objectInterfaces) ObjectKinds(obj runtime.Object) ([]schema.GroupVersionKind, bool, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return []schema.GroupVersionKind{u.GroupVersionKind()}, false, nil
+	}
+	return protobufScheme.ObjectKinds(obj)
+}
+
+func (o objectInterfaces) Recognizes(gvk schema.GroupVersionKind) bool {
+	return o.resourceOfKind(gvk) != nil || protobufScheme.Recognizes(gvk)
+}
+
+func (o objectInterfaces) Default(obj runtime.Object) {
+	if r := o.resourceOfKind(obj.GetObjectKind().GroupVersionKind()); r != nil && r.Default != nil {
+		r.Default(obj)
+	}
+}
+
+// Convert copies in to out, which must be of the same type (the mutated object back into the
+// request's).
+func (o objectInterfaces) Convert(in, out, _ interface{}) error {
+	vi, vo := reflect.ValueOf(in), reflect.ValueOf(out)
+	if vi.Type() != vo.Type() || vi.Kind() != reflect.Ptr {
+		return fmt.Errorf("cannot convert %T to %T", in, out)
+	}
+	vo.Elem().Set(vi.Elem())
+	return nil
+}
+
+func (o objectInterfaces) ConvertToVersion(in runtime.Object, gv runtime.GroupVersioner) (runtime.Object, error) {
+	return in, nil
+}
+
+func (o objectInterfaces) ConvertFieldLabel(gvk schema.GroupVersionKind, label, value string) (string, string, error) {
+	return label, value, nil
+}
