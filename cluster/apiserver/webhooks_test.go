@@ -27,7 +27,7 @@ func TestEndpointResolver(t *testing.T) {
 	eps, _ := s.resources.Lookup(corev1.SchemeGroupVersion.WithResource("endpoints"))
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: "default"}, Spec: corev1.ServiceSpec{
 		Selector: map[string]string{"app": "hook"},
-		Ports: []corev1.ServicePort{{Name: "metrics", Port: 9090}, {Name: "https", Port: 443, TargetPort: intstr.FromInt32(8443)}}}}
+		Ports:    []corev1.ServicePort{{Name: "metrics", Port: 9090}, {Name: "https", Port: 443, TargetPort: intstr.FromInt32(8443)}}}}
 	if _, err := s.create(ctx, svcs, "default", svc, false); err != nil {
 		t.Fatal(err)
 	}
