@@ -213,7 +213,8 @@ func TestAdmissionWebhooks(t *testing.T) {
 	})
 }
 
-// A mutating webhook patches a custom object as it patches a built-in one.
+// A mutating webhook patches a custom object as it patches a built-in one, and what it adds
+// that the schema does not know is pruned.
 func TestAdmissionWebhookCustomResource(t *testing.T) {
 	srv, cs := startClient(t)
 	ctx := testCtx(t)
@@ -221,7 +222,7 @@ func TestAdmissionWebhookCustomResource(t *testing.T) {
 	patchType := admissionv1.PatchTypeJSONPatch
 	url, ca, _ := webhookServer(t, func(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 		return &admissionv1.AdmissionResponse{Allowed: true, PatchType: &patchType,
-			Patch: []byte(`[{"op":"add","path":"/spec/color","value":"mutated"}]`)}
+			Patch: []byte(`[{"op":"add","path":"/spec/color","value":"mutated"},{"op":"add","path":"/spec/unknown","value":"pruned"}]`)}
 	})
 	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "widgets"},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
@@ -242,6 +243,9 @@ func TestAdmissionWebhookCustomResource(t *testing.T) {
 		}
 		if c, _, _ := unstructured.NestedString(got.Object, "spec", "color"); c != "mutated" {
 			return io.EOF
+		}
+		if _, found, _ := unstructured.NestedFieldNoCopy(got.Object, "spec", "unknown"); found {
+			t.Fatalf("a field the webhook added that the schema does not know was kept: %v", got.Object["spec"])
 		}
 		return nil
 	})

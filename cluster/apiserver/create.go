@@ -93,6 +93,7 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 	if err := s.webhooks.mutate(ctx, webhookAttributes(ctx, admission.Create, res, "", obj, nil, &metav1.CreateOptions{}, dryRun)); err != nil {
 		return nil, err
 	}
+	pruneMutated(res, obj)
 	if res.PrepareForCreate != nil {
 		res.PrepareForCreate(obj)
 	}

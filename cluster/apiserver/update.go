@@ -44,6 +44,7 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 		if err := s.webhooks.mutate(ctx, webhookAttributes(ctx, admission.Update, res, sub, obj, old, &metav1.UpdateOptions{}, dryRun)); err != nil {
 			return nil, err
 		}
+		pruneMutated(res, obj)
 		m := accessor(obj)
 		if attempt == 0 {
 			unconditional = m.GetResourceVersion() == ""

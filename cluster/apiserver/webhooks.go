@@ -111,6 +111,14 @@ func (w *webhookAdmission) validate(ctx context.Context, attrs admission.Attribu
 	return w.validating.Validate(ctx, attrs, w.objs)
 }
 
+// pruneMutated prunes a custom object again after the mutating webhooks: what they added that
+// the schema does not know is dropped silently, as kube-apiserver prunes on the way to storage.
+func pruneMutated(res *registry.Resource, obj runtime.Object) {
+	if res.Custom && res.Prune != nil {
+		res.Prune(obj)
+	}
+}
+
 // endpointResolver resolves a webhook's Service to one of its ready endpoints.
 type endpointResolver struct{ s *Server }
 
