@@ -185,7 +185,8 @@ func TestKubectlCreateTokenWhoami(t *testing.T) {
 	t.Parallel()
 	srv, admin := startClient(t)
 	kubectl := kubectlFor(t, srv)
-	if _, err := admin.CoreV1().ServiceAccounts("default").Create(testCtx(t), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil {
+	// The serviceaccount controller beside the server may have made it already.
+	if _, err := admin.CoreV1().ServiceAccounts("default").Create(testCtx(t), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
 	out, err := kubectl("auth", "whoami")

@@ -94,7 +94,7 @@ func crdValidate(crd *apiextensionsv1.CustomResourceDefinition) field.ErrorList 
 	}
 	errs := crdvalidation.ValidateCustomResourceDefinition(context.Background(), in)
 	errs = withoutServerMetaErrors(errs, apivalidation.ValidateObjectMetaAccessor(&crd.ObjectMeta, false, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata")))
-	return append(errs, crdValidateDrover(crd)...)
+	return errs
 }
 
 // crdValidateUpdate is upstream's ValidateCustomResourceDefinitionUpdate plus what drover
@@ -110,7 +110,7 @@ func crdValidateUpdate(crd, old *apiextensionsv1.CustomResourceDefinition) field
 	}
 	errs := crdvalidation.ValidateCustomResourceDefinitionUpdate(context.Background(), in, oldIn)
 	errs = withoutServerMetaErrors(errs, crdServerMetaUpdateErrors(crd, old))
-	return append(errs, crdValidateDrover(crd)...)
+	return errs
 }
 
 // crdValidateStatusUpdate is upstream's ValidateUpdateCustomResourceDefinitionStatus.
@@ -150,14 +150,6 @@ func withoutServerMetaErrors(errs, server field.ErrorList) field.ErrorList {
 		}
 	}
 	return out
-}
-
-// crdValidateDrover refuses what drover cannot honour: it calls no conversion webhooks.
-func crdValidateDrover(crd *apiextensionsv1.CustomResourceDefinition) field.ErrorList {
-	if c := crd.Spec.Conversion; c != nil && c.Strategy == apiextensionsv1.WebhookConverter {
-		return field.ErrorList{field.Forbidden(field.NewPath("spec", "conversion", "strategy"), "drover does not call conversion webhooks; use None")}
-	}
-	return nil
 }
 
 // crdTable prints definitions as kube-apiserver's default table convertor does (the one

@@ -141,7 +141,10 @@ func TestCRDValidate(t *testing.T) {
 					ConversionReviewVersions: []string{"v1"},
 				},
 			}
-		}, []string{`spec.conversion.strategy: Forbidden: drover does not call conversion webhooks; use None`}},
+		}, nil},
+		{"webhook conversion without a webhook", func(c *apiextensionsv1.CustomResourceDefinition) {
+			c.Spec.Conversion = &apiextensionsv1.CustomResourceConversion{Strategy: apiextensionsv1.WebhookConverter}
+		}, []string{`spec.conversion.webhookClientConfig: Required value: required when strategy is set to Webhook`}},
 		{"unstructural schema", func(c *apiextensionsv1.CustomResourceDefinition) {
 			c.Spec.Versions[1].Schema.OpenAPIV3Schema.Properties["spec"].Properties["replicas"] = apiextensionsv1.JSONSchemaProps{}
 		}, []string{`spec.versions[1].schema.openAPIV3Schema.properties[spec].properties[replicas].type: Required value: must not be empty for specified object fields`}},

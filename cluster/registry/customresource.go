@@ -34,7 +34,20 @@ import (
 //
 // A definition drover cannot serve (no storage version, a schema that is not structural, a
 // conversion webhook) gives an error and no resources.
-func CustomResources(crd *apiextensionsv1.CustomResourceDefinition) (rs []*Resource, err error) {
+func CustomResources(crd *apiextensionsv1.CustomResourceDefinition) ([]*Resource, error) {
+	return CustomResourcesConverting(crd, nil)
+}
+
+// Converter converts a custom object to another version of its CRD (the CRD's conversion
+// webhook). It must not change its argument.
+type Converter func(obj *unstructured.Unstructured, to schema.GroupVersion) (*unstructured.Unstructured, error)
+
+// CustomResourcesConverting is CustomResources for a CRD whose conversion strategy is Webhook:
+// conv converts objects to the storage version on the way in and from the version they were
+// stored in on the way out (every version is then a converting view, the storage version
+// too: objects stored before the storage version changed are in another). A nil conv serves
+// only the None strategy.
+func CustomResourcesConverting(crd *apiextensionsv1.CustomResourceDefinition, conv Converter) (rs []*Resource, err error) {
 	defer func() {
 		// The upstream schema code assumes a definition its validation accepted; one read back
 		// from an older store must not take the server down.
@@ -55,8 +68,9 @@ func CustomResources(crd *apiextensionsv1.CustomResourceDefinition) (rs []*Resou
 	if names.ListKind == "" {
 		names.ListKind = names.Kind + "List"
 	}
-	if c := crd.Spec.Conversion; c != nil && c.Strategy == apiextensionsv1.WebhookConverter {
-		return nil, fmt.Errorf("customresourcedefinition %s: conversion strategy %s is not supported", crd.Name, c.Strategy)
+	webhook := crd.Spec.Conversion != nil && crd.Spec.Conversion.Strategy == apiextensionsv1.WebhookConverter
+	if webhook && conv == nil {
+		return nil, fmt.Errorf("customresourcedefinition %s: conversion strategy %s needs a converter", crd.Name, crd.Spec.Conversion.Strategy)
 	}
 	group := crd.Spec.Group
 	storageVersion := ""
@@ -90,7 +104,10 @@ func CustomResources(crd *apiextensionsv1.CustomResourceDefinition) (rs []*Resou
 		}
 		r := cr.resource(names)
 		r.CRD = crd
-		if v.Name != storageVersion {
+		switch {
+		case webhook:
+			r.Storage = convertingStorage(group, names.Kind, v.Name, storageVersion, coercers[storageVersion], conv)
+		case v.Name != storageVersion:
 			r.Storage = customStorage(group, names.Kind, v.Name, storageVersion, coercers[storageVersion])
 		}
 		rs = append(rs, r)
@@ -614,4 +631,39 @@ func customStorage(group, kind, version string, storageVersion string, sc *custo
 			return u, nil
 		},
 	}
+}
+
+// convertingStorage is customStorage through a conversion webhook: to the storage version on
+// the way in, from the version an object was stored in on the way out.
+func convertingStorage(group, kind, version string, storageVersion string, sc *customCoercer, conv Converter) *Storage {
+	st := customStorage(group, kind, version, storageVersion, sc)
+	gv := schema.GroupVersion{Group: group, Version: version}
+	storageGV := schema.GroupVersion{Group: group, Version: storageVersion}
+	convert := func(obj runtime.Object, to schema.GroupVersion) (*unstructured.Unstructured, error) {
+		u, ok := obj.(*unstructured.Unstructured)
+		if !ok {
+			return nil, fmt.Errorf("custom resource: unexpected object %T", obj)
+		}
+		if u.GroupVersionKind().GroupVersion() == to {
+			return u.DeepCopy(), nil
+		}
+		return conv(u, to)
+	}
+	st.ToStorage = func(obj runtime.Object) (runtime.Object, error) {
+		u, err := convert(obj, storageGV)
+		if err != nil {
+			return nil, err
+		}
+		sc.apply(u, false)
+		return u, nil
+	}
+	st.FromStorage = func(stored runtime.Object) (runtime.Object, error) {
+		u, err := convert(stored, gv)
+		if err != nil {
+			return nil, err
+		}
+		sc.defaults(u)
+		return u, nil
+	}
+	return st
 }

@@ -408,3 +408,72 @@ func TestCustomResourceStorage(t *testing.T) {
 		t.Errorf("Storage.New %#v", v2.Storage.New())
 	}
 }
+
+// With a conversion webhook every served version converts through it: to the storage version
+// on the way in, from the version an object was stored in on the way out (the storage version
+// too, for objects stored before it changed).
+func TestCustomResourcesConverting(t *testing.T) {
+	crd := crdTestCRD(func(c *apiextensionsv1.CustomResourceDefinition) {
+		c.Spec.Conversion = &apiextensionsv1.CustomResourceConversion{Strategy: apiextensionsv1.WebhookConverter,
+			Webhook: &apiextensionsv1.WebhookConversion{ClientConfig: &apiextensionsv1.WebhookClientConfig{URL: ptr.To("https://conv.example.com/")},
+				ConversionReviewVersions: []string{"v1"}}}
+	})
+	var calls []string
+	conv := func(u *unstructured.Unstructured, to schema.GroupVersion) (*unstructured.Unstructured, error) {
+		calls = append(calls, u.GetAPIVersion()+"->"+to.String())
+		out := u.DeepCopy()
+		out.SetAPIVersion(to.String())
+		// v2 calls the color "colour".
+		if c, ok, _ := unstructured.NestedString(out.Object, "spec", "color"); ok && to.Version == "v2" {
+			unstructured.RemoveNestedField(out.Object, "spec", "color")
+			_ = unstructured.SetNestedField(out.Object, c, "spec", "colour")
+		}
+		if c, ok, _ := unstructured.NestedString(out.Object, "spec", "colour"); ok && to.Version == "v1" {
+			unstructured.RemoveNestedField(out.Object, "spec", "colour")
+			_ = unstructured.SetNestedField(out.Object, c, "spec", "color")
+		}
+		return out, nil
+	}
+	rs, err := CustomResourcesConverting(crd, conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v1, v2 *Resource
+	for _, r := range rs {
+		switch r.Version {
+		case "v1":
+			v1 = r
+		case "v2":
+			v2 = r
+		}
+	}
+	if v1 == nil || v2 == nil || v1.Storage == nil || v2.Storage == nil {
+		t.Fatalf("every served version converts: %+v %+v", v1, v2)
+	}
+	in := &unstructured.Unstructured{Object: map[string]interface{}{"apiVersion": "example.com/v2", "kind": "Widget",
+		"metadata": map[string]interface{}{"name": "w"}, "spec": map[string]interface{}{"colour": "red"}}}
+	stored, err := v2.Storage.ToStorage(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	su := stored.(*unstructured.Unstructured)
+	if su.GetAPIVersion() != "example.com/v1" || su.Object["spec"].(map[string]interface{})["color"] != "red" {
+		t.Errorf("stored: %v", su.Object)
+	}
+	if _, ok := in.Object["spec"].(map[string]interface{})["colour"]; !ok {
+		t.Error("ToStorage changed its argument")
+	}
+	out, err := v2.Storage.FromStorage(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ou := out.(*unstructured.Unstructured); ou.GetAPIVersion() != "example.com/v2" || ou.Object["spec"].(map[string]interface{})["colour"] != "red" {
+		t.Errorf("read through v2: %v", ou.Object)
+	}
+	// An object stored as v2 (before v1 became the storage version) read through v1.
+	calls = nil
+	out, err = v1.Storage.FromStorage(in)
+	if err != nil || out.(*unstructured.Unstructured).GetAPIVersion() != "example.com/v1" || len(calls) != 1 {
+		t.Errorf("an object stored in another version read through the storage version: %v %v (calls %v)", out, err, calls)
+	}
+}
