@@ -2,10 +2,7 @@ package apiserver_test
 
 import (
 	"encoding/json"
-	"encoding/pem"
-	"io"
-	"net/http"
-	"net/http/httptest"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,21 +17,16 @@ import (
 // conversionWebhook answers ConversionReviews: v1's spec.color is v2's spec.colour.
 func conversionWebhook(t *testing.T) (url string, caBundle []byte, calls *atomic.Int32) {
 	t.Helper()
-	calls = &atomic.Int32{}
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		body, _ := io.ReadAll(r.Body)
+	return reviewServer(t, func(body []byte) (interface{}, error) {
 		var review apiextensionsv1.ConversionReview
 		if err := json.Unmarshal(body, &review); err != nil || review.Request == nil {
-			http.Error(w, "bad review", http.StatusBadRequest)
-			return
+			return nil, fmt.Errorf("bad review: %v", err)
 		}
 		resp := &apiextensionsv1.ConversionResponse{UID: review.Request.UID, Result: metav1.Status{Status: metav1.StatusSuccess}}
 		for _, raw := range review.Request.Objects {
 			u := &unstructured.Unstructured{}
 			if err := u.UnmarshalJSON(raw.Raw); err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
+				return nil, err
 			}
 			from, to := "color", "colour"
 			if strings.HasSuffix(review.Request.DesiredAPIVersion, "/v1") {
@@ -49,11 +41,8 @@ func conversionWebhook(t *testing.T) (url string, caBundle []byte, calls *atomic
 			resp.ConvertedObjects = append(resp.ConvertedObjects, runtime.RawExtension{Raw: b})
 		}
 		review.Response, review.Request = resp, nil
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(review)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), calls
+		return review, nil
+	})
 }
 
 // A CRD whose versions differ in more than their apiVersion converts through its conversion

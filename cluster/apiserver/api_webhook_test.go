@@ -22,27 +22,38 @@ import (
 	"k8s.io/client-go/dynamic"
 )
 
-// webhookServer is an HTTPS admission webhook: decide answers each AdmissionReview request.
-func webhookServer(t *testing.T, decide func(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse) (url string, caBundle []byte, calls *atomic.Int32) {
+// reviewServer is an HTTPS webhook: answer turns each request body into the JSON answer.
+func reviewServer(t *testing.T, answer func(body []byte) (interface{}, error)) (url string, caBundle []byte, calls *atomic.Int32) {
 	t.Helper()
 	calls = &atomic.Int32{}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		body, _ := io.ReadAll(r.Body)
+		out, err := answer(body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), calls
+}
+
+// webhookServer is an HTTPS admission webhook: decide answers each AdmissionReview request.
+func webhookServer(t *testing.T, decide func(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse) (url string, caBundle []byte, calls *atomic.Int32) {
+	t.Helper()
+	return reviewServer(t, func(body []byte) (interface{}, error) {
 		var review admissionv1.AdmissionReview
 		if err := json.Unmarshal(body, &review); err != nil || review.Request == nil {
-			http.Error(w, "bad review", http.StatusBadRequest)
-			return
+			return nil, fmt.Errorf("bad review: %v", err)
 		}
 		resp := decide(review.Request)
 		resp.UID = review.Request.UID
 		review.Response, review.Request = resp, nil
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(review)
-	}))
-	t.Cleanup(srv.Close)
-	caBundle = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	return srv.URL, caBundle, calls
+		return review, nil
+	})
 }
 
 func sideEffectsNone() *admissionregistrationv1.SideEffectClass {

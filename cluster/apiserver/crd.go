@@ -133,40 +133,18 @@ func (c *crdController) run(ctx context.Context, rev int64) {
 	}
 	go c.work(ctx)
 	c.poke()
-	for ctx.Err() == nil {
-		err := c.watch(ctx, rev)
-		if ctx.Err() != nil {
-			return
-		}
-		c.s.log.Debug("CustomResourceDefinition watch ended; listing again", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
-		if rev, err = c.load(ctx); err != nil {
-			c.s.log.Warn("CustomResourceDefinition relist failed", "err", err)
-		}
+	load := func(ctx context.Context) (int64, error) {
+		rev, err := c.load(ctx)
 		c.poke()
+		return rev, err
 	}
-}
-
-func (c *crdController) watch(ctx context.Context, rev int64) error {
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ch, err := c.s.store.Watch(wctx, crdPrefix(c.res), rev+1)
-	if err != nil {
-		return err
-	}
-	for ev := range ch {
+	c.s.followPrefix(ctx, "CustomResourceDefinition", crdPrefix(c.res), rev, load, func(ev store.Event) {
 		switch ev.Type {
-		case store.Error:
-			return ev.Err
 		case store.Put:
 			crd, err := c.decode(ev.Value, ev.Revision)
 			if err != nil {
 				c.s.log.Warn("skipping a CustomResourceDefinition that does not decode", "key", ev.Key, "err", err)
-				continue
+				return
 			}
 			c.mu.Lock()
 			c.crds[crd.Name] = crd
@@ -179,8 +157,7 @@ func (c *crdController) watch(ctx context.Context, rev int64) error {
 		}
 		c.apply()
 		c.poke()
-	}
-	return ctx.Err()
+	})
 }
 
 func (c *crdController) poke() {

@@ -63,48 +63,56 @@ func (s *Server) loadRBAC(ctx context.Context) (int64, error) {
 // followRBAC keeps the index current from a store watch until ctx ends, listing again when
 // the watch fails or falls behind the store's history.
 func (s *Server) followRBAC(ctx context.Context, rev int64) {
+	s.followPrefix(ctx, "RBAC", rbacPrefix, rev, s.loadRBAC, func(ev store.Event) {
+		switch ev.Type {
+		case store.Put:
+			obj, err := s.rbacObject(ev.Key, ev.Value, ev.Revision)
+			if err != nil {
+				s.log.Warn("skipping an RBAC object that does not decode", "key", ev.Key, "err", err)
+				return
+			}
+			s.rbacIndex.Set(obj)
+		case store.Delete:
+			if obj, err := s.rbacObject(ev.Key, ev.PrevValue, ev.Revision); err == nil {
+				s.rbacIndex.Delete(obj)
+			}
+		}
+	})
+}
+
+// followPrefix applies every change under prefix after rev to apply until ctx ends; when the
+// watch fails or falls behind the store's history it lists again with load (which takes in
+// the whole list and returns its revision) a second later. what names it in the log.
+func (s *Server) followPrefix(ctx context.Context, what, prefix string, rev int64, load func(context.Context) (int64, error), apply func(store.Event)) {
 	for ctx.Err() == nil {
-		err := s.watchRBAC(ctx, rev)
+		err := s.watchPrefix(ctx, prefix, rev, apply)
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Debug("RBAC watch ended; listing again", "err", err)
+		s.log.Debug(what+" watch ended; listing again", "err", err)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(time.Second):
 		}
-		if rev, err = s.loadRBAC(ctx); err != nil {
-			s.log.Warn("RBAC relist failed", "err", err)
+		if rev, err = load(ctx); err != nil {
+			s.log.Warn(what+" relist failed", "err", err)
 		}
 	}
 }
 
-func (s *Server) watchRBAC(ctx context.Context, rev int64) error {
+func (s *Server) watchPrefix(ctx context.Context, prefix string, rev int64, apply func(store.Event)) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch, err := s.store.Watch(wctx, rbacPrefix, rev+1)
+	ch, err := s.store.Watch(wctx, prefix, rev+1)
 	if err != nil {
 		return err
 	}
 	for ev := range ch {
-		switch ev.Type {
-		case store.Error:
+		if ev.Type == store.Error {
 			return ev.Err
-		case store.Put:
-			obj, err := s.rbacObject(ev.Key, ev.Value, ev.Revision)
-			if err != nil {
-				s.log.Warn("skipping an RBAC object that does not decode", "key", ev.Key, "err", err)
-				continue
-			}
-			s.rbacIndex.Set(obj)
-		case store.Delete:
-			obj, err := s.rbacObject(ev.Key, ev.PrevValue, ev.Revision)
-			if err != nil {
-				continue
-			}
-			s.rbacIndex.Delete(obj)
 		}
+		apply(ev)
 	}
 	return errors.New("watch closed")
 }
