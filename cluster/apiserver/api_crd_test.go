@@ -286,9 +286,12 @@ func TestCustomResourceDefinitionDeletion(t *testing.T) {
 		_, err := ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, "widgets.example.com", metav1.GetOptions{})
 		return err
 	})
-	if _, err := widgets.List(ctx, metav1.ListOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("list widgets after the CRD went: %v, want 404", err)
-	}
+	// The server stops serving them once its watch brings the deletion (as kube-apiserver, a
+	// moment after).
+	waitGone(t, ctx, func() error {
+		_, err := widgets.List(ctx, metav1.ListOptions{})
+		return err
+	})
 }
 
 func waitGone(t *testing.T, ctx context.Context, get func() error) {
