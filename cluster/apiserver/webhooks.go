@@ -43,13 +43,20 @@ type webhookAdmission struct {
 // newWebhookAdmission builds the plugins over the loopback clientset and informer factory
 // (started by the caller after this, so that their informers are registered).
 func newWebhookAdmission(s *Server, cs kubernetes.Interface, factory informers.SharedInformerFactory) (*webhookAdmission, error) {
-	mut, err := mutating.NewMutatingWebhook(nil)
+	var mut *mutating.Plugin
+	var val *validating.Plugin
+	var err error
+	registry.BuildCEL(func() { // their constructors build CEL compilers
+		if mut, err = mutating.NewMutatingWebhook(nil); err != nil {
+			err = fmt.Errorf("mutating admission webhook: %w", err)
+			return
+		}
+		if val, err = validating.NewValidatingAdmissionWebhook(nil); err != nil {
+			err = fmt.Errorf("validating admission webhook: %w", err)
+		}
+	})
 	if err != nil {
-		return nil, fmt.Errorf("mutating admission webhook: %w", err)
-	}
-	val, err := validating.NewValidatingAdmissionWebhook(nil)
-	if err != nil {
-		return nil, fmt.Errorf("validating admission webhook: %w", err)
+		return nil, err
 	}
 	resolver := endpointResolver{s: s}
 	for _, p := range []interface {

@@ -576,13 +576,29 @@ func admValidateMatchConditions(conds []admissionregistrationv1.MatchCondition, 
 var (
 	admCELCompilerOnce sync.Once
 	admCELCompiler     plugincel.Compiler
+	// celBuildMu serialises building compilers of k8s.io/apiserver's admission/plugin/cel:
+	// each build writes a variable of that package (the type provider of its hasPatchTypes
+	// options), so two builds at once race. kube-apiserver builds them once at start; drover
+	// builds one here and two per API server (the webhook plugins), and tests run many
+	// servers in one process.
+	celBuildMu sync.Mutex
 )
+
+// BuildCEL runs fn, which builds admission CEL compilers (k8s.io/apiserver's
+// plugin/cel.NewCompiler, directly or through the webhook plugins' constructors), alone.
+func BuildCEL(fn func()) {
+	celBuildMu.Lock()
+	defer celBuildMu.Unlock()
+	fn()
+}
 
 // admMatchConditionCompiler is upstream's getStrictStatelessCELCompiler (strict cost
 // enforcement for webhooks is GA and locked on in 1.32), built on first use.
 func admMatchConditionCompiler() plugincel.Compiler {
 	admCELCompilerOnce.Do(func() {
-		admCELCompiler = plugincel.NewCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion(), true))
+		BuildCEL(func() {
+			admCELCompiler = plugincel.NewCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion(), true))
+		})
 	})
 	return admCELCompiler
 }
