@@ -89,7 +89,7 @@ func TestFullDisk(t *testing.T) {
 	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "no space") {
 		t.Errorf("/readyz with a full disk: %d %q, want 503 naming the full disk", code, body)
 	}
-	if _, body := get("/metrics"); !strings.Contains(body, "drover_store_no_space 1") {
+	if _, body := get("/metrics"); !strings.Contains(body, "\ndrover_store_no_space 1\n") {
 		t.Errorf("/metrics lacks drover_store_no_space 1")
 	}
 	if err := c.CoreV1().ConfigMaps("default").Delete(ctx, "old", metav1.DeleteOptions{}); err != nil {

@@ -95,6 +95,7 @@ func TestJenkinsConfigStatic(t *testing.T) {
 		}
 	}()
 	url := regexp.MustCompile(`API server at (https://\S+)`)
+	upSample := regexp.MustCompile(`(?m)^drover_jenkins_provider_up 1$`)
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	deadline := time.Now().Add(60 * time.Second)
 	var body string
@@ -107,7 +108,9 @@ func TestJenkinsConfigStatic(t *testing.T) {
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				body = string(b)
-				if strings.Contains(body, "drover_jenkins_provider_up 1") {
+				// The sample line: "# HELP drover_jenkins_provider_up 1 while ..." is there as
+				// soon as the metric is registered, the provider not started yet.
+				if upSample.MatchString(body) {
 					break
 				}
 			}
@@ -117,7 +120,7 @@ func TestJenkinsConfigStatic(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	for _, w := range []string{"drover_jenkins_provider_starts_total 1", "go_goroutines"} {
+	for _, w := range []string{"\ndrover_jenkins_provider_starts_total 1\n", "go_goroutines"} {
 		if !strings.Contains(body, w) {
 			t.Errorf("/metrics lacks %q", w)
 		}
