@@ -46,6 +46,9 @@ type crdController struct {
 	crds        map[string]*apiextensionsv1.CustomResourceDefinition // by name
 	accepted    map[string]bool                                      // CRD names whose names are accepted
 	terminating map[schema.GroupResource]bool
+	// fingerprint is what the served custom resources were last built from (each accepted
+	// CRD's name, uid, generation and accepted names): status writes do not rebuild them.
+	fingerprint string
 	kick        chan struct{}
 	// converters calls the CRDs' conversion webhooks (apiextensions-apiserver's own).
 	converters *conversion.CRConverterFactory
@@ -187,7 +190,8 @@ func (c *crdController) apply() {
 	claimed := map[string]string{} // group + "/" + name → CRD
 	accepted := map[string]bool{}
 	terminating := map[schema.GroupResource]bool{}
-	var rs []*registry.Resource
+	var served []*apiextensionsv1.CustomResourceDefinition
+	var fp strings.Builder // what the served resources depend on
 	for _, crd := range crds {
 		if conflict := namesConflict(crd, claimed); conflict != "" {
 			continue
@@ -199,17 +203,28 @@ func (c *crdController) apply() {
 		if crd.DeletionTimestamp != nil {
 			terminating[schema.GroupResource{Group: crd.Spec.Group, Resource: crd.Spec.Names.Plural}] = true
 		}
-		served, err := c.customResources(crd)
-		if err != nil {
-			c.s.log.Warn("not serving a CustomResourceDefinition", "crd", crd.Name, "err", err)
-			continue
-		}
-		rs = append(rs, served...)
+		served = append(served, crd)
+		names, _ := json.Marshal(crd.Status.AcceptedNames)
+		fmt.Fprintf(&fp, "%s/%s/%d/%s;", crd.Name, crd.UID, crd.Generation, names)
 	}
 	c.mu.Lock()
 	c.accepted = accepted
 	c.terminating = terminating
+	unchanged := c.fingerprint == fp.String()
+	c.fingerprint = fp.String()
 	c.mu.Unlock()
+	if unchanged {
+		return // a status write (conditions) or a finalizer: the same resources
+	}
+	var rs []*registry.Resource
+	for _, crd := range served {
+		r, err := c.customResources(crd)
+		if err != nil {
+			c.s.log.Warn("not serving a CustomResourceDefinition", "crd", crd.Name, "err", err)
+			continue
+		}
+		rs = append(rs, r...)
+	}
 	if shadowed := c.s.resources.SetCustom(rs); len(shadowed) > 0 {
 		c.s.log.Warn("custom resources not served: a built-in resource has their names", "resources", shadowed)
 	}
