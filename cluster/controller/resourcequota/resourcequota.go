@@ -47,6 +47,11 @@ const ResyncPeriod = 5 * time.Minute
 // keeps anyway. Kubernetes' quota monitor watches every namespaced resource for deletions;
 // an object count of another resource is given back at the next full recalculation
 // (ResyncPeriod).
+// informerCounted are the watched resources whose usage is read from the informers.
+var informerCounted = map[schema.GroupResource]bool{
+	{Resource: "pods"}: true, {Resource: "services"}: true, {Resource: "persistentvolumeclaims"}: true,
+}
+
 var watched = []schema.GroupVersionResource{
 	corev1.SchemeGroupVersion.WithResource("pods"),
 	corev1.SchemeGroupVersion.WithResource("services"),
@@ -217,11 +222,14 @@ func (c *Controller) status(rq *corev1.ResourceQuota) (*corev1.ResourceQuota, er
 	return next, err
 }
 
-// lister lists a resource's objects in a namespace: from the informers for the resources the
-// controller watches, else from the API (only their number matters: object counts).
+// lister lists a resource's objects in a namespace: pods, services and claims (whose usage is
+// more than a count) from the informers, everything else from the API — a consistent read:
+// an informer a moment behind would count an object created just before the quota as absent
+// (CI saw count/deployments.apps 0 with one deployment made before its quota), and only the
+// number of those matters.
 func (c *Controller) lister(gr schema.GroupResource) generic.ListFuncByNamespace {
 	for _, gvr := range watched {
-		if gvr.GroupResource() == gr {
+		if gvr.GroupResource() == gr && informerCounted[gr] {
 			return func(ns string) ([]runtime.Object, error) {
 				inf, err := c.factory.ForResource(gvr)
 				if err != nil {
