@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
@@ -146,7 +147,14 @@ func (s *Server) serviceProxyLocation(r *http.Request, req *request) (*url.URL, 
 	if err != nil {
 		return nil, err
 	}
-	svc := obj.(*corev1.Service)
+	return s.serviceEndpoint(r.Context(), obj.(*corev1.Service), port, scheme, req.name)
+}
+
+// serviceEndpoint is a ready endpoint of svc's port as a URL of scheme: port is a number (the
+// service port of that number, by its name), a name (the Endpoints port's), or "" for a
+// service's only port. id names the service in errors (kube-apiserver's ResourceLocation
+// quotes the whole proxied id).
+func (s *Server) serviceEndpoint(ctx context.Context, svc *corev1.Service, port, scheme, id string) (*url.URL, error) {
 	if n, err := strconv.ParseInt(port, 10, 64); err == nil {
 		found := false
 		for _, p := range svc.Spec.Ports {
@@ -156,17 +164,17 @@ func (s *Server) serviceProxyLocation(r *http.Request, req *request) (*url.URL, 
 			}
 		}
 		if !found {
-			return nil, statusError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("no service port %d found for service %q", n, name))
+			return nil, statusError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("no service port %d found for service %q", n, svc.Name))
 		}
 	} else if port == "" && len(svc.Spec.Ports) == 1 {
 		port = svc.Spec.Ports[0].Name
 	}
 	res, ok := s.resources.Lookup(endpointsGVR)
 	if !ok {
-		return nil, apierrors.NewNotFound(endpointsGVR.GroupResource(), name)
+		return nil, apierrors.NewNotFound(endpointsGVR.GroupResource(), svc.Name)
 	}
-	unavailable := statusError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("no endpoints available for service %q", req.name))
-	eobj, _, err := s.getObject(r.Context(), res, req.namespace, name)
+	unavailable := statusError(http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("no endpoints available for service %q", id))
+	eobj, _, err := s.getObject(ctx, res, svc.Namespace, svc.Name)
 	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, unavailable

@@ -9,11 +9,11 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/admission/plugin/webhook/generic"
 	"k8s.io/apiserver/pkg/admission/plugin/webhook/mutating"
 	"k8s.io/apiserver/pkg/admission/plugin/webhook/validating"
 	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
@@ -59,19 +59,10 @@ func newWebhookAdmission(s *Server, cs kubernetes.Interface, factory informers.S
 		return nil, err
 	}
 	resolver := endpointResolver{s: s}
-	for _, p := range []interface {
-		SetExternalKubeClientSet(kubernetes.Interface)
-		SetExternalKubeInformerFactory(informers.SharedInformerFactory)
-		ValidateInitialization() error
-	}{mut, val} {
+	for _, p := range []*generic.Webhook{mut.Webhook, val.Webhook} {
 		p.SetExternalKubeClientSet(cs)
 		p.SetExternalKubeInformerFactory(factory)
-		switch p := p.(type) {
-		case *mutating.Plugin:
-			p.SetServiceResolver(resolver)
-		case *validating.Plugin:
-			p.SetServiceResolver(resolver)
-		}
+		p.SetServiceResolver(resolver)
 		if err := p.ValidateInitialization(); err != nil {
 			return nil, fmt.Errorf("admission webhooks: %w", err)
 		}
@@ -82,19 +73,11 @@ func newWebhookAdmission(s *Server, cs kubernetes.Interface, factory informers.S
 // webhookAttributes describes one request for the webhooks.
 func webhookAttributes(ctx context.Context, op admission.Operation, res *registry.Resource, sub string, obj, old runtime.Object, opts runtime.Object, dryRun bool) admission.Attributes {
 	u, _ := genericrequest.UserFrom(ctx)
-	var m interface {
-		GetNamespace() string
-		GetName() string
+	m := obj
+	if m == nil {
+		m = old // a delete
 	}
-	if obj != nil {
-		m = accessor(obj)
-	} else if old != nil {
-		m = accessor(old)
-	}
-	ns, name := "", ""
-	if m != nil {
-		ns, name = m.GetNamespace(), m.GetName()
-	}
+	ns, name := accessor(m).GetNamespace(), accessor(m).GetName()
 	kind := res.GroupVersionKind()
 	if sub != "" && obj != nil {
 		kind = obj.GetObjectKind().GroupVersionKind()
@@ -126,44 +109,21 @@ func pruneMutated(res *registry.Resource, obj runtime.Object) {
 	}
 }
 
-// endpointResolver resolves a webhook's Service to one of its ready endpoints.
+// endpointResolver resolves a webhook's Service to one of its ready endpoints, as services/proxy
+// finds one (an ExternalName service to its name).
 type endpointResolver struct{ s *Server }
 
 func (r endpointResolver) ResolveEndpoint(namespace, name string, port int32) (*url.URL, error) {
 	ctx := context.Background()
-	svcRes, _ := r.s.resources.Lookup(corev1.SchemeGroupVersion.WithResource("services"))
-	obj, _, err := r.s.getObject(ctx, svcRes, namespace, name)
+	obj, _, err := r.s.getObject(ctx, r.s.servicesRes(), namespace, name)
 	if err != nil {
 		return nil, fmt.Errorf("service %s/%s: %w", namespace, name, err)
 	}
 	svc := obj.(*corev1.Service)
-	var svcPort *corev1.ServicePort
-	for i := range svc.Spec.Ports {
-		if svc.Spec.Ports[i].Port == port {
-			svcPort = &svc.Spec.Ports[i]
-		}
-	}
-	if svcPort == nil {
-		return nil, fmt.Errorf("service %s/%s has no port %d", namespace, name, port)
-	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		return &url.URL{Scheme: "https", Host: net.JoinHostPort(svc.Spec.ExternalName, strconv.Itoa(int(port)))}, nil
 	}
-	epRes, _ := r.s.resources.Lookup(corev1.SchemeGroupVersion.WithResource("endpoints"))
-	obj, _, err = r.s.getObject(ctx, epRes, namespace, name)
-	if err != nil {
-		return nil, fmt.Errorf("endpoints %s/%s: %w", namespace, name, err)
-	}
-	for _, ss := range obj.(*corev1.Endpoints).Subsets {
-		for _, p := range ss.Ports {
-			if p.Name != svcPort.Name || len(ss.Addresses) == 0 {
-				continue
-			}
-			a := ss.Addresses[0]
-			return &url.URL{Scheme: "https", Host: net.JoinHostPort(a.IP, strconv.Itoa(int(p.Port)))}, nil
-		}
-	}
-	return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("service %s/%s has no ready endpoint for port %d", namespace, name, port))
+	return r.s.serviceEndpoint(ctx, svc, strconv.Itoa(int(port)), "https", name)
 }
 
 // objectInterfaces are what the webhook plugins need of a scheme: drover has one version of
