@@ -183,6 +183,31 @@ func TestCustomResourceDefinition(t *testing.T) {
 	if _, err := widgets.Update(ctx, scale, metav1.UpdateOptions{}, "scale"); err != nil {
 		t.Fatalf("update scale: %v", err)
 	}
+	// A main-resource update keeps the stored status; a metadata-only change keeps the
+	// generation; a status update keeps the stored metadata (a custom resource's status
+	// strategy, unlike the built-in ones').
+	cur, err := widgets.Get(ctx, "w1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := cur.GetGeneration()
+	unstructured.SetNestedField(cur.Object, int64(99), "status", "replicas")
+	cur.SetLabels(map[string]string{"tier": "a"})
+	if cur, err = widgets.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	if r, _, _ := unstructured.NestedInt64(cur.Object, "status", "replicas"); r != 2 || cur.GetGeneration() != gen || cur.GetLabels()["tier"] != "a" {
+		t.Errorf("a main update with a label and a status: status.replicas %d (want 2), generation %d (want %d), labels %v",
+			r, cur.GetGeneration(), gen, cur.GetLabels())
+	}
+	cur.SetLabels(map[string]string{"tier": "b"})
+	unstructured.SetNestedField(cur.Object, int64(3), "status", "replicas")
+	if cur, err = widgets.UpdateStatus(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("update status: %v", err)
+	}
+	if r, _, _ := unstructured.NestedInt64(cur.Object, "status", "replicas"); r != 3 || cur.GetLabels()["tier"] != "a" {
+		t.Errorf("a status update with a label: status.replicas %d (want 3), labels %v (want tier=a kept)", r, cur.GetLabels())
+	}
 	// Merge patch; strategic merge patch is refused.
 	got, err = widgets.Patch(ctx, "w1", types.MergePatchType, []byte(`{"spec":{"color":"blue"}}`), metav1.PatchOptions{})
 	if err != nil {

@@ -220,10 +220,7 @@ func (cr *customResource) resource(names apiextensionsv1.CustomResourceDefinitio
 		Prune:            func(obj runtime.Object) []string { return cr.coercer.apply(obj.(*unstructured.Unstructured), true) },
 		Default:          func(obj runtime.Object) { cr.coercer.defaults(obj.(*unstructured.Unstructured)) },
 		PrepareForCreate: func(obj runtime.Object) { cr.prepareForCreate(obj.(*unstructured.Unstructured)) },
-		PrepareForUpdate: func(obj, old runtime.Object) {
-			cr.prepareForUpdate(obj.(*unstructured.Unstructured), old.(*unstructured.Unstructured))
-		},
-		Validate: func(obj runtime.Object) field.ErrorList { return cr.validate(obj) },
+		Validate:         func(obj runtime.Object) field.ErrorList { return cr.validate(obj) },
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			return cr.validateUpdate(obj, old)
 		},
@@ -306,72 +303,12 @@ func (c *customCoercer) defaults(u *unstructured.Unstructured) {
 }
 
 // prepareForCreate is upstream's PrepareForCreate: with the status subresource a create cannot
-// set status; the generation starts at 1.
+// set status. (The API server sets the generation, and on updates of the main resource keeps
+// the stored status and counts the generation for every resource with HasStatus, custom ones
+// included: apiserver's copyStatus and specChanged.)
 func (cr *customResource) prepareForCreate(u *unstructured.Unstructured) {
 	if cr.status {
 		delete(u.Object, "status")
-	}
-	u.SetGeneration(1)
-}
-
-// prepareForUpdate is upstream's PrepareForUpdate: with the status subresource an update of
-// the main resource keeps the stored status; any change but to metadata increments the
-// generation.
-func (cr *customResource) prepareForUpdate(u, old *unstructured.Unstructured) {
-	if cr.status {
-		if s, ok := old.Object["status"]; ok {
-			u.Object["status"] = runtime.DeepCopyJSONValue(s)
-		} else {
-			delete(u.Object, "status")
-		}
-	}
-	if !customEqualButMetadata(u.Object, old.Object) {
-		u.SetGeneration(old.GetGeneration() + 1)
-	}
-}
-
-// customEqualButMetadata compares two objects' content but metadata.
-func customEqualButMetadata(a, b map[string]interface{}) bool {
-	strip := func(m map[string]interface{}) map[string]interface{} {
-		out := make(map[string]interface{}, len(m))
-		for k, v := range m {
-			if k != "metadata" {
-				out[k] = v
-			}
-		}
-		return out
-	}
-	return equalJSON(strip(a), strip(b))
-}
-
-// equalJSON compares JSON values (as unstructured holds them).
-func equalJSON(a, b interface{}) bool {
-	switch a := a.(type) {
-	case map[string]interface{}:
-		bm, ok := b.(map[string]interface{})
-		if !ok || len(a) != len(bm) {
-			return false
-		}
-		for k, v := range a {
-			w, ok := bm[k]
-			if !ok || !equalJSON(v, w) {
-				return false
-			}
-		}
-		return true
-	case []interface{}:
-		bs, ok := b.([]interface{})
-		if !ok || len(a) != len(bs) {
-			return false
-		}
-		for i := range a {
-			if !equalJSON(a[i], bs[i]) {
-				return false
-			}
-		}
-		return true
-	default:
-		return a == b
 	}
 }
 
