@@ -359,3 +359,43 @@ func TestCustomResourceDefinitionOtherServers(t *testing.T) {
 		t.Errorf("a server started after the CRD: %v", err)
 	}
 }
+
+// Deleting a CRD none of whose versions is served any more still deletes its objects: a CRD of
+// the same name made later does not bring them back.
+func TestCustomResourceDefinitionDeletionUnserved(t *testing.T) {
+	srv, _ := startClient(t)
+	ctx := testCtx(t)
+	ext := createCRD(t, ctx, srv.Config, widgetCRD())
+	widgets := dynamic.NewForConfigOrDie(srv.Config).Resource(widgetsV1).Namespace("default")
+	if _, err := widgets.Create(ctx, widget("old", map[string]interface{}{}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	crd, err := ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, "widgets.example.com", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range crd.Spec.Versions {
+		crd.Spec.Versions[i].Served = false
+	}
+	if _, err := ext.ApiextensionsV1().CustomResourceDefinitions().Update(ctx, crd, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("serve no version: %v", err)
+	}
+	if err := ext.ApiextensionsV1().CustomResourceDefinitions().Delete(ctx, crd.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, ctx, func() error {
+		_, err := ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
+		return err
+	})
+	createCRD(t, ctx, srv.Config, widgetCRD())
+	retryUntil(t, ctx, "the CRD made again served", func() error {
+		list, err := widgets.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		if len(list.Items) > 0 {
+			t.Fatalf("the deleted CRD's object came back: %v", list.Items[0].GetName())
+		}
+		return nil
+	})
+}

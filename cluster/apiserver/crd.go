@@ -12,6 +12,7 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/conversion"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -266,8 +267,8 @@ func (c *crdController) isTerminating(gr schema.GroupResource) bool {
 	return c.terminating[gr]
 }
 
-// work reconciles the CRDs' status and cleanup each time something changed, and every 10 s
-// while something is left to do.
+// work reconciles the CRDs' status and cleanup each time something changed, and again a second
+// later while something is left to do.
 func (c *crdController) work(ctx context.Context) {
 	for {
 		select {
@@ -318,7 +319,7 @@ func (c *crdController) reconcile(ctx context.Context) (pending bool) {
 }
 
 // wantConditions are the conditions of a CRD whose names are (or are not) accepted.
-func wantConditions(crd *apiextensionsv1.CustomResourceDefinition, accepted bool, claimedBy string) []apiextensionsv1.CustomResourceDefinitionCondition {
+func wantConditions(accepted bool, claimedBy string) []apiextensionsv1.CustomResourceDefinitionCondition {
 	if accepted {
 		return []apiextensionsv1.CustomResourceDefinitionCondition{
 			{Type: apiextensionsv1.NamesAccepted, Status: apiextensionsv1.ConditionTrue, Reason: "NoConflicts", Message: "no conflicts found"},
@@ -375,7 +376,7 @@ func (c *crdController) updateStatus(ctx context.Context, crd *apiextensionsv1.C
 		if accepted {
 			cc.Status.AcceptedNames = cc.Spec.Names
 		}
-		for _, want := range wantConditions(cc, accepted, msg) {
+		for _, want := range wantConditions(accepted, msg) {
 			cc.Status.Conditions, _ = setCondition(cc.Status.Conditions, want, c.s.now())
 		}
 		return cc, nil
@@ -390,23 +391,17 @@ var errCRDReplaced = errors.New("the CustomResourceDefinition was replaced")
 
 // needsStatus reports whether crd's status differs from what updateStatus would write.
 func needsStatus(crd *apiextensionsv1.CustomResourceDefinition, accepted bool, msg string, now time.Time) bool {
-	if accepted && !namesEqual(crd.Status.AcceptedNames, crd.Spec.Names) {
+	if accepted && !apiequality.Semantic.DeepEqual(crd.Status.AcceptedNames, crd.Spec.Names) {
 		return true
 	}
 	conds := append([]apiextensionsv1.CustomResourceDefinitionCondition(nil), crd.Status.Conditions...)
-	for _, want := range wantConditions(crd, accepted, msg) {
+	for _, want := range wantConditions(accepted, msg) {
 		var changed bool
 		if conds, changed = setCondition(conds, want, now); changed {
 			return true
 		}
 	}
 	return false
-}
-
-func namesEqual(a, b apiextensionsv1.CustomResourceDefinitionNames) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
 }
 
 // markCRDDeletion is what deleting a CRD does first (kube-apiserver's CRD REST Delete): the
@@ -466,14 +461,20 @@ func (c *crdController) cleanup(ctx context.Context, crd *apiextensionsv1.Custom
 }
 
 // storedResource is a resource of crd whose keys are its objects' keys (every version of a
-// CRD shares them): a served one, else one built for the storage version.
+// CRD shares them): a served one, else one built for the storage version even when no version
+// is served any more, so that the objects are deleted all the same.
 func (c *crdController) storedResource(crd *apiextensionsv1.CustomResourceDefinition) *registry.Resource {
 	for _, v := range crd.Spec.Versions {
 		if r, ok := c.s.resources.Lookup(schema.GroupVersionResource{Group: crd.Spec.Group, Version: v.Name, Resource: crd.Spec.Names.Plural}); ok && r.Custom {
 			return r
 		}
 	}
-	rs, err := c.customResources(crd)
+	storage := crd.DeepCopy()
+	for i := range storage.Spec.Versions {
+		v := &storage.Spec.Versions[i]
+		v.Served = v.Storage
+	}
+	rs, err := c.customResources(storage)
 	if err != nil || len(rs) == 0 {
 		return nil
 	}

@@ -23,12 +23,12 @@ type request struct {
 	verb string // get list watch create update patch delete deletecollection
 }
 
-// parseRequest reads the path and method. It returns ok=false when the path is not a resource
-// path at all (the caller answers 404), and an API error for a resource path it cannot serve
-// (among them a resource that is not in resources).
 // errPathNotFound is kube-apiserver's answer for an API path with no resource behind it.
 var errPathNotFound = statusError(http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
 
+// parseRequest reads the path and method. It returns ok=false when the path is not a resource
+// path at all (the caller answers 404), and an API error for a resource path it cannot serve
+// (among them a resource that is not in resources).
 func parseRequest(r *http.Request, resources *registry.Set) (*request, bool, error) {
 	segs := splitPath(r.URL.Path)
 	var gv schema.GroupVersion
