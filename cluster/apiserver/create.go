@@ -89,8 +89,10 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 		err.ErrStatus.Message = "create not allowed while custom resource definition is terminating"
 		return nil, err
 	}
-	// Mutating admission webhooks: the last mutating plugins, as in kube-apiserver.
-	if err := s.webhooks.mutate(ctx, webhookAttributes(ctx, admission.Create, res, "", obj, nil, &metav1.CreateOptions{}, dryRun)); err != nil {
+	// Mutating admission webhooks: the last mutating plugins, as in kube-apiserver. The
+	// validating ones below see the same attributes, the object as mutated.
+	hookAttrs := webhookAttributes(ctx, admission.Create, res, "", obj, nil, &metav1.CreateOptions{}, dryRun)
+	if err := s.webhooks.mutate(ctx, hookAttrs); err != nil {
 		return nil, err
 	}
 	pruneMutated(res, obj)
@@ -117,7 +119,7 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 			return nil, err
 		}
 	}
-	if err := s.webhooks.validate(ctx, webhookAttributes(ctx, admission.Create, res, "", obj, nil, &metav1.CreateOptions{}, dryRun)); err != nil {
+	if err := s.webhooks.validate(ctx, hookAttrs); err != nil {
 		return nil, err
 	}
 	// ResourceQuota last, as in Kubernetes: it charges the object as it will be stored.

@@ -41,7 +41,8 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 		if err := s.admitNodeRestriction(ctx, "UPDATE", res, sub, obj, old); err != nil {
 			return nil, err
 		}
-		if err := s.webhooks.mutate(ctx, webhookAttributes(ctx, admission.Update, res, sub, obj, old, &metav1.UpdateOptions{}, dryRun)); err != nil {
+		hookAttrs := webhookAttributes(ctx, admission.Update, res, sub, obj, old, &metav1.UpdateOptions{}, dryRun)
+		if err := s.webhooks.mutate(ctx, hookAttrs); err != nil {
 			return nil, err
 		}
 		pruneMutated(res, obj)
@@ -73,7 +74,7 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 				return nil, err
 			}
 		}
-		if err := s.webhooks.validate(ctx, webhookAttributes(ctx, admission.Update, res, sub, obj, old, &metav1.UpdateOptions{}, dryRun)); err != nil {
+		if err := s.webhooks.validate(ctx, hookAttrs); err != nil {
 			return nil, err
 		}
 		refund, err := s.admitUpdate(ctx, res, sub, obj, old, dryRun)
