@@ -63,6 +63,9 @@ func TestKubectlCustomResources(t *testing.T) {
 			t.Errorf("kubectl explain crontabs.spec lacks %q:\n%s", want, out)
 		}
 	}
+	if out := must("get", "--raw", "/openapi/v2"); !strings.Contains(out, `"com.example.stable.v1.CronTab"`) {
+		t.Errorf("/openapi/v2 lacks the CronTab definition")
+	}
 	if out := must("delete", "crd", "crontabs.stable.example.com"); !strings.Contains(out, `customresourcedefinition.apiextensions.k8s.io "crontabs.stable.example.com" deleted`) {
 		t.Errorf("delete CRD: %s", out)
 	}

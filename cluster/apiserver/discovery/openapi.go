@@ -57,10 +57,13 @@ func openapiBuild(groups []*groupVersions, info version.Info) (*openapiDocs, err
 			rs := openapiTyped(g.byVer[v])
 			var b []byte
 			var err error
-			if cvs := customVersions(g.byVer[v]); len(cvs) > 0 && len(rs) == 0 {
-				custom = append(custom, cvs...)
+			cvs := customVersions(g.byVer[v])
+			custom = append(custom, cvs...) // in v2 whatever their group
+			if len(cvs) > 0 && len(rs) == 0 {
 				b, err = openapiCustomV3(cvs)
 			} else {
+				// A CRD in a built-in group version (one of the *.k8s.io groups, which needs
+				// api-approved.kubernetes.io) is in v2 only.
 				paths := openapiPathsOf(rs)
 				allPaths = append(allPaths, paths...)
 				all = append(all, rs...)
