@@ -157,6 +157,13 @@ func TestCustomResourceDefinition(t *testing.T) {
 	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.replicas") {
 		t.Errorf("create with a string replicas: %v", err)
 	}
+	// Malformed metadata is refused, not dropped.
+	raw := []byte(`{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"badmeta","labels":5},"spec":{}}`)
+	err = cs.CoreV1().RESTClient().Post().AbsPath("/apis/example.com/v1/namespaces/default/widgets").
+		SetHeader("Content-Type", "application/json").Body(raw).Do(ctx).Error()
+	if !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "Widget in version \"v1\" cannot be handled as a Widget") {
+		t.Errorf("create with labels that are not a map: %v, want 400", err)
+	}
 	// Status through the subresource only.
 	unstructured.SetNestedField(got.Object, map[string]interface{}{"replicas": int64(2), "selector": "app=w1"}, "status")
 	if got, err = widgets.UpdateStatus(ctx, got, metav1.UpdateOptions{}); err != nil {
@@ -232,7 +239,7 @@ func TestCustomResourceDefinition(t *testing.T) {
 	}
 	// Printer columns (with some defined, no Age column is added, as in Kubernetes).
 	var table metav1.Table
-	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/apis/example.com/v1/namespaces/default/widgets").
+	raw, err = cs.CoreV1().RESTClient().Get().AbsPath("/apis/example.com/v1/namespaces/default/widgets").
 		SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").DoRaw(ctx)
 	if err != nil {
 		t.Fatalf("table: %v", err)

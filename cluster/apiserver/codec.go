@@ -180,7 +180,11 @@ func decodeCustom(w http.ResponseWriter, r *http.Request, data []byte, res *regi
 		msgs = append(msgs, e.Error())
 	}
 	if res.Prune != nil {
-		for _, p := range res.Prune(obj) {
+		unknown, err := res.Prune(obj)
+		if err != nil {
+			return nil, badRequest("%s in version %q cannot be handled as a %s: %v", gvk.Kind, gvk.Version, gvk.Kind, err)
+		}
+		for _, p := range unknown {
 			msgs = append(msgs, fmt.Sprintf("unknown field %q", p))
 		}
 	}

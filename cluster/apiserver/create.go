@@ -95,7 +95,9 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 	if err := s.webhooks.mutate(ctx, hookAttrs); err != nil {
 		return nil, err
 	}
-	pruneMutated(res, obj)
+	if err := pruneMutated(res, obj); err != nil {
+		return nil, err
+	}
 	if res.PrepareForCreate != nil {
 		res.PrepareForCreate(obj)
 	}

@@ -45,7 +45,9 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 		if err := s.webhooks.mutate(ctx, hookAttrs); err != nil {
 			return nil, err
 		}
-		pruneMutated(res, obj)
+		if err := pruneMutated(res, obj); err != nil {
+			return nil, err
+		}
 		m := accessor(obj)
 		if attempt == 0 {
 			unconditional = m.GetResourceVersion() == ""

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -102,11 +103,16 @@ func (w *webhookAdmission) validate(ctx context.Context, attrs admission.Attribu
 }
 
 // pruneMutated prunes a custom object again after the mutating webhooks: what they added that
-// the schema does not know is dropped silently, as kube-apiserver prunes on the way to storage.
-func pruneMutated(res *registry.Resource, obj runtime.Object) {
-	if res.Custom && res.Prune != nil {
-		res.Prune(obj)
+// the schema does not know is dropped silently, as kube-apiserver prunes on the way to storage;
+// malformed metadata a webhook wrote is an error (kube-apiserver's storage encoding fails).
+func pruneMutated(res *registry.Resource, obj runtime.Object) error {
+	if !res.Custom || res.Prune == nil {
+		return nil
 	}
+	if _, err := res.Prune(obj); err != nil {
+		return apierrors.NewInternalError(fmt.Errorf("the object the mutating webhooks returned: %w", err))
+	}
+	return nil
 }
 
 // endpointResolver resolves a webhook's Service to one of its ready endpoints, as services/proxy

@@ -217,7 +217,7 @@ func (cr *customResource) resource(names apiextensionsv1.CustomResourceDefinitio
 			l.SetGroupVersionKind(gv.WithKind(names.ListKind))
 			return l
 		},
-		Prune:            func(obj runtime.Object) []string { return cr.coercer.apply(obj.(*unstructured.Unstructured), true) },
+		Prune:            func(obj runtime.Object) ([]string, error) { return cr.coercer.apply(obj.(*unstructured.Unstructured), true) },
 		Default:          func(obj runtime.Object) { cr.coercer.defaults(obj.(*unstructured.Unstructured)) },
 		PrepareForCreate: func(obj runtime.Object) { cr.prepareForCreate(obj.(*unstructured.Unstructured)) },
 		Validate:         func(obj runtime.Object) field.ErrorList { return cr.validate(obj) },
@@ -255,31 +255,38 @@ type customCoercer struct {
 	preserveUnknownFields bool
 }
 
-// apply prunes u as upstream's unstructuredSchemaCoercer does for a request body (or, with
-// track false, for an object read back): unknown and malformed fields of metadata are
+// apply prunes u as upstream's unstructuredSchemaCoercer does: unknown fields of metadata are
 // dropped, unknown fields are pruned following the structural schema, nulls the schema does
-// not allow and cannot default are removed, and embedded resources' metadata is coerced. It
-// returns the paths of the unknown fields dropped, as upstream reports them after
-// `unknown field `.
-func (c *customCoercer) apply(u *unstructured.Unstructured, track bool) []string {
+// not allow and cannot default are removed, and embedded resources' metadata is coerced. For
+// a request body (request true) malformed metadata, in the object or in an embedded resource,
+// is an error, as upstream's request decoder refuses it, and the paths of the unknown fields
+// dropped are returned as upstream reports them after `unknown field `; on the way to and from
+// storage malformed metadata is dropped.
+func (c *customCoercer) apply(u *unstructured.Unstructured, request bool) ([]string, error) {
 	kind, foundKind, _ := unstructured.NestedString(u.Object, "kind")
 	apiVersion, foundAPIVersion, _ := unstructured.NestedString(u.Object, "apiVersion")
 	objectMeta, foundObjectMeta, unknown, err := schemaobjectmeta.GetObjectMetaWithOptions(u.Object, schemaobjectmeta.ObjectMetaOptions{
-		DropMalformedFields:     true,
-		ReturnUnknownFieldPaths: track,
+		DropMalformedFields:     !request,
+		ReturnUnknownFieldPaths: request,
 	})
 	if err != nil {
+		if request {
+			return nil, err
+		}
 		foundObjectMeta = false // not an object: left as it is, for validation to refuse
 	}
 	if c.schema != nil && !c.preserveUnknownFields {
-		unknown = append(unknown, structuralpruning.PruneWithOptions(u.Object, c.schema, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: track})...)
+		unknown = append(unknown, structuralpruning.PruneWithOptions(u.Object, c.schema, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: request})...)
 		structuraldefaulting.PruneNonNullableNullsWithoutDefaults(u.Object, c.schema)
 	}
 	if c.schema != nil {
-		_, paths := schemaobjectmeta.CoerceWithOptions(nil, u.Object, c.schema, false, schemaobjectmeta.CoerceOptions{
-			DropInvalidFields:       true,
-			ReturnUnknownFieldPaths: track,
+		ferr, paths := schemaobjectmeta.CoerceWithOptions(nil, u.Object, c.schema, false, schemaobjectmeta.CoerceOptions{
+			DropInvalidFields:       !request,
+			ReturnUnknownFieldPaths: request,
 		})
+		if request && ferr != nil {
+			return nil, ferr
+		}
 		unknown = append(unknown, paths...)
 	}
 	if foundKind {
@@ -289,9 +296,11 @@ func (c *customCoercer) apply(u *unstructured.Unstructured, track bool) []string
 		u.SetAPIVersion(apiVersion)
 	}
 	if foundObjectMeta {
-		_ = schemaobjectmeta.SetObjectMeta(u.Object, objectMeta)
+		if err := schemaobjectmeta.SetObjectMeta(u.Object, objectMeta); err != nil && request {
+			return nil, err
+		}
 	}
-	return unknown
+	return unknown, nil
 }
 
 // defaults applies the schema's defaults (upstream's unstructuredDefaulter, run on request
@@ -555,7 +564,7 @@ func customStorage(group, kind, version string, storageVersion string, sc *custo
 				return nil, err
 			}
 			u.SetAPIVersion(storageGVK.GroupVersion().String())
-			sc.apply(u, false)
+			_, _ = sc.apply(u, false) // drops what is malformed: no error
 			return u, nil
 		},
 		FromStorage: func(stored runtime.Object) (runtime.Object, error) {
@@ -591,7 +600,7 @@ func convertingStorage(group, kind, version string, storageVersion string, sc *c
 		if err != nil {
 			return nil, err
 		}
-		sc.apply(u, false)
+		_, _ = sc.apply(u, false) // drops what is malformed: no error
 		return u, nil
 	}
 	st.FromStorage = func(stored runtime.Object) (runtime.Object, error) {

@@ -138,7 +138,10 @@ func TestCustomResourcePrune(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := crTestObject(t, tt.in)
-			pruned := r.Prune(u)
+			pruned, err := r.Prune(u)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if !cmp.Equal(pruned, tt.wantPruned) {
 				t.Errorf("pruned %q, want %q", pruned, tt.wantPruned)
 			}
@@ -148,13 +151,24 @@ func TestCustomResourcePrune(t *testing.T) {
 		})
 	}
 
+	// Malformed metadata in a request body, the object's or an embedded resource's, is an
+	// error (upstream's request decoder refuses it), not dropped.
+	for name, in := range map[string]string{
+		"labels not a map": `{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w","labels":5}}`,
+		"embedded labels":  `{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"template":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":"x"}}}}`,
+	} {
+		if _, err := r.Prune(crTestObject(t, in)); err == nil {
+			t.Errorf("%s: malformed metadata pruned without an error", name)
+		}
+	}
+
 	// x-kubernetes-preserve-unknown-fields at the root keeps unknown fields there, not under
 	// the specified spec.
 	preserving := crTestResources(t, func(c *apiextensionsv1.CustomResourceDefinition) {
 		c.Spec.Versions[1].Schema.OpenAPIV3Schema.XPreserveUnknownFields = ptr.To(true)
 	})["v1"]
 	u := crTestObject(t, `{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"foo":1},"top":2}`)
-	if pruned := preserving.Prune(u); !cmp.Equal(pruned, []string{"spec.foo"}) {
+	if pruned, err := preserving.Prune(u); err != nil || !cmp.Equal(pruned, []string{"spec.foo"}) {
 		t.Errorf("preserving root pruned %q", pruned)
 	}
 	if u.Object["top"] == nil {
@@ -167,7 +181,7 @@ func TestCustomResourcePrune(t *testing.T) {
 		c.Spec.Versions[1].SelectableFields = nil
 	})["v1"]
 	u = crTestObject(t, `{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w","x":1},"spec":{"foo":1},"top":2}`)
-	if pruned := schemaless.Prune(u); !cmp.Equal(pruned, []string{"metadata.x"}) {
+	if pruned, err := schemaless.Prune(u); err != nil || !cmp.Equal(pruned, []string{"metadata.x"}) {
 		t.Errorf("no schema: pruned %q", pruned)
 	}
 	if u.Object["top"] == nil || u.Object["spec"].(map[string]interface{})["foo"] == nil {

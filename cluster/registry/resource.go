@@ -74,8 +74,8 @@ type Resource struct {
 	// Prune, when set, removes from a decoded object the fields its schema does not know
 	// (custom resources: structural pruning, metadata included) and returns their paths
 	// ("spec.foo", "metadata.bar"), which the server reports as unknown fields as
-	// fieldValidation says.
-	Prune func(obj runtime.Object) []string
+	// fieldValidation says; malformed metadata is an error (the request's: 400).
+	Prune func(obj runtime.Object) ([]string, error)
 	// Custom marks a custom resource (served from a CustomResourceDefinition): its objects
 	// are *unstructured.Unstructured and its lists *unstructured.UnstructuredList.
 	Custom bool
