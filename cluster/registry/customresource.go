@@ -217,7 +217,9 @@ func (cr *customResource) resource(names apiextensionsv1.CustomResourceDefinitio
 			l.SetGroupVersionKind(gv.WithKind(names.ListKind))
 			return l
 		},
-		Prune:            func(obj runtime.Object) ([]string, error) { return cr.coercer.apply(obj.(*unstructured.Unstructured), true) },
+		Prune: func(obj runtime.Object) ([]string, error) {
+			return cr.coercer.apply(obj.(*unstructured.Unstructured), true)
+		},
 		Default:          func(obj runtime.Object) { cr.coercer.defaults(obj.(*unstructured.Unstructured)) },
 		PrepareForCreate: func(obj runtime.Object) { cr.prepareForCreate(obj.(*unstructured.Unstructured)) },
 		Validate:         func(obj runtime.Object) field.ErrorList { return cr.validate(obj) },
