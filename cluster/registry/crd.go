@@ -85,8 +85,7 @@ func crdToInternal(crd *apiextensionsv1.CustomResourceDefinition) (*apiextension
 }
 
 // crdValidate is upstream's ValidateCustomResourceDefinition (metadata.name must be
-// spec.names.plural+"."+spec.group, names, versions, schemas, conversion, storedVersions, ...)
-// plus what drover refuses.
+// spec.names.plural+"."+spec.group, names, versions, schemas, conversion, storedVersions, ...).
 func crdValidate(crd *apiextensionsv1.CustomResourceDefinition) field.ErrorList {
 	in, ferr := crdToInternal(crd)
 	if ferr != nil {
@@ -97,33 +96,34 @@ func crdValidate(crd *apiextensionsv1.CustomResourceDefinition) field.ErrorList 
 	return errs
 }
 
-// crdValidateUpdate is upstream's ValidateCustomResourceDefinitionUpdate plus what drover
-// refuses.
+// crdValidateUpdate is upstream's ValidateCustomResourceDefinitionUpdate.
 func crdValidateUpdate(crd, old *apiextensionsv1.CustomResourceDefinition) field.ErrorList {
-	in, ferr := crdToInternal(crd)
-	if ferr != nil {
-		return field.ErrorList{ferr}
-	}
-	oldIn, ferr := crdToInternal(old)
+	in, oldIn, ferr := crdPairToInternal(crd, old)
 	if ferr != nil {
 		return field.ErrorList{ferr}
 	}
 	errs := crdvalidation.ValidateCustomResourceDefinitionUpdate(context.Background(), in, oldIn)
-	errs = withoutServerMetaErrors(errs, crdServerMetaUpdateErrors(crd, old))
-	return errs
+	return withoutServerMetaErrors(errs, crdServerMetaUpdateErrors(crd, old))
 }
 
 // crdValidateStatusUpdate is upstream's ValidateUpdateCustomResourceDefinitionStatus.
 func crdValidateStatusUpdate(crd, old *apiextensionsv1.CustomResourceDefinition) field.ErrorList {
-	in, ferr := crdToInternal(crd)
-	if ferr != nil {
-		return field.ErrorList{ferr}
-	}
-	oldIn, ferr := crdToInternal(old)
+	in, oldIn, ferr := crdPairToInternal(crd, old)
 	if ferr != nil {
 		return field.ErrorList{ferr}
 	}
 	return withoutServerMetaErrors(crdvalidation.ValidateUpdateCustomResourceDefinitionStatus(in, oldIn), crdServerMetaUpdateErrors(crd, old))
+}
+
+// crdPairToInternal converts an update's new and old definitions.
+func crdPairToInternal(crd, old *apiextensionsv1.CustomResourceDefinition) (in, oldIn *apiextensions.CustomResourceDefinition, ferr *field.Error) {
+	if in, ferr = crdToInternal(crd); ferr != nil {
+		return nil, nil, ferr
+	}
+	if oldIn, ferr = crdToInternal(old); ferr != nil {
+		return nil, nil, ferr
+	}
+	return in, oldIn, nil
 }
 
 // crdServerMetaUpdateErrors are the metadata errors the API server itself reports for an
