@@ -32,8 +32,8 @@ import (
 // The names are status.acceptedNames when set, else spec.names. Versions that are not the
 // storage version are stored in it (conversion strategy None: only apiVersion changes).
 //
-// A definition drover cannot serve (no storage version, a schema that is not structural, a
-// conversion webhook) gives an error and no resources.
+// A definition that cannot be served (no storage version, a schema that is not structural, a
+// conversion webhook: see CustomResourcesConverting) gives an error and no resources.
 func CustomResources(crd *apiextensionsv1.CustomResourceDefinition) ([]*Resource, error) {
 	return CustomResourcesConverting(crd, nil)
 }
