@@ -297,3 +297,64 @@ func TestAdmissionWebhookConnect(t *testing.T) {
 		t.Errorf("the webhook saw %q, want PodAttachOptions attach CONNECT", got)
 	}
 }
+
+// matchPolicy Equivalent (the default) sends a request made through another version of the
+// resource a rule names, converted to the rule's version; Exact does not.
+func TestAdmissionWebhookMatchPolicy(t *testing.T) {
+	srv, cs := startClient(t)
+	ctx := testCtx(t)
+	createCRD(t, ctx, srv.Config, widgetCRD())
+	var seen atomic.Value
+	patchType := admissionv1.PatchTypeJSONPatch
+	url, ca, _ := webhookServer(t, func(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+		var obj map[string]interface{}
+		_ = json.Unmarshal(req.Object.Raw, &obj)
+		seen.Store(fmt.Sprintf("%s %s %v", req.Kind.Version, req.RequestKind.Version, obj["apiVersion"]))
+		return &admissionv1.AdmissionResponse{Allowed: true, PatchType: &patchType,
+			Patch: []byte(`[{"op":"add","path":"/spec/color","value":"from-v1-webhook"}]`)}
+	})
+	v1Only := []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+		Rule: admissionregistrationv1.Rule{APIGroups: []string{"example.com"}, APIVersions: []string{"v1"}, Resources: []string{"widgets"}}}}
+	exact := admissionregistrationv1.Exact
+	for _, c := range []struct {
+		name   string
+		policy *admissionregistrationv1.MatchPolicyType
+	}{{"equivalent", nil}, {"exact", &exact}} {
+		mwc := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: c.name},
+			Webhooks: []admissionregistrationv1.MutatingWebhook{{
+				Name: c.name + ".example.com", ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ca},
+				Rules: v1Only, MatchPolicy: c.policy, SideEffects: sideEffectsNone(), AdmissionReviewVersions: []string{"v1"},
+				ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"policy": c.name}},
+			}}}
+		if _, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, mwc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v2 := widgetsV1
+	v2.Version = "v2"
+	widgets := dynamic.NewForConfigOrDie(srv.Config).Resource(v2).Namespace("default")
+	create := func(name, policy string) *unstructured.Unstructured {
+		w := widget(name, map[string]interface{}{"color": "red"})
+		w.SetAPIVersion("example.com/v2")
+		w.SetLabels(map[string]string{"policy": policy})
+		got, err := widgets.Create(ctx, w, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("create %s through v2: %v", name, err)
+		}
+		return got
+	}
+	retryUntil(t, ctx, "the Equivalent webhook on a v2 widget", func() error {
+		_ = widgets.Delete(ctx, "eq", metav1.DeleteOptions{})
+		got := create("eq", "equivalent")
+		if c, _, _ := unstructured.NestedString(got.Object, "spec", "color"); c != "from-v1-webhook" {
+			return fmt.Errorf("color %q", c)
+		}
+		return nil
+	})
+	if got, _ := seen.Load().(string); got != "v1 v2 example.com/v1" {
+		t.Errorf("the webhook saw kind, request kind, object apiVersion %q, want v1 v2 example.com/v1", got)
+	}
+	if got := create("ex", "exact"); got.Object["spec"].(map[string]interface{})["color"] != "red" {
+		t.Errorf("an Exact webhook for v1 mutated a v2 request: %v", got.Object["spec"])
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/drover-ci/drover/cluster/apiserver/discovery"
 	"github.com/drover-ci/drover/cluster/registry"
 )
 
@@ -132,8 +133,11 @@ func (r endpointResolver) ResolveEndpoint(namespace, name string, port int32) (*
 	return r.s.serviceEndpoint(ctx, svc, strconv.Itoa(int(port)), "https", name)
 }
 
-// objectInterfaces are what the webhook plugins need of a scheme: drover has one version of
-// each kind (no internal versions), so conversion is a copy.
+// objectInterfaces are what the webhook plugins need of a scheme, over the served resources
+// (custom ones included): drover has no internal versions, so an object converts between two
+// versions of one resource through its stored version (Resource.Storage: autoscaling/v1 and v2
+// HorizontalPodAutoscalers, a CRD's versions), and the versions of a resource are equivalent
+// for matchPolicy Equivalent, as kube-apiserver registers them.
 type objectInterfaces struct{ s *Server }
 
 func (o objectInterfaces) GetObjectCreater() runtime.ObjectCreater     { return o }
@@ -141,11 +145,29 @@ func (o objectInterfaces) GetObjectTyper() runtime.ObjectTyper         { return 
 func (o objectInterfaces) GetObjectDefaulter() runtime.ObjectDefaulter { return o }
 func (o objectInterfaces) GetObjectConvertor() runtime.ObjectConvertor { return o }
 func (o objectInterfaces) GetEquivalentResourceMapper() runtime.EquivalentResourceMapper {
-	return equivalentResources
+	return o
 }
 
-// equivalentResources knows no equivalences: a rule matches the resource it names.
-var equivalentResources = runtime.NewEquivalentResourceRegistry()
+// EquivalentResourcesFor lists the served versions of resource's group and resource (with
+// subresource sub).
+func (o objectInterfaces) EquivalentResourcesFor(resource schema.GroupVersionResource, sub string) []schema.GroupVersionResource {
+	var out []schema.GroupVersionResource
+	for _, r := range o.s.resources.All() {
+		if r.Group == resource.Group && r.Resource == resource.Resource && (sub == "" || r.HasSubresource(sub)) {
+			out = append(out, r.GroupVersionResource())
+		}
+	}
+	return out
+}
+
+// KindFor is the kind resource (or its subresource sub) takes.
+func (o objectInterfaces) KindFor(resource schema.GroupVersionResource, sub string) schema.GroupVersionKind {
+	r, ok := o.s.resources.Lookup(resource)
+	if !ok {
+		return schema.GroupVersionKind{}
+	}
+	return discovery.SubresourceKind(r, sub)
+}
 
 // resourceOfKind finds the resource serving gvk.
 func (o objectInterfaces) resourceOfKind(gvk schema.GroupVersionKind) *registry.Resource {
@@ -184,15 +206,51 @@ func (o objectInterfaces) Default(obj runtime.Object) {
 	}
 }
 
-// Convert copies in to out, which must be of the same type (the mutated object back into the
-// request's).
+// Convert converts in into out: a copy when they are the same kind, else through the stored
+// version of their resource (the mutated object back into the request's version too).
 func (o objectInterfaces) Convert(in, out, _ interface{}) error {
-	vi, vo := reflect.ValueOf(in), reflect.ValueOf(out)
-	if vi.Type() != vo.Type() || vi.Kind() != reflect.Ptr {
+	inObj, ok1 := in.(runtime.Object)
+	outObj, ok2 := out.(runtime.Object)
+	if !ok1 || !ok2 {
 		return fmt.Errorf("cannot convert %T to %T", in, out)
+	}
+	from, to := o.kindOf(inObj), o.kindOf(outObj)
+	src := inObj
+	if from != to {
+		inRes, outRes := o.resourceOfKind(from), o.resourceOfKind(to)
+		if inRes == nil || outRes == nil || inRes.Group != outRes.Group || inRes.Resource != outRes.Resource {
+			return fmt.Errorf("cannot convert %s to %s", from, to)
+		}
+		var err error
+		if inRes.Storage != nil {
+			if src, err = inRes.Storage.ToStorage(src); err != nil {
+				return err
+			}
+		}
+		if outRes.Storage != nil {
+			if src, err = outRes.Storage.FromStorage(src); err != nil {
+				return err
+			}
+		}
+		src.GetObjectKind().SetGroupVersionKind(to)
+	}
+	vi, vo := reflect.ValueOf(src), reflect.ValueOf(outObj)
+	if vi.Type() != vo.Type() || vi.Kind() != reflect.Ptr {
+		return fmt.Errorf("cannot convert %T to %T", src, outObj)
 	}
 	vo.Elem().Set(vi.Elem())
 	return nil
+}
+
+// kindOf is obj's kind: its apiVersion and kind when set, else its Go type's.
+func (o objectInterfaces) kindOf(obj runtime.Object) schema.GroupVersionKind {
+	if gvk := obj.GetObjectKind().GroupVersionKind(); !gvk.Empty() {
+		return gvk
+	}
+	if kinds, _, err := protobufScheme.ObjectKinds(obj); err == nil && len(kinds) > 0 {
+		return kinds[0]
+	}
+	return schema.GroupVersionKind{}
 }
 
 func (o objectInterfaces) ConvertToVersion(in runtime.Object, gv runtime.GroupVersioner) (runtime.Object, error) {

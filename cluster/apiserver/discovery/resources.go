@@ -38,6 +38,15 @@ var subresources = map[string]subresource{
 	"eviction":    {verbs: metav1.Verbs{"create"}, gvk: schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}},
 }
 
+// SubresourceKind is the kind subresource sub of r takes and returns ("" for r itself):
+// autoscaling/v1 Scale for scale, PodExecOptions for pods/exec, r's own kind for status.
+func SubresourceKind(r *registry.Resource, sub string) schema.GroupVersionKind {
+	if sub == "" {
+		return r.GroupVersionKind()
+	}
+	return subresourceOf(r, sub).gvk
+}
+
 // subresourceOf returns the discovery facts of a subresource of r; unknown subresources are
 // treated like status (get, patch and update of the parent kind).
 func subresourceOf(r *registry.Resource, sub string) subresource {
