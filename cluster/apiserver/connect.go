@@ -17,6 +17,8 @@ import (
 	"k8s.io/apiserver/pkg/admission"
 	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
 	streamproxy "k8s.io/apiserver/pkg/util/proxy"
+
+	"github.com/drover-ci/drover/cluster/apiserver/discovery"
 )
 
 // serveStream answers pods/exec, pods/attach and pods/portforward as kube-apiserver does: it
@@ -102,13 +104,10 @@ func (s *Server) admitConnect(r *http.Request, req *request, pod *corev1.Pod, o 
 		}
 		opts = pf
 	}
-	kinds, _, err := protobufScheme.ObjectKinds(opts)
-	if err != nil || len(kinds) == 0 {
-		return apierrors.NewInternalError(fmt.Errorf("no kind for %T", opts))
-	}
-	opts.GetObjectKind().SetGroupVersionKind(kinds[0])
+	kind := discovery.SubresourceKind(req.res, req.subresource)
+	opts.GetObjectKind().SetGroupVersionKind(kind)
 	u, _ := genericrequest.UserFrom(r.Context())
-	attrs := admission.NewAttributesRecord(opts, nil, kinds[0], pod.Namespace, pod.Name, req.res.GroupVersionResource(),
+	attrs := admission.NewAttributesRecord(opts, nil, kind, pod.Namespace, pod.Name, req.res.GroupVersionResource(),
 		req.subresource, admission.Connect, nil, false, u)
 	if err := s.webhooks.mutate(r.Context(), attrs); err != nil {
 		return err
