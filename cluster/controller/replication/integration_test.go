@@ -110,7 +110,12 @@ func TestIntegrationScaleAndReplace(t *testing.T) {
 func TestIntegrationAdoptsOrphans(t *testing.T) {
 	_, cs := startManager(t)
 	ctx := t.Context()
-	orphan := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "orphan", Labels: map[string]string{"name": "web"}},
+	// The controller may meet the new RC before its pod informer has delivered the orphan (as
+	// kube-controller-manager may): it then creates two pods, adopts the orphan on its next
+	// sync and deletes one of three. A high deletion cost makes that one not the orphan, as it
+	// would in Kubernetes, so the test does not depend on the informer's timing.
+	orphan := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "orphan", Labels: map[string]string{"name": "web"},
+		Annotations: map[string]string{"controller.kubernetes.io/pod-deletion-cost": "100"}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
 	if _, err := cs.CoreV1().Pods("default").Create(ctx, orphan, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -124,12 +129,14 @@ func TestIntegrationAdoptsOrphans(t *testing.T) {
 		if len(pods) != 2 {
 			return false
 		}
+		adopted := false
 		for _, p := range pods {
 			if ref := metav1.GetControllerOf(&p); ref == nil || ref.UID != rc.UID {
 				return false
 			}
+			adopted = adopted || p.Name == "orphan"
 		}
-		return true
+		return adopted
 	})
 	// Relabelling a pod releases it; the controller makes another one.
 	p, err := cs.CoreV1().Pods("default").Get(ctx, "orphan", metav1.GetOptions{})
