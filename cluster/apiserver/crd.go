@@ -229,6 +229,7 @@ func (c *crdController) apply() {
 	if shadowed := c.s.resources.SetCustom(rs); len(shadowed) > 0 {
 		c.s.log.Warn("custom resources not served: a built-in resource has their names", "resources", shadowed)
 	}
+	c.s.fields.forgetCustom()
 	c.s.discovery.Store(discovery.New(c.s.resources.All(), VersionInfo()))
 	c.s.gc.resourcesChanged()
 }

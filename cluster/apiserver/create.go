@@ -46,10 +46,11 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 	m.SetDeletionTimestamp(nil)
 	m.SetDeletionGracePeriodSeconds(nil)
 	m.SetGeneration(1)
-	m.SetManagedFields(nil)
 	if res.Default != nil {
 		res.Default(obj)
 	}
+	obj = s.fields.trackCreate(ctx, res, obj)
+	m = accessor(obj)
 	if err := s.admitRBAC(ctx, res, obj, nil); err != nil {
 		return nil, err
 	}
@@ -92,9 +93,11 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 	// Mutating admission webhooks: the last mutating plugins, as in kube-apiserver. The
 	// validating ones below see the same attributes, the object as mutated.
 	hookAttrs := webhookAttributes(ctx, admission.Create, res, "", obj, nil, &metav1.CreateOptions{}, dryRun)
+	managed := m.GetManagedFields()
 	if err := s.webhooks.mutate(ctx, hookAttrs); err != nil {
 		return nil, err
 	}
+	keepValidManagedFields(obj, managed)
 	if err := pruneMutated(res, obj); err != nil {
 		return nil, err
 	}

@@ -90,6 +90,10 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, apierrors.NewMethodNotSupported(req.gr(), r.Method))
 		return
 	}
+	if err := writeOptionsError(r, "CreateOptions", false); err != nil {
+		writeError(w, err)
+		return
+	}
 	data, err := readBody(r)
 	if err != nil {
 		writeError(w, err)
@@ -100,7 +104,7 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, err)
 		return
 	}
-	ctx, warns := withWarnings(r.Context())
+	ctx, warns := withWarnings(withFieldManager(r.Context(), r))
 	obj, err = s.create(ctx, req.res, req.namespace, obj, isDryRun(r))
 	for _, m := range warns.msgs {
 		w.Header().Add("Warning", fmt.Sprintf("299 - %q", m))
@@ -109,6 +113,10 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 }
 
 func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *request, sub string) {
+	if err := writeOptionsError(r, "UpdateOptions", false); err != nil {
+		writeError(w, err)
+		return
+	}
 	data, err := readBody(r)
 	if err != nil {
 		writeError(w, err)
@@ -124,7 +132,7 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *reques
 		return
 	}
 	accessor(obj).SetName(req.name)
-	ctx, warns := withWarnings(r.Context())
+	ctx, warns := withWarnings(withFieldManager(r.Context(), r))
 	obj, err = s.update(ctx, req.res, req.namespace, req.name, sub, replaceWith(obj), false, isDryRun(r))
 	warns.send(w)
 	s.respond(w, r, req, http.StatusOK, obj, err)

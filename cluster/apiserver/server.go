@@ -124,6 +124,8 @@ type Server struct {
 	discovery atomic.Pointer[discovery.Handler]
 	// crds follows the CustomResourceDefinitions: which custom resources are served.
 	crds *crdController
+	// fields keeps metadata.managedFields and merges server-side applies.
+	fields *fieldManagers
 	// webhooks calls the admission webhooks (nil: a server without a loopback client).
 	webhooks  *webhookAdmission
 	log       *slog.Logger
@@ -174,6 +176,7 @@ func New(cfg Config) (*Server, error) {
 		s.now = time.Now
 	}
 	s.proxyTransport = newProxyTransport()
+	s.fields = newFieldManagers(s)
 	s.metrics = cfg.Metrics
 	if s.metrics == nil {
 		s.metrics = prometheus.DefaultGatherer

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/drover-ci/drover/cluster/registry"
@@ -73,16 +74,22 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req *request
 		if data, err = readBody(r); err == nil {
 			var body runtime.Object
 			if body, err = decodeBody(w, r, data, scaleGVK, func() runtime.Object { return &autoscalingv1.Scale{} }); err == nil {
-				obj, err = s.update(ctx, req.res, req.namespace, req.name, "", setReplicas(req.res, body.(*autoscalingv1.Scale)), false, isDryRun(r))
+				obj, err = s.update(withFieldManager(ctx, r), req.res, req.namespace, req.name, "", setReplicas(req.res, body.(*autoscalingv1.Scale)), false, isDryRun(r))
 			}
 		}
 	case "patch":
 		pt, data, perr := patchBody(r)
+		if perr == nil && pt == types.ApplyYAMLPatchType {
+			// Server-side apply of a Scale (kube-apiserver maps its managed fields onto the
+			// scaled object's) is not served: refused rather than merged some other way.
+			perr = statusError(http.StatusUnsupportedMediaType, "UnsupportedMediaType",
+				"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (server-side apply of the scale subresource is not served)")
+		}
 		if perr != nil {
 			writeError(w, perr)
 			return
 		}
-		obj, err = s.update(ctx, req.res, req.namespace, req.name, "", func(cur runtime.Object) (runtime.Object, error) {
+		obj, err = s.update(withFieldManager(ctx, r), req.res, req.namespace, req.name, "", func(cur runtime.Object) (runtime.Object, error) {
 			sc, err := scaleOf(req.res, cur)
 			if err != nil {
 				return nil, err

@@ -38,13 +38,19 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 		if err != nil {
 			return nil, err
 		}
+		if !apiequality.Semantic.DeepEqual(obj, old) {
+			// An unchanged object changes no manager's fields: the merge is skipped.
+			obj = s.fields.trackUpdate(ctx, res, sub, obj, old)
+		}
 		if err := s.admitNodeRestriction(ctx, "UPDATE", res, sub, obj, old); err != nil {
 			return nil, err
 		}
 		hookAttrs := webhookAttributes(ctx, admission.Update, res, sub, obj, old, &metav1.UpdateOptions{}, dryRun)
+		managed := accessor(obj).GetManagedFields()
 		if err := s.webhooks.mutate(ctx, hookAttrs); err != nil {
 			return nil, err
 		}
+		keepValidManagedFields(obj, managed)
 		if err := pruneMutated(res, obj); err != nil {
 			return nil, err
 		}
@@ -154,7 +160,6 @@ func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runt
 	m.SetDeletionGracePeriodSeconds(om.GetDeletionGracePeriodSeconds())
 	m.SetGeneration(om.GetGeneration())
 	m.SetSelfLink("")
-	m.SetManagedFields(nil)
 	switch {
 	case sub == "status" || sub == "approval":
 		// Spec stays as stored; metadata changes apply, as Kubernetes' status strategies
