@@ -174,6 +174,9 @@ func (t *fencedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, ErrNotLeading)
 		}
+		// When it was let through (the API server's request log says when it arrived, which
+		// for a write let through just before a SIGSTOP is after the SIGCONT).
+		t.f.log.Debug("controller manager: write sent", "method", req.Method, "path", req.URL.Path)
 	}
 	return t.rt.RoundTrip(req)
 }
