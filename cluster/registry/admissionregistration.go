@@ -201,6 +201,7 @@ type admOptions struct {
 	requireRecognizedAdmissionReviewVersion bool
 	requireUniqueWebhookNames               bool
 	allowInvalidLabelValueInSelector        bool
+	allowParams                             bool // a policy with a paramKind: params in match conditions
 }
 
 // admCreateOptions are ValidateValidatingWebhookConfiguration's (and the mutating one's).
@@ -604,7 +605,8 @@ func admMatchConditionCompiler() plugincel.Compiler {
 }
 
 // admValidateMatchConditionExpression is upstream's validateMatchConditionsExpression: the
-// expression compiles, with request, object, oldObject and authorizer but no params, to a
+// expression compiles, with request, object, oldObject and authorizer (params for a policy
+// with a paramKind), to a
 // bool; an expression the stored configuration already has compiles in the stored-expressions
 // environment (which knows every library a later version may have added).
 func admValidateMatchConditionExpression(expr string, opts admOptions, p *field.Path) field.ErrorList {
@@ -614,7 +616,7 @@ func admValidateMatchConditionExpression(expr string, opts admOptions, p *field.
 	}
 	accessor := &matchconditions.MatchCondition{Expression: expr}
 	result := admMatchConditionCompiler().CompileCELExpression(accessor, plugincel.OptionalVariableDeclarations{
-		HasParams: false, HasAuthorizer: true, StrictCost: true,
+		HasParams: opts.allowParams, HasAuthorizer: true, StrictCost: true,
 	}, envType)
 	celErr := result.Error
 	if celErr == nil {

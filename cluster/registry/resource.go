@@ -172,6 +172,8 @@ func Resources() *Set {
 		svcResource(),
 		// admissionregistration.k8s.io/v1
 		mutatingWebhookConfigurationResource(),
+		validatingAdmissionPolicyResource(),
+		validatingAdmissionPolicyBindingResource(),
 		validatingWebhookConfigurationResource(),
 		// apiextensions.k8s.io/v1
 		crdResource(),
