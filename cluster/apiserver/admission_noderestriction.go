@@ -59,8 +59,10 @@ type nodeAuthorizer struct {
 // loopback is the server's client of itself: system:apiserver in system:masters, a client
 // certificate from the CA that never leaves the process, and one informer factory for what
 // the server follows through it (the Node authorizer's graph, the admission webhooks'
-// configurations and namespaces).
+// configurations and namespaces, the admission policies and their bindings; cfg for the
+// policies' dynamic client of parameter resources).
 type loopback struct {
+	cfg     *rest.Config
 	cs      kubernetes.Interface
 	factory informers.SharedInformerFactory
 }
@@ -74,12 +76,13 @@ func newLoopback(pki *PKI, url string) (*loopback, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := kubernetes.NewForConfig(&rest.Config{Host: url, UserAgent: "drover-apiserver-loopback", QPS: -1,
-		TLSClientConfig: rest.TLSClientConfig{CAData: pki.CACertPEM, CertData: certPEM, KeyData: keyPEM}})
+	cfg := &rest.Config{Host: url, UserAgent: "drover-apiserver-loopback", QPS: -1,
+		TLSClientConfig: rest.TLSClientConfig{CAData: pki.CACertPEM, CertData: certPEM, KeyData: keyPEM}}
+	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &loopback{cs: cs, factory: informers.NewSharedInformerFactory(cs, 0)}, nil
+	return &loopback{cfg: cfg, cs: cs, factory: informers.NewSharedInformerFactory(cs, 0)}, nil
 }
 
 // start runs the loopback informers until ctx ends.

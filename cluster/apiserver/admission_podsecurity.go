@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	genericrequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/warning"
 	psadmission "k8s.io/pod-security-admission/admission"
 	psconfig "k8s.io/pod-security-admission/admission/api"
 	psapi "k8s.io/pod-security-admission/api"
@@ -165,10 +166,22 @@ type warnings struct {
 type warningsKey struct{}
 
 // withWarnings gives ctx a place for admission warnings, which the handler then sends as
-// Warning headers.
+// Warning headers: drover's own (addWarning) and those k8s.io/apiserver's plugins add with
+// warning.AddWarning (ValidatingAdmissionPolicy's Warn action, admission webhooks' warnings).
 func withWarnings(ctx context.Context) (context.Context, *warnings) {
 	w := &warnings{}
-	return context.WithValue(ctx, warningsKey{}, w), w
+	return warning.WithWarningRecorder(context.WithValue(ctx, warningsKey{}, w), w), w
+}
+
+// AddWarning is k8s.io/apiserver's warning.Recorder (the agent is dropped, as kube-apiserver
+// sends "-").
+func (w *warnings) AddWarning(_, text string) {
+	if text == "" {
+		return
+	}
+	w.mu.Lock()
+	w.msgs = append(w.msgs, text)
+	w.mu.Unlock()
 }
 
 // send writes the collected warnings as Warning headers (before the answer is written).

@@ -76,8 +76,9 @@ type Listening struct {
 	ln  *connLimiter
 	hs  *http.Server
 	log *slog.Logger
-	// loopback's informers run while serving.
-	loopback *loopback
+	// loopback's informers run while serving, and the policies' type checker.
+	loopback  *loopback
+	typeCheck *policyTypeChecker
 }
 
 // Listen prepares the API over HTTPS with bearer-token authentication: on first start it
@@ -169,6 +170,12 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	if srv.webhooks, err = newWebhookAdmission(srv, lb.cs, lb.factory); err != nil {
 		return nil, err
 	}
+	// ValidatingAdmissionPolicy and the type checker of the policies, over the same informers.
+	mapper := loopbackRESTMapper(lb.cs)
+	if srv.webhooks.policy, err = newValidatingPolicy(srv, lb, mapper, ctx.Done()); err != nil {
+		return nil, err
+	}
+	typeCheck := newPolicyTypeChecker(lb, mapper, cfg.Logger)
 	kubeconfig := filepath.Join(cfg.DataDir, "kubeconfig")
 	if err := WriteKubeconfig(kubeconfig, url, pki.CACertPEM, token); err != nil {
 		return nil, err
@@ -199,7 +206,7 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 		ConnState:         limited.connState,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
-	return &Listening{URL: url, Kubeconfig: kubeconfig, PKI: pki, ln: limited, hs: hs, log: cfg.Logger, loopback: lb}, nil
+	return &Listening{URL: url, Kubeconfig: kubeconfig, PKI: pki, ln: limited, hs: hs, log: cfg.Logger, loopback: lb, typeCheck: typeCheck}, nil
 }
 
 // Serve answers requests until ctx ends (then it shuts down, giving requests in flight 5 s)
@@ -208,6 +215,7 @@ func (l *Listening) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- l.hs.Serve(l.ln) }() // the connLimiter serves TLS
 	l.loopback.start(ctx)
+	go l.typeCheck.run(ctx)
 	l.log.Info("API server listening", "url", l.URL, "kubeconfig", l.Kubeconfig)
 	select {
 	case err := <-errc:

@@ -40,6 +40,9 @@ type webhookAdmission struct {
 	mutating   *mutating.Plugin
 	validating *validating.Plugin
 	objs       admission.ObjectInterfaces
+	// policy is ValidatingAdmissionPolicy (admission_policy.go), run before the validating
+	// webhooks as in kube-apiserver; nil until set.
+	policy *validatingPolicy
 }
 
 // newWebhookAdmission builds the plugins over the loopback clientset and informer factory
@@ -95,9 +98,15 @@ func (w *webhookAdmission) mutate(ctx context.Context, attrs admission.Attribute
 	return w.mutating.Admit(ctx, attrs, w.objs)
 }
 
-// validate calls the validating webhooks.
+// validate runs the ValidatingAdmissionPolicies, then calls the validating webhooks.
 func (w *webhookAdmission) validate(ctx context.Context, attrs admission.Attributes) error {
-	if w == nil || !w.validating.Handles(attrs.GetOperation()) {
+	if w == nil {
+		return nil
+	}
+	if err := w.policy.validate(ctx, attrs, w.objs); err != nil {
+		return err
+	}
+	if !w.validating.Handles(attrs.GetOperation()) {
 		return nil
 	}
 	return w.validating.Validate(ctx, attrs, w.objs)
