@@ -11,6 +11,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
@@ -533,5 +534,49 @@ func TestValidatingAdmissionPolicyAPIOperations(t *testing.T) {
 	}
 	if bl, _ := bindings.List(ctx, metav1.ListOptions{LabelSelector: label}); len(bl.Items) != 0 {
 		t.Errorf("bindings after deletecollection: %d", len(bl.Items))
+	}
+}
+
+// Writing a policy with a paramKind needs `get` on all objects of that kind, and a binding
+// with a paramRef `get` on the object it names (`list` for a selector), as Kubernetes'
+// policy and binding strategies require: a 422 with upstream's message otherwise.
+func TestValidatingAdmissionPolicyParamAuthorization(t *testing.T) {
+	srv, admin := startClient(t)
+	ctx := testCtx(t)
+	grant := func(name string, rules ...rbacv1.PolicyRule) {
+		t.Helper()
+		if _, err := admin.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
+			Subjects: []rbacv1.Subject{{Kind: "User", Name: "alice"}}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grant("policy-writer", rbacv1.PolicyRule{Verbs: []string{"*"}, APIGroups: []string{"admissionregistration.k8s.io"},
+		Resources: []string{"validatingadmissionpolicies", "validatingadmissionpolicybindings"}})
+	alice := impersonating(t, srv, "alice")
+	p := deploymentPolicy("params.example.com", "x", admissionregistrationv1.Validation{Expression: "params.data.on == 'yes'"})
+	p.Spec.ParamKind = &admissionregistrationv1.ParamKind{APIVersion: "v1", Kind: "ConfigMap"}
+	_, err := alice.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, p, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `spec.paramKind: Forbidden: user &{alice  [system:authenticated] map[]} must have "get" permission on all objects of the referenced paramKind (kind=ConfigMap, apiVersion=v1)`) {
+		t.Fatalf("a policy over ConfigMaps alice cannot read: %v", err)
+	}
+	grant("configmap-reader", rbacv1.PolicyRule{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"configmaps"}})
+	retryUntil(t, ctx, "the policy with get on configmaps", func() error {
+		_, err := alice.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, p, metav1.CreateOptions{})
+		return err
+	})
+	b := vapBinding("params-binding", p.Name, "x", admissionregistrationv1.Deny)
+	b.Spec.ParamRef = &admissionregistrationv1.ParamRef{Namespace: "default",
+		Selector: &metav1.LabelSelector{}, ParameterNotFoundAction: ptr.To(admissionregistrationv1.DenyAction)}
+	_, err = alice.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(ctx, b, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `spec.paramRef: Forbidden: user list does not have "&{alice  [system:authenticated] map[]}" permission on the object referenced by paramRef`) {
+		t.Fatalf("a binding selecting ConfigMaps alice cannot list: %v", err)
+	}
+	b.Spec.ParamRef.Selector, b.Spec.ParamRef.Name = nil, "limits"
+	if _, err := alice.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(ctx, b, metav1.CreateOptions{}); err != nil {
+		t.Errorf("a binding naming a ConfigMap alice can get: %v", err)
 	}
 }

@@ -111,6 +111,9 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 	if errs := validateNew(res, obj); len(errs) > 0 {
 		return nil, invalid(res.Kind, m.GetName(), res.Group, errs)
 	}
+	if err := s.authorizePolicyParams(ctx, res, obj, nil); err != nil {
+		return nil, err
+	}
 	if res.Namespaced {
 		if err := s.checkNamespaceOpen(ctx, m.GetNamespace()); err != nil {
 			return nil, err

@@ -81,6 +81,9 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 			if err := s.admitRBAC(ctx, res, obj, old); err != nil {
 				return nil, err
 			}
+			if err := s.authorizePolicyParams(ctx, res, obj, old); err != nil {
+				return nil, err
+			}
 		}
 		if err := s.webhooks.validate(ctx, hookAttrs); err != nil {
 			return nil, err
