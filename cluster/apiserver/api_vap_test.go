@@ -580,3 +580,43 @@ func TestValidatingAdmissionPolicyParamAuthorization(t *testing.T) {
 		t.Errorf("a binding naming a ConfigMap alice can get: %v", err)
 	}
 }
+
+// A Warn on a delete arrives as a warning too (request: oldObject; object is null).
+func TestValidatingAdmissionPolicyWarnOnDelete(t *testing.T) {
+	srv, cs := startClient(t)
+	ctx := testCtx(t)
+	warns := &warningCollector{}
+	cfg := rest.CopyConfig(srv.Config)
+	cfg.WarningHandler = warns
+	wcs := clientFor(t, cfg)
+	vapNamespace(t, ctx, cs, "vap-delete")
+	p := &admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "keep.example.com"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Delete},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "object == null && oldObject.data.keep != 'yes'",
+				Message: "this ConfigMap is meant to be kept"}},
+		}}
+	createPolicy(t, ctx, cs, p, vapBinding("keep-binding", p.Name, "vap-delete", admissionregistrationv1.Warn))
+	want := "Validation failed for ValidatingAdmissionPolicy 'keep.example.com' with binding 'keep-binding': this ConfigMap is meant to be kept"
+	retryUntil(t, ctx, "the warning on delete", func() error {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kept"}, Data: map[string]string{"keep": "yes"}}
+		if _, err := cs.CoreV1().ConfigMaps("vap-delete").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+		warns.take()
+		if err := wcs.CoreV1().ConfigMaps("vap-delete").Delete(ctx, "kept", metav1.DeleteOptions{}); err != nil {
+			t.Fatalf("a Warn binding denied a delete: %v", err)
+		}
+		for _, m := range warns.take() {
+			if m == want {
+				return nil
+			}
+		}
+		return errNotYet
+	})
+}

@@ -144,7 +144,9 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, err)
 		return
 	}
-	obj, err := s.remove(r.Context(), req.res, req.namespace, req.name, opts)
+	ctx, warns := withWarnings(r.Context())
+	obj, err := s.remove(ctx, req.res, req.namespace, req.name, opts)
+	warns.send(w)
 	s.respond(w, r, req, http.StatusOK, obj, err)
 }
 
@@ -165,13 +167,15 @@ func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, r
 		return
 	}
 	var deleted []runtime.Object
+	ctx, warns := withWarnings(r.Context())
 	for _, obj := range objs {
 		if !sel.matches(req.res, obj) {
 			continue
 		}
 		m := accessor(obj)
-		d, err := s.remove(r.Context(), req.res, m.GetNamespace(), m.GetName(), opts)
+		d, err := s.remove(ctx, req.res, m.GetNamespace(), m.GetName(), opts)
 		if err != nil && !apierrors.IsNotFound(err) {
+			warns.send(w)
 			writeError(w, err)
 			return
 		}
@@ -179,6 +183,7 @@ func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, r
 			deleted = append(deleted, d)
 		}
 	}
+	warns.send(w)
 	s.writeList(w, r, req, deleted, rev)
 }
 
