@@ -391,7 +391,7 @@ func TestValidatingAdmissionPolicyTypeChecking(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if p.Status.ObservedGeneration != p.Generation || len(p.Status.TypeChecking.ExpressionWarnings) != 0 {
+		if p.Status.ObservedGeneration != p.Generation || p.Status.TypeChecking == nil || len(p.Status.TypeChecking.ExpressionWarnings) != 0 {
 			return errNotYet
 		}
 		return nil
@@ -619,4 +619,36 @@ func TestValidatingAdmissionPolicyWarnOnDelete(t *testing.T) {
 		}
 		return errNotYet
 	})
+}
+
+// A policy over a custom resource is type checked against the CRD's schema (the conformance
+// suite's "should type check a CRD", not a [Conformance] spec): a confused type and a field
+// the schema lacks are warned about.
+func TestValidatingAdmissionPolicyTypeCheckingCRD(t *testing.T) {
+	srv, cs := startClient(t)
+	ctx := testCtx(t)
+	createCRD(t, ctx, srv.Config, widgetCRD())
+	p := deploymentPolicy("widgets.example.com", "x",
+		admissionregistrationv1.Validation{Expression: "object.spec.replicas > '1'"},
+		admissionregistrationv1.Validation{Expression: "object.spec.maxRetries < 10"})
+	p.Spec.MatchConstraints.ResourceRules[0].Rule = admissionregistrationv1.Rule{APIGroups: []string{"example.com"},
+		APIVersions: []string{"v1"}, Resources: []string{"widgets"}}
+	createPolicy(t, ctx, cs, p, nil)
+	var w []admissionregistrationv1.ExpressionWarning
+	retryUntil(t, ctx, "type checking against the CRD", func() error {
+		got, err := cs.AdmissionregistrationV1().ValidatingAdmissionPolicies().Get(ctx, p.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if got.Status.TypeChecking == nil {
+			return errNotYet
+		}
+		w = got.Status.TypeChecking.ExpressionWarnings
+		return nil
+	})
+	if len(w) != 2 ||
+		w[0].FieldRef != "spec.validations[0].expression" || !strings.Contains(w[0].Warning, "found no matching overload for '_>_' applied to '(int, string)'") ||
+		w[1].FieldRef != "spec.validations[1].expression" || !strings.Contains(w[1].Warning, "undefined field 'maxRetries'") {
+		t.Errorf("warnings = %+v", w)
+	}
 }
