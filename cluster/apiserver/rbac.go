@@ -104,7 +104,7 @@ func (s *Server) followPrefix(ctx context.Context, what, prefix string, rev int6
 func (s *Server) watchPrefix(ctx context.Context, prefix string, rev int64, apply func(store.Event)) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch, err := s.store.Watch(wctx, prefix, rev+1)
+	ch, err := s.store.Watch(wctx, prefix, rev) // the changes after rev: the list's revision is rev
 	if err != nil {
 		return err
 	}
