@@ -36,6 +36,7 @@ require (
 	k8s.io/cluster-bootstrap v0.32.3
 	k8s.io/component-helpers v0.32.3
 	k8s.io/klog/v2 v2.130.1
+	k8s.io/kube-aggregator v0.32.3
 	k8s.io/kube-openapi v0.0.0-20241105132330-32ad38e42d3f
 	k8s.io/kubelet v0.32.3
 	k8s.io/metrics v0.32.3

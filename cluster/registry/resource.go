@@ -177,6 +177,8 @@ func Resources() *Set {
 		validatingWebhookConfigurationResource(),
 		// apiextensions.k8s.io/v1
 		crdResource(),
+		// apiregistration.k8s.io/v1
+		apiServiceResource(),
 		// apps/v1
 		crResource(),
 		dsResource(),
@@ -238,7 +240,12 @@ type Set struct {
 	byGVR  map[schema.GroupVersionResource]*Resource
 	sorted []*Resource
 	custom atomic.Pointer[customSet]
+	// generation counts the SetCustom calls.
+	generation atomic.Uint64
 }
+
+// Generation changes each time the custom resources are replaced.
+func (s *Set) Generation() uint64 { return s.generation.Load() }
 
 // customSet is one generation of custom resources.
 type customSet struct {
@@ -336,5 +343,6 @@ func (s *Set) SetCustom(rs []*Resource) (shadowed []string) {
 	}
 	sortResources(c.sorted)
 	s.custom.Store(c)
+	s.generation.Add(1)
 	return shadowed
 }
