@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/drover-ci/drover/cluster/apiserver/discovery"
 	"github.com/drover-ci/drover/cluster/registry"
 	"github.com/drover-ci/drover/cluster/store"
 )
@@ -230,7 +229,8 @@ func (c *crdController) apply() {
 		c.s.log.Warn("custom resources not served: a built-in resource has their names", "resources", shadowed)
 	}
 	c.s.fields.forgetCustom()
-	c.s.discovery.Store(discovery.New(c.s.resources.All(), VersionInfo()))
+	c.s.rebuildDiscovery()
+	c.s.agg.poke() // the CRDs' local APIServices
 	c.s.gc.resourcesChanged()
 }
 

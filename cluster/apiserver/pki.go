@@ -184,7 +184,12 @@ func LoadOrCreatePKI(dir string, hosts []string) (*PKI, error) {
 }
 
 func loadOrCreateCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, []byte, error) {
-	crtPath, keyPath := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
+	return loadOrCreateNamedCA(dir, "ca", "drover-ca")
+}
+
+// loadOrCreateNamedCA reads DIR/BASE.{crt,key}, creating a CA named cn there when missing.
+func loadOrCreateNamedCA(dir, base, cn string) (*x509.Certificate, *ecdsa.PrivateKey, []byte, error) {
+	crtPath, keyPath := filepath.Join(dir, base+".crt"), filepath.Join(dir, base+".key")
 	if pair, err := tls.LoadX509KeyPair(crtPath, keyPath); err == nil {
 		cert, err := x509.ParseCertificate(pair.Certificate[0])
 		if err != nil {
@@ -205,7 +210,7 @@ func loadOrCreateCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, []byte, e
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "drover-ca"},
+		Subject:               pkix.Name{CommonName: cn},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,

@@ -222,7 +222,90 @@ func (s *Server) reconcileRBAC(ctx context.Context) error {
 			return fmt.Errorf("reconcile ClusterRoleBinding %s: %w", b.Name, err)
 		}
 	}
+	nsRoles := roleClient{s: s, ctx: ctx, res: s.rbacResource("roles")}
+	for _, r := range rbac.NamespaceRoles() {
+		r := r
+		opts := reconciliation.ReconcileRoleOptions{Role: reconciliation.RoleRuleOwner{Role: &r}, Client: nsRoles, Confirm: true}
+		if _, err := opts.Run(); err != nil {
+			return fmt.Errorf("reconcile Role %s/%s: %w", r.Namespace, r.Name, err)
+		}
+	}
+	nsBindings := roleBindingClient{s: s, ctx: ctx, res: s.rbacResource("rolebindings")}
+	for _, b := range rbac.NamespaceRoleBindings() {
+		b := b
+		opts := reconciliation.ReconcileRoleBindingOptions{RoleBinding: reconciliation.RoleBindingAdapter{RoleBinding: &b}, Client: nsBindings, Confirm: true}
+		if _, err := opts.Run(); err != nil {
+			return fmt.Errorf("reconcile RoleBinding %s/%s: %w", b.Namespace, b.Name, err)
+		}
+	}
 	return nil
+}
+
+// roleClient is reconciliation's RuleOwnerModifier over the server's Roles.
+type roleClient struct {
+	s   *Server
+	ctx context.Context
+	res *registry.Resource
+}
+
+func (c roleClient) Get(ns, name string) (reconciliation.RuleOwner, error) {
+	obj, _, err := c.s.getObject(c.ctx, c.res, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	return reconciliation.RoleRuleOwner{Role: obj.(*rbacv1.Role)}, nil
+}
+
+func (c roleClient) Create(in reconciliation.RuleOwner) (reconciliation.RuleOwner, error) {
+	obj, err := c.s.create(c.ctx, c.res, in.GetNamespace(), in.GetObject().DeepCopyObject(), false)
+	if err != nil {
+		return nil, err
+	}
+	return reconciliation.RoleRuleOwner{Role: obj.(*rbacv1.Role)}, nil
+}
+
+func (c roleClient) Update(in reconciliation.RuleOwner) (reconciliation.RuleOwner, error) {
+	obj, err := c.s.update(c.ctx, c.res, in.GetNamespace(), in.GetName(), "", replaceWith(in.GetObject().DeepCopyObject()), false, false)
+	if err != nil {
+		return nil, err
+	}
+	return reconciliation.RoleRuleOwner{Role: obj.(*rbacv1.Role)}, nil
+}
+
+// roleBindingClient is reconciliation's RoleBindingModifier over the server's RoleBindings.
+type roleBindingClient struct {
+	s   *Server
+	ctx context.Context
+	res *registry.Resource
+}
+
+func (c roleBindingClient) Get(ns, name string) (reconciliation.RoleBinding, error) {
+	obj, _, err := c.s.getObject(c.ctx, c.res, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	return reconciliation.RoleBindingAdapter{RoleBinding: obj.(*rbacv1.RoleBinding)}, nil
+}
+
+func (c roleBindingClient) Create(in reconciliation.RoleBinding) (reconciliation.RoleBinding, error) {
+	obj, err := c.s.create(c.ctx, c.res, in.GetNamespace(), in.GetObject().DeepCopyObject(), false)
+	if err != nil {
+		return nil, err
+	}
+	return reconciliation.RoleBindingAdapter{RoleBinding: obj.(*rbacv1.RoleBinding)}, nil
+}
+
+func (c roleBindingClient) Update(in reconciliation.RoleBinding) (reconciliation.RoleBinding, error) {
+	obj, err := c.s.update(c.ctx, c.res, in.GetNamespace(), in.GetName(), "", replaceWith(in.GetObject().DeepCopyObject()), false, false)
+	if err != nil {
+		return nil, err
+	}
+	return reconciliation.RoleBindingAdapter{RoleBinding: obj.(*rbacv1.RoleBinding)}, nil
+}
+
+func (c roleBindingClient) Delete(ns, name string, uid types.UID) error {
+	_, err := c.s.remove(c.ctx, c.res, ns, name, deleteWithUID(uid))
+	return err
 }
 
 // clusterRoleClient is reconciliation's RuleOwnerModifier over the server's own storage.

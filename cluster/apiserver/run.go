@@ -138,6 +138,12 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	if err != nil {
 		return nil, err
 	}
+	// The front proxy's CA and client certificate (kube-apiserver's --requestheader-client-ca-file
+	// and --proxy-client-cert-file): extension API servers trust the user drover names.
+	frontProxy, err := LoadOrCreateFrontProxy(filepath.Join(cfg.DataDir, "pki"))
+	if err != nil {
+		return nil, err
+	}
 	nodeTLS := &tls.Config{Certificates: []tls.Certificate{kubeletClient}, RootCAs: pki.CAPool(), MinVersion: tls.VersionTLS12}
 	clientHost := host
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
@@ -157,6 +163,7 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	srv, err := New(Config{Store: cfg.Store, WatchCache: cfg.WatchCache, Tokens: map[string]string{token: "admin"}, NodeTLS: nodeTLS,
 		Metrics: cfg.Metrics, AnonymousMetrics: cfg.AnonymousMetrics, Profiling: cfg.Profiling, PodSecurityDefault: cfg.PodSecurityDefault, PodSecurityExemptions: cfg.PodSecurityExemptions, Logger: cfg.Logger, MetricResolution: cfg.MetricResolution,
 		Limits: cfg.Limits, ServiceAccountKey: saKey, Now: cfg.Now, RootCA: pki.CACertPEM, ClientCA: pki.CAPool(),
+		ClientCAPEM: pki.CACertPEM, FrontProxy: frontProxy,
 		ServiceCIDR: cfg.ServiceCIDR, NodePortMin: cfg.NodePortMin, NodePortMax: cfg.NodePortMax,
 		AuthorizationMode: cfg.AuthorizationMode, Authorizers: append([]authorizer.Authorizer{nodes.authorizer}, cfg.Authorizers...), EventTTL: cfg.EventTTL})
 	if err != nil {

@@ -99,6 +99,14 @@ type Config struct {
 	// to it for client auth authenticates as its subject's common name, in its organizations
 	// (Kubernetes' --client-ca-file). The TLS listener must request client certificates.
 	ClientCA *x509.CertPool
+	// ClientCAPEM is ClientCA's PEM, published (as client-ca-file) in the ConfigMap
+	// kube-system/extension-apiserver-authentication for extension API servers.
+	ClientCAPEM []byte
+	// FrontProxy is the API server's credential towards extension API servers (the
+	// aggregation layer's proxy): its client certificate, and the CA published as
+	// requestheader-client-ca-file. Nil: requests are proxied without a client certificate,
+	// which extension servers refuse.
+	FrontProxy *FrontProxy
 	// EventTTL is how long an Event lives after its last write (0: one hour, kube-apiserver's
 	// --event-ttl default; negative: forever). Stores without TTL support keep Events forever.
 	EventTTL time.Duration
@@ -120,8 +128,14 @@ type Server struct {
 	profiling      bool
 	resources      *registry.Set
 	namespaces     *registry.Resource
-	// discovery serves discovery and OpenAPI; rebuilt when the custom resources change.
-	discovery atomic.Pointer[discovery.Handler]
+	// discovery serves discovery and OpenAPI; rebuilt when the custom resources or the
+	// remote APIServices change. discoveryKey is what it was built from.
+	discovery    atomic.Pointer[discovery.Handler]
+	discoveryKey atomic.Pointer[string]
+	// agg is the aggregation layer: APIServices, their availability, the proxy.
+	agg         *aggregator
+	frontProxy  *FrontProxy
+	clientCAPEM []byte
 	// crds follows the CustomResourceDefinitions: which custom resources are served.
 	crds *crdController
 	// fields keeps metadata.managedFields and merges server-side applies.
@@ -217,7 +231,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.discovery.Store(discovery.New(resources.All(), VersionInfo()))
+	s.frontProxy, s.clientCAPEM = cfg.FrontProxy, cfg.ClientCAPEM
+	s.agg = newAggregator(s)
+	s.rebuildDiscovery()
 	s.crds = newCRDController(s)
 	s.gc = newCollector(s)
 	s.inflight = newInflight(cfg.Limits)
@@ -259,6 +275,14 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.reconcileRBAC(ctx); err != nil {
 		return err
 	}
+	if err := s.publishExtensionAuth(ctx); err != nil {
+		return fmt.Errorf("publish %s/%s: %w", metav1.NamespaceSystem, extensionAuthConfigMap, err)
+	}
+	aggRev, err := s.agg.load(ctx)
+	if err != nil {
+		return err
+	}
+	go s.agg.run(ctx, aggRev)
 	go s.gc.run(ctx)
 	if s.cache != nil {
 		go s.cache.Run(ctx)
@@ -289,6 +313,9 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("/debug/pprof/", s.secured(profilingHandler()))
 	}
 	mux.Handle("/", s.secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.agg.serve(w, r) {
+			return // an extension API server's group version
+		}
 		if discovery.IsPath(r.URL.Path) {
 			s.discovery.Load().ServeHTTP(w, r)
 			return

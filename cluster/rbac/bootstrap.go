@@ -325,3 +325,34 @@ func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		namedCRB("drover:node-autoapprove-certificate-rotation", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", group(user.NodesGroup)),
 	}
 }
+
+// ExtensionAuthReaderRole is the Role in kube-system that lets an extension API server read
+// the ConfigMap extension-apiserver-authentication (its client and front-proxy CAs).
+const ExtensionAuthReaderRole = "extension-apiserver-authentication-reader"
+
+// NamespaceRoles are the default Roles, each in its namespace (Kubernetes'
+// NamespaceRoles, trimmed to what drover's components and extension API servers need).
+func NamespaceRoles() []rbacv1.Role {
+	role := func(ns, name string, rs ...*rule) rbacv1.Role {
+		m := defaultMeta(name, nil)
+		m.Namespace = ns
+		return rbacv1.Role{ObjectMeta: m, Rules: rules(rs...)}
+	}
+	return []rbacv1.Role{
+		role(metav1.NamespaceSystem, ExtensionAuthReaderRole,
+			newRule(read()...).groups(legacyGroup).resources("configmaps").names("extension-apiserver-authentication")),
+	}
+}
+
+// NamespaceRoleBindings are the default RoleBindings (Kubernetes' NamespaceRoleBindings,
+// trimmed as NamespaceRoles).
+func NamespaceRoleBindings() []rbacv1.RoleBinding {
+	usr := func(n string) rbacv1.Subject {
+		return rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacGroup, Name: n}
+	}
+	m := defaultMeta("system::"+ExtensionAuthReaderRole, nil)
+	m.Namespace = metav1.NamespaceSystem
+	return []rbacv1.RoleBinding{{ObjectMeta: m,
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacGroup, Kind: "Role", Name: ExtensionAuthReaderRole},
+		Subjects: []rbacv1.Subject{usr(user.KubeControllerManager), usr(user.KubeScheduler)}}}
+}

@@ -38,7 +38,11 @@ func aggregatedDocs(groups []*groupVersions) (core, named *apidiscoveryv2.APIGro
 	named = newAggregatedList()
 	for _, g := range groups {
 		item := apidiscoveryv2.APIGroupDiscovery{ObjectMeta: metav1.ObjectMeta{Name: g.name}}
-		for _, v := range g.versions {
+		for _, v := range g.all {
+			if rv, ok := g.remote[v]; ok {
+				item.Versions = append(item.Versions, rv.discovery())
+				continue
+			}
 			item.Versions = append(item.Versions, apidiscoveryv2.APIVersionDiscovery{
 				Version:   v,
 				Resources: aggregatedResources(g.byVer[v]),

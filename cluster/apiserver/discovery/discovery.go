@@ -65,7 +65,15 @@ type Handler struct {
 // /version, /openapi/v2 and /openapi/v3[/...] for the given resources; /version answers info,
 // which is also the OpenAPI documents' version.
 func New(resources []*registry.Resource, info version.Info) *Handler {
-	h, err := build(resources, info)
+	return NewAggregated(resources, info, nil)
+}
+
+// NewAggregated is New with the group versions extension API servers serve (the
+// aggregation layer's remote APIServices) listed in /apis, /apis/{group} and aggregated
+// discovery beside drover's own. Their /apis/{group}/{version} is the extension server's to
+// answer (IsPath still reports it; the caller proxies it first), and their OpenAPI is left out.
+func NewAggregated(resources []*registry.Resource, info version.Info, remote []Remote) *Handler {
+	h, err := build(resources, info, remote)
 	if err != nil {
 		// Only a bug in the document builders gets here: the inputs are Go types.
 		panic(fmt.Sprintf("discovery: building documents: %v", err))
@@ -73,8 +81,8 @@ func New(resources []*registry.Resource, info version.Info) *Handler {
 	return h
 }
 
-func build(resources []*registry.Resource, info version.Info) (*Handler, error) {
-	groups := groupsOf(resources)
+func build(resources []*registry.Resource, info version.Info, remote []Remote) (*Handler, error) {
+	groups := groupsOf(resources, remote)
 	h := &Handler{legacy: map[string]*document{}, groups: groups, info: info}
 	for path, doc := range legacyDocs(groups) {
 		b, err := json.Marshal(doc)

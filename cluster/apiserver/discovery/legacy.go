@@ -17,7 +17,7 @@ func legacyDocs(groups []*groupVersions) map[string]interface{} {
 		Groups:   []metav1.APIGroup{},
 	}
 	for _, g := range groups {
-		for _, v := range g.versions {
+		for _, v := range g.versions { // a remote version's document is the extension server's
 			gv := groupVersionString(g.name, v)
 			docs[pathOf(g.name, v)] = &metav1.APIResourceList{
 				TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},
@@ -44,7 +44,7 @@ func apiGroup(g *groupVersions) metav1.APIGroup {
 		TypeMeta: metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"},
 		Name:     g.name,
 	}
-	for _, v := range g.versions {
+	for _, v := range g.all {
 		group.Versions = append(group.Versions, metav1.GroupVersionForDiscovery{
 			GroupVersion: groupVersionString(g.name, v),
 			Version:      v,

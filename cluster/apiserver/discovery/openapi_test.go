@@ -177,7 +177,7 @@ func openapiV2PatchSupport(doc *openapiv2.Document, gvk schema.GroupVersionKind,
 
 func TestOpenAPIBuildIsFastAndJSONIsValid(t *testing.T) {
 	start := time.Now()
-	docs, err := openapiBuild(groupsOf(testResources()), testVersion())
+	docs, err := openapiBuild(groupsOf(testResources(), nil), testVersion())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestOpenAPIBuildIsFastAndJSONIsValid(t *testing.T) {
 func TestOpenAPIDocumentsCarryTheVersionGiven(t *testing.T) {
 	info := testVersion()
 	info.GitVersion = "v1.32.0-drover+9.9.9"
-	docs, err := openapiBuild(groupsOf(testResources()), info)
+	docs, err := openapiBuild(groupsOf(testResources(), nil), info)
 	if err != nil {
 		t.Fatal(err)
 	}

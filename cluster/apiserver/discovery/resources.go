@@ -65,38 +65,91 @@ func subresourceOf(r *registry.Resource, sub string) subresource {
 
 // groupVersions is one API group: its versions and each version's resources.
 type groupVersions struct {
-	name     string
+	name string
+	// versions are the versions drover serves itself, in order (the preferred first).
 	versions []string
 	byVer    map[string][]*registry.Resource
+	// all are every version of the group, in order, the remote ones (served by extension
+	// API servers, the aggregation layer's APIServices) included.
+	all      []string
+	remote   map[string]*Remote
+	priority registry.APIServicePriority            // the group's: the highest of its versions'
+	verPrio  map[string]registry.APIServicePriority // by version
 }
 
-// groupsOf groups resources by group version, keeping group order stable: the core group
-// first, then groups by name; within a group, versions in Kubernetes' priority order.
-func groupsOf(resources []*registry.Resource) []*groupVersions {
+// groupsOf groups resources and remote group versions by group, in the aggregation layer's
+// order: the core group first, then groups by groupPriorityMinimum (highest first) and name;
+// within a group, versions by versionPriority (highest first), then in Kubernetes' version
+// order (v2, v1, v1beta1, …).
+func groupsOf(resources []*registry.Resource, remote []Remote) []*groupVersions {
 	idx := map[string]*groupVersions{}
 	var out []*groupVersions
-	for _, r := range resources {
-		g := idx[r.Group]
+	group := func(name string) *groupVersions {
+		g := idx[name]
 		if g == nil {
-			g = &groupVersions{name: r.Group, byVer: map[string][]*registry.Resource{}}
-			idx[r.Group] = g
+			g = &groupVersions{name: name, byVer: map[string][]*registry.Resource{}, remote: map[string]*Remote{},
+				verPrio: map[string]registry.APIServicePriority{}}
+			idx[name] = g
 			out = append(out, g)
 		}
+		return g
+	}
+	for _, r := range resources {
+		g := group(r.Group)
 		if _, ok := g.byVer[r.Version]; !ok {
 			g.versions = append(g.versions, r.Version)
+			g.verPrio[r.Version] = registry.LocalPriority(r)
 		}
 		g.byVer[r.Version] = append(g.byVer[r.Version], r)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
+	for i := range remote {
+		rv := &remote[i]
+		if _, local := idx[rv.Group]; local && len(idx[rv.Group].byVer[rv.Version]) > 0 {
+			continue // drover serves it itself
+		}
+		g := group(rv.Group)
+		g.remote[rv.Version] = rv
+		g.verPrio[rv.Version] = rv.Priority
+	}
 	for _, g := range out {
-		// Kubernetes' order, the preferred version first: v2, v1, v1beta1, …
-		sort.SliceStable(g.versions, func(i, j int) bool {
-			return version.CompareKubeAwareVersionStrings(g.versions[i], g.versions[j]) > 0
-		})
+		g.all = append(append([]string(nil), g.versions...), mapKeys(g.remote)...)
+		byPriority := func(vs []string) {
+			sort.SliceStable(vs, func(i, j int) bool {
+				pi, pj := g.verPrio[vs[i]].Version, g.verPrio[vs[j]].Version
+				if pi != pj {
+					return pi > pj
+				}
+				return version.CompareKubeAwareVersionStrings(vs[i], vs[j]) > 0
+			})
+		}
+		byPriority(g.versions)
+		byPriority(g.all)
+		for _, p := range g.verPrio {
+			g.priority.Group = max(g.priority.Group, p.Group)
+		}
 		for _, rs := range g.byVer {
 			sort.SliceStable(rs, func(i, j int) bool { return rs[i].Resource < rs[j].Resource })
 		}
 	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if (a.name == "") != (b.name == "") {
+			return a.name == ""
+		}
+		if a.priority.Group != b.priority.Group {
+			return a.priority.Group > b.priority.Group
+		}
+		return a.name < b.name
+	})
+	return out
+}
+
+func mapKeys(m map[string]*Remote) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
 	return out
 }
 
