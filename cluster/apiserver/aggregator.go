@@ -177,7 +177,8 @@ func (a *aggregator) apply() {
 }
 
 // discoveryRemote is what discovery lists of the remote APIServices: every one of them (as
-// kube-aggregator), with the resources its server last gave, Stale when it did not answer.
+// kube-aggregator), with the resources its server gave at the last check, or none and Stale
+// when it did not answer or is not available.
 func (a *aggregator) discoveryRemote() []discovery.Remote {
 	if a == nil {
 		return nil
@@ -191,7 +192,7 @@ func (a *aggregator) discoveryRemote() []discovery.Remote {
 		}
 		r, ok := a.remote[name]
 		if !ok || !apiregistrationv1helper.IsAPIServiceConditionTrue(svc, apiregistrationv1.Available) {
-			r = discovery.Remote{Resources: r.Resources}
+			r = discovery.Remote{} // its discovery through the proxy would be a 503: no resources, Stale
 		}
 		r.Group, r.Version = svc.Spec.Group, svc.Spec.Version
 		r.Priority = registry.APIServicePriority{Group: svc.Spec.GroupPriorityMinimum, Version: svc.Spec.VersionPriority}

@@ -131,9 +131,9 @@ func (a *aggregator) check(ctx context.Context, svc *apiregistrationv1.APIServic
 	r, err := a.fetchDiscovery(ctx, svc)
 	a.mu.Lock()
 	if err != nil {
+		// As kube-aggregator's discovery manager: listed without resources, Stale.
 		a.s.log.Debug("APIService discovery", "name", svc.Name, "err", err)
-		r = a.remote[svc.Name] // kept, stale
-		r.Fresh = false
+		r = discovery.Remote{}
 	}
 	if cur := a.services[svc.Name]; cur != nil && cur.UID == svc.UID {
 		a.remote[svc.Name] = r

@@ -1,6 +1,7 @@
 package apiserver_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,10 +11,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -242,6 +245,25 @@ func startExtension(t *testing.T, cs kubernetes.Interface, serverName string) *e
 			GroupVersion: "wardle.example.com/v1alpha1",
 			APIResources: []metav1.APIResource{{Name: "flunders", SingularName: "flunder", Namespaced: true, Kind: "Flunder", Verbs: []string{"get", "list"}}}})
 	})
+	// An upgraded connection: the user it was told of, then an echo.
+	mux.HandleFunc("/apis/wardle.example.com/v1alpha1/namespaces/default/flunders/the-flunder/attach", func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "echo") {
+			http.Error(w, "upgrade required", http.StatusBadRequest)
+			return
+		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n" + r.Header.Get("X-Remote-User") + "\n")
+		_ = rw.Flush()
+		line, err := rw.ReadString('\n')
+		if err == nil {
+			_, _ = rw.WriteString("echo " + line)
+			_ = rw.Flush()
+		}
+	})
 	mux.HandleFunc("/apis/wardle.example.com/v1alpha1/namespaces/default/flunders", func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		e.seen = append(e.seen, r.Header.Clone())
@@ -443,6 +465,9 @@ func TestAggregatorRemoteAPIService(t *testing.T) {
 		return slices.Equal(aggregatedResources(), []string{"flunders", "fischers"}), nil
 	})
 
+	// An upgrade request is proxied as an upgrade, the user in its headers.
+	testUpgrade(t, srv)
+
 	// A condition a client adds stays beside Available (the e2e test's status update).
 	cur, err := ac.ApiregistrationV1().APIServices().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
@@ -487,3 +512,42 @@ func httpClient(t *testing.T, srv *apiservertest.Server) *http.Client {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// testUpgrade sends a raw upgrade request for a flunder's attach through drover and talks
+// over the upgraded connection.
+func testUpgrade(t *testing.T, srv *apiservertest.Server) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(srv.Config.TLSClientConfig.CAData)
+	u, _ := url.Parse(srv.URL)
+	conn, err := tls.Dial("tcp", u.Host, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	req := "GET /apis/wardle.example.com/v1alpha1/namespaces/default/flunders/the-flunder/attach HTTP/1.1\r\nHost: " + u.Host +
+		"\r\nAuthorization: Bearer " + srv.Config.BearerToken + "\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n"
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("upgrade answered %d %s", resp.StatusCode, b)
+	}
+	who, _ := br.ReadString('\n')
+	if strings.TrimSpace(who) != "admin" {
+		t.Errorf("the extension server saw user %q on the upgraded connection", who)
+	}
+	if _, err := conn.Write([]byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := br.ReadString('\n'); got != "echo hello\n" {
+		t.Errorf("over the upgraded connection: %q", got)
+	}
+}
