@@ -60,6 +60,11 @@ func TestSecondServerJoinsWithUploadedCerts(t *testing.T) {
 	if !bytes.Equal(srv1.PKI.CACertPEM, srv2.PKI.CACertPEM) {
 		t.Fatal("the second server has another CA")
 	}
+	fp1, err1 := os.ReadFile(filepath.Join(srv1.DataDir, "pki", "front-proxy-ca.crt"))
+	fp2, err2 := os.ReadFile(filepath.Join(dir2, "pki", "front-proxy-ca.crt"))
+	if err1 != nil || err2 != nil || !bytes.Equal(fp1, fp2) {
+		t.Errorf("the second server has another front-proxy CA (%v, %v)", err1, err2)
+	}
 	// The first server's admin kubeconfig, pointed at the second server.
 	cfg := rest.CopyConfig(srv1.Config)
 	cfg.Host = srv2.URL

@@ -30,7 +30,13 @@ const CertsSecretName = "drover-certs"
 // in the Secret.
 var sharedFiles = map[string]string{
 	"ca.crt": "pki/ca.crt", "ca.key": "pki/ca.key", "sa.key": "pki/sa.key", "sa.pub": "pki/sa.pub", "admin.token": "admin.token",
+	// The front-proxy CA (kubeadm uploads it too): extension API servers trust the
+	// requestheader CA in kube-system/extension-apiserver-authentication.
+	"front-proxy-ca.crt": "pki/front-proxy-ca.crt", "front-proxy-ca.key": "pki/front-proxy-ca.key",
 }
+
+// optionalShared are the shared files a data dir may lack (an older server's).
+var optionalShared = map[string]bool{"sa.pub": true, "front-proxy-ca.crt": true, "front-proxy-ca.key": true}
 
 // NewCertificateKey is a random AES-256 key, hex, as kubeadm's --certificate-key.
 func NewCertificateKey() (string, error) {
@@ -64,7 +70,7 @@ func UploadCerts(ctx context.Context, cs kubernetes.Interface, dataDir, key stri
 	data := map[string][]byte{}
 	for name, rel := range sharedFiles {
 		plain, err := os.ReadFile(filepath.Join(dataDir, rel))
-		if errors.Is(err, os.ErrNotExist) && name == "sa.pub" {
+		if errors.Is(err, os.ErrNotExist) && optionalShared[name] {
 			continue
 		}
 		if err != nil {

@@ -6,9 +6,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
-	"maps"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -100,7 +102,9 @@ func extensionAuthData(clientCA []byte, fp *FrontProxy) map[string]string {
 }
 
 // publishExtensionAuth creates or updates kube-system/extension-apiserver-authentication.
-// Keys another writer added are kept, as kube-apiserver's controller merges what it finds.
+// As kube-apiserver's cluster-authentication-trust controller, it merges with what is there:
+// other keys are kept, and the CA bundles and lists are unions, so that API servers with
+// different CAs over one store are all trusted.
 func (s *Server) publishExtensionAuth(ctx context.Context) error {
 	want := extensionAuthData(s.clientCAPEM, s.frontProxy)
 	if len(want) == 0 {
@@ -117,7 +121,9 @@ func (s *Server) publishExtensionAuth(ctx context.Context) error {
 		if c.Data == nil {
 			c.Data = map[string]string{}
 		}
-		maps.Copy(c.Data, want)
+		for k, v := range want {
+			c.Data[k] = mergeTrust(k, c.Data[k], v)
+		}
 		return c, nil
 	}, false, false)
 	return err
@@ -131,4 +137,41 @@ func (s *Server) configMapsRes() *registry.Resource {
 func (s *Server) endpointsRes() *registry.Resource {
 	r, _ := s.resources.Lookup(endpointsGVR)
 	return r
+}
+
+// mergeTrust is the union of a ConfigMap value have and this server's want: CA bundles by
+// certificate, JSON lists by element; anything else is replaced.
+func mergeTrust(key, have, want string) string {
+	if have == "" || have == want {
+		return want
+	}
+	if strings.HasSuffix(key, "-ca-file") {
+		out, seen := []byte(nil), map[string]bool{}
+		for _, bundle := range []string{have, want} {
+			rest := []byte(bundle)
+			for {
+				var b *pem.Block
+				if b, rest = pem.Decode(rest); b == nil {
+					break
+				}
+				if b.Type != "CERTIFICATE" || seen[string(b.Bytes)] {
+					continue
+				}
+				seen[string(b.Bytes)] = true
+				out = append(out, pem.EncodeToMemory(b)...)
+			}
+		}
+		return string(out)
+	}
+	var a, b []string
+	if json.Unmarshal([]byte(have), &a) != nil || json.Unmarshal([]byte(want), &b) != nil {
+		return want
+	}
+	for _, v := range b {
+		if !slices.Contains(a, v) {
+			a = append(a, v)
+		}
+	}
+	out, _ := json.Marshal(a)
+	return string(out)
 }
