@@ -2,7 +2,11 @@
 # Builds Kubernetes' conformance test binaries from the Go module k8s.io/kubernetes in a
 # throwaway module outside the tree, once, and caches them:
 #
-#   $DROVER_CACHE/conformance/v1.32.0/{e2e.test,ginkgo,agnhost,nnp}
+#   $DROVER_CACHE/conformance/v1.32.0/{e2e.test,ginkgo,agnhost,nnp,sample-apiserver,etcd}
+#
+# sample-apiserver (k8s.io/sample-apiserver v0.29.2, what the e2e image sample-apiserver:1.29.2
+# is built from) and etcd (go.etcd.io/etcd/server/v3 v3.5.16, the image etcd:3.5.16-0's) are
+# built each in a throwaway module of its own: their dependency graphs are not Kubernetes 1.32's.
 #
 # Prints that directory. Idempotent: binaries that exist and run are reused. The first build
 # compiles most of Kubernetes (tens of minutes on 2 cores); later runs take a second.
@@ -13,7 +17,8 @@ set -euo pipefail
 version=${DROVER_K8S_E2E_VERSION:-v1.32.0}
 cache=${DROVER_CACHE:-$HOME/.cache/drover}
 out=$cache/conformance/$version
-if [ -x "$out/e2e.test" ] && [ -x "$out/ginkgo" ] && [ -x "$out/agnhost" ] && [ -x "$out/nnp" ] && "$out/ginkgo" version >/dev/null 2>&1; then
+if [ -x "$out/e2e.test" ] && [ -x "$out/ginkgo" ] && [ -x "$out/agnhost" ] && [ -x "$out/nnp" ] &&
+  [ -x "$out/sample-apiserver" ] && [ -x "$out/etcd" ] && "$out/ginkgo" version >/dev/null 2>&1; then
   echo "$out"
   exit 0
 fi
@@ -71,4 +76,24 @@ build agnhost k8s.io/kubernetes/test/images/agnhost build
 build nnp k8s.io/kubernetes/test/images/nonewprivs build
 echo "building e2e.test when missing (tens of minutes on 2 cores the first time)..." >&2
 build e2e.test k8s.io/kubernetes/test/e2e test -c -vet=off
+
+# standalone NAME MODULE@VERSION [PACKAGE]: builds a main package of a module of its own in a
+# throwaway module (the module's own replace directives, which pin siblings or the versions it
+# requires anyway, do not apply to a dependency).
+standalone() {
+  local name=$1 modver=$2 pkg=${3:-${2%@*}} dir
+  dir=$cache/conformance/src-$name
+  [ -x "$out/$name" ] && return 0
+  echo "building $name from $modver..." >&2
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    printf 'module drover.io/conformance-%s\n\ngo 1.23\n' "$name" >go.mod
+    go get "$modver" >&2
+    go build -trimpath -o "$out/$name.tmp" "$pkg" >&2
+  )
+  mv "$out/$name.tmp" "$out/$name"
+}
+standalone sample-apiserver k8s.io/sample-apiserver@v0.29.2
+standalone etcd go.etcd.io/etcd/server/v3@v3.5.16
 echo "$out"

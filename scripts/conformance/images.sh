@@ -22,6 +22,11 @@
 #   registry.k8s.io/e2e-test-images/jessie-dnsutils:1.7  stand-in: the Debian base (dig, nslookup)
 #   registry.k8s.io/e2e-test-images/nonewprivs:1.3       Kubernetes' nnp (from the same module), setuid root
 #   registry.k8s.io/pause:3.10                           a tag of drover's own pause image
+#   registry.k8s.io/e2e-test-images/sample-apiserver:1.29.2
+#                                                        k8s.io/sample-apiserver v0.29.2 (build.sh)
+#                                                        at /sample-apiserver, its entrypoint
+#   registry.k8s.io/etcd:3.5.16-0                        etcd v3.5.16 (build.sh) at /usr/local/bin/etcd,
+#                                                        where the Aggregator spec runs it
 #
 # The Debian rootfs is made once with debootstrap (installed from Debian's packages if
 # missing) and cached as a tarball under $DROVER_CACHE/conformance. Idempotent: an image whose
@@ -167,6 +172,26 @@ CMD ["nginx", "-g", "daemon off;"]
 DOCKERFILE
 image "$e2e/nginx:1.14-4" "$tmp/nginx"
 docker tag "$e2e/nginx:1.14-4" "$e2e/nginx:1.15-4"
+
+# The Aggregator spec's extension API server and its etcd sidecar.
+mkdir -p "$tmp/sample-apiserver"
+cp "$bindir/sample-apiserver" "$tmp/sample-apiserver/"
+cat >"$tmp/sample-apiserver/Dockerfile" <<DOCKERFILE
+FROM $base
+COPY sample-apiserver /sample-apiserver
+ENTRYPOINT ["/sample-apiserver"]
+DOCKERFILE
+image "$e2e/sample-apiserver:1.29.2" "$tmp/sample-apiserver"
+
+mkdir -p "$tmp/etcd"
+cp "$bindir/etcd" "$tmp/etcd/"
+cat >"$tmp/etcd/Dockerfile" <<DOCKERFILE
+FROM $base
+COPY etcd /usr/local/bin/etcd
+EXPOSE 2379 2380
+CMD ["/usr/local/bin/etcd"]
+DOCKERFILE
+image "registry.k8s.io/etcd:3.5.16-0" "$tmp/etcd"
 
 docker tag "$base" "$e2e/jessie-dnsutils:1.7"
 docker tag drover/pause:1 registry.k8s.io/pause:3.10
