@@ -53,6 +53,8 @@ type aggregator struct {
 	proxies  map[schema.GroupVersion]*remoteProxy     // the remote APIServices by group version
 	// remote is what each remote APIService's server said in its discovery, by name.
 	remote map[string]discovery.Remote
+	// local are the group versions drover serves itself: never proxied.
+	local map[schema.GroupVersion]bool
 	// checks: the availability check of each remote APIService, by name.
 	checks map[string]*checkState
 	kick   chan struct{}
@@ -212,6 +214,15 @@ func (s *Server) rebuildDiscovery() {
 		remote = s.agg.discoveryRemote()
 	}
 	resources := s.resources.All()
+	if s.agg != nil {
+		local := map[schema.GroupVersion]bool{}
+		for _, r := range resources {
+			local[r.GroupVersion()] = true
+		}
+		s.agg.mu.Lock()
+		s.agg.local = local
+		s.agg.mu.Unlock()
+	}
 	fp, _ := json.Marshal(remote)
 	key := fmt.Sprintf("%d/%d/%s", s.resources.Generation(), len(resources), fp)
 	if cur := s.discoveryKey.Load(); cur != nil && *cur == key {

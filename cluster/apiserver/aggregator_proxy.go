@@ -111,6 +111,9 @@ func (a *aggregator) proxyFor(path string) *remoteProxy {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.local[gv] {
+		return nil // drover's own: an APIService does not take it over
+	}
 	return a.proxies[gv]
 }
 
