@@ -85,7 +85,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, req *reques
 // admitConnect runs the admission webhooks of a CONNECT: the object is the request's options
 // (PodExecOptions, PodAttachOptions, PodPortForwardOptions), as kube-apiserver sends them.
 func (s *Server) admitConnect(r *http.Request, req *request, pod *corev1.Pod, o streamproxy.Options) error {
-	if s.webhooks == nil {
+	if s.webhooks.Load() == nil {
 		return nil
 	}
 	q := r.URL.Query()
@@ -109,10 +109,10 @@ func (s *Server) admitConnect(r *http.Request, req *request, pod *corev1.Pod, o 
 	u, _ := genericrequest.UserFrom(r.Context())
 	attrs := admission.NewAttributesRecord(opts, nil, kind, pod.Namespace, pod.Name, req.res.GroupVersionResource(),
 		req.subresource, admission.Connect, nil, false, u)
-	if err := s.webhooks.mutate(r.Context(), attrs); err != nil {
+	if err := s.webhooks.Load().mutate(r.Context(), attrs); err != nil {
 		return err
 	}
-	return s.webhooks.validate(r.Context(), attrs)
+	return s.webhooks.Load().validate(r.Context(), attrs)
 }
 
 func isTrue(v string) bool { return v == "true" || v == "1" }

@@ -94,7 +94,7 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 	// validating ones below see the same attributes, the object as mutated.
 	hookAttrs := webhookAttributes(ctx, admission.Create, res, "", obj, nil, &metav1.CreateOptions{}, dryRun)
 	managed := m.GetManagedFields()
-	if err := s.webhooks.mutate(ctx, hookAttrs); err != nil {
+	if err := s.webhooks.Load().mutate(ctx, hookAttrs); err != nil {
 		return nil, err
 	}
 	keepValidManagedFields(obj, managed)
@@ -127,7 +127,7 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 			return nil, err
 		}
 	}
-	if err := s.webhooks.validate(ctx, hookAttrs); err != nil {
+	if err := s.webhooks.Load().validate(ctx, hookAttrs); err != nil {
 		return nil, err
 	}
 	// ResourceQuota last, as in Kubernetes: it charges the object as it will be stored.

@@ -54,10 +54,10 @@ func (s *Server) remove(ctx context.Context, res *registry.Resource, ns, name st
 		}
 		if attempt == 0 {
 			attrs := webhookAttributes(ctx, admission.Delete, res, "", nil, obj, opts, dryRun)
-			if err := s.webhooks.mutate(ctx, attrs); err != nil {
+			if err := s.webhooks.Load().mutate(ctx, attrs); err != nil {
 				return nil, err
 			}
-			if err := s.webhooks.validate(ctx, attrs); err != nil {
+			if err := s.webhooks.Load().validate(ctx, attrs); err != nil {
 				return nil, err
 			}
 		}

@@ -174,14 +174,17 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 	}
 	// The admission webhooks after Start, whose own writes (the default namespaces) come
 	// before the loopback informers run.
-	if srv.webhooks, err = newWebhookAdmission(srv, lb.cs, lb.factory); err != nil {
+	// Published whole once built: Start's loops (the aggregator's) already write.
+	hooks, err := newWebhookAdmission(srv, lb.cs, lb.factory)
+	if err != nil {
 		return nil, err
 	}
 	// ValidatingAdmissionPolicy and the type checker of the policies, over the same informers.
 	mapper := loopbackRESTMapper(lb.cs)
-	if srv.webhooks.policy, err = newValidatingPolicy(srv, lb, mapper, ctx.Done()); err != nil {
+	if hooks.policy, err = newValidatingPolicy(srv, lb, mapper, ctx.Done()); err != nil {
 		return nil, err
 	}
+	srv.webhooks.Store(hooks)
 	typeCheck := newPolicyTypeChecker(lb, mapper, cfg.Logger)
 	kubeconfig := filepath.Join(cfg.DataDir, "kubeconfig")
 	if err := WriteKubeconfig(kubeconfig, url, pki.CACertPEM, token); err != nil {

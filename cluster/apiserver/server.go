@@ -141,7 +141,7 @@ type Server struct {
 	// fields keeps metadata.managedFields and merges server-side applies.
 	fields *fieldManagers
 	// webhooks calls the admission webhooks (nil: a server without a loopback client).
-	webhooks  *webhookAdmission
+	webhooks  atomic.Pointer[webhookAdmission]
 	log       *slog.Logger
 	gc        *collector
 	rmetrics  *resourcemetrics.Collector // nil: off

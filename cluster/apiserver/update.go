@@ -47,7 +47,7 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 		}
 		hookAttrs := webhookAttributes(ctx, admission.Update, res, sub, obj, old, &metav1.UpdateOptions{}, dryRun)
 		managed := accessor(obj).GetManagedFields()
-		if err := s.webhooks.mutate(ctx, hookAttrs); err != nil {
+		if err := s.webhooks.Load().mutate(ctx, hookAttrs); err != nil {
 			return nil, err
 		}
 		keepValidManagedFields(obj, managed)
@@ -85,7 +85,7 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 				return nil, err
 			}
 		}
-		if err := s.webhooks.validate(ctx, hookAttrs); err != nil {
+		if err := s.webhooks.Load().validate(ctx, hookAttrs); err != nil {
 			return nil, err
 		}
 		refund, err := s.admitUpdate(ctx, res, sub, obj, old, dryRun)
