@@ -39,6 +39,10 @@ func podSpecValidate(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList 
 	errs = append(errs, podNames(spec.SchedulerName, apivalidation.NameIsDNSSubdomain, fldPath.Child("schedulerName"))...)
 	errs = append(errs, podNames(spec.Hostname, apivalidation.NameIsDNSLabel, fldPath.Child("hostname"))...)
 	errs = append(errs, podNames(spec.Subdomain, apivalidation.NameIsDNSLabel, fldPath.Child("subdomain"))...)
+	errs = append(errs, podNames(spec.PriorityClassName, apivalidation.NameIsDNSSubdomain, fldPath.Child("priorityClassName"))...)
+	if spec.PreemptionPolicy != nil {
+		errs = append(errs, ValidatePreemptionPolicy(spec.PreemptionPolicy, fldPath.Child("preemptionPolicy"))...)
+	}
 	if s := spec.ActiveDeadlineSeconds; s != nil && (*s < 1 || *s > math.MaxUint32) {
 		errs = append(errs, field.Invalid(fldPath.Child("activeDeadlineSeconds"), *s, validation.InclusiveRangeError(1, math.MaxUint32)))
 	}

@@ -223,6 +223,8 @@ func Resources() *Set {
 		clusterRoleResource(),
 		roleBindingResource(),
 		roleResource(),
+		// scheduling.k8s.io/v1
+		priorityClassResource(),
 		// storage.k8s.io/v1
 		csiDriverResource(),
 		csiNodeResource(),
