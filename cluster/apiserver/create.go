@@ -69,6 +69,10 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 		if err := s.defaultLimits(ctx, pod); err != nil {
 			return nil, err
 		}
+		// Priority: spec.priorityClassName resolved to spec.priority and preemptionPolicy.
+		if err := s.admitPriority(ctx, pod); err != nil {
+			return nil, err
+		}
 		if err := s.admitRuntimeClass(ctx, pod); err != nil {
 			return nil, err
 		}
@@ -118,6 +122,9 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 		if err := s.checkNamespaceOpen(ctx, m.GetNamespace()); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.validatePriorityClass(ctx, res, "", obj, true); err != nil {
+		return nil, err
 	}
 	if err := s.admitPodSecurity(ctx, res, "", obj, nil); err != nil {
 		return nil, err

@@ -144,6 +144,10 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, err)
 		return
 	}
+	if err := refuseSystemPriorityClassDelete(req.res, req.name); err != nil {
+		writeError(w, err)
+		return
+	}
 	ctx, warns := withWarnings(r.Context())
 	obj, err := s.remove(ctx, req.res, req.namespace, req.name, opts)
 	warns.send(w)

@@ -251,8 +251,9 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Start creates the default and kube-system namespaces if missing and runs the background
-// loops until ctx ends. It returns once the namespaces exist.
+// Start creates the default and kube-system namespaces if missing, reconciles the bootstrap RBAC
+// policy, creates the missing system PriorityClasses and runs the background loops until ctx
+// ends. It returns once those objects exist.
 func (s *Server) Start(ctx context.Context) error {
 	for _, name := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
@@ -273,6 +274,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	go s.crds.run(ctx, crdRev)
 	if err := s.reconcileRBAC(ctx); err != nil {
+		return err
+	}
+	if err := s.ensureSystemPriorityClasses(ctx); err != nil {
 		return err
 	}
 	if err := s.publishExtensionAuth(ctx); err != nil {

@@ -45,6 +45,7 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name, s
 		if err := s.admitNodeRestriction(ctx, "UPDATE", res, sub, obj, old); err != nil {
 			return nil, err
 		}
+		admitPriorityUpdate(res, sub, obj, old)
 		hookAttrs := webhookAttributes(ctx, admission.Update, res, sub, obj, old, &metav1.UpdateOptions{}, dryRun)
 		managed := accessor(obj).GetManagedFields()
 		if err := s.webhooks.Load().mutate(ctx, hookAttrs); err != nil {
