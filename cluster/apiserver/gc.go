@@ -59,7 +59,7 @@ func newCollector(s *Server) *collector {
 func (c *collector) setKeys() {
 	m := map[string]*registry.Resource{}
 	for _, r := range c.s.resources.All() {
-		if r.Stored() {
+		if r.Stored() && r.Storage == nil { // a view's keys are its stored version's
 			m[groupKey(r)+"/"+r.Resource+"/"] = r
 		}
 	}

@@ -291,7 +291,7 @@ func (c *collector) finalizeNamespace(ctx context.Context, ns *corev1.Namespace)
 	remaining := 0
 	bg := metav1.DeletePropagationBackground
 	for _, res := range c.s.resources.All() {
-		if !res.Namespaced || !res.Stored() {
+		if !res.Namespaced || !res.Stored() || res.Storage != nil { // a view's objects are its stored version's
 			continue
 		}
 		objs, _, err := c.s.listObjects(ctx, res, ns.Name)

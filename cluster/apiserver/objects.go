@@ -32,11 +32,13 @@ func listPrefix(res *registry.Resource, ns string) string {
 	return groupKey(res) + "/" + res.Resource + "/"
 }
 
+// groupKey is the group part of res's keys: that of the group its objects are stored in (a view
+// of another group's resource, events.k8s.io/v1 events, shares that group's keys).
 func groupKey(res *registry.Resource) string {
-	if res.Group == "" {
-		return "core"
+	if g := res.StorageGroupResource().Group; g != "" {
+		return g
 	}
-	return res.Group
+	return "core"
 }
 
 // encodeObject serialises obj for storage.

@@ -157,12 +157,17 @@ func (o objectInterfaces) GetEquivalentResourceMapper() runtime.EquivalentResour
 	return o
 }
 
-// EquivalentResourcesFor lists the served versions of resource's group and resource (with
-// subresource sub).
+// EquivalentResourcesFor lists the served versions of resource (with subresource sub): the
+// resources stored under the same keys (Resource.StorageGroupResource), so events.k8s.io/v1
+// events with the core/v1 ones, as kube-apiserver's cohabiting resources.
 func (o objectInterfaces) EquivalentResourcesFor(resource schema.GroupVersionResource, sub string) []schema.GroupVersionResource {
 	var out []schema.GroupVersionResource
+	stored := resource.GroupResource()
+	if in, ok := o.s.resources.Lookup(resource); ok {
+		stored = in.StorageGroupResource()
+	}
 	for _, r := range o.s.resources.All() {
-		if r.Group == resource.Group && r.Resource == resource.Resource && (sub == "" || r.HasSubresource(sub)) {
+		if r.StorageGroupResource() == stored && (sub == "" || r.HasSubresource(sub)) {
 			out = append(out, r.GroupVersionResource())
 		}
 	}
@@ -227,7 +232,7 @@ func (o objectInterfaces) Convert(in, out, _ interface{}) error {
 	src := inObj
 	if from != to {
 		inRes, outRes := o.resourceOfKind(from), o.resourceOfKind(to)
-		if inRes == nil || outRes == nil || inRes.Group != outRes.Group || inRes.Resource != outRes.Resource {
+		if inRes == nil || outRes == nil || inRes.StorageGroupResource() != outRes.StorageGroupResource() {
 			return fmt.Errorf("cannot convert %s to %s", from, to)
 		}
 		var err error

@@ -62,10 +62,19 @@ func eventFields(e *corev1.Event) fields.Set {
 func eventValidate(e *corev1.Event) field.ErrorList {
 	var errs field.ErrorList
 	ref := e.InvolvedObject
-	nsPath := field.NewPath("involvedObject", "namespace")
 	if ref.Kind == "" && ref.Name == "" && ref.UID == "" {
 		errs = append(errs, field.Required(field.NewPath("involvedObject"), ""))
 	}
+	return append(errs, eventValidateLegacy(e, "reportingComponent")...)
+}
+
+// eventValidateLegacy is Kubernetes' legacyValidateEvent (pkg/apis/core/validation/events.go),
+// which events of every version pass; rc names the reporting controller's field, core/v1's
+// reportingComponent or events.k8s.io's reportingController.
+func eventValidateLegacy(e *corev1.Event, rc string) field.ErrorList {
+	var errs field.ErrorList
+	ref := e.InvolvedObject
+	nsPath := field.NewPath("involvedObject", "namespace")
 	if e.EventTime.IsZero() {
 		if ref.Namespace == "" && e.Namespace != "" && e.Namespace != metav1.NamespaceDefault {
 			errs = append(errs, field.Invalid(nsPath, ref.Namespace, "does not match event.namespace"))
@@ -77,13 +86,12 @@ func eventValidate(e *corev1.Event) field.ErrorList {
 	if ref.Namespace == "" && e.Namespace != metav1.NamespaceDefault && e.Namespace != metav1.NamespaceSystem {
 		errs = append(errs, field.Invalid(nsPath, ref.Namespace, "does not match event.namespace"))
 	}
-	rc := field.NewPath("reportingComponent")
+	rcPath := field.NewPath(rc)
 	if e.ReportingController == "" {
-		errs = append(errs, field.Required(rc, ""))
-	} else {
-		for _, msg := range validation.IsQualifiedName(e.ReportingController) {
-			errs = append(errs, field.Invalid(rc, e.ReportingController, msg))
-		}
+		errs = append(errs, field.Required(rcPath, ""))
+	}
+	for _, msg := range validation.IsQualifiedName(e.ReportingController) { // an empty one too, as upstream
+		errs = append(errs, field.Invalid(rcPath, e.ReportingController, msg))
 	}
 	errs = append(errs, eventValidateLength("reportingInstance", e.ReportingInstance, eventInstanceLengthLimit, true)...)
 	errs = append(errs, eventValidateLength("action", e.Action, eventActionLengthLimit, true)...)

@@ -41,7 +41,9 @@ func TestEventValidate(t *testing.T) {
 		{"namespace mismatch", func(e *corev1.Event) { e.InvolvedObject.Namespace = "other" },
 			[]string{`involvedObject.namespace: Invalid value: "other": does not match event.namespace`}},
 		{"new style missing fields", func(e *corev1.Event) { e.EventTime = metav1.NewMicroTime(time.Now()); e.Reason = "" },
-			[]string{"reportingComponent: Required value", "reportingInstance: Required value", "action: Required value", "reason: Required value"}},
+			[]string{"reportingComponent: Required value", `reportingComponent: Invalid value: "": name part must be non-empty`,
+				`reportingComponent: Invalid value: "": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`,
+				"reportingInstance: Required value", "action: Required value", "reason: Required value"}},
 		{"new style long reason and message", func(e *corev1.Event) {
 			newStyle(e)
 			e.Reason, e.Message = strings.Repeat("r", 129), strings.Repeat("m", 1025)

@@ -90,9 +90,10 @@ type Resource struct {
 	// Scale serves the scale subresource (list "scale" in Subresources too).
 	Scale *Scale
 	// Storage, when set, makes this resource a view of another version of the same resource
-	// (same group and plural name, so the same store keys): objects are stored in that
-	// version and converted on the way in and out, as Kubernetes serves several versions of
-	// one resource from one storage version.
+	// (same plural name, in the same group or, as events.k8s.io/v1 events are of core/v1
+	// ones, in another: the store keys are the stored group's, StorageGroupResource): objects
+	// are stored in that version and converted on the way in and out, as Kubernetes serves
+	// several versions of one resource from one storage version.
 	Storage *Storage
 }
 
@@ -134,6 +135,17 @@ func (r *Resource) GroupVersionResource() schema.GroupVersionResource {
 // GroupVersionKind returns group, version and kind.
 func (r *Resource) GroupVersionKind() schema.GroupVersionKind {
 	return r.GroupVersion().WithKind(r.Kind)
+}
+
+// StorageGroupResource is the group and plural name whose store keys hold the resource's
+// objects: its own, or for a view (Storage) the stored version's group. Resources with the
+// same StorageGroupResource are one resource served in several versions (equivalent for
+// admission webhooks' matchPolicy, as kube-apiserver's resources sharing a storage prefix).
+func (r *Resource) StorageGroupResource() schema.GroupResource {
+	if r.Storage != nil {
+		return schema.GroupResource{Group: r.Storage.Kind.Group, Resource: r.Resource}
+	}
+	return schema.GroupResource{Group: r.Group, Resource: r.Resource}
 }
 
 // Stored reports whether the resource lives in the store (every resource but the computed
@@ -205,6 +217,8 @@ func Resources() *Set {
 		leaseResource(),
 		// discovery.k8s.io/v1
 		endpointSliceResource(),
+		// events.k8s.io/v1 (a view of the core/v1 events)
+		eventsV1Resource(),
 		// flowcontrol.apiserver.k8s.io/v1 (stored and served; requests are not classified by them)
 		flowSchemaResource(),
 		plcResource(),

@@ -14,8 +14,8 @@ func lookup(gvr schema.GroupVersionResource) (*Resource, bool) {
 
 func TestResourcesSortedWithTables(t *testing.T) {
 	all := Resources().All()
-	if len(all) != 57 {
-		t.Errorf("%d resources, want 57", len(all))
+	if len(all) != 58 {
+		t.Errorf("%d resources, want 58", len(all))
 	}
 	for i, r := range all {
 		if r.Table == nil && r.Group != AuthenticationGroup && r.Group != AuthorizationGroup { // the reviews are only created

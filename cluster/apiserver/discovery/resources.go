@@ -211,9 +211,15 @@ func lower(s string) string {
 }
 
 // storageHash is what kube-apiserver publishes as storageVersionHash: an opaque
-// digest of the stored group, version and kind.
+// digest of the stored group, version and kind (a view's, Resource.Storage, is that of the
+// version it is stored in: autoscaling/v1 and v2 HPAs, core/v1 and events.k8s.io/v1 events
+// share theirs, as in kube-apiserver).
 func storageHash(r *registry.Resource) string {
-	sum := sha256.Sum256([]byte(r.GroupVersionKind().String()))
+	gvk := r.GroupVersionKind()
+	if r.Storage != nil {
+		gvk = r.Storage.Kind
+	}
+	sum := sha256.Sum256([]byte(gvk.String()))
 	return base64.StdEncoding.EncodeToString(sum[:8])
 }
 
