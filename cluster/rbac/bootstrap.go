@@ -42,6 +42,7 @@ const (
 	certificatesGroup   = "certificates.k8s.io"
 	coordinationGroup   = "coordination.k8s.io"
 	discoveryGroup      = "discovery.k8s.io"
+	eventsGroup         = "events.k8s.io"
 	networkingGroup     = "networking.k8s.io"
 	nodeGroup           = "node.k8s.io"
 	policyGroup         = "policy"
@@ -72,7 +73,7 @@ func rules(rs ...*rule) (out []rbacv1.PolicyRule) {
 }
 
 func eventsRule() *rule {
-	return newRule("create", "update", "patch").groups(legacyGroup).resources("events")
+	return newRule("create", "update", "patch").groups(legacyGroup, eventsGroup).resources("events")
 }
 
 func defaultMeta(name string, labels map[string]string) metav1.ObjectMeta {
