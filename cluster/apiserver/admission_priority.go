@@ -166,7 +166,7 @@ func (s *Server) ensureSystemPriorityClasses(ctx context.Context) error {
 		if _, err := s.create(ctx, res, "", pc, false); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create PriorityClass %s: %w", pc.Name, err)
 		}
-		s.log.Info("created PriorityClass", "name", pc.Name, "value", pc.Value)
+		s.log.Debug("created PriorityClass", "name", pc.Name, "value", pc.Value)
 	}
 	return nil
 }

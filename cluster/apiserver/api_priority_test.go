@@ -7,6 +7,7 @@ import (
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
 	"k8s.io/utils/ptr"
 
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
@@ -173,5 +174,38 @@ func TestPriorityAdmission(t *testing.T) {
 	}
 	if p.Spec.PriorityClassName != "everyone" || *p.Spec.Priority != 5 || *p.Spec.PreemptionPolicy != corev1.PreemptLowerPriority {
 		t.Errorf("pod under a default class: class %q, priority %d, policy %s", p.Spec.PriorityClassName, *p.Spec.Priority, *p.Spec.PreemptionPolicy)
+	}
+}
+
+// TestDiscoverySchedulingAndEventsGroups: scheduling.k8s.io/v1 and events.k8s.io/v1 are in
+// aggregated and legacy discovery (what the conformance suite's discovery specs read), and
+// events.k8s.io events publish the core events' storageVersionHash (legacy discovery carries
+// it), as one stored resource.
+func TestDiscoverySchedulingAndEventsGroups(t *testing.T) {
+	t.Parallel()
+	srv := apiservertest.Start(t)
+	dc := discovery.NewDiscoveryClientForConfigOrDie(srv.Config)
+	for name, d := range map[string]discovery.DiscoveryInterface{"aggregated": dc, "legacy": dc.WithLegacy()} {
+		_, lists, err := d.ServerGroupsAndResources()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := map[string]metav1.APIResource{}
+		for _, l := range lists {
+			for _, r := range l.APIResources {
+				got[l.GroupVersion+" "+r.Name] = r
+			}
+		}
+		pc, ok := got["scheduling.k8s.io/v1 priorityclasses"]
+		if !ok || pc.Namespaced || pc.Kind != "PriorityClass" || len(pc.ShortNames) != 1 || pc.ShortNames[0] != "pc" || len(pc.Verbs) != 8 {
+			t.Errorf("%s: priorityclasses %+v (found %v)", name, pc, ok)
+		}
+		ev, ok := got["events.k8s.io/v1 events"]
+		if !ok || !ev.Namespaced || ev.Kind != "Event" || len(ev.Verbs) != 8 {
+			t.Errorf("%s: events.k8s.io events %+v (found %v)", name, ev, ok)
+		}
+		if core := got["v1 events"]; name == "legacy" && (ev.StorageVersionHash == "" || ev.StorageVersionHash != core.StorageVersionHash) {
+			t.Errorf("%s: storageVersionHash %q, core events' %q", name, ev.StorageVersionHash, core.StorageVersionHash)
+		}
 	}
 }
