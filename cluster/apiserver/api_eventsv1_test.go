@@ -10,12 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
@@ -212,5 +216,131 @@ func TestEventsV1WebhookEquivalent(t *testing.T) {
 	want := "/v1, Kind=Event events.k8s.io/v1, Kind=Event v1 Successfully assigned default/web-1 to node-1"
 	if got, _ := seen.Load().(string); got != want {
 		t.Errorf("the webhook saw %q, want %q", got, want)
+	}
+}
+
+// TestEventsV1Lifecycle follows the conformance specs "Events API should ensure that an event
+// can be fetched, patched, deleted, and listed" and "should delete a collection of events":
+// an event regarding only a namespace, listed in all namespaces and in its own, found through
+// the core source field (its reportingController) and events.k8s.io's reportingController,
+// its series added by a strategic merge patch and changed by an update (through either
+// version), read back unchanged otherwise (the generation too), deleted singly and by
+// collection.
+func TestEventsV1Lifecycle(t *testing.T) {
+	t.Parallel()
+	_, cs := startClient(t)
+	ctx := testCtx(t)
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "events-1"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	client, all := cs.EventsV1().Events("events-1"), cs.EventsV1().Events("")
+	newTestEvent := func(name, label string) *eventsv1.Event {
+		return &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{label: "true"}},
+			Regarding: corev1.ObjectReference{Namespace: "events-1"}, EventTime: metav1.MicroTime{Time: time.Unix(1505828956, 0)},
+			Note: "This is " + name, Action: "Do", Reason: "Test", Type: "Normal", ReportingController: "test-controller", ReportingInstance: "test-node"}
+	}
+	exists := func(c interface {
+		List(context.Context, metav1.ListOptions) (*eventsv1.EventList, error)
+	}) bool {
+		l, err := c.List(ctx, metav1.ListOptions{LabelSelector: "testevent-constant=true"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range l.Items {
+			if e.Name == "event-test" && e.Namespace == "events-1" {
+				return true
+			}
+		}
+		return false
+	}
+	if _, err := client.Create(ctx, newTestEvent("event-test", "testevent-constant"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(all) || !exists(client) {
+		t.Fatal("the event is not listed")
+	}
+	core, err := cs.CoreV1().Events("events-1").List(ctx, metav1.ListOptions{FieldSelector: "source=test-controller"})
+	if err != nil || len(core.Items) != 1 || core.Items[0].Name != "event-test" {
+		t.Errorf("core list on source: %v %v", core, err)
+	}
+	filtered, err := client.List(ctx, metav1.ListOptions{FieldSelector: "reportingController=test-controller"})
+	if err != nil || len(filtered.Items) != 1 || filtered.Items[0].Name != "event-test" {
+		t.Errorf("events.k8s.io list on reportingController: %v %v", filtered, err)
+	}
+
+	testEvent, err := client.Get(ctx, "event-test", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldData, _ := json.Marshal(testEvent)
+	newEvent := testEvent.DeepCopy()
+	series := &eventsv1.EventSeries{Count: 2, LastObservedTime: metav1.MicroTime{Time: time.Unix(1505828951, 0)}}
+	newEvent.Series = series
+	newData, _ := json.Marshal(newEvent)
+	patch, err := strategicpatch.CreateTwoWayMergePatch(oldData, newData, eventsv1.Event{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Patch(ctx, "event-test", types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatalf("patch: %v", err)
+	}
+	event, err := client.Get(ctx, "event-test", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	event.ResourceVersion, testEvent.ResourceVersion = "", ""
+	testEvent.Series = series
+	if !apiequality.Semantic.DeepEqual(testEvent, event) {
+		t.Errorf("patched event (-want +got):\n%s", cmp.Diff(testEvent, event))
+	}
+	testEvent.Series = &eventsv1.EventSeries{Count: 100, LastObservedTime: metav1.MicroTime{Time: time.Unix(1505828956, 0)}}
+	if _, err := client.Update(ctx, testEvent, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	event, err = client.Get(ctx, "event-test", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	event.ResourceVersion = ""
+	if !apiequality.Semantic.DeepEqual(testEvent, event) {
+		t.Errorf("updated event (-want +got):\n%s", cmp.Diff(testEvent, event))
+	}
+	// The core spec "Event should ensure that an event can be fetched, patched, deleted, and
+	// listed": an update through core/v1 without resourceVersion, read back unchanged (an
+	// event's generation is never bumped, as Kubernetes' event strategy leaves it).
+	coreEvent, err := cs.CoreV1().Events("events-1").Get(ctx, "event-test", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	coreEvent.Series = &corev1.EventSeries{Count: 101, LastObservedTime: metav1.MicroTime{Time: time.Unix(1505828957, 0)}}
+	coreEvent.ResourceVersion = ""
+	if _, err := cs.CoreV1().Events("events-1").Update(ctx, coreEvent, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gotCore, err := cs.CoreV1().Events("events-1").Get(ctx, "event-test", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotCore.ResourceVersion = ""
+	if !apiequality.Semantic.DeepEqual(coreEvent, gotCore) {
+		t.Errorf("core update (-want +got):\n%s", cmp.Diff(coreEvent, gotCore))
+	}
+	if err := client.Delete(ctx, "event-test", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if exists(all) || exists(client) {
+		t.Error("the deleted event is listed")
+	}
+
+	for _, name := range []string{"test-event-1", "test-event-2", "test-event-3"} {
+		if _, err := client.Create(ctx, newTestEvent(name, "testevent-set"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := client.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "testevent-set=true"}); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := client.List(ctx, metav1.ListOptions{LabelSelector: "testevent-set=true"}); err != nil || len(l.Items) != 0 {
+		t.Errorf("after deletecollection: %v %v", l, err)
 	}
 }

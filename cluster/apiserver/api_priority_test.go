@@ -165,8 +165,8 @@ func TestPriorityAdmission(t *testing.T) {
 	_, err = pcs.Update(ctx, high, metav1.UpdateOptions{})
 	wantForbiddenExactly(t, "high made default", err, `priorityclasses.scheduling.k8s.io "high" is forbidden: PriorityClass everyone is already marked as default. Only one default can exist`)
 	dflt.Description = "the default"
-	if _, err := pcs.Update(ctx, dflt, metav1.UpdateOptions{}); err != nil {
-		t.Errorf("the default class updated: %v", err)
+	if upd, err := pcs.Update(ctx, dflt, metav1.UpdateOptions{}); err != nil || upd.Generation != dflt.Generation {
+		t.Errorf("the default class updated: %v (generation %d → %d, which Kubernetes never bumps)", err, dflt.Generation, upd.Generation)
 	}
 	p, err = pods.Create(ctx, priorityPod("defaulted", "", nil), metav1.CreateOptions{})
 	if err != nil {

@@ -189,7 +189,7 @@ func (s *Server) prepareUpdate(res *registry.Resource, sub string, obj, old runt
 	if (sub == "status" || sub == "approval" || sub == "ephemeralcontainers") && res.PrepareForSubresourceUpdate != nil {
 		res.PrepareForSubresourceUpdate(sub, obj, old)
 	}
-	if sub == "" && specChanged(obj, old, res.HasStatus) {
+	if sub == "" && !res.KeepsGeneration && specChanged(obj, old, res.HasStatus) {
 		m.SetGeneration(om.GetGeneration() + 1)
 	}
 	errs := apivalidation.ValidateObjectMetaAccessorUpdate(m, om, field.NewPath("metadata"))

@@ -24,7 +24,7 @@ const (
 func eventResource() *Resource {
 	return &Resource{
 		Version: "v1", Resource: "events", Kind: "Event", SingularName: "event",
-		ShortNames: []string{"ev"}, Namespaced: true,
+		ShortNames: []string{"ev"}, Namespaced: true, KeepsGeneration: true,
 		New:            func() runtime.Object { return &corev1.Event{} },
 		NewList:        func() runtime.Object { return &corev1.EventList{} },
 		Validate:       func(obj runtime.Object) field.ErrorList { return eventValidate(obj.(*corev1.Event)) },
@@ -56,16 +56,13 @@ func eventFields(e *corev1.Event) fields.Set {
 	}
 }
 
-// eventValidate checks an event as Kubernetes does for core/v1 events: the involved object
-// is present and in the event's namespace; events with eventTime (the new style) also need
-// reportingComponent, reportingInstance, action and reason, within their length limits.
+// eventValidate checks an event as Kubernetes does for core/v1 events (ValidateEventCreate and
+// ValidateEventUpdate for a core/v1 request: the legacy rules only): the involved object in the
+// event's namespace; events with eventTime (the new style) also need reportingComponent,
+// reportingInstance, action and reason, within their length limits. As in Kubernetes the
+// involved object may be empty (an events.k8s.io event may regard only a namespace).
 func eventValidate(e *corev1.Event) field.ErrorList {
-	var errs field.ErrorList
-	ref := e.InvolvedObject
-	if ref.Kind == "" && ref.Name == "" && ref.UID == "" {
-		errs = append(errs, field.Required(field.NewPath("involvedObject"), ""))
-	}
-	return append(errs, eventValidateLegacy(e, "reportingComponent")...)
+	return eventValidateLegacy(e, "reportingComponent")
 }
 
 // eventValidateLegacy is Kubernetes' legacyValidateEvent (pkg/apis/core/validation/events.go),

@@ -24,7 +24,7 @@ func eventsV1Resource() *Resource {
 	core := eventResource()
 	return &Resource{
 		Group: EventsGroup, Version: "v1", Resource: "events", Kind: "Event", SingularName: "event",
-		ShortNames: []string{"ev"}, Namespaced: true,
+		ShortNames: []string{"ev"}, Namespaced: true, KeepsGeneration: true,
 		New:     func() runtime.Object { return &eventsv1.Event{} },
 		NewList: func() runtime.Object { return &eventsv1.EventList{} },
 		Validate: func(obj runtime.Object) field.ErrorList {

@@ -36,8 +36,7 @@ func TestEventValidate(t *testing.T) {
 	}{
 		{"ok", nil, nil},
 		{"ok new style", newStyle, nil},
-		{"no involved object", func(e *corev1.Event) { e.InvolvedObject = corev1.ObjectReference{} },
-			[]string{"involvedObject: Required value"}},
+		{"no involved object", func(e *corev1.Event) { e.InvolvedObject = corev1.ObjectReference{} }, nil},
 		{"namespace mismatch", func(e *corev1.Event) { e.InvolvedObject.Namespace = "other" },
 			[]string{`involvedObject.namespace: Invalid value: "other": does not match event.namespace`}},
 		{"new style missing fields", func(e *corev1.Event) { e.EventTime = metav1.NewMicroTime(time.Now()); e.Reason = "" },

@@ -60,10 +60,10 @@ func IsSystemPriorityClass(name string) bool {
 func priorityClassResource() *Resource {
 	return &Resource{
 		Group: SchedulingGroup, Version: "v1", Resource: "priorityclasses", Kind: "PriorityClass", SingularName: "priorityclass",
-		ShortNames: []string{"pc"},
-		New:        func() runtime.Object { return &schedulingv1.PriorityClass{} },
-		NewList:    func() runtime.Object { return &schedulingv1.PriorityClassList{} },
-		Default:    func(obj runtime.Object) { priorityClassDefault(obj.(*schedulingv1.PriorityClass)) },
+		ShortNames: []string{"pc"}, KeepsGeneration: true,
+		New:     func() runtime.Object { return &schedulingv1.PriorityClass{} },
+		NewList: func() runtime.Object { return &schedulingv1.PriorityClassList{} },
+		Default: func(obj runtime.Object) { priorityClassDefault(obj.(*schedulingv1.PriorityClass)) },
 		Validate: func(obj runtime.Object) field.ErrorList {
 			return priorityClassValidate(obj.(*schedulingv1.PriorityClass))
 		},

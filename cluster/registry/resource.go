@@ -43,6 +43,10 @@ type Resource struct {
 	// StatusKeepsLabels: a status update keeps the stored labels (Kubernetes'
 	// deploymentStatusStrategy).
 	StatusKeepsLabels bool
+	// KeepsGeneration: updates never bump metadata.generation, as Kubernetes' strategies of
+	// events and priority classes leave it alone (by default a change outside metadata and
+	// status bumps it).
+	KeepsGeneration bool
 
 	New     func() runtime.Object // empty typed object, e.g. &corev1.Pod{}
 	NewList func() runtime.Object // empty typed list, e.g. &corev1.PodList{}
