@@ -288,7 +288,9 @@ func TestEventsV1Lifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As the spec: resourceVersion and managedFields are the control plane's.
 	event.ResourceVersion, testEvent.ResourceVersion = "", ""
+	event.ManagedFields, testEvent.ManagedFields = nil, nil
 	testEvent.Series = series
 	if !apiequality.Semantic.DeepEqual(testEvent, event) {
 		t.Errorf("patched event (-want +got):\n%s", cmp.Diff(testEvent, event))
@@ -301,7 +303,7 @@ func TestEventsV1Lifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	event.ResourceVersion = ""
+	event.ResourceVersion, event.ManagedFields = "", nil
 	if !apiequality.Semantic.DeepEqual(testEvent, event) {
 		t.Errorf("updated event (-want +got):\n%s", cmp.Diff(testEvent, event))
 	}
@@ -313,7 +315,7 @@ func TestEventsV1Lifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	coreEvent.Series = &corev1.EventSeries{Count: 101, LastObservedTime: metav1.MicroTime{Time: time.Unix(1505828957, 0)}}
-	coreEvent.ResourceVersion = ""
+	coreEvent.ResourceVersion, coreEvent.ManagedFields = "", nil
 	if _, err := cs.CoreV1().Events("events-1").Update(ctx, coreEvent, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +323,7 @@ func TestEventsV1Lifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gotCore.ResourceVersion = ""
+	gotCore.ResourceVersion, gotCore.ManagedFields = "", nil
 	if !apiequality.Semantic.DeepEqual(coreEvent, gotCore) {
 		t.Errorf("core update (-want +got):\n%s", cmp.Diff(coreEvent, gotCore))
 	}

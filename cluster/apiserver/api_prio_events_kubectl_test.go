@@ -12,7 +12,7 @@ import (
 // events.k8s.io/v1 events through real kubectl: the system classes and the columns kubectl
 // prints (PREEMPTIONPOLICY without -o wide, as kube-apiserver's table), `kubectl create
 // priorityclass`, the Priority admission's answers, the events.k8s.io table and field
-// selectors, and both groups in discovery.
+// selectors, server-side apply of both kinds, and both groups in discovery.
 func TestKubectlPriorityClassesAndEventsV1(t *testing.T) {
 	t.Parallel()
 	srv := apiservertest.Start(t)
@@ -74,6 +74,16 @@ func TestKubectlPriorityClassesAndEventsV1(t *testing.T) {
 	}
 	contains("selector on source", out, "field label not supported: source")
 	matches("get events (core)", must("get", "events"), row)
+
+	// Server-side apply of both kinds, twice (the second changes nothing).
+	for i := 0; i < 2; i++ {
+		contains("apply --server-side", must("apply", "--server-side", "-f", "testdata/prioapply.yaml"),
+			"priorityclass.scheduling.k8s.io/applied serverside-applied", "event.events.k8s.io/web-1.applied serverside-applied")
+	}
+	contains("applied class", must("get", "pc", "applied", "-o", "jsonpath={.value} {.preemptionPolicy} {.metadata.managedFields[0].manager}"),
+		"500 PreemptLowerPriority kubectl")
+	contains("applied event through core", must("get", "events", "web-1.applied", "-o", "jsonpath={.message} {.reportingComponent}"),
+		"applied server-side example.com/applier")
 
 	matches("api-resources", must("api-resources", "--api-group=scheduling.k8s.io"),
 		regexp.MustCompile(`(?m)^priorityclasses\s+pc\s+scheduling\.k8s\.io/v1\s+false\s+PriorityClass\s*$`))
