@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/drover-ci/drover/cluster/controller"
 	"github.com/drover-ci/drover/cluster/nodeauthz"
 	"github.com/drover-ci/drover/cluster/registry"
 )
@@ -82,7 +83,9 @@ func newLoopback(pki *PKI, url string) (*loopback, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &loopback{cfg: cfg, cs: cs, factory: informers.NewSharedInformerFactory(cs, 0)}, nil
+	// The informers keep no managed fields (as kube-apiserver's loopback ones read them, none
+	// of their users does; a pod's are a third of it).
+	return &loopback{cfg: cfg, cs: cs, factory: informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTransform(controller.StripManagedFields))}, nil
 }
 
 // start runs the loopback informers until ctx ends.

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
@@ -121,4 +122,15 @@ func Construct[C Controller](newController func(Context) (C, error)) Constructor
 		}
 		return c, nil
 	}
+}
+
+// StripManagedFields is the informers' transform that drops metadata.managedFields from what
+// they cache, as kube-controller-manager's and kube-scheduler's do: no controller reads them,
+// and a pod's are a third of its size. An update sent from a cached copy carries none, which
+// the API server reads as "keep the live object's" (as kube-apiserver does).
+func StripManagedFields(obj interface{}) (interface{}, error) {
+	if m, err := meta.Accessor(obj); err == nil && m.GetManagedFields() != nil {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }

@@ -45,7 +45,7 @@ func NewFake(now time.Time, events int, objs ...runtime.Object) *Fake {
 	client := fake.NewSimpleClientset(objs...)
 	return &Fake{
 		Client:    client,
-		Informers: informers.NewSharedInformerFactory(client, 0),
+		Informers: informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(controller.StripManagedFields)),
 		Clock:     testingclock.NewFakeClock(now),
 		Recorder:  record.NewFakeRecorder(events),
 	}

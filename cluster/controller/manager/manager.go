@@ -137,7 +137,7 @@ func Run(ctx context.Context, cfg Config) error {
 	lock := &fencedLock{Interface: base, f: f}
 	// The informers outlive the terms (see termInformers): a process that leads again finds
 	// its caches synced. They stop with Run.
-	factory := informers.NewSharedInformerFactory(cfg.Client, 0)
+	factory := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTransform(controller.StripManagedFields))
 	ictx, stopInformers := context.WithCancel(ctx)
 	defer controller.ShutdownInformers(factory, controller.InformerShutdownWait)
 	defer stopInformers() // first: Shutdown waits for informers whose stop channel is closed
