@@ -191,6 +191,16 @@ func TestServerSideApplyRefusals(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Errorf("valid apply: %d %s", code, out)
 	}
+	// force is a bool parameter: "True" forces, as "true" does; a non-bool is a 400.
+	changed := strings.Replace(body, `a: "1"`, `a: "2"`, 1)
+	code, out = rawApply(t, ctx, cs, path, "fieldManager=n&force=maybe", changed)
+	if code != http.StatusBadRequest || !strings.Contains(out, `force: invalid boolean value \"maybe\"`) {
+		t.Errorf("apply with force=maybe: %d %s", code, out)
+	}
+	code, out = rawApply(t, ctx, cs, path, "fieldManager=n&force=True", changed)
+	if code != http.StatusOK || !strings.Contains(out, `"a":"2"`) {
+		t.Errorf("apply with force=True over m's field: %d %s", code, out)
+	}
 }
 
 // The FieldValidation conformance specs of custom resources: a valid CR applied, unknown

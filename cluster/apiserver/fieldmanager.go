@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -28,6 +29,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v4/fieldpath"
 	"sigs.k8s.io/structured-merge-diff/v4/typed"
 
+	"github.com/drover-ci/drover/cluster/apiserver/discovery"
 	"github.com/drover-ci/drover/cluster/registry"
 )
 
@@ -327,13 +329,9 @@ func writeOptionsError(r *http.Request, kind string, apply bool) error {
 	dryRun := q["dryRun"]
 	manager := q.Get("fieldManager")
 	validation := q.Get("fieldValidation")
-	var force *bool
-	if v, ok := q["force"]; ok && len(v) > 0 {
-		b, err := parseBool(v[0])
-		if err != nil {
-			return badRequest("force: %v", err)
-		}
-		force = &b
+	force, err := forceParam(r)
+	if err != nil {
+		return err
 	}
 	switch kind {
 	case "CreateOptions":
@@ -353,14 +351,18 @@ func writeOptionsError(r *http.Request, kind string, apply bool) error {
 	return nil
 }
 
-func parseBool(s string) (bool, error) {
-	switch s {
-	case "true", "1", "True", "TRUE", "t", "T":
-		return true, nil
-	case "false", "0", "False", "FALSE", "f", "F", "":
-		return false, nil
+// forceParam is the request's force parameter (nil when absent), parsed as kube-apiserver's
+// parameter codec parses a bool; the apply and the options check read it through here.
+func forceParam(r *http.Request) (*bool, error) {
+	v, ok := r.URL.Query()["force"]
+	if !ok || len(v) == 0 {
+		return nil, nil
 	}
-	return false, fmt.Errorf("invalid boolean value %q", s)
+	b, err := strconv.ParseBool(v[0])
+	if err != nil {
+		return nil, badRequest("force: invalid boolean value %q", v[0])
+	}
+	return &b, nil
 }
 
 // builtinTypeConverter is client-go's TypeConverter (the schemas of the k8s.io/api kinds);
@@ -380,8 +382,7 @@ func (tc builtinTypeConverter) ObjectToTyped(obj runtime.Object, opts ...typed.V
 	if err != nil {
 		return nil, err
 	}
-	t := reflect.TypeOf(example).Elem()
-	pt := tc.resolver.Type(openapiName(t.PkgPath() + "." + t.Name()))
+	pt := tc.resolver.Type(discovery.DefinitionName(reflect.TypeOf(example).Elem()))
 	if !pt.IsValid() {
 		return tc.deduced.ObjectToTyped(obj, opts...)
 	}
@@ -397,20 +398,6 @@ func (tc builtinTypeConverter) TypedToObject(value *typed.TypedValue) (runtime.O
 		return nil, fmt.Errorf("the merged value is not an object")
 	}
 	return &unstructured.Unstructured{Object: u}, nil
-}
-
-// openapiName is a Go type's OpenAPI name: k8s.io/api/core/v1.Pod is io.k8s.api.core.v1.Pod
-// (kube-openapi's friendlyName).
-func openapiName(name string) string {
-	nameParts := strings.Split(name, "/")
-	if len(nameParts) > 0 && strings.Contains(nameParts[0], ".") {
-		parts := strings.Split(nameParts[0], ".")
-		for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
-			parts[i], parts[j] = parts[j], parts[i]
-		}
-		nameParts[0] = strings.Join(parts, ".")
-	}
-	return strings.Join(nameParts, ".")
 }
 
 // fieldConvertor is what the field manager needs of a scheme: objects converted between

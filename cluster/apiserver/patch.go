@@ -163,7 +163,9 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 		return
 	}
 	q := r.URL.Query()
-	manager, force := q.Get("fieldManager"), q.Get("force") == "true"
+	manager := q.Get("fieldManager")
+	forceP, _ := forceParam(r) // checked with the options
+	force := forceP != nil && *forceP
 	fm, err := s.fields.manager(req.res, sub)
 	if err != nil {
 		writeError(w, apierrors.NewInternalError(err))

@@ -28,7 +28,7 @@ func openapiNewSchemas(v3 bool) *openapiSchemas {
 // ref returns a reference to the definition of struct type t, defining it (and what it uses)
 // on first use.
 func (g *openapiSchemas) ref(t reflect.Type) openapiObj {
-	name := openapiDefName(t)
+	name := DefinitionName(t)
 	if _, ok := g.defs[name]; !ok {
 		g.defs[name] = openapiObj{} // placeholder: breaks recursion
 		g.defs[name] = g.structSchema(t)
@@ -43,7 +43,7 @@ func (g *openapiSchemas) ref(t reflect.Type) openapiObj {
 // markKind tags the definition of t as the schema of gvk, as kubectl looks kinds up by it.
 func (g *openapiSchemas) markKind(t reflect.Type, gvk schema.GroupVersionKind) {
 	g.ref(t)
-	def := g.defs[openapiDefName(t)]
+	def := g.defs[DefinitionName(t)]
 	list, _ := def["x-kubernetes-group-version-kind"].([]interface{})
 	for _, e := range list {
 		if m := e.(map[string]string); m["kind"] == gvk.Kind && m["group"] == gvk.Group && m["version"] == gvk.Version {
@@ -57,8 +57,9 @@ func openapiGVK(gvk schema.GroupVersionKind) map[string]string {
 	return map[string]string{"group": gvk.Group, "version": gvk.Version, "kind": gvk.Kind}
 }
 
-// openapiDefName turns a Go package path and type name into a Kubernetes definition name.
-func openapiDefName(t reflect.Type) string {
+// DefinitionName turns a Go type into its Kubernetes OpenAPI definition name
+// (k8s.io/api/core/v1.Pod is io.k8s.api.core.v1.Pod), as kube-openapi names them.
+func DefinitionName(t reflect.Type) string {
 	host, rest, _ := strings.Cut(t.PkgPath(), "/")
 	parts := strings.Split(host, ".")
 	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {

@@ -65,7 +65,7 @@ func TestOpenAPIV3AdvertisesFieldValidation(t *testing.T) {
 		if !found || !supported || !smp {
 			t.Errorf("%s: PATCH found=%v fieldValidation=%v strategic-merge=%v, want all true", r.GroupVersionKind(), found, supported, smp)
 		}
-		if _, ok := doc.Components.Schemas[openapiDefName(openapiTypeOf(r.New()))]; !ok {
+		if _, ok := doc.Components.Schemas[DefinitionName(openapiTypeOf(r.New()))]; !ok {
 			t.Errorf("%s: no schema for the kind", r.GroupVersionKind())
 		}
 	}
