@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,11 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
-
-	"github.com/drover-ci/drover/cluster/apiserver"
-	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
-	"github.com/drover-ci/drover/cluster/store/boltstore"
 )
 
 func newEventsV1Event(name string) *eventsv1.Event {
@@ -155,17 +149,8 @@ func TestEventsV1SharesCoreEvents(t *testing.T) {
 // TestEventsV1Expire: an event created through events.k8s.io/v1 expires after the event TTL as
 // a core one does.
 func TestEventsV1Expire(t *testing.T) {
-	st, err := boltstore.OpenWithOptions(filepath.Join(t.TempDir(), "state.db"), boltstore.Options{SweepInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
 	const ttl = 30 * time.Minute
-	srv := apiservertest.StartConfig(t, apiserver.RunConfig{Store: st, EventTTL: ttl})
-	c, err := kubernetes.NewForConfig(srv.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, c := startEventTTL(t, ttl)
 	ctx := context.Background()
 	if _, err := c.EventsV1().Events("default").Create(ctx, newEventsV1Event("e1"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

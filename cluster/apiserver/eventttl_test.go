@@ -20,17 +20,8 @@ import (
 // TestEventsExpire: an Event created through the API expires after the event TTL (its watch
 // gets DELETED, a GET 404), an Event that is updated is renewed, and other objects never expire.
 func TestEventsExpire(t *testing.T) {
-	st, err := boltstore.OpenWithOptions(filepath.Join(t.TempDir(), "state.db"), boltstore.Options{SweepInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
 	const ttl = 30 * time.Minute
-	srv := apiservertest.StartConfig(t, apiserver.RunConfig{Store: st, EventTTL: ttl})
-	c, err := kubernetes.NewForConfig(srv.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, c := startEventTTL(t, ttl)
 	ctx := context.Background()
 	w, err := c.CoreV1().Events("default").Watch(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -69,4 +60,21 @@ func TestEventsExpire(t *testing.T) {
 	if _, err := c.CoreV1().ConfigMaps("default").Get(ctx, "keep", metav1.GetOptions{}); err != nil {
 		t.Errorf("ConfigMap after the Event TTL: %v", err)
 	}
+}
+
+// startEventTTL runs an API server over a bolt store (whose sweeps the test drives through
+// Expire) with the given event TTL, and returns the store and a client.
+func startEventTTL(t *testing.T, ttl time.Duration) (*boltstore.Store, kubernetes.Interface) {
+	t.Helper()
+	st, err := boltstore.OpenWithOptions(filepath.Join(t.TempDir(), "state.db"), boltstore.Options{SweepInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	srv := apiservertest.StartConfig(t, apiserver.RunConfig{Store: st, EventTTL: ttl})
+	c, err := kubernetes.NewForConfig(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, c
 }
