@@ -10,8 +10,9 @@
 #                                                        curl, nc, ip, iperf, bash; the porter
 #                                                        certificate, /uploads, the user 1000 and
 #                                                        group 50000 it defines
-#   registry.k8s.io/e2e-test-images/busybox:1.36.1-1     Debian's busybox-static, applets linked in /bin,
-#                                                        sh a static bash (keeps env names like data-1)
+#   registry.k8s.io/e2e-test-images/busybox:1.36.1-1     BusyBox 1.37.0 built from source (Debian's copy
+#                                                        of the upstream tarball) with upstream's
+#                                                        defconfig, static, applets linked in /bin
 #   registry.k8s.io/e2e-test-images/httpd:2.4.38-4 and :2.4.39-4
 #                                                        stand-ins: Debian's apache2 serving
 #                                                        /usr/local/apache2/htdocs on :80 as the
@@ -104,21 +105,54 @@ CMD ["pause"]
 DOCKERFILE
 image "$e2e/agnhost:2.53" "$tmp/agnhost"
 
+# busybox: built from the upstream source with upstream's defconfig (static), as the upstream
+# image is. Debian's busybox-static will not do: Debian's ash drops environment variables whose
+# names are not shell identifiers (the ConfigMap and Secret envFrom specs run `sh -c env` on keys
+# like data-1, which upstream's ash passes on), and bash instead of ash words its errors
+# differently (the read-only root filesystem spec expects ash's "can't create"). The source is
+# the upstream tarball as Debian's archive carries it (busybox.net is not reachable from here),
+# checked against the sha256 of Debian's Sources index; built once, cached.
+bb_version=1.37.0
+bb_sha256=3311dff32e746499f4df0d5df04d7eb396382d7e108bb9250e7b519b837043a4
+bb_bin=$cache/busybox-$bb_version/busybox
+if [ ! -x "$bb_bin" ]; then
+  for tool in bzip2 make gcc; do
+    command -v "$tool" >/dev/null && continue
+    echo "conformance images: installing $tool (Debian package)..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$tool" >&2
+  done
+  bb_tar=$cache/busybox_$bb_version.orig.tar.bz2
+  if ! echo "$bb_sha256  $bb_tar" | sha256sum -c --status 2>/dev/null; then
+    echo "conformance images: downloading busybox $bb_version's source from $mirror..." >&2
+    curl -fsS -o "$bb_tar.tmp" "$mirror/pool/main/b/busybox/busybox_$bb_version.orig.tar.bz2"
+    echo "$bb_sha256  $bb_tar.tmp" | sha256sum -c --status ||
+      { echo "conformance images: busybox_$bb_version.orig.tar.bz2 does not match its sha256 $bb_sha256" >&2; exit 1; }
+    mv "$bb_tar.tmp" "$bb_tar"
+  fi
+  echo "conformance images: building busybox $bb_version (defconfig, static; about a minute, once)..." >&2
+  tar -C "$tmp" -xjf "$bb_tar"
+  (
+    cd "$tmp/busybox-$bb_version"
+    make defconfig >"$tmp/busybox-build.log" 2>&1
+    sed -i 's/^# CONFIG_STATIC is not set$/CONFIG_STATIC=y/' .config
+    grep -qx CONFIG_STATIC=y .config
+    make -j"$(nproc)" >>"$tmp/busybox-build.log" 2>&1
+  ) || { tail -30 "$tmp/busybox-build.log" >&2; exit 1; }
+  mkdir -p "$(dirname "$bb_bin")"
+  cp "$tmp/busybox-$bb_version/busybox" "$bb_bin.tmp"
+  mv "$bb_bin.tmp" "$bb_bin"
+fi
+
 mkdir -p "$tmp/busybox"
+cp "$bb_bin" "$tmp/busybox/busybox"
 cat >"$tmp/busybox/Dockerfile" <<DOCKERFILE
-FROM $base AS src
 FROM scratch
-COPY --from=src /bin/busybox /bin/busybox
+COPY busybox /bin/busybox
 RUN ["/bin/busybox", "mkdir", "-p", "/usr/bin", "/sbin", "/usr/sbin", "/tmp", "/etc", "/root"]
 # Every applet in /bin, as the upstream busybox image has them (the Sysctls spec runs
 # /bin/sysctl), and in its usual place too.
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 RUN ["/bin/busybox", "--install", "-s"]
-# sh is a static bash: Debian's busybox ash drops environment variables whose names are not
-# shell identifiers before it runs a command, where the upstream image's (env a NOFORK applet)
-# prints them: the ConfigMap and Secret envFrom specs run \`sh -c env\` on keys like data-1.
-COPY --from=src /bin/bash-static /bin/bash-static
-RUN ["/bin/busybox", "ln", "-sf", "/bin/bash-static", "/bin/sh"]
 RUN echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd && echo 'nobody:x:65534:65534:nobody:/home:/bin/false' >> /etc/passwd && \
     echo 'root:x:0:' > /etc/group && echo 'nogroup:x:65534:' >> /etc/group && chmod 1777 /tmp
 CMD ["sh"]
