@@ -11,8 +11,37 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	schedulinglisters "k8s.io/client-go/listers/scheduling/v1"
+	"k8s.io/client-go/tools/cache"
+
 	"github.com/drover-ci/drover/cluster/registry"
 )
+
+// priorityClassCache is the PriorityClasses as the loopback informers hold them: what the
+// Priority admission of pods reads, as kube-apiserver's plugin reads its lister, so that a pod
+// create does not read the store for them. Like the lister it may lag a write by a moment: a
+// pod created in the same instant as a new globalDefault class may not get it, as on
+// Kubernetes; a class a pod names that the cache does not hold yet is read from the store.
+type priorityClassCache struct {
+	lister schedulinglisters.PriorityClassLister
+	synced cache.InformerSynced
+}
+
+// newPriorityClassCache registers the PriorityClass informer with factory (before it starts).
+func newPriorityClassCache(factory informers.SharedInformerFactory) *priorityClassCache {
+	inf := factory.Scheduling().V1().PriorityClasses()
+	return &priorityClassCache{lister: inf.Lister(), synced: inf.Informer().HasSynced}
+}
+
+// ready is the cache when it can answer (synced), else nil: read the store.
+func (s *Server) priorityClassCache() *priorityClassCache {
+	if c := s.priorityClasses.Load(); c != nil && c.synced() {
+		return c
+	}
+	return nil
+}
 
 // The Priority admission plugin (Kubernetes' plugin/pkg/admission/priority/admission.go) and
 // the system PriorityClasses (pkg/registry/scheduling/rest/storage_scheduling.go and
@@ -31,8 +60,15 @@ func (s *Server) admitPriority(ctx context.Context, pod *corev1.Pod) error {
 	}
 	var priority int32
 	var policy *corev1.PreemptionPolicy
+	pcs := s.priorityClassCache()
 	if pod.Spec.PriorityClassName == "" {
-		dpc, err := s.defaultPriorityClass(ctx)
+		var dpc *schedulingv1.PriorityClass
+		var err error
+		if pcs != nil {
+			dpc, err = pcs.defaultClass()
+		} else {
+			dpc, err = s.defaultPriorityClass(ctx)
+		}
 		if err != nil {
 			return fmt.Errorf("failed to get default priority class: %v", err)
 		}
@@ -43,7 +79,14 @@ func (s *Server) admitPriority(ctx context.Context, pod *corev1.Pod) error {
 			policy = &lower
 		}
 	} else {
-		pc, err := s.priorityClass(ctx, pod.Spec.PriorityClassName)
+		var pc *schedulingv1.PriorityClass
+		var err error
+		if pcs != nil {
+			pc, err = pcs.lister.Get(pod.Spec.PriorityClassName)
+		}
+		if pcs == nil || apierrors.IsNotFound(err) {
+			pc, err = s.priorityClass(ctx, pod.Spec.PriorityClassName)
+		}
 		if err != nil {
 			if apierrors.IsNotFound(err) {
 				return forbidden(fmt.Errorf("no PriorityClass with name %v was found", pod.Spec.PriorityClassName))
@@ -103,8 +146,10 @@ func (s *Server) validatePriorityClass(ctx context.Context, res *registry.Resour
 	return nil
 }
 
-// defaultPriorityClass is the Priority plugin's getDefaultPriorityClass: of the classes marked
-// globalDefault (more than one only after a race), the one with the lowest value; nil if none.
+// defaultPriorityClass is the Priority plugin's getDefaultPriorityClass read from the store
+// (what the validation of PriorityClass writes reads, and pod creates until the cache is
+// synced): of the classes marked globalDefault (more than one only after a race), the one
+// with the lowest value; nil if none.
 func (s *Server) defaultPriorityClass(ctx context.Context) (*schedulingv1.PriorityClass, error) {
 	res, ok := s.resources.Lookup(priorityClassGVR)
 	if !ok {
@@ -114,14 +159,31 @@ func (s *Server) defaultPriorityClass(ctx context.Context) (*schedulingv1.Priori
 	if err != nil {
 		return nil, err
 	}
-	var dpc *schedulingv1.PriorityClass
+	classes := make([]*schedulingv1.PriorityClass, 0, len(objs))
 	for _, obj := range objs {
-		pc := obj.(*schedulingv1.PriorityClass)
+		classes = append(classes, obj.(*schedulingv1.PriorityClass))
+	}
+	return lowestDefault(classes), nil
+}
+
+// defaultClass is defaultPriorityClass from the cache.
+func (c *priorityClassCache) defaultClass() (*schedulingv1.PriorityClass, error) {
+	classes, err := c.lister.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	return lowestDefault(classes), nil
+}
+
+// lowestDefault is, of the classes marked globalDefault, the one with the lowest value.
+func lowestDefault(classes []*schedulingv1.PriorityClass) *schedulingv1.PriorityClass {
+	var dpc *schedulingv1.PriorityClass
+	for _, pc := range classes {
 		if pc.GlobalDefault && (dpc == nil || dpc.Value > pc.Value) {
 			dpc = pc
 		}
 	}
-	return dpc, nil
+	return dpc
 }
 
 // priorityClass reads a PriorityClass (NotFound when the server does not serve them).

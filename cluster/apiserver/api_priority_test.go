@@ -1,7 +1,12 @@
 package apiserver_test
 
 import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
@@ -11,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/drover-ci/drover/cluster/apiserver/apiservertest"
+	"github.com/drover-ci/drover/cluster/store"
 	"github.com/drover-ci/drover/cluster/store/memstore"
 )
 
@@ -168,12 +174,86 @@ func TestPriorityAdmission(t *testing.T) {
 	if upd, err := pcs.Update(ctx, dflt, metav1.UpdateOptions{}); err != nil || upd.Generation != dflt.Generation {
 		t.Errorf("the default class updated: %v (generation %d → %d, which Kubernetes never bumps)", err, dflt.Generation, upd.Generation)
 	}
+	// Pod creates read the classes from the informers, which hold the new default a moment
+	// later (as kube-apiserver's lister does); dry runs until then.
+	eventually(t, 10*time.Second, "the default class applied to pods", func() (bool, error) {
+		p, err := pods.Create(ctx, priorityPod("defaulted", "", nil), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err == nil && p.Spec.PriorityClassName == "everyone", err
+	})
 	p, err = pods.Create(ctx, priorityPod("defaulted", "", nil), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Spec.PriorityClassName != "everyone" || *p.Spec.Priority != 5 || *p.Spec.PreemptionPolicy != corev1.PreemptLowerPriority {
 		t.Errorf("pod under a default class: class %q, priority %d, policy %s", p.Spec.PriorityClassName, *p.Spec.Priority, *p.Spec.PreemptionPolicy)
+	}
+}
+
+// priorityClassReads counts the store reads of PriorityClasses.
+type priorityClassReads struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (s *priorityClassReads) count(key string) {
+	if strings.HasPrefix(key, "scheduling.k8s.io/priorityclasses/") {
+		s.n.Add(1)
+	}
+}
+
+func (s *priorityClassReads) List(ctx context.Context, prefix string) ([]store.KV, int64, error) {
+	s.count(prefix)
+	return s.Store.List(ctx, prefix)
+}
+
+func (s *priorityClassReads) Get(ctx context.Context, key string) (store.KV, error) {
+	s.count(key)
+	return s.Store.Get(ctx, key)
+}
+
+// TestPriorityAdmissionReadsInformers: once the loopback informers hold the PriorityClasses,
+// a pod create reads none from the store (kube-apiserver's plugin reads its lister), whether
+// it names a class or gets the default; a class the informers do not hold yet is read from
+// the store rather than refused.
+func TestPriorityAdmissionReadsInformers(t *testing.T) {
+	t.Parallel()
+	st := &priorityClassReads{Store: memstore.New()}
+	srv := apiservertest.StartWith(t, st, t.TempDir())
+	cs := clientFor(t, srv.Config)
+	ctx := testCtx(t)
+	pods := cs.CoreV1().Pods("default")
+	i := 0
+	create := func(class string) (*corev1.Pod, error) {
+		i++
+		return pods.Create(ctx, priorityPod(fmt.Sprintf("p%d", i), class, nil), metav1.CreateOptions{})
+	}
+	eventually(t, 10*time.Second, "a pod create reading no PriorityClass from the store", func() (bool, error) {
+		before := st.n.Load()
+		_, err := create("")
+		return err == nil && st.n.Load() == before, err
+	})
+	before := st.n.Load()
+	for range 10 {
+		if _, err := create(""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := create("system-cluster-critical"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := st.n.Load() - before; n != 0 {
+		t.Errorf("20 pod creates read PriorityClasses from the store %d times, want 0 (the informers')", n)
+	}
+	// A class created this instant: found in the store if the informers have not seen it.
+	if _, err := cs.SchedulingV1().PriorityClasses().Create(ctx, &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "fresh"}, Value: 42}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := create("fresh")
+	if err != nil {
+		t.Fatalf("pod naming a class created just before: %v", err)
+	}
+	if *p.Spec.Priority != 42 {
+		t.Errorf("pod of class fresh: priority %d, want 42", *p.Spec.Priority)
 	}
 }
 

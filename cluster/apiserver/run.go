@@ -185,6 +185,9 @@ func listen(ctx context.Context, cfg RunConfig, token string, ln net.Listener) (
 		return nil, err
 	}
 	srv.webhooks.Store(hooks)
+	// The Priority admission of pods reads PriorityClasses from the same informers, as
+	// kube-apiserver's plugin does from its lister, instead of the store at every pod create.
+	srv.priorityClasses.Store(newPriorityClassCache(lb.factory))
 	typeCheck := newPolicyTypeChecker(lb, mapper, cfg.Logger)
 	kubeconfig := filepath.Join(cfg.DataDir, "kubeconfig")
 	if err := WriteKubeconfig(kubeconfig, url, pki.CACertPEM, token); err != nil {

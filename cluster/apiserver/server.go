@@ -141,18 +141,21 @@ type Server struct {
 	// fields keeps metadata.managedFields and merges server-side applies.
 	fields *fieldManagers
 	// webhooks calls the admission webhooks (nil: a server without a loopback client).
-	webhooks  atomic.Pointer[webhookAdmission]
-	log       *slog.Logger
-	gc        *collector
-	rmetrics  *resourcemetrics.Collector // nil: off
-	inflight  *inflight
-	space     *spaceStore
-	svcRanges serviceRanges
-	signer    *satoken.Signer // nil: no ServiceAccount tokens
-	audiences []string
-	psa       *podSecurity
-	quota     *quotaAdmission
-	rootCA    []byte
+	webhooks atomic.Pointer[webhookAdmission]
+	// priorityClasses is what the Priority admission of pods reads PriorityClasses from once
+	// synced (the loopback informers; nil: the store).
+	priorityClasses atomic.Pointer[priorityClassCache]
+	log             *slog.Logger
+	gc              *collector
+	rmetrics        *resourcemetrics.Collector // nil: off
+	inflight        *inflight
+	space           *spaceStore
+	svcRanges       serviceRanges
+	signer          *satoken.Signer // nil: no ServiceAccount tokens
+	audiences       []string
+	psa             *podSecurity
+	quota           *quotaAdmission
+	rootCA          []byte
 	// authz authorizes every request (and impersonation, and the access reviews); rules
 	// lists what a user may do (SelfSubjectRulesReview).
 	authz       authorizer.Authorizer
