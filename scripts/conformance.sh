@@ -57,6 +57,7 @@ node_pids=()
 cleanup() {
   if [ "${DROVER_CONFORMANCE_KEEP:-}" = 1 ]; then
     say "drover up keeps running (pid ${up:-}): export KUBECONFIG=$kubeconfig"
+    [ "$hosts" -lt 2 ] || say "its other nodes too (pids ${node_pids[*]}); afterwards: MH_PREFIX=$MH_PREFIX MH_STATE=$MH_STATE scripts/multihost.sh down"
     return
   fi
   for pid in "${node_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
