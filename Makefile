@@ -49,8 +49,8 @@ bench:
 density: build
 	scripts/density.sh
 
-# Kubernetes' conformance tests (k8s.io/kubernetes v1.32.0 e2e.test) against a drover up of its
-# own; prints the table docs/conformance.md records. Not part of `make test` (heavy first build).
+# Kubernetes' conformance tests (k8s.io/kubernetes v1.32.0 e2e.test) against a two-node cluster
+# of its own (drover up and a simulated host's drover node); prints the table docs/conformance.md records. Not part of `make test` (heavy first build).
 conformance:
 	scripts/conformance.sh
 
