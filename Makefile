@@ -50,7 +50,8 @@ density: build
 	scripts/density.sh
 
 # Kubernetes' conformance tests (k8s.io/kubernetes v1.32.0 e2e.test) against a two-node cluster
-# of its own (drover up and a simulated host's drover node); prints the table docs/conformance.md records. Not part of `make test` (heavy first build).
+# of its own (drover up and a simulated host's drover node); prints the table
+# docs/conformance.md records. Not part of `make test` (heavy first build).
 conformance:
 	scripts/conformance.sh
 

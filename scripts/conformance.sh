@@ -2,8 +2,9 @@
 # `make conformance`: Kubernetes' own conformance tests (k8s.io/kubernetes v1.32.0's e2e.test,
 # `[Conformance]` in sig-node, sig-apps, sig-network, sig-storage and sig-api-machinery) against
 # a cluster of its own (drover up and, by default, one more node), then a table: passed /
-# failed / skipped per SIG and each failure with its one-line reason. Not part of `make test`: the first build of e2e.test compiles most
-# of Kubernetes (tens of minutes on 2 cores; cached under ~/.cache/drover/conformance).
+# failed / skipped per SIG and each failure with its one-line reason. Not part of `make test`:
+# the first build of e2e.test compiles most of Kubernetes (tens of minutes on 2 cores; cached
+# under ~/.cache/drover/conformance).
 #
 #   DROVER_CONFORMANCE_FOCUS   ginkgo --focus regex (default: the five SIGs)
 #   DROVER_CONFORMANCE_SKIP    file of regexes skipped (default scripts/conformance/skip.txt)
