@@ -189,6 +189,16 @@ func TestPagedListContinueExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 	createConfigMaps(t, cs, "kube-public", "f", 5)
+	// The cache takes the new writes in a moment after they are made (longer under load): a
+	// list at the newest revision waits for it, so that the continue meets a history without
+	// the token's revision.
+	latest, err := cms.List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cms.List(ctx, metav1.ListOptions{Limit: 1, ResourceVersion: latest.ResourceVersion}); err != nil {
+		t.Fatal(err)
+	}
 	_, err = cms.List(ctx, metav1.ListOptions{Limit: 2, LabelSelector: "set=e", Continue: first.Continue})
 	se := wantStatus(t, "continue after the history moved on", err, 410)
 	if se == nil {
