@@ -8,10 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	schedulinglisters "k8s.io/client-go/listers/scheduling/v1"
 	"k8s.io/client-go/tools/cache"
@@ -35,7 +34,7 @@ func newPriorityClassCache(factory informers.SharedInformerFactory) *priorityCla
 	return &priorityClassCache{lister: inf.Lister(), synced: inf.Informer().HasSynced}
 }
 
-// ready is the cache when it can answer (synced), else nil: read the store.
+// priorityClassCache is the cache when it can answer (synced), else nil: read the store.
 func (s *Server) priorityClassCache() *priorityClassCache {
 	if c := s.priorityClasses.Load(); c != nil && c.synced() {
 		return c
